@@ -1,0 +1,54 @@
+/**
+ * The `cc2d` command line. Each command lives in cli/commands/<name>.ts and exports
+ * `register(program)`; this file only wires them and turns errors into exit codes.
+ */
+import { Command, CommanderError } from 'commander';
+import { UserError } from '../infra/errors';
+
+type Registrar = (program: Command) => void;
+
+const COMMAND_MODULES = [
+  './commands/dev',
+  './commands/doctor',
+  './commands/ingest',
+  './commands/run',
+  './commands/runs',
+  './commands/schedule',
+  './commands/dashboard',
+  './commands/worker',
+];
+
+export async function buildProgram(): Promise<Command> {
+  const program = new Command('cc2d')
+    .description('One-shot medical landmark detection (CC2D) as a durable Temporal pipeline')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const spec of COMMAND_MODULES) {
+    let mod: { register?: Registrar };
+    try {
+      mod = (await import(spec)) as { register?: Registrar };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(spec.slice(2))) continue;
+      throw err;
+    }
+    mod.register?.(program);
+  }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = await buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof UserError) {
+      console.error(`cc2d: ${err.message}`);
+      return 2;
+    }
+    console.error(`cc2d: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config';
+
+// Forks, not threads: the Temporal workflow bundler and native addons (tfjs-node, sharp)
+// misbehave in worker threads. One file at a time keeps the 2-core machine predictable and
+// lets integration tests share the one dev stack.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    poolOptions: { forks: { singleFork: false, maxForks: 2, minForks: 1 } },
+    fileParallelism: true,
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    setupFiles: ['test/support/setup-backend.ts'],
+    reporters: ['default'],
+  },
+});
