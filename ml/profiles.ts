@@ -1,0 +1,124 @@
+/**
+ * Training profiles: every hyper-parameter of both stages, zod-validated and overridable field
+ * by field. `paper` is the faithful v1 setting (spec §2, §5, §7); `cpu` fits the whole pipeline
+ * in ≤ 90 min on a 2-core CPU with the native backend; `smoke` runs in seconds for CI.
+ */
+import { z } from 'zod';
+
+export const SslProfileSchema = z.object({
+  /** Channel width multiplier of the VGG19-U-Net (1 = paper). */
+  width: z.number().positive().max(1),
+  embedDim: z.number().int().min(2).max(256),
+  useRfb: z.boolean(),
+  batchSize: z.number().int().min(1).max(64),
+  steps: z.number().int().min(1),
+  lr: z.number().positive(),
+  /** Multiply lr by lrGamma every lrStepEvery steps. */
+  lrStepEvery: z.number().int().min(1),
+  lrGamma: z.number().positive().max(1),
+  weightDecay: z.number().min(0),
+  temperature: z.number().positive(),
+  /** Side of the similarity window at levels 1–4 (the deepest level uses the whole map). */
+  window: z.number().int().min(3),
+  /** CC2Dv2 distance bias (not in the MICCAI paper). */
+  distanceBias: z.boolean(),
+  rotationDeg: z.number().min(0).max(45),
+  brightness: z.number().min(0).max(1),
+  contrast: z.number().min(0).max(1),
+  checkpointEvery: z.number().int().min(1),
+});
+
+export const TplProfileSchema = z.object({
+  width: z.number().positive().max(1),
+  /** Pseudo-labelled images per batch; the template (true labels) is always added. */
+  batchPseudo: z.number().int().min(1).max(32),
+  steps: z.number().int().min(1),
+  lr: z.number().positive(),
+  /** Steps at which lr is multiplied by lrGamma. */
+  lrDecaySteps: z.array(z.number().int().min(1)),
+  lrGamma: z.number().positive().max(1),
+  weightDecay: z.number().min(0),
+  /** Disk radius as a fraction of the input side (R = int(0.05·384) = 19 in the paper). */
+  radiusFraction: z.number().positive().max(0.5),
+  heatLossWeight: z.number().positive(),
+  checkpointEvery: z.number().int().min(1),
+});
+
+export const ProfileSchema = z.object({
+  name: z.string().min(1),
+  /** Working resolution: images are resized to inputSize × inputSize (aspect not kept). */
+  inputSize: z.number().int().min(32).max(1024).refine((s) => s % 32 === 0, 'inputSize must be a multiple of 32'),
+  ssl: SslProfileSchema,
+  tpl: TplProfileSchema,
+}).strict();
+
+export type SslProfile = z.infer<typeof SslProfileSchema>;
+export type TplProfile = z.infer<typeof TplProfileSchema>;
+export type Profile = z.infer<typeof ProfileSchema>;
+export type ProfileName = 'paper' | 'cpu' | 'smoke';
+
+const PAPER: Profile = {
+  name: 'paper',
+  inputSize: 384,
+  ssl: {
+    width: 1, embedDim: 16, useRfb: true, batchSize: 8,
+    // Final code: 300 epochs × 206 iterations, lr halved every 50 epochs.
+    steps: 61_800, lr: 1e-3, lrStepEvery: 10_300, lrGamma: 0.5, weightDecay: 1e-4,
+    temperature: 0.1, window: 19, distanceBias: false,
+    rotationDeg: 20, brightness: 0.15, contrast: 0.25, checkpointEvery: 2_060,
+  },
+  tpl: {
+    width: 1, batchPseudo: 3,
+    // 90 epochs of 1500 samples in batches of 3 (+ template), lr ×0.1 every 30 epochs.
+    steps: 45_000, lr: 3e-4, lrDecaySteps: [15_000, 30_000], lrGamma: 0.1, weightDecay: 1e-4,
+    radiusFraction: 0.05, heatLossWeight: 2, checkpointEvery: 1_500,
+  },
+};
+
+const CPU: Profile = {
+  name: 'cpu',
+  inputSize: 192,
+  ssl: {
+    ...PAPER.ssl, width: 0.25, steps: 4_800, lrStepEvery: 1_600, checkpointEvery: 200,
+  },
+  tpl: {
+    ...PAPER.tpl, width: 0.25, steps: 2_000, lrDecaySteps: [1_333], checkpointEvery: 200,
+  },
+};
+
+const SMOKE: Profile = {
+  name: 'smoke',
+  inputSize: 64,
+  ssl: {
+    ...PAPER.ssl, width: 0.0625, embedDim: 8, useRfb: false, batchSize: 2, steps: 12, lrStepEvery: 6, window: 7, checkpointEvery: 4,
+  },
+  tpl: {
+    ...PAPER.tpl, width: 0.0625, batchPseudo: 1, steps: 8, lrDecaySteps: [6], radiusFraction: 0.1, checkpointEvery: 4,
+  },
+};
+
+export const PROFILES: Readonly<Record<ProfileName, Profile>> = { paper: PAPER, cpu: CPU, smoke: SMOKE };
+
+export type ProfileOverrides = {
+  inputSize?: number;
+  ssl?: Partial<SslProfile>;
+  tpl?: Partial<TplProfile>;
+};
+
+/** A named profile with field-by-field overrides, validated; errors name the field. */
+export function resolveProfile(name: string, overrides: ProfileOverrides = {}): Profile {
+  const base = (PROFILES as Record<string, Profile | undefined>)[name];
+  if (!base) throw new Error(`profile: unknown profile "${name}" (expected one of ${Object.keys(PROFILES).join(', ')})`);
+  const merged = {
+    ...base,
+    ...(overrides.inputSize !== undefined ? { inputSize: overrides.inputSize } : {}),
+    ssl: { ...base.ssl, ...overrides.ssl },
+    tpl: { ...base.tpl, ...overrides.tpl },
+  };
+  const parsed = ProfileSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`profile.${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,34 @@
+/**
+ * Plain data that crosses the ml/ boundary. Images are single-channel float32 in [0, 1],
+ * row-major, at the working resolution; points are [y, x] cells on that grid (CC2D's
+ * convention, spec §1.5).
+ */
+export interface GrayImage {
+  height: number;
+  width: number;
+  data: Float32Array;
+}
+
+/** [y, x] on the working grid. */
+export type PointYX = [number, number];
+
+export interface TrainProgress {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  /** Named loss parts (e.g. per level, heatmap vs offsets). */
+  parts: Record<string, number>;
+}
+
+/** A resumable training run. Full state (weights, optimizer, PRNG, step) is in `checkpoint()`. */
+export interface Trainer {
+  readonly step: number;
+  readonly totalSteps: number;
+  /** Runs up to `n` more steps (never past totalSteps); returns the progress after the last. */
+  train(n: number, onStep?: (p: TrainProgress) => void): Promise<TrainProgress>;
+  checkpoint(): Promise<Uint8Array>;
+  /** Inference weights (no optimizer state). */
+  exportWeights(): Promise<Uint8Array>;
+  dispose(): void;
+}
