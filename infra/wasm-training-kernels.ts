@@ -15,6 +15,7 @@ interface BackpropFilterAttrs {
 }
 
 export function registerWasmTrainingKernels(): void {
+  replaceWasmMaxPoolGrad();
   if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) return;
   tf.registerKernel({
     kernelName: 'Conv2DBackpropFilter',
@@ -44,4 +45,52 @@ export function registerWasmTrainingKernels(): void {
       });
     },
   });
+}
+
+interface MaxPoolGradAttrs {
+  filterSize: [number, number] | number;
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+const pair = (v: [number, number] | number): [number, number] => (Array.isArray(v) ? v : [v, v]);
+
+/**
+ * tfjs-backend-wasm 4.22.0's MaxPoolGrad gives wrong gradients when there is more than one
+ * channel (measured against native and cpu: errors of order 1 on unit inputs). For the
+ * non-overlapping windows ml/ uses (filter = stride, no padding) the gradient is
+ * dx = [x == up(y)] · up(dy), with up = nearest repeat; other cases go to the shipped kernel.
+ * Ties pass the gradient to every tied input; after a ReLU the tied zeros get no gradient anyway.
+ */
+function replaceWasmMaxPoolGrad(): void {
+  const shipped = tf.getKernel('MaxPoolGrad', 'wasm');
+  if (!shipped || (shipped as { cc2dReplaced?: boolean }).cc2dReplaced) return;
+  tf.unregisterKernel('MaxPoolGrad', 'wasm');
+  const config: tf.KernelConfig & { cc2dReplaced: boolean } = {
+    kernelName: 'MaxPoolGrad',
+    backendName: 'wasm',
+    cc2dReplaced: true,
+    kernelFunc: (args) => {
+      const { dy, input } = args.inputs as { dy: tf.Tensor4D; input: tf.Tensor4D };
+      const a = args.attrs as unknown as MaxPoolGradAttrs;
+      const [fh, fw] = pair(a.filterSize);
+      const [sh, sw] = pair(a.strides);
+      const [N, H, W, C] = input.shape;
+      const [oh, ow] = [dy.shape[1], dy.shape[2]];
+      const noPadding = a.pad === 'valid' || a.pad === 0 || (a.pad === 'same' && H % sh === 0 && W % sw === 0);
+      if (fh !== sh || fw !== sw || !noPadding || oh * sh > H || ow * sw > W) {
+        return shipped.kernelFunc(args);
+      }
+      return tf.tidy(() => {
+        const up = (t: tf.Tensor4D) =>
+          tf.reshape(tf.tile(tf.reshape(t, [N, oh, 1, ow, 1, C]), [1, 1, sh, 1, sw, 1]), [N, oh * sh, ow * sw, C]);
+        const xCrop = tf.slice(input, [0, 0, 0, 0], [N, oh * sh, ow * sw, C]);
+        const y = tf.maxPool(input, [fh, fw], [sh, sw], 'valid');
+        const dx = tf.mul(tf.cast(tf.equal(xCrop, up(y)), 'float32'), up(dy));
+        return tf.pad(dx, [[0, 0], [0, H - oh * sh], [0, W - ow * sw], [0, 0]]);
+      });
+    },
+  };
+  tf.registerKernel(config);
 }
