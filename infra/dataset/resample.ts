@@ -1,0 +1,115 @@
+/**
+ * Anti-aliased resize of an 8-bit grey image to an arbitrary size (aspect not kept), reproducing
+ * Pillow's `Image.resize(..., BILINEAR)` — what torchvision's Resize does on the PIL images CC2D
+ * loads (spec §1.5, trap §8.12).
+ *
+ * Why not `tf.image.resizeBilinear`: it samples 2×2 neighbours only and aliases badly when
+ * shrinking 1935×2400 → 384² (6.25×). Why not sharp's `kernel: 'linear'`: libvips also widens
+ * the triangle kernel by the shrink factor, but by default it first box-shrinks by an integer
+ * factor (its "gap" optimisation, not exposed by sharp) and its output may change with libvips
+ * releases. This resampler is Pillow's algorithm in plain TypeScript, so the published
+ * working-resolution bytes are deterministic and match the reference implementation:
+ * - separable, horizontal pass first, each pass rounded back to 8 bits;
+ * - triangle filter of support 1, widened by the scale factor when shrinking
+ *   (support = max(1, in/out)), taps centred at (i + 0.5)·scale, weights normalised per output;
+ * - fixed-point weights with 22 fractional bits and round-half-up, as Pillow's 8-bit path.
+ */
+import type { GreyImage8 } from './types';
+
+const PRECISION_BITS = 32 - 8 - 2;
+const ONE = 2 ** PRECISION_BITS;
+
+interface Coefficients {
+  /** First input index per output index. */
+  start: Int32Array;
+  /** Number of taps per output index. */
+  count: Int32Array;
+  /** Fixed-point weights, `ksize` slots per output index. */
+  weights: Int32Array;
+  ksize: number;
+}
+
+function triangle(x: number): number {
+  const a = Math.abs(x);
+  return a < 1 ? 1 - a : 0;
+}
+
+/** Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for the bilinear filter (support 1). */
+export function bilinearCoefficients(inSize: number, outSize: number): Coefficients {
+  const scale = inSize / outSize;
+  const filterScale = Math.max(scale, 1);
+  const support = 1 * filterScale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const start = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const weights = new Int32Array(outSize * ksize);
+  const tmp = new Float64Array(ksize);
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    const ss = 1 / filterScale;
+    // C `(int)` truncates toward zero.
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) {
+      const w = triangle((x + xmin - center + 0.5) * ss);
+      tmp[x] = w;
+      ww += w;
+    }
+    for (let x = 0; x < xmax; x++) {
+      const w = ww !== 0 ? (tmp[x] as number) / ww : (tmp[x] as number);
+      weights[xx * ksize + x] = Math.trunc(w * ONE + (w < 0 ? -0.5 : 0.5));
+    }
+    start[xx] = xmin;
+    count[xx] = xmax;
+  }
+  return { start, count, weights, ksize };
+}
+
+function clip8(acc: number): number {
+  const v = Math.floor(acc / ONE);
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+/** Resizes `image` to width×height with Pillow-compatible anti-aliased bilinear filtering. */
+export function resizeBilinearAntialias(image: GreyImage8, width: number, height: number): GreyImage8 {
+  const { width: inW, height: inH, data } = image;
+  if (data.length !== inW * inH) throw new Error(`image data has ${data.length} bytes, expected ${inW * inH}`);
+  // Horizontal pass: inH rows × width columns.
+  let tmp: Uint8Array;
+  if (width !== inW) {
+    const c = bilinearCoefficients(inW, width);
+    tmp = new Uint8Array(width * inH);
+    for (let y = 0; y < inH; y++) {
+      const row = y * inW;
+      for (let xx = 0; xx < width; xx++) {
+        const s = c.start[xx] as number;
+        const n = c.count[xx] as number;
+        const k = xx * c.ksize;
+        let acc = ONE / 2;
+        for (let t = 0; t < n; t++) acc += (data[row + s + t] as number) * (c.weights[k + t] as number);
+        tmp[y * width + xx] = clip8(acc);
+      }
+    }
+  } else {
+    tmp = data;
+  }
+  if (height === inH) return { width, height, data: tmp === data ? data.slice() : tmp };
+  // Vertical pass.
+  const c = bilinearCoefficients(inH, height);
+  const out = new Uint8Array(width * height);
+  const acc = new Float64Array(width);
+  for (let yy = 0; yy < height; yy++) {
+    const s = c.start[yy] as number;
+    const n = c.count[yy] as number;
+    const k = yy * c.ksize;
+    acc.fill(ONE / 2);
+    for (let t = 0; t < n; t++) {
+      const w = c.weights[k + t] as number;
+      const row = (s + t) * width;
+      for (let x = 0; x < width; x++) acc[x] = (acc[x] as number) + (tmp[row + x] as number) * w;
+    }
+    for (let x = 0; x < width; x++) out[yy * width + x] = clip8(acc[x] as number);
+  }
+  return { width, height, data: out };
+}
