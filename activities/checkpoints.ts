@@ -1,0 +1,137 @@
+/**
+ * Durable training checkpoints (reliability.md "checkpoint design"):
+ * 1. the blob (weights + optimizer + PRNG + step, from Trainer.checkpoint()) is written under
+ *    `runs/<run>/<kind>/ckpt/<step>-a<attempt>/state.ckpt`;
+ * 2. then a small manifest (sha256, step, attempt, input fingerprint) with a conditional create
+ *    (`If-None-Match: *`), so a stale attempt can never replace it;
+ * 3. then the heartbeat details name {checkpointKey, manifestKey, sha256, checkpointStep}.
+ * On resume the heartbeat's checkpoint is tried first, then every other manifest of the run,
+ * newest step first; a candidate is used only if its manifest parses, its fingerprint matches
+ * this input, and the blob's sha256 matches. Corrupt ones are logged and skipped.
+ */
+import type { ObjectStore } from '../infra/storage/object-store';
+import { NotFoundError, PreconditionFailedError } from '../infra/storage/object-store';
+import { runKeys, type TrainKind } from './run-keys';
+import type { ArtifactRef, TrainHeartbeat } from './types';
+import { withStorageRetry } from './failures';
+
+export const CHECKPOINT_MANIFEST_FORMAT = 'cc2d-checkpoint-manifest-v1';
+
+export interface CheckpointManifest {
+  format: typeof CHECKPOINT_MANIFEST_FORMAT;
+  kind: TrainKind;
+  runId: string;
+  /** sha256 of the training input; a checkpoint of another input is never resumed from. */
+  fingerprint: string;
+  step: number;
+  totalSteps: number;
+  attempt: number;
+  loss: number;
+  blob: ArtifactRef;
+  createdAt: string;
+}
+
+export interface LoadedCheckpoint {
+  manifest: CheckpointManifest;
+  manifestKey: string;
+  bytes: Uint8Array;
+}
+
+interface Logger {
+  warn(message: string, attrs?: Record<string, unknown>): void;
+  info(message: string, attrs?: Record<string, unknown>): void;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export class CheckpointStore {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly runId: string,
+    private readonly kind: TrainKind,
+    private readonly fingerprint: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Writes blob then manifest; returns the heartbeat fields naming the new checkpoint. */
+  async save(bytes: Uint8Array, step: number, totalSteps: number, attempt: number, loss: number): Promise<Required<Pick<TrainHeartbeat, 'checkpointKey' | 'manifestKey' | 'sha256' | 'checkpointStep'>> & { blob: ArtifactRef }> {
+    const keys = runKeys.checkpoint(this.runId, this.kind, step, attempt);
+    const blob = await withStorageRetry(`put ${keys.blob}`, () => this.store.put(keys.blob, bytes));
+    const manifest: CheckpointManifest = {
+      format: CHECKPOINT_MANIFEST_FORMAT, kind: this.kind, runId: this.runId, fingerprint: this.fingerprint,
+      step, totalSteps, attempt, loss, blob, createdAt: new Date().toISOString(),
+    };
+    const body = enc.encode(JSON.stringify(manifest));
+    try {
+      await withStorageRetry(`put ${keys.manifest}`, () => this.store.put(keys.manifest, body, { ifNoneMatch: true, contentType: 'application/json' }));
+    } catch (err) {
+      // Our own earlier try may have landed before its response was lost: fine if it names the same blob.
+      if (!(err instanceof PreconditionFailedError)) throw err;
+      const existing = await this.readManifest(keys.manifest);
+      if (existing?.blob.sha256 !== blob.sha256) throw new Error(`checkpoint manifest ${keys.manifest} exists with another blob; refusing to overwrite`);
+    }
+    return { checkpointKey: blob.key, manifestKey: keys.manifest, sha256: blob.sha256, checkpointStep: step, blob };
+  }
+
+  private async readManifest(key: string): Promise<CheckpointManifest | undefined> {
+    let raw: Uint8Array;
+    try {
+      raw = await withStorageRetry(`get ${key}`, () => this.store.get(key));
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+    try {
+      const m = JSON.parse(dec.decode(raw)) as CheckpointManifest;
+      if (m.format !== CHECKPOINT_MANIFEST_FORMAT || typeof m.step !== 'number' || typeof m.blob?.sha256 !== 'string') {
+        this.log.warn('checkpoint manifest has an unknown shape; skipped', { key });
+        return undefined;
+      }
+      return m;
+    } catch {
+      this.log.warn('checkpoint manifest is not valid JSON; skipped', { key });
+      return undefined;
+    }
+  }
+
+  /** Manifest keys to try, best first: the heartbeat's, then all others by step (desc), attempt (desc). */
+  private async candidates(hb: TrainHeartbeat | undefined): Promise<string[]> {
+    const listed = await withStorageRetry('list checkpoints', () => this.store.list(`${runKeys.checkpointDir(this.runId, this.kind)}/`));
+    const manifests = listed
+      .map((o) => o.key)
+      .filter((k) => k.endsWith('/manifest.json'))
+      .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0)); // zero-padded step, then attempt: lexical desc = newest first
+    const first = hb?.manifestKey;
+    return first ? [first, ...manifests.filter((k) => k !== first)] : manifests;
+  }
+
+  /**
+   * The newest verified checkpoint, or undefined to start from scratch. `accept` lets the caller
+   * reject a blob that fails to decode (it is then skipped like a corrupt one).
+   */
+  async loadLatest(hb: TrainHeartbeat | undefined, accept: (c: LoadedCheckpoint) => Promise<boolean>): Promise<LoadedCheckpoint | undefined> {
+    for (const key of await this.candidates(hb)) {
+      const manifest = await this.readManifest(key);
+      if (!manifest) continue;
+      if (manifest.fingerprint !== this.fingerprint || manifest.kind !== this.kind) {
+        this.log.warn('checkpoint belongs to another training input; skipped', { key });
+        continue;
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = await withStorageRetry(`get ${manifest.blob.key}`, () => this.store.get(manifest.blob.key, manifest.blob.sha256));
+      } catch (err) {
+        this.log.warn('checkpoint blob missing or corrupt (sha256 mismatch); falling back to an older one', { key: manifest.blob.key, error: (err as Error).message });
+        continue;
+      }
+      const loaded = { manifest, manifestKey: key, bytes };
+      if (await accept(loaded)) {
+        this.log.info('resuming from checkpoint', { step: manifest.step, key: manifest.blob.key, sha256: manifest.blob.sha256 });
+        return loaded;
+      }
+      this.log.warn('checkpoint did not load; falling back to an older one', { key: manifest.blob.key });
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,13 @@
+/** What the activities close over (dependency injection, style.md §1.4); built by the workers. */
+import type { ObjectStore } from '../infra/storage/object-store';
+import type { ProgressOptions } from './progress';
+import type { BackendRef } from './types';
+
+export interface ActivityDeps {
+  store: ObjectStore;
+  /** The TF backend active in this worker (initBackend() runs before activities are created). */
+  backend: () => BackendRef;
+  /** git sha of the worker's code, or the package version when git is unavailable. */
+  codeVersion: string;
+  progress?: ProgressOptions;
+}

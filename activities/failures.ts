@@ -1,0 +1,80 @@
+/**
+ * The failure taxonomy of activities, in one place (style.md §1.7):
+ * - user errors (config, dataset, keys) → non-retryable ApplicationFailure of their type;
+ * - a storage error the server marked permanent (400/403/405) → non-retryable `StorageError`;
+ * - everything else (network, S3 outage, integrity mismatch, worker trouble) → retryable.
+ * Messages are already scrubbed of secrets by the storage layer.
+ */
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { UserError } from '../infra/errors';
+import { StorageError } from '../infra/storage/s3-store';
+import { NotFoundError } from '../infra/storage/object-store';
+
+export function toActivityFailure(err: unknown): unknown {
+  if (err instanceof CancelledFailure || err instanceof ApplicationFailure) return err;
+  if (err instanceof UserError) return ApplicationFailure.nonRetryable(err.message, err.type);
+  if (err instanceof StorageError && !err.retryable) {
+    return ApplicationFailure.create({ message: err.message, type: 'StorageError', nonRetryable: true });
+  }
+  return err;
+}
+
+/** Wraps an activity so thrown errors follow the taxonomy above. */
+export function activity<I, O>(fn: (input: I) => Promise<O>): (input: I) => Promise<O> {
+  return async (input: I) => {
+    try {
+      return await fn(input);
+    } catch (err) {
+      throw toActivityFailure(err);
+    }
+  };
+}
+
+function isTransient(err: unknown): boolean {
+  if (err instanceof StorageError) return err.retryable;
+  if (err instanceof UserError || err instanceof NotFoundError || err instanceof CancelledFailure) return false;
+  const name = (err as Error | undefined)?.name ?? '';
+  return /Timeout|ECONNREFUSED|ECONNRESET|EPIPE|socket|network/i.test(`${name} ${(err as Error | undefined)?.message ?? ''}`);
+}
+
+/**
+ * Retries a storage call through a short outage (reliability F6) while keeping the activity's
+ * heartbeat alive, so a 20–60 s S3 blip costs a pause, not an attempt. Gives up after `budgetMs`
+ * and rethrows (the activity retry policy takes over). Cancellation is honoured between tries.
+ */
+export async function withStorageRetry<T>(what: string, fn: () => Promise<T>, budgetMs = 120_000): Promise<T> {
+  const started = Date.now();
+  let delay = 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransient(err) || Date.now() - started + delay > budgetMs) throw err;
+      let ctx: Context | undefined;
+      try {
+        ctx = Context.current();
+      } catch {
+        ctx = undefined;
+      }
+      ctx?.log.warn(`storage: ${what} failed (try ${attempt}), retrying in ${delay} ms`, { error: (err as Error).message });
+      if (ctx) {
+        ctx.heartbeat(activityHeartbeatDetails(ctx));
+        await ctx.sleep(delay);
+      } else {
+        await new Promise((r) => setTimeout(r, delay));
+      }
+      delay = Math.min(delay * 2, 8_000);
+    }
+  }
+}
+
+const lastDetails = new WeakMap<Context, unknown>();
+
+/** Remembers the last heartbeat details so a keep-alive heartbeat does not erase them. */
+export function rememberHeartbeat(ctx: Context, details: unknown): void {
+  lastDetails.set(ctx, details);
+}
+
+function activityHeartbeatDetails(ctx: Context): unknown {
+  return lastDetails.get(ctx) ?? ctx.info.heartbeatDetails;
+}

@@ -1,0 +1,46 @@
+/**
+ * `generatePseudoLabels` (GPU queue), one call per shard: matches the template's landmarks into
+ * the shard's training images with the SSL embeddings (spec §3) and stores
+ * {id → [y, x] per landmark} as content-addressed JSON. Shards of one run can run on different
+ * workers; their union equals an unsharded run (matching is per image).
+ */
+import { Context } from '@temporalio/activity';
+import { matchTemplate } from '../ml/ssl';
+import { DatasetReader } from './dataset-reader';
+import type { ActivityDeps } from './deps';
+import { withStorageRetry } from './failures';
+import { ProgressReporter } from './progress';
+import { runKeys } from './run-keys';
+import { sha256Hex } from './training-loop';
+import type { GeneratePseudoLabelsInput, PseudoLabelFile, PseudoLabelShard, StageProgress } from './types';
+
+export function createGeneratePseudoLabels(deps: ActivityDeps) {
+  return async function generatePseudoLabels(input: GeneratePseudoLabelsInput): Promise<PseudoLabelShard> {
+    const { profile, ids, templateId, runId, shardIndex, shardCount } = input;
+    const ctx = Context.current();
+    const progress = new ProgressReporter<StageProgress>(ctx, { stage: 'pseudo-labels', step: 0, totalSteps: ids.length }, deps.progress);
+    progress.update({}, true);
+    const reader = new DatasetReader(deps.store, input.datasetVersion);
+    const [weights, [template], templateLandmarks, images] = await Promise.all([
+      withStorageRetry('get ssl weights', () => deps.store.get(input.sslWeights.key, input.sslWeights.sha256)),
+      reader.images(profile.inputSize, [templateId]),
+      reader.workingLandmarks(templateId, profile.inputSize),
+      reader.images(profile.inputSize, ids),
+    ]);
+    progress.throwIfCancelled();
+    const points = await matchTemplate({
+      profile, weights, template: template!, templateLandmarks, images,
+      onProgress: (done) => progress.update({ step: done }),
+    });
+    progress.throwIfCancelled();
+    const file: PseudoLabelFile = {
+      inputSize: profile.inputSize,
+      templateId,
+      labels: Object.fromEntries(ids.map((id, i) => [id, points[i]!.map(([y, x]) => [y, x] as [number, number])])),
+    };
+    const bytes = new TextEncoder().encode(JSON.stringify(file));
+    const key = runKeys.pseudoLabels(runId, shardIndex, shardCount, sha256Hex(bytes));
+    const labels = await withStorageRetry(`put ${key}`, () => deps.store.put(key, bytes, { contentType: 'application/json' }));
+    return { shardIndex, shardCount, labels, count: ids.length, backend: deps.backend() };
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * `trainSelfSupervised` (GPU queue): stage I, CC2D-SSL on the run's training images (spec §2).
+ * Loads the working images from the dataset version, trains with ml/ssl, checkpoints every
+ * profile.ssl.checkpointEvery steps and resumes from the heartbeat's checkpoint on retry
+ * (see ./training-loop.ts). Returns the content-addressed weights key.
+ */
+import { Context } from '@temporalio/activity';
+import { createSslTrainer } from '../ml/ssl';
+import { DatasetReader } from './dataset-reader';
+import type { ActivityDeps } from './deps';
+import { runTraining } from './training-loop';
+import type { TrainOutput, TrainSelfSupervisedInput } from './types';
+
+export function createTrainSelfSupervised(deps: ActivityDeps) {
+  return async function trainSelfSupervised(input: TrainSelfSupervisedInput): Promise<TrainOutput> {
+    const { profile, seed, trainIds, runId, datasetVersion } = input;
+    const reader = new DatasetReader(deps.store, datasetVersion);
+    const ctx = Context.current();
+    const images = await reader.images(profile.inputSize, trainIds, (done) => ctx.heartbeat({ stage: 'ssl', step: 0, totalSteps: profile.ssl.steps, loading: done }));
+    return runTraining(deps, {
+      kind: 'ssl',
+      runId,
+      fingerprintOf: { stage: 'ssl', datasetVersion, trainIds, seed, inputSize: profile.inputSize, ssl: profile.ssl },
+      checkpointEvery: profile.ssl.checkpointEvery,
+      createTrainer: (checkpoint) => createSslTrainer({ profile, images, seed, ...(checkpoint ? { checkpoint } : {}) }),
+    });
+  };
+}

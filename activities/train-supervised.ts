@@ -1,0 +1,45 @@
+/**
+ * `trainSupervised` (GPU queue): stage II, CC2D-TPL (spec §5) on the pseudo-labelled training
+ * images plus the template with its true landmarks. Same checkpoint/resume design as stage I.
+ */
+import { Context } from '@temporalio/activity';
+import { createTplTrainer } from '../ml/tpl';
+import type { PointYX } from '../ml/types';
+import { DatasetInvalidError } from '../infra/errors';
+import { DatasetReader } from './dataset-reader';
+import type { ActivityDeps } from './deps';
+import { withStorageRetry } from './failures';
+import { runTraining } from './training-loop';
+import type { PseudoLabelFile, TrainOutput, TrainSupervisedInput } from './types';
+
+export function createTrainSupervised(deps: ActivityDeps) {
+  return async function trainSupervised(input: TrainSupervisedInput): Promise<TrainOutput> {
+    const { profile, seed, trainIds, templateId, runId, datasetVersion } = input;
+    const ctx = Context.current();
+    const reader = new DatasetReader(deps.store, datasetVersion);
+    const merged = new Map<string, PointYX[]>();
+    for (const ref of input.pseudoLabels) {
+      const file = JSON.parse(new TextDecoder().decode(await withStorageRetry(`get ${ref.key}`, () => deps.store.get(ref.key, ref.sha256)))) as PseudoLabelFile;
+      for (const [id, pts] of Object.entries(file.labels)) merged.set(id, pts);
+    }
+    const missing = trainIds.filter((id) => !merged.has(id));
+    if (missing.length > 0) throw new DatasetInvalidError([`pseudo-labels missing for train ids: ${missing.slice(0, 10).join(', ')}`]);
+    const [images, [template], templateLandmarks] = await Promise.all([
+      reader.images(profile.inputSize, trainIds, (done) => ctx.heartbeat({ stage: 'tpl', step: 0, totalSteps: profile.tpl.steps, loading: done })),
+      reader.images(profile.inputSize, [templateId]),
+      reader.workingLandmarks(templateId, profile.inputSize),
+    ]);
+    const pseudoLabels = trainIds.map((id) => merged.get(id)!);
+    return runTraining(deps, {
+      kind: 'tpl',
+      runId,
+      fingerprintOf: {
+        stage: 'tpl', datasetVersion, trainIds, templateId, seed, inputSize: profile.inputSize, tpl: profile.tpl,
+        pseudoLabels: input.pseudoLabels.map((r) => r.sha256),
+      },
+      checkpointEvery: profile.tpl.checkpointEvery,
+      createTrainer: (checkpoint) =>
+        createTplTrainer({ profile, images, pseudoLabels, template: template!, templateLandmarks, seed, ...(checkpoint ? { checkpoint } : {}) }),
+    });
+  };
+}

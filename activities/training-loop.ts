@@ -1,0 +1,139 @@
+/**
+ * The resumable training loop shared by `trainSelfSupervised` and `trainSupervised`:
+ * completion marker → resume from the newest verified checkpoint → train step by step with
+ * heartbeats → checkpoint every `checkpointEvery` steps → export weights to a content-addressed
+ * key → completion marker. No tensor math here: the Trainer (ml/) does it.
+ */
+import { createHash } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Trainer } from '../ml/types';
+import type { ObjectStore } from '../infra/storage/object-store';
+import { NotFoundError } from '../infra/storage/object-store';
+import { canonicalJson } from '../infra/config/run-config';
+import { CheckpointStore } from './checkpoints';
+import { withStorageRetry } from './failures';
+import { ProgressReporter, type ProgressOptions } from './progress';
+import { runKeys, type TrainKind } from './run-keys';
+import type { ArtifactRef, BackendRef, TrainHeartbeat, TrainOutput } from './types';
+
+export interface TrainingRun {
+  kind: TrainKind;
+  runId: string;
+  /** Everything that determines the result (profile, seed, ids, dataset, upstream hashes). */
+  fingerprintOf: unknown;
+  checkpointEvery: number;
+  /** Builds a trainer, resuming from `checkpoint` when given; throws if the bytes do not fit. */
+  createTrainer(checkpoint?: Uint8Array): Promise<Trainer>;
+}
+
+export interface TrainingDeps {
+  store: ObjectStore;
+  backend: () => BackendRef;
+  progress?: ProgressOptions;
+}
+
+interface DoneMarker {
+  fingerprint: string;
+  output: TrainOutput;
+}
+
+const enc = new TextEncoder();
+
+export function sha256Hex(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function fingerprint(value: unknown): string {
+  return sha256Hex(canonicalJson(value));
+}
+
+async function readDone(store: ObjectStore, key: string): Promise<DoneMarker | undefined> {
+  try {
+    return JSON.parse(new TextDecoder().decode(await withStorageRetry(`get ${key}`, () => store.get(key)))) as DoneMarker;
+  } catch (err) {
+    if (err instanceof NotFoundError || err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise<TrainOutput> {
+  const ctx = Context.current();
+  const { store } = deps;
+  const { attempt } = ctx.info;
+  const started = Date.now();
+  const fp = fingerprint(run.fingerprintOf);
+
+  // A retry after a lost completion (reliability F8) returns the stored result.
+  const doneKey = runKeys.trainDone(run.runId, run.kind);
+  const done = await readDone(store, doneKey);
+  if (done && done.fingerprint === fp && (await withStorageRetry('exists', () => store.exists(done.output.weights.key)))) {
+    ctx.log.info('training already completed; returning the stored result', { kind: run.kind, weights: done.output.weights.key });
+    return done.output;
+  }
+
+  const ckpts = new CheckpointStore(store, run.runId, run.kind, fp, ctx.log);
+  const hb = ctx.info.heartbeatDetails as TrainHeartbeat | undefined;
+  let trainer: Trainer | undefined;
+  const loaded = await ckpts.loadLatest(hb, async (c) => {
+    try {
+      trainer = await run.createTrainer(c.bytes);
+      return true;
+    } catch (err) {
+      ctx.log.warn('checkpoint rejected by the trainer', { error: (err as Error).message });
+      return false;
+    }
+  });
+  trainer ??= await run.createTrainer();
+  const t: Trainer = trainer;
+  const resumedFromStep = t.step;
+  let lastCheckpoint: ArtifactRef | undefined = loaded?.manifest.blob;
+  let lastCheckpointStep = loaded?.manifest.step ?? 0;
+  let loss = loaded?.manifest.loss ?? Number.NaN;
+  const progress = new ProgressReporter<TrainHeartbeat>(
+    ctx,
+    {
+      stage: run.kind, step: t.step, totalSteps: t.totalSteps,
+      ...(loaded ? { checkpointKey: loaded.manifest.blob.key, manifestKey: loaded.manifestKey, sha256: loaded.manifest.blob.sha256, checkpointStep: loaded.manifest.step } : {}),
+    },
+    deps.progress,
+  );
+  progress.update({}, true);
+  ctx.log.info(`${run.kind} training ${resumedFromStep > 0 ? `resumed at step ${resumedFromStep}` : 'started'}`, { attempt, totalSteps: t.totalSteps });
+
+  const saveCheckpoint = async (): Promise<void> => {
+    const bytes = await t.checkpoint();
+    const saved = await ckpts.save(bytes, t.step, t.totalSteps, attempt, loss);
+    lastCheckpoint = saved.blob;
+    lastCheckpointStep = t.step;
+    const { checkpointKey, manifestKey, sha256, checkpointStep } = saved;
+    progress.update({ checkpointKey, manifestKey, sha256, checkpointStep }, true);
+  };
+
+  try {
+    while (t.step < t.totalSteps) {
+      if (ctx.cancellationSignal.aborted && ctx.cancellationDetails?.workerShutdown) {
+        // Graceful drain (F3): keep the work done so far, then fail retryably so another worker resumes at once.
+        if (t.step > lastCheckpointStep) await saveCheckpoint();
+        throw ApplicationFailure.retryable(`worker shutting down; ${run.kind} checkpointed at step ${t.step}`, 'WorkerShutdown');
+      }
+      progress.throwIfCancelled();
+      const p = await t.train(1);
+      loss = p.loss;
+      progress.update({ step: p.step, loss });
+      if (t.step % run.checkpointEvery === 0 && t.step < t.totalSteps) await saveCheckpoint();
+    }
+    const weightsBytes = await t.exportWeights();
+    const sha = sha256Hex(weightsBytes);
+    const weights = await withStorageRetry('put weights', () => store.put(runKeys.weights(run.runId, run.kind, sha), weightsBytes));
+    const output: TrainOutput = {
+      stage: run.kind, weights, ...(lastCheckpoint ? { lastCheckpoint } : {}), steps: t.step,
+      finalLoss: loss, resumedFromStep, attempt, backend: deps.backend(), durationMs: Date.now() - started,
+    };
+    const marker: DoneMarker = { fingerprint: fp, output };
+    await withStorageRetry('put done marker', () => store.put(doneKey, enc.encode(JSON.stringify(marker)), { contentType: 'application/json' }));
+    progress.update({ step: t.step }, true);
+    return output;
+  } finally {
+    t.dispose();
+  }
+}

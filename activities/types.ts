@@ -1,0 +1,247 @@
+/**
+ * Inputs and outputs of the pipeline activities. Everything here is small JSON: S3 keys, hashes,
+ * ids, metrics. Never image bytes, tensors or weights (payload limit 2 MiB, history 50 MiB).
+ * Workflows import these with `import type` only.
+ */
+import type { PipelineInput, RunConfig } from '../infra/config/run-config';
+import type { Profile } from '../ml/profiles';
+
+/** A stored object: its key and the sha256 of its bytes. */
+export interface ArtifactRef {
+  key: string;
+  sha256: string;
+  size: number;
+}
+
+/** Which TF backend produced an artifact (recorded in the lineage manifest). */
+export interface BackendRef {
+  backend: string;
+  tfVersion: string;
+  tfjsVersion: string;
+}
+
+export type StageName = 'queued' | 'ingest' | 'plan' | 'ssl' | 'pseudo-labels' | 'tpl' | 'evaluate' | 'report' | 'cleanup' | 'done';
+
+/** Live progress of a long activity: sent as heartbeat details and as `progress` signals. */
+export interface StageProgress {
+  stage: StageName;
+  step: number;
+  totalSteps: number;
+  loss?: number;
+}
+
+/** Heartbeat details of the training activities: what a retry resumes from. */
+export interface TrainHeartbeat extends StageProgress {
+  /** Last durable checkpoint (blob) and its manifest; absent before the first checkpoint. */
+  checkpointKey?: string;
+  manifestKey?: string;
+  sha256?: string;
+  checkpointStep?: number;
+}
+
+// ---- ingest (implemented by the ingest helper, activities/ingest-dataset.ts) ---------------
+
+export interface IngestInput {
+  datasetDir: string;
+  sizes: number[];
+  pixelSpacingMm?: number;
+  site?: string;
+}
+
+export interface IngestOutput {
+  datasetVersion: string;
+  counts: Record<string, number>;
+  reused: boolean;
+}
+
+// ---- plan ----------------------------------------------------------------------------------
+
+export interface PlanRunInput {
+  runId: string;
+  datasetVersion: string;
+  config: RunConfig;
+  inputSize: number;
+}
+
+export interface PlanRunOutput {
+  trainIds: string[];
+  /** Train ids split into `config.pseudoLabelShards` contiguous, non-empty shards. */
+  shards: string[][];
+  /** Requested test splits present in the dataset → ids. */
+  testSplits: Record<string, string[]>;
+  /** Requested test splits the dataset does not have (reported as not covered). */
+  missingTestSplits: string[];
+  landmarkCount: number;
+  pixelSpacingMm: number;
+}
+
+// ---- training ------------------------------------------------------------------------------
+
+export interface TrainSelfSupervisedInput {
+  runId: string;
+  datasetVersion: string;
+  profile: Profile;
+  seed: number;
+  trainIds: string[];
+}
+
+export interface TrainOutput {
+  stage: 'ssl' | 'tpl';
+  weights: ArtifactRef;
+  /** The last durable checkpoint, kept for lineage. */
+  lastCheckpoint?: ArtifactRef;
+  steps: number;
+  finalLoss: number;
+  /** Step the final attempt started from (0 = from scratch). */
+  resumedFromStep: number;
+  attempt: number;
+  backend: BackendRef;
+  durationMs: number;
+}
+
+export interface GeneratePseudoLabelsInput {
+  runId: string;
+  datasetVersion: string;
+  profile: Profile;
+  sslWeights: ArtifactRef;
+  templateId: string;
+  ids: string[];
+  shardIndex: number;
+  shardCount: number;
+}
+
+export interface PseudoLabelShard {
+  shardIndex: number;
+  shardCount: number;
+  labels: ArtifactRef;
+  count: number;
+  backend: BackendRef;
+}
+
+/** Stored JSON of a shard: ids and their [y, x] landmarks on the working grid. */
+export interface PseudoLabelFile {
+  inputSize: number;
+  templateId: string;
+  labels: Record<string, Array<[number, number]>>;
+}
+
+export interface TrainSupervisedInput {
+  runId: string;
+  datasetVersion: string;
+  profile: Profile;
+  seed: number;
+  trainIds: string[];
+  templateId: string;
+  pseudoLabels: ArtifactRef[];
+}
+
+// ---- evaluation and report -----------------------------------------------------------------
+
+export interface EvaluateModelInput {
+  runId: string;
+  datasetVersion: string;
+  profile: Profile;
+  tplWeights: ArtifactRef;
+  pseudoLabels: ArtifactRef[];
+  templateId: string;
+  testSplits: Record<string, string[]>;
+  landmarkCount: number;
+}
+
+/** MRE (mm) and SDR (share of errors strictly below r mm) of one set under one protocol. */
+export interface MetricSummary {
+  images: number;
+  mreMm: number;
+  sdStdMm: number;
+  sdr: Record<string, number>;
+}
+
+export interface EvaluateModelOutput {
+  /** Full per-landmark, per-image metrics JSON. */
+  metrics: ArtifactRef;
+  /** Predicted landmarks per test image. */
+  predictions: ArtifactRef;
+  /** protocol ("A" paper 384-grid | "B" clean full resolution) → set name → summary. */
+  summary: Record<string, Record<string, MetricSummary>>;
+  /** Quality of the pseudo-labels (SSL matching) on the training images, protocol A. */
+  pseudoLabelSummary?: MetricSummary;
+  /** Headline number: protocol A MRE on the union of the evaluated test splits. */
+  mreMm: number;
+  headlineSet: string;
+  backend: BackendRef;
+}
+
+export interface StageTiming {
+  stage: StageName;
+  startedAt: string;
+  endedAt: string;
+}
+
+export interface WriteReportInput {
+  runId: string;
+  pipeline: PipelineInput;
+  datasetVersion: string;
+  datasetReused: boolean;
+  plan: Pick<PlanRunOutput, 'trainIds' | 'testSplits' | 'missingTestSplits' | 'landmarkCount' | 'pixelSpacingMm'> & { shardCount: number };
+  ssl: TrainOutput;
+  pseudoLabels: PseudoLabelShard[];
+  tpl: TrainOutput;
+  evaluation: EvaluateModelOutput;
+  timings: StageTiming[];
+  /** Set by schedules (TemporalScheduledById), when the run was started by one. */
+  scheduleId?: string;
+}
+
+export interface WriteReportOutput {
+  report: ArtifactRef;
+  /** The run's lineage manifest; written last, so its presence means "published". */
+  manifestKey: string;
+}
+
+export interface CleanupRunInput {
+  runId: string;
+}
+
+export interface CleanupRunOutput {
+  deleted: number;
+  /** True when the run was already published (nothing is deleted then). */
+  published: boolean;
+}
+
+// ---- workflow ------------------------------------------------------------------------------
+
+export interface PipelineResult {
+  runId: string;
+  status: 'completed';
+  datasetVersion: string;
+  datasetReused: boolean;
+  configHash: string;
+  mreMm: number;
+  headlineSet: string;
+  metrics: EvaluateModelOutput['summary'];
+  pseudoLabelMetrics?: MetricSummary;
+  reportKey: string;
+  manifestKey: string;
+  artifacts: {
+    sslWeights: ArtifactRef;
+    pseudoLabels: ArtifactRef[];
+    tplWeights: ArtifactRef;
+    metrics: ArtifactRef;
+    predictions: ArtifactRef;
+    report: ArtifactRef;
+  };
+}
+
+/** What the `progress` query returns. */
+export interface PipelineProgress extends StageProgress {
+  runId: string;
+  status: 'running' | 'completed' | 'failed' | 'cancelled';
+  /** 0–1 over the whole pipeline (stage weights). */
+  fraction: number;
+  stagesDone: StageName[];
+  datasetVersion?: string;
+  mreMm?: number;
+  /** Shards of the pseudo-label fan-out done / total. */
+  shardsDone?: number;
+  shardCount?: number;
+}

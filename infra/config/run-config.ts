@@ -1,0 +1,281 @@
+/**
+ * The run configuration: what one pipeline run trains on and how. Loaded from a YAML or JSON
+ * file, then environment, then CLI flags (later wins), validated with zod BEFORE any workflow
+ * starts. Errors name the field and the rule (`InvalidConfigError`).
+ *
+ * Stack settings (S3 endpoint/bucket, Temporal address/namespace) are NOT part of a run config:
+ * they come from infra/config/stack.ts, and credentials never appear in a config, a workflow
+ * payload or a search attribute.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { InvalidConfigError } from '../errors';
+import { resolveProfile, SslProfileSchema, TplProfileSchema, type Profile } from '../../ml/profiles';
+
+/** Dataset ids are file stems (ISBI: "001"…"400"); a bare number is zero-padded to 3 digits. */
+const DatasetIdSchema = z
+  .union([z.string(), z.number().int().nonnegative()])
+  .transform((v) => (typeof v === 'number' ? String(v).padStart(3, '0') : v.trim()))
+  .pipe(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be a file stem of letters, digits, "_", "." or "-"'));
+
+/** A site is a stable, index-friendly name (it becomes a search attribute and part of run ids). */
+const SiteSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, 'must be lowercase letters, digits and "-" (at most 48 characters)');
+
+const DatasetSchema = z
+  .object({
+    /** A folder in the official ISBI 2015 layout, ingested (or reused if unchanged) by the run. */
+    dir: z.string().min(1).optional(),
+    /** An already published dataset version id (datasets/<version>/). */
+    version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a dataset version id').optional(),
+    /** Original pixel spacing in mm; ISBI 2015 is 0.1 mm. */
+    pixelSpacingMm: z.number().positive().max(10).optional(),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    if ((d.dir === undefined) === (d.version === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'exactly one of dataset.dir or dataset.version is required', path: [] });
+    }
+  });
+
+const SplitSchema = z
+  .object({
+    /** Training images (unlabelled except the template); "all" = the dataset's train split. */
+    trainIds: z.union([z.literal('all'), z.array(DatasetIdSchema).min(1)]).default('all'),
+    /** Test splits to evaluate; splits absent from the dataset are reported as not covered. */
+    testSplits: z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be a split name such as test1')).min(1).default(['test1', 'test2']),
+  })
+  .strict();
+
+const OverridesSchema = z
+  .object({
+    inputSize: z.number().int().optional(),
+    ssl: SslProfileSchema.partial().strict().optional(),
+    tpl: TplProfileSchema.partial().strict().optional(),
+  })
+  .strict();
+
+export const RunConfigSchema = z
+  .object({
+    site: SiteSchema.default('default'),
+    dataset: DatasetSchema,
+    split: SplitSchema.default({ trainIds: 'all', testSplits: ['test1', 'test2'] }),
+    /** The one labelled training image (spec §3: the final code uses 125). */
+    templateId: DatasetIdSchema.default('125'),
+    profile: z.enum(['paper', 'cpu', 'smoke']).default('cpu'),
+    overrides: OverridesSchema.default({}),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(2022),
+    /** Pseudo-labelling is split into this many parallel activities (fan-out over workers). */
+    pseudoLabelShards: z.number().int().min(1).max(64).default(2),
+    /** Checkpoint every N training steps; overrides profile.ssl/tpl.checkpointEvery when set. */
+    checkpointEvery: z.number().int().min(1).optional(),
+    /** Heartbeat timeout of the training activities: a dead worker is noticed within this. */
+    heartbeatTimeoutSeconds: z.number().int().min(5).max(60).default(60),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (Array.isArray(c.split.trainIds)) {
+      const seen = new Set<string>();
+      for (const id of c.split.trainIds) {
+        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['split', 'trainIds'], message: `duplicate id "${id}"` });
+        seen.add(id);
+      }
+      if (!seen.has(c.templateId)) {
+        ctx.addIssue({ code: 'custom', path: ['templateId'], message: `"${c.templateId}" must be one of split.trainIds (the template is a training image, rule B6)` });
+      }
+    }
+  });
+
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
+export type RunConfig = z.output<typeof RunConfigSchema>;
+
+/** What the workflow receives: the validated config, the fully resolved profile and their hash. */
+export interface PipelineInput {
+  config: RunConfig;
+  profile: Profile;
+  /** sha256 of the canonical JSON of {config, profile}. */
+  configHash: string;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.length > 0 ? `config.${issue.path.map(String).join('.')}` : 'config';
+  return `${where}: ${issue.message}`;
+}
+
+/** Validates a config object; throws `InvalidConfigError` naming every bad field and its rule. */
+export function parseRunConfig(raw: unknown): RunConfig {
+  const parsed = RunConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InvalidConfigError(`invalid run config:\n  - ${parsed.error.issues.map(formatIssue).join('\n  - ')}`);
+  }
+  return parsed.data;
+}
+
+/** The run's profile: the named one, its overrides, and the run-level checkpoint interval. */
+export function resolveRunProfile(config: RunConfig): Profile {
+  const overrides = {
+    ...(config.overrides.inputSize !== undefined ? { inputSize: config.overrides.inputSize } : {}),
+    ssl: { ...config.overrides.ssl, ...(config.checkpointEvery !== undefined ? { checkpointEvery: config.checkpointEvery } : {}) },
+    tpl: { ...config.overrides.tpl, ...(config.checkpointEvery !== undefined ? { checkpointEvery: config.checkpointEvery } : {}) },
+  };
+  try {
+    return resolveProfile(config.profile, overrides);
+  } catch (err) {
+    // resolveProfile says "profile.<field>: <rule>"; the user wrote it under overrides.
+    throw new InvalidConfigError(`invalid run config:\n  - config.${(err as Error).message.replace(/^profile\./, 'overrides.')}`);
+  }
+}
+
+/** JSON with object keys sorted, so equal configs hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function buildPipelineInput(config: RunConfig): PipelineInput {
+  const profile = resolveRunProfile(config);
+  const configHash = createHash('sha256').update(canonicalJson({ config, profile })).digest('hex');
+  return { config, profile, configHash };
+}
+
+/** Reads a .yaml/.yml/.json config file; syntax errors name the file and line. */
+export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new InvalidConfigError(`config file ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { strict: true, uniqueKeys: true });
+  } catch (err) {
+    throw new InvalidConfigError(`config file ${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new InvalidConfigError(`config file ${file}: expected a mapping at the top level`);
+  const obj = value as Record<string, unknown>;
+  // A relative dataset.dir is relative to the config file, not to the shell's cwd.
+  const ds = obj.dataset as Record<string, unknown> | undefined;
+  if (ds && typeof ds === 'object' && typeof ds.dir === 'string' && !path.isAbsolute(ds.dir)) {
+    obj.dataset = { ...ds, dir: path.resolve(path.dirname(file), ds.dir) };
+  }
+  return obj;
+}
+
+/** Flags a user can give on the command line; each maps to one config field. */
+export interface RunConfigFlags {
+  config?: string;
+  site?: string;
+  dataset?: string;
+  datasetVersion?: string;
+  template?: string;
+  profile?: string;
+  seed?: string;
+  shards?: string;
+  checkpointEvery?: string;
+  /** Repeated `--set a.b=value` (value parsed as YAML scalar). */
+  set?: string[];
+}
+
+function toInt(field: string, value: string): number {
+  if (!/^-?\d+$/.test(value.trim())) throw new InvalidConfigError(`invalid run config:\n  - config.${field}: expected an integer, got "${value}"`);
+  return Number(value);
+}
+
+function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let cur = obj;
+  for (const p of parts.slice(0, -1)) {
+    const next = cur[p];
+    if (next === undefined || next === null || typeof next !== 'object') cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+/** Env names read by `loadRunConfig` (documented in docs/operating-pipeline.md). */
+export const RUN_CONFIG_ENV = {
+  site: 'CC2D_SITE',
+  profile: 'CC2D_PROFILE',
+  template: 'CC2D_TEMPLATE',
+  seed: 'CC2D_SEED',
+  datasetDir: 'ISBI_DIR',
+} as const;
+
+export const DEFAULT_DATASET_DIR = '../shared/datasets/isbi2015_ceph';
+
+/**
+ * Builds and validates the run config: file (if any), then env, then flags. With no dataset
+ * given anywhere, ISBI_DIR or ../shared/datasets/isbi2015_ceph is used.
+ */
+export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEnv = process.env): Promise<RunConfig> {
+  const raw: Record<string, unknown> = flags.config ? await readConfigFile(flags.config) : {};
+  const envSite = env[RUN_CONFIG_ENV.site];
+  const envProfile = env[RUN_CONFIG_ENV.profile];
+  const envTemplate = env[RUN_CONFIG_ENV.template];
+  const envSeed = env[RUN_CONFIG_ENV.seed];
+  if (envSite) raw.site = envSite;
+  if (envProfile) raw.profile = envProfile;
+  if (envTemplate) raw.templateId = envTemplate;
+  if (envSeed) raw.seed = toInt('seed', envSeed);
+  if (flags.site !== undefined) raw.site = flags.site;
+  if (flags.profile !== undefined) raw.profile = flags.profile;
+  if (flags.template !== undefined) raw.templateId = flags.template;
+  if (flags.seed !== undefined) raw.seed = toInt('seed', flags.seed);
+  if (flags.shards !== undefined) raw.pseudoLabelShards = toInt('pseudoLabelShards', flags.shards);
+  if (flags.checkpointEvery !== undefined) raw.checkpointEvery = toInt('checkpointEvery', flags.checkpointEvery);
+  if (flags.dataset !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), dir: path.resolve(flags.dataset), version: undefined };
+  if (flags.datasetVersion !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), version: flags.datasetVersion, dir: undefined };
+  for (const assignment of flags.set ?? []) {
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) throw new InvalidConfigError(`--set ${assignment}: expected field.path=value`);
+    setPath(raw, assignment.slice(0, eq), parseYaml(assignment.slice(eq + 1)));
+  }
+  if (raw.dataset === undefined) raw.dataset = { dir: path.resolve(env[RUN_CONFIG_ENV.datasetDir] || DEFAULT_DATASET_DIR) };
+  const ds = raw.dataset as Record<string, unknown>;
+  if (ds && typeof ds === 'object') {
+    for (const k of Object.keys(ds)) if (ds[k] === undefined) delete ds[k];
+  }
+  return parseRunConfig(raw);
+}
+
+/** Split membership of a dataset, as the template check needs it. */
+export interface DatasetSplits {
+  /** split name → ids (e.g. train, test1, test2). */
+  [split: string]: string[];
+}
+
+/**
+ * The checks that need the dataset's split (rule B6): the template is in the train split and in
+ * no test split, every listed train id exists, and at least one requested test split exists.
+ * Throws `InvalidConfigError` naming the field.
+ */
+export function checkConfigAgainstSplits(config: RunConfig, splits: DatasetSplits): void {
+  const problems: string[] = [];
+  const train = new Set(splits.train ?? []);
+  for (const [name, ids] of Object.entries(splits)) {
+    if (name !== 'train' && ids.includes(config.templateId)) {
+      problems.push(`config.templateId: "${config.templateId}" is in test split "${name}"; the template must be a training image and never a test image (rule B6)`);
+    }
+  }
+  if (!train.has(config.templateId) && !problems.some((p) => p.startsWith('config.templateId'))) {
+    problems.push(`config.templateId: "${config.templateId}" is not in the dataset's train split (rule B6)`);
+  }
+  if (Array.isArray(config.split.trainIds)) {
+    const missing = config.split.trainIds.filter((id) => !train.has(id));
+    if (missing.length > 0) problems.push(`config.split.trainIds: not in the dataset's train split: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`);
+  }
+  if (!config.split.testSplits.some((s) => (splits[s]?.length ?? 0) > 0)) {
+    problems.push(`config.split.testSplits: none of [${config.split.testSplits.join(', ')}] exists in the dataset (it has ${Object.keys(splits).join(', ')})`);
+  }
+  if (problems.length > 0) throw new InvalidConfigError(`invalid run config:\n  - ${problems.join('\n  - ')}`);
+}

@@ -1,0 +1,73 @@
+/**
+ * Named activity-option profiles of the pipeline (style.md §1.3). One place decides queues,
+ * timeouts and retries; the workflow only picks a profile per activity family.
+ *
+ * - training: GPU queue, long start-to-close, short heartbeat timeout (a dead worker is noticed
+ *   within `heartbeatTimeoutSeconds` ≤ 60 s, then the retry resumes from the last checkpoint),
+ *   few attempts, user errors never retried.
+ * - matching: GPU queue, pseudo-label shards (one activity per shard).
+ * - cpu: CPU queue, ingestion/planning/evaluation, more attempts.
+ * - light: CPU queue, report and cleanup (small, quick, idempotent).
+ */
+import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
+import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../infra/config/names';
+import { NON_RETRYABLE_ERROR_TYPES } from '../infra/errors';
+
+/** Retries of long, checkpointed work: resumed attempts are cheap, but a poison input is not. */
+export const TRAINING_RETRY: RetryPolicy = {
+  initialInterval: '2s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: 6,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+};
+
+/** Retries of short CPU work: transient storage or network errors ride out a minute or two. */
+export const CPU_RETRY: RetryPolicy = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '20s',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+};
+
+export function trainingOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
+  return {
+    taskQueue: GPU_TASK_QUEUE,
+    // The paper profile is ~6 h on a GPU; a stuck attempt is caught by the heartbeat timeout.
+    startToCloseTimeout: '48h',
+    heartbeatTimeout: `${heartbeatTimeoutSeconds}s`,
+    retry: TRAINING_RETRY,
+    // The workflow waits until the activity has really stopped (so cleanup cannot race its writes).
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+  };
+}
+
+export function matchingOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
+  return { ...trainingOptions(heartbeatTimeoutSeconds), startToCloseTimeout: '6h' };
+}
+
+export function cpuOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
+  return {
+    taskQueue: CPU_TASK_QUEUE,
+    startToCloseTimeout: '2h',
+    heartbeatTimeout: `${heartbeatTimeoutSeconds}s`,
+    retry: CPU_RETRY,
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+  };
+}
+
+export const lightOptions: ActivityOptions = {
+  taskQueue: CPU_TASK_QUEUE,
+  startToCloseTimeout: '10m',
+  retry: CPU_RETRY,
+  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+};
+
+/** Ingestion decodes and resizes every image once; reuse of an unchanged dataset is quick. */
+export const ingestOptions: ActivityOptions = {
+  taskQueue: CPU_TASK_QUEUE,
+  startToCloseTimeout: '2h',
+  retry: CPU_RETRY,
+  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+};

@@ -1,0 +1,28 @@
+/**
+ * Wire definitions of the pipeline workflow: query and signal names, stage weights and the
+ * search-attribute keys. Imported by the workflow (by value) and by clients (CLI, dashboard).
+ * Names are wire API: renaming breaks in-flight runs.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { PipelineProgress, StageName, StageProgress } from '../activities/types';
+
+export const PIPELINE_WORKFLOW_TYPE = 'cc2dPipeline';
+
+/** Current stage, step/total and loss of the running stage, overall fraction. */
+export const progressQuery = defineQuery<PipelineProgress>('progress');
+
+/** Sent (best effort, throttled) by long activities so the `progress` query sees steps and loss. */
+export const stageProgressSignal = defineSignal<[StageProgress]>('stageProgress');
+
+/** Share of the pipeline's wall time per stage, for the overall fraction (rough, smoke-to-paper). */
+export const STAGE_WEIGHTS: Readonly<Partial<Record<StageName, number>>> = {
+  ingest: 0.05,
+  plan: 0.01,
+  ssl: 0.5,
+  'pseudo-labels': 0.1,
+  tpl: 0.27,
+  evaluate: 0.05,
+  report: 0.02,
+};
+
+export const STAGE_ORDER: readonly StageName[] = ['ingest', 'plan', 'ssl', 'pseudo-labels', 'tpl', 'evaluate', 'report'];

@@ -1,0 +1,110 @@
+/**
+ * `cc2dPipeline`: one CC2D run, ingest-or-reuse → plan → SSL → pseudo-label shards (fan-out)
+ * → TPL → evaluate → report. Every stage is an activity; the workflow passes only S3 keys,
+ * hashes, ids and metrics. On cancellation or failure a cleanup activity removes the run's
+ * unpublished objects (a run is published only when its lineage manifest is written, last).
+ */
+import { CancellationScope, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { CpuActivities, GpuActivities } from '../activities';
+import type { IngestOutput, PipelineResult } from '../activities/types';
+import type { PipelineInput } from '../infra/config/run-config';
+import { cpuOptions, ingestOptions, lightOptions, matchingOptions, trainingOptions } from './activity-options';
+import { progressQuery, stageProgressSignal } from './definitions';
+import { StageTracker } from './stage-tracker';
+
+export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult> {
+  const { config, profile, configHash } = input;
+  const runId = workflowInfo().workflowId;
+  const hb = config.heartbeatTimeoutSeconds;
+  const ingest = proxyActivities<CpuActivities>(ingestOptions);
+  const cpu = proxyActivities<CpuActivities>(cpuOptions(hb));
+  const light = proxyActivities<CpuActivities>(lightOptions);
+  const train = proxyActivities<GpuActivities>(trainingOptions(hb));
+  const match = proxyActivities<GpuActivities>(matchingOptions(hb));
+
+  const tracker = new StageTracker(runId);
+  setHandler(progressQuery, () => tracker.progress());
+  setHandler(stageProgressSignal, (p) => tracker.onStageProgress(p));
+  tracker.start(config.site, profile.name);
+
+  try {
+    const dataset: IngestOutput = await tracker.stage('ingest', () =>
+      config.dataset.version !== undefined
+        ? Promise.resolve({ datasetVersion: config.dataset.version, counts: {}, reused: true })
+        : ingest.ingestDataset({
+            datasetDir: config.dataset.dir!,
+            sizes: [profile.inputSize],
+            site: config.site,
+            ...(config.dataset.pixelSpacingMm !== undefined ? { pixelSpacingMm: config.dataset.pixelSpacingMm } : {}),
+          }),
+    );
+    const { datasetVersion } = dataset;
+    tracker.setDatasetVersion(datasetVersion);
+    const plan = await tracker.stage('plan', () => cpu.planRun({ runId, datasetVersion, config, inputSize: profile.inputSize }));
+    const { trainIds, shards } = plan;
+    const common = { runId, datasetVersion, profile };
+
+    const ssl = await tracker.stage('ssl', () => train.trainSelfSupervised({ ...common, seed: config.seed, trainIds }));
+
+    let shardsDone = 0;
+    tracker.setShards(0, shards.length);
+    const pseudoLabels = await tracker.stage('pseudo-labels', () =>
+      Promise.all(
+        shards.map(async (ids, shardIndex) => {
+          const shard = await match.generatePseudoLabels({
+            ...common, sslWeights: ssl.weights, templateId: config.templateId, ids, shardIndex, shardCount: shards.length,
+          });
+          tracker.setShards(++shardsDone, shards.length);
+          return shard;
+        }),
+      ),
+    );
+    const pseudoLabelRefs = pseudoLabels.map((s) => s.labels);
+
+    const tpl = await tracker.stage('tpl', () =>
+      train.trainSupervised({ ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs }),
+    );
+    const evaluation = await tracker.stage('evaluate', () =>
+      cpu.evaluateModel({
+        ...common, tplWeights: tpl.weights, pseudoLabels: pseudoLabelRefs, templateId: config.templateId,
+        testSplits: plan.testSplits, landmarkCount: plan.landmarkCount,
+      }),
+    );
+    const scheduleId = workflowInfo().typedSearchAttributes.get({ name: 'TemporalScheduledById', type: 'KEYWORD' });
+    const report = await tracker.stage('report', () =>
+      light.writeReport({
+        runId, pipeline: input, datasetVersion, datasetReused: dataset.reused,
+        plan: {
+          trainIds, testSplits: plan.testSplits, missingTestSplits: plan.missingTestSplits,
+          landmarkCount: plan.landmarkCount, pixelSpacingMm: plan.pixelSpacingMm, shardCount: shards.length,
+        },
+        ssl, pseudoLabels, tpl, evaluation, timings: tracker.stageTimings(),
+        ...(scheduleId !== undefined ? { scheduleId } : {}),
+      }),
+    );
+    tracker.finish('completed', evaluation.mreMm);
+    return {
+      runId, status: 'completed', datasetVersion, datasetReused: dataset.reused, configHash,
+      mreMm: evaluation.mreMm, headlineSet: evaluation.headlineSet, metrics: evaluation.summary,
+      ...(evaluation.pseudoLabelSummary ? { pseudoLabelMetrics: evaluation.pseudoLabelSummary } : {}),
+      reportKey: report.report.key, manifestKey: report.manifestKey,
+      artifacts: {
+        sslWeights: ssl.weights, pseudoLabels: pseudoLabelRefs, tplWeights: tpl.weights,
+        metrics: evaluation.metrics, predictions: evaluation.predictions, report: report.report,
+      },
+    };
+  } catch (err) {
+    const cancelled = isCancellation(err);
+    // Runs even when the workflow is being cancelled: nothing half-published stays behind.
+    await CancellationScope.nonCancellable(async () => {
+      try {
+        const cleaned = await light.cleanupRun({ runId });
+        log.info('run cleaned up', { runId, deleted: cleaned.deleted, published: cleaned.published });
+      } catch (cleanupErr) {
+        log.error('cleanup failed; unpublished run objects may remain', { runId, error: String(cleanupErr) });
+      }
+    });
+    tracker.finish(cancelled ? 'cancelled' : 'failed');
+    throw err;
+  }
+}

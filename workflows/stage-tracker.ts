@@ -1,0 +1,90 @@
+/**
+ * Workflow-side bookkeeping of a pipeline run: the current stage, the `progress` query state,
+ * stage timings and the typed search attributes upserted as stages advance. Deterministic:
+ * time comes from the workflow clock, nothing else is read.
+ */
+import { upsertSearchAttributes } from '@temporalio/workflow';
+import type { PipelineProgress, StageName, StageProgress, StageTiming } from '../activities/types';
+import { SEARCH_ATTRIBUTES as SA } from '../infra/config/names';
+import { STAGE_ORDER, STAGE_WEIGHTS } from './definitions';
+
+type Status = PipelineProgress['status'];
+
+export class StageTracker {
+  private readonly state: PipelineProgress;
+  private readonly timings: StageTiming[] = [];
+  private stageStartedAt = '';
+
+  constructor(runId: string) {
+    this.state = { runId, status: 'running', stage: 'queued', step: 0, totalSteps: 0, fraction: 0, stagesDone: [] };
+  }
+
+  /** Marks the run as started by this workflow (idempotent with the client's initial attributes). */
+  start(site: string, profile: string): void {
+    upsertSearchAttributes([
+      { key: SA.runId, value: this.state.runId },
+      { key: SA.site, value: site },
+      { key: SA.profile, value: profile },
+      { key: SA.status, value: 'running' },
+      { key: SA.progress, value: 0 },
+    ]);
+  }
+
+  progress(): PipelineProgress {
+    return { ...this.state, stagesDone: [...this.state.stagesDone] };
+  }
+
+  stageTimings(): StageTiming[] {
+    return [...this.timings];
+  }
+
+  /** Runs one stage: upserts the stage, records its timing, marks it done. */
+  async stage<T>(name: StageName, body: () => Promise<T>): Promise<T> {
+    this.stageStartedAt = new Date().toISOString();
+    Object.assign(this.state, { stage: name, step: 0, totalSteps: 0, loss: undefined });
+    upsertSearchAttributes([{ key: SA.stage, value: name }]);
+    const result = await body();
+    this.timings.push({ stage: name, startedAt: this.stageStartedAt, endedAt: new Date().toISOString() });
+    this.state.stagesDone.push(name);
+    this.state.fraction = fractionDone(this.state.stagesDone);
+    upsertSearchAttributes([{ key: SA.progress, value: this.state.fraction }]);
+    return result;
+  }
+
+  /** Progress sent by an activity; stale updates from an earlier stage are ignored. */
+  onStageProgress(p: StageProgress): void {
+    if (p.stage !== this.state.stage) return;
+    this.state.step = p.step;
+    this.state.totalSteps = p.totalSteps;
+    this.state.loss = p.loss;
+  }
+
+  setDatasetVersion(version: string): void {
+    this.state.datasetVersion = version;
+    upsertSearchAttributes([{ key: SA.datasetVersion, value: version }]);
+  }
+
+  setShards(done: number, total: number): void {
+    this.state.shardsDone = done;
+    this.state.shardCount = total;
+  }
+
+  finish(status: Exclude<Status, 'running'>, mreMm?: number): void {
+    this.state.status = status;
+    if (status === 'completed') {
+      Object.assign(this.state, { stage: 'done', fraction: 1 });
+      this.state.mreMm = mreMm;
+    }
+    upsertSearchAttributes([
+      { key: SA.status, value: status },
+      ...(status === 'completed' ? [{ key: SA.stage, value: 'done' }, { key: SA.progress, value: 1 }] : []),
+      ...(mreMm !== undefined && Number.isFinite(mreMm) ? [{ key: SA.mre, value: mreMm }] : []),
+    ]);
+  }
+}
+
+function fractionDone(done: readonly StageName[]): number {
+  const total = STAGE_ORDER.reduce((s, n) => s + (STAGE_WEIGHTS[n] ?? 0), 0);
+  const got = done.reduce((s, n) => s + (STAGE_WEIGHTS[n] ?? 0), 0);
+  return Math.round((got / total) * 1000) / 1000;
+}
