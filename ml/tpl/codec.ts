@@ -1,0 +1,201 @@
+/**
+ * Heatmap + offset codec of the TPL stage (spec §5.2, §5.4), pure typed-array code.
+ *
+ * Shape vocabulary: K landmarks, H×W map (the working grid, e.g. 192×192), R disk radius in
+ * pixels. Landmarks are integer [y, x] cells on that grid.
+ *
+ * Encoding, per landmark k and pixel p = (py, px):
+ *   heat(k, p) = 1 when ‖p − l_k‖ < R (Euclidean, in pixels), else 0;
+ *   offX(k, p) = (l_x − px)/R and offY(k, p) = (l_y − py)/R inside the disk, 0 outside.
+ * The disk is centred ON the landmark. The reference centres it one pixel up-left of the
+ * landmark (its 2R×2R stamp measures distance from (i+1−R, j+1−R)) while its offsets point at
+ * the landmark itself, and near the top/left border it slices the stamp from its first row /
+ * column instead of the clipped part, which shifts the whole stamp (spec §8.8). We do NOT keep
+ * either quirk: disk and offsets share one centre and borders are clipped per pixel.
+ *
+ * Decoding ("voting"), per landmark: take the top C = int(3.14·R²) heatmap pixels (ties broken
+ * towards the lower row-major index, as TF's TopK does); each candidate votes for
+ * (py + trunc(oy·R), px + trunc(ox·R)) with the product taken in float32 like the reference's
+ * numpy float32 arithmetic; votes outside the map are dropped; every vote counts 1; the cell
+ * with most votes wins, the first in row-major order on ties. If every vote falls outside, the
+ * reference's arg-max of an all-zero map returns cell (0, 0); so do we (`votes` is then 0).
+ */
+import type { PointYX } from '../types';
+
+/** Per-landmark planes, each H×W row-major: index k·H·W + y·W + x. */
+export interface HeatmapOffsetTargets {
+  heatmap: Float32Array;
+  offsetX: Float32Array;
+  offsetY: Float32Array;
+  height: number;
+  width: number;
+  landmarkCount: number;
+}
+
+/** Disk radius in pixels for a working grid side and the profile's radius fraction (int(0.05·384) = 19). */
+export function diskRadius(inputSize: number, radiusFraction: number): number {
+  const r = Math.trunc(inputSize * radiusFraction);
+  if (r < 1) throw new Error(`diskRadius: inputSize ${inputSize} × radiusFraction ${radiusFraction} gives a radius below 1 px`);
+  return r;
+}
+
+/** Number of voting candidates per landmark, int(3.14·R²) (1133 for R = 19). */
+export function voteCandidates(radius: number): number {
+  return Math.trunc(3.14 * radius * radius);
+}
+
+function checkGrid(fn: string, height: number, width: number, radius: number): void {
+  if (!Number.isInteger(height) || height < 1) throw new Error(`${fn}: height must be a positive integer, got ${height}`);
+  if (!Number.isInteger(width) || width < 1) throw new Error(`${fn}: width must be a positive integer, got ${width}`);
+  if (!Number.isInteger(radius) || radius < 1) throw new Error(`${fn}: radius must be a positive integer, got ${radius}`);
+}
+
+/**
+ * Low-level encoder writing into caller-owned arrays. Element (k, y, x) goes to
+ * `base + y·rowStride + x·colStride + k·chanStride` of each array; only disk pixels are
+ * written, so the arrays must be zero where the caller wants zeros. Used by `encodeHeatmapOffset`
+ * (planar) and by the trainer (NHWC batch buffers).
+ */
+export function writeHeatmapOffset(
+  landmarks: readonly PointYX[], height: number, width: number, radius: number,
+  out: { heatmap: Float32Array; offsetX: Float32Array; offsetY: Float32Array },
+  layout: { base: number; rowStride: number; colStride: number; chanStride: number },
+): void {
+  checkGrid('writeHeatmapOffset', height, width, radius);
+  const r2 = radius * radius;
+  const { base, rowStride, colStride, chanStride } = layout;
+  landmarks.forEach((lm, k) => {
+    const [ly, lx] = lm;
+    if (!Number.isFinite(ly) || !Number.isFinite(lx)) throw new Error(`writeHeatmapOffset: landmark ${k} is not finite: [${ly}, ${lx}]`);
+    const y0 = Math.max(0, Math.ceil(ly - radius));
+    const y1 = Math.min(height - 1, Math.floor(ly + radius));
+    const x0 = Math.max(0, Math.ceil(lx - radius));
+    const x1 = Math.min(width - 1, Math.floor(lx + radius));
+    const kBase = base + k * chanStride;
+    for (let y = y0; y <= y1; y++) {
+      const dy = ly - y;
+      const rowBase = kBase + y * rowStride;
+      for (let x = x0; x <= x1; x++) {
+        const dx = lx - x;
+        if (dx * dx + dy * dy >= r2) continue;
+        const i = rowBase + x * colStride;
+        out.heatmap[i] = 1;
+        out.offsetX[i] = dx / radius;
+        out.offsetY[i] = dy / radius;
+      }
+    }
+  });
+}
+
+/** Targets for one image, as K planes of H×W (see the file comment for the exact definition). */
+export function encodeHeatmapOffset(landmarks: readonly PointYX[], height: number, width: number, radius: number): HeatmapOffsetTargets {
+  checkGrid('encodeHeatmapOffset', height, width, radius);
+  const k = landmarks.length;
+  const n = k * height * width;
+  const t: HeatmapOffsetTargets = {
+    heatmap: new Float32Array(n), offsetX: new Float32Array(n), offsetY: new Float32Array(n),
+    height, width, landmarkCount: k,
+  };
+  writeHeatmapOffset(landmarks, height, width, radius, t, { base: 0, rowStride: width, colStride: 1, chanStride: height * width });
+  return t;
+}
+
+/**
+ * Indices of the `count` largest values of `values[start, start+n)`, relative to `start`, in
+ * no particular order; among equal values the lower index wins. O(n) on average (quickselect
+ * on a scratch copy).
+ */
+export function topKIndices(values: Float32Array, start: number, n: number, count: number, scratch?: Float32Array): Int32Array {
+  const c = Math.min(count, n);
+  const out = new Int32Array(c);
+  if (c === 0) return out;
+  const buf = scratch && scratch.length >= n ? scratch.subarray(0, n) : new Float32Array(n);
+  buf.set(values.subarray(start, start + n));
+  // Quickselect the c-th largest value (index c−1 in descending order).
+  let lo = 0;
+  let hi = n - 1;
+  const target = c - 1;
+  while (lo < hi) {
+    const pivot = buf[(lo + hi) >>> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (buf[i]! > pivot) i++;
+      while (buf[j]! < pivot) j--;
+      if (i <= j) {
+        const t = buf[i]!;
+        buf[i] = buf[j]!;
+        buf[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break;
+  }
+  const threshold = buf[target]!;
+  // All values above the threshold, then values equal to it in index order until full.
+  let m = 0;
+  for (let i = 0; i < n; i++) if (values[start + i]! > threshold) out[m++] = i;
+  for (let i = 0; i < n && m < c; i++) if (values[start + i] === threshold) out[m++] = i;
+  if (m !== c) throw new Error(`topKIndices: selected ${m} of ${c} (NaN in the heatmap?)`);
+  return out;
+}
+
+export interface VotingResult {
+  /** [y, x] per landmark on the H×W grid. */
+  landmarks: PointYX[];
+  /** Winning vote count per landmark (the reference's "voting uncertainty"). */
+  votes: number[];
+}
+
+/**
+ * Decodes K landmarks from planar heatmap / offset maps (each K·H·W, as `encodeHeatmapOffset`
+ * lays them out; the heatmap holds probabilities, any monotone score works). `landmarkCount`
+ * is K; the number of vote candidates is int(3.14·R²).
+ */
+export function decodeVotingDetailed(
+  heatmap: Float32Array, offsetX: Float32Array, offsetY: Float32Array,
+  height: number, width: number, radius: number, landmarkCount: number,
+): VotingResult {
+  checkGrid('decodeVoting', height, width, radius);
+  const hw = height * width;
+  const need = landmarkCount * hw;
+  for (const [name, a] of [['heatmap', heatmap], ['offsetX', offsetX], ['offsetY', offsetY]] as const) {
+    if (a.length !== need) throw new Error(`decodeVoting: ${name} has ${a.length} values, expected K·H·W = ${landmarkCount}·${height}·${width} = ${need}`);
+  }
+  const candidates = voteCandidates(radius);
+  const scratch = new Float32Array(hw);
+  const score = new Int32Array(hw);
+  const landmarks: PointYX[] = [];
+  const votes: number[] = [];
+  for (let k = 0; k < landmarkCount; k++) {
+    const base = k * hw;
+    const idx = topKIndices(heatmap, base, hw, candidates, scratch);
+    score.fill(0);
+    for (let c = 0; c < idx.length; c++) {
+      const i = idx[c]!;
+      const py = (i / width) | 0;
+      const px = i - py * width;
+      const vy = py + Math.trunc(Math.fround(offsetY[base + i]! * radius));
+      const vx = px + Math.trunc(Math.fround(offsetX[base + i]! * radius));
+      if (vy < 0 || vy >= height || vx < 0 || vx >= width) continue;
+      score[vy * width + vx]! += 1;
+    }
+    let best = 0;
+    for (let i = 1; i < hw; i++) if (score[i]! > score[best]!) best = i;
+    const by = (best / width) | 0;
+    landmarks.push([by, best - by * width]);
+    votes.push(score[best]!);
+  }
+  return { landmarks, votes };
+}
+
+/** `decodeVotingDetailed` without the vote counts. */
+export function decodeVoting(
+  heatmap: Float32Array, offsetX: Float32Array, offsetY: Float32Array,
+  height: number, width: number, radius: number, landmarkCount: number,
+): PointYX[] {
+  return decodeVotingDetailed(heatmap, offsetX, offsetY, height, width, radius, landmarkCount).landmarks;
+}

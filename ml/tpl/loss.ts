@@ -1,0 +1,110 @@
+/**
+ * TPL loss (spec §5.3). Shapes (NHWC): N batch, H×W map, K landmarks.
+ *
+ *   heat = mean over N·H·W·K of  −(1−p)·t·log p − p·(1−t)·log(1−p),  p = clamp(σ(z), 1e−7, 1−1e−7)
+ *   L1x  = Σ |ox − tx|·t / Σ t          (only disk pixels count; t is the binary heatmap target)
+ *   L1y  = Σ |oy − ty|·t / Σ t
+ *   total = L1x + L1y + λ·heat          (λ = heatLossWeight, 2 for the head dataset)
+ *
+ * When no disk pixel exists in the batch (Σ t = 0) the reference divides by zero; here the
+ * offset terms are 0 instead (the denominator is max(Σ t, 1)).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { unaryCustomGrad } from './fast-ops';
+
+export const PROB_EPS = 1e-7;
+
+export interface TplTargets {
+  /** Binary disks, [N, H, W, K]. */
+  heat: tf.Tensor4D;
+  /** (l_x − p_x)/R inside the disks, 0 outside, [N, H, W, K]. */
+  offsetX: tf.Tensor4D;
+  /** (l_y − p_y)/R inside the disks, 0 outside, [N, H, W, K]. */
+  offsetY: tf.Tensor4D;
+}
+
+export interface TplOutputs {
+  /** Heatmap logits z (p = σ(z)), [N, H, W, K]. */
+  heatLogits: tf.Tensor4D;
+  offsetX: tf.Tensor4D;
+  offsetY: tf.Tensor4D;
+}
+
+export interface TplLoss {
+  total: tf.Scalar;
+  heat: tf.Scalar;
+  l1x: tf.Scalar;
+  l1y: tf.Scalar;
+}
+
+function sameShape(what: string, a: tf.Tensor, b: tf.Tensor): void {
+  if (a.shape.join('x') !== b.shape.join('x')) {
+    throw new Error(`tplLoss: ${what} shapes differ: prediction ${a.shape.join('x')} vs target ${b.shape.join('x')}`);
+  }
+}
+
+/**
+ * Focal-weighted BCE of the reference, averaged over every element. Hand-written gradient
+ * (tfjs's generic one costs ~3× more kernels): with p = clamp(σ(z)) and n elements,
+ *   ∂L/∂z = [t·(p(1−p)·log p − (1−p)²) + (1−t)·(p² − p(1−p)·log(1−p))] · [ε ≤ σ(z) ≤ 1−ε] / n
+ * (the clamp passes no gradient outside its range, as in PyTorch). `target` gets no gradient.
+ */
+export function focalHeatLoss(heatLogits: tf.Tensor, target: tf.Tensor): tf.Scalar {
+  sameShape('heatmap', heatLogits, target);
+  const f = unaryCustomGrad((z, save) => {
+    const raw = tf.sigmoid(z);
+    const p = tf.clipByValue(raw, PROB_EPS, 1 - PROB_EPS);
+    const q = tf.sub(1, p);
+    const logP = tf.log(p);
+    const logQ = tf.log(q);
+    const loss = tf.neg(tf.mean(tf.add(tf.mul(tf.mul(q, target), logP), tf.mul(tf.mul(p, tf.sub(1, target)), logQ))));
+    save([raw, p, q, logP, logQ]);
+    return {
+      value: loss,
+      gradFunc: (dy, saved) => {
+        const [rawS, pS, qS, logPS, logQS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const pq = tf.mul(pS, qS);
+        const dPos = tf.sub(tf.mul(pq, logPS), tf.square(qS));
+        const dNeg = tf.sub(tf.square(pS), tf.mul(pq, logQS));
+        const d = tf.add(tf.mul(target, tf.sub(dPos, dNeg)), dNeg);
+        const inRange = tf.logicalAnd(tf.greaterEqual(rawS, PROB_EPS), tf.lessEqual(rawS, 1 - PROB_EPS));
+        const scale = tf.div(dy, z.size);
+        return tf.where(inRange, tf.mul(d, scale), tf.zerosLike(d));
+      },
+    };
+  });
+  return f(heatLogits) as tf.Scalar;
+}
+
+/**
+ * Σ |pred − target|·mask / max(Σ mask, 1). Hand-written gradient sign(pred − target)·mask /
+ * max(Σ mask, 1) (tfjs's abs gradient goes through the composite `Step` kernel). Only `pred`
+ * gets a gradient.
+ */
+export function maskedL1(pred: tf.Tensor, target: tf.Tensor, mask: tf.Tensor): tf.Scalar {
+  sameShape('offset', pred, target);
+  sameShape('mask', pred, mask);
+  const f = unaryCustomGrad((x, save) => {
+    const diff = tf.sub(x, target);
+    const denom = tf.maximum(tf.sum(mask), 1);
+    save([diff, denom]);
+    return {
+      value: tf.div(tf.sum(tf.mul(tf.abs(diff), mask)), denom),
+      gradFunc: (dy, saved) => {
+        const [diffS, denomS] = saved as [tf.Tensor, tf.Tensor];
+        return tf.mul(tf.mul(tf.sign(diffS), mask), tf.div(dy, denomS));
+      },
+    };
+  });
+  return f(pred) as tf.Scalar;
+}
+
+/** The total loss and its parts; the caller owns the four returned scalars. */
+export function tplLoss(out: TplOutputs, t: TplTargets, heatLossWeight: number): TplLoss {
+  if (!(heatLossWeight >= 0)) throw new Error(`tplLoss: heatLossWeight must be >= 0, got ${heatLossWeight}`);
+  const heat = focalHeatLoss(out.heatLogits, t.heat);
+  const l1x = maskedL1(out.offsetX, t.offsetX, t.heat);
+  const l1y = maskedL1(out.offsetY, t.offsetY, t.heat);
+  const total = tf.tidy(() => tf.add(tf.add(l1x, l1y), tf.mul(heat, heatLossWeight)) as tf.Scalar);
+  return { total, heat, l1x, l1y };
+}

@@ -1,0 +1,270 @@
+/**
+ * TPL training loop (spec §5.3): the multi-task U-Net trained on pseudo-labels.
+ *
+ * Each step's batch = `batchPseudo` pseudo-labelled images, drawn in a seeded shuffled order
+ * (epoch after epoch over the list; a batch may straddle two epochs), + the template image with
+ * its true landmarks. Adam with PyTorch-style L2 weight decay; lr = lr0 · γ^(number of
+ * `lrDecaySteps` already reached). No augmentation (the reference builds a ColorJitter but never
+ * uses it, spec §5.3 / §8.9).
+ *
+ * Checkpoints hold the weights, Adam state, the data PRNG state, the step and the data cursor
+ * (the current epoch's order and position), so N straight steps and N/2 + resume + N/2 steps
+ * visit the same batches and give the same weights.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { AdamL2 } from '../core/adam-l2';
+import { decodeCheckpoint, encodeCheckpoint } from '../core/checkpoint';
+import { ParamStore } from '../core/params';
+import { Prng } from '../core/prng';
+import type { Profile } from '../profiles';
+import type { GrayImage, PointYX, TrainProgress, Trainer } from '../types';
+import { diskRadius, writeHeatmapOffset } from './codec';
+import { tplLoss } from './loss';
+import { defineTplNetwork, splitTplOutput, tplForward } from './network';
+
+export const TPL_TRAIN_KIND = 'cc2d-tpl-train';
+export const TPL_WEIGHTS_KIND = 'cc2d-tpl-weights';
+
+export interface TplTrainerInput {
+  profile: Profile;
+  /** Pseudo-labelled training images, each inputSize × inputSize, intensities in [0, 1]. */
+  images: GrayImage[];
+  /** Pseudo-labels per image: K [y, x] cells on the inputSize grid. */
+  pseudoLabels: PointYX[][];
+  /** The one labelled image, added to every batch with its true landmarks. */
+  template: GrayImage;
+  /** The template's K true landmarks [y, x] on the inputSize grid; K is taken from here. */
+  templateLandmarks: PointYX[];
+  seed: number;
+  /** Bytes from `checkpoint()` of a run with the same inputs, to resume it. */
+  checkpoint?: Uint8Array;
+}
+
+/** Metadata stored with exported weights; `predictLandmarks` checks it against its inputs. */
+export interface TplWeightsMeta {
+  landmarkCount: number;
+  width: number;
+  inputSize: number;
+  radius: number;
+}
+
+interface TrainMeta extends TplWeightsMeta {
+  seed: number;
+  imageCount: number;
+  batchPseudo: number;
+  epoch: number;
+  order: number[];
+  cursor: number;
+}
+
+function checkImage(what: string, img: GrayImage, size: number): void {
+  if (img.height !== size || img.width !== size) {
+    throw new Error(`createTplTrainer: ${what} is ${img.height}×${img.width}, expected ${size}×${size} (profile.inputSize)`);
+  }
+  if (img.data.length !== size * size) throw new Error(`createTplTrainer: ${what} has ${img.data.length} values, expected ${size * size}`);
+}
+
+function checkLandmarks(what: string, pts: readonly PointYX[], k: number, size: number): void {
+  if (pts.length !== k) throw new Error(`createTplTrainer: ${what} has ${pts.length} landmarks, expected K = ${k}`);
+  pts.forEach(([y, x], i) => {
+    if (!Number.isFinite(y) || !Number.isFinite(x)) throw new Error(`createTplTrainer: ${what}[${i}] is not finite: [${y}, ${x}]`);
+    if (y < 0 || y >= size || x < 0 || x >= size) throw new Error(`createTplTrainer: ${what}[${i}] = [${y}, ${x}] lies outside the ${size}×${size} grid`);
+  });
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** lr0 · γ^(number of decay steps ≤ step), `step` counting completed updates. */
+export function tplLearningRate(tpl: Profile['tpl'], step: number): number {
+  const cuts = tpl.lrDecaySteps.filter((s) => step >= s).length;
+  return tpl.lr * tpl.lrGamma ** cuts;
+}
+
+export async function createTplTrainer(input: TplTrainerInput): Promise<Trainer> {
+  const { profile, images, pseudoLabels, template, templateLandmarks, seed } = input;
+  const tpl = profile.tpl;
+  const size = profile.inputSize;
+  const k = templateLandmarks.length;
+  if (k < 1) throw new Error('createTplTrainer: templateLandmarks is empty');
+  if (images.length < 1) throw new Error('createTplTrainer: no pseudo-labelled images');
+  if (pseudoLabels.length !== images.length) {
+    throw new Error(`createTplTrainer: ${images.length} images but ${pseudoLabels.length} pseudo-label lists`);
+  }
+  if (!Number.isFinite(seed)) throw new Error(`createTplTrainer: seed must be a finite number, got ${seed}`);
+  checkImage('template', template, size);
+  checkLandmarks('templateLandmarks', templateLandmarks, k, size);
+  images.forEach((img, i) => checkImage(`images[${i}]`, img, size));
+  pseudoLabels.forEach((pts, i) => checkLandmarks(`pseudoLabels[${i}]`, pts, k, size));
+
+  const radius = diskRadius(size, tpl.radiusFraction);
+  const root = Prng.fromSeed(seed);
+  const params = new ParamStore(root.fork());
+  defineTplNetwork(params, { width: tpl.width, landmarkCount: k });
+  const optimizer = new AdamL2(params.trainable, { weightDecay: tpl.weightDecay });
+  let dataPrng = root.fork();
+  let step = 0;
+  let epoch = 0;
+  let order: number[] = [];
+  let cursor = 0;
+
+  if (input.checkpoint) {
+    try {
+      const c = decodeCheckpoint(input.checkpoint);
+      if (c.kind !== TPL_TRAIN_KIND) throw new Error(`checkpoint kind is "${c.kind}", expected "${TPL_TRAIN_KIND}"`);
+      const m = c.meta as unknown as TrainMeta;
+      const expect: Array<[keyof TrainMeta, number]> = [
+        ['landmarkCount', k], ['width', tpl.width], ['inputSize', size], ['radius', radius],
+        ['imageCount', images.length], ['batchPseudo', tpl.batchPseudo], ['seed', seed],
+      ];
+      for (const [key, v] of expect) {
+        if (m[key] !== v) throw new Error(`checkpoint ${key} = ${String(m[key])}, this run has ${v}`);
+      }
+      params.load(c.params);
+      optimizer.load(c.optimizer.step, c.optimizer.slots);
+      dataPrng = Prng.fromState(c.prng);
+      step = c.step;
+      epoch = m.epoch;
+      order = [...m.order];
+      cursor = m.cursor;
+    } catch (err) {
+      params.dispose();
+      optimizer.dispose();
+      throw new Error(`createTplTrainer: cannot resume: ${(err as Error).message}`);
+    }
+  }
+
+  // The template's targets never change: encode them once, NHWC, for one image.
+  const plane = size * size;
+  const perImage = plane * k;
+  const templateTargets = {
+    heatmap: new Float32Array(perImage), offsetX: new Float32Array(perImage), offsetY: new Float32Array(perImage),
+  };
+  writeHeatmapOffset(templateLandmarks, size, size, radius, templateTargets, { base: 0, rowStride: size * k, colStride: k, chanStride: 1 });
+
+  const variables = [...params.trainable.values()];
+  const paramNameOf = new Map([...params.trainable].map(([name, v]) => [v.name, name]));
+
+  function nextIndices(): number[] {
+    const out: number[] = [];
+    for (let b = 0; b < tpl.batchPseudo; b++) {
+      if (cursor >= order.length) {
+        order = dataPrng.shuffle(images.map((_img, i) => i));
+        cursor = 0;
+        epoch += 1;
+      }
+      out.push(order[cursor++]!);
+    }
+    return out;
+  }
+
+  /** Builds one batch as typed arrays: images [B, S, S, 1] and NHWC targets [B, S, S, K]. */
+  function buildBatch(indices: readonly number[]) {
+    const b = indices.length + 1;
+    const x = new Float32Array(b * plane);
+    const t = { heatmap: new Float32Array(b * perImage), offsetX: new Float32Array(b * perImage), offsetY: new Float32Array(b * perImage) };
+    indices.forEach((idx, i) => {
+      x.set(images[idx]!.data, i * plane);
+      writeHeatmapOffset(pseudoLabels[idx]!, size, size, radius, t, { base: i * perImage, rowStride: size * k, colStride: k, chanStride: 1 });
+    });
+    x.set(template.data, indices.length * plane);
+    t.heatmap.set(templateTargets.heatmap, indices.length * perImage);
+    t.offsetX.set(templateTargets.offsetX, indices.length * perImage);
+    t.offsetY.set(templateTargets.offsetY, indices.length * perImage);
+    return { b, x, t };
+  }
+
+  let busy = false;
+  let last: TrainProgress | undefined;
+  let disposed = false;
+
+  async function trainStep(): Promise<TrainProgress> {
+    const lr = tplLearningRate(tpl, step);
+    const { b, x, t } = buildBatch(nextIndices());
+    const tensors: tf.Tensor[] = [];
+    try {
+      const xs = tf.tensor4d(x, [b, size, size, 1]);
+      const heatT = tf.tensor4d(t.heatmap, [b, size, size, k]);
+      const offXT = tf.tensor4d(t.offsetX, [b, size, size, k]);
+      const offYT = tf.tensor4d(t.offsetY, [b, size, size, k]);
+      tensors.push(xs, heatT, offXT, offYT);
+      let parts: tf.Tensor | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const out = splitTplOutput(tplForward(params, xs), k);
+        const loss = tplLoss(out, { heat: heatT, offsetX: offXT, offsetY: offYT }, tpl.heatLossWeight);
+        parts = tf.keep(tf.stack([loss.heat, loss.l1x, loss.l1y]));
+        return loss.total;
+      }, variables);
+      tensors.push(value, ...Object.values(grads));
+      if (parts) tensors.push(parts);
+      const byParam: Record<string, tf.Tensor> = {};
+      for (const [varName, g] of Object.entries(grads)) byParam[paramNameOf.get(varName)!] = g;
+      const [lossV, partV] = await Promise.all([value.data(), parts!.data()]);
+      const loss = lossV[0]!;
+      if (!Number.isFinite(loss)) throw new Error(`TPL training diverged at step ${step + 1}: loss = ${loss}`);
+      optimizer.apply(byParam, lr);
+      step += 1;
+      return {
+        step, totalSteps: tpl.steps, loss, lr,
+        parts: { heat: partV[0]!, l1x: partV[1]!, l1y: partV[2]! },
+      };
+    } finally {
+      tf.dispose(tensors);
+    }
+  }
+
+  const meta = (): TrainMeta => ({
+    landmarkCount: k, width: tpl.width, inputSize: size, radius, seed,
+    imageCount: images.length, batchPseudo: tpl.batchPseudo, epoch, order: [...order], cursor,
+  });
+
+  const trainer: Trainer = {
+    get step() {
+      return step;
+    },
+    get totalSteps() {
+      return tpl.steps;
+    },
+    async train(n, onStep) {
+      if (disposed) throw new Error('TPL trainer: train() after dispose()');
+      if (busy) throw new Error('TPL trainer: train() is already running');
+      busy = true;
+      try {
+        const todo = Math.max(0, Math.min(Math.trunc(n), tpl.steps - step));
+        for (let i = 0; i < todo; i++) {
+          last = await trainStep();
+          onStep?.(last);
+          await yieldToEventLoop();
+        }
+        return last ?? { step, totalSteps: tpl.steps, loss: Number.NaN, lr: tplLearningRate(tpl, step), parts: {} };
+      } finally {
+        busy = false;
+      }
+    },
+    async checkpoint() {
+      if (busy) throw new Error('TPL trainer: checkpoint() while train() is running');
+      return encodeCheckpoint({
+        kind: TPL_TRAIN_KIND, step, prng: dataPrng.state(),
+        params: await params.toArrays(), optimizer: await optimizer.toArrays(),
+        meta: meta() as unknown as Record<string, unknown>,
+      });
+    },
+    async exportWeights() {
+      if (busy) throw new Error('TPL trainer: exportWeights() while train() is running');
+      const m: TplWeightsMeta = { landmarkCount: k, width: tpl.width, inputSize: size, radius };
+      return encodeCheckpoint({
+        kind: TPL_WEIGHTS_KIND, step, prng: dataPrng.state(),
+        params: await params.toArrays(), optimizer: { step: 0, slots: [] },
+        meta: m as unknown as Record<string, unknown>,
+      });
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      params.dispose();
+      optimizer.dispose();
+    },
+  };
+  return trainer;
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { instanceNorm } from '../../../ml/core/layers';
+import { instanceNormRelu, reluFast } from '../../../ml/tpl/fast-ops';
+import { focalHeatLoss, maskedL1, PROB_EPS } from '../../../ml/tpl/loss';
+
+/** Max |a − b| over two same-shape tensors. */
+function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+
+/** Gradient of sum(f(x)·w) w.r.t. x, for a fixed random weighting w. */
+function gradOf(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, w: tf.Tensor): tf.Tensor {
+  return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), w)))(x);
+}
+
+describe('hand-written gradients match tfjs autodiff of the plain ops', () => {
+  it('reluFast: same value and gradient as tf.relu', () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 5, 7, 3], 0, 1, 'float32', 1);
+      const w = tf.randomNormal([2, 5, 7, 3], 0, 1, 'float32', 2);
+      expect(maxDiff(reluFast(x), tf.relu(x))).toBe(0);
+      expect(maxDiff(gradOf(reluFast, x, w), gradOf(tf.relu, x, w))).toBeLessThan(1e-6);
+    });
+  });
+
+  it('instanceNormRelu: same value and gradient as relu(instanceNorm) of ml/core (non-square maps)', () => {
+    tf.tidy(() => {
+      const x = tf.add(tf.mul(tf.randomNormal([3, 6, 9, 4], 0, 1, 'float32', 3), 2.5), 0.7) as tf.Tensor4D;
+      const w = tf.randomNormal([3, 6, 9, 4], 0, 1, 'float32', 4);
+      const ref = (v: tf.Tensor) => tf.relu(instanceNorm(v as tf.Tensor4D));
+      const mine = (v: tf.Tensor) => instanceNormRelu(v as tf.Tensor4D);
+      expect(maxDiff(mine(x), ref(x))).toBeLessThan(1e-5);
+      const gRef = gradOf(ref, x, w);
+      const scale = tf.max(tf.abs(gRef)).dataSync()[0]!;
+      expect(maxDiff(gradOf(mine, x, w), gRef) / scale).toBeLessThan(1e-4);
+    });
+  });
+
+  it('focalHeatLoss: gradient equals autodiff of the reference formula, including clamped logits', () => {
+    tf.tidy(() => {
+      // Logits spread so that some saturate the clamp (|z| > 16.2), binary and soft targets.
+      const z = tf.concat([tf.mul(tf.randomNormal([40], 0, 1, 'float32', 5), 4), tf.tensor1d([-30, -17, 17, 30, 0])]);
+      for (const t of [tf.cast(tf.greater(tf.randomUniform([45], 0, 1, 'float32', 6), 0.7), 'float32'), tf.randomUniform([45], 0, 1, 'float32', 7)]) {
+        const ref = (v: tf.Tensor) => {
+          const p = tf.clipByValue(tf.sigmoid(v), PROB_EPS, 1 - PROB_EPS);
+          const q = tf.sub(1, p);
+          return tf.neg(tf.mean(tf.add(tf.mul(tf.mul(q, t), tf.log(p)), tf.mul(tf.mul(p, tf.sub(1, t)), tf.log(q)))));
+        };
+        const mine = (v: tf.Tensor) => focalHeatLoss(v, t);
+        expect(Math.abs(mine(z).dataSync()[0]! - ref(z).dataSync()[0]!)).toBeLessThan(1e-6);
+        const gRef = tf.grad(ref)(z);
+        const g = tf.grad(mine)(z);
+        expect(maxDiff(g, gRef)).toBeLessThan(1e-6);
+        // Saturated logits pass no gradient (PyTorch clamp semantics).
+        expect(Array.from(g.dataSync().slice(40, 44))).toEqual([0, 0, 0, 0]);
+      }
+    });
+  });
+
+  it('maskedL1: gradient equals autodiff of Σ|d|·m / Σm', () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([4, 6], 0, 1, 'float32', 8);
+      const t = tf.randomNormal([4, 6], 0, 1, 'float32', 9);
+      const m = tf.cast(tf.greater(tf.randomUniform([4, 6], 0, 1, 'float32', 10), 0.5), 'float32');
+      const ref = (v: tf.Tensor) => tf.div(tf.sum(tf.mul(tf.abs(tf.sub(v, t)), m)), tf.sum(m));
+      expect(Math.abs(maskedL1(x, t, m).dataSync()[0]! - ref(x).dataSync()[0]!)).toBeLessThan(1e-6);
+      expect(maxDiff(tf.grad((v: tf.Tensor) => maskedL1(v, t, m))(x), tf.grad(ref)(x))).toBeLessThan(1e-6);
+    });
+  });
+});

@@ -1,0 +1,49 @@
+/**
+ * Timing of the TPL stage on the active backend (not a test; nothing is asserted):
+ *   npx tsx test/ml/tpl/timing.script.ts [profile=cpu] [steps=12] [inferImages=16]
+ * Prints the median training-step time (after 2 warm-up steps) and inference ms per image.
+ */
+import { initBackend } from '../../../infra/tf-backend';
+import * as tf from '@tensorflow/tfjs';
+import { Prng } from '../../../ml/core/prng';
+import { resolveProfile } from '../../../ml/profiles';
+import type { GrayImage, PointYX } from '../../../ml/types';
+import { createTplTrainer, predictLandmarks } from '../../../ml/tpl';
+
+const [profileName = 'cpu', stepsArg = '12', inferArg = '16'] = process.argv.slice(2);
+const info = await initBackend();
+const profile = resolveProfile(profileName);
+const s = profile.inputSize;
+const K = 19;
+const prng = Prng.fromSeed(7);
+const img = (): GrayImage => {
+  const data = new Float32Array(s * s);
+  for (let i = 0; i < data.length; i++) data[i] = prng.next();
+  return { height: s, width: s, data };
+};
+const pts = (): PointYX[] => Array.from({ length: K }, () => [prng.int(s), prng.int(s)] as PointYX);
+const images = Array.from({ length: 8 }, img);
+const trainer = await createTplTrainer({
+  profile, images, pseudoLabels: images.map(pts), template: img(), templateLandmarks: pts(), seed: 1,
+});
+const steps = Number(stepsArg);
+const times: number[] = [];
+let t0 = performance.now();
+await trainer.train(steps + 2, (p) => {
+  const t = performance.now();
+  if (p.step > 2) times.push(t - t0);
+  t0 = t;
+});
+times.sort((a, b) => a - b);
+const med = times[Math.floor(times.length / 2)]!;
+console.log(`backend ${info.backend} (TF ${info.tfVersion}); profile ${profile.name}: input ${s}, width ${profile.tpl.width}, batch ${profile.tpl.batchPseudo}+1, K ${K}`);
+console.log(`train step: median ${med.toFixed(0)} ms, min ${times[0]!.toFixed(0)}, max ${times[times.length - 1]!.toFixed(0)} over ${times.length} steps`);
+const weights = await trainer.exportWeights();
+trainer.dispose();
+const n = Number(inferArg);
+const inf = Array.from({ length: n }, img);
+await predictLandmarks({ profile, weights, images: inf.slice(0, 4), landmarkCount: K });
+const tI = performance.now();
+await predictLandmarks({ profile, weights, images: inf, landmarkCount: K });
+console.log(`inference: ${((performance.now() - tI) / n).toFixed(1)} ms/image over ${n} images (chunks of 4, incl. voting)`);
+console.log(`tensors alive: ${tf.memory().numTensors}`);
