@@ -1,0 +1,90 @@
+/**
+ * `cc2d doctor [--json]`: is everything a run needs reachable?
+ *   temporal  frontend reachable and the namespace exists
+ *   s3        endpoint reachable and writable (put, sha256-verified get, delete of a probe object)
+ *   backend   the TF.js backend this machine would use, and the TensorFlow version behind it
+ *   dataset   ISBI_DIR (default ../shared/datasets/isbi2015_ceph) has RawImage/ and AnnotationsByMD/
+ * With --json the LAST line of stdout is one JSON object; a failed check's value is
+ * "fail: <reason>". Exit code 1 when any check failed.
+ */
+import { CommanderError, type Command } from 'commander';
+import { loadStackSettings } from '../../infra/config/stack';
+import { checkDataset, checkS3, checkTemporal, isbiDir, withTimeout, type CheckResult } from '../../infra/stack/checks';
+import { scrubSecrets } from '../../infra/storage/s3-store';
+
+export interface DoctorReport {
+  ok: boolean;
+  temporal: string;
+  s3: string;
+  backend: string;
+  tfVersion?: string;
+  tfjsVersion?: string;
+  backendFallbackReason?: string;
+  dataset: string;
+  temporalAddress: string;
+  namespace: string;
+  s3Endpoint: string;
+  bucket: string;
+  s3Prefix: string;
+  credentialSource: string;
+  datasetPath: string;
+}
+
+function verdict(r: CheckResult): string {
+  return r.ok ? 'ok' : `fail: ${r.reason}`;
+}
+
+export async function runDoctor(): Promise<{ report: DoctorReport; details: Record<string, string> }> {
+  const settings = loadStackSettings();
+  const dir = isbiDir();
+  const backendCheck = (async () => {
+    try {
+      const { initBackend } = await import('../../infra/tf-backend');
+      return { ok: true as const, info: await withTimeout(initBackend(), 60_000, 'TF backend') };
+    } catch (err) {
+      return { ok: false as const, reason: scrubSecrets(String((err as Error).message).split('\n')[0] ?? '') };
+    }
+  })();
+  const [temporal, s3, dataset, backend] = await Promise.all([checkTemporal(settings), checkS3(settings), checkDataset(dir), backendCheck]);
+  const report: DoctorReport = {
+    ok: temporal.ok && s3.ok && dataset.ok && backend.ok,
+    temporal: verdict(temporal),
+    s3: verdict(s3),
+    backend: backend.ok ? backend.info.backend : `fail: ${backend.reason}`,
+    ...(backend.ok ? { tfVersion: backend.info.tfVersion, tfjsVersion: backend.info.tfjsVersion } : {}),
+    ...(backend.ok && backend.info.fallbackReason ? { backendFallbackReason: backend.info.fallbackReason } : {}),
+    dataset: verdict(dataset),
+    temporalAddress: settings.temporal.address,
+    namespace: settings.temporal.namespace,
+    s3Endpoint: settings.s3.endpoint ?? `aws:${settings.s3.region}`,
+    bucket: settings.s3.bucket,
+    s3Prefix: settings.s3.prefix,
+    credentialSource: settings.s3.credentialSource,
+    datasetPath: dir,
+  };
+  const details = {
+    temporal: temporal.ok ? temporal.detail : temporal.reason,
+    s3: s3.ok ? s3.detail : s3.reason,
+    backend: backend.ok
+      ? `${backend.info.backend} (TensorFlow ${backend.info.tfVersion}, tfjs ${backend.info.tfjsVersion})${backend.info.fallbackReason ? `; fallback: ${backend.info.fallbackReason}` : ''}`
+      : backend.reason,
+    dataset: dataset.ok ? dataset.detail : dataset.reason,
+  };
+  return { report, details };
+}
+
+export function register(program: Command): void {
+  program
+    .command('doctor')
+    .description('Check Temporal, S3, the TF backend and the dataset path')
+    .option('--json', 'print the report as one JSON object on the last line')
+    .action(async (opts: { json?: boolean }) => {
+      const { report, details } = await runDoctor();
+      for (const name of ['temporal', 's3', 'backend', 'dataset'] as const) {
+        const ok = name === 'backend' ? !report.backend.startsWith('fail:') : report[name] === 'ok';
+        console.log(`${ok ? 'ok  ' : 'FAIL'} ${name.padEnd(8)} ${details[name]}`);
+      }
+      if (opts.json) console.log(JSON.stringify(report));
+      if (!report.ok) throw new CommanderError(1, 'cc2d.doctor.failed', 'doctor: some checks failed');
+    });
+}
