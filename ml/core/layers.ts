@@ -22,10 +22,43 @@ export function conv2d(p: ParamStore, name: string, x: tf.Tensor4D, opts: ConvOp
   const stride = opts.stride ?? 1;
   const dilation = opts.dilation ?? 1;
   const pad = opts.pad ?? 'same';
-  const padding = Array.isArray(pad) ? ([[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]] as tf.backend_util.ExplicitPadding) : pad;
-  let y = tf.conv2d(x, w, stride, padding, 'NHWC', dilation);
+  let y: tf.Tensor4D;
+  if (dilation > 1) {
+    if (stride !== 1) throw new Error(`conv2d ${name}: dilation ${dilation} needs stride 1, got ${stride}`);
+    y = dilatedConv2d(x, w, dilation, pad);
+  } else {
+    const padding = Array.isArray(pad) ? ([[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]] as tf.backend_util.ExplicitPadding) : pad;
+    y = tf.conv2d(x, w, stride, padding, 'NHWC', dilation);
+  }
   if (p.has(`${name}/b`)) y = tf.add(y, p.get(`${name}/b`));
   return y;
+}
+
+/**
+ * Stride-1 dilated convolution as space-to-batch → dense conv → batch-to-space (what
+ * TensorFlow's atrous convolution does). tfjs-core has no gradient for conv2d with dilation > 1;
+ * this form is differentiable and gives the same forward values.
+ */
+export function dilatedConv2d(x: tf.Tensor4D, w: tf.Tensor4D, dilation: number, pad: 'same' | 'valid' | [number, number]): tf.Tensor4D {
+  const d = dilation;
+  const [, h, wd] = x.shape;
+  const [kh, kw] = w.shape;
+  const padAxis = (k: number, explicit: number | undefined): [number, number] => {
+    if (explicit !== undefined) return [explicit, explicit];
+    if (pad === 'valid') return [0, 0];
+    const total = d * (k - 1);
+    return [Math.floor(total / 2), total - Math.floor(total / 2)];
+  };
+  const [pt, pb] = padAxis(kh, Array.isArray(pad) ? pad[0] : undefined);
+  const [pl, pr] = padAxis(kw, Array.isArray(pad) ? pad[1] : undefined);
+  const hp = h + pt + pb;
+  const wp = wd + pl + pr;
+  if (hp < d * (kh - 1) + 1 || wp < d * (kw - 1) + 1) throw new Error(`dilatedConv2d: input ${h}x${wd} too small for a ${kh}x${kw} kernel at dilation ${d}`);
+  const eh = (d - (hp % d)) % d;
+  const ew = (d - (wp % d)) % d;
+  const xs = tf.spaceToBatchND(x, [d, d], [[pt, pb + eh], [pl, pr + ew]]);
+  const ys = tf.conv2d(xs as tf.Tensor4D, w, 1, 'valid');
+  return tf.batchToSpaceND(ys, [d, d], [[0, eh], [0, ew]]) as tf.Tensor4D;
 }
 
 const BN_MOMENTUM = 0.1; // PyTorch convention: running = (1 − m)·running + m·batch

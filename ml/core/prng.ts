@@ -30,6 +30,22 @@ export class Prng {
     return prng;
   }
 
+  /**
+   * A stream derived from a seed and a path of integer keys (e.g. `derive(seed, epoch)`), so a
+   * resumed run can rebuild per-epoch randomness without storing it. Keys are mixed in with
+   * splitmix-style finalisers; different key paths give unrelated streams.
+   */
+  static derive(seed: number, ...keys: readonly number[]): Prng {
+    if (!Number.isFinite(seed)) throw new Error(`Prng.derive: seed must be a finite number, got ${seed}`);
+    let h = Math.trunc(seed) >>> 0;
+    for (const k of keys) {
+      if (!Number.isInteger(k)) throw new Error(`Prng.derive: keys must be integers, got ${k}`);
+      h = mix32((h ^ mix32((k >>> 0) + 0x632be5ab)) + 0x9e3779b9);
+      h = mix32(h ^ (Math.floor(k / 4294967296) >>> 0));
+    }
+    return Prng.fromSeed(h);
+  }
+
   static fromState(state: readonly number[]): Prng {
     if (state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
       throw new Error(`Prng state must be four uint32 values, got ${JSON.stringify(state)}`);
@@ -87,4 +103,11 @@ export class Prng {
     }
     return items;
   }
+}
+
+function mix32(x: number): number {
+  let z = x >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
 }

@@ -1,0 +1,3 @@
+/** Typed-array image operations and stage-I sample generation. */
+export * from './image-ops';
+export * from './ssl-sample';

@@ -1,0 +1,9 @@
+/** Stage I (self-supervised cascade embeddings) public API. */
+export { createSslTrainer, SSL_REPEATS, sslLearningRate } from './trainer';
+export type { SslTrainerInput } from './trainer';
+export { matchTemplate, cascadeSimilarity, argmax2d, SslMatcher } from './matching';
+export type { MatchTemplateInput, ImageEmbeddings, EmbeddingLevel, TemplateDescriptor } from './matching';
+export { SslNetwork, SSL_LEVELS, loadSslNetwork, encodeSslWeights, SSL_WEIGHTS_KIND, SSL_CHECKPOINT_KIND } from './network';
+export type { SslNetConfig, SslEmbeddingMaps, SslWeightsMeta, SslLevel } from './network';
+export { sslLoss } from './loss';
+export type { SslLossConfig, SslLossTargets, SslLossResult } from './loss';

@@ -1,0 +1,241 @@
+/**
+ * Pseudo-label inference by cascade template matching (spec §3).
+ *
+ * The network runs in eval mode on the whole template; for each landmark and level k = 5..1 the
+ * template vector is taken at (y >> k, x >> k), clamped to the map. For each query image and
+ * landmark: cosine map per level (same formula as the loss, ⟨a,e⟩/(‖a‖‖e‖ + 1e-3)), clamped to
+ * [0, 1], bilinearly upsampled (half-pixel centres, align-corners false) to S×S, the five maps
+ * multiplied, arg-max (first in row-major order on ties) → [y, x] on the S grid.
+ *
+ * Shard invariance: every image is embedded and matched on its own (batch of one) with the same
+ * op sequence, so an image's result never depends on which other images share the call —
+ * `matchTemplate` on any subset returns exactly the rows it would return on the full set.
+ * All landmarks of an image share one matmul per level.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Profile } from '../profiles';
+import type { GrayImage, PointYX } from '../types';
+import { COSINE_EPS, safeNorm } from './loss';
+import { loadSslNetwork, SSL_LEVELS } from './network';
+import type { SslNetwork, SslNetConfig } from './network';
+
+export interface MatchTemplateInput {
+  profile: Profile;
+  /** Bytes from the SSL trainer's `exportWeights()` (a full SSL checkpoint also works). */
+  weights: Uint8Array;
+  /** The labelled template image at profile.inputSize². */
+  template: GrayImage;
+  /** Its landmarks, [y, x] on the working grid. */
+  templateLandmarks: PointYX[];
+  /** Query images at profile.inputSize². */
+  images: GrayImage[];
+  /** Called after each image with (done, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One level's embedding map as plain data: [height, width, dim] row-major. */
+export interface EmbeddingLevel {
+  level: number;
+  height: number;
+  width: number;
+  dim: number;
+  data: Float32Array;
+}
+
+/** The embedding maps of one image, levels 1..5 (index level − 1). Plain data, storable. */
+export interface ImageEmbeddings {
+  inputSize: number;
+  levels: EmbeddingLevel[];
+}
+
+/** Template vectors per level: [K, dim] row-major, index level − 1. */
+export interface TemplateDescriptor {
+  numLandmarks: number;
+  dim: number;
+  levels: Float32Array[];
+}
+
+/**
+ * Product over levels of the clamped, upsampled cosine maps.
+ * `template[k−1]` is [K, L] (landmark vectors at level k), `image[k−1]` is [N, Hk, Wk, L].
+ * Returns [N, outH, outW, K]. Builds ops only (caller owns the tidy scope).
+ */
+export function cascadeSimilarity(template: readonly tf.Tensor2D[], image: readonly tf.Tensor4D[], outH: number, outW: number): tf.Tensor4D {
+  if (template.length !== image.length || template.length === 0) throw new Error(`cascadeSimilarity: ${template.length} template levels vs ${image.length} image levels`);
+  let prod: tf.Tensor4D | undefined;
+  template.forEach((t, i) => {
+    const e = image[i]!;
+    const [N, H, W, L] = e.shape;
+    const [K, Lt] = t.shape;
+    if (Lt !== L) throw new Error(`cascadeSimilarity: level ${i + 1} template dim ${Lt} != image dim ${L}`);
+    const flat = tf.reshape(e, [N * H * W, L]);
+    const dot = tf.matMul(flat, t, false, true); // [NHW, K]
+    const en = safeNorm(flat, 1, true); // [NHW, 1]
+    const tn = tf.reshape(safeNorm(t, 1, false), [1, K]); // [1, K]
+    const cos = tf.clipByValue(tf.div(dot, tf.add(tf.mul(en, tn), COSINE_EPS)), 0, 1);
+    const map = tf.reshape(cos, [N, H, W, K]) as tf.Tensor4D;
+    const up = H === outH && W === outW ? map : tf.image.resizeBilinear(map, [outH, outW], false, true);
+    prod = prod ? (tf.mul(prod, up) as tf.Tensor4D) : up;
+  });
+  return prod!;
+}
+
+/** Arg-max per image and channel of [N, H, W, K] maps → [y, x] per (image, landmark). */
+export async function argmax2d(maps: tf.Tensor4D): Promise<PointYX[][]> {
+  const [N, H, W, K] = maps.shape;
+  const idx = tf.tidy(() => tf.argMax(tf.reshape(maps, [N, H * W, K]), 1));
+  try {
+    const flat = await idx.data();
+    const out: PointYX[][] = [];
+    for (let n = 0; n < N; n++) {
+      const row: PointYX[] = [];
+      for (let k = 0; k < K; k++) {
+        const i = flat[n * K + k]!;
+        row.push([Math.floor(i / W), i % W]);
+      }
+      out.push(row);
+    }
+    return out;
+  } finally {
+    idx.dispose();
+  }
+}
+
+function imageTensor(img: GrayImage, S: number, what: string): tf.Tensor4D {
+  if (img.height !== S || img.width !== S || img.data.length !== S * S) {
+    throw new Error(`${what} is ${img.height}x${img.width} (${img.data.length} values), expected ${S}x${S}`);
+  }
+  return tf.tensor4d(img.data, [1, S, S, 1]);
+}
+
+/**
+ * A loaded matcher: embed images once, describe a template, and match any subset of embedded
+ * images (e.g. per shard). Call `dispose()` when done.
+ */
+export class SslMatcher {
+  private constructor(private readonly net: SslNetwork, readonly inputSize: number) {}
+
+  static create(profile: Profile, weights: Uint8Array): SslMatcher {
+    const cfg: SslNetConfig = { width: profile.ssl.width, embedDim: profile.ssl.embedDim, useRfb: profile.ssl.useRfb };
+    return new SslMatcher(loadSslNetwork(weights, { inputSize: profile.inputSize, net: cfg }), profile.inputSize);
+  }
+
+  /** Level maps of one image as tensors [1, Hk, Wk, L] (caller disposes). */
+  private embedTensors(img: GrayImage, what: string): tf.Tensor4D[] {
+    return tf.tidy(() => this.net.forward(imageTensor(img, this.inputSize, what), { training: false }));
+  }
+
+  /** Template vectors [K, L] per level as tensors (caller disposes). */
+  private templateTensors(template: GrayImage, landmarks: readonly PointYX[]): tf.Tensor2D[] {
+    if (landmarks.length === 0) throw new Error('matching: no template landmarks');
+    landmarks.forEach(([y, x], i) => {
+      if (!Number.isFinite(y) || !Number.isFinite(x)) throw new Error(`matching: template landmark ${i} is not finite: [${y}, ${x}]`);
+    });
+    return tf.tidy(() => {
+      const maps = this.net.forward(imageTensor(template, this.inputSize, 'template'), { training: false });
+      return maps.map((m, i) => {
+        const level = i + 1;
+        const [, H, W, L] = m.shape;
+        const idx = new Int32Array(landmarks.map(([y, x]) => {
+          const cy = Math.min(Math.max(Math.floor(y) >> level, 0), H - 1);
+          const cx = Math.min(Math.max(Math.floor(x) >> level, 0), W - 1);
+          return cy * W + cx;
+        }));
+        return tf.gather(tf.reshape(m, [H * W, L]), tf.tensor1d(idx, 'int32')) as tf.Tensor2D;
+      });
+    });
+  }
+
+  async describeTemplate(template: GrayImage, landmarks: readonly PointYX[]): Promise<TemplateDescriptor> {
+    const ts = this.templateTensors(template, landmarks);
+    try {
+      const levels: Float32Array[] = [];
+      for (const t of ts) levels.push((await t.data()) as Float32Array);
+      return { numLandmarks: landmarks.length, dim: ts[0]!.shape[1], levels };
+    } finally {
+      tf.dispose(ts);
+    }
+  }
+
+  async embed(img: GrayImage): Promise<ImageEmbeddings> {
+    const ts = this.embedTensors(img, 'image');
+    try {
+      const levels: EmbeddingLevel[] = [];
+      for (let i = 0; i < ts.length; i++) {
+        const [, H, W, L] = ts[i]!.shape;
+        levels.push({ level: i + 1, height: H, width: W, dim: L, data: (await ts[i]!.data()) as Float32Array });
+      }
+      return { inputSize: this.inputSize, levels };
+    } finally {
+      tf.dispose(ts);
+    }
+  }
+
+  /** Matches already-embedded images against a template descriptor (one image at a time). */
+  async matchEmbeddings(desc: TemplateDescriptor, embeddings: readonly ImageEmbeddings[], onProgress?: (done: number, total: number) => void): Promise<PointYX[][]> {
+    const tpl = tf.tidy(() => desc.levels.map((d) => tf.tensor2d(d, [desc.numLandmarks, desc.dim])));
+    try {
+      const out: PointYX[][] = [];
+      for (const [n, emb] of embeddings.entries()) {
+        if (emb.inputSize !== this.inputSize) throw new Error(`matching: embeddings ${n} are for inputSize ${emb.inputSize}, not ${this.inputSize}`);
+        const maps = tf.tidy(() => emb.levels.map((l) => tf.tensor4d(l.data, [1, l.height, l.width, l.dim])));
+        out.push((await this.matchOne(tpl, maps))[0]!);
+        tf.dispose(maps);
+        onProgress?.(n + 1, embeddings.length);
+        await yieldToEventLoop();
+      }
+      return out;
+    } finally {
+      tf.dispose(tpl);
+    }
+  }
+
+  /** Embeds and matches images one by one without keeping embeddings. */
+  async matchImages(template: GrayImage, landmarks: readonly PointYX[], images: readonly GrayImage[], onProgress?: (done: number, total: number) => void): Promise<PointYX[][]> {
+    const tpl = this.templateTensors(template, landmarks);
+    try {
+      const out: PointYX[][] = [];
+      for (const [n, img] of images.entries()) {
+        const maps = this.embedTensors(img, `image ${n}`);
+        try {
+          out.push((await this.matchOne(tpl, maps))[0]!);
+        } finally {
+          tf.dispose(maps);
+        }
+        onProgress?.(n + 1, images.length);
+        await yieldToEventLoop();
+      }
+      return out;
+    } finally {
+      tf.dispose(tpl);
+    }
+  }
+
+  private async matchOne(tpl: readonly tf.Tensor2D[], maps: readonly tf.Tensor4D[]): Promise<PointYX[][]> {
+    const used = SSL_LEVELS.map((k) => k - 1);
+    const prod = tf.tidy(() => cascadeSimilarity(used.map((i) => tpl[i]!), used.map((i) => maps[i]!), this.inputSize, this.inputSize));
+    try {
+      return await argmax2d(prod);
+    } finally {
+      prod.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.net.dispose();
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Spec §3 pseudo-labels: for every image, the matched [y, x] of every template landmark. */
+export async function matchTemplate(input: MatchTemplateInput): Promise<PointYX[][]> {
+  const matcher = SslMatcher.create(input.profile, input.weights);
+  try {
+    return await matcher.matchImages(input.template, input.templateLandmarks, input.images, input.onProgress);
+  } finally {
+    matcher.dispose();
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * The stage-I cascade embedding network (spec §2.1): VGG19 encoder (5 max-pool outputs), a
+ * bilinear decoder with skips, and 1×1 heads emitting an `embedDim`-channel embedding at
+ * levels 5..1 (strides 32..2). One shared (Siamese) network embeds both the image and the patch.
+ *
+ * Choices (documented deviations):
+ *  - Input is ONE channel of raw [0, 1] intensities (spec §1.5). The reference replicates the
+ *    grey value into 3 channels; that equals a 1-channel first conv whose kernel is the sum of
+ *    the 3 input-channel kernels, so nothing is lost (`loadBackboneWeights` folds RGB kernels).
+ *  - Level 0 (up5 and its head) is never used by loss or matching, so it is not built.
+ *  - Decoder convs have no bias: a bias right before BatchNorm is cancelled by the batch mean
+ *    (and absorbed by the running mean in eval), so it only costs time.
+ *  - Channel counts are scaled by `width` (ml/core `scaled`).
+ * Tensors are NHWC.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ForwardMode } from '../core/layers';
+import { batchNorm, conv2d, scaled, upsample2 } from '../core/layers';
+import type { NamedArray } from '../core/params';
+import { ParamStore } from '../core/params';
+import { Prng } from '../core/prng';
+import { decodeCheckpoint, encodeCheckpoint } from '../core/checkpoint';
+import { defineVggEncoder, vggChannels, vggEncoder } from '../core/vgg-encoder';
+
+export interface SslNetConfig {
+  /** Channel width multiplier (1 = paper). */
+  width: number;
+  /** Embedding length L per level (16 in the paper). */
+  embedDim: number;
+  /** RFB-modified blocks before the heads of levels 5, 4, 3. */
+  useRfb: boolean;
+}
+
+/** Levels used by loss and matching, deepest first. Level k has stride 2^k. */
+export const SSL_LEVELS = [5, 4, 3, 2, 1] as const;
+export type SslLevel = (typeof SSL_LEVELS)[number];
+
+/** Embedding maps indexed by level − 1: [level1 (/2), level2 (/4), …, level5 (/32)], each [N, H/2^k, W/2^k, L]. */
+export type SslEmbeddingMaps = [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+
+const ENC = 'enc';
+
+function checkConfig(cfg: SslNetConfig): void {
+  if (!(cfg.width > 0 && cfg.width <= 1)) throw new Error(`ssl network: width must be in (0, 1], got ${cfg.width}`);
+  if (!Number.isInteger(cfg.embedDim) || cfg.embedDim < 1) throw new Error(`ssl network: embedDim must be a positive integer, got ${cfg.embedDim}`);
+}
+
+interface Channels {
+  enc: number[];
+  up: [number, number, number, number];
+}
+
+function channels(cfg: SslNetConfig): Channels {
+  const enc = vggChannels(cfg.width); // f0..f4
+  const up: [number, number, number, number] = [scaled(256, cfg.width), scaled(128, cfg.width), scaled(64, cfg.width), scaled(128, cfg.width)];
+  return { enc, up };
+}
+
+function defineDoubleConv(p: ParamStore, name: string, cin: number, cout: number): void {
+  p.conv(`${name}/c1`, 3, 3, cin, cout, false);
+  p.batchNorm(`${name}/bn1`, cout);
+  p.conv(`${name}/c2`, 3, 3, cout, cout, false);
+  p.batchNorm(`${name}/bn2`, cout);
+}
+
+function doubleConv(p: ParamStore, name: string, x: tf.Tensor4D, mode: ForwardMode): tf.Tensor4D {
+  const h = tf.relu(batchNorm(p, `${name}/bn1`, conv2d(p, `${name}/c1`, x), mode));
+  return tf.relu(batchNorm(p, `${name}/bn2`, conv2d(p, `${name}/c2`, h), mode));
+}
+
+/** conv (no bias) + BN, no ReLU ("BasicConv2d" of the RFB-modified block). */
+function defineBasic(p: ParamStore, name: string, kh: number, kw: number, cin: number, cout: number): void {
+  p.conv(`${name}/conv`, kh, kw, cin, cout, false);
+  p.batchNorm(`${name}/bn`, cout);
+}
+
+function basic(p: ParamStore, name: string, x: tf.Tensor4D, mode: ForwardMode, dilation = 1): tf.Tensor4D {
+  return batchNorm(p, `${name}/bn`, conv2d(p, `${name}/conv`, x, { dilation }), mode);
+}
+
+/** RFB branch layouts: [kh, kw, dilation] per conv. */
+const RFB_BRANCHES: ReadonlyArray<ReadonlyArray<readonly [number, number, number]>> = [
+  [[1, 1, 1]],
+  [[1, 1, 1], [1, 3, 1], [3, 1, 1], [3, 3, 3]],
+  [[1, 1, 1], [1, 5, 1], [5, 1, 1], [3, 3, 5]],
+  [[1, 1, 1], [1, 7, 1], [7, 1, 1], [3, 3, 7]],
+];
+
+function defineRfb(p: ParamStore, name: string, c: number): void {
+  RFB_BRANCHES.forEach((branch, b) => branch.forEach(([kh, kw], i) => defineBasic(p, `${name}/b${b}_${i}`, kh, kw, c, c)));
+  defineBasic(p, `${name}/cat`, 3, 3, 4 * c, c);
+  defineBasic(p, `${name}/res`, 1, 1, c, c);
+}
+
+function rfb(p: ParamStore, name: string, x: tf.Tensor4D, mode: ForwardMode): tf.Tensor4D {
+  const outs = RFB_BRANCHES.map((branch, b) => {
+    let h = x;
+    branch.forEach(([, , d], i) => {
+      h = basic(p, `${name}/b${b}_${i}`, h, mode, d);
+    });
+    return h;
+  });
+  const cat = basic(p, `${name}/cat`, tf.concat(outs, 3), mode);
+  return tf.relu(tf.add(cat, basic(p, `${name}/res`, x, mode))) as tf.Tensor4D;
+}
+
+/** Declares every parameter of the network in `p` (seeded He init from p's Prng). */
+export function defineSslNet(p: ParamStore, cfg: SslNetConfig): void {
+  checkConfig(cfg);
+  const ch = channels(cfg);
+  const [f0, f1, f2, f3, f4] = ch.enc as [number, number, number, number, number];
+  defineVggEncoder(p, ENC, 1, cfg.width);
+  defineDoubleConv(p, 'up1', f4 + f3, ch.up[0]);
+  defineDoubleConv(p, 'up2', ch.up[0] + f2, ch.up[1]);
+  defineDoubleConv(p, 'up3', ch.up[1] + f1, ch.up[2]);
+  defineDoubleConv(p, 'up4', ch.up[2] + f0, ch.up[3]);
+  const headIn: Record<SslLevel, number> = { 5: f4, 4: ch.up[0], 3: ch.up[1], 2: ch.up[2], 1: ch.up[3] };
+  for (const k of SSL_LEVELS) {
+    if (cfg.useRfb && k >= 3) defineRfb(p, `rfb${k}`, headIn[k]);
+    p.conv(`head${k}`, 1, 1, headIn[k], cfg.embedDim, true);
+  }
+}
+
+/** Pads `x` (bottom/right-heavy split, as F.pad with diff//2) to the skip's spatial size. */
+function padTo(x: tf.Tensor4D, h: number, w: number): tf.Tensor4D {
+  const dy = h - x.shape[1];
+  const dx = w - x.shape[2];
+  if (dy === 0 && dx === 0) return x;
+  if (dy < 0 || dx < 0) throw new Error(`ssl network: upsampled map ${x.shape[1]}x${x.shape[2]} larger than skip ${h}x${w}`);
+  return tf.pad(x, [[0, 0], [Math.floor(dy / 2), dy - Math.floor(dy / 2)], [Math.floor(dx / 2), dx - Math.floor(dx / 2)], [0, 0]]);
+}
+
+function up(p: ParamStore, name: string, x: tf.Tensor4D, skip: tf.Tensor4D, mode: ForwardMode): tf.Tensor4D {
+  const u = padTo(upsample2(x), skip.shape[1], skip.shape[2]);
+  return doubleConv(p, name, tf.concat([skip, u], 3), mode);
+}
+
+/**
+ * Forward pass. `x` is [N, H, W, 1] in [0, 1], H and W at least 32. Returns the level-1..5
+ * embedding maps (see `SslEmbeddingMaps`). Builds ops only; the caller owns the tidy scope.
+ * In training mode BatchNorm uses batch statistics and updates its running buffers.
+ */
+export function sslForward(p: ParamStore, cfg: SslNetConfig, x: tf.Tensor4D, mode: ForwardMode): SslEmbeddingMaps {
+  if (x.shape[3] !== 1) throw new Error(`ssl network: input must have 1 channel, got ${x.shape[3]}`);
+  if (x.shape[1] < 32 || x.shape[2] < 32) throw new Error(`ssl network: input ${x.shape[1]}x${x.shape[2]} is smaller than 32x32`);
+  const [f0, f1, f2, f3, f4] = vggEncoder(p, ENC, x) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+  const u1 = up(p, 'up1', f4, f3, mode);
+  const u2 = up(p, 'up2', u1, f2, mode);
+  const u3 = up(p, 'up3', u2, f1, mode);
+  const u4 = up(p, 'up4', u3, f0, mode);
+  const feat: Record<SslLevel, tf.Tensor4D> = { 5: f4, 4: u1, 3: u2, 2: u3, 1: u4 };
+  const head = (k: SslLevel): tf.Tensor4D => {
+    const h = cfg.useRfb && k >= 3 ? rfb(p, `rfb${k}`, feat[k], mode) : feat[k];
+    return conv2d(p, `head${k}`, h);
+  };
+  return [head(1), head(2), head(3), head(4), head(5)];
+}
+
+/** A network instance: its parameters plus its configuration. */
+export class SslNetwork {
+  private constructor(readonly params: ParamStore, readonly config: SslNetConfig) {}
+
+  /** A freshly initialised network (seeded He init). */
+  static create(config: SslNetConfig, initPrng: Prng): SslNetwork {
+    const p = new ParamStore(initPrng);
+    try {
+      defineSslNet(p, config);
+    } catch (err) {
+      p.dispose();
+      throw err;
+    }
+    return new SslNetwork(p, { ...config });
+  }
+
+  forward(x: tf.Tensor4D, mode: ForwardMode): SslEmbeddingMaps {
+    return sslForward(this.params, this.config, x, mode);
+  }
+
+  /**
+   * Loads user-supplied VGG19 backbone weights (e.g. converted ImageNet weights). Names are the
+   * encoder-relative conv names `s{stage}c{conv}/w` (HWIO kernel [3, 3, cin, cout]) and
+   * `s{stage}c{conv}/b` ([cout]), stage 0..4, conv 0..1 (stages 0–1) or 0..3 (stages 2–4), in
+   * torchvision `features` order. A 3-channel (RGB) first kernel is folded into the network's
+   * 1-channel input by summing over input channels (exact for a grey image replicated to RGB;
+   * no mean/std normalisation, spec §9). Every encoder parameter must be supplied.
+   */
+  loadBackboneWeights(arrays: readonly NamedArray[]): void {
+    const byName = new Map(arrays.map((a) => [a.name.replace(/^enc\//, ''), a]));
+    const encNames = [...this.params.trainable.keys()].filter((n) => n.startsWith(`${ENC}/`));
+    const converted: NamedArray[] = [];
+    for (const full of encNames) {
+      const local = full.slice(ENC.length + 1);
+      const a = byName.get(local);
+      if (!a) throw new Error(`backbone weights lack ${local}`);
+      const target = this.params.get(full);
+      let data = a.data;
+      let shape = a.shape;
+      if (local === 's0c0/w' && shape.length === 4 && shape[2] === 3 && target.shape[2] === 1) {
+        const [kh, kw, , cout] = shape as [number, number, number, number];
+        const folded = new Float32Array(kh * kw * cout);
+        for (let i = 0; i < kh * kw; i++) {
+          for (let c = 0; c < 3; c++) for (let o = 0; o < cout; o++) folded[i * cout + o]! += data[(i * 3 + c) * cout + o]!;
+        }
+        data = folded;
+        shape = [kh, kw, 1, cout];
+      }
+      if (shape.join('x') !== target.shape.join('x')) throw new Error(`backbone weight ${local}: shape ${shape.join('x')} != ${target.shape.join('x')} (width ${this.config.width})`);
+      converted.push({ name: full, shape, data });
+    }
+    const byFull = new Map(converted.map((a) => [a.name, a]));
+    for (const [name, v] of this.params.trainable) {
+      const a = byFull.get(name);
+      if (a) tf.tidy(() => v.assign(tf.tensor(a.data, a.shape, 'float32')));
+    }
+  }
+
+  dispose(): void {
+    this.params.dispose();
+  }
+}
+
+/** Architecture fields stored with weights so a loader can check them. */
+export interface SslWeightsMeta {
+  inputSize: number;
+  net: SslNetConfig;
+}
+
+export const SSL_WEIGHTS_KIND = 'cc2d-ssl-weights';
+export const SSL_CHECKPOINT_KIND = 'cc2d-ssl-checkpoint';
+
+/** Inference weights (parameters + BN buffers) as bytes (ml/core checkpoint codec, no optimizer). */
+export async function encodeSslWeights(net: SslNetwork, inputSize: number): Promise<Uint8Array> {
+  const meta: SslWeightsMeta = { inputSize, net: net.config };
+  return encodeCheckpoint({
+    kind: SSL_WEIGHTS_KIND, step: 0, prng: [0, 0, 0, 0], params: await net.params.toArrays(),
+    optimizer: { step: 0, slots: [] }, meta: { ...meta },
+  });
+}
+
+/**
+ * Builds a network from weights bytes (from `exportWeights` or a full SSL checkpoint), checking
+ * the architecture against `expected`.
+ */
+export function loadSslNetwork(bytes: Uint8Array, expected: SslWeightsMeta): SslNetwork {
+  const c = decodeCheckpoint(bytes);
+  if (c.kind !== SSL_WEIGHTS_KIND && c.kind !== SSL_CHECKPOINT_KIND) throw new Error(`ssl weights: unexpected kind "${c.kind}"`);
+  const meta = c.meta as Partial<SslWeightsMeta>;
+  const net = meta.net;
+  if (!net || net.width !== expected.net.width || net.embedDim !== expected.net.embedDim || net.useRfb !== expected.net.useRfb) {
+    throw new Error(`ssl weights: architecture ${JSON.stringify(net)} does not match the profile's ${JSON.stringify(expected.net)}`);
+  }
+  if (meta.inputSize !== expected.inputSize) throw new Error(`ssl weights: trained at inputSize ${meta.inputSize}, profile says ${expected.inputSize}`);
+  // Init values are overwritten by load; a fixed seed keeps construction cheap and deterministic.
+  const model = SslNetwork.create(expected.net, Prng.fromSeed(0));
+  try {
+    model.params.load(c.params);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model;
+}

@@ -1,0 +1,35 @@
+/**
+ * Median SSL training-step time on this machine (not a test; run by hand):
+ *   npx tsx test/ml/ssl/bench-step.ts [profile=cpu] [steps=12]
+ * Uses synthetic images; the first 2 steps are warm-up and not counted.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../../infra/tf-backend';
+import { resolveProfile } from '../../../ml/profiles';
+import { createSslTrainer } from '../../../ml/ssl';
+import type { GrayImage } from '../../../ml/types';
+
+const info = await initBackend();
+const profile = resolveProfile(process.argv[2] ?? 'cpu');
+const steps = Number(process.argv[3] ?? 12);
+const S = profile.inputSize;
+const images: GrayImage[] = Array.from({ length: 6 }, (_, n) => {
+  const data = new Float32Array(S * S);
+  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
+    data[y * S + x] = 0.5 + 0.25 * Math.sin((x + 7 * n) / 9) * Math.cos(y / 13) + 0.2 * ((x * y + n) % 17) / 17;
+  }
+  return { height: S, width: S, data };
+});
+const trainer = await createSslTrainer({ profile, images, seed: 2022 });
+const times: number[] = [];
+let t0 = performance.now();
+await trainer.train(steps, (p) => {
+  const t1 = performance.now();
+  times.push(t1 - t0);
+  console.log(`step ${p.step} ${(t1 - t0).toFixed(0)} ms loss ${p.loss.toFixed(4)}`);
+  t0 = performance.now();
+});
+const counted = times.slice(2).sort((a, b) => a - b);
+const median = counted[Math.floor(counted.length / 2)]!;
+console.log(JSON.stringify({ backend: info.backend, profile: profile.name, inputSize: S, width: profile.ssl.width, batch: profile.ssl.batchSize, steps: counted.length, medianMs: Math.round(median), minMs: Math.round(counted[0]!), maxMs: Math.round(counted[counted.length - 1]!), numTensors: tf.memory().numTensors }));
+trainer.dispose();
