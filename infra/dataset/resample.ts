@@ -9,7 +9,7 @@
  * factor (its "gap" optimisation, not exposed by sharp) and its output may change with libvips
  * releases. This resampler is Pillow's algorithm in plain TypeScript, so the published
  * working-resolution bytes are deterministic and match the reference implementation:
- * - separable, horizontal pass first, each pass rounded back to 8 bits;
+ * - separable (see resizeBilinearAntialias for the pass order), each pass rounded back to 8 bits;
  * - triangle filter of support 1, widened by the scale factor when shrinking
  *   (support = max(1, in/out)), taps centred at (i + 0.5)·scale, weights normalised per output;
  * - fixed-point weights with 22 fractional bits and round-half-up, as Pillow's 8-bit path.
@@ -71,31 +71,26 @@ function clip8(acc: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
-/** Resizes `image` to width×height with Pillow-compatible anti-aliased bilinear filtering. */
-export function resizeBilinearAntialias(image: GreyImage8, width: number, height: number): GreyImage8 {
-  const { width: inW, height: inH, data } = image;
-  if (data.length !== inW * inH) throw new Error(`image data has ${data.length} bytes, expected ${inW * inH}`);
-  // Horizontal pass: inH rows × width columns.
-  let tmp: Uint8Array;
-  if (width !== inW) {
-    const c = bilinearCoefficients(inW, width);
-    tmp = new Uint8Array(width * inH);
-    for (let y = 0; y < inH; y++) {
-      const row = y * inW;
-      for (let xx = 0; xx < width; xx++) {
-        const s = c.start[xx] as number;
-        const n = c.count[xx] as number;
-        const k = xx * c.ksize;
-        let acc = ONE / 2;
-        for (let t = 0; t < n; t++) acc += (data[row + s + t] as number) * (c.weights[k + t] as number);
-        tmp[y * width + xx] = clip8(acc);
-      }
+function horizontalPass(image: GreyImage8, width: number): GreyImage8 {
+  const { width: inW, height, data } = image;
+  const c = bilinearCoefficients(inW, width);
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * inW;
+    for (let xx = 0; xx < width; xx++) {
+      const s = c.start[xx] as number;
+      const n = c.count[xx] as number;
+      const k = xx * c.ksize;
+      let acc = ONE / 2;
+      for (let t = 0; t < n; t++) acc += (data[row + s + t] as number) * (c.weights[k + t] as number);
+      out[y * width + xx] = clip8(acc);
     }
-  } else {
-    tmp = data;
   }
-  if (height === inH) return { width, height, data: tmp === data ? data.slice() : tmp };
-  // Vertical pass.
+  return { width, height, data: out };
+}
+
+function verticalPass(image: GreyImage8, height: number): GreyImage8 {
+  const { width, height: inH, data } = image;
   const c = bilinearCoefficients(inH, height);
   const out = new Uint8Array(width * height);
   const acc = new Float64Array(width);
@@ -107,9 +102,27 @@ export function resizeBilinearAntialias(image: GreyImage8, width: number, height
     for (let t = 0; t < n; t++) {
       const w = c.weights[k + t] as number;
       const row = (s + t) * width;
-      for (let x = 0; x < width; x++) acc[x] = (acc[x] as number) + (tmp[row + x] as number) * w;
+      for (let x = 0; x < width; x++) acc[x] = (acc[x] as number) + (data[row + x] as number) * w;
     }
     for (let x = 0; x < width; x++) out[yy * width + x] = clip8(acc[x] as number);
   }
-  return { width, height, data: out };
+  return { width, height: height, data: out };
+}
+
+/**
+ * Resizes `image` to width×height with Pillow-compatible anti-aliased bilinear filtering.
+ * Pass order: horizontal first, except when widening while shrinking vertically, where current
+ * Pillow (checked against 13.0) runs the vertical pass first. Shrinking both axes — the only case
+ * for ISBI working sizes up to 1935 — is horizontal first in every Pillow version.
+ */
+export function resizeBilinearAntialias(image: GreyImage8, width: number, height: number): GreyImage8 {
+  if (image.data.length !== image.width * image.height) {
+    throw new Error(`image data has ${image.data.length} bytes, expected ${image.width * image.height}`);
+  }
+  const needH = width !== image.width;
+  const needV = height !== image.height;
+  if (!needH && !needV) return { width, height, data: image.data.slice() };
+  if (needH && needV && width > image.width && height < image.height) return horizontalPass(verticalPass(image, height), width);
+  const afterH = needH ? horizontalPass(image, width) : image;
+  return needV ? verticalPass(afterH, height) : afterH;
 }
