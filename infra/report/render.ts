@@ -1,0 +1,444 @@
+/**
+ * `renderRunReport(input)` → one self-contained HTML page for a pipeline run: inline CSS, inline
+ * SVG charts, overlays as data: URIs, and a Content-Security-Policy that forbids loading
+ * anything (no scripts, no network). It opens from disk and can be served as is.
+ *
+ * Every number is derived from the per-image errors in the input (stats.ts), with SDR(r) = share
+ * strictly below r. The page names the template, protocols, test ids covered, image format and
+ * backbone initialisation (spec §6.4), and sets the paper's numbers beside the run's, labelled
+ * as a different test set unless Test1+Test2 was evaluated.
+ */
+import { escapeHtml as esc } from './html';
+import { landmarkNames } from './landmarks';
+import { renderOverlay } from './overlay';
+import { PAPER_REFERENCE } from './reference';
+import {
+  allErrors,
+  downsample,
+  histogram,
+  imageMre,
+  landmarkErrors,
+  SDR_RADII_MM,
+  sdrCurve,
+  splitLabel,
+  summarizeErrors,
+  withUnionSet,
+  type ErrorSummary,
+} from './stats';
+import { barChart, lineChart, type Marker, type Series } from './svg';
+import { parseRunReportInput, type LossLog, type RunReportData, type RunReportInput, type SetErrors } from './types';
+
+/** Radii shown in the main tables (the paper's four); 6 and 8 mm are in the full table. */
+const MAIN_RADII = [2, 2.5, 3, 4] as const;
+
+export const PROTOCOL_TEXT: Record<'A' | 'B', { name: string; description: string }> = {
+  A: {
+    name: 'Protocol A (paper, 384 grid)',
+    description:
+      'Prediction = integer cell of the 384×384 grid; ground truth = int(0.5·(junior+senior)) scaled to the grid and truncated again; error = √((Δy·0.625)² + (Δx·0.50390625)²) mm. Predictions are never mapped back. This is what the paper’s numbers mean.',
+  },
+  B: {
+    name: 'Protocol B (clean, full resolution)',
+    description:
+      'Prediction mapped back to original pixels (y·H/384, x·W/384) and compared with the untruncated mean 0.5·(junior+senior); 0.1 mm per pixel. Avoids the double truncation of protocol A.',
+  },
+};
+
+const SET_COLORS: Record<string, string> = { test1: '#1f77b4', test2: '#ff7f0e', 'test1+test2': '#2ca02c' };
+const OTHER_COLORS = ['#9467bd', '#8c564b', '#e377c2', '#17becf'];
+
+function setColor(split: string, i: number): string {
+  return SET_COLORS[split.toLowerCase()] ?? OTHER_COLORS[i % OTHER_COLORS.length]!;
+}
+
+const mm = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : '–');
+const pct = (v: number | undefined): string => (v !== undefined && Number.isFinite(v) ? (v * 100).toFixed(2) : '–');
+
+/** "151–300" style ranges for numeric ids; ids listed otherwise (capped). */
+export function compressIds(ids: readonly string[], maxParts = 12): string {
+  if (ids.length === 0) return 'none';
+  const numeric = ids.every((i) => /^\d+$/.test(i));
+  if (!numeric) return ids.length <= maxParts ? ids.join(', ') : `${ids.slice(0, maxParts).join(', ')}, … (${ids.length} ids)`;
+  const sorted = [...ids].sort((a, b) => Number(a) - Number(b));
+  const parts: string[] = [];
+  let start = sorted[0]!;
+  let prev = start;
+  for (const id of [...sorted.slice(1), undefined]) {
+    if (id !== undefined && Number(id) === Number(prev) + 1) {
+      prev = id;
+      continue;
+    }
+    parts.push(start === prev ? start : `${start}–${prev}`);
+    if (id !== undefined) {
+      start = id;
+      prev = id;
+    }
+  }
+  return parts.length <= maxParts ? parts.join(', ') : `${parts.slice(0, maxParts).join(', ')}, … (${ids.length} ids)`;
+}
+
+interface SetView {
+  split: string;
+  label: string;
+  set: SetErrors;
+  summary: ErrorSummary;
+}
+
+function setViews(sets: readonly SetErrors[]): SetView[] {
+  return withUnionSet(sets).map((set) => ({ split: set.split.toLowerCase(), label: splitLabel(set.split), set, summary: summarizeErrors(allErrors(set.images)) }));
+}
+
+function sdrHeader(radii: readonly number[]): string {
+  return radii.map((r) => `<th class="num">SDR ${r} mm %</th>`).join('');
+}
+
+function overallTable(data: RunReportData): string {
+  const rows: string[] = [];
+  for (const p of data.metrics) {
+    for (const v of setViews(p.sets)) {
+      const s = v.summary;
+      rows.push(
+        `<tr><td>${esc(PROTOCOL_TEXT[p.protocol].name)}</td><td><b>${esc(v.label)}</b></td><td>${esc(compressIds(v.set.images.map((i) => i.id)))}</td>` +
+          `<td class="num">${v.set.images.length}</td><td class="num">${s.count}</td><td class="num"><b>${mm(s.mreMm)}</b></td><td class="num">${mm(s.sdMm)}</td><td class="num">${mm(s.medianMm)}</td>` +
+          SDR_RADII_MM.map((r) => `<td class="num">${pct(s.sdr.get(r))}</td>`).join('') +
+          `</tr>`,
+      );
+    }
+  }
+  return `<table class="metrics"><thead><tr><th>Protocol</th><th>Set</th><th>Test IDs covered</th><th class="num">Images</th><th class="num">Errors</th><th class="num">MRE mm</th><th class="num">SD mm</th><th class="num">Median mm</th>${sdrHeader(SDR_RADII_MM)}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function referenceTable(data: RunReportData): string {
+  const evaluated = new Set(data.metrics.flatMap((p) => withUnionSet(p.sets).map((s) => s.split.toLowerCase())));
+  const sameSet = evaluated.has('test1+test2');
+  const note = sameSet
+    ? '<p class="ok">This run evaluated Test1+Test2, the paper’s test set: its protocol A row is comparable with these numbers (image format and backbone initialisation still differ, see below).</p>'
+    : `<p class="warn"><b>Different test set.</b> The paper’s numbers are on Test1+Test2 (IDs 151–400, 250 images, 4750 errors). This run evaluated ${esc(
+        [...evaluated].map(splitLabel).join(', '),
+      )} only, so its numbers are not the same quantity; they are shown for orientation, not as a like-for-like comparison.</p>`;
+  const rows = PAPER_REFERENCE.map(
+    (r) =>
+      `<tr><td>${esc(r.method)}</td><td>${esc(r.testSet)}${sameSet ? '' : ' <span class="tag">different test set</span>'}</td><td class="num">${mm(r.mreMm)}</td>` +
+      MAIN_RADII.map((rad) => `<td class="num">${r.sdrPercent[String(rad) as '2'] !== undefined ? r.sdrPercent[String(rad) as '2']!.toFixed(2) : '–'}</td>`).join('') +
+      `<td class="small">${esc(r.source)}</td></tr>`,
+  ).join('');
+  return `${note}<table class="metrics"><thead><tr><th>Published reference (protocol A)</th><th>Test set</th><th class="num">MRE mm</th>${sdrHeader(MAIN_RADII)}<th>Source</th></tr></thead><tbody>${rows}</tbody></table>
+<p class="small">The paper used the official BMP images and an ImageNet-initialised VGG19; this run used ${esc(formatLabel(data.lineage.imageFormat))} images and a backbone initialised ${esc(
+    data.lineage.backboneInit,
+  )}. Both shift results (spec §8.13, §8.14).</p>`;
+}
+
+function formatLabel(f: RunReportData['lineage']['imageFormat']): string {
+  return { jpeg: 'JPEG (lossy re-encode of the official BMP)', bmp: 'BMP (official release)', png: 'PNG', mixed: 'mixed-format' }[f];
+}
+
+function perLandmarkTables(data: RunReportData, names: string[]): string {
+  const out: string[] = [];
+  let first = true;
+  for (const p of data.metrics) {
+    for (const v of setViews(p.sets)) {
+      const rows = names
+        .map((name, k) => {
+          const s = summarizeErrors(landmarkErrors(v.set.images, k));
+          return `<tr><td class="num">${k + 1}</td><td>${esc(name)}</td><td class="num">${mm(s.mreMm)}</td><td class="num">${mm(s.sdMm)}</td><td class="num">${mm(s.maxMm)}</td>${SDR_RADII_MM.map((r) => `<td class="num">${pct(s.sdr.get(r))}</td>`).join('')}</tr>`;
+        })
+        .join('');
+      const s = v.summary;
+      const total = `<tr class="total"><td></td><td>All landmarks</td><td class="num">${mm(s.mreMm)}</td><td class="num">${mm(s.sdMm)}</td><td class="num">${mm(s.maxMm)}</td>${SDR_RADII_MM.map((r) => `<td class="num">${pct(s.sdr.get(r))}</td>`).join('')}</tr>`;
+      out.push(
+        `<details${first ? ' open' : ''}><summary>${esc(PROTOCOL_TEXT[p.protocol].name)} · ${esc(v.label)} (${v.set.images.length} images)</summary>` +
+          `<table class="metrics landmarks"><thead><tr><th class="num">#</th><th>Landmark</th><th class="num">MRE mm</th><th class="num">SD mm</th><th class="num">Max mm</th>${sdrHeader(SDR_RADII_MM)}</tr></thead><tbody>${rows}${total}</tbody></table></details>`,
+      );
+      first = false;
+    }
+  }
+  return out.join('');
+}
+
+function sdrCurveChart(data: RunReportData): string {
+  const series: Series[] = [];
+  let i = 0;
+  for (const p of data.metrics) {
+    for (const v of setViews(p.sets)) {
+      series.push({
+        name: `${v.label} · ${p.protocol}`,
+        color: setColor(v.split, i++),
+        dash: p.protocol === 'B' ? '6 4' : undefined,
+        points: sdrCurve(allErrors(v.set.images), 10, 0.05).map((c) => ({ x: c.r, y: c.sdr * 100 })),
+      });
+    }
+  }
+  const paper = PAPER_REFERENCE[0]!;
+  const markers: Marker[] = MAIN_RADII.map((r) => ({ x: r, y: paper.sdrPercent[String(r) as '2']!, label: `Paper CC2D (Test1+Test2): ${r} mm`, color: '#d62728' }));
+  return lineChart({
+    title: 'SDR vs radius (share of errors strictly below r)',
+    xLabel: 'radius r (mm)',
+    yLabel: 'SDR (%)',
+    x: [0, 10],
+    y: [0, 100],
+    series,
+    markers,
+    vlines: MAIN_RADII.map((r) => ({ x: r })),
+    xTicks: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    yTicks: [0, 20, 40, 60, 80, 100],
+    width: 760,
+    height: 340,
+  });
+}
+
+function lossChart(log: LossLog | undefined, title: string, color: string): string {
+  if (!log || log.points.length === 0) return `<div class="missing">${esc(title)}: no loss log was recorded for this run.</div>`;
+  const pts = downsample(log.points, 600);
+  if (pts.length === 0) return `<div class="missing">${esc(title)}: the loss log holds no finite values.</div>`;
+  const xs = pts.map((p) => p.step);
+  const ys = pts.map((p) => p.loss);
+  const xMax = Math.max(log.totalSteps ?? 0, ...xs, 1);
+  let yLo = Math.min(...ys);
+  let yHi = Math.max(...ys);
+  if (yHi - yLo < 1e-9) {
+    yLo -= 0.5;
+    yHi += 0.5;
+  }
+  const padY = (yHi - yLo) * 0.05;
+  // Exponential moving average over the (downsampled) points, as a trend line.
+  const alpha = Math.min(1, 20 / pts.length);
+  let ema = ys[0]!;
+  const trend = pts.map((p) => {
+    ema = alpha * p.loss + (1 - alpha) * ema;
+    return { x: p.step, y: ema };
+  });
+  const last = log.points.filter((p) => p.loss !== null).at(-1);
+  const markers: Marker[] = (log.resumedAtSteps ?? []).map((s) => ({ x: s, y: yLo, label: `resumed from checkpoint: step ${s}`, color: '#9467bd' }));
+  const chart = lineChart({
+    title,
+    xLabel: 'step',
+    yLabel: 'loss',
+    x: [0, xMax],
+    y: [Math.max(yLo - padY, yLo >= 0 ? 0 : -Infinity), yHi + padY],
+    series: [
+      { name: 'loss', color, points: pts.map((p) => ({ x: p.step, y: p.loss })), width: 1 },
+      { name: 'trend (EMA)', color: '#333', points: trend, width: 1.6 },
+    ],
+    markers,
+    width: 460,
+    height: 260,
+  });
+  return `<figure>${chart}<figcaption>${esc(log.points.length)} logged steps${log.totalSteps !== undefined ? ` of ${esc(log.totalSteps)}` : ''}; last loss ${last ? esc(last.loss!.toPrecision(4)) : '–'}${(log.resumedAtSteps ?? []).length > 0 ? `; resumed at step ${esc((log.resumedAtSteps ?? []).join(', '))}` : ''}.</figcaption></figure>`;
+}
+
+function pseudoLabelSection(data: RunReportData, names: string[]): string {
+  const pl = data.pseudoLabels;
+  if (!pl || pl.images.length === 0) {
+    return '<p class="missing">No ground truth for the training images was available, so pseudo-label quality was not measured.</p>';
+  }
+  const images = pl.images.filter((im) => im.id !== data.lineage.templateId);
+  const errs = allErrors(images);
+  const s = summarizeErrors(errs);
+  const h = histogram(errs, 0.5, 15);
+  const bars = h.counts.map((count, i) => {
+    const x0 = i * h.binMm;
+    const overflow = i === h.counts.length - 1;
+    return { x0, x1: x0 + h.binMm, count, label: overflow ? `≥ ${h.overflowFromMm} mm: ${count}` : `${x0}–${x0 + h.binMm} mm: ${count}` };
+  });
+  const chart = barChart({
+    title: `Pseudo-label error distribution (${images.length} training images × ${names.length} landmarks, protocol ${pl.protocol})`,
+    xLabel: `radial error (mm), bins of ${h.binMm} mm; last bin = ≥ ${h.overflowFromMm} mm`,
+    yLabel: 'errors',
+    bars,
+    vlines: [{ x: Math.min(s.mreMm, h.overflowFromMm), label: `MRE ${mm(s.mreMm)}` }],
+  });
+  const worst = names
+    .map((name, k) => ({ name, k, mre: summarizeErrors(landmarkErrors(images, k)).mreMm }))
+    .sort((a, b) => b.mre - a.mre)
+    .slice(0, 5)
+    .map((w) => `${esc(w.k + 1)} ${esc(w.name)} (${mm(w.mre)} mm)`)
+    .join(', ');
+  return `<p>Pseudo-labels are the SSL matcher’s predictions from template ${esc(data.lineage.templateId)} on the training images; they are the targets of the TPL stage. Measured against the ground truth of those images (template excluded): MRE <b>${mm(
+    s.mreMm,
+  )} mm</b> (SD ${mm(s.sdMm)}), SDR ${MAIN_RADII.map((r) => `${r} mm ${pct(s.sdr.get(r))} %`).join(', ')}.</p>${chart}<p class="small">Worst landmarks: ${worst}.</p>`;
+}
+
+async function overlaysSection(data: RunReportData): Promise<string> {
+  if (data.overlays.length === 0) return '<p class="missing">No overlay images were supplied.</p>';
+  const order = { best: 0, median: 1, worst: 2 } as const;
+  const figs: string[] = [];
+  for (const o of [...data.overlays].sort((a, b) => order[a.case] - order[b.case])) {
+    const r = await renderOverlay(o);
+    figs.push(
+      `<figure class="overlay"><img src="${r.dataUri}" width="${r.width}" height="${r.height}" alt="${esc(`${o.case} case: image ${o.id}`)}" data-case="${esc(o.case)}">` +
+        `<figcaption><b>${esc(o.case)}</b> · image ${esc(o.id)} (${esc(splitLabel(o.split))}) · image MRE ${mm(o.imageMreMm)} mm · protocol ${esc(o.protocol)}</figcaption></figure>`,
+    );
+  }
+  return `<p class="legend-row"><span class="sw" style="border-color:#22c55e;border-radius:50%"></span> ground truth (numbered) <span class="x">✕</span> prediction <span class="ln"></span> error</p><div class="overlays">${figs.join('')}</div>`;
+}
+
+function lineageSection(data: RunReportData): string {
+  const l = data.lineage;
+  const rows: Array<[string, string]> = [
+    ['Run id', l.scheduleId ? `${data.runId} (schedule ${l.scheduleId})` : data.runId],
+    ['Site / profile', `${l.site} / ${l.profile}`],
+    ['Dataset version', `${l.datasetVersion}${l.datasetReused === undefined ? '' : l.datasetReused ? ' (reused, unchanged content)' : ' (ingested by this run)'}`],
+    ['Config hash', l.configHash],
+    ['Code version', l.codeVersion],
+    ['Backend', `${l.backend.backend} · TensorFlow ${l.backend.tfVersion} · TF.js ${l.backend.tfjsVersion}`],
+    ['Seeds', Object.entries(l.seeds).map(([k, v]) => `${k}=${v}`).join(', ')],
+    ['Template id', l.templateId],
+    ['Image format', formatLabel(l.imageFormat)],
+    ['Backbone initialisation', `${l.backboneInit}${l.backboneWeights ? ` (${l.backboneWeights})` : ''}`],
+    ['Protocols', data.metrics.map((p) => PROTOCOL_TEXT[p.protocol].name).join('; ')],
+    ['Working size / pixel spacing', `${l.inputSize}×${l.inputSize} / ${l.pixelSpacingMm} mm`],
+    ['Training images', `${l.trainIds.length} (${compressIds(l.trainIds)}); labelled: template ${l.templateId} only`],
+    ...Object.entries(l.testIdsCovered).map(([k, ids]): [string, string] => [`Test IDs covered: ${splitLabel(k)}`, `${compressIds(ids)} (${ids.length} images)`]),
+    ['Requested but not in the dataset', l.missingTestSplits.length > 0 ? l.missingTestSplits.map(splitLabel).join(', ') : 'none'],
+  ];
+  const kv = rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('');
+  const timings =
+    l.timings.length === 0
+      ? ''
+      : `<h3>Stage timings</h3><table class="metrics"><thead><tr><th>Stage</th><th>Started</th><th class="num">Wall time</th></tr></thead><tbody>${l.timings
+          .map((t) => {
+            const ms = Date.parse(t.endedAt) - Date.parse(t.startedAt);
+            return `<tr><td>${esc(t.stage)}</td><td>${esc(t.startedAt)}</td><td class="num">${Number.isFinite(ms) ? esc(formatDuration(ms)) : '–'}</td></tr>`;
+          })
+          .join('')}</tbody></table>`;
+  const artifacts =
+    l.artifacts.length === 0
+      ? ''
+      : `<h3>Artifacts</h3><table class="metrics artifacts"><thead><tr><th>Artifact</th><th>Key</th><th class="num">Bytes</th><th>sha256</th></tr></thead><tbody>${l.artifacts
+          .map((a) => `<tr><td>${esc(a.name)}</td><td class="mono">${esc(a.key)}</td><td class="num">${esc(a.size)}</td><td class="mono">${esc(a.sha256.slice(0, 16))}…</td></tr>`)
+          .join('')}</tbody></table>`;
+  const config = l.config === undefined ? '' : `<details><summary>Run config and resolved profile</summary><pre>${esc(JSON.stringify(l.config, null, 2))}</pre></details>`;
+  return `<table class="kv">${kv}</table>${timings}${artifacts}${config}`;
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+function headline(data: RunReportData): string {
+  const a = data.metrics.find((p) => p.protocol === 'A') ?? data.metrics[0]!;
+  const views = setViews(a.sets);
+  const main = views.find((v) => v.split === 'test1+test2') ?? views[0]!;
+  const s = main.summary;
+  return `<div class="headline"><div><span class="big">${mm(s.mreMm)} mm</span><span class="lbl">MRE · ${esc(main.label)} · protocol ${esc(a.protocol)}</span></div>${MAIN_RADII.map(
+    (r) => `<div><span class="big">${pct(s.sdr.get(r))} %</span><span class="lbl">SDR &lt; ${r} mm</span></div>`,
+  ).join('')}<div><span class="big">${main.set.images.length}</span><span class="lbl">test images (IDs ${esc(compressIds(main.set.images.map((i) => i.id)))})</span></div></div>`;
+}
+
+const CSS = `
+:root{color-scheme:light}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}
+header{background:#1f2937;color:#fff;padding:16px 28px}
+header h1{margin:0;font-size:20px;font-weight:600}
+header .sub{opacity:.8;font-size:13px;margin-top:4px}
+main{padding:8px 28px 40px;max-width:1280px}
+section{background:#fff;border:1px solid #e3e6ea;border-radius:8px;padding:14px 18px;margin:16px 0}
+h2{font-size:17px;margin:2px 0 10px}
+h3{font-size:15px;margin:16px 0 6px}
+table.metrics{border-collapse:collapse;font-size:13px;margin:6px 0;width:auto}
+table.metrics th,table.metrics td{border-bottom:1px solid #eceff2;padding:4px 8px;text-align:left;vertical-align:top}
+table.metrics thead th{background:#f1f3f5;font-weight:600}
+table.metrics tr.total td{font-weight:600;border-top:2px solid #cfd4da}
+.num{text-align:right!important;font-variant-numeric:tabular-nums}
+table.kv th{text-align:left;padding:3px 14px 3px 0;font-weight:600;white-space:nowrap;vertical-align:top}
+table.kv td{padding:3px 0;word-break:break-all}
+.mono,pre{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
+pre{background:#f6f8fa;padding:10px;border-radius:6px;overflow:auto;max-height:420px}
+.headline{display:flex;flex-wrap:wrap;gap:26px}
+.headline div{display:flex;flex-direction:column}
+.big{font-size:24px;font-weight:700}
+.lbl{font-size:12px;color:#5b6470}
+.warn{background:#fff7e6;border-left:4px solid #f59e0b;padding:8px 12px;margin:8px 0}
+.ok{background:#ecfdf3;border-left:4px solid #22c55e;padding:8px 12px;margin:8px 0}
+.tag{background:#fde68a;border-radius:4px;padding:0 5px;font-size:11px;white-space:nowrap}
+.small{font-size:12px;color:#5b6470}
+.missing{color:#6b7280;font-style:italic;padding:8px 0}
+.charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+figure{margin:0}
+figcaption{font-size:12px;color:#4b5563;margin-top:4px;max-width:600px}
+svg.chart{max-width:100%;height:auto;font-family:system-ui,"DejaVu Sans",sans-serif}
+svg .tick{font-size:10px;fill:#555}
+svg .axis{font-size:11px;fill:#333}
+svg .legend{font-size:11px;fill:#333}
+svg .ctitle{font-size:12px;font-weight:600;fill:#222}
+.overlays{display:flex;flex-wrap:wrap;gap:16px}
+.overlay img{display:block;max-width:100%;height:auto;border-radius:4px;background:#000}
+.legend-row{font-size:12px;color:#374151}
+.legend-row .sw{display:inline-block;width:10px;height:10px;border:2px solid;vertical-align:middle;margin:0 4px 0 10px}
+.legend-row .x{color:#ef4444;font-weight:700;margin:0 4px 0 14px}
+.legend-row .ln{display:inline-block;width:18px;border-top:2px solid #facc15;vertical-align:middle;margin:0 4px 0 14px}
+details{margin:6px 0}
+summary{cursor:pointer;font-weight:600;padding:3px 0}
+nav a{color:#93c5fd;margin-right:14px;font-size:13px;text-decoration:none}
+footer{font-size:12px;color:#6b7280;padding:0 28px 30px;max-width:1280px}
+`;
+
+/**
+ * Renders the report. Validates `input` first (throws naming the bad field); overlays are
+ * rendered with sharp, so this is async. The result is one HTML string, typically a few
+ * hundred KB (three ≤ 560 px JPEG overlays plus SVG).
+ */
+export async function renderRunReport(input: RunReportInput): Promise<string> {
+  const data = parseRunReportInput(input);
+  const k = data.metrics[0]!.sets[0]!.images[0]!.errorsMm.length;
+  const names = landmarkNames(k, data.landmarkNames);
+  const overlays = await overlaysSection(data);
+  const covered = Object.entries(data.lineage.testIdsCovered)
+    .map(([s, ids]) => `${splitLabel(s)} ${compressIds(ids)}`)
+    .join('; ');
+  const title = `CC2D run report · ${data.runId}`;
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title>
+<style>${CSS}</style></head>
+<body>
+<header><h1>${esc(title)}</h1>
+<div class="sub">Produced ${esc(data.createdAt)} · dataset ${esc(data.lineage.datasetVersion)} · template ${esc(data.lineage.templateId)} · ${esc(formatLabel(data.lineage.imageFormat))} · backbone ${esc(
+    data.lineage.backboneInit,
+  )} · test IDs covered: ${esc(covered || 'none')}</div>
+<nav><a href="#metrics">Metrics</a><a href="#sdr">SDR curve</a><a href="#landmarks">Per landmark</a><a href="#training">Training</a><a href="#pseudo">Pseudo-labels</a><a href="#overlays">Overlays</a><a href="#lineage">Config &amp; lineage</a></nav>
+</header>
+<main>
+<section id="summary">${headline(data)}</section>
+<section id="metrics"><h2>Metrics</h2>
+${overallTable(data)}
+<p class="small">MRE = mean radial error over all (image, landmark) errors; SD = population standard deviation; SDR r = share of errors <b>strictly below</b> r mm. ${data.metrics
+    .map((p) => `<br><b>${esc(PROTOCOL_TEXT[p.protocol].name)}:</b> ${esc(PROTOCOL_TEXT[p.protocol].description)}`)
+    .join('')}</p>
+<h3>Beside the paper</h3>
+${referenceTable(data)}
+</section>
+<section id="sdr"><h2>SDR vs radius</h2>${sdrCurveChart(data)}
+<p class="small">Solid lines: protocol A; dashed: protocol B. Red diamonds: the paper’s CC2D SDR at 2, 2.5, 3 and 4 mm on Test1+Test2 (a different test set unless Test1+Test2 is plotted).</p></section>
+<section id="landmarks"><h2>Per landmark</h2>${perLandmarkTables(data, names)}</section>
+<section id="training"><h2>Training losses</h2><div class="charts">${lossChart(data.losses.ssl, 'Stage I: self-supervised (SSL) loss', '#1f77b4')}${lossChart(
+    data.losses.tpl,
+    'Stage II: training on pseudo-labels (TPL) loss',
+    '#ff7f0e',
+  )}</div></section>
+<section id="pseudo"><h2>Pseudo-label quality</h2>${pseudoLabelSection(data, names)}</section>
+<section id="overlays"><h2>Predictions on test radiographs</h2>
+<p class="small">Best, median and worst test image by image MRE (${esc(
+    data.overlays
+      .map((o) => `${o.case} ${o.id}: ${mm(o.imageMreMm)} mm`)
+      .join('; '),
+  )}). Images are shown at the original aspect ratio, downscaled.</p>
+${overlays}</section>
+<section id="lineage"><h2>Config and lineage</h2>${lineageSection(data)}</section>
+</main>
+<footer>CC2D: Yao, Quan, Xiao, Zhou, “One-Shot Medical Landmark Detection”, MICCAI 2021 (arXiv 2103.04527). ISBI 2015 cephalometric data: C.-W. Wang et al., Medical Image Analysis 31 (2016); IEEE TMI 34(9) (2015). This page is self-contained: it loads nothing from the network.</footer>
+</body></html>
+`;
+}
+
+/** Image MRE per id for one set (exposed for callers choosing overlays). */
+export function imageMres(set: SetErrors): Array<{ id: string; mreMm: number }> {
+  return set.images.map((im) => ({ id: im.id, mreMm: imageMre(im) }));
+}

@@ -1,0 +1,164 @@
+/**
+ * What `renderRunReport` needs: small JSON (lineage, per-image errors, loss logs) plus the few
+ * radiographs shown as overlays (best / median / worst test image). Validated with zod at the
+ * edge (`parseRunReportInput`), so a malformed input fails naming the field.
+ *
+ * Conventions:
+ * - Errors are radial errors in mm, one per landmark, per test image, per protocol. The report
+ *   derives every number (MRE, SD, SDR, per-landmark rows, SDR curve) from them, with SDR(r) =
+ *   share of errors STRICTLY below r (spec §6.1), so its tables agree with the evaluator's.
+ * - Points are [y, x] on the grid named by `grid` (CC2D's convention, e.g. the 384 working grid).
+ * - Split keys: `test1`, `test2`, `test1+test2` (displayed as Test1, Test2, Test1+Test2); any
+ *   other key is shown as given.
+ */
+import { z } from 'zod';
+
+const finiteNonNeg = z.number().min(0).max(1e6);
+
+export const LossPointSchema = z
+  .object({
+    step: z.number().int().min(0),
+    /** Training loss after this step (non-finite values must be dropped or sent as null). */
+    loss: z.number().nullable(),
+  })
+  .strict();
+export type LossPoint = z.infer<typeof LossPointSchema>;
+
+/** Per-step loss log of one training stage, as stored by the trainer activity. */
+export const LossLogSchema = z
+  .object({
+    stage: z.enum(['ssl', 'tpl']),
+    totalSteps: z.number().int().min(0).optional(),
+    /** Steps at which an attempt resumed from a checkpoint (drawn as markers). */
+    resumedAtSteps: z.array(z.number().int().min(0)).optional(),
+    points: z.array(LossPointSchema).max(2_000_000),
+  })
+  .strict();
+export type LossLog = z.infer<typeof LossLogSchema>;
+
+export const ImageErrorsSchema = z
+  .object({
+    id: z.string().min(1).max(128),
+    /** Radial error (mm) per landmark, in landmark order. */
+    errorsMm: z.array(finiteNonNeg).min(1),
+  })
+  .strict();
+export type ImageErrors = z.infer<typeof ImageErrorsSchema>;
+
+export const SetErrorsSchema = z
+  .object({
+    /** `test1`, `test2`, `test1+test2` or another split name. */
+    split: z.string().min(1).max(64),
+    images: z.array(ImageErrorsSchema).min(1),
+  })
+  .strict();
+export type SetErrors = z.infer<typeof SetErrorsSchema>;
+
+export const ProtocolErrorsSchema = z
+  .object({
+    /** A = paper protocol (384 grid), B = clean full resolution (spec §6.2, §6.3). */
+    protocol: z.enum(['A', 'B']),
+    sets: z.array(SetErrorsSchema).min(1),
+  })
+  .strict();
+export type ProtocolErrors = z.infer<typeof ProtocolErrorsSchema>;
+
+const YxSchema = z.tuple([z.number(), z.number()]);
+
+export const OverlaySchema = z
+  .object({
+    case: z.enum(['best', 'median', 'worst']),
+    id: z.string().min(1).max(128),
+    split: z.string().min(1).max(64),
+    protocol: z.enum(['A', 'B']),
+    imageMreMm: finiteNonNeg,
+    /** The frame of `predictedYx` / `truthYx` (e.g. the 384×384 working grid). */
+    grid: z.object({ height: z.number().positive(), width: z.number().positive() }).strict(),
+    /** Width / height of the ORIGINAL radiograph, so a square working image is shown undistorted. */
+    displayAspect: z.number().positive().max(10),
+    predictedYx: z.array(YxSchema).min(1),
+    truthYx: z.array(YxSchema).min(1),
+    /** PNG or JPEG bytes of the radiograph (any size; resized for display). */
+    image: z.instanceof(Uint8Array),
+  })
+  .strict()
+  .refine((o) => o.predictedYx.length === o.truthYx.length, { message: 'predictedYx and truthYx must have the same length', path: ['truthYx'] });
+export type Overlay = z.infer<typeof OverlaySchema>;
+
+export const ArtifactRowSchema = z
+  .object({ name: z.string(), key: z.string(), sha256: z.string(), size: z.number().int().min(0) })
+  .strict();
+
+export const StageTimingSchema = z.object({ stage: z.string(), startedAt: z.string(), endedAt: z.string() }).strict();
+
+export const LineageSchema = z
+  .object({
+    datasetVersion: z.string().min(1),
+    datasetReused: z.boolean().optional(),
+    configHash: z.string().min(1),
+    /** Git commit (plus "-dirty") or package version of the code that ran. */
+    codeVersion: z.string().min(1),
+    backend: z.object({ backend: z.string(), tfVersion: z.string(), tfjsVersion: z.string() }).strict(),
+    /** Named seeds, e.g. { run: 2022 } or { ssl: 2022, tpl: 2022 }. */
+    seeds: z.record(z.string(), z.number().int()),
+    templateId: z.string().min(1),
+    /** Format of the source images: the project copy is a JPEG re-encode, the official release BMP. */
+    imageFormat: z.enum(['jpeg', 'bmp', 'png', 'mixed']),
+    backboneInit: z.enum(['from scratch', 'user-supplied']),
+    /** Name or hash of user-supplied backbone weights. */
+    backboneWeights: z.string().optional(),
+    profile: z.string(),
+    site: z.string(),
+    inputSize: z.number().int().positive(),
+    pixelSpacingMm: z.number().positive(),
+    trainIds: z.array(z.string()),
+    /** Test split → ids actually evaluated. */
+    testIdsCovered: z.record(z.string(), z.array(z.string())),
+    /** Requested splits the dataset does not have. */
+    missingTestSplits: z.array(z.string()).default([]),
+    scheduleId: z.string().optional(),
+    /** The validated run config and resolved profile, shown as JSON. */
+    config: z.unknown().optional(),
+    artifacts: z.array(ArtifactRowSchema).default([]),
+    timings: z.array(StageTimingSchema).default([]),
+  })
+  .strict();
+export type Lineage = z.infer<typeof LineageSchema>;
+
+export const RunReportInputSchema = z
+  .object({
+    runId: z.string().min(1).max(512),
+    /** ISO time the report was produced. */
+    createdAt: z.string().min(1),
+    lineage: LineageSchema,
+    /** Defaults to the ISBI names for 19 landmarks. */
+    landmarkNames: z.array(z.string()).optional(),
+    metrics: z.array(ProtocolErrorsSchema).min(1),
+    losses: z.object({ ssl: LossLogSchema.optional(), tpl: LossLogSchema.optional() }).strict().default({}),
+    /** Pseudo-label errors (vs ground truth) on the training images, where ground truth exists. */
+    pseudoLabels: z
+      .object({
+        protocol: z.enum(['A', 'B']),
+        /** The template itself is excluded by the renderer (its error is 0 by construction). */
+        images: z.array(ImageErrorsSchema),
+      })
+      .strict()
+      .optional(),
+    overlays: z.array(OverlaySchema).max(12).default([]),
+  })
+  .strict();
+
+/** What callers build (defaults optional). */
+export type RunReportInput = z.input<typeof RunReportInputSchema>;
+/** After validation. */
+export type RunReportData = z.output<typeof RunReportInputSchema>;
+
+/** Validates `raw`; throws an Error naming every bad field. */
+export function parseRunReportInput(raw: unknown): RunReportData {
+  const parsed = RunReportInputSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.slice(0, 20).map((i) => `report.${i.path.map(String).join('.')}: ${i.message}`);
+    throw new Error(`invalid run report input:\n  - ${lines.join('\n  - ')}`);
+  }
+  return parsed.data;
+}
