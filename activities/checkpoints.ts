@@ -28,6 +28,8 @@ export interface CheckpointManifest {
   attempt: number;
   loss: number;
   blob: ArtifactRef;
+  /** Loss log up to `step` (LossLog JSON), so a resumed attempt keeps the earlier curve. */
+  lossLog?: ArtifactRef;
   createdAt: string;
 }
 
@@ -55,12 +57,15 @@ export class CheckpointStore {
   ) {}
 
   /** Writes blob then manifest; returns the heartbeat fields naming the new checkpoint. */
-  async save(bytes: Uint8Array, step: number, totalSteps: number, attempt: number, loss: number): Promise<Required<Pick<TrainHeartbeat, 'checkpointKey' | 'manifestKey' | 'sha256' | 'checkpointStep'>> & { blob: ArtifactRef }> {
+  async save(bytes: Uint8Array, step: number, totalSteps: number, attempt: number, loss: number, lossLog?: Uint8Array): Promise<Required<Pick<TrainHeartbeat, 'checkpointKey' | 'manifestKey' | 'sha256' | 'checkpointStep'>> & { blob: ArtifactRef }> {
     const keys = runKeys.checkpoint(this.runId, this.kind, step, attempt);
     const blob = await withStorageRetry(`put ${keys.blob}`, () => this.store.put(keys.blob, bytes));
+    const log = lossLog
+      ? await withStorageRetry(`put ${keys.lossLog}`, () => this.store.put(keys.lossLog, lossLog, { contentType: 'application/json' }))
+      : undefined;
     const manifest: CheckpointManifest = {
       format: CHECKPOINT_MANIFEST_FORMAT, kind: this.kind, runId: this.runId, fingerprint: this.fingerprint,
-      step, totalSteps, attempt, loss, blob, createdAt: new Date().toISOString(),
+      step, totalSteps, attempt, loss, blob, ...(log ? { lossLog: log } : {}), createdAt: new Date().toISOString(),
     };
     const body = enc.encode(JSON.stringify(manifest));
     try {
@@ -104,6 +109,18 @@ export class CheckpointStore {
       .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0)); // zero-padded step, then attempt: lexical desc = newest first
     const first = hb?.manifestKey;
     return first ? [first, ...manifests.filter((k) => k !== first)] : manifests;
+  }
+
+  /** The loss log stored with a checkpoint, or undefined when absent or corrupt (the curve then has a gap). */
+  async readLossLog(manifest: CheckpointManifest): Promise<Uint8Array | undefined> {
+    if (!manifest.lossLog) return undefined;
+    const ref = manifest.lossLog;
+    try {
+      return await withStorageRetry(`get ${ref.key}`, () => this.store.get(ref.key, ref.sha256));
+    } catch (err) {
+      this.log.warn('loss log of the checkpoint is missing or corrupt; the loss curve will start at the resume step', { key: ref.key, error: (err as Error).message });
+      return undefined;
+    }
   }
 
   /**

@@ -20,10 +20,11 @@ export const runKeys = {
   checkpointDir: (runId: string, kind: TrainKind) => `${runPrefix(runId)}/${kind}/ckpt`,
   checkpoint: (runId: string, kind: TrainKind, step: number, attempt: number) => {
     const dir = `${runPrefix(runId)}/${kind}/ckpt/${String(step).padStart(9, '0')}-a${attempt}`;
-    return { blob: `${dir}/state.ckpt`, manifest: `${dir}/manifest.json` };
+    return { blob: `${dir}/state.ckpt`, lossLog: `${dir}/loss.json`, manifest: `${dir}/manifest.json` };
   },
   /** Completion marker of a training stage (lets a retry after a lost completion return at once). */
   trainDone: (runId: string, kind: TrainKind) => `${runPrefix(runId)}/${kind}/done.json`,
+  lossLog: (runId: string, kind: TrainKind, sha256: string) => `${runPrefix(runId)}/${kind}/loss-${sha256}.json`,
   weights: (runId: string, kind: TrainKind, sha256: string) => `${runPrefix(runId)}/${kind}/weights-${sha256}.bin`,
   pseudoLabels: (runId: string, shardIndex: number, shardCount: number, sha256: string) =>
     `${runPrefix(runId)}/pseudo-labels/shard-${shardIndex + 1}-of-${shardCount}-${sha256}.json`,

@@ -86,6 +86,8 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
   trainer ??= await run.createTrainer();
   const t: Trainer = trainer;
   const resumedFromStep = t.step;
+  const lossLog = new LossLogRecorder(run.kind, t.totalSteps);
+  if (loaded) lossLog.restore(await ckpts.readLossLog(loaded.manifest), resumedFromStep);
   let lastCheckpoint: ArtifactRef | undefined = loaded?.manifest.blob;
   let lastCheckpointStep = loaded?.manifest.step ?? 0;
   let loss = loaded?.manifest.loss ?? Number.NaN;
@@ -102,7 +104,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
 
   const saveCheckpoint = async (): Promise<void> => {
     const bytes = await t.checkpoint();
-    const saved = await ckpts.save(bytes, t.step, t.totalSteps, attempt, loss);
+    const saved = await ckpts.save(bytes, t.step, t.totalSteps, attempt, loss, lossLog.bytes());
     lastCheckpoint = saved.blob;
     lastCheckpointStep = t.step;
     const { checkpointKey, manifestKey, sha256, checkpointStep } = saved;
@@ -119,14 +121,19 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
       progress.throwIfCancelled();
       const p = await t.train(1);
       loss = p.loss;
+      lossLog.add(p.step, loss);
       progress.update({ step: p.step, loss });
       if (t.step % run.checkpointEvery === 0 && t.step < t.totalSteps) await saveCheckpoint();
     }
     const weightsBytes = await t.exportWeights();
     const sha = sha256Hex(weightsBytes);
     const weights = await withStorageRetry('put weights', () => store.put(runKeys.weights(run.runId, run.kind, sha), weightsBytes));
+    const logBytes = lossLog.bytes();
+    const lossLogRef = await withStorageRetry('put loss log', () =>
+      store.put(runKeys.lossLog(run.runId, run.kind, sha256Hex(logBytes)), logBytes, { contentType: 'application/json' }),
+    );
     const output: TrainOutput = {
-      stage: run.kind, weights, ...(lastCheckpoint ? { lastCheckpoint } : {}), steps: t.step,
+      stage: run.kind, weights, lossLog: lossLogRef, ...(lastCheckpoint ? { lastCheckpoint } : {}), steps: t.step,
       finalLoss: loss, resumedFromStep, attempt, backend: deps.backend(), durationMs: Date.now() - started,
     };
     const marker: DoneMarker = { fingerprint: fp, output };
@@ -135,5 +142,41 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
     return output;
   } finally {
     t.dispose();
+  }
+}
+
+/**
+ * The per-step loss curve of a training stage, in the report's LossLog shape
+ * ({stage, totalSteps, resumedAtSteps, points: [{step, loss|null}]}). At most ~10k points are
+ * kept (every k-th step for long runs), so it stays small enough to store with each checkpoint.
+ */
+export class LossLogRecorder {
+  private points: Array<{ step: number; loss: number | null }> = [];
+  private resumedAtSteps: number[] = [];
+  private readonly stride: number;
+
+  constructor(private readonly stage: TrainKind, private readonly totalSteps: number) {
+    this.stride = Math.max(1, Math.ceil(totalSteps / 10_000));
+  }
+
+  restore(bytes: Uint8Array | undefined, resumedAt: number): void {
+    if (bytes) {
+      try {
+        const log = JSON.parse(new TextDecoder().decode(bytes)) as { points?: Array<{ step: number; loss: number | null }>; resumedAtSteps?: number[] };
+        this.points = (log.points ?? []).filter((p) => p.step <= resumedAt);
+        this.resumedAtSteps = (log.resumedAtSteps ?? []).filter((s) => s <= resumedAt);
+      } catch {
+        this.points = [];
+      }
+    }
+    if (resumedAt > 0) this.resumedAtSteps.push(resumedAt);
+  }
+
+  add(step: number, loss: number): void {
+    if (step % this.stride === 0 || step === this.totalSteps) this.points.push({ step, loss: Number.isFinite(loss) ? loss : null });
+  }
+
+  bytes(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify({ stage: this.stage, totalSteps: this.totalSteps, resumedAtSteps: this.resumedAtSteps, points: this.points }));
   }
 }

@@ -88,6 +88,8 @@ export interface TrainSelfSupervisedInput {
 export interface TrainOutput {
   stage: 'ssl' | 'tpl';
   weights: ArtifactRef;
+  /** Per-step loss curve (LossLog JSON: stage, totalSteps, resumedAtSteps, points). */
+  lossLog: ArtifactRef;
   /** The last durable checkpoint, kept for lineage. */
   lastCheckpoint?: ArtifactRef;
   steps: number;

@@ -6,7 +6,7 @@
  */
 import { CancellationScope, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities';
-import type { IngestOutput, PipelineResult } from '../activities/types';
+import type { IngestOutput, PipelineResult, PseudoLabelShard } from '../activities/types';
 import type { PipelineInput } from '../infra/config/run-config';
 import { cpuOptions, ingestOptions, lightOptions, matchingOptions, trainingOptions } from './activity-options';
 import { progressQuery, stageProgressSignal } from './definitions';
@@ -48,8 +48,9 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
 
     let shardsDone = 0;
     tracker.setShards(0, shards.length);
-    const pseudoLabels = await tracker.stage('pseudo-labels', () =>
-      Promise.all(
+    const pseudoLabels = await tracker.stage('pseudo-labels', async () => {
+      // allSettled, not all: when one shard fails, its siblings finish before cleanup may run.
+      const settled = await Promise.allSettled(
         shards.map(async (ids, shardIndex) => {
           const shard = await match.generatePseudoLabels({
             ...common, sslWeights: ssl.weights, templateId: config.templateId, ids, shardIndex, shardCount: shards.length,
@@ -57,8 +58,11 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
           tracker.setShards(++shardsDone, shards.length);
           return shard;
         }),
-      ),
-    );
+      );
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return settled.map((r) => (r as PromiseFulfilledResult<PseudoLabelShard>).value);
+    });
     const pseudoLabelRefs = pseudoLabels.map((s) => s.labels);
 
     const tpl = await tracker.stage('tpl', () =>

@@ -95,7 +95,7 @@ export type RunConfig = z.output<typeof RunConfigSchema>;
 export interface PipelineInput {
   config: RunConfig;
   profile: Profile;
-  /** sha256 of the canonical JSON of {config, profile}. */
+  /** See `configHashOf`. */
   configHash: string;
 }
 
@@ -140,10 +140,20 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * sha256 of everything that shapes a run's result EXCEPT where its data came from: the dataset
+ * is identified by its content-addressed version in the lineage, so a rerun from the dataset
+ * version has the same config hash as the original run from the folder.
+ */
+export function configHashOf(config: RunConfig, profile: Profile): string {
+  const { dataset, ...rest } = config;
+  const { dir: _dir, version: _version, ...datasetParams } = dataset;
+  return createHash('sha256').update(canonicalJson({ config: { ...rest, dataset: datasetParams }, profile })).digest('hex');
+}
+
 export function buildPipelineInput(config: RunConfig): PipelineInput {
   const profile = resolveRunProfile(config);
-  const configHash = createHash('sha256').update(canonicalJson({ config, profile })).digest('hex');
-  return { config, profile, configHash };
+  return { config, profile, configHash: configHashOf(config, profile) };
 }
 
 /** Reads a .yaml/.yml/.json config file; syntax errors name the file and line. */

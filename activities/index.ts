@@ -1,0 +1,44 @@
+/**
+ * The pipeline's activities, built by factories that close over their dependencies (style.md
+ * §1.4). Workers register `createGpuActivities` on the GPU queue, `createCpuActivities` on the
+ * CPU queue (or `createActivities` for both); workflows use the types only.
+ */
+import { createIngestActivities } from './ingest-dataset';
+import { createCleanupRun } from './cleanup-run';
+import type { ActivityDeps } from './deps';
+import { createEvaluateModel } from './evaluate-model';
+import { activity } from './failures';
+import { createGeneratePseudoLabels } from './generate-pseudo-labels';
+import { createPlanRun } from './plan-run';
+import { createTrainSelfSupervised } from './train-self-supervised';
+import { createTrainSupervised } from './train-supervised';
+import { createWriteReport } from './write-report';
+
+/** Training and matching: heavy TF work, one at a time per GPU worker. */
+export function createGpuActivities(deps: ActivityDeps) {
+  return {
+    trainSelfSupervised: activity(createTrainSelfSupervised(deps)),
+    generatePseudoLabels: activity(createGeneratePseudoLabels(deps)),
+    trainSupervised: activity(createTrainSupervised(deps)),
+  };
+}
+
+/** Ingestion, planning, evaluation, report and cleanup. */
+export function createCpuActivities(deps: ActivityDeps) {
+  const { ingestDataset } = createIngestActivities({ store: deps.store });
+  return {
+    ingestDataset: activity(ingestDataset),
+    planRun: activity(createPlanRun(deps)),
+    evaluateModel: activity(createEvaluateModel(deps)),
+    writeReport: activity(createWriteReport(deps)),
+    cleanupRun: activity(createCleanupRun(deps)),
+  };
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return { ...createGpuActivities(deps), ...createCpuActivities(deps) };
+}
+
+export type GpuActivities = ReturnType<typeof createGpuActivities>;
+export type CpuActivities = ReturnType<typeof createCpuActivities>;
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,18 @@
+/** The CPU worker: activity-only, on the `cc2d-cpu` queue (ingest, plan, evaluate, report, cleanup). */
+import { Worker } from '@temporalio/worker';
+import { createCpuActivities } from '../activities';
+import { CPU_TASK_QUEUE } from '../infra/config/names';
+import type { ActivityWorkerOptions } from './gpu-worker';
+
+export async function createCpuWorker(o: ActivityWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: CPU_TASK_QUEUE,
+    activities: createCpuActivities(o.deps),
+    // Evaluation runs TF inference; two at a time is plenty on a small host.
+    maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 2,
+    shutdownGraceTime: o.shutdownGraceTime ?? '10s',
+    ...(o.identity !== undefined ? { identity: o.identity } : {}),
+  });
+}

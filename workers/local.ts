@@ -1,0 +1,80 @@
+/**
+ * Hosting workers: any subset of {workflows, gpu, cpu} in one process. `local` (all three) is the
+ * default of `cc2d run` on a laptop; production runs one queue per process (GPU hosts: gpu only).
+ */
+import os from 'node:os';
+import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { StackSettings } from '../infra/config/stack';
+import { connectWorker } from '../infra/temporal/connect';
+import { buildActivityDeps, type WorkerDeps } from './activity-deps';
+import { createCpuWorker } from './cpu-worker';
+import { createGpuWorker } from './gpu-worker';
+import { createWorkflowWorker } from './workflow-worker';
+
+export type QueueRole = 'workflows' | 'gpu' | 'cpu';
+export const ALL_ROLES: readonly QueueRole[] = ['workflows', 'gpu', 'cpu'];
+
+export function parseRoles(value: string): QueueRole[] {
+  const roles = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = roles.filter((r) => !(ALL_ROLES as readonly string[]).includes(r));
+  if (bad.length > 0 || roles.length === 0) throw new Error(`--queues: expected a comma-separated subset of ${ALL_ROLES.join(',')}, got "${value}"`);
+  return [...new Set(roles)] as QueueRole[];
+}
+
+export interface HostedWorkers {
+  roles: QueueRole[];
+  workers: Worker[];
+  deps?: WorkerDeps;
+  connection: NativeConnection;
+  /** Resolves when every worker has stopped (after `shutdown()` or a signal). */
+  done: Promise<void>;
+  /** Graceful: stop polling, let running activities finish within their grace time. */
+  shutdown(): Promise<void>;
+}
+
+export interface HostOptions {
+  roles: readonly QueueRole[];
+  settings: StackSettings;
+  identityPrefix?: string;
+  bundle?: WorkflowBundleWithSourceMap;
+  /** Reuse an existing connection (tests); otherwise one is opened and closed with the workers. */
+  connection?: NativeConnection;
+  deps?: WorkerDeps;
+}
+
+export async function hostWorkers(o: HostOptions): Promise<HostedWorkers> {
+  const roles = [...o.roles];
+  const ownConnection = o.connection === undefined;
+  const connection = o.connection ?? (await connectWorker(o.settings));
+  const namespace = o.settings.temporal.namespace;
+  const id = (role: QueueRole): string => `${o.identityPrefix ?? `${process.pid}@${os.hostname()}`}/${role}`;
+  const needsActivities = roles.includes('gpu') || roles.includes('cpu');
+  const deps = o.deps ?? (needsActivities ? await buildActivityDeps(o.settings) : undefined);
+  const workers: Worker[] = [];
+  for (const role of roles) {
+    if (role === 'workflows') workers.push(await createWorkflowWorker({ connection, namespace, identity: id(role), ...(o.bundle ? { bundle: o.bundle } : {}) }));
+    if (role === 'gpu') workers.push(await createGpuWorker({ connection, namespace, deps: deps!, identity: id(role) }));
+    if (role === 'cpu') workers.push(await createCpuWorker({ connection, namespace, deps: deps!, identity: id(role) }));
+  }
+  const done = Promise.all(workers.map((w) => w.run())).then(
+    async () => {
+      if (ownConnection) await connection.close();
+    },
+    async (err: unknown) => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      if (ownConnection) await connection.close().catch(() => undefined);
+      throw err;
+    },
+  );
+  return {
+    roles,
+    workers,
+    ...(deps ? { deps } : {}),
+    connection,
+    done,
+    async shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
+}
