@@ -75,7 +75,7 @@ export interface DatasetDescription {
   groundTruth: { paper: string; clean: string };
   resize: string;
   workingImage: string;
-  source: { layout: string; description: string; files: number; folderName: string };
-  /** Non-blocking notes (ignored files, large senior/junior disagreements, mixed sizes). */
+  source: { layout: string; description: string; files: number };
+  /** Non-blocking notes that follow from the content (e.g. mixed original sizes). */
   warnings: string[];
 }

@@ -1,0 +1,400 @@
+/**
+ * Dataset ingestion: ISBI 2015 layout folder → validated, content-addressed dataset version in the
+ * object store (datasets/<versionId>/, see ./published). No Temporal dependency: the activity and
+ * the CLI both call `ingestDataset`.
+ *
+ * 1. Parameters are checked (InvalidConfigError / InvalidDatasetKeyError) before any file is read.
+ * 2. The layout is discovered from directory listings (./layout); escaping paths are never opened.
+ * 3. Every source file is hashed; the version id follows (./version). If that version is already
+ *    published (manifest present) the call returns it with `reused: true` and writes nothing.
+ * 4. Every image is decoded, checked against its two annotations, resized to each S and encoded,
+ *    at most `concurrency` images at a time. ALL problems are collected; if there is any, one
+ *    DatasetInvalidError lists them and nothing is written.
+ * 5. Images and JSON files are uploaded, then the manifest last (publishWithManifest), so the
+ *    version becomes visible only when complete.
+ */
+import { readFile } from 'node:fs/promises';
+import { DatasetInvalidError, InvalidConfigError, InvalidDatasetKeyError } from '../errors';
+import type { ObjectStore } from '../storage/object-store';
+import { isPublished, publishWithManifest } from '../storage/manifest';
+import { parseAnnotationBytes } from './annotation';
+import { mapLimit } from './concurrency';
+import { decodeGrey, ImageProblem } from './decode-image';
+import { groundTruth, maxDoctorDisagreementMm, toWorkingYx } from './ground-truth';
+import { compareIds, discoverLayout } from './layout';
+import {
+  DATASET_FILES,
+  datasetPrefix,
+  type DatasetDescription,
+  type DatasetLabels,
+  type DatasetSplit,
+  type ImageLabels,
+} from './published';
+import { isSafeKeySegment } from './safe-path';
+import {
+  INGEST_FORMAT_VERSION,
+  LANDMARK_COUNT,
+  MAX_IMAGES,
+  MAX_INPUT_PIXELS,
+  SPLIT_FOLDERS,
+  type ImageFormat,
+  type IngestProgress,
+  type LayoutEntry,
+  type Split,
+} from './types';
+import { computeVersionId, sha256Hex, type SourceFileHash } from './version';
+import { makeWorkingPng } from './working-image';
+
+export const DEFAULT_PIXEL_SPACING_MM = 0.1;
+export const DEFAULT_CONCURRENCY = 2;
+/** ISBI's largest senior–junior distance is 22 mm (image 007, landmark 16); far beyond means a wrong file. */
+export const DEFAULT_MAX_DOCTOR_DISAGREEMENT_MM = 30;
+export const MIN_SIZE = 16;
+export const MAX_SIZE = 2048;
+
+export interface IngestOptions {
+  datasetDir: string;
+  /** Working sizes S (square S×S), e.g. [192, 384]. */
+  sizes: readonly number[];
+  pixelSpacingMm?: number;
+  /** Recorded nowhere in the version (content-addressed); validated as a key-safe name. */
+  site?: string;
+  concurrency?: number;
+  maxImages?: number;
+  maxInputPixels?: number;
+  maxDoctorDisagreementMm?: number;
+  onProgress?: (progress: IngestProgress) => void;
+}
+
+export interface IngestCounts {
+  images: number;
+  train: number;
+  test1: number;
+  test2: number;
+}
+
+export interface IngestResult {
+  datasetVersion: string;
+  /** `datasets/<datasetVersion>` */
+  prefix: string;
+  reused: boolean;
+  counts: IngestCounts;
+  sizes: number[];
+  pixelSpacingMm: number;
+  warnings: string[];
+  /** Objects written by this call (0 when reused). */
+  objectsWritten: number;
+  durationMs: number;
+}
+
+interface NormalisedParams {
+  sizes: number[];
+  pixelSpacingMm: number;
+  concurrency: number;
+  maxImages: number;
+  maxInputPixels: number;
+  maxDoctorDisagreementMm: number;
+}
+
+export function normaliseParams(options: IngestOptions): NormalisedParams {
+  const errors: string[] = [];
+  if (typeof options.datasetDir !== 'string' || options.datasetDir.trim() === '') errors.push('datasetDir: required');
+  if (!Array.isArray(options.sizes) || options.sizes.length === 0) errors.push('sizes: at least one size is required');
+  for (const s of options.sizes ?? []) {
+    if (!Number.isInteger(s) || s < MIN_SIZE || s > MAX_SIZE) errors.push(`sizes: ${String(s)} is not an integer in [${MIN_SIZE}, ${MAX_SIZE}]`);
+  }
+  const pixelSpacingMm = options.pixelSpacingMm ?? DEFAULT_PIXEL_SPACING_MM;
+  if (!Number.isFinite(pixelSpacingMm) || pixelSpacingMm <= 0 || pixelSpacingMm > 10) errors.push(`pixelSpacingMm: ${pixelSpacingMm} is not in (0, 10]`);
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) errors.push(`concurrency: ${concurrency} is not an integer in [1, 16]`);
+  if (errors.length > 0) throw new InvalidConfigError(`ingest: ${errors.join('; ')}`);
+  const offenders: string[] = [];
+  if (options.datasetDir.includes('\0')) offenders.push('datasetDir (NUL character)');
+  if (options.site !== undefined && !isSafeKeySegment(options.site)) offenders.push(`site ${JSON.stringify(options.site)} (must be a lower-case slug: a-z 0-9 _ -)`);
+  if (offenders.length > 0) throw new InvalidDatasetKeyError(offenders);
+  return {
+    sizes: [...new Set(options.sizes)].sort((a, b) => a - b),
+    pixelSpacingMm,
+    concurrency,
+    maxImages: options.maxImages ?? MAX_IMAGES,
+    maxInputPixels: options.maxInputPixels ?? MAX_INPUT_PIXELS,
+    maxDoctorDisagreementMm: options.maxDoctorDisagreementMm ?? DEFAULT_MAX_DOCTOR_DISAGREEMENT_MM,
+  };
+}
+
+interface HashedEntry {
+  entry: LayoutEntry;
+  imageSha256: string;
+  seniorBytes: Uint8Array;
+  juniorBytes: Uint8Array;
+  seniorSha256: string;
+  juniorSha256: string;
+}
+
+interface ProcessedEntry {
+  id: string;
+  labels?: ImageLabels;
+  pngs: Array<{ relKey: string; bytes: Uint8Array }>;
+  problems: string[];
+  warnings: string[];
+}
+
+export async function ingestDataset(store: ObjectStore, options: IngestOptions): Promise<IngestResult> {
+  const started = Date.now();
+  const params = normaliseParams(options);
+  const report = options.onProgress ?? (() => undefined);
+
+  report({ phase: 'scan', done: 0, total: 1 });
+  const layout = await discoverLayout(options.datasetDir);
+  const problems = [...layout.problems];
+  const warnings = [...layout.warnings];
+  if (layout.entries.length > params.maxImages) {
+    throw new DatasetInvalidError([...problems, `${options.datasetDir}: ${layout.entries.length} images exceed the limit of ${params.maxImages}`]);
+  }
+  if (layout.entries.length === 0 && problems.length === 0) problems.push(`${options.datasetDir}: no images found under RawImage/`);
+  report({ phase: 'scan', done: 1, total: 1 });
+
+  // Hash every source file (annotations are kept; they are small).
+  const total = layout.entries.length;
+  let hashedCount = 0;
+  const hashed = await mapLimit(layout.entries, 4, async (entry): Promise<HashedEntry> => {
+    const [image, seniorBytes, juniorBytes] = await Promise.all([readFile(entry.image.path), readFile(entry.senior.path), readFile(entry.junior.path)]);
+    report({ phase: 'hash', done: ++hashedCount, total });
+    return { entry, imageSha256: sha256Hex(image), seniorBytes, juniorBytes, seniorSha256: sha256Hex(seniorBytes), juniorSha256: sha256Hex(juniorBytes) };
+  });
+  const sourceHashes: SourceFileHash[] = hashed.flatMap((h) => [
+    { relPath: h.entry.image.relPath, sha256: h.imageSha256 },
+    { relPath: h.entry.senior.relPath, sha256: h.seniorSha256 },
+    { relPath: h.entry.junior.relPath, sha256: h.juniorSha256 },
+  ]);
+  const datasetVersion = computeVersionId(sourceHashes, params);
+  const prefix = datasetPrefix(datasetVersion);
+  const counts = countSplits(layout.entries);
+  const base = { datasetVersion, prefix, counts, sizes: params.sizes, pixelSpacingMm: params.pixelSpacingMm };
+
+  if (problems.length === 0 && (await isPublished(store, prefix))) {
+    report({ phase: 'done', done: total, total });
+    return { ...base, reused: true, warnings, objectsWritten: 0, durationMs: Date.now() - started };
+  }
+
+  // Decode, validate, resize, encode.
+  let processedCount = 0;
+  const processed = await mapLimit(hashed, params.concurrency, async (h): Promise<ProcessedEntry> => {
+    const result = await processEntry(h, params, problems.length > 0);
+    report({ phase: 'process', done: ++processedCount, total });
+    return result;
+  });
+  for (const p of processed) {
+    problems.push(...p.problems);
+    warnings.push(...p.warnings);
+  }
+  if (problems.length > 0) throw new DatasetInvalidError(problems);
+
+  const labels = buildLabels(processed);
+  const sizesSeen = distinctSizes(labels);
+  // dataset.json holds only notes that follow from the hashed content, so equal ids mean equal
+  // bytes; notes about the folder (ignored files) are returned to the caller only.
+  const contentWarnings: string[] = [];
+  if (sizesSeen.length > 1) contentWarnings.push(`images have ${sizesSeen.length} different original sizes; each is scaled by its own size`);
+  warnings.push(...contentWarnings);
+  const split = buildSplit(layout.entries);
+  const description = buildDescription({
+    datasetVersion,
+    params,
+    counts,
+    split,
+    labels,
+    sizesSeen,
+    sourceFiles: sourceHashes.length,
+    warnings: contentWarnings,
+  });
+  const files = [
+    ...processed.flatMap((p) => p.pngs),
+    { relKey: DATASET_FILES.labels, bytes: jsonBytes(labels) },
+    { relKey: DATASET_FILES.split, bytes: jsonBytes(split) },
+    { relKey: DATASET_FILES.description, bytes: jsonBytes(description) },
+  ];
+  report({ phase: 'publish', done: 0, total: files.length });
+  // If another ingest of the same input finished first, publishWithManifest finds the identical
+  // manifest and reports alreadyPublished (content-addressed: same id, same bytes).
+  const published = await publishWithManifest(store, prefix, files, {
+    kind: 'dataset',
+    datasetVersion,
+    format: INGEST_FORMAT_VERSION,
+    sizes: params.sizes,
+    counts: { ...counts },
+  });
+  const reused = published.alreadyPublished;
+  report({ phase: 'done', done: total, total });
+  return { ...base, reused, warnings, objectsWritten: reused ? 0 : files.length + 1, durationMs: Date.now() - started };
+}
+
+async function processEntry(h: HashedEntry, params: NormalisedParams, validateOnly: boolean): Promise<ProcessedEntry> {
+  const { entry } = h;
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const senior = parseAnnotationBytes(h.seniorBytes);
+  const junior = parseAnnotationBytes(h.juniorBytes);
+  for (const p of senior.problems) problems.push(`${entry.senior.relPath}: ${p}`);
+  for (const p of junior.problems) problems.push(`${entry.junior.relPath}: ${p}`);
+
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(entry.image.path);
+  } catch (err) {
+    problems.push(`${entry.image.relPath}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return { id: entry.id, pngs: [], problems, warnings };
+  }
+  if (sha256Hex(bytes) !== h.imageSha256) {
+    problems.push(`${entry.image.relPath}: file changed during ingestion`);
+    return { id: entry.id, pngs: [], problems, warnings };
+  }
+  let image;
+  try {
+    image = await decodeGrey(bytes, entry.image.format, params.maxInputPixels);
+  } catch (err) {
+    if (!(err instanceof ImageProblem)) throw err;
+    problems.push(`${entry.image.relPath}: ${err.message}`);
+    return { id: entry.id, pngs: [], problems, warnings };
+  }
+  const { width, height } = image;
+  for (const [doctor, parsed, relPath] of [
+    ['senior', senior, entry.senior.relPath],
+    ['junior', junior, entry.junior.relPath],
+  ] as const) {
+    parsed.points.forEach(([x, y], i) => {
+      if (x >= width || y >= height) {
+        problems.push(`${relPath}: ${doctor} landmark ${i + 1} (x=${x}, y=${y}) is outside the ${width}x${height} image ${entry.image.relPath}`);
+      }
+    });
+  }
+  if (problems.length > 0) return { id: entry.id, pngs: [], problems, warnings };
+  const disagreement = maxDoctorDisagreementMm(senior.points, junior.points, params.pixelSpacingMm);
+  if (disagreement > params.maxDoctorDisagreementMm) {
+    problems.push(
+      `${entry.senior.relPath}: senior and junior disagree by ${disagreement.toFixed(1)} mm (limit ${params.maxDoctorDisagreementMm} mm); wrong or misordered annotation file?`,
+    );
+    return { id: entry.id, pngs: [], problems, warnings };
+  }
+  if (validateOnly) return { id: entry.id, pngs: [], problems, warnings };
+
+  const gt = groundTruth(senior.points, junior.points);
+  const workingYx: ImageLabels['workingYx'] = {};
+  const pngs: ProcessedEntry['pngs'] = [];
+  for (const size of params.sizes) {
+    workingYx[String(size)] = toWorkingYx(gt.gtTruncXyPx, width, height, size);
+    pngs.push({ relKey: DATASET_FILES.image(size, entry.id), bytes: await makeWorkingPng(image, size) });
+  }
+  const labels: ImageLabels = {
+    split: entry.split,
+    widthPx: width,
+    heightPx: height,
+    sourceFormat: entry.image.format,
+    sourceSha256: h.imageSha256,
+    seniorXyPx: senior.points,
+    juniorXyPx: junior.points,
+    gtTruncXyPx: gt.gtTruncXyPx,
+    gtMeanXyPx: gt.gtMeanXyPx,
+    workingYx,
+  };
+  return { id: entry.id, labels, pngs, problems, warnings };
+}
+
+function countSplits(entries: readonly LayoutEntry[]): IngestCounts {
+  const counts: IngestCounts = { images: entries.length, train: 0, test1: 0, test2: 0 };
+  for (const e of entries) counts[e.split]++;
+  return counts;
+}
+
+function buildLabels(processed: readonly ProcessedEntry[]): DatasetLabels {
+  const images: Record<string, ImageLabels> = {};
+  const ids: string[] = [];
+  for (const p of processed) {
+    if (p.labels === undefined) continue;
+    images[p.id] = p.labels;
+    ids.push(p.id);
+  }
+  ids.sort(compareIds);
+  return { format: 'cc2d-labels-v1', landmarkCount: LANDMARK_COUNT, ids, images };
+}
+
+function buildSplit(entries: readonly LayoutEntry[]): DatasetSplit {
+  const split: DatasetSplit = { train: [], test1: [], test2: [] };
+  for (const e of entries) split[e.split].push(e.id);
+  return split;
+}
+
+function distinctSizes(labels: DatasetLabels): Array<{ widthPx: number; heightPx: number; images: number }> {
+  const m = new Map<string, { widthPx: number; heightPx: number; images: number }>();
+  for (const id of labels.ids) {
+    const l = labels.images[id] as ImageLabels;
+    const k = `${l.widthPx}x${l.heightPx}`;
+    const cur = m.get(k) ?? { widthPx: l.widthPx, heightPx: l.heightPx, images: 0 };
+    cur.images++;
+    m.set(k, cur);
+  }
+  return [...m.values()].sort((a, b) => b.images - a.images || a.widthPx - b.widthPx || a.heightPx - b.heightPx);
+}
+
+function buildDescription(args: {
+  datasetVersion: string;
+  params: NormalisedParams;
+  counts: IngestCounts;
+  split: DatasetSplit;
+  labels: DatasetLabels;
+  sizesSeen: Array<{ widthPx: number; heightPx: number; images: number }>;
+  sourceFiles: number;
+  warnings: string[];
+}): DatasetDescription {
+  const { params, labels, sizesSeen } = args;
+  const formats: Partial<Record<ImageFormat, number>> = {};
+  for (const id of labels.ids) {
+    const f = (labels.images[id] as ImageLabels).sourceFormat;
+    formats[f] = (formats[f] ?? 0) + 1;
+  }
+  const formatKeys = Object.keys(formats) as ImageFormat[];
+  const only = sizesSeen.length === 1 ? sizesSeen[0] : undefined;
+  const mmPerWorkingPx =
+    only === undefined
+      ? undefined
+      : Object.fromEntries(
+          params.sizes.map((s) => [String(s), { y: (params.pixelSpacingMm * only.heightPx) / s, x: (params.pixelSpacingMm * only.widthPx) / s }]),
+        );
+  const splits = (Object.keys(SPLIT_FOLDERS) as Split[]).filter((s) => args.split[s].length > 0);
+  return {
+    format: INGEST_FORMAT_VERSION,
+    datasetVersion: args.datasetVersion,
+    name: 'ISBI 2015 cephalometric landmarks',
+    pixelSpacingMm: params.pixelSpacingMm,
+    sizes: params.sizes,
+    landmarkCount: LANDMARK_COUNT,
+    counts: args.counts,
+    splits,
+    testIdsCovered: { test1: args.split.test1, test2: args.split.test2 },
+    imageFormat: formatKeys.length === 1 ? (formatKeys[0] as ImageFormat) : 'mixed',
+    imageFormats: formats,
+    originalSizes: sizesSeen,
+    ...(mmPerWorkingPx !== undefined ? { mmPerWorkingPx } : {}),
+    groundTruth: {
+      paper: 'gtTruncXyPx = int(0.5*(junior+senior)) per coordinate, original px; workingYx[S] = [int(y*S/H), int(x*S/W)] of it',
+      clean: 'gtMeanXyPx = 0.5*(junior+senior), original px, untruncated',
+    },
+    resize: 'whole image to SxS, aspect not kept; Pillow-compatible anti-aliased bilinear (triangle filter widened by the shrink factor)',
+    workingImage: '8-bit greyscale PNG at images/<S>/<id>.png',
+    source: {
+      layout: 'ISBI 2015 official: RawImage/{TrainingData,Test1Data[,Test2Data]}/<id>.<ext>, AnnotationsByMD/400_{senior,junior}/<id>.txt',
+      description:
+        formatKeys.length === 1 && formatKeys[0] === 'jpeg'
+          ? 'JPEG images (lossy re-encodes, not the official BMPs: results shift slightly, spec §8.13)'
+          : formatKeys.length === 1 && formatKeys[0] === 'bmp'
+            ? 'official BMP images'
+            : `image formats: ${formatKeys.join(', ')}`,
+      files: args.sourceFiles,
+    },
+    warnings: args.warnings,
+  };
+}
+
+function jsonBytes(value: unknown): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify(value)}\n`);
+}
