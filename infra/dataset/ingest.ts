@@ -64,6 +64,8 @@ export interface IngestOptions {
   maxInputPixels?: number;
   maxDoctorDisagreementMm?: number;
   onProgress?: (progress: IngestProgress) => void;
+  /** Checked between files; when aborted, its reason is thrown (the activity passes Temporal's cancellation signal). */
+  signal?: AbortSignal;
 }
 
 export interface IngestCounts {
@@ -158,6 +160,7 @@ export async function ingestDataset(store: ObjectStore, options: IngestOptions):
   const total = layout.entries.length;
   let hashedCount = 0;
   const hashed = await mapLimit(layout.entries, 4, async (entry): Promise<HashedEntry> => {
+    options.signal?.throwIfAborted();
     const [image, seniorBytes, juniorBytes] = await Promise.all([readFile(entry.image.path), readFile(entry.senior.path), readFile(entry.junior.path)]);
     report({ phase: 'hash', done: ++hashedCount, total });
     return { entry, imageSha256: sha256Hex(image), seniorBytes, juniorBytes, seniorSha256: sha256Hex(seniorBytes), juniorSha256: sha256Hex(juniorBytes) };
@@ -180,6 +183,7 @@ export async function ingestDataset(store: ObjectStore, options: IngestOptions):
   // Decode, validate, resize, encode.
   let processedCount = 0;
   const processed = await mapLimit(hashed, params.concurrency, async (h): Promise<ProcessedEntry> => {
+    options.signal?.throwIfAborted();
     const result = await processEntry(h, params, problems.length > 0);
     report({ phase: 'process', done: ++processedCount, total });
     return result;
@@ -214,6 +218,7 @@ export async function ingestDataset(store: ObjectStore, options: IngestOptions):
     { relKey: DATASET_FILES.split, bytes: jsonBytes(split) },
     { relKey: DATASET_FILES.description, bytes: jsonBytes(description) },
   ];
+  options.signal?.throwIfAborted();
   report({ phase: 'publish', done: 0, total: files.length });
   // If another ingest of the same input finished first, publishWithManifest finds the identical
   // manifest and reports alreadyPublished (content-addressed: same id, same bytes).

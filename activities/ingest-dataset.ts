@@ -1,0 +1,93 @@
+/**
+ * `ingestDataset` (CPU queue): a thin adapter over infra/dataset/ingest. Validates and publishes
+ * a content-addressed dataset version (or reuses it), heartbeating progress while it works.
+ *
+ * - Outside a Temporal activity (tests, scripts) it runs without heartbeats.
+ * - DatasetInvalidError / InvalidDatasetKeyError / InvalidConfigError → non-retryable
+ *   ApplicationFailure of their type; the message is capped, the full problem list (up to
+ *   MAX_PROBLEMS_IN_FAILURE entries) rides in the failure details.
+ * - Retries are cheap: an already published version returns at once with `reused: true`, and a
+ *   half-written one (crash before its manifest) is completed by the next attempt.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { DatasetInvalidError, UserError } from '../infra/errors';
+import { ingestDataset as runIngest } from '../infra/dataset/ingest';
+import type { IngestProgress } from '../infra/dataset/types';
+import type { ObjectStore } from '../infra/storage/object-store';
+import { ProgressReporter } from './progress';
+import type { IngestInput, IngestOutput } from './types';
+
+export const MAX_PROBLEMS_IN_FAILURE = 200;
+const MAX_PROBLEMS_IN_MESSAGE = 30;
+
+function currentContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Maps ingestion errors to the activity failure taxonomy (user errors are non-retryable). */
+export function toIngestFailure(err: unknown): unknown {
+  if (err instanceof DatasetInvalidError) {
+    const shown = err.problems.slice(0, MAX_PROBLEMS_IN_MESSAGE);
+    const more = err.problems.length - shown.length;
+    const message = `dataset rejected (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}):\n  - ${shown.join('\n  - ')}${more > 0 ? `\n  … and ${more} more` : ''}`;
+    return ApplicationFailure.nonRetryable(message, err.type, { problems: err.problems.slice(0, MAX_PROBLEMS_IN_FAILURE), total: err.problems.length });
+  }
+  if (err instanceof UserError) return ApplicationFailure.nonRetryable(err.message, err.type);
+  return err;
+}
+
+/** Heartbeat step over the whole ingest: hashing is the first half, decoding/resizing the second. */
+function toStep(p: IngestProgress): { step: number; totalSteps: number } {
+  const n = Math.max(p.total, 1);
+  switch (p.phase) {
+    case 'scan':
+      return { step: 0, totalSteps: 2 * n + 1 };
+    case 'hash':
+      return { step: p.done, totalSteps: 2 * n + 1 };
+    case 'process':
+      return { step: n + p.done, totalSteps: 2 * n + 1 };
+    case 'publish':
+      return { step: 2 * n, totalSteps: 2 * n + 1 };
+    case 'done':
+      return { step: 2 * n + 1, totalSteps: 2 * n + 1 };
+  }
+}
+
+export function createIngestActivities(deps: { store: ObjectStore }) {
+  return {
+    async ingestDataset(input: IngestInput): Promise<IngestOutput> {
+      const ctx = currentContext();
+      const reporter = ctx ? new ProgressReporter(ctx, { stage: 'ingest', step: 0, totalSteps: 1 }) : undefined;
+      let lastPhase: IngestProgress['phase'] | undefined;
+      try {
+        const result = await runIngest(deps.store, {
+          datasetDir: input.datasetDir,
+          sizes: input.sizes,
+          ...(input.pixelSpacingMm !== undefined ? { pixelSpacingMm: input.pixelSpacingMm } : {}),
+          ...(input.site !== undefined ? { site: input.site } : {}),
+          ...(ctx ? { signal: ctx.cancellationSignal } : {}),
+          onProgress: (p) => {
+            if (!reporter) return;
+            reporter.update(toStep(p), p.phase !== lastPhase);
+            lastPhase = p.phase;
+          },
+        });
+        ctx?.log.info('dataset ingested', {
+          datasetVersion: result.datasetVersion,
+          reused: result.reused,
+          images: result.counts.images,
+          sizes: result.sizes,
+          warnings: result.warnings.length,
+          durationMs: result.durationMs,
+        });
+        return { datasetVersion: result.datasetVersion, counts: { ...result.counts }, reused: result.reused };
+      } catch (err) {
+        throw toIngestFailure(err);
+      }
+    },
+  };
+}
