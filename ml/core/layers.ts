@@ -64,23 +64,60 @@ export function dilatedConv2d(x: tf.Tensor4D, w: tf.Tensor4D, dilation: number, 
 const BN_MOMENTUM = 0.1; // PyTorch convention: running = (1 − m)·running + m·batch
 const NORM_EPS = 1e-5;
 
+/**
+ * BatchNorm over N, H, W. Training mode normalises with the batch statistics (biased
+ * variance), updates the running buffers with the unbiased one (PyTorch), and has a hand-written
+ * gradient (the full BN backward, batch statistics included) instead of tfjs-core's generic
+ * one, which costs dozens of kernels per layer on tfjs-node. Eval mode uses the running buffers.
+ */
 export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, mode: ForwardMode): tf.Tensor4D {
   const gamma = p.get(`${name}/gamma`);
   const beta = p.get(`${name}/beta`);
   const runMean = p.get(`${name}/mean`);
   const runVar = p.get(`${name}/var`);
   if (!mode.training) return tf.batchNorm(x, runMean, runVar, beta, gamma, NORM_EPS) as tf.Tensor4D;
-  const { mean, variance } = tf.moments(x, [0, 1, 2]);
-  // Running stats use the unbiased batch variance, as PyTorch does. They do not feed the
-  // loss, so the tape gives them no gradient.
   const n = x.shape[0] * x.shape[1] * x.shape[2];
-  tf.tidy(() => {
-    const m = mean;
-    const v = tf.mul(variance, n / Math.max(n - 1, 1));
-    runMean.assign(tf.add(tf.mul(runMean, 1 - BN_MOMENTUM), tf.mul(m, BN_MOMENTUM)));
-    runVar.assign(tf.add(tf.mul(runVar, 1 - BN_MOMENTUM), tf.mul(v, BN_MOMENTUM)));
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xin, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+    const save = args[3] as tf.GradSaveFunc;
+    const { mean, variance } = tf.moments(xin, [0, 1, 2]);
+    tf.tidy(() => {
+      const v = tf.mul(variance, n / Math.max(n - 1, 1));
+      runMean.assign(tf.add(tf.mul(runMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
+      runVar.assign(tf.add(tf.mul(runVar, 1 - BN_MOMENTUM), tf.mul(v, BN_MOMENTUM)));
+    });
+    const invStd = tf.rsqrt(tf.add(variance, NORM_EPS));
+    save([xin, mean, invStd, g]);
+    const value = tf.batchNorm(xin, mean, variance, b, g, NORM_EPS) as tf.Tensor4D;
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sx, sMean, sInv, sGamma] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const d = dy as tf.Tensor4D;
+        const xhat = tf.mul(tf.sub(sx, sMean), sInv);
+        const dBeta = tf.sum(d, [0, 1, 2]);
+        const dGamma = tf.sum(tf.mul(d, xhat), [0, 1, 2]);
+        const k = tf.mul(sGamma, sInv);
+        // dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂))
+        const dx = tf.mul(tf.sub(tf.sub(d, tf.mul(xhat, tf.div(dGamma, n))), tf.div(dBeta, n)), k);
+        return [dx, dGamma, dBeta];
+      },
+    };
   });
-  return tf.batchNorm(x, mean, variance, beta, gamma, NORM_EPS) as tf.Tensor4D;
+  return op(x, gamma, beta) as tf.Tensor4D;
+}
+
+/**
+ * ReLU with a two-kernel gradient, dy·sign(relu(x)), instead of tfjs-core's Step-based one
+ * (about six kernels on tfjs-node). Same values and the same gradient (0 at x ≤ 0).
+ */
+export function relu<T extends tf.Tensor>(x: T): T {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const y = tf.relu(args[0] as tf.Tensor);
+    (args[1] as tf.GradSaveFunc)([y]);
+    return { value: y, gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.mul(dy as tf.Tensor, tf.sign(saved[0]!)) };
+  });
+  return op(x) as T;
 }
 
 /** InstanceNorm without affine parameters (per sample, per channel). */

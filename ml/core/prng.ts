@@ -53,8 +53,9 @@ export class Prng {
     return new Prng([...state] as PrngState);
   }
 
+  /** The four state words as unsigned 32-bit integers (`a` can be held signed internally). */
   state(): PrngState {
-    return [this.a, this.b, this.c, this.d];
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
   }
 
   nextUint32(): number {

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from './params';
-import { conv2d, maxPool2, scaled } from './layers';
+import { conv2d, maxPool2, relu, scaled } from './layers';
 
 const VGG19_STAGES = [
   [64, 64],
@@ -36,7 +36,7 @@ export function vggEncoder(p: ParamStore, prefix: string, x: tf.Tensor4D): tf.Te
   let h = x;
   VGG19_STAGES.forEach((stage, s) => {
     stage.forEach((_c, i) => {
-      h = tf.relu(conv2d(p, `${prefix}/s${s}c${i}`, h));
+      h = relu(conv2d(p, `${prefix}/s${s}c${i}`, h));
     });
     h = maxPool2(h);
     feats.push(h);

@@ -59,7 +59,7 @@ export function rotatePoint(p: readonly [number, number], centre: readonly [numb
  * rotatePoint(p, centre, angleRad).
  */
 export function rotateBilinear(img: GrayImage, angleRad: number): GrayImage {
-  const { height: h, width: w } = img;
+  const { height: h, width: w, data } = img;
   const cy = (h - 1) / 2;
   const cx = (w - 1) / 2;
   const c = Math.cos(angleRad);
@@ -69,10 +69,26 @@ export function rotateBilinear(img: GrayImage, angleRad: number): GrayImage {
     const dy = y - cy;
     for (let x = 0; x < w; x++) {
       const dx = x - cx;
-      // Inverse map (rotation by −angle) from the output pixel to the source.
+      // Inverse map (rotation by −angle) from the output pixel to the source; same arithmetic
+      // as sampleBilinear with zero fill, inlined.
       const sy = cy + s * dx + c * dy;
       const sx = cx + c * dx - s * dy;
-      const v = sampleBilinear(img, sy, sx, 0);
+      const y0 = Math.floor(sy);
+      const x0 = Math.floor(sx);
+      if (y0 < -1 || x0 < -1 || y0 >= h || x0 >= w) continue;
+      const fy = sy - y0;
+      const fx = sx - x0;
+      const inY0 = y0 >= 0;
+      const inY1 = y0 + 1 < h;
+      const inX0 = x0 >= 0;
+      const inX1 = x0 + 1 < w;
+      const r0 = y0 * w;
+      const r1 = r0 + w;
+      const v00 = inY0 && inX0 ? data[r0 + x0]! : 0;
+      const v01 = inY0 && inX1 ? data[r0 + x0 + 1]! : 0;
+      const v10 = inY1 && inX0 ? data[r1 + x0]! : 0;
+      const v11 = inY1 && inX1 ? data[r1 + x0 + 1]! : 0;
+      const v = (1 - fy) * ((1 - fx) * v00 + fx * v01) + fy * ((1 - fx) * v10 + fx * v11);
       out[y * w + x] = v < 0 ? 0 : v > 1 ? 1 : v;
     }
   }

@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ForwardMode } from '../core/layers';
-import { batchNorm, conv2d, scaled, upsample2 } from '../core/layers';
+import { batchNorm, conv2d, relu, scaled, upsample2 } from '../core/layers';
 import type { NamedArray } from '../core/params';
 import { ParamStore } from '../core/params';
 import { Prng } from '../core/prng';
@@ -64,8 +64,8 @@ function defineDoubleConv(p: ParamStore, name: string, cin: number, cout: number
 }
 
 function doubleConv(p: ParamStore, name: string, x: tf.Tensor4D, mode: ForwardMode): tf.Tensor4D {
-  const h = tf.relu(batchNorm(p, `${name}/bn1`, conv2d(p, `${name}/c1`, x), mode));
-  return tf.relu(batchNorm(p, `${name}/bn2`, conv2d(p, `${name}/c2`, h), mode));
+  const h = relu(batchNorm(p, `${name}/bn1`, conv2d(p, `${name}/c1`, x), mode));
+  return relu(batchNorm(p, `${name}/bn2`, conv2d(p, `${name}/c2`, h), mode));
 }
 
 /** conv (no bias) + BN, no ReLU ("BasicConv2d" of the RFB-modified block). */
@@ -101,7 +101,7 @@ function rfb(p: ParamStore, name: string, x: tf.Tensor4D, mode: ForwardMode): tf
     return h;
   });
   const cat = basic(p, `${name}/cat`, tf.concat(outs, 3), mode);
-  return tf.relu(tf.add(cat, basic(p, `${name}/res`, x, mode))) as tf.Tensor4D;
+  return relu(tf.add(cat, basic(p, `${name}/res`, x, mode))) as tf.Tensor4D;
 }
 
 /** Declares every parameter of the network in `p` (seeded He init from p's Prng). */

@@ -56,3 +56,19 @@ for (const k of prof.kernels) {
 }
 console.log(`kernels ${prof.kernels.length}, total kernel ms ${total.toFixed(0)}`);
 for (const [name, e] of [...agg].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) console.log(`${name.padEnd(28)} ${e.ms.toFixed(1).padStart(8)} ms  x${e.n}`);
+
+// Optimizer cost alone.
+{
+  const { AdamL2 } = await import('../../../ml/core/adam-l2');
+  const opt = new AdamL2(net.params.trainable, { weightDecay: 1e-4 });
+  const grads: Record<string, tf.Tensor> = {};
+  for (const [n, v] of net.params.trainable) grads[n] = tf.onesLike(v);
+  opt.apply(grads, 1e-3);
+  const t0 = performance.now();
+  for (let i = 0; i < 5; i++) opt.apply(grads, 1e-3);
+  await net.params.get('head1/b').data();
+  console.log(`adam apply ${((performance.now() - t0) / 5).toFixed(1)} ms over ${net.params.trainable.size} params, ${net.params.count()} scalars`);
+  const t1 = performance.now();
+  for (let i = 0; i < 5; i++) makeSslBatch(images, Array.from({ length: B }, (_, i) => i % images.length), prng, cfg);
+  console.log(`batch generation ${((performance.now() - t1) / 5).toFixed(1)} ms`);
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { batchNorm, conv2d, dilatedConv2d, relu } from '../../../ml/core/layers';
+import { ParamStore } from '../../../ml/core/params';
+import { Prng } from '../../../ml/core/prng';
+
+function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+
+/** A dilated kernel written out densely (zeros between taps): a reference with ordinary gradients. */
+function dense(w: tf.Tensor4D, d: number): tf.Tensor4D {
+  const [kh, kw, ci, co] = w.shape;
+  const buf = tf.buffer([(kh - 1) * d + 1, (kw - 1) * d + 1, ci, co]);
+  const src = w.arraySync();
+  for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) buf.set(src[i]![j]![c]![o]!, i * d, j * d, c, o);
+  return buf.toTensor() as tf.Tensor4D;
+}
+
+describe('core layers', () => {
+  it('dilated conv (space-to-batch) equals the dense-kernel conv, values and gradients, non-square input', () => {
+    for (const d of [3, 5, 7]) {
+      tf.tidy(() => {
+        const x = tf.randomNormal([2, 9, 13, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+        const w = tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
+        const ref = (xx: tf.Tensor4D, ww: tf.Tensor4D) => tf.conv2d(xx, dense(ww, d), 1, 'same');
+        expect(maxAbsDiff(dilatedConv2d(x, w, d, 'same'), ref(x, w))).toBeLessThan(1e-4);
+        expect(maxAbsDiff(dilatedConv2d(x, w, d, 'same'), tf.conv2d(x, w, 1, 'same', 'NHWC', d))).toBeLessThan(1e-4);
+        const dy = tf.randomNormal([2, 9, 13, 4], 0, 1, 'float32', 3);
+        const [gx, gw] = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(dilatedConv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, d, 'same'), dy)))([x, w]);
+        const gxRef = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(ref(xx as tf.Tensor4D, w), dy)))(x);
+        expect(maxAbsDiff(gx!, gxRef)).toBeLessThan(1e-3);
+        // Weight gradient: the dense kernel's gradient at the taps.
+        const gDense = tf.grad((ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, ww as tf.Tensor4D, 1, 'same'), dy)))(dense(w, d));
+        const taps = tf.stack([0, 1, 2].map((i) => tf.stack([0, 1, 2].map((j) => tf.slice(gDense, [i * d, j * d, 0, 0], [1, 1, 3, 4]).reshape([3, 4])))));
+        expect(maxAbsDiff(gw!, taps)).toBeLessThan(1e-3);
+      });
+    }
+  });
+
+  it('conv2d on a ParamStore routes dilation > 1 through the differentiable form', () => {
+    const p = new ParamStore(Prng.fromSeed(1));
+    p.conv('c', 3, 3, 2, 2, false);
+    tf.tidy(() => {
+      const x = tf.randomNormal([1, 12, 12, 2], 0, 1, 'float32', 4) as tf.Tensor4D;
+      const g = tf.variableGrads(() => tf.sum(conv2d(p, 'c', x, { dilation: 3 })) as tf.Scalar, [p.get('c/w')]);
+      expect(g.grads[p.get('c/w').name]!.shape).toEqual([3, 3, 2, 2]);
+    });
+    p.dispose();
+  });
+
+  it('batchNorm (custom gradient) matches the generic tfjs gradient and updates running stats like PyTorch', () => {
+    const p = new ParamStore(Prng.fromSeed(1));
+    p.batchNorm('bn', 3);
+    tf.tidy(() => {
+      p.get('bn/gamma').assign(tf.tensor1d([1.5, 0.5, -1]));
+      p.get('bn/beta').assign(tf.tensor1d([0.1, 0.2, 0.3]));
+      const x = tf.add(tf.mul(tf.randomNormal([2, 5, 7, 3], 0, 1, 'float32', 5), 2), 1) as tf.Tensor4D;
+      const dy = tf.randomNormal([2, 5, 7, 3], 0, 1, 'float32', 6);
+      const generic = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const { mean, variance } = tf.moments(xx, [0, 1, 2]);
+        return tf.sum(tf.mul(tf.batchNorm(xx as tf.Tensor4D, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, 1e-5), dy));
+      };
+      const ref = tf.grads(generic)([x, p.get('bn/gamma'), p.get('bn/beta')]);
+      const ours = tf.grads((xx: tf.Tensor) => tf.sum(tf.mul(batchNorm(p, 'bn', xx as tf.Tensor4D, { training: true }), dy)))([x]);
+      expect(maxAbsDiff(ours[0]!, ref[0]!)).toBeLessThan(1e-4);
+      const vg = tf.variableGrads(() => tf.sum(tf.mul(batchNorm(p, 'bn', x, { training: true }), dy)) as tf.Scalar, [p.get('bn/gamma'), p.get('bn/beta')]);
+      expect(maxAbsDiff(vg.grads[p.get('bn/gamma').name]!, ref[1]!)).toBeLessThan(1e-3);
+      expect(maxAbsDiff(vg.grads[p.get('bn/beta').name]!, ref[2]!)).toBeLessThan(1e-4);
+    });
+    // Running stats: start (0, 1), three identical batches with momentum 0.1 and unbiased variance.
+    const p2 = new ParamStore(Prng.fromSeed(1));
+    p2.batchNorm('bn', 1);
+    const x = tf.tensor4d([1, 2, 3, 6], [1, 2, 2, 1]);
+    for (let i = 0; i < 3; i++) tf.tidy(() => batchNorm(p2, 'bn', x, { training: true }));
+    const mean = 3;
+    const unbiased = (4 + 1 + 0 + 9) / 3;
+    expect(p2.get('bn/mean').dataSync()[0]).toBeCloseTo(mean * (1 - 0.9 ** 3), 5);
+    expect(p2.get('bn/var').dataSync()[0]).toBeCloseTo(0.9 ** 3 + unbiased * (1 - 0.9 ** 3), 5);
+    // Eval mode uses the running stats.
+    const y = tf.tidy(() => batchNorm(p2, 'bn', x, { training: false }).dataSync());
+    const rm = p2.get('bn/mean').dataSync()[0]!;
+    const rv = p2.get('bn/var').dataSync()[0]!;
+    expect(y[0]).toBeCloseTo((1 - rm) / Math.sqrt(rv + 1e-5), 5);
+    x.dispose();
+    p.dispose();
+    p2.dispose();
+  });
+
+  it('relu has the values and gradient of tf.relu', () => {
+    tf.tidy(() => {
+      const x = tf.tensor1d([-2, -0.5, 0, 0.5, 3]);
+      expect(Array.from(relu(x).dataSync())).toEqual([0, 0, 0, 0.5, 3]);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(relu(t), tf.tensor1d([1, 2, 3, 4, 5]))))(x);
+      const gRef = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.relu(t), tf.tensor1d([1, 2, 3, 4, 5]))))(x);
+      expect(Array.from(g.dataSync())).toEqual(Array.from(gRef.dataSync()));
+    });
+  });
+});
