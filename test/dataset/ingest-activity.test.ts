@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIngestActivities } from '../../activities/ingest-dataset';
+import type { IngestOutput } from '../../activities/types';
 import { makeFixture, type Fixture } from './support/fixtures';
 import { RecordingMemoryStore } from './support/memory-store';
 
@@ -19,7 +20,7 @@ describe('ingestDataset activity', () => {
     const env = new MockActivityEnvironment();
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
-    const out = await env.run(ingestDataset, { datasetDir: fx.root, sizes: [16], site: 'default' });
+    const out: IngestOutput = await env.run(ingestDataset, { datasetDir: fx.root, sizes: [16], site: 'default' });
     expect(out).toEqual({ datasetVersion: expect.stringMatching(/^[0-9a-f]{64}$/), counts: { images: 3, train: 2, test1: 1, test2: 0 }, reused: false });
     expect(beats.length).toBeGreaterThan(3);
     expect(beats.at(-1)).toMatchObject({ stage: 'ingest', step: 7, totalSteps: 7 });
@@ -58,7 +59,7 @@ describe('ingestDataset activity', () => {
     const store = new RecordingMemoryStore();
     const { ingestDataset } = createIngestActivities({ store });
     const env = new MockActivityEnvironment();
-    env.on('heartbeat', () => env.cancel('test cancel'));
+    env.on('heartbeat', () => env.cancel());
     await expect(env.run(ingestDataset, { datasetDir: fx.root, sizes: [16] })).rejects.toThrow();
     expect(store.puts).toEqual([]);
   });
