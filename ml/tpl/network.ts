@@ -53,25 +53,31 @@ function checkConfig(cfg: TplNetworkConfig): void {
   }
 }
 
-/** Declares every parameter of the network in `p` (seeded He init from p's PRNG). */
+/**
+ * Declares every parameter of the network in `p` (seeded He init from p's PRNG). Runs in a
+ * tidy scope: ParamStore creates each variable from a temporary tensor that it never disposes
+ * (variables survive tidy, the temporaries do not).
+ */
 export function defineTplNetwork(p: ParamStore, cfg: TplNetworkConfig): void {
   checkConfig(cfg);
-  const w = cfg.width;
-  defineVggEncoder(p, ENCODER, 1, w);
-  const enc = vggChannels(w);
-  let cin = enc[4]!;
-  for (const [name, c, skip] of DECODER) {
-    const cout = scaled(c, w);
-    const cat = cin + (skip === null ? 0 : enc[skip]!);
-    p.conv(`${name}/c0`, 3, 3, cat, cout, false);
-    p.conv(`${name}/c1`, 3, 3, cout, cout, false);
-    cin = cout;
-  }
-  const k = cfg.landmarkCount;
-  p.conv('final', 1, 1, cin, 3 * k, true);
-  const bias = new Float32Array(3 * k);
-  bias.fill(Math.log(HEAT_PRIOR / (1 - HEAT_PRIOR)), 0, k);
-  tf.tidy(() => p.get('final/b').assign(tf.tensor1d(bias)));
+  tf.tidy(() => {
+    const w = cfg.width;
+    defineVggEncoder(p, ENCODER, 1, w);
+    const enc = vggChannels(w);
+    let cin = enc[4]!;
+    for (const [name, c, skip] of DECODER) {
+      const cout = scaled(c, w);
+      const cat = cin + (skip === null ? 0 : enc[skip]!);
+      p.conv(`${name}/c0`, 3, 3, cat, cout, false);
+      p.conv(`${name}/c1`, 3, 3, cout, cout, false);
+      cin = cout;
+    }
+    const k = cfg.landmarkCount;
+    p.conv('final', 1, 1, cin, 3 * k, true);
+    const bias = new Float32Array(3 * k);
+    bias.fill(Math.log(HEAT_PRIOR / (1 - HEAT_PRIOR)), 0, k);
+    p.get('final/b').assign(tf.tensor1d(bias));
+  });
 }
 
 /** Convolutions per VGG19 stage; parameter names follow ml/core's defineVggEncoder. */

@@ -50,6 +50,8 @@ export interface TplWeightsMeta {
 
 interface TrainMeta extends TplWeightsMeta {
   seed: number;
+  /** FNV-1a over images, pseudo-labels, template and its landmarks: a resume must see the same data. */
+  dataDigest: string;
   imageCount: number;
   batchPseudo: number;
   epoch: number;
@@ -70,6 +72,34 @@ function checkLandmarks(what: string, pts: readonly PointYX[], k: number, size: 
     if (!Number.isFinite(y) || !Number.isFinite(x)) throw new Error(`createTplTrainer: ${what}[${i}] is not finite: [${y}, ${x}]`);
     if (y < 0 || y >= size || x < 0 || x >= size) throw new Error(`createTplTrainer: ${what}[${i}] = [${y}, ${x}] lies outside the ${size}×${size} grid`);
   });
+}
+
+/** FNV-1a (32-bit) over the training data, as hex. */
+export function digestTplData(images: readonly GrayImage[], labels: readonly PointYX[][], template: GrayImage, templateLandmarks: readonly PointYX[]): string {
+  let h = 0x811c9dc5;
+  const word = (v: number) => {
+    h = Math.imul(h ^ (v >>> 0), 0x01000193) >>> 0;
+  };
+  const f32 = new Float32Array(1);
+  const u32 = new Uint32Array(f32.buffer);
+  const num = (v: number) => {
+    f32[0] = v;
+    word(u32[0]!);
+  };
+  for (const img of [...images, template]) {
+    word(img.height);
+    word(img.width);
+    const words = new Uint32Array(img.data.buffer, img.data.byteOffset, img.data.length);
+    for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 0x01000193) >>> 0;
+  }
+  for (const pts of [...labels, templateLandmarks]) {
+    word(pts.length);
+    for (const [y, x] of pts) {
+      num(y);
+      num(x);
+    }
+  }
+  return `${images.length}:${h.toString(16).padStart(8, '0')}`;
 }
 
 function yieldToEventLoop(): Promise<void> {
@@ -99,10 +129,16 @@ export async function createTplTrainer(input: TplTrainerInput): Promise<Trainer>
   pseudoLabels.forEach((pts, i) => checkLandmarks(`pseudoLabels[${i}]`, pts, k, size));
 
   const radius = diskRadius(size, tpl.radiusFraction);
+  const dataDigest = digestTplData(images, pseudoLabels, template, templateLandmarks);
   const root = Prng.fromSeed(seed);
   const params = new ParamStore(root.fork());
   defineTplNetwork(params, { width: tpl.width, landmarkCount: k });
-  const optimizer = new AdamL2(params.trainable, { weightDecay: tpl.weightDecay });
+  // In a tidy scope so that the temporaries the moment variables are made from are freed.
+  let made: AdamL2 | undefined;
+  tf.tidy(() => {
+    made = new AdamL2(params.trainable, { weightDecay: tpl.weightDecay });
+  });
+  const optimizer = made!;
   let dataPrng = root.fork();
   let step = 0;
   let epoch = 0;
@@ -121,6 +157,7 @@ export async function createTplTrainer(input: TplTrainerInput): Promise<Trainer>
       for (const [key, v] of expect) {
         if (m[key] !== v) throw new Error(`checkpoint ${key} = ${String(m[key])}, this run has ${v}`);
       }
+      if (m.dataDigest !== dataDigest) throw new Error(`checkpoint was trained on other data (digest ${m.dataDigest}, this run ${dataDigest})`);
       params.load(c.params);
       optimizer.load(c.optimizer.step, c.optimizer.slots);
       dataPrng = Prng.fromState(c.prng);
@@ -215,7 +252,7 @@ export async function createTplTrainer(input: TplTrainerInput): Promise<Trainer>
   }
 
   const meta = (): TrainMeta => ({
-    landmarkCount: k, width: tpl.width, inputSize: size, radius, seed,
+    landmarkCount: k, width: tpl.width, inputSize: size, radius, seed, dataDigest,
     imageCount: images.length, batchPseudo: tpl.batchPseudo, epoch, order: [...order], cursor,
   });
 

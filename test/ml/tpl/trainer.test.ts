@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { decodeCheckpoint } from '../../../ml/core/checkpoint';
+import { ParamStore } from '../../../ml/core/params';
+import { Prng } from '../../../ml/core/prng';
+import { resolveProfile } from '../../../ml/profiles';
+import type { GrayImage, PointYX, TrainProgress } from '../../../ml/types';
+import { createTplTrainer, predictLandmarks, tplLearningRate } from '../../../ml/tpl';
+import { defineTplNetwork, HEAT_PRIOR, splitTplOutput, tplForward } from '../../../ml/tpl/network';
+
+/** 64×64 gray images with Gaussian dots at the landmarks: even landmarks bright, odd ones dark. */
+function dotSample(prng: Prng, size: number, k: number): { img: GrayImage; pts: PointYX[] } {
+  const pts = Array.from({ length: k }, () => [6 + prng.int(size - 12), 6 + prng.int(size - 12)] as PointYX);
+  const data = new Float32Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      let v = 0.5;
+      pts.forEach(([py, px], i) => {
+        v += (i % 2 === 0 ? 0.5 : -0.5) * Math.exp(-((y - py) ** 2 + (x - px) ** 2) / 8);
+      });
+      data[y * size + x] = v;
+    }
+  }
+  return { img: { height: size, width: size, data }, pts };
+}
+
+function dataset(seed: number, n: number, size = 64, k = 2) {
+  const prng = Prng.fromSeed(seed);
+  const train = Array.from({ length: n }, () => dotSample(prng, size, k));
+  const template = dotSample(prng, size, k);
+  return {
+    images: train.map((s) => s.img), pseudoLabels: train.map((s) => s.pts),
+    template: template.img, templateLandmarks: template.pts,
+  };
+}
+
+async function weightsOf(bytes: Uint8Array): Promise<Map<string, Float32Array>> {
+  return new Map(decodeCheckpoint(bytes).params.map((a) => [a.name, a.data]));
+}
+
+describe('TPL network', () => {
+  it('maps [N, S, S, 1] to [N, S, S, 3K] and starts the heatmap near p = 0.01', () => {
+    const p = new ParamStore(Prng.fromSeed(1));
+    defineTplNetwork(p, { width: 0.0625, landmarkCount: 3 });
+    try {
+      const bias = p.get('final/b').dataSync();
+      expect(Array.from(bias.slice(0, 3)).map((b) => 1 / (1 + Math.exp(-b)))).toEqual([HEAT_PRIOR, HEAT_PRIOR, HEAT_PRIOR].map((v) => expect.closeTo(v, 6)));
+      expect(Array.from(bias.slice(3))).toEqual([0, 0, 0, 0, 0, 0]);
+      tf.tidy(() => {
+        const out = tplForward(p, tf.randomUniform([2, 64, 64, 1], 0, 1, 'float32', 3) as tf.Tensor4D);
+        expect(out.shape).toEqual([2, 64, 64, 9]);
+        const { heatLogits, offsetX, offsetY } = splitTplOutput(out, 3);
+        expect([heatLogits.shape, offsetX.shape, offsetY.shape]).toEqual([[2, 64, 64, 3], [2, 64, 64, 3], [2, 64, 64, 3]]);
+        const meanP = tf.mean(tf.sigmoid(heatLogits)).dataSync()[0]!;
+        expect(meanP).toBeGreaterThan(0.003);
+        expect(meanP).toBeLessThan(0.05);
+      });
+      expect(() => tf.tidy(() => tplForward(p, tf.zeros([1, 48, 64, 1]) as tf.Tensor4D))).toThrow(/multiple of 32/);
+    } finally {
+      p.dispose();
+    }
+  });
+});
+
+describe('TPL trainer', () => {
+  it('lr: multiplied by gamma at each decay step', () => {
+    const tpl = resolveProfile('paper').tpl;
+    expect(tplLearningRate(tpl, 0)).toBe(3e-4);
+    expect(tplLearningRate(tpl, 14_999)).toBe(3e-4);
+    expect(tplLearningRate(tpl, 15_000)).toBeCloseTo(3e-5, 12);
+    expect(tplLearningRate(tpl, 30_000)).toBeCloseTo(3e-6, 12);
+  });
+
+  it('N steps straight = N/2 steps + checkpoint + resume + N/2 steps (weights, optimizer, data order)', async () => {
+    // 3 images, 2 per batch: batches straddle epochs; the lr cut at step 6 falls in the second half.
+    const profile = resolveProfile('smoke', { tpl: { batchPseudo: 2, steps: 8, lrDecaySteps: [6] } });
+    const data = dataset(21, 3);
+    const straight = await createTplTrainer({ ...data, profile, seed: 9 });
+    const lossesA: number[] = [];
+    await straight.train(8, (p) => lossesA.push(p.loss));
+    const wA = await weightsOf(await straight.exportWeights());
+    straight.dispose();
+
+    const first = await createTplTrainer({ ...data, profile, seed: 9 });
+    const lossesB: number[] = [];
+    await first.train(4, (p) => lossesB.push(p.loss));
+    const ckpt = await first.checkpoint();
+    first.dispose();
+    const resumed = await createTplTrainer({ ...data, profile, seed: 9, checkpoint: ckpt });
+    expect(resumed.step).toBe(4);
+    const last = await resumed.train(100, (p) => lossesB.push(p.loss)); // capped at totalSteps
+    expect(last.step).toBe(8);
+    expect(last.lr).toBeCloseTo(profile.tpl.lr * profile.tpl.lrGamma, 12);
+    const wB = await weightsOf(await resumed.exportWeights());
+    resumed.dispose();
+
+    expect(lossesB).toEqual(lossesA);
+    let maxDiff = 0;
+    for (const [name, a] of wA) {
+      const b = wB.get(name)!;
+      for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+    }
+    // On the native backend the two runs agree bit for bit.
+    expect(maxDiff).toBe(0);
+  });
+
+  it('refuses a checkpoint from other data or another landmark count', async () => {
+    const profile = resolveProfile('smoke');
+    const data = dataset(22, 2);
+    const t = await createTplTrainer({ ...data, profile, seed: 1 });
+    await t.train(1);
+    const ckpt = await t.checkpoint();
+    t.dispose();
+    const other = dataset(23, 2);
+    const before = tf.memory().numTensors;
+    await expect(createTplTrainer({ ...other, profile, seed: 1, checkpoint: ckpt })).rejects.toThrow(/other data/);
+    await expect(createTplTrainer({ ...data, profile, seed: 2, checkpoint: ckpt })).rejects.toThrow(/seed/);
+    const k3 = dataset(22, 2, 64, 3);
+    await expect(createTplTrainer({ ...k3, profile, seed: 1, checkpoint: ckpt })).rejects.toThrow(/landmarkCount/);
+    expect(tf.memory().numTensors).toBe(before); // failed resumes free what they built
+  });
+
+  it('validates its inputs with messages naming the field', async () => {
+    const profile = resolveProfile('smoke');
+    const data = dataset(24, 2);
+    await expect(createTplTrainer({ ...data, profile, seed: 1, pseudoLabels: data.pseudoLabels.slice(1) })).rejects.toThrow(/2 images but 1 pseudo-label/);
+    await expect(createTplTrainer({ ...data, profile, seed: 1, pseudoLabels: [data.pseudoLabels[0]!, [[1, 1]]] })).rejects.toThrow(/pseudoLabels\[1\] has 1 landmarks, expected K = 2/);
+    await expect(createTplTrainer({ ...data, profile, seed: 1, pseudoLabels: [data.pseudoLabels[0]!, [[1, 1], [70, 3]]] })).rejects.toThrow(/outside the 64×64 grid/);
+    await expect(createTplTrainer({ ...data, profile, seed: 1, template: { height: 32, width: 64, data: new Float32Array(2048) } })).rejects.toThrow(/template is 32×64, expected 64×64/);
+  });
+
+  it('does not leak tensors across training steps or predictLandmarks, and frees the event loop between steps', async () => {
+    const profile = resolveProfile('smoke', { tpl: { steps: 20 } });
+    const data = dataset(25, 3);
+    const start = tf.memory().numTensors;
+    const t = await createTplTrainer({ ...data, profile, seed: 4 });
+    await t.train(1); // burn-in
+    const afterBurnIn = tf.memory().numTensors;
+    const counts: number[] = [];
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    await t.train(4, () => counts.push(tf.memory().numTensors));
+    clearInterval(timer);
+    expect(counts).toEqual([afterBurnIn, afterBurnIn, afterBurnIn, afterBurnIn]);
+    expect(ticks).toBeGreaterThanOrEqual(3); // timers (heartbeats) ran while training
+    await t.checkpoint();
+    const weights = await t.exportWeights();
+    expect(tf.memory().numTensors).toBe(afterBurnIn);
+    t.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+
+    const images = data.images;
+    await predictLandmarks({ profile, weights, images, landmarkCount: 2, chunkSize: 2 }); // burn-in
+    const beforePredict = tf.memory().numTensors;
+    const pred = await predictLandmarks({ profile, weights, images, landmarkCount: 2, chunkSize: 2 });
+    expect(pred).toHaveLength(3);
+    expect(tf.memory().numTensors).toBe(beforePredict);
+    expect(beforePredict).toBe(start);
+    await expect(predictLandmarks({ profile, weights, images, landmarkCount: 3 })).rejects.toThrow(/landmarkCount = 2, the inputs say 3/);
+  });
+
+  it('learns a tiny synthetic task: heat loss halves and landmarks on unseen images come within a few pixels', async () => {
+    const profile = resolveProfile('smoke', { tpl: { width: 0.125, batchPseudo: 3, steps: 60, lr: 5e-3, lrDecaySteps: [] } });
+    const prng = Prng.fromSeed(5);
+    const train = Array.from({ length: 24 }, () => dotSample(prng, 64, 2));
+    const template = dotSample(prng, 64, 2);
+    const test = Array.from({ length: 8 }, () => dotSample(prng, 64, 2));
+    const trainer = await createTplTrainer({
+      profile, images: train.map((s) => s.img), pseudoLabels: train.map((s) => s.pts),
+      template: template.img, templateLandmarks: template.pts, seed: 3,
+    });
+    const log: TrainProgress[] = [];
+    await trainer.train(60, (p) => log.push(p));
+    const weights = await trainer.exportWeights();
+    trainer.dispose();
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    const heatFirst = mean(log.slice(0, 5).map((p) => p.parts.heat!));
+    const heatLast = mean(log.slice(-5).map((p) => p.parts.heat!));
+    expect(heatLast).toBeLessThan(0.7 * heatFirst);
+    const pred = await predictLandmarks({ profile, weights, images: test.map((s) => s.img), landmarkCount: 2 });
+    const errors = pred.flatMap((pts, i) => pts.map(([y, x], k) => Math.hypot(y - test[i]!.pts[k]![0], x - test[i]!.pts[k]![1])));
+    expect(mean(errors)).toBeLessThan(3);
+    expect(errors.filter((e) => e <= 4).length).toBeGreaterThanOrEqual(14); // of 16
+  });
+});
