@@ -79,7 +79,7 @@ export const OverlaySchema = z
     predictedYx: z.array(YxSchema).min(1),
     truthYx: z.array(YxSchema).min(1),
     /** PNG or JPEG bytes of the radiograph (any size; resized for display). */
-    image: z.instanceof(Uint8Array),
+    image: z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.byteLength > 0, { message: 'must be non-empty PNG or JPEG bytes (Uint8Array)' }),
   })
   .strict()
   .refine((o) => o.predictedYx.length === o.truthYx.length, { message: 'predictedYx and truthYx must have the same length', path: ['truthYx'] });

@@ -1,0 +1,122 @@
+/**
+ * Where the dashboard's data comes from: runs from Temporal visibility (typed search attributes
+ * of `cc2dPipeline` executions, plus the `progress` query for running ones) and reports from
+ * the artifact store. Both are small interfaces so the server can be tested with fakes.
+ */
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import type { PipelineProgress } from '../../activities/types';
+import { runPrefix } from '../../activities/run-keys';
+import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTES as SA } from '../config/names';
+import { NotFoundError, type ObjectStore } from '../storage/object-store';
+
+/** One row of the runs table (all plain JSON). */
+export interface RunRow {
+  runId: string;
+  /** Temporal execution status, lower case: running, completed, failed, cancelled, terminated, timed_out, … */
+  status: string;
+  /** Cc2dStatus as upserted by the workflow (may lag the execution status). */
+  cc2dStatus?: string;
+  stage?: string;
+  /** 0–1, from Cc2dProgress (or the live progress query when running). */
+  progress?: number;
+  site?: string;
+  profile?: string;
+  datasetVersion?: string;
+  mreMm?: number;
+  startTime: string;
+  closeTime?: string;
+  /** Live `progress` query result, for running runs that answered in time. */
+  live?: Pick<PipelineProgress, 'stage' | 'step' | 'totalSteps' | 'loss' | 'fraction' | 'shardsDone' | 'shardCount'>;
+}
+
+export interface RunSource {
+  listRuns(limit: number): Promise<RunRow[]>;
+  progress(runId: string): Promise<PipelineProgress | undefined>;
+}
+
+export interface ReportSource {
+  /** The run's report.html, or undefined when it has none (yet). */
+  getReport(runId: string): Promise<Uint8Array | undefined>;
+}
+
+/** Key of a run's HTML report (next to its JSON report). */
+export function reportHtmlKey(runId: string): string {
+  return `${runPrefix(runId)}/report/report.html`;
+}
+
+export function rowFromExecution(info: WorkflowExecutionInfo): RunRow {
+  const sa = info.typedSearchAttributes;
+  const opt = <T>(v: T | undefined, key: string): Record<string, T> => (v === undefined || v === null ? {} : { [key]: v });
+  return {
+    runId: info.workflowId,
+    status: info.status.name.toLowerCase(),
+    ...opt(sa.get(SA.status), 'cc2dStatus'),
+    ...opt(sa.get(SA.stage), 'stage'),
+    ...opt(sa.get(SA.progress), 'progress'),
+    ...opt(sa.get(SA.site), 'site'),
+    ...opt(sa.get(SA.profile), 'profile'),
+    ...opt(sa.get(SA.datasetVersion), 'datasetVersion'),
+    ...opt(sa.get(SA.mre), 'mreMm'),
+    startTime: info.startTime.toISOString(),
+    ...(info.closeTime ? { closeTime: info.closeTime.toISOString() } : {}),
+  };
+}
+
+/** Temporal-backed run source. `queryTimeoutMs` bounds each `progress` query (a run whose worker is down never answers). */
+export function createTemporalRunSource(client: Client, queryTimeoutMs = 3000): RunSource {
+  async function progress(runId: string): Promise<PipelineProgress | undefined> {
+    try {
+      return await client.connection.withDeadline(Date.now() + queryTimeoutMs, () =>
+        client.workflow.getHandle(runId).query<PipelineProgress>('progress'),
+      );
+    } catch {
+      return undefined;
+    }
+  }
+  return {
+    async listRuns(limit: number): Promise<RunRow[]> {
+      const rows: RunRow[] = [];
+      for await (const info of client.workflow.list({ query: `WorkflowType = '${PIPELINE_WORKFLOW_TYPE}'`, pageSize: Math.min(limit, 500) })) {
+        rows.push(rowFromExecution(info));
+        if (rows.length >= limit) break;
+      }
+      rows.sort((a, b) => (a.startTime < b.startTime ? 1 : a.startTime > b.startTime ? -1 : 0));
+      // Live progress for running runs (a few at a time).
+      const running = rows.filter((r) => r.status === 'running');
+      for (let i = 0; i < running.length; i += 8) {
+        await Promise.all(
+          running.slice(i, i + 8).map(async (r) => {
+            const p = await progress(r.runId);
+            if (p) {
+              r.live = {
+                stage: p.stage, step: p.step, totalSteps: p.totalSteps, fraction: p.fraction,
+                ...(p.loss !== undefined && p.loss !== null ? { loss: p.loss } : {}),
+                ...(p.shardsDone !== undefined ? { shardsDone: p.shardsDone } : {}),
+                ...(p.shardCount !== undefined ? { shardCount: p.shardCount } : {}),
+              };
+              r.progress = p.fraction;
+              r.stage = p.stage;
+            }
+          }),
+        );
+      }
+      return rows;
+    },
+    progress,
+  };
+}
+
+/** Report source on the artifact store (credentials stay in the store's client; nothing is presigned). */
+export function createStoreReportSource(store: ObjectStore): ReportSource {
+  return {
+    async getReport(runId: string): Promise<Uint8Array | undefined> {
+      try {
+        return await store.get(reportHtmlKey(runId));
+      } catch (err) {
+        if (err instanceof NotFoundError) return undefined;
+        throw err;
+      }
+    },
+  };
+}
