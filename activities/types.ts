@@ -154,7 +154,7 @@ export interface EvaluateModelInput {
 export interface MetricSummary {
   images: number;
   mreMm: number;
-  sdStdMm: number;
+  sdMm: number;
   sdr: Record<string, number>;
 }
 

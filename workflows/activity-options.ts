@@ -64,10 +64,7 @@ export const lightOptions: ActivityOptions = {
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
 };
 
-/** Ingestion decodes and resizes every image once; reuse of an unchanged dataset is quick. */
-export const ingestOptions: ActivityOptions = {
-  taskQueue: CPU_TASK_QUEUE,
-  startToCloseTimeout: '2h',
-  retry: CPU_RETRY,
-  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
-};
+/** Ingestion decodes and resizes every image once (heartbeating per file); reuse is quick. */
+export function ingestOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
+  return { ...cpuOptions(heartbeatTimeoutSeconds), startToCloseTimeout: '4h' };
+}

@@ -16,7 +16,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
   const { config, profile, configHash } = input;
   const runId = workflowInfo().workflowId;
   const hb = config.heartbeatTimeoutSeconds;
-  const ingest = proxyActivities<CpuActivities>(ingestOptions);
+  const ingest = proxyActivities<CpuActivities>(ingestOptions(hb));
   const cpu = proxyActivities<CpuActivities>(cpuOptions(hb));
   const light = proxyActivities<CpuActivities>(lightOptions);
   const train = proxyActivities<GpuActivities>(trainingOptions(hb));

@@ -1,0 +1,265 @@
+/**
+ * `cc2d run` (start a pipeline run, follow it), `status <id>`, `cancel <id>`, `rerun <id>`,
+ * `eval <id>`. The config is validated completely (schema, profile, template vs. the dataset's
+ * splits) BEFORE a workflow starts; an invalid one exits 2 naming the field.
+ */
+import type { Command } from 'commander';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { Runtime, DefaultLogger } from '@temporalio/worker';
+import type { PipelineProgress, PipelineResult } from '../../activities/types';
+import { loadRunConfig, parseRunConfig, type PipelineInput, type RunConfigFlags } from '../../infra/config/run-config';
+import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
+import { UserError } from '../../infra/errors';
+import { connectClient } from '../../infra/temporal/connect';
+import { ALL_ROLES, hostWorkers, type HostedWorkers } from '../../workers/local';
+import { formatResult } from '../format';
+import {
+  livePollers,
+  missingRoles,
+  newRunId,
+  preflight,
+  queryProgress,
+  QUEUE_OF_ROLE,
+  runInput,
+  searchAttributesOf,
+  startRun,
+} from '../pipeline-client';
+import { ProgressView } from '../progress-view';
+
+interface RunFlags extends RunConfigFlags {
+  runId?: string;
+  detach?: boolean;
+  json?: boolean;
+  workers: 'auto' | 'local' | 'none';
+  verbose?: boolean;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Quiet SDK logs in the CLI process unless --verbose (they would tear the progress bar). */
+function installRuntime(verbose: boolean): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger(verbose ? 'INFO' : 'WARN') });
+  } catch {
+    // already installed in this process
+  }
+}
+
+async function hostMissingWorkers(client: Client, settings: StackSettings, mode: RunFlags['workers'], verbose: boolean): Promise<HostedWorkers | undefined> {
+  if (mode === 'none') return undefined;
+  const roles = mode === 'local' ? [...ALL_ROLES] : await missingRoles(client, ALL_ROLES);
+  if (roles.length === 0) return undefined;
+  installRuntime(verbose);
+  process.stderr.write(`[cc2d] no live worker on ${roles.map((r) => QUEUE_OF_ROLE[r].name).join(', ')}: hosting ${roles.join('+')} in this process\n`);
+  return hostWorkers({ roles, settings, identityPrefix: `cc2d-run-${process.pid}` });
+}
+
+/** Follows a run until it closes; returns its result or throws its failure. */
+export async function follow(handle: WorkflowHandle, view: ProgressView, client: Client): Promise<PipelineResult> {
+  let done = false;
+  const result = handle.result().finally(() => {
+    done = true;
+  });
+  const poll = (async () => {
+    let lastWarn = 0;
+    while (!done) {
+      const p = await queryProgress(handle);
+      if (p) {
+        let note: string | undefined;
+        if (p.stage === 'ssl' || p.stage === 'tpl' || p.stage === 'pseudo-labels') {
+          // F13: never a silent hang when no GPU worker polls.
+          if (Date.now() - lastWarn > 10_000 && p.step === 0 && (await livePollers(client, 'gpu').catch(() => ['?'])).length === 0) {
+            note = 'waiting for a GPU worker (start one: npx cc2d worker --queues gpu)';
+          }
+        }
+        view.update(p, note);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  try {
+    return (await result) as PipelineResult;
+  } finally {
+    await poll;
+  }
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof WorkflowFailedError) {
+    let cause: unknown = err.cause;
+    const parts: string[] = [];
+    while (cause instanceof Error) {
+      parts.push(cause.message);
+      cause = (cause as Error & { cause?: unknown }).cause;
+    }
+    return parts.join(': ') || err.message;
+  }
+  return (err as Error).message;
+}
+
+async function runAndFollow(client: Client, settings: StackSettings, input: PipelineInput, flags: RunFlags): Promise<void> {
+  const runId = flags.runId ?? newRunId(input.config.site);
+  let hosted: HostedWorkers | undefined;
+  if (!flags.detach) hosted = await hostMissingWorkers(client, settings, flags.workers, flags.verbose ?? false);
+  else if ((await missingRoles(client, ALL_ROLES)).length > 0) {
+    process.stderr.write('[cc2d] warning: some queues have no live worker; the run waits until `npx cc2d worker` runs\n');
+  }
+  const handle = await startRun(client, input, runId);
+  process.stderr.write(`[cc2d] started run ${runId} (profile ${input.profile.name}, site ${input.config.site}, template ${input.config.templateId}, seed ${input.config.seed})\n`);
+  if (flags.detach) {
+    if (flags.json) console.log(JSON.stringify({ runId, status: 'running' }));
+    else console.log(runId);
+    return;
+  }
+  const view = new ProgressView(!flags.json || process.stderr.isTTY === true);
+  const onSigint = (): void => {
+    view.stop();
+    process.stderr.write(`\n[cc2d] detached from ${runId}; it continues in Temporal. Follow: npx cc2d status ${runId}; cancel: npx cc2d cancel ${runId}\n`);
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    const result = await follow(handle, view, client);
+    view.stop();
+    if (flags.json) console.log(JSON.stringify(result));
+    else console.log(formatResult(result));
+  } catch (err) {
+    view.stop();
+    throw new UserError(`run ${runId} did not complete: ${describeFailure(err)}`, 'RunFailed');
+  } finally {
+    process.off('SIGINT', onSigint);
+    await hosted?.shutdown();
+    hosted?.deps?.store.destroy();
+  }
+}
+
+async function withClient<T>(fn: (client: Client, settings: StackSettings) => Promise<T>): Promise<T> {
+  const settings = loadStackSettings();
+  const client = await connectClient(settings);
+  try {
+    return await fn(client, settings);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('Validate a run config, start the CC2D pipeline and follow it (hosts local workers when none poll)')
+    .option('-c, --config <file>', 'run config (YAML or JSON)')
+    .option('--profile <name>', 'smoke | cpu | paper')
+    .option('--template <id>', 'template image id (a training image)')
+    .option('--dataset <dir>', 'dataset folder (ISBI 2015 layout); default $ISBI_DIR or ../shared/datasets/isbi2015_ceph')
+    .option('--dataset-version <id>', 'an already published dataset version instead of a folder')
+    .option('--site <name>', 'site name (search attribute, schedules)')
+    .option('--seed <n>', 'run seed (default 2022)')
+    .option('--shards <n>', 'pseudo-label shards (parallel activities)')
+    .option('--checkpoint-every <n>', 'checkpoint interval in training steps')
+    .option('--set <field=value>', 'override any config field, e.g. --set overrides.ssl.steps=50 (repeatable)', collect, [])
+    .option('--run-id <id>', 'workflow id (default cc2d-<site>-<time>-<rand>)')
+    .option('--detach', 'start and print the run id without waiting')
+    .option('--json', 'print the final result (metrics, report key) as one JSON line, last')
+    .option('--workers <mode>', 'auto: host workers for queues nobody polls | local: always | none', 'auto')
+    .option('--verbose', 'show SDK and activity logs')
+    .action(async (flags: RunFlags) => {
+      if (!['auto', 'local', 'none'].includes(flags.workers)) throw new UserError(`--workers: expected auto, local or none, got "${flags.workers}"`);
+      const settings = loadStackSettings();
+      const config = await loadRunConfig(flags);
+      const input = await preflight(config, settings);
+      await withClient((client) => runAndFollow(client, settings, input, flags));
+    });
+
+  program
+    .command('status <runId>')
+    .description('Status, stage, progress and (when done) metrics of a run')
+    .option('--json', 'one JSON object')
+    .action(async (runId: string, opts: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(runId);
+        const desc = await handle.describe();
+        const attrs = searchAttributesOf(desc as never);
+        const progress: PipelineProgress | undefined = desc.status.name === 'RUNNING' ? await queryProgress(handle) : undefined;
+        const raw = desc.raw.pendingActivities ?? [];
+        const pending = raw.map((a) => ({
+          activity: a.activityType?.name ?? '?',
+          state: String(a.state ?? ''),
+          attempt: a.attempt ?? 1,
+          lastFailure: a.lastFailure?.message ?? undefined,
+          lastWorker: a.lastWorkerIdentity ?? undefined,
+        }));
+        let result: PipelineResult | undefined;
+        if (desc.status.name === 'COMPLETED') result = (await handle.result()) as PipelineResult;
+        const out = { runId, status: desc.status.name, ...attrs, startTime: desc.startTime, closeTime: desc.closeTime, progress, pending, result };
+        if (opts.json) {
+          console.log(JSON.stringify(out));
+          return;
+        }
+        console.log(`${runId}: ${desc.status.name}  stage ${String(attrs.stage ?? '?')}  site ${String(attrs.site ?? '?')}  profile ${String(attrs.profile ?? '?')}`);
+        if (progress) console.log(`  progress ${(progress.fraction * 100).toFixed(0)}%  ${progress.stage} step ${progress.step}/${progress.totalSteps}${progress.loss !== undefined ? ` loss ${progress.loss.toFixed(4)}` : ''}`);
+        for (const p of pending) console.log(`  pending ${p.activity} attempt ${p.attempt}${p.lastWorker ? ` on ${p.lastWorker}` : ''}${p.lastFailure ? ` (last failure: ${p.lastFailure})` : ''}`);
+        if (result) console.log(formatResult(result));
+      });
+    });
+
+  program
+    .command('cancel <runId>')
+    .description('Cancel a run; its unpublished objects are removed, published artifacts are kept')
+    .option('--no-wait', 'do not wait for the cleanup to finish')
+    .action(async (runId: string, opts: { wait: boolean }) => {
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(runId);
+        await handle.cancel();
+        if (opts.wait) {
+          try {
+            await handle.result();
+          } catch {
+            // expected: cancelled
+          }
+          const desc = await handle.describe();
+          console.log(`${runId}: ${desc.status.name}`);
+        } else {
+          console.log(`${runId}: cancellation requested`);
+        }
+      });
+    });
+
+  program
+    .command('rerun <runId>')
+    .description('Start a new run with the same config, seed and dataset version as <runId>')
+    .option('--run-id <id>', 'id of the new run')
+    .option('--detach', 'start and print the run id without waiting')
+    .option('--json', 'print the final result as one JSON line, last')
+    .option('--workers <mode>', 'auto | local | none', 'auto')
+    .option('--verbose', 'show SDK and activity logs')
+    .action(async (sourceId: string, flags: RunFlags) => {
+      const settings = loadStackSettings();
+      await withClient(async (client) => {
+        const original = await runInput(client, sourceId);
+        const desc = await client.workflow.getHandle(sourceId).describe();
+        const version = searchAttributesOf(desc as never).datasetVersion as string | undefined;
+        const { dir: _dir, version: _v, ...datasetParams } = original.config.dataset;
+        const config = parseRunConfig({ ...original.config, dataset: { ...datasetParams, ...(version ? { version } : { dir: original.config.dataset.dir }) } });
+        const input = await preflight(config, settings);
+        process.stderr.write(`[cc2d] rerun of ${sourceId}: seed ${config.seed}, dataset ${version ?? config.dataset.dir}, config hash ${input.configHash === original.configHash ? 'unchanged' : 'CHANGED (profile definitions moved on)'}\n`);
+        // Keep the original's resolved profile, so a rerun is the same run even if PROFILES changed since.
+        await runAndFollow(client, settings, { ...input, profile: original.profile, configHash: original.configHash }, flags);
+      });
+    });
+
+  program
+    .command('eval <runId>')
+    .description("Show a completed run's evaluation: both protocols, each test split, pseudo-label quality")
+    .option('--json', 'the metrics as one JSON line')
+    .action(async (runId: string, opts: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(runId);
+        const desc = await handle.describe();
+        if (desc.status.name !== 'COMPLETED') throw new UserError(`run ${runId} is ${desc.status.name}; eval needs a completed run`);
+        const r = (await handle.result()) as PipelineResult;
+        if (opts.json) console.log(JSON.stringify({ runId, mreMm: r.mreMm, headlineSet: r.headlineSet, metrics: r.metrics, pseudoLabelMetrics: r.pseudoLabelMetrics, metricsKey: r.artifacts.metrics.key, reportKey: r.reportKey }));
+        else console.log(formatResult(r));
+      });
+    });
+}

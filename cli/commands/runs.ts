@@ -1,0 +1,97 @@
+/**
+ * `cc2d runs list`: runs from Temporal visibility (typed search attributes), newest first or
+ * sorted by MRE. Each JSON row has "runId".
+ */
+import type { Command } from 'commander';
+import { SEARCH_ATTRIBUTES as SA } from '../../infra/config/names';
+import { loadStackSettings } from '../../infra/config/stack';
+import { UserError } from '../../infra/errors';
+import { connectClient } from '../../infra/temporal/connect';
+import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
+
+export interface RunRow {
+  runId: string;
+  site: string | null;
+  status: string;
+  stage: string | null;
+  profile: string | null;
+  datasetVersion: string | null;
+  mreMm: number | null;
+  progress: number | null;
+  startTime: string;
+  closeTime: string | null;
+}
+
+function quote(v: string): string {
+  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+export function listQuery(opts: { site?: string; status?: string }): string {
+  const clauses = [`WorkflowType = ${quote(PIPELINE_WORKFLOW_TYPE)}`];
+  if (opts.site) clauses.push(`${SA.site.name} = ${quote(opts.site)}`);
+  if (opts.status) clauses.push(`${SA.status.name} = ${quote(opts.status)}`);
+  return clauses.join(' AND ');
+}
+
+export async function listRuns(opts: { site?: string; status?: string; sort?: string; limit?: number }): Promise<RunRow[]> {
+  const settings = loadStackSettings();
+  const client = await connectClient(settings);
+  const rows: RunRow[] = [];
+  try {
+    for await (const wf of client.workflow.list({ query: listQuery(opts) })) {
+      const a = wf.typedSearchAttributes;
+      const str = (k: (typeof SA)[keyof typeof SA]) => (a.get(k as never) as string | undefined) ?? null;
+      const num = (k: (typeof SA)[keyof typeof SA]) => (a.get(k as never) as number | undefined) ?? null;
+      // Temporal's status is the truth for closed runs (e.g. terminated runs never upserted theirs).
+      const temporalStatus = wf.status.name.toLowerCase();
+      rows.push({
+        runId: wf.workflowId,
+        site: str(SA.site),
+        status: temporalStatus === 'running' ? (str(SA.status) ?? 'running') : temporalStatus === 'canceled' ? 'cancelled' : temporalStatus,
+        stage: str(SA.stage),
+        profile: str(SA.profile),
+        datasetVersion: str(SA.datasetVersion),
+        mreMm: num(SA.mre),
+        progress: num(SA.progress),
+        startTime: wf.startTime.toISOString(),
+        closeTime: wf.closeTime?.toISOString() ?? null,
+      });
+      if (opts.sort !== 'mre' && opts.limit !== undefined && rows.length >= opts.limit) break;
+    }
+  } finally {
+    await client.connection.close();
+  }
+  if (opts.sort === 'mre') rows.sort((x, y) => (x.mreMm ?? Infinity) - (y.mreMm ?? Infinity));
+  else rows.sort((x, y) => (x.startTime < y.startTime ? 1 : -1));
+  return opts.limit !== undefined ? rows.slice(0, opts.limit) : rows;
+}
+
+export function register(program: Command): void {
+  const runs = program.command('runs').description('Runs in Temporal visibility');
+  runs
+    .command('list')
+    .description('List pipeline runs (newest first, or by MRE)')
+    .option('--site <site>', 'only this site')
+    .option('--status <status>', 'running | completed | failed | cancelled')
+    .option('--sort <key>', 'start | mre', 'start')
+    .option('--limit <n>', 'at most n rows', '50')
+    .option('--json', 'a JSON array of rows, each with "runId"')
+    .action(async (opts: { site?: string; status?: string; sort: string; limit: string; json?: boolean }) => {
+      if (!['start', 'mre'].includes(opts.sort)) throw new UserError(`--sort: expected start or mre, got "${opts.sort}"`);
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit: expected a positive integer, got "${opts.limit}"`);
+      const rows = await listRuns({ ...opts, limit });
+      if (opts.json) {
+        console.log(JSON.stringify(rows));
+        return;
+      }
+      if (rows.length === 0) {
+        console.log('no runs');
+        return;
+      }
+      for (const r of rows) {
+        const mre = r.mreMm !== null ? `${r.mreMm.toFixed(3)} mm` : '-';
+        console.log(`${r.runId.padEnd(44)} ${r.status.padEnd(10)} ${String(r.stage ?? '-').padEnd(13)} ${String(r.site ?? '-').padEnd(12)} ${String(r.profile ?? '-').padEnd(6)} MRE ${mre.padEnd(10)} ${r.startTime}`);
+      }
+    });
+}

@@ -1,0 +1,152 @@
+/**
+ * `cc2d schedule create|list|delete|trigger`: periodic retraining of a site with Temporal
+ * Schedules. A site = its image folder + its one labelled template. Every scheduled run ingests
+ * the folder; an unchanged folder has the same content hash, so the run reuses the published
+ * dataset version instead of re-ingesting. Overlap policy SKIP: never two trainings of one site
+ * at once (a GPU retrain can outlast its interval).
+ */
+import type { Command } from 'commander';
+import type { Client, ScheduleDescription } from '@temporalio/client';
+import { loadRunConfig, type RunConfigFlags } from '../../infra/config/run-config';
+import { SEARCH_ATTRIBUTES as SA, WORKFLOW_TASK_QUEUE } from '../../infra/config/names';
+import { loadStackSettings } from '../../infra/config/stack';
+import { UserError } from '../../infra/errors';
+import { connectClient } from '../../infra/temporal/connect';
+import type { cc2dPipeline } from '../../workflows';
+import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
+import { preflight } from '../pipeline-client';
+
+export const SCHEDULE_PREFIX = 'cc2d-site-';
+
+export function scheduleIdOf(site: string): string {
+  return `${SCHEDULE_PREFIX}${site}`;
+}
+
+interface CreateFlags extends RunConfigFlags {
+  every?: string;
+  cron?: string;
+  paused?: boolean;
+  catchupWindow: string;
+  json?: boolean;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient(loadStackSettings());
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+function summary(d: ScheduleDescription): Record<string, unknown> {
+  return {
+    scheduleId: d.scheduleId,
+    site: d.scheduleId.slice(SCHEDULE_PREFIX.length),
+    paused: d.state.paused,
+    intervals: d.spec.intervals?.map((i) => String(i.every)) ?? [],
+    calendars: d.spec.calendars?.length ?? 0,
+    cron: (d.spec as { cronExpressions?: string[] }).cronExpressions ?? [],
+    overlap: d.policies.overlap,
+    nextActionTimes: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
+    recentRuns: d.info.recentActions.slice(-5).map((a) => ({ workflowId: a.action.workflow.workflowId, scheduledAt: a.scheduledAt.toISOString() })),
+    runningRuns: d.info.runningActions.map((a) => a.workflow.workflowId),
+  };
+}
+
+export function register(program: Command): void {
+  const schedule = program.command('schedule').description('Retrain a site on a schedule (Temporal Schedules, overlap: skip)');
+
+  schedule
+    .command('create')
+    .description('Create the schedule of a site (its dataset folder + template); validated like `run`')
+    .requiredOption('--site <name>', 'site name')
+    .option('-c, --config <file>', 'run config (YAML or JSON)')
+    .option('--dataset <dir>', "the site's image folder (ISBI layout)")
+    .option('--template <id>', "the site's labelled template id")
+    .option('--profile <name>', 'smoke | cpu | paper')
+    .option('--seed <n>', 'run seed')
+    .option('--shards <n>', 'pseudo-label shards')
+    .option('--set <field=value>', 'override a config field (repeatable)', collect, [])
+    .option('--every <duration>', "interval, e.g. '24h' or '7d'")
+    .option('--cron <expr>', "cron expression, e.g. '0 3 * * 1'")
+    .option('--catchup-window <duration>', 'how late a missed action may still run (e.g. after downtime)', '1h')
+    .option('--paused', 'create paused')
+    .option('--json', 'print the schedule as JSON')
+    .action(async (flags: CreateFlags) => {
+      if ((flags.every === undefined) === (flags.cron === undefined)) throw new UserError('schedule create: give exactly one of --every or --cron');
+      const settings = loadStackSettings();
+      const config = await loadRunConfig(flags);
+      if (config.dataset.dir === undefined) throw new UserError('schedule create: a site schedule needs dataset.dir (its image folder), not a fixed dataset version');
+      const input = await preflight(config, settings);
+      const scheduleId = scheduleIdOf(config.site);
+      await withClient(async (client) => {
+        const handle = await client.schedule.create({
+          scheduleId,
+          spec: flags.every !== undefined ? { intervals: [{ every: flags.every as '1d' }] } : { cronExpressions: [flags.cron!] },
+          action: {
+            type: 'startWorkflow',
+            workflowType: PIPELINE_WORKFLOW_TYPE as unknown as typeof cc2dPipeline,
+            args: [input],
+            taskQueue: WORKFLOW_TASK_QUEUE,
+            workflowId: `cc2d-${config.site}-sched`,
+            typedSearchAttributes: [
+              { key: SA.site, value: config.site },
+              { key: SA.profile, value: input.profile.name },
+              { key: SA.stage, value: 'queued' },
+              { key: SA.status, value: 'running' },
+            ],
+          },
+          policies: { overlap: 'SKIP', catchupWindow: flags.catchupWindow as '1h', pauseOnFailure: false },
+          state: { paused: flags.paused ?? false, note: `cc2d site ${config.site}: template ${config.templateId}, profile ${input.profile.name}` },
+        });
+        const d = await handle.describe();
+        if (flags.json) console.log(JSON.stringify(summary(d)));
+        else console.log(`created ${scheduleId}: next run ${d.info.nextActionTimes[0]?.toISOString() ?? '-'}`);
+      }).catch((err: unknown) => {
+        if ((err as Error).name === 'ScheduleAlreadyRunning') throw new UserError(`schedule ${scheduleId} already exists; delete it first`);
+        throw err;
+      });
+    });
+
+  schedule
+    .command('list')
+    .description('List site schedules')
+    .option('--json', 'a JSON array')
+    .action(async (opts: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const rows: Record<string, unknown>[] = [];
+        for await (const s of client.schedule.list()) {
+          if (!s.scheduleId.startsWith(SCHEDULE_PREFIX)) continue;
+          rows.push(summary(await client.schedule.getHandle(s.scheduleId).describe()));
+        }
+        if (opts.json) console.log(JSON.stringify(rows));
+        else if (rows.length === 0) console.log('no schedules');
+        else for (const r of rows) console.log(`${String(r.scheduleId).padEnd(32)} ${r.paused ? 'paused ' : 'active '} next ${(r.nextActionTimes as string[])[0] ?? '-'}  running ${(r.runningRuns as string[]).length}`);
+      });
+    });
+
+  schedule
+    .command('delete <site>')
+    .description("Delete a site's schedule (running runs continue)")
+    .action(async (site: string) => {
+      await withClient(async (client) => {
+        await client.schedule.getHandle(scheduleIdOf(site)).delete();
+        console.log(`deleted ${scheduleIdOf(site)}`);
+      });
+    });
+
+  schedule
+    .command('trigger <site>')
+    .description("Start the site's scheduled run now (skipped if one is running)")
+    .action(async (site: string) => {
+      await withClient(async (client) => {
+        await client.schedule.getHandle(scheduleIdOf(site)).trigger();
+        console.log(`triggered ${scheduleIdOf(site)}`);
+      });
+    });
+}

@@ -1,0 +1,36 @@
+/**
+ * `cc2d worker [--queues gpu,cpu,workflows]`: runs workers until SIGINT/SIGTERM (graceful: stop
+ * polling, running activities get the grace time, training checkpoints before it exits).
+ * GPU hosts run `--queues gpu`; one process may host all three (the local default).
+ */
+import type { Command } from 'commander';
+import { Runtime, DefaultLogger, type LogLevel } from '@temporalio/worker';
+import { loadStackSettings } from '../../infra/config/stack';
+import { UserError } from '../../infra/errors';
+import { hostWorkers, parseRoles } from '../../workers/local';
+
+export function register(program: Command): void {
+  program
+    .command('worker')
+    .description('Run Temporal workers for the pipeline queues (cc2d-workflows, cc2d-gpu, cc2d-cpu)')
+    .option('--queues <list>', 'comma-separated subset of workflows,gpu,cpu', 'workflows,gpu,cpu')
+    .option('--identity <name>', 'worker identity prefix (default pid@host)')
+    .option('--log-level <level>', 'TRACE | DEBUG | INFO | WARN | ERROR', 'INFO')
+    .action(async (opts: { queues: string; identity?: string; logLevel: string }) => {
+      let roles;
+      try {
+        roles = parseRoles(opts.queues);
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      Runtime.install({ logger: new DefaultLogger(opts.logLevel.toUpperCase() as LogLevel) });
+      const settings = loadStackSettings();
+      const hosted = await hostWorkers({ roles, settings, ...(opts.identity ? { identityPrefix: opts.identity } : {}) });
+      const backend = hosted.deps?.backend();
+      // One parseable line: scripts and tests wait for it.
+      console.log(`cc2d worker ready: queues=${roles.join(',')} namespace=${settings.temporal.namespace} address=${settings.temporal.address} backend=${backend?.backend ?? 'none'} pid=${process.pid}`);
+      await hosted.done;
+      hosted.deps?.store.destroy();
+      console.log('cc2d worker stopped');
+    });
+}

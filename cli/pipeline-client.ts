@@ -1,0 +1,147 @@
+/**
+ * Client-side helpers of the pipeline commands (run, status, runs, cancel, rerun, eval,
+ * schedule): preflight validation, starting a run with its search attributes, reading progress
+ * and visibility, live workers. No pipeline logic: the workflow and activities own that.
+ */
+import { randomBytes } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { PipelineProgress, PipelineResult } from '../activities/types';
+import {
+  buildPipelineInput,
+  checkConfigAgainstSplits,
+  type DatasetSplits,
+  type PipelineInput,
+  type RunConfig,
+} from '../infra/config/run-config';
+import { CPU_TASK_QUEUE, GPU_TASK_QUEUE, SEARCH_ATTRIBUTES as SA, WORKFLOW_TASK_QUEUE } from '../infra/config/names';
+import type { StackSettings } from '../infra/config/stack';
+import { discoverLayout } from '../infra/dataset/layout';
+import { DATASET_FILES, datasetPrefix, type DatasetSplit } from '../infra/dataset/published';
+import { InvalidConfigError, UserError } from '../infra/errors';
+import { NotFoundError } from '../infra/storage/object-store';
+import { createS3Store } from '../infra/storage/s3-store';
+import type { cc2dPipeline } from '../workflows';
+import { PIPELINE_WORKFLOW_TYPE, progressQuery } from '../workflows/definitions';
+import type { QueueRole } from '../workers/local';
+
+/** The dataset's splits, from the folder layout or the published version's split.json. */
+export async function datasetSplits(config: RunConfig, settings: StackSettings): Promise<DatasetSplits> {
+  if (config.dataset.dir !== undefined) {
+    const layout = await discoverLayout(config.dataset.dir);
+    const splits: DatasetSplits = {};
+    for (const e of layout.entries) (splits[e.split] ??= []).push(e.id);
+    return splits;
+  }
+  const store = createS3Store(settings);
+  const key = `${datasetPrefix(config.dataset.version!)}/${DATASET_FILES.split}`;
+  try {
+    return JSON.parse(new TextDecoder().decode(await store.get(key))) as DatasetSplit;
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new InvalidConfigError(`invalid run config:\n  - config.dataset.version: no published dataset "${config.dataset.version}" (${key} not found)`);
+    throw err;
+  } finally {
+    store.destroy();
+  }
+}
+
+/** Validates a config completely (schema already done) against its dataset, BEFORE any workflow starts. */
+export async function preflight(config: RunConfig, settings: StackSettings): Promise<PipelineInput> {
+  const input = buildPipelineInput(config);
+  checkConfigAgainstSplits(config, await datasetSplits(config, settings));
+  return input;
+}
+
+export function newRunId(site: string, now = new Date()): string {
+  const ts = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  return `cc2d-${site}-${ts}-${randomBytes(2).toString('hex')}`;
+}
+
+export function initialSearchAttributes(runId: string, input: PipelineInput) {
+  return [
+    { key: SA.runId, value: runId },
+    { key: SA.site, value: input.config.site },
+    { key: SA.profile, value: input.profile.name },
+    { key: SA.stage, value: 'queued' },
+    { key: SA.status, value: 'running' },
+    { key: SA.progress, value: 0 },
+    ...(input.config.dataset.version !== undefined ? [{ key: SA.datasetVersion, value: input.config.dataset.version }] : []),
+  ];
+}
+
+export async function startRun(client: Client, input: PipelineInput, runId = newRunId(input.config.site)): Promise<WorkflowHandle<typeof cc2dPipeline>> {
+  try {
+    return await client.workflow.start<typeof cc2dPipeline>(PIPELINE_WORKFLOW_TYPE, {
+      taskQueue: WORKFLOW_TASK_QUEUE,
+      workflowId: runId,
+      args: [input],
+      typedSearchAttributes: initialSearchAttributes(runId, input),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`a run with id ${runId} already exists`);
+    throw err;
+  }
+}
+
+export const QUEUE_OF_ROLE: Record<QueueRole, { name: string; type: 1 | 2 }> = {
+  workflows: { name: WORKFLOW_TASK_QUEUE, type: 1 },
+  gpu: { name: GPU_TASK_QUEUE, type: 2 },
+  cpu: { name: CPU_TASK_QUEUE, type: 2 },
+};
+
+/** Pollers seen within this window count as live (idle long polls renew about every minute). */
+const LIVE_POLLER_MS = 90_000;
+
+export async function livePollers(client: Client, role: QueueRole): Promise<string[]> {
+  const q = QUEUE_OF_ROLE[role];
+  const res = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: q.name, kind: 1 },
+    taskQueueType: q.type,
+  });
+  const now = Date.now();
+  return (res.pollers ?? [])
+    .filter((p) => {
+      const s = p.lastAccessTime?.seconds;
+      const ms = s === undefined || s === null ? 0 : Number(s) * 1000 + Math.floor((p.lastAccessTime?.nanos ?? 0) / 1e6);
+      return now - ms < LIVE_POLLER_MS;
+    })
+    .map((p) => p.identity ?? '?');
+}
+
+/** Roles with no live poller. */
+export async function missingRoles(client: Client, roles: readonly QueueRole[]): Promise<QueueRole[]> {
+  const out: QueueRole[] = [];
+  for (const r of roles) if ((await livePollers(client, r)).length === 0) out.push(r);
+  return out;
+}
+
+export async function queryProgress(handle: WorkflowHandle): Promise<PipelineProgress | undefined> {
+  try {
+    return await handle.query(progressQuery);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pipeline input of a run, from the first event of its history. */
+export async function runInput(client: Client, runId: string): Promise<PipelineInput> {
+  const handle = client.workflow.getHandle(runId);
+  const history = await handle.fetchHistory();
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const payloads = started?.input?.payloads;
+  if (!payloads || payloads.length === 0) throw new UserError(`run ${runId}: its start event has no input`);
+  return defaultPayloadConverter.fromPayload<PipelineInput>(payloads[0]!);
+}
+
+export type RunResult = PipelineResult;
+
+/** Typed search attributes of a described run as a flat object. */
+export function searchAttributesOf(desc: { typedSearchAttributes: { get: (k: never) => unknown } }): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [id, key] of Object.entries(SA)) {
+    const v = desc.typedSearchAttributes.get(key as never);
+    if (v !== undefined) out[id] = v;
+  }
+  return out;
+}
