@@ -1,0 +1,159 @@
+/**
+ * `npm run bench [-- --quick] [-- --json] [-- --profiles cpu,paper]`
+ * Speed and memory of the ML core on the active backend, at each profile's shapes:
+ * median SSL and TPL training-step time and achieved GFLOP/s, cascade matching time for 150
+ * images, TPL inference per image, peak RSS. Not a test: numbers are measured, never asserted.
+ * --quick: cpu profile only, few steps, matching on 16 images (extrapolated to 150); < 1 min.
+ */
+import os from 'node:os';
+import { Command } from 'commander';
+import { initBackend } from '../infra/tf-backend';
+import { Prng } from '../ml/core/prng';
+import { resolveProfile, type Profile } from '../ml/profiles';
+import type { GrayImage, PointYX } from '../ml/types';
+import { createSslTrainer, matchTemplate } from '../ml/ssl';
+import { createTplTrainer, predictLandmarks } from '../ml/tpl';
+import { countFlops } from './flops';
+
+const LANDMARKS = 19;
+
+/** Smooth random images (sum of blurred blobs) so the nets see radiograph-like statistics. */
+function syntheticImages(n: number, size: number, prng: Prng): GrayImage[] {
+  return Array.from({ length: n }, () => {
+    const data = new Float32Array(size * size);
+    const blobs = Array.from({ length: 12 }, () => ({
+      y: prng.uniform(0, size), x: prng.uniform(0, size), r: prng.uniform(size / 20, size / 5), a: prng.uniform(0.2, 0.8),
+    }));
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        let v = 0.1;
+        for (const b of blobs) v += b.a * Math.exp(-((y - b.y) ** 2 + (x - b.x) ** 2) / (2 * b.r * b.r));
+        data[y * size + x] = Math.min(1, v + 0.02 * prng.normal());
+      }
+    }
+    return { height: size, width: size, data };
+  });
+}
+
+function randomLandmarks(size: number, prng: Prng): PointYX[] {
+  return Array.from({ length: LANDMARKS }, () => [prng.int(size), prng.int(size)] as PointYX);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+let peakRss = 0;
+// The kernel's high-water mark (ru_maxrss, KiB) sees peaks inside native ops too. It never
+// goes down, so profiles run smallest first and each reports the mark after it finished.
+const sampleRss = () => { peakRss = Math.max(peakRss, process.resourceUsage().maxRSS * 1024); };
+
+interface StepStats { medianStepS: number; gflopPerStep: number; gflopPerS: number; steps: number }
+
+async function timeSteps(train: () => Promise<unknown>, steps: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    await train();
+    times.push((performance.now() - t0) / 1000);
+    sampleRss();
+  }
+  return times;
+}
+
+async function benchProfile(profile: Profile, quick: boolean) {
+  const prng = Prng.fromSeed(2022);
+  const S = profile.inputSize;
+  const nImages = 8;
+  const images = syntheticImages(nImages, S, prng);
+  const template = images[0]!;
+  const templateLandmarks = randomLandmarks(S, prng);
+  const steps = quick ? 3 : profile.name === 'paper' ? 3 : 8;
+
+  // SSL
+  const ssl = await createSslTrainer({ profile, images, seed: 1 });
+  await ssl.train(1); // burn-in: lazy allocations, kernel selection
+  const sslFlops = await countFlops(() => ssl.train(1));
+  const sslTimes = await timeSteps(() => ssl.train(1), steps);
+  const weights = await ssl.exportWeights();
+  ssl.dispose();
+  const sslMed = median(sslTimes);
+  const sslStats: StepStats = { medianStepS: sslMed, gflopPerStep: sslFlops.flops / 1e9, gflopPerS: sslFlops.flops / 1e9 / sslMed, steps };
+
+  // Matching: measured on a subset and scaled to 150 images.
+  const matchN = quick ? 8 : profile.name === 'paper' ? 8 : 32;
+  const queries = Array.from({ length: matchN }, (_, i) => images[i % nImages]!);
+  await matchTemplate({ profile, weights, template, templateLandmarks, images: queries.slice(0, 2) });
+  const m0 = performance.now();
+  await matchTemplate({ profile, weights, template, templateLandmarks, images: queries });
+  const matchPerImageS = (performance.now() - m0) / 1000 / matchN;
+  sampleRss();
+
+  // TPL
+  const pseudo = images.map(() => randomLandmarks(S, prng));
+  const tpl = await createTplTrainer({ profile, images, pseudoLabels: pseudo, template, templateLandmarks, seed: 1 });
+  await tpl.train(1);
+  const tplFlops = await countFlops(() => tpl.train(1));
+  const tplTimes = await timeSteps(() => tpl.train(1), steps);
+  const tplWeights = await tpl.exportWeights();
+  tpl.dispose();
+  const tplMed = median(tplTimes);
+  const tplStats: StepStats = { medianStepS: tplMed, gflopPerStep: tplFlops.flops / 1e9, gflopPerS: tplFlops.flops / 1e9 / tplMed, steps };
+
+  await predictLandmarks({ profile, weights: tplWeights, images: images.slice(0, 1), landmarkCount: LANDMARKS });
+  const p0 = performance.now();
+  await predictLandmarks({ profile, weights: tplWeights, images, landmarkCount: LANDMARKS });
+  const inferPerImageS = (performance.now() - p0) / 1000 / images.length;
+  sampleRss();
+
+  return {
+    profile: profile.name,
+    inputSize: S,
+    ssl: { ...sslStats, width: profile.ssl.width, batch: profile.ssl.batchSize, matchPerImageS, match150S: matchPerImageS * 150 },
+    tpl: { ...tplStats, width: profile.tpl.width, batch: profile.tpl.batchPseudo + 1, inferPerImageS },
+    peakRssMiB: Math.round(peakRss / 2 ** 20),
+    estimatedFullRunS: sslMed * profile.ssl.steps + matchPerImageS * 150 + tplMed * profile.tpl.steps + inferPerImageS * 150,
+  };
+}
+
+async function main() {
+  const program = new Command('bench')
+    .option('--quick', 'cpu profile only, a few steps (< 1 min)')
+    .option('--json', 'print one JSON object as the last line')
+    .option('--profiles <names>', 'comma-separated profiles', 'cpu,paper')
+    .parse(process.argv);
+  const opts = program.opts<{ quick?: boolean; json?: boolean; profiles: string }>();
+  const backend = await initBackend();
+  const names = opts.quick ? ['cpu'] : opts.profiles.split(',');
+  const results = [];
+  for (const name of names) results.push(await benchProfile(resolveProfile(name), !!opts.quick));
+  sampleRss();
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
+  const rows = results.map((r) => ({
+    profile: r.profile,
+    'input': r.inputSize,
+    'SSL s/step': r.ssl.medianStepS.toFixed(3),
+    'SSL GFLOP/step': r.ssl.gflopPerStep.toFixed(1),
+    'SSL GFLOP/s': r.ssl.gflopPerS.toFixed(1),
+    'match 150 img s': r.ssl.match150S.toFixed(1),
+    'TPL s/step': r.tpl.medianStepS.toFixed(3),
+    'TPL GFLOP/step': r.tpl.gflopPerStep.toFixed(1),
+    'TPL GFLOP/s': r.tpl.gflopPerS.toFixed(1),
+    'TPL infer ms/img': (r.tpl.inferPerImageS * 1000).toFixed(1),
+    'peak RSS MiB': r.peakRssMiB,
+    'est. full run h': (r.estimatedFullRunS / 3600).toFixed(2),
+  }));
+  console.log(`backend ${backend.backend} (TF ${backend.tfVersion}); ${machine.cpus}× ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}`);
+  console.table(rows);
+  const json = {
+    backend: backend.backend, tfVersion: backend.tfVersion, machine,
+    peakRssMiB: Object.fromEntries(results.map((r) => [r.profile, r.peakRssMiB])),
+    ssl: Object.fromEntries(results.map((r) => [r.profile, r.ssl])),
+    tpl: Object.fromEntries(results.map((r) => [r.profile, r.tpl])),
+    estimatedFullRunS: Object.fromEntries(results.map((r) => [r.profile, r.estimatedFullRunS])),
+  };
+  if (opts.json) console.log(JSON.stringify(json));
+}
+
+await main();
