@@ -6,6 +6,7 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { PipelineProgress } from '../../activities/types';
 import { runPrefix } from '../../activities/run-keys';
+import { reportHtmlKeyFor } from '../report/build-input';
 import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
 import { SEARCH_ATTRIBUTES as SA } from '../config/names';
 import { NotFoundError, type ObjectStore } from '../storage/object-store';
@@ -42,7 +43,7 @@ export interface ReportSource {
 
 /** Key of a run's HTML report (next to its JSON report). */
 export function reportHtmlKey(runId: string): string {
-  return `${runPrefix(runId)}/report/report.html`;
+  return reportHtmlKeyFor(runPrefix(runId));
 }
 
 export function rowFromExecution(info: WorkflowExecutionInfo): RunRow {
