@@ -6,12 +6,15 @@
  *   pixels right after the palette), so V4/V5 headers or gaps before the pixel array decode as
  *   garbage: we re-pack every file into the canonical layout (54-byte header, palette, pixels);
  * - allocates width·height·4 bytes before reading anything: we enforce MAX_INPUT_PIXELS first;
- * - maps out-of-palette indices silently to white and returns pixels as [A, B, G, R], not RGBA.
+ * - maps out-of-palette indices silently to white (checked here first) and returns pixels as
+ *   [A, B, G, R], not RGBA, with A = 0 even for opaque images (so alpha is ignored).
  * Supported: uncompressed (BI_RGB) 8-bit palettised/greyscale, 24-bit and 32-bit, bottom-up or
  * top-down. RLE and bit-field BMPs are rejected with a clear message.
  */
 import { createRequire } from 'node:module';
-import { MAX_INPUT_PIXELS, type GreyImage8 } from './types';
+import { ImageProblem } from './bmp-problem';
+import { LAYOUTS, toGrey, type GreyConversion } from './grey';
+import { MAX_INPUT_PIXELS } from './types';
 
 interface BmpJsDecoded {
   width: number;
@@ -22,13 +25,7 @@ interface BmpJsDecoded {
 const require = createRequire(import.meta.url);
 const bmpJs = require('bmp-js') as { decode(buffer: Buffer): BmpJsDecoded };
 
-/** A problem with one image file; the message does not include the file name. */
-export class ImageProblem extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ImageProblem';
-  }
-}
+export { ImageProblem };
 
 const HEADER_SIZES = new Set([40, 52, 56, 108, 124]);
 
@@ -78,8 +75,8 @@ export function parseBmpHeader(bytes: Uint8Array, maxPixels = MAX_INPUT_PIXELS):
   return { width, height, topDown: rawHeight < 0, bitsPerPixel: bpp, paletteEntries, pixelOffset, stride };
 }
 
-/** Decodes a BMP to 8-bit grey; rejects colour (R, G, B not all equal) images. */
-export function decodeBmpGrey(bytes: Uint8Array, maxPixels = MAX_INPUT_PIXELS): GreyImage8 {
+/** Decodes a BMP to 8-bit grey (./grey: near-grey images converted, colour images rejected). */
+export function decodeBmpGrey(bytes: Uint8Array, maxPixels = MAX_INPUT_PIXELS): GreyConversion {
   const h = parseBmpHeader(bytes, maxPixels);
   const pixelBytes = h.stride * h.height;
   if (h.bitsPerPixel === 8) {
@@ -117,16 +114,5 @@ export function decodeBmpGrey(bytes: Uint8Array, maxPixels = MAX_INPUT_PIXELS): 
     throw new ImageProblem(`corrupt BMP (${(err as Error).message})`);
   }
   if (decoded.width !== h.width || decoded.height !== h.height) throw new ImageProblem('corrupt BMP: decoder disagrees on the size');
-  const grey = new Uint8Array(h.width * h.height);
-  const abgr = decoded.data;
-  for (let p = 0, q = 0; p < grey.length; p++, q += 4) {
-    const b = abgr[q + 1] as number;
-    const g = abgr[q + 2] as number;
-    const r = abgr[q + 3] as number;
-    if (r !== g || g !== b) {
-      throw new ImageProblem(`not greyscale: pixel (${p % h.width}, ${Math.floor(p / h.width)}) has R,G,B = ${r},${g},${b}`);
-    }
-    grey[p] = r;
-  }
-  return { width: h.width, height: h.height, data: grey };
+  return toGrey(decoded.data, h.width, h.height, LAYOUTS.abgr);
 }

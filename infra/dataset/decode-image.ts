@@ -10,14 +10,18 @@
  *   windowing decision; convert them to 8-bit yourself first.
  * - An EXIF orientation other than 1 is REJECTED: the annotations are in stored-pixel
  *   coordinates, and a viewer would show a rotated image, so which frame they refer to is ambiguous.
- * - Colour images are REJECTED: the ISBI images are grey with R = G = B; an alpha channel is
- *   accepted only when fully opaque.
+ * - Grey conversion and the colour policy are in ./grey: near-grey images (≤ 1 % colour pixels,
+ *   like ISBI 300.jpg) are converted with Pillow's luma, real colour images are rejected; an
+ *   alpha channel is accepted only when fully opaque.
  */
 import sharp from 'sharp';
-import { decodeBmpGrey, ImageProblem } from './bmp';
-import { MAX_INPUT_PIXELS, type GreyImage8, type ImageFormat } from './types';
+import { decodeBmpGrey } from './bmp';
+import { ImageProblem } from './bmp-problem';
+import { LAYOUTS, toGrey, type GreyConversion } from './grey';
+import { MAX_INPUT_PIXELS, type ImageFormat } from './types';
 
-export { ImageProblem } from './bmp';
+export { ImageProblem } from './bmp-problem';
+export type { GreyConversion } from './grey';
 
 export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
@@ -29,7 +33,7 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
 
 const FORMAT_NAMES: Record<ImageFormat, string> = { jpeg: 'JPEG', png: 'PNG', bmp: 'BMP' };
 
-export async function decodeGrey(bytes: Uint8Array, expected: ImageFormat, maxPixels = MAX_INPUT_PIXELS): Promise<GreyImage8> {
+export async function decodeGrey(bytes: Uint8Array, expected: ImageFormat, maxPixels = MAX_INPUT_PIXELS): Promise<GreyConversion> {
   if (bytes.length === 0) throw new ImageProblem('empty image file (0 bytes)');
   const actual = sniffFormat(bytes);
   if (actual === null) throw new ImageProblem(`not a JPEG, PNG or BMP file (wrong magic bytes for ${FORMAT_NAMES[expected]})`);
@@ -38,7 +42,7 @@ export async function decodeGrey(bytes: Uint8Array, expected: ImageFormat, maxPi
   return decodeWithSharp(bytes, maxPixels);
 }
 
-async function decodeWithSharp(bytes: Uint8Array, maxPixels: number): Promise<GreyImage8> {
+async function decodeWithSharp(bytes: Uint8Array, maxPixels: number): Promise<GreyConversion> {
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const options = { limitInputPixels: maxPixels, failOn: 'error', sequentialRead: true } as const;
   let meta: sharp.Metadata;
@@ -69,30 +73,9 @@ async function decodeWithSharp(bytes: Uint8Array, maxPixels: number): Promise<Gr
     throw new ImageProblem(`corrupt or truncated image (${describeSharpError(err)})`);
   }
   if (info.width !== width || info.height !== height) throw new ImageProblem('corrupt image: decoded size differs from the header');
-  return { width, height, data: toGrey(data, info.channels, width) };
-}
-
-function toGrey(data: Buffer, channels: number, width: number): Uint8Array {
-  const n = data.length / channels;
-  if (channels === 1) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-  const colour = channels >= 3;
-  const alphaAt = channels === 2 || channels === 4 ? channels - 1 : -1;
-  const grey = new Uint8Array(n);
-  for (let p = 0, q = 0; p < n; p++, q += channels) {
-    const r = data[q] as number;
-    if (colour) {
-      const g = data[q + 1] as number;
-      const b = data[q + 2] as number;
-      if (r !== g || g !== b) {
-        throw new ImageProblem(`not greyscale: pixel (${p % width}, ${Math.floor(p / width)}) has R,G,B = ${r},${g},${b}`);
-      }
-    }
-    if (alphaAt >= 0 && data[q + alphaAt] !== 255) {
-      throw new ImageProblem(`transparent pixel at (${p % width}, ${Math.floor(p / width)}): alpha must be fully opaque`);
-    }
-    grey[p] = r;
-  }
-  return grey;
+  const layout = [LAYOUTS.grey, LAYOUTS.greyAlpha, LAYOUTS.rgb, LAYOUTS.rgba][info.channels - 1];
+  if (layout === undefined) throw new ImageProblem(`unsupported channel count ${info.channels}`);
+  return toGrey(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, layout);
 }
 
 function describeSharpError(err: unknown): string {

@@ -20,6 +20,7 @@ import { isPublished, publishWithManifest } from '../storage/manifest';
 import { parseAnnotationBytes } from './annotation';
 import { mapLimit } from './concurrency';
 import { decodeGrey, ImageProblem } from './decode-image';
+import { colourNote } from './grey';
 import { groundTruth, maxDoctorDisagreementMm, toWorkingYx } from './ground-truth';
 import { compareIds, discoverLayout } from './layout';
 import {
@@ -188,17 +189,14 @@ export async function ingestDataset(store: ObjectStore, options: IngestOptions):
     report({ phase: 'process', done: ++processedCount, total });
     return result;
   });
-  for (const p of processed) {
-    problems.push(...p.problems);
-    warnings.push(...p.warnings);
-  }
+  for (const p of processed) problems.push(...p.problems);
   if (problems.length > 0) throw new DatasetInvalidError(problems);
 
   const labels = buildLabels(processed);
   const sizesSeen = distinctSizes(labels);
   // dataset.json holds only notes that follow from the hashed content, so equal ids mean equal
   // bytes; notes about the folder (ignored files) are returned to the caller only.
-  const contentWarnings: string[] = [];
+  const contentWarnings: string[] = processed.flatMap((p) => p.warnings);
   if (sizesSeen.length > 1) contentWarnings.push(`images have ${sizesSeen.length} different original sizes; each is scaled by its own size`);
   warnings.push(...contentWarnings);
   const split = buildSplit(layout.entries);
@@ -263,6 +261,8 @@ async function processEntry(h: HashedEntry, params: NormalisedParams, validateOn
     return { id: entry.id, pngs: [], problems, warnings };
   }
   const { width, height } = image;
+  const note = colourNote(image);
+  if (note !== undefined) warnings.push(`${entry.image.relPath}: ${note}`);
   for (const [doctor, parsed, relPath] of [
     ['senior', senior, entry.senior.relPath],
     ['junior', junior, entry.junior.relPath],

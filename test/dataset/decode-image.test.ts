@@ -48,15 +48,21 @@ describe('decodeGrey', () => {
     expect([...bmp.data]).toEqual([...greyPattern(W, H)]);
   });
 
-  it('accepts a 3-channel image with R = G = B (like the ISBI JPEGs) and rejects real colour', async () => {
+  it('accepts a 3-channel image with R = G = B (like the ISBI JPEGs), converts near-grey ones with luma, rejects colour', async () => {
     const g = greyPattern(W, H);
     const rgb = new Uint8Array(W * H * 3).map((_, i) => g[Math.floor(i / 3)] as number);
-    const greyRgb = new Uint8Array(await sharp(Buffer.from(rgb), { raw: { width: W, height: H, channels: 3 } }).png().toBuffer());
-    expect([...(await decodeGrey(greyRgb, 'png')).data]).toEqual([...g]);
-    rgb[3 * 7] = 255;
-    rgb[3 * 7 + 1] = 0;
-    const colour = new Uint8Array(await sharp(Buffer.from(rgb), { raw: { width: W, height: H, channels: 3 } }).png().toBuffer());
-    await expect(decodeGrey(colour, 'png')).rejects.toThrow(/not greyscale: pixel \(7, 0\) has R,G,B = 255,0,/);
+    const encode = async (): Promise<Uint8Array> => new Uint8Array(await sharp(Buffer.from(rgb), { raw: { width: W, height: H, channels: 3 } }).png().toBuffer());
+    const exact = await decodeGrey(await encode(), 'png');
+    expect([...exact.data]).toEqual([...g]);
+    expect(exact.colourPixels).toBe(0);
+    // One coloured pixel (like the border strip of ISBI 300.jpg): Pillow's L = (19595·R + 38470·G + 7471·B + 32768) >> 16.
+    rgb.set([255, 0, 10], 3 * 7);
+    const near = await decodeGrey(await encode(), 'png');
+    expect(near.data[7]).toBe((255 * 19595 + 0 * 38470 + 10 * 7471 + 0x8000) >> 16);
+    expect([near.colourPixels, near.maxChannelDiff]).toEqual([1, 255]);
+    expect([...near.data].filter((v, i) => v !== g[i])).toHaveLength(1);
+    for (let p = 0; p < 40; p++) rgb.set([200, 10, 10], 3 * p);
+    await expect(decodeGrey(await encode(), 'png')).rejects.toThrow('not greyscale: 40 of 2000 pixels (2.0 %) have R, G, B not all equal (limit 1 %)');
   });
 
   it('rejects transparent pixels but accepts a fully opaque alpha channel', async () => {
