@@ -44,8 +44,8 @@ export class AdamL2 {
       off += params.get(name)!.size;
     }
     this.total = off;
-    this.m = tf.variable(tf.zeros([this.total]), false);
-    this.v = tf.variable(tf.zeros([this.total]), false);
+    this.m = zerosVariable(this.total);
+    this.v = zerosVariable(this.total);
   }
 
   get stepCount(): number {
@@ -126,4 +126,12 @@ export class AdamL2 {
     this.m.dispose();
     this.v.dispose();
   }
+}
+
+/** A non-trainable zero vector (the initial tensor is disposed: tf.variable keeps its own reference). */
+function zerosVariable(n: number): tf.Variable {
+  const init = tf.zeros([n]);
+  const v = tf.variable(init, false);
+  init.dispose();
+  return v;
 }

@@ -20,7 +20,11 @@ export class ParamStore {
 
   private add(map: Map<string, tf.Variable>, name: string, shape: number[], data: Float32Array, trainable: boolean): tf.Variable {
     if (this.trainable.has(name) || this.buffers.has(name)) throw new Error(`parameter ${name} defined twice`);
-    const v = tf.variable(tf.tensor(data, shape, 'float32'), trainable, `${name}_${variableSerial++}`);
+    // tf.variable keeps its own reference to the data: dispose the initial tensor, or every
+    // parameter leaves one tensor (and, after the variable is disposed, its memory) behind.
+    const init = tf.tensor(data, shape, 'float32');
+    const v = tf.variable(init, trainable, `${name}_${variableSerial++}`);
+    init.dispose();
     map.set(name, v);
     return v;
   }

@@ -23,7 +23,7 @@ describe('AdamL2', () => {
   it('skips parameters without a gradient and round-trips its state', async () => {
     const a = tf.variable(tf.tensor2d([[1, 2], [3, 4]]), true, 'adam_test_a');
     const b = tf.variable(tf.tensor1d([5, 6, 7]), true, 'adam_test_b');
-    const params = new Map([['a', a], ['b', b]]);
+    const params = new Map<string, tf.Variable>([['a', a], ['b', b]]);
     const opt = new AdamL2(params, { weightDecay: 1e-4 });
     const ga = tf.onesLike(a);
     const gb = tf.tensor1d([0.1, -0.2, 0.3]);
@@ -36,7 +36,7 @@ describe('AdamL2', () => {
     // A second optimizer loaded from the state continues exactly like the first.
     const a2 = tf.variable(a.clone(), true, 'adam_test_a2');
     const b2 = tf.variable(b.clone(), true, 'adam_test_b2');
-    const opt2 = new AdamL2(new Map([['a', a2], ['b', b2]]), { weightDecay: 1e-4 });
+    const opt2 = new AdamL2(new Map<string, tf.Variable>([['a', a2], ['b', b2]]), { weightDecay: 1e-4 });
     opt2.load(state.step, state.slots);
     opt.apply({ a: ga, b: gb }, 0.01);
     opt2.apply({ a: ga, b: gb }, 0.01);
@@ -48,8 +48,11 @@ describe('AdamL2', () => {
     opt2.dispose();
   });
 
-  it('does not leak tensors per update', () => {
-    const w = tf.variable(tf.randomNormal([3, 3]), true, 'adam_test_leak');
+  it('does not leak tensors per update, nor after dispose', () => {
+    const base = tf.memory().numTensors;
+    const init = tf.randomNormal([3, 3]);
+    const w = tf.variable(init, true, 'adam_test_leak');
+    init.dispose();
     const opt = new AdamL2(new Map([['w', w]]), { weightDecay: 1e-4 });
     const g = tf.onesLike(w);
     opt.apply({ w: g }, 1e-3);
@@ -58,5 +61,6 @@ describe('AdamL2', () => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([g, w]);
     opt.dispose();
+    expect(tf.memory().numTensors).toBe(base);
   });
 });

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchNorm, conv2d, dilatedConv2d, relu } from '../../../ml/core/layers';
 import { ParamStore } from '../../../ml/core/params';
 import { Prng } from '../../../ml/core/prng';
+import { defineVggEncoder } from '../../../ml/core/vgg-encoder';
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
@@ -95,5 +96,20 @@ describe('core layers', () => {
       const gRef = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.relu(t), tf.tensor1d([1, 2, 3, 4, 5]))))(x);
       expect(Array.from(g.dataSync())).toEqual(Array.from(gRef.dataSync()));
     });
+  });
+
+  it('ParamStore leaves no tensors behind after dispose, and load checks names and shapes', async () => {
+    const base = tf.memory().numTensors;
+    const p = new ParamStore(Prng.fromSeed(1));
+    defineVggEncoder(p, 'enc', 1, 0.0625);
+    p.batchNorm('bn', 4);
+    expect(tf.memory().numTensors).toBe(base + p.trainable.size + p.buffers.size);
+    const arrays = await p.toArrays();
+    p.load(arrays);
+    expect(tf.memory().numTensors).toBe(base + p.trainable.size + p.buffers.size);
+    expect(() => p.load(arrays.slice(1))).toThrow(/lacks/);
+    expect(() => p.load(arrays.map((a) => (a.name.endsWith('/w') ? { ...a, shape: [a.data.length] } : a)))).toThrow(/shape/);
+    p.dispose();
+    expect(tf.memory().numTensors).toBe(base);
   });
 });
