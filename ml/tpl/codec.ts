@@ -151,6 +151,44 @@ export interface VotingResult {
 }
 
 /**
+ * Voting for one landmark from its candidates: candidate c sits at row-major index
+ * `indices[c]` and carries offsets (ox, oy) = (offsetX[c], offsetY[c]); it votes for
+ * (py + trunc(oy·R), px + trunc(ox·R)), the product rounded to float32 first. `score` is an
+ * H·W scratch array that must be all zero; it is zero again on return.
+ */
+export function voteOne(
+  indices: ArrayLike<number>, offsetX: ArrayLike<number>, offsetY: ArrayLike<number>,
+  height: number, width: number, radius: number, score: Int32Array,
+): { landmark: PointYX; votes: number } {
+  const touched: number[] = [];
+  for (let c = 0; c < indices.length; c++) {
+    const i = indices[c]!;
+    const py = (i / width) | 0;
+    const px = i - py * width;
+    const vy = py + Math.trunc(Math.fround(offsetY[c]! * radius));
+    const vx = px + Math.trunc(Math.fround(offsetX[c]! * radius));
+    if (vy < 0 || vy >= height || vx < 0 || vx >= width) continue;
+    const cell = vy * width + vx;
+    if (score[cell] === 0) touched.push(cell);
+    score[cell]! += 1;
+  }
+  // Most votes wins; among equals the lowest row-major index (numpy's argmax). No vote at all:
+  // the reference's argmax of an all-zero map, cell 0.
+  let best = 0;
+  let bestVotes = 0;
+  for (const cell of touched) {
+    const v = score[cell]!;
+    if (v > bestVotes || (v === bestVotes && cell < best)) {
+      best = cell;
+      bestVotes = v;
+    }
+  }
+  for (const cell of touched) score[cell] = 0;
+  const by = (best / width) | 0;
+  return { landmark: [by, best - by * width], votes: bestVotes };
+}
+
+/**
  * Decodes K landmarks from planar heatmap / offset maps (each K·H·W, as `encodeHeatmapOffset`
  * lays them out; the heatmap holds probabilities, any monotone score works). `landmarkCount`
  * is K; the number of vote candidates is int(3.14·R²).
@@ -173,21 +211,15 @@ export function decodeVotingDetailed(
   for (let k = 0; k < landmarkCount; k++) {
     const base = k * hw;
     const idx = topKIndices(heatmap, base, hw, candidates, scratch);
-    score.fill(0);
+    const ox = new Float32Array(idx.length);
+    const oy = new Float32Array(idx.length);
     for (let c = 0; c < idx.length; c++) {
-      const i = idx[c]!;
-      const py = (i / width) | 0;
-      const px = i - py * width;
-      const vy = py + Math.trunc(Math.fround(offsetY[base + i]! * radius));
-      const vx = px + Math.trunc(Math.fround(offsetX[base + i]! * radius));
-      if (vy < 0 || vy >= height || vx < 0 || vx >= width) continue;
-      score[vy * width + vx]! += 1;
+      ox[c] = offsetX[base + idx[c]!]!;
+      oy[c] = offsetY[base + idx[c]!]!;
     }
-    let best = 0;
-    for (let i = 1; i < hw; i++) if (score[i]! > score[best]!) best = i;
-    const by = (best / width) | 0;
-    landmarks.push([by, best - by * width]);
-    votes.push(score[best]!);
+    const r = voteOne(idx, ox, oy, height, width, radius, score);
+    landmarks.push(r.landmark);
+    votes.push(r.votes);
   }
   return { landmarks, votes };
 }

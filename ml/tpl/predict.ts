@@ -1,6 +1,8 @@
 /**
  * TPL inference: network forward in chunks of images, then offset voting (codec) per image.
- * Peak memory is bounded by one chunk's output (chunk · 3K · S² floats, plus activations).
+ * Peak memory is bounded by one chunk's activations (the output is chunk · 3K · S² floats).
+ * The result equals `decodeVoting` on the full maps (tested); only the candidates' offsets are
+ * read back from the backend.
  */
 import * as tf from '@tensorflow/tfjs';
 import { decodeCheckpoint } from '../core/checkpoint';
@@ -8,8 +10,8 @@ import { ParamStore } from '../core/params';
 import { Prng } from '../core/prng';
 import type { Profile } from '../profiles';
 import type { GrayImage, PointYX } from '../types';
-import { decodeVotingDetailed, diskRadius } from './codec';
-import { defineTplNetwork, splitTplOutput, tplForward } from './network';
+import { diskRadius, voteCandidates, voteOne } from './codec';
+import { defineTplNetwork, tplForward } from './network';
 import { TPL_WEIGHTS_KIND, type TplWeightsMeta } from './trainer';
 
 export interface PredictLandmarksInput {
@@ -61,31 +63,46 @@ export async function predictLandmarksDetailed(input: PredictLandmarksInput): Pr
   try {
     defineTplNetwork(params, { width: profile.tpl.width, landmarkCount: k });
     params.load(c.params);
-    const plane = size * size;
-    const perMap = k * plane;
+    const hw = size * size;
+    const candidates = Math.min(voteCandidates(radius), hw);
+    const score = new Int32Array(hw);
     for (let start = 0; start < images.length; start += chunk) {
       const batch = images.slice(start, start + chunk);
       const n = batch.length;
-      const x = new Float32Array(n * plane);
-      batch.forEach((img, i) => x.set(img.data, i * plane));
-      // [n, 3K, S, S]: per image, K heatmap planes (probabilities), then K x-offset, K y-offset planes.
-      const planar = tf.tidy(() => {
-        const out = splitTplOutput(tplForward(params, tf.tensor4d(x, [n, size, size, 1])), k);
-        return tf.transpose(tf.concat([tf.sigmoid(out.heatLogits), out.offsetX, out.offsetY], 3), [0, 3, 1, 2]);
+      const x = new Float32Array(n * hw);
+      batch.forEach((img, i) => x.set(img.data, i * hw));
+      // Voting needs, per landmark, the top-C heatmap pixels and the offsets there only: select
+      // them natively (TopK keeps the lower index among equal values, like topKIndices) and
+      // gather the 2·C offsets from the NHWC output, instead of reading back 3K full maps.
+      const [idxT, oxT, oyT] = tf.tidy(() => {
+        const out = tplForward(params, tf.tensor4d(x, [n, size, size, 1]));
+        const heat = tf.sigmoid(tf.reshape(tf.transpose(tf.slice(out, [0, 0, 0, 0], [n, size, size, k]), [0, 3, 1, 2]), [n * k, hw]));
+        const { indices } = tf.topk(heat, candidates, true);
+        // Row r = b·K + j: offset-x of pixel i sits at flat index (b·HW + i)·3K + K + j.
+        const rowBase = new Int32Array(n * k);
+        for (let b = 0; b < n; b++) for (let j = 0; j < k; j++) rowBase[b * k + j] = b * hw * 3 * k + k + j;
+        const flatX = tf.add(tf.mul(indices, tf.scalar(3 * k, 'int32')), tf.tensor2d(rowBase, [n * k, 1], 'int32'));
+        const flat = tf.reshape(out, [-1]);
+        return [indices, tf.gather(flat, flatX), tf.gather(flat, tf.add(flatX, tf.scalar(k, 'int32')))];
       });
-      let data: Float32Array;
+      let idx: Int32Array;
+      let ox: Float32Array;
+      let oy: Float32Array;
       try {
-        data = (await planar.data()) as Float32Array;
+        [idx, ox, oy] = (await Promise.all([idxT.data(), oxT.data(), oyT.data()])) as [Int32Array, Float32Array, Float32Array];
       } finally {
-        planar.dispose();
+        tf.dispose([idxT, oxT, oyT]);
       }
-      for (let i = 0; i < n; i++) {
-        const base = i * 3 * perMap;
-        const r = decodeVotingDetailed(
-          data.subarray(base, base + perMap), data.subarray(base + perMap, base + 2 * perMap), data.subarray(base + 2 * perMap, base + 3 * perMap),
-          size, size, radius, k,
-        );
-        results.push({ landmarks: r.landmarks, votes: r.votes });
+      for (let b = 0; b < n; b++) {
+        const landmarks: PointYX[] = [];
+        const votes: number[] = [];
+        for (let j = 0; j < k; j++) {
+          const r0 = (b * k + j) * candidates;
+          const v = voteOne(idx.subarray(r0, r0 + candidates), ox.subarray(r0, r0 + candidates), oy.subarray(r0, r0 + candidates), size, size, radius, score);
+          landmarks.push(v.landmark);
+          votes.push(v.votes);
+        }
+        results.push({ landmarks, votes });
       }
       await yieldToEventLoop();
     }

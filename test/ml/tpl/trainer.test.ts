@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { decodeCheckpoint } from '../../../ml/core/checkpoint';
+import { decodeCheckpoint, encodeCheckpoint } from '../../../ml/core/checkpoint';
 import { ParamStore } from '../../../ml/core/params';
 import { Prng } from '../../../ml/core/prng';
-import { resolveProfile } from '../../../ml/profiles';
+import { resolveProfile, type Profile } from '../../../ml/profiles';
 import type { GrayImage, PointYX, TrainProgress } from '../../../ml/types';
-import { createTplTrainer, predictLandmarks, tplLearningRate } from '../../../ml/tpl';
+import { createTplTrainer, decodeVoting, diskRadius, predictLandmarks, tplLearningRate } from '../../../ml/tpl';
 import { defineTplNetwork, HEAT_PRIOR, splitTplOutput, tplForward } from '../../../ml/tpl/network';
 
 /** 64×64 gray images with Gaussian dots at the landmarks: even landmarks bright, odd ones dark. */
@@ -32,6 +32,27 @@ function dataset(seed: number, n: number, size = 64, k = 2) {
     images: train.map((s) => s.img), pseudoLabels: train.map((s) => s.pts),
     template: template.img, templateLandmarks: template.pts,
   };
+}
+
+/** Reference decoding: forward, read the full heatmap / offset maps, decodeVoting per image. */
+async function fullMapDecode(profile: Profile, weights: Uint8Array, images: GrayImage[], k: number): Promise<PointYX[][]> {
+  const p = new ParamStore(Prng.fromSeed(0));
+  defineTplNetwork(p, { width: profile.tpl.width, landmarkCount: k });
+  p.load(decodeCheckpoint(weights).params);
+  const s = profile.inputSize;
+  const out: PointYX[][] = [];
+  for (const img of images) {
+    const planar = tf.tidy(() => {
+      const o = splitTplOutput(tplForward(p, tf.tensor4d(img.data, [1, s, s, 1])), k);
+      return tf.transpose(tf.concat([tf.sigmoid(o.heatLogits), o.offsetX, o.offsetY], 3), [0, 3, 1, 2]);
+    });
+    const d = (await planar.data()) as Float32Array;
+    planar.dispose();
+    const n = k * s * s;
+    out.push(decodeVoting(d.subarray(0, n), d.subarray(n, 2 * n), d.subarray(2 * n), s, s, diskRadius(s, profile.tpl.radiusFraction), k));
+  }
+  p.dispose();
+  return out;
 }
 
 async function weightsOf(bytes: Uint8Array): Promise<Map<string, Float32Array>> {
@@ -181,5 +202,24 @@ describe('TPL trainer', () => {
     const errors = pred.flatMap((pts, i) => pts.map(([y, x], k) => Math.hypot(y - test[i]!.pts[k]![0], x - test[i]!.pts[k]![1])));
     expect(mean(errors)).toBeLessThan(3);
     expect(errors.filter((e) => e <= 4).length).toBeGreaterThanOrEqual(14); // of 16
+
+    // predictLandmarks (native top-K + gathered offsets) = decodeVoting on the full maps.
+    expect(pred).toEqual(await fullMapDecode(profile, weights, test.map((s) => s.img), 2));
+  });
+
+  it('predictLandmarks selects tied candidates by lowest index, like decodeVoting', async () => {
+    const profile = resolveProfile('smoke');
+    const data = dataset(26, 2);
+    const t = await createTplTrainer({ ...data, profile, seed: 1 });
+    const c = decodeCheckpoint(await t.exportWeights());
+    t.dispose();
+    // Zero output kernel: every heatmap pixel ties, every offset is 0 → each candidate votes for
+    // itself once and the lowest selected index wins; that is cell (0, 0) only if the lowest
+    // indices were selected.
+    for (const a of c.params) if (a.name === 'final/w') a.data.fill(0);
+    const weights = encodeCheckpoint(c);
+    const pred = await predictLandmarks({ profile, weights, images: data.images, landmarkCount: 2 });
+    expect(pred).toEqual([[[0, 0], [0, 0]], [[0, 0], [0, 0]]]);
+    expect(pred).toEqual(await fullMapDecode(profile, weights, data.images, 2));
   });
 });
