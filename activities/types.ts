@@ -195,7 +195,10 @@ export interface WriteReportInput {
 }
 
 export interface WriteReportOutput {
+  /** JSON report (content-addressed). */
   report: ArtifactRef;
+  /** HTML report at the fixed key runs/<run>/report/report.html. */
+  reportHtml: ArtifactRef;
   /** The run's lineage manifest; written last, so its presence means "published". */
   manifestKey: string;
 }
@@ -231,6 +234,7 @@ export interface PipelineResult {
     metrics: ArtifactRef;
     predictions: ArtifactRef;
     report: ArtifactRef;
+    reportHtml: ArtifactRef;
   };
 }
 

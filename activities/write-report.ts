@@ -1,107 +1,152 @@
 /**
- * `writeReport` (CPU): the run's JSON report and its lineage manifest, published last.
+ * `writeReport` (CPU): the run's reports and lineage manifest; the manifest is written LAST, so
+ * a run is visible as published only when everything it lists is in place.
  *
- * - `runs/<run>/report/report-<sha256>.json`: everything a reader (or the later HTML report)
- *   needs: config, resolved profile, dataset, template, splits covered, per-stage results and
- *   timings, metrics under both protocols, artifacts with their sha256.
- * - `runs/<run>/manifest.json` (publish-by-manifest, conditional create): every artifact's key,
- *   sha256 and size, plus lineage meta: dataset version, config hash, code version, backend and
- *   TF version of each stage, seeds. Its presence means "this run is published".
+ * 1. `runs/<run>/report/report-<sha256>.json`: config, resolved profile, dataset, template,
+ *    splits covered, per-stage results and timings, metrics under both protocols (with the
+ *    per-landmark and per-image detail), loss curves' keys, lineage.
+ * 2. `runs/<run>/report/report.html` (infra/report: tables, SDR curve, loss curves, overlays of
+ *    the best/median/worst test image); fixed key, served by the dashboard.
+ * 3. `runs/<run>/manifest.json`: every artifact's key, sha256 and size, plus the lineage meta
+ *    (dataset version, config hash, code version, backend + TF versions, seeds).
+ * Deterministic for identical input (createdAt = the evaluate stage's end), so a retried
+ * activity rewrites identical bytes and the conditional manifest create succeeds idempotently.
  */
 import { Context } from '@temporalio/activity';
-import { buildLineageManifest, publishExisting } from './publish-run';
+import { buildRunReportInput, writeRunReportHtml, type Lineage } from '../infra/report';
+import { DATASET_FILES, datasetPrefix } from '../infra/dataset/published';
 import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
 import { withStorageRetry } from './failures';
+import { buildLineageManifest, publishExisting } from './publish-run';
 import { runKeys, runPrefix } from './run-keys';
 import { sha256Hex } from './training-loop';
 import type { ArtifactRef, WriteReportInput, WriteReportOutput } from './types';
 
 export const REPORT_FORMAT = 'cc2d-run-report-v1';
 
+interface MetricsFile {
+  errors: Array<{ protocol: 'A' | 'B'; sets: Record<string, Array<{ id: string; errorsMm: number[] }>> }>;
+  pseudoLabels?: { images: Array<{ id: string; errorsMm: number[] }> };
+  [k: string]: unknown;
+}
+
+interface PredictionsFile {
+  gridSize: number;
+  predictionsYx: Record<string, Array<[number, number]>>;
+  truthYx: Record<string, Array<[number, number]>>;
+}
+
 export function createWriteReport(deps: ActivityDeps) {
   return async function writeReport(input: WriteReportInput): Promise<WriteReportOutput> {
     const ctx = Context.current();
     const { runId, pipeline, ssl, tpl, evaluation } = input;
+    const { config, profile } = pipeline;
+    const prefix = runPrefix(runId);
+    const getJson = async <T>(ref: ArtifactRef): Promise<T> =>
+      JSON.parse(new TextDecoder().decode(await withStorageRetry(`get ${ref.key}`, () => deps.store.get(ref.key, ref.sha256)))) as T;
     const reader = new DatasetReader(deps.store, input.datasetVersion);
-    const description = await reader.description();
-    const metricsDetail = JSON.parse(new TextDecoder().decode(
-      await withStorageRetry('get metrics', () => deps.store.get(evaluation.metrics.key, evaluation.metrics.sha256)),
-    )) as unknown;
+    const [description, labels, metrics, predictions, sslLoss, tplLoss] = await Promise.all([
+      reader.description(), reader.labels(), getJson<MetricsFile>(evaluation.metrics), getJson<PredictionsFile>(evaluation.predictions),
+      getJson<unknown>(ssl.lossLog), getJson<unknown>(tpl.lossLog),
+    ]);
+    const createdAt = input.timings[input.timings.length - 1]?.endedAt ?? new Date(0).toISOString();
 
     const artifacts: Record<string, ArtifactRef> = {
       sslWeights: ssl.weights,
+      sslLossLog: ssl.lossLog,
       tplWeights: tpl.weights,
+      tplLossLog: tpl.lossLog,
       metrics: evaluation.metrics,
       predictions: evaluation.predictions,
-      ...Object.fromEntries(input.pseudoLabels.map((s) => [`pseudoLabels[${s.shardIndex}]`, s.labels])),
+      ...Object.fromEntries(input.pseudoLabels.map((s) => [`pseudoLabels${s.shardIndex + 1}of${s.shardCount}`, s.labels])),
     };
+    const testIdsCovered = Object.fromEntries(Object.entries(input.plan.testSplits));
+    const lineageBase = {
+      datasetVersion: input.datasetVersion,
+      datasetReused: input.datasetReused,
+      configHash: pipeline.configHash,
+      codeVersion: deps.codeVersion,
+      backend: { ...tpl.backend },
+      seeds: { run: config.seed },
+      templateId: config.templateId,
+      imageFormat: description.imageFormat,
+      backboneInit: 'from scratch' as const,
+      profile: profile.name,
+      site: config.site,
+      inputSize: profile.inputSize,
+      pixelSpacingMm: description.pixelSpacingMm,
+      trainIds: input.plan.trainIds,
+      testIdsCovered,
+      missingTestSplits: input.plan.missingTestSplits,
+      ...(input.scheduleId !== undefined ? { scheduleId: input.scheduleId } : {}),
+      config: { config, profile },
+      timings: input.timings,
+    };
+
+    // 1. JSON report.
     const report = {
       format: REPORT_FORMAT,
       runId,
-      ...(input.scheduleId !== undefined ? { scheduleId: input.scheduleId } : {}),
-      site: pipeline.config.site,
-      codeVersion: deps.codeVersion,
-      configHash: pipeline.configHash,
-      config: pipeline.config,
-      profile: pipeline.profile,
-      seed: pipeline.config.seed,
-      template: { id: pipeline.config.templateId, choice: 'user-specified (not label-free: see spec §3/§4)' },
-      dataset: {
-        version: input.datasetVersion,
-        reused: input.datasetReused,
-        name: description.name,
-        counts: description.counts,
-        imageFormat: description.imageFormat,
-        pixelSpacingMm: description.pixelSpacingMm,
-        testIdsCovered: description.testIdsCovered,
-        groundTruth: description.groundTruth,
-        warnings: description.warnings,
-      },
+      createdAt,
+      lineage: { ...lineageBase, backends: { ssl: ssl.backend, pseudoLabels: input.pseudoLabels.map((s) => s.backend), tpl: tpl.backend, evaluate: evaluation.backend } },
+      dataset: { name: description.name, counts: description.counts, groundTruth: description.groundTruth, warnings: description.warnings },
       plan: input.plan,
-      backbone: 'VGG19 encoder trained from scratch (no ImageNet weights offline, spec §9)',
       stages: {
-        ssl: { steps: ssl.steps, finalLoss: ssl.finalLoss, resumedFromStep: ssl.resumedFromStep, attempt: ssl.attempt, durationMs: ssl.durationMs, backend: ssl.backend },
-        pseudoLabels: input.pseudoLabels.map((s) => ({ shard: s.shardIndex, count: s.count, backend: s.backend })),
-        tpl: { steps: tpl.steps, finalLoss: tpl.finalLoss, resumedFromStep: tpl.resumedFromStep, attempt: tpl.attempt, durationMs: tpl.durationMs, backend: tpl.backend },
+        ssl: { steps: ssl.steps, finalLoss: ssl.finalLoss, resumedFromStep: ssl.resumedFromStep, attempt: ssl.attempt, durationMs: ssl.durationMs },
+        pseudoLabels: input.pseudoLabels.map((s) => ({ shard: s.shardIndex, count: s.count })),
+        tpl: { steps: tpl.steps, finalLoss: tpl.finalLoss, resumedFromStep: tpl.resumedFromStep, attempt: tpl.attempt, durationMs: tpl.durationMs },
       },
       evaluation: {
         headline: { mreMm: evaluation.mreMm, set: evaluation.headlineSet, protocol: 'A' },
         protocols: {
-          A: 'paper protocol: 384-grid style working grid, doubly truncated GT, mm per cell (spec §6.2)',
-          B: 'clean protocol: prediction mapped back to original pixels vs untruncated mean GT, 0.1 mm/px (spec §6.3)',
+          A: 'paper: prediction on the working grid vs the doubly truncated GT, mm per grid cell (spec §6.2)',
+          B: 'clean: prediction mapped back to original pixels vs the untruncated mean GT (spec §6.3)',
         },
         summary: evaluation.summary,
         ...(evaluation.pseudoLabelSummary ? { pseudoLabelsOnTrain: evaluation.pseudoLabelSummary } : {}),
-        missingTestSplits: input.plan.missingTestSplits,
-        detail: metricsDetail,
+        detail: metrics,
       },
-      timings: input.timings,
       artifacts,
     };
-    const bytes = new TextEncoder().encode(JSON.stringify(report, null, 2));
-    const key = runKeys.report(runId, sha256Hex(bytes));
-    const reportRef = await withStorageRetry(`put ${key}`, () => deps.store.put(key, bytes, { contentType: 'application/json' }));
+    const jsonBytes = new TextEncoder().encode(JSON.stringify(report, null, 2));
+    const jsonKey = runKeys.report(runId, sha256Hex(jsonBytes));
+    const reportRef = await withStorageRetry(`put ${jsonKey}`, () => deps.store.put(jsonKey, jsonBytes, { contentType: 'application/json' }));
+    artifacts.report = reportRef;
 
+    // 2. HTML report.
+    const lineage: Lineage = {
+      ...lineageBase,
+      artifacts: Object.entries(artifacts).map(([name, a]) => ({ name, key: a.key, sha256: a.sha256, size: a.size })),
+    };
+    const reportInput = await buildRunReportInput({
+      runId, createdAt, lineage,
+      errors: metrics.errors,
+      gridSize: predictions.gridSize,
+      predictionsYx: predictions.predictionsYx,
+      truthYx: predictions.truthYx,
+      displayAspect: (id) => (labels.images[id] ? labels.images[id]!.widthPx / labels.images[id]!.heightPx : 1),
+      loadImage: async (id) => withStorageRetry(`get image ${id}`, () => deps.store.get(`${datasetPrefix(input.datasetVersion)}/${DATASET_FILES.image(profile.inputSize, id)}`)),
+      losses: { ssl: sslLoss, tpl: tplLoss },
+      ...(metrics.pseudoLabels ? { pseudoLabelErrors: metrics.pseudoLabels.images } : {}),
+      warn: (m) => ctx.log.warn(m),
+    });
+    const html = await withStorageRetry('put report.html', () => writeRunReportHtml(deps.store, prefix, reportInput));
+    artifacts.reportHtml = { key: html.key, sha256: html.sha256, size: html.size };
+
+    // 3. Lineage manifest, last.
     const manifest = buildLineageManifest({
-      runId, prefix: runPrefix(runId), artifacts: { ...artifacts, report: reportRef },
+      runId, prefix, artifacts,
       lineage: {
-        runId,
-        site: pipeline.config.site,
-        datasetVersion: input.datasetVersion,
-        configHash: pipeline.configHash,
-        codeVersion: deps.codeVersion,
-        seeds: { run: pipeline.config.seed },
-        templateId: pipeline.config.templateId,
-        profile: pipeline.profile.name,
-        backends: { ssl: { ...ssl.backend }, pseudoLabels: { ...input.pseudoLabels[0]!.backend }, tpl: { ...tpl.backend }, evaluate: { ...evaluation.backend }, report: { ...deps.backend() } },
-        mreMm: evaluation.mreMm,
-        reportKey: reportRef.key,
+        runId, site: config.site, datasetVersion: input.datasetVersion, configHash: pipeline.configHash, codeVersion: deps.codeVersion,
+        seeds: { run: config.seed }, templateId: config.templateId, profile: profile.name,
+        backends: { ssl: ssl.backend, pseudoLabels: input.pseudoLabels.map((s) => s.backend), tpl: tpl.backend, evaluate: evaluation.backend, report: deps.backend() },
+        mreMm: evaluation.mreMm, headlineSet: evaluation.headlineSet, reportKey: reportRef.key, reportHtmlKey: html.key,
         ...(input.scheduleId !== undefined ? { scheduleId: input.scheduleId } : {}),
       },
     });
-    const published = await withStorageRetry('publish run manifest', () => publishExisting(deps.store, runPrefix(runId), manifest));
+    const published = await withStorageRetry('publish run manifest', () => publishExisting(deps.store, prefix, manifest));
     ctx.log.info('run published', { runId, manifestKey: published.manifestKey, report: reportRef.key });
-    return { report: reportRef, manifestKey: published.manifestKey };
+    return { report: reportRef, reportHtml: artifacts.reportHtml, manifestKey: published.manifestKey };
   };
 }

@@ -69,10 +69,15 @@ export function initialSearchAttributes(runId: string, input: PipelineInput) {
   ];
 }
 
-export async function startRun(client: Client, input: PipelineInput, runId = newRunId(input.config.site)): Promise<WorkflowHandle<typeof cc2dPipeline>> {
+export async function startRun(
+  client: Client,
+  input: PipelineInput,
+  runId = newRunId(input.config.site),
+  workflowTaskQueue = WORKFLOW_TASK_QUEUE,
+): Promise<WorkflowHandle<typeof cc2dPipeline>> {
   try {
     return await client.workflow.start<typeof cc2dPipeline>(PIPELINE_WORKFLOW_TYPE, {
-      taskQueue: WORKFLOW_TASK_QUEUE,
+      taskQueue: workflowTaskQueue,
       workflowId: runId,
       args: [input],
       typedSearchAttributes: initialSearchAttributes(runId, input),

@@ -8,7 +8,7 @@ export async function createCpuWorker(o: ActivityWorkerOptions): Promise<Worker>
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace,
-    taskQueue: CPU_TASK_QUEUE,
+    taskQueue: o.taskQueue ?? CPU_TASK_QUEUE,
     activities: createCpuActivities(o.deps),
     // Evaluation runs TF inference; two at a time is plenty on a small host.
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 2,

@@ -13,6 +13,8 @@ export interface ActivityWorkerOptions {
   namespace: string;
   deps: ActivityDeps;
   identity?: string;
+  /** Default cc2d-gpu / cc2d-cpu (a run config may route a site to a dedicated pool). */
+  taskQueue?: string;
   /** Default 1 on the GPU queue. */
   maxConcurrentActivityTaskExecutions?: number;
   /** How long running activities may finish after shutdown starts before they are cancelled (they then checkpoint). */
@@ -23,7 +25,7 @@ export async function createGpuWorker(o: ActivityWorkerOptions): Promise<Worker>
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace,
-    taskQueue: GPU_TASK_QUEUE,
+    taskQueue: o.taskQueue ?? GPU_TASK_QUEUE,
     activities: createGpuActivities(o.deps),
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 1,
     shutdownGraceTime: o.shutdownGraceTime ?? '10s',

@@ -40,6 +40,8 @@ export interface HostOptions {
   /** Reuse an existing connection (tests); otherwise one is opened and closed with the workers. */
   connection?: NativeConnection;
   deps?: WorkerDeps;
+  /** Task queue per role (default cc2d-workflows / cc2d-gpu / cc2d-cpu). */
+  taskQueues?: Partial<Record<QueueRole, string>>;
 }
 
 export async function hostWorkers(o: HostOptions): Promise<HostedWorkers> {
@@ -52,9 +54,11 @@ export async function hostWorkers(o: HostOptions): Promise<HostedWorkers> {
   const deps = o.deps ?? (needsActivities ? await buildActivityDeps(o.settings) : undefined);
   const workers: Worker[] = [];
   for (const role of roles) {
-    if (role === 'workflows') workers.push(await createWorkflowWorker({ connection, namespace, identity: id(role), ...(o.bundle ? { bundle: o.bundle } : {}) }));
-    if (role === 'gpu') workers.push(await createGpuWorker({ connection, namespace, deps: deps!, identity: id(role) }));
-    if (role === 'cpu') workers.push(await createCpuWorker({ connection, namespace, deps: deps!, identity: id(role) }));
+    const q = o.taskQueues?.[role];
+    const common = { connection, namespace, identity: id(role), ...(q !== undefined ? { taskQueue: q } : {}) };
+    if (role === 'workflows') workers.push(await createWorkflowWorker({ ...common, ...(o.bundle ? { bundle: o.bundle } : {}) }));
+    if (role === 'gpu') workers.push(await createGpuWorker({ ...common, deps: deps! }));
+    if (role === 'cpu') workers.push(await createCpuWorker({ ...common, deps: deps! }));
   }
   const done = Promise.all(workers.map((w) => w.run())).then(
     async () => {

@@ -14,6 +14,7 @@ export interface WorkflowWorkerOptions {
   namespace: string;
   bundle?: WorkflowBundleWithSourceMap;
   identity?: string;
+  taskQueue?: string;
 }
 
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
@@ -28,7 +29,7 @@ export async function createWorkflowWorker(o: WorkflowWorkerOptions): Promise<Wo
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace,
-    taskQueue: WORKFLOW_TASK_QUEUE,
+    taskQueue: o.taskQueue ?? WORKFLOW_TASK_QUEUE,
     workflowBundle: o.bundle ?? (await bundleWorkflows()),
     ...(o.identity !== undefined ? { identity: o.identity } : {}),
   });

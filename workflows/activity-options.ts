@@ -31,9 +31,15 @@ export const CPU_RETRY: RetryPolicy = {
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
 };
 
-export function trainingOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
+/** Task queues of a run's activities (a run config may route them to dedicated pools). */
+export interface RunQueues {
+  gpu?: string;
+  cpu?: string;
+}
+
+export function trainingOptions(heartbeatTimeoutSeconds: number, queues: RunQueues = {}): ActivityOptions {
   return {
-    taskQueue: GPU_TASK_QUEUE,
+    taskQueue: queues.gpu ?? GPU_TASK_QUEUE,
     // The paper profile is ~6 h on a GPU; a stuck attempt is caught by the heartbeat timeout.
     startToCloseTimeout: '48h',
     heartbeatTimeout: `${heartbeatTimeoutSeconds}s`,
@@ -43,13 +49,13 @@ export function trainingOptions(heartbeatTimeoutSeconds: number): ActivityOption
   };
 }
 
-export function matchingOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
-  return { ...trainingOptions(heartbeatTimeoutSeconds), startToCloseTimeout: '6h' };
+export function matchingOptions(heartbeatTimeoutSeconds: number, queues: RunQueues = {}): ActivityOptions {
+  return { ...trainingOptions(heartbeatTimeoutSeconds, queues), startToCloseTimeout: '6h' };
 }
 
-export function cpuOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
+export function cpuOptions(heartbeatTimeoutSeconds: number, queues: RunQueues = {}): ActivityOptions {
   return {
-    taskQueue: CPU_TASK_QUEUE,
+    taskQueue: queues.cpu ?? CPU_TASK_QUEUE,
     startToCloseTimeout: '2h',
     heartbeatTimeout: `${heartbeatTimeoutSeconds}s`,
     retry: CPU_RETRY,
@@ -57,14 +63,16 @@ export function cpuOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
   };
 }
 
-export const lightOptions: ActivityOptions = {
-  taskQueue: CPU_TASK_QUEUE,
-  startToCloseTimeout: '10m',
-  retry: CPU_RETRY,
-  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
-};
+export function lightOptions(queues: RunQueues = {}): ActivityOptions {
+  return {
+    taskQueue: queues.cpu ?? CPU_TASK_QUEUE,
+    startToCloseTimeout: '10m',
+    retry: CPU_RETRY,
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+  };
+}
 
 /** Ingestion decodes and resizes every image once (heartbeating per file); reuse is quick. */
-export function ingestOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
-  return { ...cpuOptions(heartbeatTimeoutSeconds), startToCloseTimeout: '4h' };
+export function ingestOptions(heartbeatTimeoutSeconds: number, queues: RunQueues = {}): ActivityOptions {
+  return { ...cpuOptions(heartbeatTimeoutSeconds, queues), startToCloseTimeout: '4h' };
 }

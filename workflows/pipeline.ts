@@ -16,11 +16,12 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
   const { config, profile, configHash } = input;
   const runId = workflowInfo().workflowId;
   const hb = config.heartbeatTimeoutSeconds;
-  const ingest = proxyActivities<CpuActivities>(ingestOptions(hb));
-  const cpu = proxyActivities<CpuActivities>(cpuOptions(hb));
-  const light = proxyActivities<CpuActivities>(lightOptions);
-  const train = proxyActivities<GpuActivities>(trainingOptions(hb));
-  const match = proxyActivities<GpuActivities>(matchingOptions(hb));
+  const queues = config.taskQueues;
+  const ingest = proxyActivities<CpuActivities>(ingestOptions(hb, queues));
+  const cpu = proxyActivities<CpuActivities>(cpuOptions(hb, queues));
+  const light = proxyActivities<CpuActivities>(lightOptions(queues));
+  const train = proxyActivities<GpuActivities>(trainingOptions(hb, queues));
+  const match = proxyActivities<GpuActivities>(matchingOptions(hb, queues));
 
   const tracker = new StageTracker(runId);
   setHandler(progressQuery, () => tracker.progress());
@@ -94,7 +95,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       reportKey: report.report.key, manifestKey: report.manifestKey,
       artifacts: {
         sslWeights: ssl.weights, pseudoLabels: pseudoLabelRefs, tplWeights: tpl.weights,
-        metrics: evaluation.metrics, predictions: evaluation.predictions, report: report.report,
+        metrics: evaluation.metrics, predictions: evaluation.predictions, report: report.report, reportHtml: report.reportHtml,
       },
     };
   } catch (err) {

@@ -16,7 +16,10 @@ export function register(program: Command): void {
     .option('--queues <list>', 'comma-separated subset of workflows,gpu,cpu', 'workflows,gpu,cpu')
     .option('--identity <name>', 'worker identity prefix (default pid@host)')
     .option('--log-level <level>', 'TRACE | DEBUG | INFO | WARN | ERROR', 'INFO')
-    .action(async (opts: { queues: string; identity?: string; logLevel: string }) => {
+    .option('--gpu-queue <name>', 'poll this GPU task queue instead of cc2d-gpu (dedicated pools)')
+    .option('--cpu-queue <name>', 'poll this CPU task queue instead of cc2d-cpu')
+    .option('--workflow-queue <name>', 'poll this workflow task queue instead of cc2d-workflows')
+    .action(async (opts: { queues: string; identity?: string; logLevel: string; gpuQueue?: string; cpuQueue?: string; workflowQueue?: string }) => {
       let roles;
       try {
         roles = parseRoles(opts.queues);
@@ -25,7 +28,12 @@ export function register(program: Command): void {
       }
       Runtime.install({ logger: new DefaultLogger(opts.logLevel.toUpperCase() as LogLevel) });
       const settings = loadStackSettings();
-      const hosted = await hostWorkers({ roles, settings, ...(opts.identity ? { identityPrefix: opts.identity } : {}) });
+      const taskQueues = {
+        ...(opts.gpuQueue ? { gpu: opts.gpuQueue } : {}),
+        ...(opts.cpuQueue ? { cpu: opts.cpuQueue } : {}),
+        ...(opts.workflowQueue ? { workflows: opts.workflowQueue } : {}),
+      };
+      const hosted = await hostWorkers({ roles, settings, taskQueues, ...(opts.identity ? { identityPrefix: opts.identity } : {}) });
       const backend = hosted.deps?.backend();
       // One parseable line: scripts and tests wait for it.
       console.log(`cc2d worker ready: queues=${roles.join(',')} namespace=${settings.temporal.namespace} address=${settings.temporal.address} backend=${backend?.backend ?? 'none'} pid=${process.pid}`);

@@ -73,6 +73,14 @@ export const RunConfigSchema = z
     checkpointEvery: z.number().int().min(1).optional(),
     /** Heartbeat timeout of the training activities: a dead worker is noticed within this. */
     heartbeatTimeoutSeconds: z.number().int().min(5).max(60).default(60),
+    /** Route this run's activities to dedicated worker pools (default cc2d-gpu / cc2d-cpu). */
+    taskQueues: z
+      .object({
+        gpu: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be a task queue name').optional(),
+        cpu: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be a task queue name').optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -146,7 +154,8 @@ export function canonicalJson(value: unknown): string {
  * version has the same config hash as the original run from the folder.
  */
 export function configHashOf(config: RunConfig, profile: Profile): string {
-  const { dataset, ...rest } = config;
+  // Where data came from and which worker pool ran it do not change the result.
+  const { dataset, taskQueues: _queues, ...rest } = config;
   const { dir: _dir, version: _version, ...datasetParams } = dataset;
   return createHash('sha256').update(canonicalJson({ config: { ...rest, dataset: datasetParams }, profile })).digest('hex');
 }

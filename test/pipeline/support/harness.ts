@@ -1,0 +1,105 @@
+/**
+ * TEST-ONLY harness for pipeline tests against the REAL Temporal dev server and REAL S3:
+ * - a unique S3 prefix (test/support/stack.ts) and unique task queues per test file, so test
+ *   files (and any worker a developer left running) never take each other's tasks;
+ * - one workflow bundle per file; workers hosted in-process with `hostWorkers`;
+ * - a synthetic ISBI-layout dataset (6 train + 3 test by default) in a tmp dir.
+ * Under CI=1 an unreachable stack fails the file (requireStack throws), it never skips.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { PipelineResult } from '../../../activities/types';
+import { parseRunConfig, buildPipelineInput, type PipelineInput, type RunConfigInput } from '../../../infra/config/run-config';
+import { startRun } from '../../../cli/pipeline-client';
+import { buildActivityDeps, type WorkerDeps } from '../../../workers/activity-deps';
+import { hostWorkers, type HostedWorkers, type QueueRole } from '../../../workers/local';
+import { bundleWorkflows } from '../../../workers/workflow-worker';
+import { requireStack, type TestStack } from '../../support/stack';
+import { makeSyntheticIsbi, type SyntheticDataset } from './synthetic-isbi';
+
+export interface PipelineHarness {
+  stack: TestStack;
+  client: Client;
+  connection: NativeConnection;
+  bundle: WorkflowBundleWithSourceMap;
+  deps: WorkerDeps;
+  dataset: SyntheticDataset;
+  /** Unique per harness. */
+  queues: Record<QueueRole, string>;
+  site: string;
+  hosted: HostedWorkers[];
+  workers(roles: QueueRole[], identityPrefix?: string): Promise<HostedWorkers>;
+  /** A smoke-profile pipeline input on the synthetic dataset, routed to this harness's queues. */
+  input(overrides?: Partial<RunConfigInput>): PipelineInput;
+  start(input: PipelineInput, runId?: string): ReturnType<typeof startRun>;
+  runId(tag: string): string;
+  cleanup(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+export async function createHarness(name: string, datasetOpts?: Parameters<typeof makeSyntheticIsbi>[0]): Promise<PipelineHarness | undefined> {
+  const stack = await requireStack(name, { s3: true, temporal: true });
+  if (!stack) return undefined;
+  if (!runtimeInstalled) {
+    try {
+      Runtime.install({ logger: new DefaultLogger((process.env.CC2D_TEST_LOG as 'INFO' | undefined) ?? 'WARN') });
+    } catch {
+      // already installed by another harness in this process
+    }
+    runtimeInstalled = true;
+  }
+  const tag = `${name}-${randomBytes(3).toString('hex')}`;
+  const queues: Record<QueueRole, string> = { workflows: `cc2d-workflows-t-${tag}`, gpu: `cc2d-gpu-t-${tag}`, cpu: `cc2d-cpu-t-${tag}` };
+  const site = `t-${tag}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 48);
+  const [connection, clientConnection, bundle, deps, dataset] = await Promise.all([
+    NativeConnection.connect({ address: stack.temporalAddress }),
+    Connection.connect({ address: stack.temporalAddress }),
+    bundleWorkflows(),
+    buildActivityDeps(stack.settings),
+    makeSyntheticIsbi(datasetOpts),
+  ]);
+  const client = new Client({ connection: clientConnection, namespace: stack.namespace });
+  const hosted: HostedWorkers[] = [];
+  const h: PipelineHarness = {
+    stack, client, connection, bundle, deps, dataset, queues, site, hosted,
+    async workers(roles, identityPrefix) {
+      const w = await hostWorkers({
+        roles, settings: stack.settings, connection, bundle, deps, taskQueues: queues,
+        identityPrefix: identityPrefix ?? `test-${tag}-${hosted.length}`,
+      });
+      hosted.push(w);
+      return w;
+    },
+    input(overrides = {}) {
+      return buildPipelineInput(parseRunConfig({
+        site,
+        dataset: { dir: dataset.root },
+        templateId: dataset.train[1],
+        profile: 'smoke',
+        pseudoLabelShards: 2,
+        heartbeatTimeoutSeconds: 10,
+        ...overrides,
+        taskQueues: { gpu: queues.gpu, cpu: queues.cpu },
+      }));
+    },
+    start(input, runId) {
+      return startRun(h.client, input, runId ?? h.runId('run'), queues.workflows);
+    },
+    runId(t) {
+      return `cc2d-${site}-${t}-${randomBytes(2).toString('hex')}`;
+    },
+    async cleanup() {
+      for (const w of hosted) await w.shutdown().catch(() => undefined);
+      await connection.close().catch(() => undefined);
+      await clientConnection.close().catch(() => undefined);
+      deps.store.destroy();
+      await dataset.cleanup();
+      await stack.cleanup();
+    },
+  };
+  return h;
+}
+
+export type { PipelineResult };
