@@ -66,24 +66,27 @@ export function bilinearCoefficients(inSize: number, outSize: number): Coefficie
   return { start, count, weights, ksize };
 }
 
+// Accumulators are int32, as in Pillow: 255 · 2^22 · Σw stays below 2^31 for normalised weights.
 function clip8(acc: number): number {
-  const v = Math.floor(acc / ONE);
+  const v = acc >> PRECISION_BITS;
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
 function horizontalPass(image: GreyImage8, width: number): GreyImage8 {
   const { width: inW, height, data } = image;
-  const c = bilinearCoefficients(inW, width);
+  const { start, count, weights, ksize } = bilinearCoefficients(inW, width);
   const out = new Uint8Array(width * height);
+  const half = ONE >> 1;
   for (let y = 0; y < height; y++) {
     const row = y * inW;
+    const outRow = y * width;
     for (let xx = 0; xx < width; xx++) {
-      const s = c.start[xx] as number;
-      const n = c.count[xx] as number;
-      const k = xx * c.ksize;
-      let acc = ONE / 2;
-      for (let t = 0; t < n; t++) acc += (data[row + s + t] as number) * (c.weights[k + t] as number);
-      out[y * width + xx] = clip8(acc);
+      const s = row + (start[xx] as number);
+      const n = count[xx] as number;
+      const k = xx * ksize;
+      let acc = half;
+      for (let t = 0; t < n; t++) acc = (acc + Math.imul(data[s + t] as number, weights[k + t] as number)) | 0;
+      out[outRow + xx] = clip8(acc);
     }
   }
   return { width, height, data: out };
@@ -91,22 +94,23 @@ function horizontalPass(image: GreyImage8, width: number): GreyImage8 {
 
 function verticalPass(image: GreyImage8, height: number): GreyImage8 {
   const { width, height: inH, data } = image;
-  const c = bilinearCoefficients(inH, height);
+  const { start, count, weights, ksize } = bilinearCoefficients(inH, height);
   const out = new Uint8Array(width * height);
-  const acc = new Float64Array(width);
+  const acc = new Int32Array(width);
   for (let yy = 0; yy < height; yy++) {
-    const s = c.start[yy] as number;
-    const n = c.count[yy] as number;
-    const k = yy * c.ksize;
-    acc.fill(ONE / 2);
+    const s = start[yy] as number;
+    const n = count[yy] as number;
+    const k = yy * ksize;
+    acc.fill(ONE >> 1);
     for (let t = 0; t < n; t++) {
-      const w = c.weights[k + t] as number;
+      const w = weights[k + t] as number;
       const row = (s + t) * width;
-      for (let x = 0; x < width; x++) acc[x] = (acc[x] as number) + (data[row + x] as number) * w;
+      for (let x = 0; x < width; x++) acc[x] = ((acc[x] as number) + Math.imul(data[row + x] as number, w)) | 0;
     }
-    for (let x = 0; x < width; x++) out[yy * width + x] = clip8(acc[x] as number);
+    const outRow = yy * width;
+    for (let x = 0; x < width; x++) out[outRow + x] = clip8(acc[x] as number);
   }
-  return { width, height: height, data: out };
+  return { width, height, data: out };
 }
 
 /**
