@@ -5,7 +5,7 @@ export function formatResult(r: PipelineResult): string {
   const lines = [`run ${r.runId} completed; headline MRE ${r.mreMm.toFixed(3)} mm (${r.headlineSet}, protocol A)`];
   for (const [protocol, sets] of Object.entries(r.metrics)) {
     for (const [set, m] of Object.entries(sets)) {
-      const sdr = Object.entries(m.sdr).map(([k, v]) => `SDR<${k}mm ${v.toFixed(1)}%`).join('  ');
+      const sdr = Object.entries(m.sdr).sort(([a], [b]) => Number(a) - Number(b)).map(([k, v]) => `SDR<${k}mm ${v.toFixed(1)}%`).join('  ');
       lines.push(`  protocol ${protocol} ${set.padEnd(12)} n=${String(m.images).padEnd(4)} MRE ${m.mreMm.toFixed(3)} ± ${m.sdMm.toFixed(3)} mm  ${sdr}`);
     }
   }

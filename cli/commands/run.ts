@@ -5,13 +5,13 @@
  */
 import type { Command } from 'commander';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { Runtime, DefaultLogger } from '@temporalio/worker';
 import type { PipelineProgress, PipelineResult } from '../../activities/types';
 import { loadRunConfig, parseRunConfig, type PipelineInput, type RunConfigFlags } from '../../infra/config/run-config';
 import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
 import { connectClient } from '../../infra/temporal/connect';
 import { ALL_ROLES, hostWorkers, type HostedWorkers } from '../../workers/local';
+import { installRuntime } from '../../workers/runtime-logger';
 import { formatResult } from '../format';
 import {
   livePollers,
@@ -38,20 +38,13 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Quiet SDK logs in the CLI process unless --verbose (they would tear the progress bar). */
-function installRuntime(verbose: boolean): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger(verbose ? 'INFO' : 'WARN') });
-  } catch {
-    // already installed in this process
-  }
-}
 
 async function hostMissingWorkers(client: Client, settings: StackSettings, mode: RunFlags['workers'], verbose: boolean): Promise<HostedWorkers | undefined> {
   if (mode === 'none') return undefined;
   const roles = mode === 'local' ? [...ALL_ROLES] : await missingRoles(client, ALL_ROLES);
   if (roles.length === 0) return undefined;
-  installRuntime(verbose);
+  // Quiet SDK logs in the CLI process unless --verbose (they would tear the progress bar).
+  installRuntime(verbose ? 'INFO' : 'WARN');
   process.stderr.write(`[cc2d] no live worker on ${roles.map((r) => QUEUE_OF_ROLE[r].name).join(', ')}: hosting ${roles.join('+')} in this process\n`);
   return hostWorkers({ roles, settings, identityPrefix: `cc2d-run-${process.pid}` });
 }

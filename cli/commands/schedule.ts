@@ -6,8 +6,8 @@
  * at once (a GPU retrain can outlast its interval).
  */
 import type { Command } from 'commander';
-import type { Client, ScheduleDescription } from '@temporalio/client';
-import { loadRunConfig, type RunConfigFlags } from '../../infra/config/run-config';
+import type { Client, ScheduleDescription, ScheduleHandle } from '@temporalio/client';
+import { loadRunConfig, type PipelineInput, type RunConfigFlags } from '../../infra/config/run-config';
 import { SEARCH_ATTRIBUTES as SA, WORKFLOW_TASK_QUEUE } from '../../infra/config/names';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
@@ -58,6 +58,42 @@ function summary(d: ScheduleDescription): Record<string, unknown> {
   };
 }
 
+export interface SiteScheduleOptions {
+  every?: string;
+  cron?: string;
+  catchupWindow?: string;
+  paused?: boolean;
+  /** Default cc2d-workflows. */
+  workflowTaskQueue?: string;
+}
+
+/**
+ * Creates the site's schedule: every action starts `cc2dPipeline` with the validated input
+ * (dataset.dir, so unchanged data is reused by content hash); overlap SKIP.
+ */
+export async function createSiteSchedule(client: Client, input: PipelineInput, o: SiteScheduleOptions): Promise<ScheduleHandle> {
+  const { config } = input;
+  return client.schedule.create({
+    scheduleId: scheduleIdOf(config.site),
+    spec: o.every !== undefined ? { intervals: [{ every: o.every as '1d' }] } : { cronExpressions: [o.cron!] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: PIPELINE_WORKFLOW_TYPE as unknown as typeof cc2dPipeline,
+      args: [input],
+      taskQueue: o.workflowTaskQueue ?? WORKFLOW_TASK_QUEUE,
+      workflowId: `cc2d-${config.site}-sched`,
+      typedSearchAttributes: [
+        { key: SA.site, value: config.site },
+        { key: SA.profile, value: input.profile.name },
+        { key: SA.stage, value: 'queued' },
+        { key: SA.status, value: 'running' },
+      ],
+    },
+    policies: { overlap: 'SKIP', catchupWindow: (o.catchupWindow ?? '1h') as '1h', pauseOnFailure: false },
+    state: { paused: o.paused ?? false, note: `cc2d site ${config.site}: template ${config.templateId}, profile ${input.profile.name}` },
+  });
+}
+
 export function register(program: Command): void {
   const schedule = program.command('schedule').description('Retrain a site on a schedule (Temporal Schedules, overlap: skip)');
 
@@ -85,24 +121,10 @@ export function register(program: Command): void {
       const input = await preflight(config, settings);
       const scheduleId = scheduleIdOf(config.site);
       await withClient(async (client) => {
-        const handle = await client.schedule.create({
-          scheduleId,
-          spec: flags.every !== undefined ? { intervals: [{ every: flags.every as '1d' }] } : { cronExpressions: [flags.cron!] },
-          action: {
-            type: 'startWorkflow',
-            workflowType: PIPELINE_WORKFLOW_TYPE as unknown as typeof cc2dPipeline,
-            args: [input],
-            taskQueue: WORKFLOW_TASK_QUEUE,
-            workflowId: `cc2d-${config.site}-sched`,
-            typedSearchAttributes: [
-              { key: SA.site, value: config.site },
-              { key: SA.profile, value: input.profile.name },
-              { key: SA.stage, value: 'queued' },
-              { key: SA.status, value: 'running' },
-            ],
-          },
-          policies: { overlap: 'SKIP', catchupWindow: flags.catchupWindow as '1h', pauseOnFailure: false },
-          state: { paused: flags.paused ?? false, note: `cc2d site ${config.site}: template ${config.templateId}, profile ${input.profile.name}` },
+        const handle = await createSiteSchedule(client, input, {
+          ...(flags.every !== undefined ? { every: flags.every } : { cron: flags.cron! }),
+          catchupWindow: flags.catchupWindow,
+          paused: flags.paused ?? false,
         });
         const d = await handle.describe();
         if (flags.json) console.log(JSON.stringify(summary(d)));

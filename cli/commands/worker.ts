@@ -4,10 +4,11 @@
  * GPU hosts run `--queues gpu`; one process may host all three (the local default).
  */
 import type { Command } from 'commander';
-import { Runtime, DefaultLogger, type LogLevel } from '@temporalio/worker';
+import type { LogLevel } from '@temporalio/worker';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
 import { hostWorkers, parseRoles } from '../../workers/local';
+import { installRuntime } from '../../workers/runtime-logger';
 
 export function register(program: Command): void {
   program
@@ -26,7 +27,7 @@ export function register(program: Command): void {
       } catch (err) {
         throw new UserError((err as Error).message);
       }
-      Runtime.install({ logger: new DefaultLogger(opts.logLevel.toUpperCase() as LogLevel) });
+      installRuntime(opts.logLevel.toUpperCase() as LogLevel);
       const settings = loadStackSettings();
       const taskQueues = {
         ...(opts.gpuQueue ? { gpu: opts.gpuQueue } : {}),

@@ -8,7 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { installRuntime } from '../../../workers/runtime-logger';
 import type { PipelineResult } from '../../../activities/types';
 import { parseRunConfig, buildPipelineInput, type PipelineInput, type RunConfigInput } from '../../../infra/config/run-config';
 import { startRun } from '../../../cli/pipeline-client';
@@ -29,7 +30,8 @@ export interface PipelineHarness {
   queues: Record<QueueRole, string>;
   site: string;
   hosted: HostedWorkers[];
-  workers(roles: QueueRole[], identityPrefix?: string): Promise<HostedWorkers>;
+  /** `ownConnection`: a separate Temporal connection (needed for a second worker on one queue). */
+  workers(roles: QueueRole[], identityPrefix?: string, opts?: { ownConnection?: boolean }): Promise<HostedWorkers>;
   /** A smoke-profile pipeline input on the synthetic dataset, routed to this harness's queues. */
   input(overrides?: Partial<RunConfigInput>): PipelineInput;
   start(input: PipelineInput, runId?: string): ReturnType<typeof startRun>;
@@ -37,19 +39,10 @@ export interface PipelineHarness {
   cleanup(): Promise<void>;
 }
 
-let runtimeInstalled = false;
-
 export async function createHarness(name: string, datasetOpts?: Parameters<typeof makeSyntheticIsbi>[0]): Promise<PipelineHarness | undefined> {
   const stack = await requireStack(name, { s3: true, temporal: true });
   if (!stack) return undefined;
-  if (!runtimeInstalled) {
-    try {
-      Runtime.install({ logger: new DefaultLogger((process.env.CC2D_TEST_LOG as 'INFO' | undefined) ?? 'WARN') });
-    } catch {
-      // already installed by another harness in this process
-    }
-    runtimeInstalled = true;
-  }
+  installRuntime((process.env.CC2D_TEST_LOG as 'INFO' | undefined) ?? 'WARN');
   const tag = `${name}-${randomBytes(3).toString('hex')}`;
   const queues: Record<QueueRole, string> = { workflows: `cc2d-workflows-t-${tag}`, gpu: `cc2d-gpu-t-${tag}`, cpu: `cc2d-cpu-t-${tag}` };
   const site = `t-${tag}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 48);
@@ -64,9 +57,10 @@ export async function createHarness(name: string, datasetOpts?: Parameters<typeo
   const hosted: HostedWorkers[] = [];
   const h: PipelineHarness = {
     stack, client, connection, bundle, deps, dataset, queues, site, hosted,
-    async workers(roles, identityPrefix) {
+    async workers(roles, identityPrefix, opts = {}) {
       const w = await hostWorkers({
-        roles, settings: stack.settings, connection, bundle, deps, taskQueues: queues,
+        roles, settings: stack.settings, bundle, deps, taskQueues: queues,
+        ...(opts.ownConnection ? {} : { connection }),
         identityPrefix: identityPrefix ?? `test-${tag}-${hosted.length}`,
       });
       hosted.push(w);
