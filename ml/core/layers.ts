@@ -8,6 +8,11 @@ import type { ParamStore } from './params';
 export interface ForwardMode {
   /** Training mode: BatchNorm uses batch statistics and updates its running buffers. */
   training: boolean;
+  /**
+   * Training mode only: BatchNorm records its running-buffer updates here instead of applying
+   * them at once; `BatchNormStats.apply()` then does them all with a handful of kernels.
+   */
+  bnStats?: BatchNormStats;
 }
 
 export interface ConvOptions {
@@ -81,11 +86,15 @@ export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, mode: For
     const [xin, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
     const save = args[3] as tf.GradSaveFunc;
     const { mean, variance } = tf.moments(xin, [0, 1, 2]);
-    tf.tidy(() => {
-      const v = tf.mul(variance, n / Math.max(n - 1, 1));
-      runMean.assign(tf.add(tf.mul(runMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
-      runVar.assign(tf.add(tf.mul(runVar, 1 - BN_MOMENTUM), tf.mul(v, BN_MOMENTUM)));
-    });
+    if (mode.bnStats) {
+      mode.bnStats.record(runMean, runVar, mean, variance, n);
+    } else {
+      tf.tidy(() => {
+        const v = tf.mul(variance, n / Math.max(n - 1, 1));
+        runMean.assign(tf.add(tf.mul(runMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
+        runVar.assign(tf.add(tf.mul(runVar, 1 - BN_MOMENTUM), tf.mul(v, BN_MOMENTUM)));
+      });
+    }
     const invStd = tf.rsqrt(tf.add(variance, NORM_EPS));
     save([xin, mean, invStd, g]);
     const value = tf.batchNorm(xin, mean, variance, b, g, NORM_EPS) as tf.Tensor4D;
@@ -105,6 +114,77 @@ export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, mode: For
     };
   });
   return op(x, gamma, beta) as tf.Tensor4D;
+}
+
+interface PendingStat {
+  runMean: tf.Variable;
+  runVar: tf.Variable;
+  mean: tf.Tensor;
+  variance: tf.Tensor;
+  /** n/(n−1): biased → unbiased variance. */
+  unbias: number;
+}
+
+/**
+ * Deferred BatchNorm running-statistics updates for one training step. Recording keeps the batch
+ * moments; `apply()` performs, per buffer and in recording order, exactly the update batchNorm
+ * would have made (running = 0.9·running + 0.1·batch, unbiased variance), batched over layers:
+ * the k-th update of every buffer goes into round k. Always call `apply()` or `dispose()`.
+ */
+export class BatchNormStats {
+  private pending: PendingStat[] = [];
+
+  record(runMean: tf.Variable, runVar: tf.Variable, mean: tf.Tensor, variance: tf.Tensor, n: number): void {
+    this.pending.push({ runMean, runVar, mean: tf.keep(mean), variance: tf.keep(variance), unbias: n / Math.max(n - 1, 1) });
+  }
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  apply(): void {
+    const rounds: PendingStat[][] = [];
+    const seen = new Map<tf.Variable, number>();
+    for (const e of this.pending) {
+      const r = seen.get(e.runMean) ?? 0;
+      seen.set(e.runMean, r + 1);
+      (rounds[r] ??= []).push(e);
+    }
+    try {
+      tf.tidy(() => {
+        for (const round of rounds) {
+          const unbias = new Float32Array(round.reduce((a, e) => a + e.variance.size, 0));
+          let off = 0;
+          for (const e of round) {
+            unbias.fill(e.unbias, off, off + e.variance.size);
+            off += e.variance.size;
+          }
+          updateRunning(round.map((e) => e.runMean), concat1d(round.map((e) => e.mean)));
+          updateRunning(round.map((e) => e.runVar), tf.mul(concat1d(round.map((e) => e.variance)), tf.tensor1d(unbias)));
+        }
+      });
+    } finally {
+      this.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const e of this.pending) tf.dispose([e.mean, e.variance]);
+    this.pending = [];
+  }
+}
+
+/** Concatenation of vectors (reshaping only tensors that are not already 1-D). */
+function concat1d(ts: readonly tf.Tensor[]): tf.Tensor1D {
+  const flat = ts.map((t) => (t.rank === 1 ? t : tf.reshape(t, [-1])));
+  return (flat.length === 1 ? flat[0]! : tf.concat(flat)) as tf.Tensor1D;
+}
+
+function updateRunning(buffers: tf.Variable[], batch: tf.Tensor): void {
+  const running = concat1d(buffers);
+  const next = tf.add(tf.mul(running, 1 - BN_MOMENTUM), tf.mul(batch, BN_MOMENTUM));
+  const parts = buffers.length === 1 ? [next] : tf.split(next, buffers.map((b) => b.size));
+  buffers.forEach((b, i) => b.assign(b.rank === 1 ? parts[i]! : tf.reshape(parts[i]!, b.shape)));
 }
 
 /**

@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { AdamL2 } from '../core/adam-l2';
+import { BatchNormStats } from '../core/layers';
 import { decodeCheckpoint, encodeCheckpoint } from '../core/checkpoint';
 import { Prng } from '../core/prng';
 import { makeSslBatch, sslSampleConfig } from '../data/ssl-sample';
@@ -144,15 +145,27 @@ class SslTrainer implements Trainer {
     const S = batch.inputSize;
     const P = batch.patchSize;
     const levelLosses: tf.Tensor[] = [];
-    const { value, grads } = tf.variableGrads(() => {
-      const img = tf.tensor4d(batch.images, [batch.size, S, S, 1]);
-      const patch = tf.tensor4d(batch.patches, [batch.size, P, P, 1]);
-      const eImg = this.net.forward(img, { training: true });
-      const ePatch = this.net.forward(patch, { training: true });
-      const { total, perLevel } = sslLoss(eImg, ePatch, { patchYX: batch.patchYX, imageYX: batch.imageYX }, this.lossCfg);
-      levelLosses.push(...perLevel.map((t) => tf.keep(t)));
-      return total;
-    }, this.trainVars);
+    const bnStats = new BatchNormStats();
+    let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
+    try {
+      result = tf.variableGrads(() => {
+        const img = tf.tensor4d(batch.images, [batch.size, S, S, 1]);
+        const patch = tf.tensor4d(batch.patches, [batch.size, P, P, 1]);
+        const mode = { training: true, bnStats };
+        const eImg = this.net.forward(img, mode);
+        const ePatch = this.net.forward(patch, mode);
+        const { total, perLevel } = sslLoss(eImg, ePatch, { patchYX: batch.patchYX, imageYX: batch.imageYX }, this.lossCfg);
+        levelLosses.push(...perLevel.map((t) => tf.keep(t)));
+        return total;
+      }, this.trainVars);
+      // Image pass, then patch pass: the order batchNorm would have updated the buffers in.
+      bnStats.apply();
+    } catch (err) {
+      bnStats.dispose();
+      tf.dispose(levelLosses);
+      throw err;
+    }
+    const { value, grads } = result;
     let loss = Number.NaN;
     let parts: number[] = [];
     try {

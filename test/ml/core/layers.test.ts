@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { batchNorm, conv2d, dilatedConv2d, relu } from '../../../ml/core/layers';
+import { batchNorm, BatchNormStats, conv2d, dilatedConv2d, relu } from '../../../ml/core/layers';
 import { ParamStore } from '../../../ml/core/params';
 import { Prng } from '../../../ml/core/prng';
 import { defineVggEncoder } from '../../../ml/core/vgg-encoder';
@@ -111,5 +111,39 @@ describe('core layers', () => {
     expect(() => p.load(arrays.map((a) => (a.name.endsWith('/w') ? { ...a, shape: [a.data.length] } : a)))).toThrow(/shape/);
     p.dispose();
     expect(tf.memory().numTensors).toBe(base);
+  });
+
+  it('BatchNormStats defers running-stat updates with bit-identical results (two passes, two layers)', () => {
+    const make = () => {
+      const p = new ParamStore(Prng.fromSeed(1));
+      p.batchNorm('a', 3);
+      p.batchNorm('b', 5);
+      return p;
+    };
+    const immediate = make();
+    const deferred = make();
+    const xa1 = tf.randomNormal([2, 4, 4, 3], 1, 2, 'float32', 1) as tf.Tensor4D;
+    const xa2 = tf.randomNormal([2, 2, 2, 3], -1, 3, 'float32', 2) as tf.Tensor4D;
+    const xb = tf.randomNormal([1, 3, 5, 5], 0, 1, 'float32', 3) as tf.Tensor4D;
+    tf.tidy(() => {
+      batchNorm(immediate, 'a', xa1, { training: true });
+      batchNorm(immediate, 'b', xb, { training: true });
+      batchNorm(immediate, 'a', xa2, { training: true });
+    });
+    const stats = new BatchNormStats();
+    tf.tidy(() => {
+      batchNorm(deferred, 'a', xa1, { training: true, bnStats: stats });
+      batchNorm(deferred, 'b', xb, { training: true, bnStats: stats });
+      batchNorm(deferred, 'a', xa2, { training: true, bnStats: stats });
+    });
+    expect(stats.size).toBe(3);
+    expect(Array.from(deferred.get('a/mean').dataSync())).toEqual([0, 0, 0]); // not yet applied
+    stats.apply();
+    for (const name of ['a/mean', 'a/var', 'b/mean', 'b/var']) {
+      expect(Array.from(deferred.get(name).dataSync())).toEqual(Array.from(immediate.get(name).dataSync()));
+    }
+    tf.dispose([xa1, xa2, xb]);
+    immediate.dispose();
+    deferred.dispose();
   });
 });

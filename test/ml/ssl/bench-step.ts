@@ -22,14 +22,21 @@ const images: GrayImage[] = Array.from({ length: 6 }, (_, n) => {
 });
 const trainer = await createSslTrainer({ profile, images, seed: 2022 });
 const times: number[] = [];
+const cpuTimes: number[] = [];
 let t0 = performance.now();
+let c0 = process.cpuUsage();
 await trainer.train(steps, (p) => {
   const t1 = performance.now();
+  const c = process.cpuUsage(c0);
   times.push(t1 - t0);
-  console.log(`step ${p.step} ${(t1 - t0).toFixed(0)} ms loss ${p.loss.toFixed(4)}`);
+  cpuTimes.push((c.user + c.system) / 1000);
+  console.log(`step ${p.step} ${(t1 - t0).toFixed(0)} ms wall, ${((c.user + c.system) / 1000).toFixed(0)} ms cpu, loss ${p.loss.toFixed(4)}`);
   t0 = performance.now();
+  c0 = process.cpuUsage();
 });
 const counted = times.slice(2).sort((a, b) => a - b);
 const median = counted[Math.floor(counted.length / 2)]!;
-console.log(JSON.stringify({ backend: info.backend, profile: profile.name, inputSize: S, width: profile.ssl.width, batch: profile.ssl.batchSize, steps: counted.length, medianMs: Math.round(median), minMs: Math.round(counted[0]!), maxMs: Math.round(counted[counted.length - 1]!), numTensors: tf.memory().numTensors }));
+const cpuCounted = cpuTimes.slice(2).sort((a, b) => a - b);
+const cpuMedian = cpuCounted[Math.floor(cpuCounted.length / 2)]!;
+console.log(JSON.stringify({ backend: info.backend, profile: profile.name, inputSize: S, width: profile.ssl.width, batch: profile.ssl.batchSize, steps: counted.length, medianMs: Math.round(median), medianCpuMs: Math.round(cpuMedian), loadavg: (await import('node:os')).loadavg().map((v) => v.toFixed(2)).join(' '), minMs: Math.round(counted[0]!), maxMs: Math.round(counted[counted.length - 1]!), numTensors: tf.memory().numTensors }));
 trainer.dispose();

@@ -7,6 +7,7 @@ import { initBackend } from '../../../infra/tf-backend';
 import { resolveProfile } from '../../../ml/profiles';
 import { Prng } from '../../../ml/core/prng';
 import { SslNetwork } from '../../../ml/ssl/network';
+import { BatchNormStats } from '../../../ml/core/layers';
 import { sslLoss } from '../../../ml/ssl/loss';
 import { makeSslBatch, sslSampleConfig } from '../../../ml/data/ssl-sample';
 import type { GrayImage } from '../../../ml/types';
@@ -26,13 +27,15 @@ const vars = [...net.params.trainable.values()];
 const B = profile.ssl.batchSize;
 function step(): void {
   const batch = makeSslBatch(images, Array.from({ length: B }, (_, i) => i % images.length), prng, cfg);
+  const bnStats = new BatchNormStats();
   const { value, grads } = tf.variableGrads(() => {
     const img = tf.tensor4d(batch.images, [B, S, S, 1]);
     const patch = tf.tensor4d(batch.patches, [B, S / 2, S / 2, 1]);
-    const a = net.forward(img, { training: true });
-    const b = net.forward(patch, { training: true });
+    const a = net.forward(img, { training: true, bnStats });
+    const b = net.forward(patch, { training: true, bnStats });
     return sslLoss(a, b, batch, { temperature: 0.1, window: profile.ssl.window, distanceBias: false }).total;
   }, vars);
+  bnStats.apply();
   value.dataSync();
   tf.dispose([value, ...Object.values(grads)]);
 }
