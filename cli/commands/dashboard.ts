@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import { loadStackSettings } from '../../infra/config/stack';
 import { startDashboard } from '../../infra/dashboard/server';
-import { createStoreReportSource, createTemporalRunSource } from '../../infra/dashboard/sources';
+import { createStoreReportSource, createTemporalRunSource, runsQuery } from '../../infra/dashboard/sources';
 import { UserError } from '../../infra/errors';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { connectClient } from '../../infra/temporal/connect';
@@ -19,6 +19,7 @@ interface DashboardFlags {
   port: string;
   host: string;
   limit: string;
+  site?: string;
 }
 
 export function register(program: Command): void {
@@ -28,11 +29,18 @@ export function register(program: Command): void {
     .option('--port <port>', 'port to listen on (0 = any free port)', '8787')
     .option('--host <host>', 'loopback address to bind (127.0.0.1 or ::1)', '127.0.0.1')
     .option('--limit <n>', 'newest runs listed', '200')
+    .option('--site <name>', 'only the runs of this site')
     .action(async (flags: DashboardFlags) => {
       const port = Number(flags.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port: expected 0-65535, got "${flags.port}"`);
       const limit = Number(flags.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 5000) throw new UserError(`--limit: expected 1-5000, got "${flags.limit}"`);
+      let query: string;
+      try {
+        query = runsQuery(flags.site);
+      } catch (err) {
+        throw new UserError(`--site: ${(err as Error).message}`);
+      }
       const settings = loadStackSettings();
       let client;
       try {
@@ -44,12 +52,13 @@ export function register(program: Command): void {
       let dashboard;
       try {
         dashboard = await startDashboard({
-          runs: createTemporalRunSource(client),
+          runs: createTemporalRunSource(client, flags.site !== undefined ? { site: flags.site } : {}),
           reports: createStoreReportSource(store),
           host: flags.host,
           port,
           limit,
           namespace: settings.temporal.namespace,
+          ...(flags.site !== undefined ? { site: flags.site } : {}),
         });
       } catch (err) {
         store.destroy();
@@ -58,7 +67,7 @@ export function register(program: Command): void {
         if (code === 'EADDRINUSE') throw new UserError(`--port ${port}: already in use; pick another or use --port 0`);
         throw new UserError((err as Error).message);
       }
-      console.error(`cc2d dashboard: serving runs of namespace "${settings.temporal.namespace}" (read-only). Open this URL (it carries the access token):`);
+      console.error(`cc2d dashboard: serving runs of namespace "${settings.temporal.namespace}" (${query}; read-only). Open this URL (it carries the access token):`);
       console.log(dashboard.loginUrl);
       console.error('Press Ctrl-C to stop.');
       await new Promise<void>((resolve) => {

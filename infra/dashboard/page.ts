@@ -19,6 +19,12 @@ function progressText(r: RunRow): string {
   return '';
 }
 
+/** Dataset versions are 64-hex content hashes: show the first 12 (full value in the tooltip). */
+function shortVersion(v: string | undefined): string {
+  if (v === undefined || v === '') return '–';
+  return v.length > 16 ? `${v.slice(0, 12)}…` : v;
+}
+
 function pct(v: number | undefined): number {
   return v === undefined || !Number.isFinite(v) ? 0 : Math.max(0, Math.min(100, Math.round(v * 100)));
 }
@@ -36,8 +42,8 @@ export function renderRow(r: RunRow): string {
 <td>${esc(r.site ?? '–')}</td>
 <td>${esc(r.profile ?? '–')}</td>
 <td class="num mre">${esc(fmtMre(r.mreMm))}</td>
-<td class="mono small">${esc(r.datasetVersion ?? '–')}</td>
-<td class="small">${esc(r.startTime.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td>
+<td class="mono small" title="${esc(r.datasetVersion ?? '')}">${esc(shortVersion(r.datasetVersion))}</td>
+<td class="small nowrap">${esc(r.startTime.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td>
 <td>${report}</td></tr>`;
 }
 
@@ -54,6 +60,7 @@ thead th{background:#f1f3f5;font-size:12px;text-transform:uppercase;letter-spaci
 .mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
 .small{font-size:12px;color:#4b5563}
 .muted{color:#9ca3af}
+.nowrap{white-space:nowrap}
 .status{border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600;background:#e5e7eb}
 .status-completed{background:#dcfce7;color:#166534}
 .status-running{background:#dbeafe;color:#1e40af}
@@ -84,8 +91,9 @@ const SCRIPT = `
     var p=el('td');var bar=el('div','bar');var fill=el('div');fill.style.width=pct(r.progress)+'%';bar.appendChild(fill);p.appendChild(bar);
     p.appendChild(el('span','pct',pct(r.progress)+'%'));p.appendChild(document.createTextNode(' '));p.appendChild(el('span','live',live(r)));tr.appendChild(p);
     tr.appendChild(el('td','',r.site||'\\u2013'));tr.appendChild(el('td','',r.profile||'\\u2013'));
-    tr.appendChild(el('td','num mre',mre(r.mreMm)));tr.appendChild(el('td','mono small',r.datasetVersion||'\\u2013'));
-    tr.appendChild(el('td','small',String(r.startTime).replace('T',' ').replace(/\\.\\d+Z$/,'Z')));
+    tr.appendChild(el('td','num mre',mre(r.mreMm)));
+    var dv=r.datasetVersion||'';var dtd=el('td','mono small',dv===''?'\\u2013':(dv.length>16?dv.slice(0,12)+'\\u2026':dv));dtd.title=dv;tr.appendChild(dtd);
+    tr.appendChild(el('td','small nowrap',String(r.startTime).replace('T',' ').replace(/\\.\\d+Z$/,'Z')));
     var rep=el('td');if(r.status==='completed'){var a=el('a','report','report');a.href='/runs/'+encodeURIComponent(r.runId)+'/report';rep.appendChild(a);}else{rep.appendChild(el('span','muted','\\u2013'));}
     tr.appendChild(rep);return tr;
   }
@@ -105,12 +113,12 @@ const SCRIPT = `
 })();
 `;
 
-export function renderDashboardPage(rows: RunRow[], opts: { nonce: string; namespace: string; error?: string }): string {
+export function renderDashboardPage(rows: RunRow[], opts: { nonce: string; namespace: string; site?: string; error?: string }): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cc2d runs</title><style>${CSS}</style></head>
-<body><header><h1>cc2d runs</h1><span class="sub">Temporal namespace ${esc(opts.namespace)} · read-only · <span id="updated">live</span></span></header>
+<body><header><h1>cc2d runs</h1><span class="sub">Temporal namespace ${esc(opts.namespace)}${opts.site ? ` · site ${esc(opts.site)}` : ''} · read-only · <span id="updated">live</span></span></header>
 <main><div id="error"${opts.error ? ' style="display:block"' : ''}>${esc(opts.error ?? '')}</div>
 <table><thead><tr><th>Run</th><th>Status</th><th>Stage</th><th>Progress</th><th>Site</th><th>Profile</th><th class="num">MRE (A)</th><th>Dataset</th><th>Started (UTC)</th><th>Report</th></tr></thead>
 <tbody id="runs">${rows.map(renderRow).join('')}</tbody></table>

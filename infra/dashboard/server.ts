@@ -33,6 +33,8 @@ export interface DashboardOptions {
   port?: number;
   /** Shown in the page header. */
   namespace?: string;
+  /** Shown in the page header when the list is filtered to one site. */
+  site?: string;
   /** For tests; default: 32 random bytes, base64url. */
   token?: string;
   /** Rows listed (newest first). */
@@ -161,7 +163,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (path === '/' || path === '/index.html') {
       const { rows, error } = await listRows();
       const nonce = randomBytes(16).toString('base64');
-      send(res, 200, renderDashboardPage(rows, { nonce, namespace: options.namespace ?? '', ...(error ? { error } : {}) }), 'text/html; charset=utf-8', {
+      send(res, 200, renderDashboardPage(rows, { nonce, namespace: options.namespace ?? '', ...(options.site ? { site: options.site } : {}), ...(error ? { error } : {}) }), 'text/html; charset=utf-8', {
         'Content-Security-Policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
       });
       return;

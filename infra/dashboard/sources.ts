@@ -64,8 +64,30 @@ export function rowFromExecution(info: WorkflowExecutionInfo): RunRow {
   };
 }
 
-/** Temporal-backed run source. `queryTimeoutMs` bounds each `progress` query (a run whose worker is down never answers). */
-export function createTemporalRunSource(client: Client, queryTimeoutMs = 3000): RunSource {
+export interface TemporalRunSourceOptions {
+  /** Only runs of this site (Cc2dSite); same rule as a run config's site. */
+  site?: string;
+  /** Bound on each `progress` query (a run whose worker is down never answers). */
+  queryTimeoutMs?: number;
+}
+
+const SITE_RE = /^[a-z0-9][a-z0-9-]{0,47}$/;
+
+/** The visibility query listing cc2d runs (optionally of one site). */
+export function runsQuery(site?: string): string {
+  let q = `WorkflowType = '${PIPELINE_WORKFLOW_TYPE}'`;
+  if (site !== undefined) {
+    // Validated, never escaped: the rule admits no quote or operator character.
+    if (!SITE_RE.test(site)) throw new Error(`site "${site}": must be lowercase letters, digits and "-" (at most 48 characters)`);
+    q += ` AND ${SA.site.name} = '${site}'`;
+  }
+  return q;
+}
+
+/** Temporal-backed run source. */
+export function createTemporalRunSource(client: Client, options: TemporalRunSourceOptions = {}): RunSource {
+  const queryTimeoutMs = options.queryTimeoutMs ?? 3000;
+  const query = runsQuery(options.site);
   async function progress(runId: string): Promise<PipelineProgress | undefined> {
     try {
       return await client.connection.withDeadline(Date.now() + queryTimeoutMs, () =>
@@ -78,7 +100,7 @@ export function createTemporalRunSource(client: Client, queryTimeoutMs = 3000): 
   return {
     async listRuns(limit: number): Promise<RunRow[]> {
       const rows: RunRow[] = [];
-      for await (const info of client.workflow.list({ query: `WorkflowType = '${PIPELINE_WORKFLOW_TYPE}'`, pageSize: Math.min(limit, 500) })) {
+      for await (const info of client.workflow.list({ query, pageSize: Math.min(limit, 500) })) {
         rows.push(rowFromExecution(info));
         if (rows.length >= limit) break;
       }

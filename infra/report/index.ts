@@ -1,5 +1,5 @@
 /** Per-run HTML report: input schema, renderer and the helpers callers need to build the input. */
-export { renderRunReport, compressIds, formatDuration, imageMres, PROTOCOL_TEXT } from './render';
+export { renderRunReport, compressIds, formatDuration, imageMres, protocolText } from './render';
 export { renderOverlay, overlaySvg } from './overlay';
 export {
   parseRunReportInput,

@@ -31,18 +31,23 @@ import { parseRunReportInput, type LossLog, type RunReportData, type RunReportIn
 /** Radii shown in the main tables (the paper's four); 6 and 8 mm are in the full table. */
 const MAIN_RADII = [2, 2.5, 3, 4] as const;
 
-export const PROTOCOL_TEXT: Record<'A' | 'B', { name: string; description: string }> = {
-  A: {
-    name: 'Protocol A (paper, 384 grid)',
-    description:
-      'Prediction = integer cell of the 384×384 grid; ground truth = int(0.5·(junior+senior)) scaled to the grid and truncated again; error = √((Δy·0.625)² + (Δx·0.50390625)²) mm. Predictions are never mapped back. This is what the paper’s numbers mean.',
-  },
-  B: {
+/** Name and definition of a protocol on an S×S working grid (the paper's S is 384). */
+export function protocolText(protocol: 'A' | 'B', gridSize: number): { name: string; description: string } {
+  const S = gridSize;
+  if (protocol === 'A') {
+    return {
+      name: `Protocol A (paper, ${S} grid)`,
+      description:
+        `Prediction = integer cell of the ${S}×${S} working grid; ground truth = int(0.5·(junior+senior)) scaled to the grid and truncated again; ` +
+        `error = √((Δy·s·H/${S})² + (Δx·s·W/${S})²) mm with s the pixel spacing and H×W the original size` +
+        `${S === 384 ? ' (0.625 and 0.50390625 mm per cell for ISBI)' : ''}. Predictions are never mapped back. This is what the paper’s numbers mean (the paper uses S = 384).`,
+    };
+  }
+  return {
     name: 'Protocol B (clean, full resolution)',
-    description:
-      'Prediction mapped back to original pixels (y·H/384, x·W/384) and compared with the untruncated mean 0.5·(junior+senior); 0.1 mm per pixel. Avoids the double truncation of protocol A.',
-  },
-};
+    description: `Prediction mapped back to original pixels (y·H/${S}, x·W/${S}) and compared with the untruncated mean 0.5·(junior+senior), at the pixel spacing s. Avoids the double truncation of protocol A.`,
+  };
+}
 
 const SET_COLORS: Record<string, string> = { test1: '#1f77b4', test2: '#ff7f0e', 'test1+test2': '#2ca02c' };
 const OTHER_COLORS = ['#9467bd', '#8c564b', '#e377c2', '#17becf'];
@@ -98,7 +103,7 @@ function overallTable(data: RunReportData): string {
     for (const v of setViews(p.sets)) {
       const s = v.summary;
       rows.push(
-        `<tr><td>${esc(PROTOCOL_TEXT[p.protocol].name)}</td><td><b>${esc(v.label)}</b></td><td>${esc(compressIds(v.set.images.map((i) => i.id)))}</td>` +
+        `<tr><td>${esc(protocolText(p.protocol, data.lineage.inputSize).name)}</td><td><b>${esc(v.label)}</b></td><td>${esc(compressIds(v.set.images.map((i) => i.id)))}</td>` +
           `<td class="num">${v.set.images.length}</td><td class="num">${s.count}</td><td class="num"><b>${mm(s.mreMm)}</b></td><td class="num">${mm(s.sdMm)}</td><td class="num">${mm(s.medianMm)}</td>` +
           SDR_RADII_MM.map((r) => `<td class="num">${pct(s.sdr.get(r))}</td>`).join('') +
           `</tr>`,
@@ -146,7 +151,7 @@ function perLandmarkTables(data: RunReportData, names: string[]): string {
       const s = v.summary;
       const total = `<tr class="total"><td></td><td>All landmarks</td><td class="num">${mm(s.mreMm)}</td><td class="num">${mm(s.sdMm)}</td><td class="num">${mm(s.maxMm)}</td>${SDR_RADII_MM.map((r) => `<td class="num">${pct(s.sdr.get(r))}</td>`).join('')}</tr>`;
       out.push(
-        `<details${first ? ' open' : ''}><summary>${esc(PROTOCOL_TEXT[p.protocol].name)} · ${esc(v.label)} (${v.set.images.length} images)</summary>` +
+        `<details${first ? ' open' : ''}><summary>${esc(protocolText(p.protocol, data.lineage.inputSize).name)} · ${esc(v.label)} (${v.set.images.length} images)</summary>` +
           `<table class="metrics landmarks"><thead><tr><th class="num">#</th><th>Landmark</th><th class="num">MRE mm</th><th class="num">SD mm</th><th class="num">Max mm</th>${sdrHeader(SDR_RADII_MM)}</tr></thead><tbody>${rows}${total}</tbody></table></details>`,
       );
       first = false;
@@ -285,7 +290,7 @@ function lineageSection(data: RunReportData): string {
     ['Template id', l.templateId],
     ['Image format', formatLabel(l.imageFormat)],
     ['Backbone initialisation', `${l.backboneInit}${l.backboneWeights ? ` (${l.backboneWeights})` : ''}`],
-    ['Protocols', data.metrics.map((p) => PROTOCOL_TEXT[p.protocol].name).join('; ')],
+    ['Protocols', data.metrics.map((p) => protocolText(p.protocol, data.lineage.inputSize).name).join('; ')],
     ['Working size / pixel spacing', `${l.inputSize}×${l.inputSize} / ${l.pixelSpacingMm} mm`],
     ['Training images', `${l.trainIds.length} (${compressIds(l.trainIds)}); labelled: template ${l.templateId} only`],
     ...Object.entries(l.testIdsCovered).map(([k, ids]): [string, string] => [`Test IDs covered: ${splitLabel(k)}`, `${compressIds(ids)} (${ids.length} images)`]),
@@ -410,7 +415,7 @@ export async function renderRunReport(input: RunReportInput): Promise<string> {
 <section id="metrics"><h2>Metrics</h2>
 ${overallTable(data)}
 <p class="small">MRE = mean radial error over all (image, landmark) errors; SD = population standard deviation; SDR r = share of errors <b>strictly below</b> r mm. ${data.metrics
-    .map((p) => `<br><b>${esc(PROTOCOL_TEXT[p.protocol].name)}:</b> ${esc(PROTOCOL_TEXT[p.protocol].description)}`)
+    .map((p) => `<br><b>${esc(protocolText(p.protocol, data.lineage.inputSize).name)}:</b> ${esc(protocolText(p.protocol, data.lineage.inputSize).description)}`)
     .join('')}</p>
 <h3>Beside the paper</h3>
 ${referenceTable(data)}

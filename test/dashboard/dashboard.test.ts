@@ -138,7 +138,7 @@ describe.skipIf(!h)('cc2d dashboard in chromium (real stack, smoke run)', () => 
       expect(await img.isVisible()).toBe(true);
     }
     const text = (await page.locator('body').textContent())!;
-    expect(text).toContain('Protocol A (paper, 384 grid)');
+    expect(text).toContain(`Protocol A (paper, ${H.input().profile.inputSize} grid)`);
     expect(text).toContain(result.mreMm.toFixed(2));
     // The report loaded nothing from anywhere: only the dashboard page, its API and the report.
     for (const u of requests) expect(u.startsWith(base) || u.startsWith('data:'), u).toBe(true);

@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../../infra/dashboard/server';
-import type { ReportSource, RunRow, RunSource } from '../../infra/dashboard/sources';
+import { runsQuery, type ReportSource, type RunRow, type RunSource } from '../../infra/dashboard/sources';
 import type { PipelineProgress } from '../../activities/types';
 
 interface Res {
@@ -130,5 +130,12 @@ describe('dashboard server', () => {
     expect((await call(dash.port, '/', { method: 'POST', headers: { cookie } })).status).toBe(405);
     expect((await call(dash.port, '/api/runs', { method: 'DELETE', headers: { cookie } })).status).toBe(405);
     expect((await call(dash.port, '/', { headers: { cookie, host: `evil.example:${dash.port}` } })).status).toBe(421);
+  });
+
+  it('builds the visibility query from a validated site only', () => {
+    expect(runsQuery()).toBe("WorkflowType = 'cc2dPipeline'");
+    expect(runsQuery('demo-1')).toBe("WorkflowType = 'cc2dPipeline' AND Cc2dSite = 'demo-1'");
+    expect(() => runsQuery("x' OR WorkflowType != '")).toThrow(/site/);
+    expect(() => runsQuery('Demo')).toThrow(/site/);
   });
 });
