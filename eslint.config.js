@@ -15,7 +15,8 @@ const WORKFLOW_SANDBOX_MESSAGE =
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', '.tools/**', '.data/**', 'dist/**', 'coverage/**', 'runs-out/**', '**/*.js', '**/*.mjs', '**/*.cjs'],
+    // Hidden files are local scratch (e.g. `.scratch-*.ts`), outside the TS project.
+    ignores: ['node_modules/**', '.tools/**', '.data/**', 'dist/**', 'coverage/**', 'runs-out/**', '**/*.js', '**/*.mjs', '**/*.cjs', '**/.*'],
   },
   {
     files: ['**/*.ts'],
