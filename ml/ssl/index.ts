@@ -1,6 +1,6 @@
 /** Stage I (self-supervised cascade embeddings) public API. */
 export { createSslTrainer, SSL_REPEATS, sslLearningRate } from './trainer';
-export type { SslTrainerInput } from './trainer';
+export type { SslTrainerInput, SslInit } from './trainer';
 export { matchTemplate, cascadeSimilarity, argmax2d, SslMatcher } from './matching';
 export type { MatchTemplateInput, ImageEmbeddings, EmbeddingLevel, TemplateDescriptor } from './matching';
 export { SslNetwork, SSL_LEVELS, loadSslNetwork, encodeSslWeights, SSL_WEIGHTS_KIND, SSL_CHECKPOINT_KIND } from './network';

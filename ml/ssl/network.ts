@@ -238,11 +238,11 @@ export const SSL_WEIGHTS_KIND = 'cc2d-ssl-weights';
 export const SSL_CHECKPOINT_KIND = 'cc2d-ssl-checkpoint';
 
 /** Inference weights (parameters + BN buffers) as bytes (ml/core checkpoint codec, no optimizer). */
-export async function encodeSslWeights(net: SslNetwork, inputSize: number): Promise<Uint8Array> {
+export async function encodeSslWeights(net: SslNetwork, inputSize: number, extra: Record<string, unknown> = {}): Promise<Uint8Array> {
   const meta: SslWeightsMeta = { inputSize, net: net.config };
   return encodeCheckpoint({
     kind: SSL_WEIGHTS_KIND, step: 0, prng: [0, 0, 0, 0], params: await net.params.toArrays(),
-    optimizer: { step: 0, slots: [] }, meta: { ...meta },
+    optimizer: { step: 0, slots: [] }, meta: { ...extra, ...meta },
   });
 }
 

@@ -18,6 +18,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../core/checkpoint';
 import { Prng } from '../core/prng';
 import { makeSslBatch, sslSampleConfig } from '../data/ssl-sample';
 import type { SslSampleConfig } from '../data/ssl-sample';
+import type { NamedArray } from '../core/params';
 import type { Profile } from '../profiles';
 import type { GrayImage, Trainer, TrainProgress } from '../types';
 import { sslLoss } from './loss';
@@ -35,7 +36,15 @@ export interface SslTrainerInput {
   seed: number;
   /** Bytes from a previous `checkpoint()`: resumes exactly where it stopped. */
   checkpoint?: Uint8Array;
+  /**
+   * User-supplied VGG19 backbone weights for a fresh start (see SslNetwork.loadBackboneWeights);
+   * the default is training from scratch. Ignored when resuming (the checkpoint has the weights).
+   */
+  backboneWeights?: NamedArray[];
 }
+
+/** How the encoder was initialised; recorded in checkpoints and weights (spec §6.4). */
+export type SslInit = 'scratch' | 'user-backbone';
 
 interface Cursor {
   epoch: number;
@@ -52,6 +61,7 @@ interface SslCheckpointMeta {
   imageDigest: string;
   cursor: Cursor;
   lastLoss: number | null;
+  init: SslInit;
 }
 
 /** FNV-1a over the float bits of every image: detects resuming with different data. */
@@ -99,6 +109,7 @@ class SslTrainer implements Trainer {
     private readonly optimizer: AdamL2,
     private dataPrng: Prng,
     private readonly imageDigest: string,
+    private readonly init: SslInit,
   ) {
     this.varNameToParam = new Map([...net.params.trainable].map(([name, v]) => [v.name, name]));
     this.trainVars = [...net.params.trainable.values()];
@@ -219,6 +230,7 @@ class SslTrainer implements Trainer {
       format: 1, seed: this.seed, inputSize: this.profile.inputSize, net: this.net.config,
       numImages: this.images.length, imageDigest: this.imageDigest, cursor: this.cursor,
       lastLoss: Number.isFinite(this.last.loss) ? this.last.loss : null,
+      init: this.init,
     };
     return encodeCheckpoint({
       kind: SSL_CHECKPOINT_KIND, step: this.stepIndex, prng: this.dataPrng.state(),
@@ -228,7 +240,7 @@ class SslTrainer implements Trainer {
 
   async exportWeights(): Promise<Uint8Array> {
     this.assertUsable();
-    return encodeSslWeights(this.net, this.profile.inputSize);
+    return encodeSslWeights(this.net, this.profile.inputSize, { init: this.init, step: this.stepIndex });
   }
 
   dispose(): void {
@@ -267,8 +279,14 @@ export async function createSslTrainer(input: SslTrainerInput): Promise<Trainer>
     const root = Prng.fromSeed(input.seed);
     const net = SslNetwork.create(cfg, root.fork());
     const dataPrng = root.fork();
+    try {
+      if (input.backboneWeights) net.loadBackboneWeights(input.backboneWeights);
+    } catch (err) {
+      net.dispose();
+      throw err;
+    }
     const opt = new AdamL2(net.params.trainable, { weightDecay: profile.ssl.weightDecay });
-    return new SslTrainer(profile, images, input.seed, net, opt, dataPrng, digest);
+    return new SslTrainer(profile, images, input.seed, net, opt, dataPrng, digest, input.backboneWeights ? 'user-backbone' : 'scratch');
   }
 
   const c = decodeCheckpoint(input.checkpoint);
@@ -286,7 +304,7 @@ export async function createSslTrainer(input: SslTrainerInput): Promise<Trainer>
     net.params.load(c.params);
     opt = new AdamL2(net.params.trainable, { weightDecay: profile.ssl.weightDecay });
     opt.load(c.optimizer.step, c.optimizer.slots);
-    const trainer = new SslTrainer(profile, images, meta.seed, net, opt, Prng.fromState(c.prng), digest);
+    const trainer = new SslTrainer(profile, images, meta.seed, net, opt, Prng.fromState(c.prng), digest, meta.init ?? 'scratch');
     trainer.restore(c.step, meta.cursor, meta.lastLoss);
     return trainer;
   } catch (err) {

@@ -152,4 +152,23 @@ describe('ssl trainer', () => {
     opt.dispose();
     net.dispose();
   });
+
+  it('starts from user-supplied backbone weights when given, and records the initialisation', async () => {
+    const scratch = await createSslTrainer({ profile, images, seed: 8 });
+    const w0 = decodeCheckpoint(await scratch.exportWeights());
+    expect(w0.meta.init).toBe('scratch');
+    scratch.dispose();
+    const backbone = w0.params.filter((a) => a.name.startsWith('enc/')).map((a) => ({ name: a.name.slice(4), shape: a.shape, data: a.data.map((v) => v * 0.5) }));
+    const t = await createSslTrainer({ profile, images, seed: 8, backboneWeights: backbone });
+    const w1 = decodeCheckpoint(await t.exportWeights());
+    expect(w1.meta.init).toBe('user-backbone');
+    const got = new Map(w1.params.map((a) => [a.name, a.data]));
+    for (const b of backbone) expect(Array.from(got.get(`enc/${b.name}`)!)).toEqual(Array.from(b.data));
+    await t.train(1);
+    const resumed = await createSslTrainer({ profile, images, seed: 8, checkpoint: await t.checkpoint() });
+    expect(decodeCheckpoint(await resumed.exportWeights()).meta.init).toBe('user-backbone');
+    t.dispose();
+    resumed.dispose();
+    await expect(createSslTrainer({ profile, images, seed: 8, backboneWeights: backbone.slice(1) })).rejects.toThrow(/backbone weights lack/);
+  });
 });
