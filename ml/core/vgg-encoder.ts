@@ -4,7 +4,7 @@
  * The reference initialises it from ImageNet; here it trains from scratch unless the caller
  * loads user-supplied weights into the same parameter names.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from './params';
 import { conv2d, maxPool2, relu, scaled } from './layers';
 
