@@ -51,39 +51,51 @@ function checkGrid(fn: string, height: number, width: number, radius: number): v
 }
 
 /**
- * Low-level encoder writing into caller-owned arrays. Element (k, y, x) goes to
- * `base + y·rowStride + x·colStride + k·chanStride` of each array; only disk pixels are
- * written, so the arrays must be zero where the caller wants zeros. Used by `encodeHeatmapOffset`
- * (planar) and by the trainer (NHWC batch buffers).
+ * Calls `visit(k, y, x, offsetX, offsetY)` for every disk pixel of every landmark, in landmark
+ * order then row-major order: the pixels with ‖(y, x) − l_k‖ < R inside the H×W map, with
+ * offsets (l − p)/R. The single definition of the disk geometry used by every encoder here.
  */
-export function writeHeatmapOffset(
+export function forEachDiskPixel(
   landmarks: readonly PointYX[], height: number, width: number, radius: number,
-  out: { heatmap: Float32Array; offsetX: Float32Array; offsetY: Float32Array },
-  layout: { base: number; rowStride: number; colStride: number; chanStride: number },
+  visit: (k: number, y: number, x: number, offsetX: number, offsetY: number) => void,
 ): void {
-  checkGrid('writeHeatmapOffset', height, width, radius);
+  checkGrid('forEachDiskPixel', height, width, radius);
   const r2 = radius * radius;
-  const { base, rowStride, colStride, chanStride } = layout;
   landmarks.forEach((lm, k) => {
     const [ly, lx] = lm;
-    if (!Number.isFinite(ly) || !Number.isFinite(lx)) throw new Error(`writeHeatmapOffset: landmark ${k} is not finite: [${ly}, ${lx}]`);
+    if (!Number.isFinite(ly) || !Number.isFinite(lx)) throw new Error(`disk encoding: landmark ${k} is not finite: [${ly}, ${lx}]`);
     const y0 = Math.max(0, Math.ceil(ly - radius));
     const y1 = Math.min(height - 1, Math.floor(ly + radius));
     const x0 = Math.max(0, Math.ceil(lx - radius));
     const x1 = Math.min(width - 1, Math.floor(lx + radius));
-    const kBase = base + k * chanStride;
     for (let y = y0; y <= y1; y++) {
       const dy = ly - y;
-      const rowBase = kBase + y * rowStride;
       for (let x = x0; x <= x1; x++) {
         const dx = lx - x;
-        if (dx * dx + dy * dy >= r2) continue;
-        const i = rowBase + x * colStride;
-        out.heatmap[i] = 1;
-        out.offsetX[i] = dx / radius;
-        out.offsetY[i] = dy / radius;
+        if (dx * dx + dy * dy < r2) visit(k, y, x, dx / radius, dy / radius);
       }
     }
+  });
+}
+
+/**
+ * Low-level encoder writing into caller-owned arrays. Element (k, y, x) goes to
+ * `base + y·rowStride + x·colStride + k·chanStride` of each array; only disk pixels are
+ * written, so the arrays must be zero where the caller wants zeros. `offsetX` / `offsetY` may
+ * be omitted (heatmap only).
+ */
+export function writeHeatmapOffset(
+  landmarks: readonly PointYX[], height: number, width: number, radius: number,
+  out: { heatmap: Float32Array; offsetX?: Float32Array; offsetY?: Float32Array },
+  layout: { base: number; rowStride: number; colStride: number; chanStride: number },
+): void {
+  const { base, rowStride, colStride, chanStride } = layout;
+  const { heatmap, offsetX, offsetY } = out;
+  forEachDiskPixel(landmarks, height, width, radius, (k, y, x, ox, oy) => {
+    const i = base + k * chanStride + y * rowStride + x * colStride;
+    heatmap[i] = 1;
+    if (offsetX) offsetX[i] = ox;
+    if (offsetY) offsetY[i] = oy;
   });
 }
 
@@ -230,4 +242,47 @@ export function decodeVoting(
   height: number, width: number, radius: number, landmarkCount: number,
 ): PointYX[] {
   return decodeVotingDetailed(heatmap, offsetX, offsetY, height, width, radius, landmarkCount).landmarks;
+}
+
+/**
+ * Sparse offset targets of a batch: the disk pixels of every image and landmark, for evaluating
+ * the offset heads only where the offset loss lives (the trainer's fast path).
+ * - `rows`: the DISTINCT pixels holding at least one disk pixel, as b·H·W + y·W + x, in order
+ *   of first appearance (image, landmark, row-major);
+ * - per disk entry e (image b, landmark k, pixel p): `entries[e]` = u·3K + K + k where u is the
+ *   position of p in `rows` (the x-offset channel of landmark k in a [rows, 3K] head output; + K
+ *   gives the y-offset), and the targets `offsetX[e]`, `offsetY[e]` = (l − p)/R.
+ * Entries come in the order of `writeHeatmapOffset`'s visits (image, landmark, row-major).
+ */
+export interface DiskEntries {
+  rows: Int32Array;
+  entries: Int32Array;
+  offsetX: Float32Array;
+  offsetY: Float32Array;
+}
+
+export function encodeDiskEntries(batch: readonly (readonly PointYX[])[], height: number, width: number, radius: number, landmarkCount: number): DiskEntries {
+  const hw = height * width;
+  const rowOf = new Int32Array(batch.length * hw).fill(-1);
+  const rows: number[] = [];
+  const entries: number[] = [];
+  const ox: number[] = [];
+  const oy: number[] = [];
+  const k3 = 3 * landmarkCount;
+  batch.forEach((landmarks, b) => {
+    if (landmarks.length !== landmarkCount) throw new Error(`encodeDiskEntries: image ${b} has ${landmarks.length} landmarks, expected ${landmarkCount}`);
+    forEachDiskPixel(landmarks, height, width, radius, (k, y, x, dx, dy) => {
+      const pixel = b * hw + y * width + x;
+      let u = rowOf[pixel]!;
+      if (u < 0) {
+        u = rows.length;
+        rowOf[pixel] = u;
+        rows.push(pixel);
+      }
+      entries.push(u * k3 + landmarkCount + k);
+      ox.push(dx);
+      oy.push(dy);
+    });
+  });
+  return { rows: Int32Array.from(rows), entries: Int32Array.from(entries), offsetX: Float32Array.from(ox), offsetY: Float32Array.from(oy) };
 }

@@ -59,3 +59,20 @@ export function instanceNormRelu(x: tf.Tensor4D): tf.Tensor4D {
   });
   return f(x) as tf.Tensor4D;
 }
+
+/**
+ * Rows of `x` (axis 0) at `indices` (int32, 1-D). Gradient: the rows scattered back into zeros
+ * of x's shape with ScatterNd (tfjs-node has no kernel for tf.gather's generic gradient,
+ * UnsortedSegmentSum). Indices must be DISTINCT: ScatterNd would sum duplicates, but in an
+ * unspecified order. `indices` gets no gradient.
+ */
+export function gatherRows(x: tf.Tensor, indices: tf.Tensor1D): tf.Tensor {
+  const f = unaryCustomGrad((input, save) => {
+    save([indices]); // kept for the backward pass even if the caller's scope frees `indices`
+    return {
+      value: tf.gather(input, indices),
+      gradFunc: (dy, saved) => tf.scatterND(tf.reshape(saved[0]!, [-1, 1]), dy, input.shape),
+    };
+  });
+  return f(x);
+}

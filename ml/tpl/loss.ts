@@ -10,7 +10,7 @@
  * offset terms are 0 instead (the denominator is max(Σ t, 1)).
  */
 import * as tf from '@tensorflow/tfjs';
-import { unaryCustomGrad } from './fast-ops';
+import { gatherRows, unaryCustomGrad } from './fast-ops';
 
 export const PROB_EPS = 1e-7;
 
@@ -58,15 +58,15 @@ export function focalHeatLoss(heatLogits: tf.Tensor, target: tf.Tensor): tf.Scal
     const logP = tf.log(p);
     const logQ = tf.log(q);
     const loss = tf.neg(tf.mean(tf.add(tf.mul(tf.mul(q, target), logP), tf.mul(tf.mul(p, tf.sub(1, target)), logQ))));
-    save([raw, p, q, logP, logQ]);
+    save([raw, p, q, logP, logQ, target]);
     return {
       value: loss,
       gradFunc: (dy, saved) => {
-        const [rawS, pS, qS, logPS, logQS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const [rawS, pS, qS, logPS, logQS, tS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
         const pq = tf.mul(pS, qS);
         const dPos = tf.sub(tf.mul(pq, logPS), tf.square(qS));
         const dNeg = tf.sub(tf.square(pS), tf.mul(pq, logQS));
-        const d = tf.add(tf.mul(target, tf.sub(dPos, dNeg)), dNeg);
+        const d = tf.add(tf.mul(tS, tf.sub(dPos, dNeg)), dNeg);
         const inRange = tf.logicalAnd(tf.greaterEqual(rawS, PROB_EPS), tf.lessEqual(rawS, 1 - PROB_EPS));
         const scale = tf.div(dy, z.size);
         return tf.where(inRange, tf.mul(d, scale), tf.zerosLike(d));
@@ -87,12 +87,12 @@ export function maskedL1(pred: tf.Tensor, target: tf.Tensor, mask: tf.Tensor): t
   const f = unaryCustomGrad((x, save) => {
     const diff = tf.sub(x, target);
     const denom = tf.maximum(tf.sum(mask), 1);
-    save([diff, denom]);
+    save([diff, denom, mask]);
     return {
       value: tf.div(tf.sum(tf.mul(tf.abs(diff), mask)), denom),
       gradFunc: (dy, saved) => {
-        const [diffS, denomS] = saved as [tf.Tensor, tf.Tensor];
-        return tf.mul(tf.mul(tf.sign(diffS), mask), tf.div(dy, denomS));
+        const [diffS, denomS, maskS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf.mul(tf.mul(tf.sign(diffS), maskS), tf.div(dy, denomS));
       },
     };
   });
@@ -105,6 +105,40 @@ export function tplLoss(out: TplOutputs, t: TplTargets, heatLossWeight: number):
   const heat = focalHeatLoss(out.heatLogits, t.heat);
   const l1x = maskedL1(out.offsetX, t.offsetX, t.heat);
   const l1y = maskedL1(out.offsetY, t.offsetY, t.heat);
+  const total = tf.tidy(() => tf.add(tf.add(l1x, l1y), tf.mul(heat, heatLossWeight)) as tf.Scalar);
+  return { total, heat, l1x, l1y };
+}
+
+/** Offset targets at the disk pixels only (tensors of `encodeDiskEntries`' arrays). */
+export interface DiskOffsetTargets {
+  /** int32 [M]: index u·3K + K + k of each disk entry's x-offset in the flattened [rows, 3K] head output. */
+  entries: tf.Tensor1D;
+  /** [M] targets (l_x − p_x)/R. */
+  offsetX: tf.Tensor1D;
+  /** [M] targets (l_y − p_y)/R. */
+  offsetY: tf.Tensor1D;
+}
+
+/**
+ * The same loss as `tplLoss`, with the offsets given only at the disk pixels: `headRows` is the
+ * [rows, 3K] output at the pixels of `encodeDiskEntries(...).rows` (see tplHeadAtRows). The
+ * offset terms only ever see disk pixels, so value and gradients equal the dense form (tested);
+ * it skips the offset heads' full-resolution maps, which cost ~2/3 of the head and loss work.
+ */
+export function tplLossSparse(heatLogits: tf.Tensor4D, heatTarget: tf.Tensor4D, headRows: tf.Tensor2D, t: DiskOffsetTargets, heatLossWeight: number): TplLoss {
+  if (!(heatLossWeight >= 0)) throw new Error(`tplLoss: heatLossWeight must be >= 0, got ${heatLossWeight}`);
+  const k = heatLogits.shape[3];
+  if (headRows.shape[1] !== 3 * k) throw new Error(`tplLossSparse: head rows have ${headRows.shape[1]} channels, expected 3·K = ${3 * k}`);
+  const heat = focalHeatLoss(heatLogits, heatTarget);
+  const [l1x, l1y] = tf.tidy(() => {
+    const flat = tf.reshape(headRows, [-1]);
+    const ox = gatherRows(flat, t.entries);
+    const oy = gatherRows(flat, tf.add(t.entries, tf.scalar(k, 'int32')) as tf.Tensor1D);
+    // maskedL1 with an all-ones mask: Σ|d| / M with sign(0) = 0 in the gradient, as PyTorch
+    // (tfjs's own abs gradient is −1 at 0, which happens when a ReLU'd feature row is all 0).
+    const ones = tf.onesLike(ox);
+    return [maskedL1(ox, t.offsetX, ones), maskedL1(oy, t.offsetY, ones)];
+  });
   const total = tf.tidy(() => tf.add(tf.add(l1x, l1y), tf.mul(heat, heatLossWeight)) as tf.Scalar);
   return { total, heat, l1x, l1y };
 }

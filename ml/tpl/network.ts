@@ -24,7 +24,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../core/params';
 import { conv2d, maxPool2, scaled, upsample2 } from '../core/layers';
 import { defineVggEncoder, vggChannels } from '../core/vgg-encoder';
-import { instanceNormRelu, reluFast } from './fast-ops';
+import { gatherRows, instanceNormRelu, reluFast } from './fast-ops';
 
 export interface TplNetworkConfig {
   /** Channel width multiplier (1 = paper). */
@@ -104,11 +104,10 @@ function doubleConv(p: ParamStore, name: string, x: tf.Tensor4D): tf.Tensor4D {
 }
 
 /**
- * Forward pass. `images` is [N, S, S, 1] with intensities in [0, 1], S a multiple of 32.
- * Returns the raw [N, S, S, 3K] output (heatmap logits, x-offsets, y-offsets). Builds ops only;
- * the caller owns the tidy scope.
+ * Decoder output before the final 1×1 conv: [N, S, S, 64·w]. `images` is [N, S, S, 1] with
+ * intensities in [0, 1], S a multiple of 32. Builds ops only; the caller owns the tidy scope.
  */
-export function tplForward(p: ParamStore, images: tf.Tensor4D): tf.Tensor4D {
+export function tplFeatures(p: ParamStore, images: tf.Tensor4D): tf.Tensor4D {
   const [, h, w, c] = images.shape;
   if (c !== 1) throw new Error(`tplForward: expected 1 input channel, got ${c}`);
   if (h % 32 !== 0 || w % 32 !== 0) throw new Error(`tplForward: input ${h}×${w} must be a multiple of 32 on both sides`);
@@ -119,7 +118,33 @@ export function tplForward(p: ParamStore, images: tf.Tensor4D): tf.Tensor4D {
     const up = upsample2(y);
     y = doubleConv(p, name, skip === null ? up : tf.concat([feats[skip]!, up], 3));
   }
-  return conv2d(p, 'final', y);
+  return y;
+}
+
+/** Full forward: the raw [N, S, S, 3K] output (heatmap logits, x-offsets, y-offsets). */
+export function tplForward(p: ParamStore, images: tf.Tensor4D): tf.Tensor4D {
+  return conv2d(p, 'final', tplFeatures(p, images));
+}
+
+/** The final conv restricted to the K heatmap channels: [N, S, S, K] logits (training path). */
+export function tplHeatLogits(p: ParamStore, features: tf.Tensor4D, landmarkCount: number): tf.Tensor4D {
+  const w = p.get('final/w');
+  const c = w.shape[2]!;
+  const wHeat = tf.slice(w, [0, 0, 0, 0], [1, 1, c, landmarkCount]) as tf.Tensor4D;
+  const bHeat = tf.slice(p.get('final/b'), [0], [landmarkCount]);
+  return tf.add(tf.conv2d(features, wHeat, 1, 'valid'), bHeat) as tf.Tensor4D;
+}
+
+/**
+ * The full 3K-channel output at selected pixels only: rows r = n·S·S + y·S + x (DISTINCT,
+ * int32) → [rows, 3K]. Equals the matching rows of `tplForward`; used to evaluate the offset
+ * heads at disk pixels only, where the offset loss lives.
+ */
+export function tplHeadAtRows(p: ParamStore, features: tf.Tensor4D, rows: tf.Tensor1D): tf.Tensor2D {
+  const w = p.get('final/w');
+  const c = w.shape[2]!;
+  const g = gatherRows(tf.reshape(features, [-1, c]), rows) as tf.Tensor2D;
+  return tf.add(tf.matMul(g, tf.reshape(w, [c, w.shape[3]!]) as tf.Tensor2D), p.get('final/b')) as tf.Tensor2D;
 }
 
 /** Splits the raw output into heatmap logits and x / y offsets, each [N, H, W, K]. */

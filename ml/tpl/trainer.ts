@@ -18,9 +18,9 @@ import { ParamStore } from '../core/params';
 import { Prng } from '../core/prng';
 import type { Profile } from '../profiles';
 import type { GrayImage, PointYX, TrainProgress, Trainer } from '../types';
-import { diskRadius, writeHeatmapOffset } from './codec';
-import { tplLoss } from './loss';
-import { defineTplNetwork, splitTplOutput, tplForward } from './network';
+import { diskRadius, encodeDiskEntries, writeHeatmapOffset } from './codec';
+import { tplLossSparse } from './loss';
+import { defineTplNetwork, tplFeatures, tplHeadAtRows, tplHeatLogits } from './network';
 
 export const TPL_TRAIN_KIND = 'cc2d-tpl-train';
 export const TPL_WEIGHTS_KIND = 'cc2d-tpl-weights';
@@ -175,10 +175,8 @@ export async function createTplTrainer(input: TplTrainerInput): Promise<Trainer>
   // The template's targets never change: encode them once, NHWC, for one image.
   const plane = size * size;
   const perImage = plane * k;
-  const templateTargets = {
-    heatmap: new Float32Array(perImage), offsetX: new Float32Array(perImage), offsetY: new Float32Array(perImage),
-  };
-  writeHeatmapOffset(templateLandmarks, size, size, radius, templateTargets, { base: 0, rowStride: size * k, colStride: k, chanStride: 1 });
+  const templateHeat = new Float32Array(perImage);
+  writeHeatmapOffset(templateLandmarks, size, size, radius, { heatmap: templateHeat }, { base: 0, rowStride: size * k, colStride: k, chanStride: 1 });
 
   const variables = [...params.trainable.values()];
   const paramNameOf = new Map([...params.trainable].map(([name, v]) => [v.name, name]));
@@ -196,29 +194,24 @@ export async function createTplTrainer(input: TplTrainerInput): Promise<Trainer>
     return out;
   }
 
-  // Batch buffers are allocated once and reused: fresh 3 × B·S²·K-float arrays per step cost
-  // 20–100 ms of allocation, page faults and GC at 192² (measured). Safe because each step's
-  // tensors are consumed and disposed before the next step refills the buffers.
+  // The image and heatmap-target buffers are allocated once and reused: fresh B·S²·K-float
+  // arrays per step cost tens of ms of allocation, page faults and GC at 192² (measured). Safe
+  // because each step's tensors are consumed and disposed before the next step refills them.
+  // Offset targets are sparse (disk pixels only, see tplLossSparse).
   const batchSize = tpl.batchPseudo + 1;
   const xBuf = new Float32Array(batchSize * plane);
-  const tBuf = {
-    heatmap: new Float32Array(batchSize * perImage), offsetX: new Float32Array(batchSize * perImage), offsetY: new Float32Array(batchSize * perImage),
-  };
+  const heatBuf = new Float32Array(batchSize * perImage);
 
-  /** Fills the batch buffers: images [B, S, S, 1] and NHWC targets [B, S, S, K]; the template last. */
-  function buildBatch(indices: readonly number[]): void {
-    tBuf.heatmap.fill(0);
-    tBuf.offsetX.fill(0);
-    tBuf.offsetY.fill(0);
+  /** Fills the batch buffers (images [B, S, S, 1], heat targets [B, S, S, K]; the template last) and lists the disk pixels. */
+  function buildBatch(indices: readonly number[]) {
+    heatBuf.fill(0);
     indices.forEach((idx, i) => {
       xBuf.set(images[idx]!.data, i * plane);
-      writeHeatmapOffset(pseudoLabels[idx]!, size, size, radius, tBuf, { base: i * perImage, rowStride: size * k, colStride: k, chanStride: 1 });
+      writeHeatmapOffset(pseudoLabels[idx]!, size, size, radius, { heatmap: heatBuf }, { base: i * perImage, rowStride: size * k, colStride: k, chanStride: 1 });
     });
-    const last = indices.length;
-    xBuf.set(template.data, last * plane);
-    tBuf.heatmap.set(templateTargets.heatmap, last * perImage);
-    tBuf.offsetX.set(templateTargets.offsetX, last * perImage);
-    tBuf.offsetY.set(templateTargets.offsetY, last * perImage);
+    xBuf.set(template.data, indices.length * plane);
+    heatBuf.set(templateHeat, indices.length * perImage);
+    return encodeDiskEntries([...indices.map((i) => pseudoLabels[i]!), templateLandmarks], size, size, radius, k);
   }
 
   let busy = false;
@@ -227,19 +220,19 @@ export async function createTplTrainer(input: TplTrainerInput): Promise<Trainer>
 
   async function trainStep(): Promise<TrainProgress> {
     const lr = tplLearningRate(tpl, step);
-    buildBatch(nextIndices());
+    const disk = buildBatch(nextIndices());
     const b = batchSize;
     const tensors: tf.Tensor[] = [];
     try {
       const xs = tf.tensor4d(xBuf, [b, size, size, 1]);
-      const heatT = tf.tensor4d(tBuf.heatmap, [b, size, size, k]);
-      const offXT = tf.tensor4d(tBuf.offsetX, [b, size, size, k]);
-      const offYT = tf.tensor4d(tBuf.offsetY, [b, size, size, k]);
-      tensors.push(xs, heatT, offXT, offYT);
+      const heatT = tf.tensor4d(heatBuf, [b, size, size, k]);
+      const rowsT = tf.tensor1d(disk.rows, 'int32');
+      const diskT = { entries: tf.tensor1d(disk.entries, 'int32'), offsetX: tf.tensor1d(disk.offsetX), offsetY: tf.tensor1d(disk.offsetY) };
+      tensors.push(xs, heatT, rowsT, diskT.entries, diskT.offsetX, diskT.offsetY);
       let parts: tf.Tensor | undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const out = splitTplOutput(tplForward(params, xs), k);
-        const loss = tplLoss(out, { heat: heatT, offsetX: offXT, offsetY: offYT }, tpl.heatLossWeight);
+        const feats = tplFeatures(params, xs);
+        const loss = tplLossSparse(tplHeatLogits(params, feats, k), heatT, tplHeadAtRows(params, feats, rowsT), diskT, tpl.heatLossWeight);
         parts = tf.keep(tf.stack([loss.heat, loss.l1x, loss.l1y]));
         return loss.total;
       }, variables);
