@@ -62,7 +62,7 @@ export function register(program: Command): void {
   dev
     .command('down')
     .description('Stop both services (SIGTERM, then SIGKILL after the timeout)')
-    .option('--timeout <seconds>', 'grace period before SIGKILL', '15')
+    .option('--timeout <seconds>', 'grace period before SIGKILL (SeaweedFS takes ~15 s)', '25')
     .action(async (opts: { timeout: string }) => {
       printStop(await devDown(layout(), { timeoutMs: Number(opts.timeout) * 1000 }));
     });

@@ -56,7 +56,7 @@ export async function checkTemporal(settings: StackSettings, timeoutMs = 10_000)
 /** S3 reachable and writable: put, get (sha256-verified) and delete a probe object. */
 export async function checkS3(settings: Pick<StackSettings, 's3'>, timeoutMs = 15_000, storeOptions: S3StoreOptions = {}): Promise<CheckResult> {
   const where = `${settings.s3.endpoint ?? 'aws'} bucket ${settings.s3.bucket}`;
-  const store = createS3Store(settings, { maxAttempts: 1, requestTimeoutMs: timeoutMs, connectionTimeoutMs: Math.min(timeoutMs, 3000), ...storeOptions });
+  const store = createS3Store(settings, { maxAttempts: 1, requestTimeoutMs: timeoutMs, idleTimeoutMs: timeoutMs, connectionTimeoutMs: Math.min(timeoutMs, 3000), ...storeOptions });
   const key = `.doctor/${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await withTimeout(

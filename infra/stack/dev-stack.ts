@@ -9,7 +9,7 @@
  * (`stopService('s3')` / `startS3()` / `restartTemporal()` / `pauseService`).
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -96,7 +96,9 @@ export function devStackLayout(settings: StackSettings, o: LayoutOverrides = {})
       dbFile: path.join(dataDir, 'temporal', 'temporal.db'),
     },
     s3: {
-      managed: settings.s3.local,
+      // Any plain-http loopback endpoint is ours to run; credentials are only picked
+      // automatically for the default one (see infra/config/stack.ts).
+      managed: s3Url !== undefined && s3Url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(s3Url.hostname),
       host: '127.0.0.1',
       port: s3Port,
       endpoint: `http://127.0.0.1:${s3Port}`,
@@ -130,14 +132,33 @@ export function logFile(layout: DevStackLayout, service: ServiceName): string {
   return path.join(layout.logsDir, `${service}.log`);
 }
 
-function processState(pid: number): 'alive' | 'dead' {
+function threadStates(pid: number): string[] {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'Z' || state === 'X' ? 'dead' : 'alive';
+    return readdirSync(`/proc/${pid}/task`).map((tid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      } catch {
+        return 'X';
+      }
+    });
   } catch {
-    return 'dead';
+    return [];
   }
+}
+
+/**
+ * 'dead' only when every thread is gone or a zombie: a Go server whose main thread exited can
+ * show 'Z' for the leader while other threads still hold its sockets.
+ */
+function processState(pid: number): 'alive' | 'dead' {
+  return threadStates(pid).every((s) => s === 'Z' || s === 'X') ? 'dead' : 'alive';
+}
+
+/** True when every thread of `pid` is stopped (SIGSTOP delivered everywhere). */
+function processStopped(pid: number): boolean {
+  const states = threadStates(pid);
+  return states.length > 0 && states.every((s) => s === 'T' || s === 't' || s === 'Z' || s === 'X');
 }
 
 function isOurProcess(layout: DevStackLayout, service: ServiceName, pid: number): boolean {
@@ -207,6 +228,8 @@ function serviceArgs(layout: DevStackLayout, service: ServiceName): string[] {
     '-master.volumeSizeLimitMB=1024',
     `-volume.port=${s.volumePort}`,
     '-volume.max=0',
+    '-volume.preStopSeconds=0',
+    '-master.electionTimeout=1s',
     `-filer.port=${s.filerPort}`,
     '-s3',
     `-s3.port=${s.port}`,
@@ -287,6 +310,7 @@ async function stopPid(pid: number, timeoutMs: number, signal: NodeJS.Signals = 
     }
   };
   send(signal);
+  if (signal !== 'SIGKILL' && signal !== 'SIGCONT') send('SIGCONT'); // a paused (SIGSTOP) server must run to handle it
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (processState(pid) === 'dead') return 'stopped';
@@ -317,7 +341,12 @@ export async function temporalHealthy(layout: DevStackLayout): Promise<boolean> 
   }
 }
 
-/** True when the S3 endpoint answers an authenticated request (HeadBucket / CreateBucket). */
+/**
+ * True when the S3 endpoint serves a full authenticated round trip: put, get and delete of a
+ * small object (with `createBucket`, the bucket is created first). A bucket-level request is
+ * not enough: after a restart SeaweedFS answers HeadBucket from the filer before its volume
+ * server has re-registered, and object reads fail with HTTP 500 for a few seconds.
+ */
 export async function s3Healthy(layout: DevStackLayout, createBucket = false): Promise<boolean> {
   const creds = await readLocalCredentials(layout.dataDir);
   if (!creds) return false;
@@ -333,11 +362,14 @@ export async function s3Healthy(layout: DevStackLayout, createBucket = false): P
         credentialSource: 'local-dev-file',
       },
     },
-    { credentials: creds, maxAttempts: 1, requestTimeoutMs: 5_000, connectionTimeoutMs: 1_000 },
+    { credentials: creds, maxAttempts: 1, requestTimeoutMs: 5_000, idleTimeoutMs: 5_000, connectionTimeoutMs: 1_000 },
   );
   try {
     if (createBucket) await store.ensureBucket();
-    else await store.list('.cc2d-health-probe/');
+    const key = `.cc2d-health/${process.pid}`;
+    const put = await store.put(key, new TextEncoder().encode('ok'));
+    await store.get(key, put.sha256);
+    await store.delete([key]);
     return true;
   } catch {
     return false;
@@ -469,7 +501,11 @@ export async function startService(layout: DevStackLayout, service: ServiceName,
 export interface StopOptions {
   /** SIGTERM (default), or SIGKILL to simulate a crash. */
   signal?: NodeJS.Signals;
-  /** Grace period before SIGKILL (default 15 s). */
+  /**
+   * Grace period before SIGKILL (default 25 s). SeaweedFS 4.48 needs ~15 s for a SIGTERM: its
+   * filer waits out a fixed 15 s gRPC graceful-stop timeout. Fault tests that only need S3 gone
+   * should use `signal: 'SIGKILL'` (a crash; data already written survives it).
+   */
   timeoutMs?: number;
 }
 
@@ -483,8 +519,11 @@ export async function stopService(layout: DevStackLayout, service: ServiceName, 
   if (!managed) return { service, action: 'external' };
   const pid = await servicePid(layout, service);
   if (pid === undefined) return { service, action: 'not-running' };
-  const how = await stopPid(pid, opts.timeoutMs ?? 15_000, opts.signal ?? 'SIGTERM');
+  const how = await stopPid(pid, opts.timeoutMs ?? 25_000, opts.signal ?? 'SIGTERM');
   await fs.rm(pidFile(layout, service), { force: true });
+  // The kernel releases the listening sockets with the last thread; wait for that.
+  const mainPort = service === 'temporal' ? layout.temporal.port : layout.s3.port;
+  for (let i = 0; i < 50 && (await portInUse(mainPort)); i++) await sleep(100);
   try {
     const fd = openSync(logFile(layout, service), 'a');
     writeSync(fd, `=== ${new Date().toISOString()} cc2d dev: ${service} ${how} (${opts.signal ?? 'SIGTERM'})\n`);
@@ -500,6 +539,9 @@ export async function pauseService(layout: DevStackLayout, service: ServiceName)
   const pid = await servicePid(layout, service);
   if (pid === undefined) throw new UserError(`${service} is not running`);
   process.kill(-pid, 'SIGSTOP');
+  // kill() returns before every thread has stopped; a request sent in that window is served.
+  for (let i = 0; i < 100 && !processStopped(pid); i++) await sleep(20);
+  if (!processStopped(pid)) throw new Error(`${service} (pid ${pid}) did not stop after SIGSTOP`);
 }
 
 export async function resumeService(layout: DevStackLayout, service: ServiceName): Promise<void> {

@@ -36,7 +36,7 @@ export function keyProblem(key: unknown): string | undefined {
     try {
       next = decodeURIComponent(cur);
     } catch {
-      return 'malformed percent-encoding';
+      break; // a literal '%' (e.g. "100%.png"): no decoded reading exists, nothing to check
     }
     if (next === cur) break;
     forms.add(next);

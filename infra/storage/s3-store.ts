@@ -85,11 +85,21 @@ function codeOf(err: unknown): string | undefined {
 export interface S3StoreOptions {
   /** Explicit credentials; default: the SDK's standard chain (never logged, never stored in settings). */
   credentials?: S3ClientConfig['credentials'];
-  /** Per-request socket timeout; a paused or black-holed server fails instead of hanging. */
+  /**
+   * Whole request + response limit (default 10 min, sized for large checkpoints). NOTE: the
+   * SDK only *warns* on this timeout unless `throwOnRequestTimeout` is set, which this store does.
+   */
   requestTimeoutMs?: number;
+  /** A socket with no traffic for this long is closed and the call fails (default 30 s): a frozen server fails instead of hanging. */
+  idleTimeoutMs?: number;
+  /** TCP connect limit (default 5 s). */
   connectionTimeoutMs?: number;
   /** SDK attempts per call (default 3). Fault tests lower it to see outages quickly. */
   maxAttempts?: number;
+  /** ListObjectsV2 page size (default: the server's, 1000). Tests use small pages. */
+  listPageSize?: number;
+  /** Keys per DeleteObjects request (default and maximum 1000). */
+  deleteBatchSize?: number;
 }
 
 export interface HeadResult {
@@ -127,7 +137,9 @@ export function createS3Store(settings: Pick<StackSettings, 's3'>, options: S3St
     ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
     requestHandler: {
-      requestTimeout: options.requestTimeoutMs ?? 60_000,
+      requestTimeout: options.requestTimeoutMs ?? 600_000,
+      throwOnRequestTimeout: true,
+      socketTimeout: options.idleTimeoutMs ?? 30_000,
       connectionTimeout: options.connectionTimeoutMs ?? 5_000,
     },
   });
@@ -244,7 +256,12 @@ export function createS3Store(settings: Pick<StackSettings, 's3'>, options: S3St
       try {
         do {
           const res = await client.send(
-            new ListObjectsV2Command({ Bucket: bucket, Prefix: fullPrefix, ...(token !== undefined ? { ContinuationToken: token } : {}) }),
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: fullPrefix,
+              ...(options.listPageSize !== undefined ? { MaxKeys: options.listPageSize } : {}),
+              ...(token !== undefined ? { ContinuationToken: token } : {}),
+            }),
           );
           for (const o of res.Contents ?? []) {
             if (o.Key !== undefined) out.push({ key: rel(o.Key), size: o.Size ?? 0 });
@@ -260,8 +277,9 @@ export function createS3Store(settings: Pick<StackSettings, 's3'>, options: S3St
     async delete(keys: string[]): Promise<void> {
       assertValidKeys(keys);
       const unique = [...new Set(keys)];
-      for (let i = 0; i < unique.length; i += 1000) {
-        const batch = unique.slice(i, i + 1000);
+      const size = Math.min(1000, Math.max(1, options.deleteBatchSize ?? 1000));
+      for (let i = 0; i < unique.length; i += size) {
+        const batch = unique.slice(i, i + size);
         try {
           const res = await client.send(
             new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((k) => ({ Key: full(k) })), Quiet: true } }),
