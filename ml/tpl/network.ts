@@ -10,6 +10,10 @@
  *   final 1×1 conv → 3·K channels: [0, K) heatmap logits (σ gives the heatmap),
  *                                  [K, 2K) x-offsets, [2K, 3K) y-offsets.
  *
+ * Entry points: `tplForward` (full output), and for the fast paths `tplFeatures` (everything
+ * before the final conv), `tplHeatLogits` (final conv, heatmap channels only) and
+ * `tplHeadAtRows` (final conv at selected pixels only).
+ *
  * Differences from the reference that do not change the function:
  * - The input has 1 channel. The reference feeds the gray value copied into 3 channels, which
  *   is the same as one channel with the three first-layer kernels summed.
