@@ -39,8 +39,14 @@ export interface PipelineHarness {
   cleanup(): Promise<void>;
 }
 
-export async function createHarness(name: string, datasetOpts?: Parameters<typeof makeSyntheticIsbi>[0]): Promise<PipelineHarness | undefined> {
-  const stack = await requireStack(name, { s3: true, temporal: true });
+export interface HarnessOptions {
+  dataset?: Parameters<typeof makeSyntheticIsbi>[0];
+  /** A stack to use instead of the shared dev stack (e.g. a private one for fault tests). */
+  stack?: TestStack;
+}
+
+export async function createHarness(name: string, opts: HarnessOptions = {}): Promise<PipelineHarness | undefined> {
+  const stack = opts.stack ?? (await requireStack(name, { s3: true, temporal: true }));
   if (!stack) return undefined;
   installRuntime((process.env.CC2D_TEST_LOG as 'INFO' | undefined) ?? 'WARN');
   const tag = `${name}-${randomBytes(3).toString('hex')}`;
@@ -51,7 +57,7 @@ export async function createHarness(name: string, datasetOpts?: Parameters<typeo
     Connection.connect({ address: stack.temporalAddress }),
     bundleWorkflows(),
     buildActivityDeps(stack.settings),
-    makeSyntheticIsbi(datasetOpts),
+    makeSyntheticIsbi(opts.dataset),
   ]);
   const client = new Client({ connection: clientConnection, namespace: stack.namespace });
   const hosted: HostedWorkers[] = [];
@@ -75,7 +81,7 @@ export async function createHarness(name: string, datasetOpts?: Parameters<typeo
         pseudoLabelShards: 2,
         heartbeatTimeoutSeconds: 10,
         ...overrides,
-        taskQueues: { gpu: queues.gpu, cpu: queues.cpu },
+        taskQueues: { gpu: queues.gpu, cpu: queues.cpu, ...overrides.taskQueues },
       }));
     },
     start(input, runId) {

@@ -1,0 +1,243 @@
+/**
+ * Fault tests of the durable pipeline (reliability.md F1, F5, F6, F15, B6) on a PRIVATE real
+ * stack (Temporal dev server + SeaweedFS with their own ports and data dir), so stopping S3 and
+ * restarting Temporal never disturbs the shared dev stack. Smoke profile with a longer SSL stage
+ * (150 steps, checkpoint every 10) on the synthetic 6 + 3 image dataset.
+ *
+ * - kill -9 of the GPU worker CHILD PROCESS mid-SSL + a new worker → completes, resumed from a
+ *   checkpoint (not step 0), final weights and metrics equal an uninterrupted run's;
+ * - S3 stopped for 20 s mid-SSL → completes with the same result;
+ * - Temporal dev server restarted (same SQLite file) mid-SSL → completes with the same result;
+ * - cancel mid-SSL → cancelled, no object of the run left, nothing published;
+ * - a bad config → `cc2d run` exits 2 naming the field; no workflow started;
+ * - `cc2d run --profile smoke --json` (CLI, local workers in-process) and `cc2d runs list --json`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import proto from '@temporalio/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runPrefix } from '../../activities/run-keys';
+import type { PipelineResult } from '../../activities/types';
+import { listRuns } from '../../cli/commands/runs';
+import { searchAttributesOf } from '../../cli/pipeline-client';
+import { PROJECT_ROOT } from '../../infra/config/stack';
+import { datasetPrefix } from '../../infra/dataset/published';
+import { isPublished, readManifest } from '../../infra/storage/manifest';
+import { restartTemporal, startS3, stopS3 } from '../../infra/stack/dev-stack';
+import { createHarness, type PipelineHarness } from './support/harness';
+import { startIsolatedStack, type IsolatedStack } from './support/isolated-stack';
+
+const CLI = path.join(PROJECT_ROOT, 'bin', 'cc2d.mjs');
+const stack = await startIsolatedStack('faults');
+const h = stack ? await createHarness('faults', { stack }) : undefined;
+
+/** SSL long enough to crash in the middle; checkpoints every 10 steps. */
+const FAULT_CONFIG = { overrides: { ssl: { steps: 150 } }, checkpointEvery: 10, heartbeatTimeoutSeconds: 5 } as const;
+
+const children: ChildProcess[] = [];
+
+function spawnCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, out: () => out, err: () => err, exit };
+}
+
+/** `npx cc2d worker` as a child process; resolves once it prints its ready line. */
+async function spawnWorker(identity: string, gpuQueue: string): Promise<ChildProcess> {
+  const w = spawnCli(['worker', '--queues', 'gpu', '--gpu-queue', gpuQueue, '--identity', identity, '--log-level', 'WARN'], (stack as IsolatedStack).childEnv);
+  const t0 = Date.now();
+  while (!w.out().includes('cc2d worker ready')) {
+    if (w.child.exitCode !== null) throw new Error(`worker ${identity} exited early (${w.child.exitCode}):\n${w.err()}`);
+    if (Date.now() - t0 > 90_000) throw new Error(`worker ${identity} not ready after 90 s:\n${w.err()}`);
+    await sleep(200);
+  }
+  return w.child;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function checkpointSteps(H: PipelineHarness, runId: string, kind: 'ssl' | 'tpl'): Promise<number[]> {
+  const listed = await H.deps.store.list(`${runPrefix(runId)}/${kind}/ckpt/`);
+  return listed.filter((o) => o.key.endsWith('/manifest.json')).map((o) => Number(/ckpt\/(\d+)-a/.exec(o.key)![1]));
+}
+
+async function waitForCheckpoints(H: PipelineHarness, runId: string, n: number, timeoutMs = 120_000): Promise<number[]> {
+  const t0 = Date.now();
+  for (;;) {
+    const steps = await checkpointSteps(H, runId, 'ssl');
+    if (steps.length >= n) return steps;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`fewer than ${n} SSL checkpoints after ${timeoutMs} ms`);
+    await sleep(150);
+  }
+}
+
+/** handle.result(), riding out a Temporal server restart (only real workflow failures are thrown). */
+async function resultOf(handle: WorkflowHandle): Promise<PipelineResult> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      return (await handle.result()) as PipelineResult;
+    } catch (err) {
+      if (err instanceof WorkflowFailedError || Date.now() - t0 > 240_000) throw err;
+      await sleep(1000);
+    }
+  }
+}
+
+interface RunReport {
+  stages: { ssl: { resumedFromStep: number; attempt: number }; tpl: { resumedFromStep: number } };
+}
+
+async function reportOf(H: PipelineHarness, r: PipelineResult): Promise<RunReport> {
+  return JSON.parse(new TextDecoder().decode(await H.deps.store.get(r.reportKey))) as RunReport;
+}
+
+/** Every object of a completed run is published (in its manifest) or checkpoint/marker state. */
+async function expectNoOrphans(H: PipelineHarness, runId: string): Promise<void> {
+  const prefix = runPrefix(runId);
+  const manifest = await readManifest(H.deps.store, prefix, { verify: 'hashes' });
+  const published = new Set([...manifest.files.map((f) => `${prefix}/${f.key}`), `${prefix}/manifest.json`]);
+  const orphans = (await H.deps.store.list(`${prefix}/`))
+    .map((o) => o.key)
+    .filter((k) => !published.has(k) && !/\/(ssl|tpl)\/ckpt\//.test(k) && !/\/(ssl|tpl)\/done\.json$/.test(k));
+  expect(orphans).toEqual([]);
+}
+
+function sameResult(r: PipelineResult, baseline: PipelineResult): void {
+  expect(r.artifacts.sslWeights.sha256).toBe(baseline.artifacts.sslWeights.sha256);
+  expect(r.artifacts.tplWeights.sha256).toBe(baseline.artifacts.tplWeights.sha256);
+  expect(r.metrics).toEqual(baseline.metrics);
+  expect(r.mreMm).toBe(baseline.mreMm);
+}
+
+describe.skipIf(!h)('faults on a private real stack', () => {
+  const H = h as PipelineHarness;
+  const S = stack as IsolatedStack;
+  let baseline: PipelineResult;
+
+  beforeAll(async () => {
+    await H.workers(['workflows', 'cpu', 'gpu'], 'in-process');
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await H?.cleanup();
+    await S?.cleanup();
+  }, 120_000);
+
+  it('an uninterrupted run (the reference for the fault runs)', async () => {
+    const t0 = Date.now();
+    baseline = await resultOf(await H.start(H.input(FAULT_CONFIG), H.runId('baseline')));
+    console.log(`uninterrupted run (SSL 150 steps): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    expect(baseline.status).toBe('completed');
+    expect((await reportOf(H, baseline)).stages.ssl.resumedFromStep).toBe(0);
+    await expectNoOrphans(H, baseline.runId);
+  }, 240_000);
+
+  it('kill -9 of the GPU worker process mid-SSL: a new worker resumes from a checkpoint; same weights and metrics', async () => {
+    const gpuQueue = `${H.queues.gpu}-child`;
+    await spawnWorker('child-1', gpuQueue);
+    const handle = await H.start(H.input({ ...FAULT_CONFIG, taskQueues: { gpu: gpuQueue } }), H.runId('kill9'));
+    const before = await waitForCheckpoints(H, handle.workflowId, 2);
+    children[children.length - 1]!.kill('SIGKILL');
+    const killedAt = Date.now();
+    console.log(`killed the GPU worker after SSL checkpoints at steps ${before.join(', ')}`);
+    await spawnWorker('child-2', gpuQueue);
+    const r = await resultOf(handle);
+    console.log(`run completed ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
+
+    const report = await reportOf(H, r);
+    expect(report.stages.ssl.attempt).toBeGreaterThanOrEqual(2);
+    expect(report.stages.ssl.resumedFromStep).toBeGreaterThanOrEqual(Math.max(...before));
+    expect(report.stages.ssl.resumedFromStep % 10).toBe(0);
+    const lossLog = JSON.parse(new TextDecoder().decode(await H.deps.store.get((await H.deps.store.list(`${runPrefix(r.runId)}/ssl/loss-`))[0]!.key))) as { resumedAtSteps: number[]; points: Array<{ step: number }> };
+    expect(lossLog.resumedAtSteps).toContain(report.stages.ssl.resumedFromStep);
+    expect(lossLog.points.map((p) => p.step)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+
+    // History: the attempt that completed SSL ran on the new worker after a heartbeat timeout.
+    const history = await handle.fetchHistory();
+    const sslScheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'trainSelfSupervised')!;
+    const started = history.events!.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(sslScheduled.eventId))!;
+    expect(started.activityTaskStartedEventAttributes!.identity).toBe('child-2/gpu');
+    expect(started.activityTaskStartedEventAttributes!.attempt).toBeGreaterThanOrEqual(2);
+    expect(started.activityTaskStartedEventAttributes!.lastFailure?.timeoutFailureInfo?.timeoutType).toBe(proto.temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT);
+
+    sameResult(r, baseline);
+    await expectNoOrphans(H, r.runId);
+  }, 300_000);
+
+  it('S3 down for 20 s mid-SSL: retried with heartbeats, completes with the same result', async () => {
+    const handle = await H.start(H.input(FAULT_CONFIG), H.runId('s3down'));
+    await waitForCheckpoints(H, handle.workflowId, 1);
+    await stopS3(S.layout, { signal: 'SIGKILL' });
+    const downAt = Date.now();
+    await sleep(20_000);
+    await startS3(S.layout, { timeoutMs: 60_000 });
+    console.log(`S3 was down ${((Date.now() - downAt) / 1000).toFixed(1)} s`);
+    const r = await resultOf(handle);
+    sameResult(r, baseline);
+    await expectNoOrphans(H, r.runId);
+  }, 300_000);
+
+  it('Temporal dev server restarted (same SQLite file) mid-SSL: completes with the same result', async () => {
+    const handle = await H.start(H.input(FAULT_CONFIG), H.runId('temporal-restart'));
+    await waitForCheckpoints(H, handle.workflowId, 1);
+    const t0 = Date.now();
+    await restartTemporal(S.layout, { timeoutMs: 60_000 });
+    console.log(`Temporal restarted in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const r = await resultOf(handle);
+    sameResult(r, baseline);
+    await expectNoOrphans(H, r.runId);
+  }, 300_000);
+
+  it('cancel mid-SSL: the run is cancelled and none of its objects remain; the dataset stays published', async () => {
+    const handle = await H.start(H.input(FAULT_CONFIG), H.runId('cancel'));
+    await waitForCheckpoints(H, handle.workflowId, 1);
+    await handle.cancel();
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(await H.deps.store.list(`${runPrefix(handle.workflowId)}/`)).toEqual([]);
+    expect(await isPublished(H.deps.store, runPrefix(handle.workflowId))).toBe(false);
+    expect(searchAttributesOf((await handle.describe()) as never)).toMatchObject({ status: 'cancelled', runId: handle.workflowId });
+    expect(await isPublished(H.deps.store, datasetPrefix(baseline.datasetVersion))).toBe(true);
+  }, 180_000);
+
+  it('`cc2d run` with a template from the test split exits 2 naming the field, and starts no workflow', async () => {
+    const site = `${H.site}-badcli`.slice(0, 48);
+    const p = spawnCli(['run', '--profile', 'smoke', '--dataset', H.dataset.root, '--template', H.dataset.test1[0]!, '--site', site, '--json'], S.childEnv);
+    expect(await p.exit).toBe(2);
+    expect(p.err()).toMatch(/config\.templateId: "007" is in test split "test1"/);
+    expect(p.out()).toBe('');
+    await sleep(1500);
+    expect(await listRuns({ site })).toEqual([]);
+  }, 120_000);
+
+  it('`cc2d run --profile smoke --json` hosts workers in-process and prints metrics + report key last; `runs list --json` lists it', async () => {
+    const site = `${H.site}-cli`.slice(0, 48);
+    const t0 = Date.now();
+    const p = spawnCli(['run', '--profile', 'smoke', '--dataset', H.dataset.root, '--template', H.dataset.train[1]!, '--site', site, '--json'], S.childEnv);
+    expect(await p.exit, p.err()).toBe(0);
+    console.log(`cc2d run --profile smoke (CLI, fresh process): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const last = JSON.parse(p.out().trim().split('\n').at(-1)!) as PipelineResult;
+    expect(last).toMatchObject({ status: 'completed', datasetReused: true });
+    expect(last.reportKey).toMatch(/report-[0-9a-f]{64}\.json$/);
+    expect(Number.isFinite(last.mreMm)).toBe(true);
+    expect(p.err()).toMatch(/hosting workflows\+gpu\+cpu in this process/);
+
+    const list = spawnCli(['runs', 'list', '--site', site, '--json'], S.childEnv);
+    expect(await list.exit, list.err()).toBe(0);
+    const rows = JSON.parse(list.out().trim().split('\n').at(-1)!) as Array<{ runId: string; mreMm: number; status: string }>;
+    expect(rows.map((r) => r.runId)).toContain(last.runId);
+    expect(rows.find((r) => r.runId === last.runId)).toMatchObject({ status: 'completed' });
+  }, 180_000);
+});
