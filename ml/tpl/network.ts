@@ -95,21 +95,30 @@ function encoder(p: ParamStore, x: tf.Tensor4D): tf.Tensor4D[] {
   const feats: tf.Tensor4D[] = [];
   let h = x;
   VGG19_DEPTHS.forEach((depth, s) => {
-    for (let i = 0; i < depth; i++) h = reluFast(conv2d(p, `${ENCODER}/s${s}c${i}`, h));
-    h = maxPool2(h);
+    const input = h;
+    h = tf.tidy(() => {
+      let t = input;
+      for (let i = 0; i < depth; i++) {
+        const u = t;
+        t = tf.tidy(() => reluFast(conv2d(p, `${ENCODER}/s${s}c${i}`, u)));
+      }
+      return maxPool2(t);
+    });
     feats.push(h);
   });
   return feats;
 }
 
 function doubleConv(p: ParamStore, name: string, x: tf.Tensor4D): tf.Tensor4D {
-  const h = instanceNormRelu(conv2d(p, `${name}/c0`, x));
-  return instanceNormRelu(conv2d(p, `${name}/c1`, h));
+  const h = tf.tidy(() => instanceNormRelu(conv2d(p, `${name}/c0`, x)));
+  return tf.tidy(() => instanceNormRelu(conv2d(p, `${name}/c1`, h)));
 }
 
 /**
  * Decoder output before the final 1×1 conv: [N, S, S, 64·w]. `images` is [N, S, S, 1] with
- * intensities in [0, 1], S a multiple of 32. Builds ops only; the caller owns the tidy scope.
+ * intensities in [0, 1], S a multiple of 32. Layers and blocks run in their own tidy scopes, so
+ * a forward without gradient tape frees intermediates block by block (the tape keeps what the
+ * backward pass needs by itself); the block outputs stay in the caller's scope.
  */
 export function tplFeatures(p: ParamStore, images: tf.Tensor4D): tf.Tensor4D {
   const [, h, w, c] = images.shape;
@@ -119,8 +128,8 @@ export function tplFeatures(p: ParamStore, images: tf.Tensor4D): tf.Tensor4D {
   const feats = encoder(p, x);
   let y = feats[4]!;
   for (const [name, , skip] of DECODER) {
-    const up = upsample2(y);
-    y = doubleConv(p, name, skip === null ? up : tf.concat([feats[skip]!, up], 3));
+    const input = y;
+    y = tf.tidy(() => doubleConv(p, name, skip === null ? upsample2(input) : tf.concat([feats[skip]!, upsample2(input)], 3)));
   }
   return y;
 }
