@@ -1,8 +1,8 @@
 /**
  * TPL inference: network forward in chunks of images, then offset voting (codec) per image.
- * Peak memory is bounded by one chunk's activations (the output is chunk · 3K · S² floats).
- * The result equals `decodeVoting` on the full maps (tested); only the candidates' offsets are
- * read back from the backend.
+ * Peak memory is bounded by one chunk's activations. The result equals `decodeVoting` on the
+ * full maps (tested); only the heatmap channels are computed at full resolution and only the
+ * vote candidates' indices and offsets are read back from the backend.
  */
 import * as tf from '@tensorflow/tfjs';
 import { decodeCheckpoint } from '../core/checkpoint';
@@ -14,12 +14,10 @@ import { diskRadius, voteCandidates, voteOne } from './codec';
 import { defineTplNetwork, tplFeatures, tplHeadAtRows, tplHeatLogits } from './network';
 import { TPL_WEIGHTS_KIND, type TplWeightsMeta } from './trainer';
 
-export interface PredictLandmarksInput {
+export interface TplPredictorInput {
   profile: Profile;
   /** Bytes from the TPL trainer's `exportWeights()`. */
   weights: Uint8Array;
-  /** Images at inputSize × inputSize, intensities in [0, 1]. */
-  images: GrayImage[];
   landmarkCount: number;
   /**
    * Images per forward pass. Default: about 110 MB of peak activations per chunk, i.e.
@@ -27,6 +25,11 @@ export interface PredictLandmarksInput {
    * 1 at the paper profile (≈ 440 MB measured), 16 at smoke.
    */
   chunkSize?: number;
+}
+
+export interface PredictLandmarksInput extends TplPredictorInput {
+  /** Images at inputSize × inputSize, intensities in [0, 1]. */
+  images: GrayImage[];
 }
 
 export interface PredictedLandmarks {
@@ -45,18 +48,25 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-/** Landmarks and vote counts per image, in input order. */
-export async function predictLandmarksDetailed(input: PredictLandmarksInput): Promise<PredictedLandmarks[]> {
-  const { profile, images, landmarkCount: k } = input;
+/** A loaded TPL network: predict as many images as needed, then dispose. */
+export interface TplPredictor {
+  /** Landmarks and vote counts per image, in input order; yields to the event loop between chunks. */
+  predictDetailed(images: readonly GrayImage[]): Promise<PredictedLandmarks[]>;
+  /** [y, x] landmarks per image on the inputSize grid, in input order. */
+  predict(images: readonly GrayImage[]): Promise<PointYX[][]>;
+  dispose(): void;
+}
+
+/**
+ * Loads the weights once (building the network costs ~0.1 s at the cpu profile and ~1.6 s at
+ * the paper profile), for callers that predict in several calls (e.g. between heartbeats).
+ */
+export function createTplPredictor(input: TplPredictorInput): TplPredictor {
+  const { profile, landmarkCount: k } = input;
   const size = profile.inputSize;
   const chunk = input.chunkSize ?? defaultChunkSize(profile);
   if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`predictLandmarks: chunkSize must be a positive integer, got ${chunk}`);
   if (!Number.isInteger(k) || k < 1) throw new Error(`predictLandmarks: landmarkCount must be a positive integer, got ${k}`);
-  images.forEach((img, i) => {
-    if (img.height !== size || img.width !== size || img.data.length !== size * size) {
-      throw new Error(`predictLandmarks: images[${i}] is ${img.height}×${img.width} (${img.data.length} values), expected ${size}×${size}`);
-    }
-  });
   const radius = diskRadius(size, profile.tpl.radiusFraction);
   const ckpt = decodeCheckpoint(input.weights);
   if (ckpt.kind !== TPL_WEIGHTS_KIND) throw new Error(`predictLandmarks: weights kind is "${ckpt.kind}", expected "${TPL_WEIGHTS_KIND}"`);
@@ -68,75 +78,115 @@ export async function predictLandmarksDetailed(input: PredictLandmarksInput): Pr
 
   // The seeded init is overwritten by `load`; its seed does not matter.
   const params = new ParamStore(Prng.fromSeed(0));
-  const results: PredictedLandmarks[] = [];
   try {
     defineTplNetwork(params, { width: profile.tpl.width, landmarkCount: k });
     params.load(ckpt.params);
-    const hw = size * size;
-    const candidates = Math.min(voteCandidates(radius), hw);
-    const score = new Int32Array(hw);
-    const layouts = new Map<number, { rowBase: Int32Array; pick: Int32Array }>();
-    /** Index arrays for a chunk of n images (cached per n). */
-    const layout = (n: number) => {
-      let l = layouts.get(n);
-      if (!l) {
-        const rowBase = new Int32Array(n * k);
-        const pick = new Int32Array(n * k * candidates);
-        for (let r = 0; r < n * k; r++) {
-          rowBase[r] = Math.floor(r / k) * hw;
-          for (let c = 0; c < candidates; c++) pick[r * candidates + c] = (r * candidates + c) * 3 * k + k + (r % k);
-        }
-        l = { rowBase, pick };
-        layouts.set(n, l);
-      }
-      return l;
-    };
-    for (let start = 0; start < images.length; start += chunk) {
-      const batch = images.slice(start, start + chunk);
-      const n = batch.length;
-      const x = new Float32Array(n * hw);
-      batch.forEach((img, i) => x.set(img.data, i * hw));
-      // Voting needs, per landmark, the top-C heatmap pixels and the offsets there only: the
-      // heatmap channels are computed in full, the candidates selected natively (TopK keeps the
-      // lower index among equal values, like topKIndices; unsorted output is ~2× faster, and
-      // the set is the same), and the offset heads evaluated at the candidate pixels only.
-      const [idxT, oxT, oyT] = tf.tidy(() => {
-        const feats = tplFeatures(params, tf.tensor4d(x, [n, size, size, 1]));
-        const heat = tf.sigmoid(tf.reshape(tf.transpose(tplHeatLogits(params, feats, k), [0, 3, 1, 2]), [n * k, hw]));
-        const { indices } = tf.topk(heat, candidates, false);
-        // Candidate c of row r = b·K + j sits at feature row b·HW + indices[r, c]; its x-offset is
-        // column K + j of the head output at that row, its y-offset column 2K + j.
-        const { rowBase, pick } = layout(n);
-        const rows = tf.reshape(tf.add(indices, tf.tensor2d(rowBase, [n * k, 1], 'int32')), [-1]) as tf.Tensor1D;
-        const head = tf.reshape(tplHeadAtRows(params, feats, rows), [-1]);
-        const pickX = tf.tensor1d(pick, 'int32');
-        return [indices, tf.gather(head, pickX), tf.gather(head, tf.add(pickX, tf.scalar(k, 'int32')))];
-      });
-      let idx: Int32Array;
-      let ox: Float32Array;
-      let oy: Float32Array;
-      try {
-        [idx, ox, oy] = (await Promise.all([idxT.data(), oxT.data(), oyT.data()])) as [Int32Array, Float32Array, Float32Array];
-      } finally {
-        tf.dispose([idxT, oxT, oyT]);
-      }
-      for (let b = 0; b < n; b++) {
-        const landmarks: PointYX[] = [];
-        const votes: number[] = [];
-        for (let j = 0; j < k; j++) {
-          const r0 = (b * k + j) * candidates;
-          const v = voteOne(idx.subarray(r0, r0 + candidates), ox.subarray(r0, r0 + candidates), oy.subarray(r0, r0 + candidates), size, size, radius, score);
-          landmarks.push(v.landmark);
-          votes.push(v.votes);
-        }
-        results.push({ landmarks, votes });
-      }
-      await yieldToEventLoop();
-    }
-  } finally {
+  } catch (err) {
     params.dispose();
+    throw err;
   }
-  return results;
+  const hw = size * size;
+  const candidates = Math.min(voteCandidates(radius), hw);
+  const score = new Int32Array(hw);
+  const layouts = new Map<number, { rowBase: Int32Array; pick: Int32Array }>();
+  /** Index arrays for a chunk of n images (cached per n). */
+  const layout = (n: number) => {
+    let l = layouts.get(n);
+    if (!l) {
+      const rowBase = new Int32Array(n * k);
+      const pick = new Int32Array(n * k * candidates);
+      for (let r = 0; r < n * k; r++) {
+        rowBase[r] = Math.floor(r / k) * hw;
+        for (let c = 0; c < candidates; c++) pick[r * candidates + c] = (r * candidates + c) * 3 * k + k + (r % k);
+      }
+      l = { rowBase, pick };
+      layouts.set(n, l);
+    }
+    return l;
+  };
+  let disposed = false;
+  let busy = false;
+
+  async function predictDetailed(images: readonly GrayImage[]): Promise<PredictedLandmarks[]> {
+    if (disposed) throw new Error('TPL predictor: predict() after dispose()');
+    if (busy) throw new Error('TPL predictor: predict() is already running');
+    images.forEach((img, i) => {
+      if (img.height !== size || img.width !== size || img.data.length !== size * size) {
+        throw new Error(`predictLandmarks: images[${i}] is ${img.height}×${img.width} (${img.data.length} values), expected ${size}×${size}`);
+      }
+    });
+    busy = true;
+    const results: PredictedLandmarks[] = [];
+    try {
+      for (let start = 0; start < images.length; start += chunk) {
+        const batch = images.slice(start, start + chunk);
+        const n = batch.length;
+        const x = new Float32Array(n * hw);
+        batch.forEach((img, i) => x.set(img.data, i * hw));
+        // Voting needs, per landmark, the top-C heatmap pixels and the offsets there only: the
+        // heatmap channels are computed in full, the candidates selected natively (TopK keeps the
+        // lower index among equal values, like topKIndices; unsorted output is ~2× faster, and
+        // the set is the same), and the offset heads evaluated at the candidate pixels only.
+        const [idxT, oxT, oyT] = tf.tidy(() => {
+          const feats = tplFeatures(params, tf.tensor4d(x, [n, size, size, 1]));
+          const heat = tf.sigmoid(tf.reshape(tf.transpose(tplHeatLogits(params, feats, k), [0, 3, 1, 2]), [n * k, hw]));
+          const { indices } = tf.topk(heat, candidates, false);
+          // Candidate c of row r = b·K + j sits at feature row b·HW + indices[r, c]; its x-offset is
+          // column K + j of the head output at that row, its y-offset column 2K + j.
+          const { rowBase, pick } = layout(n);
+          const rows = tf.reshape(tf.add(indices, tf.tensor2d(rowBase, [n * k, 1], 'int32')), [-1]) as tf.Tensor1D;
+          const head = tf.reshape(tplHeadAtRows(params, feats, rows), [-1]);
+          const pickX = tf.tensor1d(pick, 'int32');
+          return [indices, tf.gather(head, pickX), tf.gather(head, tf.add(pickX, tf.scalar(k, 'int32')))];
+        });
+        let idx: Int32Array;
+        let ox: Float32Array;
+        let oy: Float32Array;
+        try {
+          [idx, ox, oy] = (await Promise.all([idxT.data(), oxT.data(), oyT.data()])) as [Int32Array, Float32Array, Float32Array];
+        } finally {
+          tf.dispose([idxT, oxT, oyT]);
+        }
+        for (let b = 0; b < n; b++) {
+          const landmarks: PointYX[] = [];
+          const votes: number[] = [];
+          for (let j = 0; j < k; j++) {
+            const r0 = (b * k + j) * candidates;
+            const v = voteOne(idx.subarray(r0, r0 + candidates), ox.subarray(r0, r0 + candidates), oy.subarray(r0, r0 + candidates), size, size, radius, score);
+            landmarks.push(v.landmark);
+            votes.push(v.votes);
+          }
+          results.push({ landmarks, votes });
+        }
+        await yieldToEventLoop();
+      }
+    } finally {
+      busy = false;
+    }
+    return results;
+  }
+
+  return {
+    predictDetailed,
+    async predict(images) {
+      return (await predictDetailed(images)).map((r) => r.landmarks);
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      params.dispose();
+    },
+  };
+}
+
+/** One-shot: loads the weights, predicts every image (in chunks), frees the network. */
+export async function predictLandmarksDetailed(input: PredictLandmarksInput): Promise<PredictedLandmarks[]> {
+  const predictor = createTplPredictor(input);
+  try {
+    return await predictor.predictDetailed(input.images);
+  } finally {
+    predictor.dispose();
+  }
 }
 
 /** [y, x] landmarks per image on the inputSize grid, in input order. */

@@ -5,7 +5,7 @@ import { ParamStore } from '../../../ml/core/params';
 import { Prng } from '../../../ml/core/prng';
 import { resolveProfile, type Profile } from '../../../ml/profiles';
 import type { GrayImage, PointYX, TrainProgress } from '../../../ml/types';
-import { createTplTrainer, decodeVoting, diskRadius, predictLandmarks, tplLearningRate } from '../../../ml/tpl';
+import { createTplPredictor, createTplTrainer, decodeVoting, diskRadius, predictLandmarks, tplLearningRate } from '../../../ml/tpl';
 import { defineTplNetwork, HEAT_PRIOR, splitTplOutput, tplForward } from '../../../ml/tpl/network';
 
 /** 64×64 gray images with Gaussian dots at the landmarks: even landmarks bright, odd ones dark. */
@@ -178,6 +178,15 @@ describe('TPL trainer', () => {
     expect(tf.memory().numTensors).toBe(beforePredict);
     expect(beforePredict).toBe(start);
     await expect(predictLandmarks({ profile, weights, images, landmarkCount: 3 })).rejects.toThrow(/landmarkCount = 2, the inputs say 3/);
+
+    // A predictor reused across calls: same answers, stable tensor count, all freed on dispose.
+    const predictor = createTplPredictor({ profile, weights, landmarkCount: 2, chunkSize: 2 });
+    const loaded = tf.memory().numTensors;
+    expect(await predictor.predict(images)).toEqual(pred);
+    expect(await predictor.predict(images.slice(1))).toEqual(pred.slice(1));
+    expect(tf.memory().numTensors).toBe(loaded);
+    predictor.dispose();
+    expect(tf.memory().numTensors).toBe(start);
   });
 
   it('learns a tiny synthetic task: heat loss halves and landmarks on unseen images come within a few pixels', async () => {
