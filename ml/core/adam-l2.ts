@@ -65,8 +65,9 @@ export class AdamL2 {
     if (missing.length === this.names.length) return;
     tf.tidy(() => {
       const vars = this.names.map((n) => this.params.get(n)!);
-      const w = tf.concat(vars.map((p) => tf.reshape(p, [-1])));
-      let g = tf.concat(this.names.map((n, i) => (grads[n] ? tf.reshape(grads[n]!, [-1]) : tf.zeros([vars[i]!.size]))));
+      const flat = (t: tf.Tensor): tf.Tensor => (t.rank === 1 ? t : tf.reshape(t, [-1]));
+      const w = tf.concat(vars.map(flat));
+      let g = tf.concat(this.names.map((n, i) => (grads[n] ? flat(grads[n]!) : tf.zeros([vars[i]!.size]))));
       if (this.weightDecay !== 0) g = tf.add(g, tf.mul(w, this.weightDecay));
       let m = tf.add(tf.mul(this.m, this.beta1), tf.mul(g, 1 - this.beta1));
       let v = tf.add(tf.mul(this.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
@@ -82,7 +83,7 @@ export class AdamL2 {
       this.v.assign(v);
       const parts = tf.split(wNew, vars.map((p) => p.size));
       vars.forEach((p, i) => {
-        if (grads[this.names[i]!]) p.assign(tf.reshape(parts[i]!, p.shape));
+        if (grads[this.names[i]!]) p.assign(p.rank === 1 ? parts[i]! : tf.reshape(parts[i]!, p.shape));
       });
     });
   }

@@ -35,8 +35,20 @@ export function conv2d(p: ParamStore, name: string, x: tf.Tensor4D, opts: ConvOp
     const padding = Array.isArray(pad) ? ([[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]] as tf.backend_util.ExplicitPadding) : pad;
     y = tf.conv2d(x, w, stride, padding, 'NHWC', dilation);
   }
-  if (p.has(`${name}/b`)) y = tf.add(y, p.get(`${name}/b`));
+  if (p.has(`${name}/b`)) y = biasAdd(y, p.get(`${name}/b`) as tf.Tensor1D);
   return y;
+}
+
+/**
+ * x + b over the channel axis, with a one-kernel gradient (db = Σ dy over N, H, W; dx = dy)
+ * instead of tfjs-core's broadcast-add gradient (a sum and two reshapes on tfjs-node).
+ */
+export function biasAdd(x: tf.Tensor4D, b: tf.Tensor1D): tf.Tensor4D {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const value = tf.add(args[0] as tf.Tensor, args[1] as tf.Tensor);
+    return { value, gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [dy as tf.Tensor, tf.sum(dy as tf.Tensor, [0, 1, 2])] };
+  });
+  return op(x, b) as tf.Tensor4D;
 }
 
 /**
@@ -85,7 +97,10 @@ export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, mode: For
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xin, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
     const save = args[3] as tf.GradSaveFunc;
-    const { mean, variance } = tf.moments(xin, [0, 1, 2]);
+    // Moments as sums (tfjs-node's Mean kernel first copies its input through a Cast).
+    const mean = tf.mul(tf.sum(xin, [0, 1, 2]), 1 / n);
+    const centered = tf.sub(xin, mean);
+    const variance = tf.mul(tf.sum(tf.square(centered), [0, 1, 2]), 1 / n);
     if (mode.bnStats) {
       mode.bnStats.record(runMean, runVar, mean, variance, n);
     } else {
@@ -96,19 +111,19 @@ export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, mode: For
       });
     }
     const invStd = tf.rsqrt(tf.add(variance, NORM_EPS));
-    save([xin, mean, invStd, g]);
+    save([centered, invStd, g]);
     const value = tf.batchNorm(xin, mean, variance, b, g, NORM_EPS) as tf.Tensor4D;
     return {
       value,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [sx, sMean, sInv, sGamma] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const [sCentered, sInv, sGamma] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
         const d = dy as tf.Tensor4D;
-        const xhat = tf.mul(tf.sub(sx, sMean), sInv);
+        const xhat = tf.mul(sCentered, sInv);
         const dBeta = tf.sum(d, [0, 1, 2]);
         const dGamma = tf.sum(tf.mul(d, xhat), [0, 1, 2]);
         const k = tf.mul(sGamma, sInv);
         // dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂))
-        const dx = tf.mul(tf.sub(tf.sub(d, tf.mul(xhat, tf.div(dGamma, n))), tf.div(dBeta, n)), k);
+        const dx = tf.mul(tf.sub(d, tf.add(tf.mul(xhat, tf.mul(dGamma, 1 / n)), tf.mul(dBeta, 1 / n))), k);
         return [dx, dGamma, dBeta];
       },
     };

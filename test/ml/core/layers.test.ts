@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { batchNorm, BatchNormStats, conv2d, dilatedConv2d, relu } from '../../../ml/core/layers';
+import { batchNorm, BatchNormStats, biasAdd, conv2d, dilatedConv2d, relu } from '../../../ml/core/layers';
 import { ParamStore } from '../../../ml/core/params';
 import { Prng } from '../../../ml/core/prng';
 import { defineVggEncoder } from '../../../ml/core/vgg-encoder';
@@ -145,5 +145,18 @@ describe('core layers', () => {
     tf.dispose([xa1, xa2, xb]);
     immediate.dispose();
     deferred.dispose();
+  });
+
+  it('biasAdd has the values and gradients of a broadcast tf.add', () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 3, 5, 4], 0, 1, 'float32', 7) as tf.Tensor4D;
+      const b = tf.tensor1d([0.5, -1, 2, 0]);
+      const dy = tf.randomNormal([2, 3, 5, 4], 0, 1, 'float32', 8);
+      expect(maxAbsDiff(biasAdd(x, b), tf.add(x, b))).toBe(0);
+      const ours = tf.grads((xx: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(biasAdd(xx as tf.Tensor4D, bb as tf.Tensor1D), dy)))([x, b]);
+      const ref = tf.grads((xx: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(tf.add(xx, bb), dy)))([x, b]);
+      expect(maxAbsDiff(ours[0]!, ref[0]!)).toBe(0);
+      expect(maxAbsDiff(ours[1]!, ref[1]!)).toBeLessThan(1e-5);
+    });
   });
 });

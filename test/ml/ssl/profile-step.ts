@@ -59,6 +59,16 @@ for (const k of prof.kernels) {
 }
 console.log(`kernels ${prof.kernels.length}, total kernel ms ${total.toFixed(0)}`);
 for (const [name, e] of [...agg].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) console.log(`${name.padEnd(28)} ${e.ms.toFixed(1).padStart(8)} ms  x${e.n}`);
+if (process.argv.includes('--convs')) {
+  const convs = new Map<string, { ms: number; n: number }>();
+  for (const k of prof.kernels) {
+    if (!k.name.startsWith('Conv2D')) continue;
+    const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
+    const e = convs.get(key) ?? { ms: 0, n: 0 };
+    e.ms += (await k.kernelTimeMs) as number; e.n += 1; convs.set(key, e);
+  }
+  for (const [name, e] of [...convs].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30)) console.log(`${e.ms.toFixed(1).padStart(8)} ms x${e.n} ${name}`);
+}
 
 // Optimizer cost alone.
 {
