@@ -2,7 +2,7 @@
  * Adam with PyTorch-style L2 weight decay (decay added to the gradient, not decoupled AdamW),
  * with state that serialises into checkpoints. Update, per parameter w with gradient g:
  *   g ← g + λw;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;
- *   w ← w − lr · (m / (1−β1^t)) / (sqrt(v / (1−β2^t)) + ε)
+ *   w ← w − (lr/(1−β1^t)) · m / (sqrt(v)/sqrt(1−β2^t) + ε)        (torch.optim.Adam's arithmetic)
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NamedArray } from './params';
@@ -71,8 +71,9 @@ export class AdamL2 {
       if (this.weightDecay !== 0) g = tf.add(g, tf.mul(w, this.weightDecay));
       let m = tf.add(tf.mul(this.m, this.beta1), tf.mul(g, 1 - this.beta1));
       let v = tf.add(tf.mul(this.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-      const denom = tf.add(tf.sqrt(tf.div(v, bc2)), this.epsilon);
-      let wNew = tf.sub(w, tf.mul(tf.div(tf.div(m, bc1), denom), lr));
+      // PyTorch's order: denom = sqrt(v)/sqrt(bc2) + eps; w −= (lr/bc1)·m/denom.
+      const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(bc2)), this.epsilon);
+      let wNew = tf.sub(w, tf.mul(tf.div(m, denom), lr / bc1));
       if (missing.length > 0) {
         const mask = tf.concat(this.names.map((n, i) => tf.fill([vars[i]!.size], grads[n] ? 1 : 0, 'bool')));
         m = tf.where(mask, m, this.m);

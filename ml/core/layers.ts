@@ -55,6 +55,9 @@ export function biasAdd(x: tf.Tensor4D, b: tf.Tensor1D): tf.Tensor4D {
  * Stride-1 dilated convolution as space-to-batch → dense conv → batch-to-space (what
  * TensorFlow's atrous convolution does). tfjs-core has no gradient for conv2d with dilation > 1;
  * this form is differentiable and gives the same forward values.
+ * With 'same' padding and an odd kernel, an axis no longer than the dilation only ever meets
+ * the kernel's centre tap (every other tap lands in the zero padding), so that axis is reduced
+ * to the centre row/column exactly; small deep maps (the RFB blocks at /32) become 1×1 convs.
  */
 export function dilatedConv2d(x: tf.Tensor4D, w: tf.Tensor4D, dilation: number, pad: 'same' | 'valid' | [number, number]): tf.Tensor4D {
   const d = dilation;
@@ -66,16 +69,36 @@ export function dilatedConv2d(x: tf.Tensor4D, w: tf.Tensor4D, dilation: number, 
     const total = d * (k - 1);
     return [Math.floor(total / 2), total - Math.floor(total / 2)];
   };
-  const [pt, pb] = padAxis(kh, Array.isArray(pad) ? pad[0] : undefined);
-  const [pl, pr] = padAxis(kw, Array.isArray(pad) ? pad[1] : undefined);
+  let [pt, pb] = padAxis(kh, Array.isArray(pad) ? pad[0] : undefined);
+  let [pl, pr] = padAxis(kw, Array.isArray(pad) ? pad[1] : undefined);
+  if (h + pt + pb < d * (kh - 1) + 1 || wd + pl + pr < d * (kw - 1) + 1) {
+    throw new Error(`dilatedConv2d: input ${h}x${wd} too small for a ${kh}x${kw} kernel at dilation ${d}`);
+  }
+  const centreOnly = (k: number, size: number, lo: number, hi: number): boolean => k > 1 && k % 2 === 1 && lo === hi && lo === (d * (k - 1)) / 2 && d >= size;
+  let kernel = w;
+  if (centreOnly(kh, h, pt, pb)) {
+    kernel = tf.slice(kernel, [(kh - 1) / 2, 0, 0, 0], [1, -1, -1, -1]);
+    pt = 0;
+    pb = 0;
+  }
+  if (centreOnly(kw, wd, pl, pr)) {
+    kernel = tf.slice(kernel, [0, (kw - 1) / 2, 0, 0], [-1, 1, -1, -1]);
+    pl = 0;
+    pr = 0;
+  }
+  const bh = kernel.shape[0] === 1 ? 1 : d;
+  const bw = kernel.shape[1] === 1 ? 1 : d;
+  if (bh === 1 && bw === 1) {
+    const padding = pt + pb + pl + pr === 0 ? 'valid' : ([[0, 0], [pt, pb], [pl, pr], [0, 0]] as tf.backend_util.ExplicitPadding);
+    return tf.conv2d(x, kernel, 1, padding);
+  }
   const hp = h + pt + pb;
   const wp = wd + pl + pr;
-  if (hp < d * (kh - 1) + 1 || wp < d * (kw - 1) + 1) throw new Error(`dilatedConv2d: input ${h}x${wd} too small for a ${kh}x${kw} kernel at dilation ${d}`);
-  const eh = (d - (hp % d)) % d;
-  const ew = (d - (wp % d)) % d;
-  const xs = tf.spaceToBatchND(x, [d, d], [[pt, pb + eh], [pl, pr + ew]]);
-  const ys = tf.conv2d(xs as tf.Tensor4D, w, 1, 'valid');
-  return tf.batchToSpaceND(ys, [d, d], [[0, eh], [0, ew]]) as tf.Tensor4D;
+  const eh = (bh - (hp % bh)) % bh;
+  const ew = (bw - (wp % bw)) % bw;
+  const xs = tf.spaceToBatchND(x, [bh, bw], [[pt, pb + eh], [pl, pr + ew]]);
+  const ys = tf.conv2d(xs as tf.Tensor4D, kernel, 1, 'valid');
+  return tf.batchToSpaceND(ys, [bh, bw], [[0, eh], [0, ew]]) as tf.Tensor4D;
 }
 
 const BN_MOMENTUM = 0.1; // PyTorch convention: running = (1 − m)·running + m·batch
