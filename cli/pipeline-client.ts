@@ -97,11 +97,11 @@ export const QUEUE_OF_ROLE: Record<QueueRole, { name: string; type: 1 | 2 }> = {
 /** Pollers seen within this window count as live (idle long polls renew about every minute). */
 const LIVE_POLLER_MS = 90_000;
 
-export async function livePollers(client: Client, role: QueueRole): Promise<string[]> {
+export async function livePollers(client: Client, role: QueueRole, queueName?: string): Promise<string[]> {
   const q = QUEUE_OF_ROLE[role];
   const res = await client.workflowService.describeTaskQueue({
     namespace: client.options.namespace,
-    taskQueue: { name: q.name, kind: 1 },
+    taskQueue: { name: queueName ?? q.name, kind: 1 },
     taskQueueType: q.type,
   });
   const now = Date.now();
@@ -115,9 +115,9 @@ export async function livePollers(client: Client, role: QueueRole): Promise<stri
 }
 
 /** Roles with no live poller. */
-export async function missingRoles(client: Client, roles: readonly QueueRole[]): Promise<QueueRole[]> {
+export async function missingRoles(client: Client, roles: readonly QueueRole[], queues: Partial<Record<QueueRole, string>> = {}): Promise<QueueRole[]> {
   const out: QueueRole[] = [];
-  for (const r of roles) if ((await livePollers(client, r)).length === 0) out.push(r);
+  for (const r of roles) if ((await livePollers(client, r, queues[r])).length === 0) out.push(r);
   return out;
 }
 

@@ -10,8 +10,8 @@ import { loadRunConfig, parseRunConfig, type PipelineInput, type RunConfigFlags 
 import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
 import { connectClient } from '../../infra/temporal/connect';
-import { ALL_ROLES, hostWorkers, type HostedWorkers } from '../../workers/local';
-import { installRuntime } from '../../workers/runtime-logger';
+import { ALL_ROLES } from '../../workers/local';
+import { LocalWorkers } from '../local-workers';
 import { formatResult } from '../format';
 import {
   livePollers,
@@ -19,7 +19,6 @@ import {
   newRunId,
   preflight,
   queryProgress,
-  QUEUE_OF_ROLE,
   runInput,
   searchAttributesOf,
   startRun,
@@ -39,18 +38,8 @@ function collect(value: string, previous: string[] = []): string[] {
 }
 
 
-async function hostMissingWorkers(client: Client, settings: StackSettings, mode: RunFlags['workers'], verbose: boolean): Promise<HostedWorkers | undefined> {
-  if (mode === 'none') return undefined;
-  const roles = mode === 'local' ? [...ALL_ROLES] : await missingRoles(client, ALL_ROLES);
-  if (roles.length === 0) return undefined;
-  // Quiet SDK logs in the CLI process unless --verbose (they would tear the progress bar).
-  installRuntime(verbose ? 'INFO' : 'WARN');
-  process.stderr.write(`[cc2d] no live worker on ${roles.map((r) => QUEUE_OF_ROLE[r].name).join(', ')}: hosting ${roles.join('+')} in this process\n`);
-  return hostWorkers({ roles, settings, identityPrefix: `cc2d-run-${process.pid}` });
-}
-
 /** Follows a run until it closes; returns its result or throws its failure. */
-export async function follow(handle: WorkflowHandle, view: ProgressView, client: Client): Promise<PipelineResult> {
+export async function follow(handle: WorkflowHandle, view: ProgressView, client: Client, local?: LocalWorkers, gpuQueue?: string): Promise<PipelineResult> {
   let done = false;
   const result = handle.result().finally(() => {
     done = true;
@@ -63,12 +52,13 @@ export async function follow(handle: WorkflowHandle, view: ProgressView, client:
         let note: string | undefined;
         if (p.stage === 'ssl' || p.stage === 'tpl' || p.stage === 'pseudo-labels') {
           // F13: never a silent hang when no GPU worker polls.
-          if (Date.now() - lastWarn > 10_000 && p.step === 0 && (await livePollers(client, 'gpu').catch(() => ['?'])).length === 0) {
+          if (Date.now() - lastWarn > 10_000 && p.step === 0 && (await livePollers(client, 'gpu', gpuQueue).catch(() => ['?'])).length === 0) {
             note = 'waiting for a GPU worker (start one: npx cc2d worker --queues gpu)';
           }
         }
         view.update(p, note);
       }
+      await local?.check(handle).catch(() => undefined);
       await new Promise((r) => setTimeout(r, 1000));
     }
   })();
@@ -94,9 +84,10 @@ function describeFailure(err: unknown): string {
 
 async function runAndFollow(client: Client, settings: StackSettings, input: PipelineInput, flags: RunFlags): Promise<void> {
   const runId = flags.runId ?? newRunId(input.config.site);
-  let hosted: HostedWorkers | undefined;
-  if (!flags.detach) hosted = await hostMissingWorkers(client, settings, flags.workers, flags.verbose ?? false);
-  else if ((await missingRoles(client, ALL_ROLES)).length > 0) {
+  const queues = { ...(input.config.taskQueues.gpu ? { gpu: input.config.taskQueues.gpu } : {}), ...(input.config.taskQueues.cpu ? { cpu: input.config.taskQueues.cpu } : {}) };
+  const local = flags.detach ? undefined : new LocalWorkers(client, settings, flags.workers, flags.verbose ?? false, queues);
+  if (local) await local.beforeStart();
+  else if ((await missingRoles(client, ALL_ROLES, queues)).length > 0) {
     process.stderr.write('[cc2d] warning: some queues have no live worker; the run waits until `npx cc2d worker` runs\n');
   }
   const handle = await startRun(client, input, runId);
@@ -113,7 +104,7 @@ async function runAndFollow(client: Client, settings: StackSettings, input: Pipe
   };
   process.once('SIGINT', onSigint);
   try {
-    const result = await follow(handle, view, client);
+    const result = await follow(handle, view, client, local, queues.gpu);
     view.stop();
     if (flags.json) console.log(JSON.stringify(result));
     else console.log(formatResult(result));
@@ -122,8 +113,7 @@ async function runAndFollow(client: Client, settings: StackSettings, input: Pipe
     throw new UserError(`run ${runId} did not complete: ${describeFailure(err)}`, 'RunFailed');
   } finally {
     process.off('SIGINT', onSigint);
-    await hosted?.shutdown();
-    hosted?.deps?.store.destroy();
+    await local?.shutdown();
   }
 }
 

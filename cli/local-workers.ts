@@ -1,0 +1,95 @@
+/**
+ * Workers hosted inside `cc2d run` when nothing else serves the run (the local default):
+ *
+ * - `local`: always host workflows + gpu + cpu in this process;
+ * - `none`: never (the run waits for `npx cc2d worker` processes);
+ * - `auto` (default): only when Temporal is on this machine (the dev stack). Before the start,
+ *   roles whose queue has no poller seen in the last 90 s are hosted; while following, a role
+ *   whose task waits unclaimed (workflow task > 3 s, activity > 5 s) with no poll since it was
+ *   scheduled is hosted too — a poller listed by the server may belong to a process that just
+ *   exited. On a remote cluster `auto` never hosts (training must not silently land on a laptop).
+ */
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { StackSettings } from '../infra/config/stack';
+import { ALL_ROLES, hostWorkers, type HostedWorkers, type QueueRole } from '../workers/local';
+import { installRuntime } from '../workers/runtime-logger';
+import { missingRoles, QUEUE_OF_ROLE } from './pipeline-client';
+
+export type WorkersMode = 'auto' | 'local' | 'none';
+
+const GPU_ACTIVITIES = new Set(['trainSelfSupervised', 'generatePseudoLabels', 'trainSupervised']);
+
+function ms(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number | undefined {
+  if (!t || t.seconds === undefined || t.seconds === null) return undefined;
+  return Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
+
+export class LocalWorkers {
+  private readonly hosted = new Map<QueueRole, HostedWorkers>();
+
+  constructor(
+    private readonly client: Client,
+    private readonly settings: StackSettings,
+    private readonly mode: WorkersMode,
+    private readonly verbose: boolean,
+    /** The run's activity queues when its config routes them to dedicated pools. */
+    private readonly queues: Partial<Record<QueueRole, string>> = {},
+  ) {}
+
+  private queueName(r: QueueRole): string {
+    return this.queues[r] ?? QUEUE_OF_ROLE[r].name;
+  }
+
+  private get mayHost(): boolean {
+    return this.mode === 'local' || (this.mode === 'auto' && this.settings.temporal.local);
+  }
+
+  async host(roles: readonly QueueRole[], why: string): Promise<void> {
+    const todo = roles.filter((r) => !this.hosted.has(r));
+    if (todo.length === 0) return;
+    // Quiet SDK logs in the CLI process unless --verbose (they would tear the progress bar).
+    installRuntime(this.verbose ? 'INFO' : 'WARN');
+    process.stderr.write(`[cc2d] ${why}: hosting ${todo.join('+')} in this process\n`);
+    const w = await hostWorkers({ roles: todo, settings: this.settings, identityPrefix: `cc2d-run-${process.pid}`, taskQueues: this.queues });
+    for (const r of todo) this.hosted.set(r, w);
+  }
+
+  /** Before the run starts. */
+  async beforeStart(): Promise<void> {
+    if (this.mode === 'none') return;
+    if (this.mode === 'local') return this.host(ALL_ROLES, 'local workers requested');
+    const missing = await missingRoles(this.client, ALL_ROLES, this.queues);
+    if (missing.length === 0) return;
+    const queues = missing.map((r) => this.queueName(r)).join(', ');
+    if (!this.mayHost) {
+      process.stderr.write(`[cc2d] warning: no live worker on ${queues}; the run waits until workers poll (npx cc2d worker)\n`);
+      return;
+    }
+    await this.host(missing, `no live worker on ${queues}`);
+  }
+
+  /** While following: hosts roles whose tasks wait unclaimed (stale pollers). */
+  async check(handle: WorkflowHandle): Promise<void> {
+    if (this.mode !== 'auto' || !this.mayHost || this.hosted.size === ALL_ROLES.length) return;
+    const { raw } = await handle.describe();
+    const now = Date.now();
+    const starving = new Set<QueueRole>();
+    const wt = raw.pendingWorkflowTask;
+    if (wt && wt.state === 1 && now - (ms(wt.scheduledTime) ?? now) > 3_000) starving.add('workflows');
+    for (const a of raw.pendingActivities ?? []) {
+      const scheduled = ms(a.scheduledTime);
+      if (a.state === 1 && scheduled !== undefined && now - scheduled > 5_000) starving.add(GPU_ACTIVITIES.has(a.activityType?.name ?? '') ? 'gpu' : 'cpu');
+    }
+    const roles = [...starving].filter((r) => !this.hosted.has(r));
+    if (roles.length > 0) await this.host(roles, `tasks on ${roles.map((r) => this.queueName(r)).join(', ')} wait unclaimed`);
+  }
+
+  async shutdown(): Promise<void> {
+    const all = new Set(this.hosted.values());
+    for (const w of all) {
+      await w.shutdown();
+      w.deps?.store.destroy();
+    }
+    this.hosted.clear();
+  }
+}
