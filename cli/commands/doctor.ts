@@ -34,7 +34,7 @@ function verdict(r: CheckResult): string {
   return r.ok ? 'ok' : `fail: ${r.reason}`;
 }
 
-export async function runDoctor(): Promise<{ report: DoctorReport; details: Record<string, string> }> {
+export async function runDoctor(timeoutMs = 10_000): Promise<{ report: DoctorReport; details: Record<string, string> }> {
   const settings = loadStackSettings();
   const dir = isbiDir();
   const backendCheck = (async () => {
@@ -45,7 +45,7 @@ export async function runDoctor(): Promise<{ report: DoctorReport; details: Reco
       return { ok: false as const, reason: scrubSecrets(String((err as Error).message).split('\n')[0] ?? '') };
     }
   })();
-  const [temporal, s3, dataset, backend] = await Promise.all([checkTemporal(settings), checkS3(settings), checkDataset(dir), backendCheck]);
+  const [temporal, s3, dataset, backend] = await Promise.all([checkTemporal(settings, timeoutMs), checkS3(settings, timeoutMs + 5_000), checkDataset(dir), backendCheck]);
   const report: DoctorReport = {
     ok: temporal.ok && s3.ok && dataset.ok && backend.ok,
     temporal: verdict(temporal),
@@ -78,8 +78,10 @@ export function register(program: Command): void {
     .command('doctor')
     .description('Check Temporal, S3, the TF backend and the dataset path')
     .option('--json', 'print the report as one JSON object on the last line')
-    .action(async (opts: { json?: boolean }) => {
-      const { report, details } = await runDoctor();
+    .option('--timeout <seconds>', 'per-service network timeout', '10')
+    .action(async (opts: { json?: boolean; timeout: string }) => {
+      const seconds = Number(opts.timeout);
+      const { report, details } = await runDoctor(Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 10_000);
       for (const name of ['temporal', 's3', 'backend', 'dataset'] as const) {
         const ok = name === 'backend' ? !report.backend.startsWith('fail:') : report[name] === 'ok';
         console.log(`${ok ? 'ok  ' : 'FAIL'} ${name.padEnd(8)} ${details[name]}`);

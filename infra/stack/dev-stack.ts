@@ -261,10 +261,10 @@ function sleep(ms: number): Promise<void> {
 }
 
 export class PortInUseError extends UserError {
-  constructor(service: ServiceName, port: number) {
+  constructor(service: ServiceName, port: number, pidsDir = '.data/pids') {
     super(
       `${service}: port ${port} on 127.0.0.1 is already in use by a program that is not this project's dev stack ` +
-        `(no matching process in .data/pids). Stop that program, or point cc2d at it/elsewhere with ` +
+        `(no matching process in ${pidsDir}). Stop that program, or point cc2d at it/elsewhere with ` +
         (service === 'temporal' ? 'CC2D_TEMPORAL_ADDRESS' : 'CC2D_S3_ENDPOINT') + '.',
       'PortInUse',
     );
@@ -275,7 +275,7 @@ async function spawnService(layout: DevStackLayout, service: ServiceName): Promi
   const bin = binary(layout, service);
   if (!existsSync(bin)) throw new UserError(`${bin} not found: run \`npm run setup\` (infra/install-servers.sh) first`);
   for (const port of servicePorts(layout, service)) {
-    if (await portInUse(port)) throw new PortInUseError(service, port);
+    if (await portInUse(port)) throw new PortInUseError(service, port, layout.pidsDir);
   }
   await fs.mkdir(layout.logsDir, { recursive: true });
   await fs.mkdir(layout.pidsDir, { recursive: true });

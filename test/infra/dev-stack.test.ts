@@ -62,7 +62,7 @@ describe.skipIf(!shared)('the shared dev stack', () => {
   it('`cc2d doctor` fails with exit code 1 and a reason when Temporal is unreachable', async () => {
     let err: { code?: number; stdout?: string } | undefined;
     try {
-      await execFileP(process.execPath, [CLI, 'doctor', '--json'], {
+      await execFileP(process.execPath, [CLI, 'doctor', '--json', '--timeout', '2'], {
         cwd: PROJECT_ROOT,
         timeout: 120_000,
         env: { ...process.env, CC2D_TEMPORAL_ADDRESS: '127.0.0.1:1', TFJS_BACKEND: 'cpu' },
@@ -93,13 +93,15 @@ describe.skipIf(!haveBinaries)('an isolated dev stack (own data dir and ports)',
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cc2d-devstack-'));
     const settings = parseStackSettings({ CC2D_DATA_DIR: dir });
+    // Distinct from the shared stack (7233/8233, 8333, 9333-9335, each gRPC +10000) and from
+    // test/pipeline/support/isolated-stack.ts (27233/27234, 28433, 29433-29435, gRPC +10000).
     layout = devStackLayout(settings, {
-      temporalPort: 17233,
-      temporalUiPort: 17234,
-      s3Port: 18433,
-      masterPort: 19433,
-      volumePort: 19434,
-      filerPort: 19435,
+      temporalPort: 16233,
+      temporalUiPort: 16234,
+      s3Port: 16433,
+      masterPort: 16533,
+      volumePort: 16534,
+      filerPort: 16535,
       bucket: 'cc2d-isolated',
     });
   });
@@ -123,7 +125,7 @@ describe.skipIf(!haveBinaries)('an isolated dev stack (own data dir and ports)',
       expect((await serviceStatus(layout, 'temporal')).state).toBe('port-conflict');
       const err = await startService(layout, 'temporal', { timeoutMs: 60_000 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UserError);
-      expect(String((err as Error).message)).toMatch(/port 17233 on 127\.0\.0\.1 is already in use by a program that is not this project's dev stack/);
+      expect(String((err as Error).message)).toMatch(/port 16233 on 127\.0\.0\.1 is already in use by a program that is not this project's dev stack/);
       expect((await serviceStatus(layout, 'temporal')).state).toBe('port-conflict');
     } finally {
       await new Promise<void>((r) => blocker.close(() => r()));
