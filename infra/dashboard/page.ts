@@ -60,7 +60,7 @@ thead th{background:#f1f3f5;font-size:12px;text-transform:uppercase;letter-spaci
 .mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
 .small{font-size:12px;color:#4b5563}
 .muted{color:#9ca3af}
-.nowrap{white-space:nowrap}
+.nowrap,td.mre{white-space:nowrap}
 .status{border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600;background:#e5e7eb}
 .status-completed{background:#dcfce7;color:#166534}
 .status-running{background:#dbeafe;color:#1e40af}
