@@ -33,12 +33,7 @@ case "$native" in
   none) log "skipping the native TF build (--no-native): the backend will be wasm" ;;
 esac
 
-# --- Browser for the dashboard tests (Debian chromium) --------------------------------------------
-# >>> infra/install-browser.sh is called HERE once it exists (not written yet). <<<
-if [[ -f "$ROOT/infra/install-browser.sh" ]]; then
-  bash "$ROOT/infra/install-browser.sh"
-else
-  log "infra/install-browser.sh not present yet: skipping the browser install"
-fi
+# --- Browser for the dashboard tests (Debian chromium, driven headless by playwright-core) --------
+bash "$ROOT/infra/install-browser.sh"
 
 log "setup complete. Next: npx cc2d dev up && npx cc2d doctor"
