@@ -138,4 +138,41 @@ describe('dashboard server', () => {
     expect(() => runsQuery("x' OR WorkflowType != '")).toThrow(/site/);
     expect(() => runsQuery('Demo')).toThrow(/site/);
   });
+
+  it('never shows storage or Temporal error text (secrets, signatures) to the browser, and scrubs its log (B7)', async () => {
+    const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYFAKESECRETKEY';
+    const leak = `AccessDenied for https://s3.example/cc2d/x?X-Amz-Signature=deadbeefcafe&X-Amz-Credential=AKIAABCDEFGHIJKLMNOP%2F2026 secret=${secret}`;
+    const logged: string[] = [];
+    const prev = process.env.AWS_SECRET_ACCESS_KEY;
+    process.env.AWS_SECRET_ACCESS_KEY = secret;
+    const bad = await startDashboard({
+      runs: { listRuns: async () => { throw new Error(leak); }, progress: async () => undefined },
+      reports: { getReport: async () => { throw new Error(leak); } },
+      port: 0,
+      token: 't0k3n-for-this-test',
+      log: (l) => logged.push(l),
+    });
+    try {
+      const c = { cookie: `cc2d_dashboard_${bad.port}=t0k3n-for-this-test` };
+      const bodies = [
+        await call(bad.port, '/', { headers: c }),
+        await call(bad.port, '/api/runs', { headers: c }),
+        await call(bad.port, '/runs/r1/report', { headers: c }),
+      ];
+      expect(bodies.map((b) => b.status)).toEqual([200, 200, 502]);
+      for (const b of bodies) {
+        for (const needle of [secret, 'X-Amz-Signature', 'deadbeefcafe', 'AKIAABCDEFGHIJKLMNOP', 's3.example']) expect(b.body).not.toContain(needle);
+      }
+      expect(logged.length).toBeGreaterThan(0);
+      for (const l of logged) {
+        expect(l).not.toContain(secret);
+        expect(l).not.toContain('deadbeefcafe');
+        expect(l).not.toContain('AKIAABCDEFGHIJKLMNOP');
+      }
+    } finally {
+      if (prev === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+      else process.env.AWS_SECRET_ACCESS_KEY = prev;
+      await bad.close();
+    }
+  });
 });
