@@ -114,8 +114,8 @@ describe.skipIf(!h)('cc2d dashboard in chromium (real stack, smoke run)', () => 
     const row = page.locator(`tr[data-run-id="${result.runId}"]`);
     await row.waitFor({ state: 'visible', timeout: 30_000 });
     await expect.poll(() => row.locator('.status').textContent(), { timeout: 20_000 }).toBe('completed');
-    const mre = (await row.locator('td.mre').textContent())!.trim();
-    expect(mre).toBe(`${result.mreMm.toFixed(2)} mm`);
+    // Visibility can lag the workflow's close by a moment; the page re-polls /api/runs.
+    await expect.poll(async () => (await row.locator('td.mre').textContent())?.trim(), { timeout: 20_000 }).toBe(`${result.mreMm.toFixed(2)} mm`);
     expect((await row.textContent())!).toContain('smoke');
 
     const shots = process.env.CC2D_SCREENSHOTS_DIR;
