@@ -30,7 +30,8 @@ export function activity<I, O>(fn: (input: I) => Promise<O>): (input: I) => Prom
   };
 }
 
-function isTransient(err: unknown): boolean {
+/** A storage/network error worth retrying (the activity retry policy takes over after withStorageRetry). */
+export function isTransientStorage(err: unknown): boolean {
   if (err instanceof StorageError) return err.retryable;
   if (err instanceof UserError || err instanceof NotFoundError || err instanceof CancelledFailure) return false;
   const name = (err as Error | undefined)?.name ?? '';
@@ -49,7 +50,7 @@ export async function withStorageRetry<T>(what: string, fn: () => Promise<T>, bu
     try {
       return await fn();
     } catch (err) {
-      if (!isTransient(err) || Date.now() - started + delay > budgetMs) throw err;
+      if (!isTransientStorage(err) || Date.now() - started + delay > budgetMs) throw err;
       let ctx: Context | undefined;
       try {
         ctx = Context.current();

@@ -197,8 +197,8 @@ export interface WriteReportInput {
 export interface WriteReportOutput {
   /** JSON report (content-addressed). */
   report: ArtifactRef;
-  /** HTML report at the fixed key runs/<run>/report/report.html. */
-  reportHtml: ArtifactRef;
+  /** HTML report at the fixed key runs/<run>/report/report.html (absent if rendering failed). */
+  reportHtml?: ArtifactRef;
   /** The run's lineage manifest; written last, so its presence means "published". */
   manifestKey: string;
 }
@@ -234,7 +234,7 @@ export interface PipelineResult {
     metrics: ArtifactRef;
     predictions: ArtifactRef;
     report: ArtifactRef;
-    reportHtml: ArtifactRef;
+    reportHtml?: ArtifactRef;
   };
 }
 

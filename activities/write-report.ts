@@ -17,7 +17,7 @@ import { buildRunReportInput, writeRunReportHtml, type Lineage } from '../infra/
 import { DATASET_FILES, datasetPrefix } from '../infra/dataset/published';
 import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
-import { withStorageRetry } from './failures';
+import { isTransientStorage, withStorageRetry } from './failures';
 import { buildLineageManifest, publishExisting } from './publish-run';
 import { runKeys, runPrefix } from './run-keys';
 import { sha256Hex } from './training-loop';
@@ -114,25 +114,33 @@ export function createWriteReport(deps: ActivityDeps) {
     const reportRef = await withStorageRetry(`put ${jsonKey}`, () => deps.store.put(jsonKey, jsonBytes, { contentType: 'application/json' }));
     artifacts.report = reportRef;
 
-    // 2. HTML report.
+    // 2. HTML report. A renderer failure must not cost the run its results: it is logged and
+    //    the run is published without the HTML page (the JSON report has everything).
     const lineage: Lineage = {
       ...lineageBase,
       artifacts: Object.entries(artifacts).map(([name, a]) => ({ name, key: a.key, sha256: a.sha256, size: a.size })),
     };
-    const reportInput = await buildRunReportInput({
-      runId, createdAt, lineage,
-      errors: metrics.errors,
-      gridSize: predictions.gridSize,
-      predictionsYx: predictions.predictionsYx,
-      truthYx: predictions.truthYx,
-      displayAspect: (id) => (labels.images[id] ? labels.images[id]!.widthPx / labels.images[id]!.heightPx : 1),
-      loadImage: async (id) => withStorageRetry(`get image ${id}`, () => deps.store.get(`${datasetPrefix(input.datasetVersion)}/${DATASET_FILES.image(profile.inputSize, id)}`)),
-      losses: { ssl: sslLoss, tpl: tplLoss },
-      ...(metrics.pseudoLabels ? { pseudoLabelErrors: metrics.pseudoLabels.images } : {}),
-      warn: (m) => ctx.log.warn(m),
-    });
-    const html = await withStorageRetry('put report.html', () => writeRunReportHtml(deps.store, prefix, reportInput));
-    artifacts.reportHtml = { key: html.key, sha256: html.sha256, size: html.size };
+    let reportHtml: ArtifactRef | undefined;
+    try {
+      const reportInput = await buildRunReportInput({
+        runId, createdAt, lineage,
+        errors: metrics.errors,
+        gridSize: predictions.gridSize,
+        predictionsYx: predictions.predictionsYx,
+        truthYx: predictions.truthYx,
+        displayAspect: (id) => (labels.images[id] ? labels.images[id]!.widthPx / labels.images[id]!.heightPx : 1),
+        loadImage: async (id) => withStorageRetry(`get image ${id}`, () => deps.store.get(`${datasetPrefix(input.datasetVersion)}/${DATASET_FILES.image(profile.inputSize, id)}`)),
+        losses: { ssl: sslLoss, tpl: tplLoss },
+        ...(metrics.pseudoLabels ? { pseudoLabelErrors: metrics.pseudoLabels.images } : {}),
+        warn: (m) => ctx.log.warn(m),
+      });
+      const html = await withStorageRetry('put report.html', () => writeRunReportHtml(deps.store, prefix, reportInput));
+      reportHtml = { key: html.key, sha256: html.sha256, size: html.size };
+      artifacts.reportHtml = reportHtml;
+    } catch (err) {
+      if (isTransientStorage(err)) throw err;
+      ctx.log.error('HTML report not rendered; publishing the run without it', { error: (err as Error).message });
+    }
 
     // 3. Lineage manifest, last.
     const manifest = buildLineageManifest({
@@ -141,12 +149,12 @@ export function createWriteReport(deps: ActivityDeps) {
         runId, site: config.site, datasetVersion: input.datasetVersion, configHash: pipeline.configHash, codeVersion: deps.codeVersion,
         seeds: { run: config.seed }, templateId: config.templateId, profile: profile.name,
         backends: { ssl: ssl.backend, pseudoLabels: input.pseudoLabels.map((s) => s.backend), tpl: tpl.backend, evaluate: evaluation.backend, report: deps.backend() },
-        mreMm: evaluation.mreMm, headlineSet: evaluation.headlineSet, reportKey: reportRef.key, reportHtmlKey: html.key,
+        mreMm: evaluation.mreMm, headlineSet: evaluation.headlineSet, reportKey: reportRef.key, ...(reportHtml ? { reportHtmlKey: reportHtml.key } : {}),
         ...(input.scheduleId !== undefined ? { scheduleId: input.scheduleId } : {}),
       },
     });
     const published = await withStorageRetry('publish run manifest', () => publishExisting(deps.store, prefix, manifest));
     ctx.log.info('run published', { runId, manifestKey: published.manifestKey, report: reportRef.key });
-    return { report: reportRef, reportHtml: artifacts.reportHtml, manifestKey: published.manifestKey };
+    return { report: reportRef, ...(reportHtml ? { reportHtml } : {}), manifestKey: published.manifestKey };
   };
 }

@@ -1,8 +1,9 @@
 /**
  * `cc2dPipeline`: one CC2D run, ingest-or-reuse → plan → SSL → pseudo-label shards (fan-out)
  * → TPL → evaluate → report. Every stage is an activity; the workflow passes only S3 keys,
- * hashes, ids and metrics. On cancellation or failure a cleanup activity removes the run's
- * unpublished objects (a run is published only when its lineage manifest is written, last).
+ * hashes, ids and metrics. A run is published only when its lineage manifest is written, last.
+ * On cancellation a cleanup activity removes the run's unpublished objects; after a failure they
+ * are kept (checkpoints, finished stages) so the run can be resumed (`cc2d resume`).
  */
 import { CancellationScope, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities';
@@ -95,21 +96,26 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       reportKey: report.report.key, manifestKey: report.manifestKey,
       artifacts: {
         sslWeights: ssl.weights, pseudoLabels: pseudoLabelRefs, tplWeights: tpl.weights,
-        metrics: evaluation.metrics, predictions: evaluation.predictions, report: report.report, reportHtml: report.reportHtml,
+        metrics: evaluation.metrics, predictions: evaluation.predictions, report: report.report,
+        ...(report.reportHtml ? { reportHtml: report.reportHtml } : {}),
       },
     };
   } catch (err) {
-    const cancelled = isCancellation(err);
-    // Runs even when the workflow is being cancelled: nothing half-published stays behind.
-    await CancellationScope.nonCancellable(async () => {
-      try {
-        const cleaned = await light.cleanupRun({ runId });
-        log.info('run cleaned up', { runId, deleted: cleaned.deleted, published: cleaned.published });
-      } catch (cleanupErr) {
-        log.error('cleanup failed; unpublished run objects may remain', { runId, error: String(cleanupErr) });
-      }
-    });
-    tracker.finish(cancelled ? 'cancelled' : 'failed');
+    if (isCancellation(err)) {
+      // Cancelled: remove the run's unpublished objects, even though the workflow is being cancelled.
+      await CancellationScope.nonCancellable(async () => {
+        try {
+          const cleaned = await light.cleanupRun({ runId });
+          log.info('run cleaned up', { runId, deleted: cleaned.deleted, published: cleaned.published });
+        } catch (cleanupErr) {
+          log.error('cleanup failed; unpublished run objects may remain', { runId, error: String(cleanupErr) });
+        }
+      });
+      tracker.finish('cancelled');
+    } else {
+      // Failed: checkpoints and finished stages stay (unpublished) so `cc2d resume` can pick them up.
+      tracker.finish('failed');
+    }
     throw err;
   }
 }

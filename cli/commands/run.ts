@@ -3,6 +3,7 @@
  * `eval <id>`. The config is validated completely (schema, profile, template vs. the dataset's
  * splits) BEFORE a workflow starts; an invalid one exits 2 naming the field.
  */
+import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { PipelineProgress, PipelineResult } from '../../activities/types';
@@ -82,21 +83,23 @@ function describeFailure(err: unknown): string {
   return (err as Error).message;
 }
 
-async function runAndFollow(client: Client, settings: StackSettings, input: PipelineInput, flags: RunFlags): Promise<void> {
-  const runId = flags.runId ?? newRunId(input.config.site);
-  const queues = { ...(input.config.taskQueues.gpu ? { gpu: input.config.taskQueues.gpu } : {}), ...(input.config.taskQueues.cpu ? { cpu: input.config.taskQueues.cpu } : {}) };
-  const local = flags.detach ? undefined : new LocalWorkers(client, settings, flags.workers, flags.verbose ?? false, queues);
-  if (local) await local.beforeStart();
-  else if ((await missingRoles(client, ALL_ROLES, queues)).length > 0) {
-    process.stderr.write('[cc2d] warning: some queues have no live worker; the run waits until `npx cc2d worker` runs\n');
+/** A run that did not complete: exit code 1 (2 is for invalid input), no stack trace. */
+class RunFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunFailed';
+    this.stack = message;
   }
-  const handle = await startRun(client, input, runId);
-  process.stderr.write(`[cc2d] started run ${runId} (profile ${input.profile.name}, site ${input.config.site}, template ${input.config.templateId}, seed ${input.config.seed})\n`);
-  if (flags.detach) {
-    if (flags.json) console.log(JSON.stringify({ runId, status: 'running' }));
-    else console.log(runId);
-    return;
-  }
+}
+
+function runQueues(input: PipelineInput): { gpu?: string; cpu?: string } {
+  const q = input.config.taskQueues ?? {};
+  return { ...(q.gpu ? { gpu: q.gpu } : {}), ...(q.cpu ? { cpu: q.cpu } : {}) };
+}
+
+/** Hosts workers if needed, follows the run with a progress bar, prints the result. */
+async function followRun(client: Client, handle: WorkflowHandle, input: PipelineInput, flags: RunFlags, local?: LocalWorkers): Promise<void> {
+  const runId = handle.workflowId;
   const view = new ProgressView(!flags.json || process.stderr.isTTY === true);
   const onSigint = (): void => {
     view.stop();
@@ -104,17 +107,65 @@ async function runAndFollow(client: Client, settings: StackSettings, input: Pipe
   };
   process.once('SIGINT', onSigint);
   try {
-    const result = await follow(handle, view, client, local, queues.gpu);
+    const result = await follow(handle, view, client, local, runQueues(input).gpu);
     view.stop();
     if (flags.json) console.log(JSON.stringify(result));
     else console.log(formatResult(result));
   } catch (err) {
     view.stop();
-    throw new UserError(`run ${runId} did not complete: ${describeFailure(err)}`, 'RunFailed');
+    throw new RunFailedError(`run ${runId} did not complete: ${describeFailure(err)}`);
   } finally {
     process.off('SIGINT', onSigint);
     await local?.shutdown();
   }
+}
+
+async function prepareWorkers(client: Client, settings: StackSettings, input: PipelineInput, flags: RunFlags): Promise<LocalWorkers | undefined> {
+  const queues = runQueues(input);
+  const local = flags.detach ? undefined : new LocalWorkers(client, settings, flags.workers, flags.verbose ?? false, queues);
+  if (local) await local.beforeStart();
+  else if ((await missingRoles(client, ALL_ROLES, queues)).length > 0) {
+    process.stderr.write('[cc2d] warning: some queues have no live worker; the run waits until `npx cc2d worker` runs\n');
+  }
+  return local;
+}
+
+async function runAndFollow(client: Client, settings: StackSettings, input: PipelineInput, flags: RunFlags): Promise<void> {
+  const runId = flags.runId ?? newRunId(input.config.site);
+  const local = await prepareWorkers(client, settings, input, flags);
+  const handle = await startRun(client, input, runId);
+  process.stderr.write(`[cc2d] started run ${runId} (profile ${input.profile.name}, site ${input.config.site}, template ${input.config.templateId}, seed ${input.config.seed})\n`);
+  if (flags.detach) {
+    if (flags.json) console.log(JSON.stringify({ runId, status: 'running' }));
+    else console.log(runId);
+    return;
+  }
+  await followRun(client, handle, input, flags, local);
+}
+
+/**
+ * Resumes a failed (or timed-out/terminated) run: resets its workflow to the first workflow
+ * task, so the pipeline re-executes under the same run id. Stages that finished before the
+ * failure return their stored results (completion markers), training resumes from its newest
+ * verified checkpoint, the dataset version is reused. Returns the handle of the new execution.
+ */
+export async function resumeRun(client: Client, runId: string): Promise<WorkflowHandle> {
+  const handle = client.workflow.getHandle(runId);
+  const desc = await handle.describe();
+  if (!['FAILED', 'TIMED_OUT', 'TERMINATED'].includes(desc.status.name)) {
+    throw new UserError(`run ${runId} is ${desc.status.name}; only a failed, timed-out or terminated run can be resumed`);
+  }
+  const history = await client.workflow.getHandle(runId, desc.runId).fetchHistory();
+  const firstTask = history.events?.find((e) => e.workflowTaskCompletedEventAttributes);
+  if (!firstTask) throw new UserError(`run ${runId} never ran a workflow task; start it again with \`cc2d rerun ${runId}\``);
+  const res = await client.workflowService.resetWorkflowExecution({
+    namespace: client.options.namespace,
+    workflowExecution: { workflowId: runId, runId: desc.runId },
+    reason: 'cc2d resume',
+    workflowTaskFinishEventId: firstTask.eventId,
+    requestId: randomUUID(),
+  });
+  return client.workflow.getHandle(runId, res.runId ?? undefined);
 }
 
 async function withClient<T>(fn: (client: Client, settings: StackSettings) => Promise<T>): Promise<T> {
@@ -228,6 +279,30 @@ export function register(program: Command): void {
         process.stderr.write(`[cc2d] rerun of ${sourceId}: seed ${config.seed}, dataset ${version ?? config.dataset.dir}, config hash ${input.configHash === original.configHash ? 'unchanged' : 'CHANGED (profile definitions moved on)'}\n`);
         // Keep the original's resolved profile, so a rerun is the same run even if PROFILES changed since.
         await runAndFollow(client, settings, { ...input, profile: original.profile, configHash: original.configHash }, flags);
+      });
+    });
+
+  program
+    .command('resume <runId>')
+    .description('Resume a failed run under the same id: finished stages are reused, training resumes from its last checkpoint')
+    .option('--detach', 'resume and print the run id without waiting')
+    .option('--json', 'print the final result as one JSON line, last')
+    .option('--workers <mode>', 'auto | local | none', 'auto')
+    .option('--verbose', 'show SDK and activity logs')
+    .action(async (runId: string, flags: RunFlags) => {
+      const settings = loadStackSettings();
+      await withClient(async (client) => {
+        const input = await runInput(client, runId);
+        const local = await prepareWorkers(client, settings, input, flags);
+        const handle = await resumeRun(client, runId);
+        const desc = await handle.describe();
+        process.stderr.write(`[cc2d] resumed run ${runId} (new execution ${desc.runId})\n`);
+        if (flags.detach) {
+          if (flags.json) console.log(JSON.stringify({ runId, status: 'running' }));
+          else console.log(runId);
+          return;
+        }
+        await followRun(client, client.workflow.getHandle(runId), input, flags, local);
       });
     });
 

@@ -8,7 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,9 @@ import type { PipelineResult, PseudoLabelFile } from '../../activities/types';
 import { runPrefix } from '../../activities/run-keys';
 import { loadRunConfig } from '../../infra/config/run-config';
 import { InvalidConfigError } from '../../infra/errors';
-import { readManifest } from '../../infra/storage/manifest';
+import { isPublished, readManifest } from '../../infra/storage/manifest';
+import { DATASET_FILES, datasetPrefix } from '../../infra/dataset/published';
+import { resumeRun } from '../../cli/commands/run';
 import { preflight, searchAttributesOf } from '../../cli/pipeline-client';
 import { listRuns } from '../../cli/commands/runs';
 import { createSiteSchedule, scheduleIdOf } from '../../cli/commands/schedule';
@@ -62,7 +64,8 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     // Published: the manifest lists every artifact with its sha256, and every byte matches.
     const manifest = await readManifest(H.deps.store, runPrefix(first.runId), { verify: 'hashes' });
     const listed = manifest.files.map((f) => f.key);
-    for (const a of [first.artifacts.sslWeights, first.artifacts.tplWeights, first.artifacts.report, first.artifacts.reportHtml, first.artifacts.metrics, ...first.artifacts.pseudoLabels]) {
+    expect(first.artifacts.reportHtml).toBeDefined();
+    for (const a of [first.artifacts.sslWeights, first.artifacts.tplWeights, first.artifacts.report, first.artifacts.reportHtml!, first.artifacts.metrics, ...first.artifacts.pseudoLabels]) {
       expect(listed).toContain(a.key.slice(runPrefix(first.runId).length + 1));
       expect(manifest.files.find((f) => a.key.endsWith(f.key))!.sha256).toBe(a.sha256);
     }
@@ -74,7 +77,7 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     const report = JSON.parse(new TextDecoder().decode(await H.deps.store.get(first.reportKey))) as Record<string, any>;
     expect(report.lineage).toMatchObject({ datasetVersion: first.datasetVersion, templateId: H.dataset.train[1], profile: 'smoke', site: H.site });
     expect(report.evaluation.detail.errors.map((e: { protocol: string }) => e.protocol)).toEqual(['A', 'B']);
-    expect(new TextDecoder().decode(await H.deps.store.get(first.artifacts.reportHtml.key))).toMatch(/<html/i);
+    expect(new TextDecoder().decode(await H.deps.store.get(first.artifacts.reportHtml!.key))).toMatch(/<html/i);
 
     // Typed search attributes and the progress query reflect the finished run.
     const attrs = searchAttributesOf((await firstHandle.describe()) as never);
@@ -162,6 +165,34 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     } finally {
       await handle.delete();
     }
+  }, 180_000);
+
+  it('`resume` re-executes a failed run under the same id, reusing finished stages and kept objects', async () => {
+    // Break evaluation only: hide one test image of the (content-addressed) dataset version.
+    const key = `${datasetPrefix(first.datasetVersion)}/${DATASET_FILES.image(64, H.dataset.test1[0]!)}`;
+    const bytes = await H.deps.store.get(key);
+    await H.deps.store.delete([key]);
+    const runId = H.runId('resume');
+    let failure: unknown;
+    try {
+      failure = await (await H.start(H.input(), runId)).result().catch((e: unknown) => e);
+    } finally {
+      await H.deps.store.put(key, bytes, { contentType: 'image/png' });
+    }
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(String((failure as WorkflowFailedError).cause?.cause)).toMatch(/image .*007\.png not found/);
+    // A failed run keeps its unpublished objects (done markers, checkpoints, weights) for resume.
+    const sslDone = JSON.parse(new TextDecoder().decode(await H.deps.store.get(`${runPrefix(runId)}/ssl/done.json`))) as { output: { durationMs: number; weights: { sha256: string } } };
+    expect(await isPublished(H.deps.store, runPrefix(runId))).toBe(false);
+
+    await resumeRun(H.client, runId);
+    const r = (await H.client.workflow.getHandle(runId).result()) as PipelineResult;
+    expect(r.runId).toBe(runId);
+    expect(r.artifacts.sslWeights.sha256).toBe(sslDone.output.weights.sha256);
+    expect(r.metrics).toEqual(first.metrics);
+    const report = JSON.parse(new TextDecoder().decode(await H.deps.store.get(r.reportKey))) as { stages: { ssl: { durationMs: number } } };
+    expect(report.stages.ssl.durationMs).toBe(sslDone.output.durationMs); // the stored SSL result, not a retrain
+    expect(searchAttributesOf((await H.client.workflow.getHandle(runId).describe()) as never)).toMatchObject({ status: 'completed', stage: 'done' });
   }, 180_000);
 
   it('replays the recorded history of a real run, and the committed fixture history, without nondeterminism', async () => {
