@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Profile } from '../profiles';
 import type { GrayImage, PointYX } from '../types';
+import { yieldToEventLoop } from '../core/async';
 import { COSINE_EPS, safeNorm } from './loss';
 import { loadSslNetwork, SSL_LEVELS } from './network';
 import type { SslNetwork, SslNetConfig } from './network';
@@ -178,9 +179,13 @@ export class SslMatcher {
       const out: PointYX[][] = [];
       for (const [n, emb] of embeddings.entries()) {
         if (emb.inputSize !== this.inputSize) throw new Error(`matching: embeddings ${n} are for inputSize ${emb.inputSize}, not ${this.inputSize}`);
+        if (emb.levels.length !== 5 || emb.levels.some((l) => l.dim !== desc.dim)) throw new Error(`matching: embeddings ${n} do not have 5 levels of dim ${desc.dim}`);
         const maps = tf.tidy(() => emb.levels.map((l) => tf.tensor4d(l.data, [1, l.height, l.width, l.dim])));
-        out.push((await this.matchOne(tpl, maps))[0]!);
-        tf.dispose(maps);
+        try {
+          out.push((await this.matchOne(tpl, maps))[0]!);
+        } finally {
+          tf.dispose(maps);
+        }
         onProgress?.(n + 1, embeddings.length);
         await yieldToEventLoop();
       }
@@ -224,10 +229,6 @@ export class SslMatcher {
   dispose(): void {
     this.net.dispose();
   }
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 /** Spec §3 pseudo-labels: for every image, the matched [y, x] of every template landmark. */

@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { AdamL2 } from '../core/adam-l2';
+import { yieldToEventLoop } from '../core/async';
 import { BatchNormStats } from '../core/layers';
 import { decodeCheckpoint, encodeCheckpoint } from '../core/checkpoint';
 import { Prng } from '../core/prng';
@@ -216,7 +217,7 @@ class SslTrainer implements Trainer {
         this.last = await this.trainStep();
         onStep?.(this.last);
         // Let the event loop run (heartbeats, cancellation) between synchronous native steps.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await yieldToEventLoop();
       }
       return this.last;
     } finally {
