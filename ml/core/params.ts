@@ -16,7 +16,12 @@ export class ParamStore {
   readonly trainable = new Map<string, tf.Variable>();
   readonly buffers = new Map<string, tf.Variable>();
 
-  constructor(private readonly prng: Prng) {}
+  /**
+   * `prng` seeds the He init. Pass `null` for a store whose values will be overwritten by
+   * `load` (e.g. from a checkpoint): weights then start as zeros and no random draws are spent,
+   * which matters at paper width (58M weights take seconds to draw in JS).
+   */
+  constructor(private readonly prng: Prng | null) {}
 
   private add(map: Map<string, tf.Variable>, name: string, shape: number[], data: Float32Array, trainable: boolean): tf.Variable {
     if (this.trainable.has(name) || this.buffers.has(name)) throw new Error(`parameter ${name} defined twice`);
@@ -34,7 +39,7 @@ export class ParamStore {
     const size = shape.reduce((a, b) => a * b, 1);
     const std = Math.sqrt(2 / fanIn);
     const data = new Float32Array(size);
-    for (let i = 0; i < size; i++) data[i] = this.prng.normal() * std;
+    if (this.prng) for (let i = 0; i < size; i++) data[i] = this.prng.normal() * std;
     return this.add(this.trainable, name, shape, data, true);
   }
 

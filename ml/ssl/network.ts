@@ -18,7 +18,7 @@ import type { ForwardMode } from '../core/layers';
 import { batchNorm, conv2d, relu, scaled, upsample2 } from '../core/layers';
 import type { NamedArray } from '../core/params';
 import { ParamStore } from '../core/params';
-import { Prng } from '../core/prng';
+import type { Prng } from '../core/prng';
 import { decodeCheckpoint, encodeCheckpoint } from '../core/checkpoint';
 import { defineVggEncoder, vggChannels, vggEncoder } from '../core/vgg-encoder';
 
@@ -169,8 +169,8 @@ export function sslForward(p: ParamStore, cfg: SslNetConfig, x: tf.Tensor4D, mod
 export class SslNetwork {
   private constructor(readonly params: ParamStore, readonly config: SslNetConfig) {}
 
-  /** A freshly initialised network (seeded He init). */
-  static create(config: SslNetConfig, initPrng: Prng): SslNetwork {
+  /** A freshly initialised network (seeded He init), or zero weights to be loaded when `initPrng` is null. */
+  static create(config: SslNetConfig, initPrng: Prng | null): SslNetwork {
     const p = new ParamStore(initPrng);
     try {
       defineSslNet(p, config);
@@ -259,8 +259,7 @@ export function loadSslNetwork(bytes: Uint8Array, expected: SslWeightsMeta): Ssl
     throw new Error(`ssl weights: architecture ${JSON.stringify(net)} does not match the profile's ${JSON.stringify(expected.net)}`);
   }
   if (meta.inputSize !== expected.inputSize) throw new Error(`ssl weights: trained at inputSize ${meta.inputSize}, profile says ${expected.inputSize}`);
-  // Init values are overwritten by load; a fixed seed keeps construction cheap and deterministic.
-  const model = SslNetwork.create(expected.net, Prng.fromSeed(0));
+  const model = SslNetwork.create(expected.net, null);
   try {
     model.params.load(c.params);
   } catch (err) {

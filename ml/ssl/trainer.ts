@@ -299,7 +299,7 @@ export async function createSslTrainer(input: SslTrainerInput): Promise<Trainer>
   }
   if (meta.imageDigest !== digest) throw new Error(`ssl trainer: checkpoint was trained on different images (${meta.imageDigest} vs ${digest})`);
   if (meta.seed !== input.seed) throw new Error(`ssl trainer: checkpoint seed ${meta.seed} differs from seed ${input.seed}`);
-  const net = SslNetwork.create(cfg, Prng.fromSeed(0));
+  const net = SslNetwork.create(cfg, null);
   let opt: AdamL2 | undefined;
   try {
     net.params.load(c.params);
