@@ -18,6 +18,7 @@ import {
   livePollers,
   missingRoles,
   newRunId,
+  QUEUE_OF_ROLE,
   preflight,
   queryProgress,
   runInput,
@@ -216,13 +217,24 @@ export function register(program: Command): void {
         const attrs = searchAttributesOf(desc as never);
         const progress: PipelineProgress | undefined = desc.status.name === 'RUNNING' ? await queryProgress(handle) : undefined;
         const raw = desc.raw.pendingActivities ?? [];
-        const pending = raw.map((a) => ({
-          activity: a.activityType?.name ?? '?',
-          state: String(a.state ?? ''),
-          attempt: a.attempt ?? 1,
-          lastFailure: a.lastFailure?.message ?? undefined,
-          lastWorker: a.lastWorkerIdentity ?? undefined,
-        }));
+        const input = desc.status.name === 'RUNNING' ? await runInput(client, runId).catch(() => undefined) : undefined;
+        const pending = await Promise.all(
+          raw.map(async (a) => {
+            const name = a.activityType?.name ?? '?';
+            const role = ['trainSelfSupervised', 'generatePseudoLabels', 'trainSupervised'].includes(name) ? 'gpu' : 'cpu';
+            const queue = input?.config.taskQueues?.[role];
+            // F13: an unclaimed task with nobody polling its queue is "waiting for a worker", not a hang.
+            const waiting = a.state === 1 && (await livePollers(client, role, queue).catch(() => ['?'])).length === 0;
+            return {
+              activity: name,
+              state: a.state === 1 ? 'scheduled' : a.state === 2 ? 'started' : a.state === 3 ? 'cancel-requested' : String(a.state ?? ''),
+              attempt: a.attempt ?? 1,
+              ...(waiting ? { waitingFor: `a ${role.toUpperCase()} worker on ${queue ?? QUEUE_OF_ROLE[role].name}` } : {}),
+              ...(a.lastFailure?.message ? { lastFailure: a.lastFailure.message } : {}),
+              ...(a.lastWorkerIdentity ? { lastWorker: a.lastWorkerIdentity } : {}),
+            };
+          }),
+        );
         let result: PipelineResult | undefined;
         if (desc.status.name === 'COMPLETED') result = (await handle.result()) as PipelineResult;
         const out = { runId, status: desc.status.name, ...attrs, startTime: desc.startTime, closeTime: desc.closeTime, progress, pending, result };
@@ -232,7 +244,10 @@ export function register(program: Command): void {
         }
         console.log(`${runId}: ${desc.status.name}  stage ${String(attrs.stage ?? '?')}  site ${String(attrs.site ?? '?')}  profile ${String(attrs.profile ?? '?')}`);
         if (progress) console.log(`  progress ${(progress.fraction * 100).toFixed(0)}%  ${progress.stage} step ${progress.step}/${progress.totalSteps}${progress.loss !== undefined ? ` loss ${progress.loss.toFixed(4)}` : ''}`);
-        for (const p of pending) console.log(`  pending ${p.activity} attempt ${p.attempt}${p.lastWorker ? ` on ${p.lastWorker}` : ''}${p.lastFailure ? ` (last failure: ${p.lastFailure})` : ''}`);
+        for (const p of pending) {
+          console.log(`  pending ${p.activity} (${p.state}) attempt ${p.attempt}${p.lastWorker ? ` on ${p.lastWorker}` : ''}${p.lastFailure ? ` (last failure: ${p.lastFailure})` : ''}`);
+          if (p.waitingFor) console.log(`    waiting for ${p.waitingFor}: start one with npx cc2d worker --queues ${p.waitingFor.includes('GPU') ? 'gpu' : 'cpu'}`);
+        }
         if (result) console.log(formatResult(result));
       });
     });
