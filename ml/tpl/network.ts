@@ -149,9 +149,10 @@ export function tplHeatLogits(p: ParamStore, features: tf.Tensor4D, landmarkCoun
 }
 
 /**
- * The full 3K-channel output at selected pixels only: rows r = n·S·S + y·S + x (DISTINCT,
- * int32) → [rows, 3K]. Equals the matching rows of `tplForward`; used to evaluate the offset
- * heads at disk pixels only, where the offset loss lives.
+ * The full 3K-channel output at selected pixels only: rows r = n·S·S + y·S + x (int32) →
+ * [rows, 3K]. Equals the matching rows of `tplForward`; evaluates the offset heads at disk
+ * pixels only (training: rows must then be DISTINCT, see gatherRows) or at vote candidates
+ * (inference, duplicates allowed).
  */
 export function tplHeadAtRows(p: ParamStore, features: tf.Tensor4D, rows: tf.Tensor1D): tf.Tensor2D {
   const w = p.get('final/w');
