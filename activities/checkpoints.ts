@@ -5,9 +5,10 @@
  * 2. then a small manifest (sha256, step, attempt, input fingerprint) with a conditional create
  *    (`If-None-Match: *`), so a stale attempt can never replace it;
  * 3. then the heartbeat details name {checkpointKey, manifestKey, sha256, checkpointStep}.
- * On resume the heartbeat's checkpoint is tried first, then every other manifest of the run,
- * newest step first; a candidate is used only if its manifest parses, its fingerprint matches
- * this input, and the blob's sha256 matches. Corrupt ones are logged and skipped.
+ * On resume the candidates are the heartbeat's checkpoint and every other manifest of the run's
+ * stage, newest step first; one is used only if its manifest parses, its fingerprint matches
+ * this input, and the blob's sha256 matches. Corrupt ones are logged and skipped (the previous
+ * one is tried next).
  */
 import type { ObjectStore } from '../infra/storage/object-store';
 import { NotFoundError, PreconditionFailedError } from '../infra/storage/object-store';
@@ -100,15 +101,25 @@ export class CheckpointStore {
     }
   }
 
-  /** Manifest keys to try, best first: the heartbeat's, then all others by step (desc), attempt (desc). */
+  /**
+   * Manifest keys to try, newest first (by step, then attempt): every manifest of this run and
+   * stage, plus the one the heartbeat names. The newest verified one wins even when it is not
+   * the heartbeat's: heartbeats are throttled (80 % of the timeout), so the last one that reached
+   * the server can name an older checkpoint than the newest durable one.
+   */
   private async candidates(hb: TrainHeartbeat | undefined): Promise<string[]> {
     const listed = await withStorageRetry('list checkpoints', () => this.store.list(`${runKeys.checkpointDir(this.runId, this.kind)}/`));
-    const manifests = listed
-      .map((o) => o.key)
-      .filter((k) => k.endsWith('/manifest.json'))
-      .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0)); // zero-padded step, then attempt: lexical desc = newest first
-    const first = hb?.manifestKey;
-    return first ? [first, ...manifests.filter((k) => k !== first)] : manifests;
+    const keys = new Set(listed.map((o) => o.key).filter((k) => k.endsWith('/manifest.json')));
+    if (hb?.manifestKey) keys.add(hb.manifestKey);
+    const order = (k: string): [number, number] => {
+      const m = /\/(\d+)-a(\d+)\/manifest\.json$/.exec(k);
+      return m ? [Number(m[1]), Number(m[2])] : [-1, -1];
+    };
+    return [...keys].sort((a, b) => {
+      const [sa, aa] = order(a);
+      const [sb, ab] = order(b);
+      return sb - sa || ab - aa;
+    });
   }
 
   /** The loss log stored with a checkpoint, or undefined when absent or corrupt (the curve then has a gap). */

@@ -119,6 +119,14 @@ describe.skipIf(!stack)('checkpointed training activity (fake trainer, real S3)'
     expect(out.weights.sha256).toBe(reference.weights.sha256);
   });
 
+  it('prefers the newest durable checkpoint over an older one named by a throttled heartbeat', async () => {
+    await attempt({ ...run('r-throttled', 20), createTrainer: async () => Object.assign(fakeTrainer(12), { totalSteps: 12 }) }, 1);
+    await store.delete([runKeys.trainDone('r-throttled', 'ssl')]);
+    const ck5 = runKeys.checkpoint('r-throttled', 'ssl', 5, 1);
+    const out = await attempt(run('r-throttled', 20), 2, { stage: 'ssl', step: 7, totalSteps: 20, checkpointKey: ck5.blob, manifestKey: ck5.manifest, checkpointStep: 5 });
+    expect(out.resumedFromStep).toBe(10);
+  });
+
   it('never resumes from a checkpoint of another input (fingerprint)', async () => {
     await attempt({ ...run('r-fp', 12), createTrainer: async () => Object.assign(fakeTrainer(7), { totalSteps: 7 }) }, 1);
     await store.delete([runKeys.trainDone('r-fp', 'ssl')]);
