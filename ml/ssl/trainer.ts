@@ -96,6 +96,7 @@ class SslTrainer implements Trainer {
   private last: TrainProgress;
   private disposed = false;
   private running = false;
+  private failure: Error | undefined;
   private readonly varNameToParam: Map<string, string>;
   private readonly trainVars: tf.Variable[];
   private readonly lossCfg: SslLossConfig;
@@ -186,7 +187,6 @@ class SslTrainer implements Trainer {
         const pname = this.varNameToParam.get(vname);
         if (pname) byParam[pname] = g;
       }
-      this.optimizer.apply(byParam, lr);
       const stacked = tf.tidy(() => tf.concat([tf.reshape(value, [1]), ...levelLosses.map((t) => tf.reshape(t, [1]))]));
       try {
         const vals = await stacked.data();
@@ -195,10 +195,16 @@ class SslTrainer implements Trainer {
       } finally {
         stacked.dispose();
       }
+      if (!Number.isFinite(loss)) {
+        // Weights are left as they were before this step; the data stream has moved on, so
+        // this trainer must not be checkpointed any more (resume from the last checkpoint).
+        this.failure = new Error(`ssl training diverged: loss ${loss} at step ${stepIdx} (lr ${lr})`);
+        throw this.failure;
+      }
+      this.optimizer.apply(byParam, lr);
     } finally {
       tf.dispose([value, ...Object.values(grads), ...levelLosses]);
     }
-    if (!Number.isFinite(loss)) throw new Error(`ssl training diverged: loss ${loss} at step ${stepIdx} (lr ${lr})`);
     this.stepIndex = stepIdx + 1;
     const named: Record<string, number> = {};
     parts.forEach((v, i) => {
@@ -253,6 +259,7 @@ class SslTrainer implements Trainer {
 
   private assertUsable(): void {
     if (this.disposed) throw new Error('ssl trainer: used after dispose()');
+    if (this.failure) throw new Error(`ssl trainer: unusable after a failed step (${this.failure.message})`);
   }
 }
 

@@ -171,4 +171,12 @@ describe('ssl trainer', () => {
     resumed.dispose();
     await expect(createSslTrainer({ profile, images, seed: 8, backboneWeights: backbone.slice(1) })).rejects.toThrow(/backbone weights lack/);
   });
+
+  it('stops on a non-finite loss without applying the update, and refuses to checkpoint afterwards', async () => {
+    const wild = resolveProfile('smoke', { ssl: { useRfb: false, lr: 1e38, steps: 6 } });
+    const t = await createSslTrainer({ profile: wild, images, seed: 4 });
+    await expect(t.train(6)).rejects.toThrow(/diverged/);
+    await expect(t.checkpoint()).rejects.toThrow(/unusable/);
+    t.dispose();
+  });
 });
