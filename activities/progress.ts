@@ -1,7 +1,8 @@
 /**
  * Progress of a long activity: every update is a heartbeat (details = what a retry resumes
- * from, throttled by the SDK), and, at most every few seconds, a best-effort `stageProgress`
- * signal to the workflow so its `progress` query shows step, total and loss.
+ * from, throttled by the SDK), and, at most every few seconds and about `maxSignals` times per
+ * activity, a best-effort `stageProgress` signal to the workflow so its `progress` query shows
+ * step, total and loss.
  */
 import { CancelledFailure, type Context } from '@temporalio/activity';
 import type { StageProgress } from './types';
@@ -9,14 +10,20 @@ import { rememberHeartbeat } from './failures';
 import { stageProgressSignal } from '../workflows/definitions';
 
 export interface ProgressOptions {
-  /** Minimum time between progress signals to the workflow (each one is a history event). */
+  /** Minimum time between progress signals to the workflow. */
   signalEveryMs: number;
+  /**
+   * At most about this many step-driven signals per activity (each signal costs ~4 history
+   * events), so a 60k-step paper run stays far below the 10k-event history budget.
+   */
+  maxSignals: number;
 }
 
-export const DEFAULT_PROGRESS_OPTIONS: ProgressOptions = { signalEveryMs: 3_000 };
+export const DEFAULT_PROGRESS_OPTIONS: ProgressOptions = { signalEveryMs: 3_000, maxSignals: 100 };
 
 export class ProgressReporter<D extends StageProgress = StageProgress> {
   private lastSignalAt = 0;
+  private lastSignalStep = Number.NEGATIVE_INFINITY;
   private details: D;
 
   constructor(private readonly ctx: Context, initial: D, private readonly options: ProgressOptions = DEFAULT_PROGRESS_OPTIONS) {
@@ -33,8 +40,10 @@ export class ProgressReporter<D extends StageProgress = StageProgress> {
     rememberHeartbeat(this.ctx, this.details);
     this.ctx.heartbeat(this.details);
     const now = Date.now();
-    if (force || now - this.lastSignalAt >= this.options.signalEveryMs) {
+    const stride = Math.max(1, Math.ceil(this.details.totalSteps / this.options.maxSignals));
+    if (force || (now - this.lastSignalAt >= this.options.signalEveryMs && this.details.step - this.lastSignalStep >= stride)) {
       this.lastSignalAt = now;
+      this.lastSignalStep = this.details.step;
       this.signal();
     }
   }
