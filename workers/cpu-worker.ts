@@ -13,6 +13,9 @@ export async function createCpuWorker(o: ActivityWorkerOptions): Promise<Worker>
     // Evaluation runs TF inference; two at a time is plenty on a small host.
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 2,
     shutdownGraceTime: o.shutdownGraceTime ?? '10s',
+    // Heartbeats reach the server at least every 10 s (default: 80 % of the heartbeat timeout),
+    // so one long blocking TF step cannot push the gap past the timeout (reliability F9).
+    maxHeartbeatThrottleInterval: '10s',
     ...(o.identity !== undefined ? { identity: o.identity } : {}),
   });
 }

@@ -29,6 +29,9 @@ export async function createGpuWorker(o: ActivityWorkerOptions): Promise<Worker>
     activities: createGpuActivities(o.deps),
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 1,
     shutdownGraceTime: o.shutdownGraceTime ?? '10s',
+    // Heartbeats reach the server at least every 10 s (default: 80 % of the heartbeat timeout),
+    // so one long blocking TF step cannot push the gap past the timeout (reliability F9).
+    maxHeartbeatThrottleInterval: '10s',
     ...(o.identity !== undefined ? { identity: o.identity } : {}),
   });
 }
