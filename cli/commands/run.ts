@@ -134,7 +134,13 @@ async function prepareWorkers(client: Client, settings: StackSettings, input: Pi
 async function runAndFollow(client: Client, settings: StackSettings, input: PipelineInput, flags: RunFlags): Promise<void> {
   const runId = flags.runId ?? newRunId(input.config.site);
   const local = await prepareWorkers(client, settings, input, flags);
-  const handle = await startRun(client, input, runId);
+  let handle: WorkflowHandle;
+  try {
+    handle = await startRun(client, input, runId);
+  } catch (err) {
+    await local?.shutdown();
+    throw err;
+  }
   process.stderr.write(`[cc2d] started run ${runId} (profile ${input.profile.name}, site ${input.config.site}, template ${input.config.templateId}, seed ${input.config.seed})\n`);
   if (flags.detach) {
     if (flags.json) console.log(JSON.stringify({ runId, status: 'running' }));
@@ -150,12 +156,16 @@ async function runAndFollow(client: Client, settings: StackSettings, input: Pipe
  * failure return their stored results (completion markers), training resumes from its newest
  * verified checkpoint, the dataset version is reused. Returns the handle of the new execution.
  */
-export async function resumeRun(client: Client, runId: string): Promise<WorkflowHandle> {
-  const handle = client.workflow.getHandle(runId);
-  const desc = await handle.describe();
+async function resumableRun(client: Client, runId: string) {
+  const desc = await client.workflow.getHandle(runId).describe();
   if (!['FAILED', 'TIMED_OUT', 'TERMINATED'].includes(desc.status.name)) {
     throw new UserError(`run ${runId} is ${desc.status.name}; only a failed, timed-out or terminated run can be resumed`);
   }
+  return desc;
+}
+
+export async function resumeRun(client: Client, runId: string): Promise<WorkflowHandle> {
+  const desc = await resumableRun(client, runId);
   const history = await client.workflow.getHandle(runId, desc.runId).fetchHistory();
   const firstTask = history.events?.find((e) => e.workflowTaskCompletedEventAttributes);
   if (!firstTask) throw new UserError(`run ${runId} never ran a workflow task; start it again with \`cc2d rerun ${runId}\``);
@@ -307,10 +317,16 @@ export function register(program: Command): void {
     .action(async (runId: string, flags: RunFlags) => {
       const settings = loadStackSettings();
       await withClient(async (client) => {
+        await resumableRun(client, runId);
         const input = await runInput(client, runId);
         const local = await prepareWorkers(client, settings, input, flags);
-        const handle = await resumeRun(client, runId);
-        const desc = await handle.describe();
+        let desc;
+        try {
+          desc = await (await resumeRun(client, runId)).describe();
+        } catch (err) {
+          await local?.shutdown();
+          throw err;
+        }
         process.stderr.write(`[cc2d] resumed run ${runId} (new execution ${desc.runId})\n`);
         if (flags.detach) {
           if (flags.json) console.log(JSON.stringify({ runId, status: 'running' }));
