@@ -11,7 +11,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { evaluateBySplit, evaluateLandmarks, type ErrorStats, type EvalProtocol, type LandmarkEvalCase, type SplitSpec } from '../ml/metrics';
-import { predictLandmarks } from '../ml/tpl';
+import { createTplPredictor } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
 import type { DatasetLabels } from '../infra/dataset/published';
 import { DatasetReader } from './dataset-reader';
@@ -65,15 +65,19 @@ export function createEvaluateModel(deps: ActivityDeps) {
     const progress = new ProgressReporter<StageProgress>(ctx, { stage: 'evaluate', step: 0, totalSteps: testIds.length }, deps.progress);
     progress.update({}, true);
 
-    // 1. Predictions, in chunks so heartbeats (and cancellation) get through.
+    // 1. Predictions, in chunks so heartbeats (and cancellation) get through; weights loaded once.
     const predicted = new Map<string, PointYX[]>();
-    for (let i = 0; i < testIds.length; i += PREDICT_CHUNK) {
-      progress.throwIfCancelled();
-      const ids = testIds.slice(i, i + PREDICT_CHUNK);
-      const images = await reader.images(size, ids);
-      const points = await predictLandmarks({ profile, weights, images, landmarkCount });
-      ids.forEach((id, j) => predicted.set(id, points[j]!));
-      progress.update({ step: Math.min(i + PREDICT_CHUNK, testIds.length) });
+    const predictor = createTplPredictor({ profile, weights, landmarkCount });
+    try {
+      for (let i = 0; i < testIds.length; i += PREDICT_CHUNK) {
+        progress.throwIfCancelled();
+        const ids = testIds.slice(i, i + PREDICT_CHUNK);
+        const points = await predictor.predict(await reader.images(size, ids));
+        ids.forEach((id, j) => predicted.set(id, points[j]!));
+        progress.update({ step: Math.min(i + PREDICT_CHUNK, testIds.length) });
+      }
+    } finally {
+      predictor.dispose();
     }
 
     // 2. Test metrics: each split, and their union when there are several.
