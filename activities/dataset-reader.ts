@@ -60,6 +60,15 @@ export class DatasetReader {
     return pts.map(([y, x]) => [y, x] as PointYX);
   }
 
+  /**
+   * The labelled template of a run (spec §3): its S×S working image and its working-grid ground
+   * truth [y, x] from labels.json. Pseudo-labelling and the SSL-stage evaluation both match from it.
+   */
+  async template(id: string, size: number): Promise<{ template: GrayImage; templateLandmarks: PointYX[] }> {
+    const [[template], templateLandmarks] = await Promise.all([this.images(size, [id]), this.workingLandmarks(id, size)]);
+    return { template: template!, templateLandmarks };
+  }
+
   /** Decodes the S×S working images of `ids`, in order. */
   async images(size: number, ids: readonly string[], onImage?: (done: number) => void): Promise<GrayImage[]> {
     let done = 0;

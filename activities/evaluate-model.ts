@@ -1,53 +1,33 @@
 /**
  * `evaluateModel` (CPU queue): predicts every test image with the TPL model (ml/tpl) and scores
  * the predictions with ml/metrics under both protocols (spec §6.2 A "paper", §6.3 B "clean"),
- * per landmark and per test split, plus the union of the splits when there are several; also
- * scores the pseudo-labels against ground truth on the training images (template excluded).
+ * per landmark and per test split, plus the union of the splits when there are several; does the
+ * same for the SSL stage alone (CC2D-SSL: cascade matching from the template with the run's SSL
+ * weights, stage-metrics.ts) when the input names the SSL weights; also scores the pseudo-labels
+ * against ground truth on the training images (template excluded).
  *
  * Stores two content-addressed JSON files and returns small summaries:
  * - metrics: per protocol, per set: overall + per-landmark statistics and per-image errors
- *   (`errors: [{protocol, sets: {test1: [{id, errorsMm}]}}]`, the report's input);
- * - predictions: predicted and protocol-A ground-truth [y, x] cells per test image.
+ *   (`errors: [{protocol, sets: {test1: [{id, errorsMm}]}}]`, the report's input). The top-level
+ *   `protocols` / `errors` are the final model's (`stage: 'tpl'`, as before); the SSL stage is in
+ *   `sslStage` (`stage: 'ssl'`, same layout, plus its weights and summary);
+ * - predictions: predicted and protocol-A ground-truth [y, x] cells per test image (TPL; the
+ *   SSL-stage points under `sslPredictionsYx`).
  */
 import { Context } from '@temporalio/activity';
-import { evaluateBySplit, evaluateLandmarks, type ErrorStats, type EvalProtocol, type LandmarkEvalCase, type SplitSpec } from '../ml/metrics';
+import { evaluateLandmarks } from '../ml/metrics';
 import { createTplPredictor } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
-import type { DatasetLabels } from '../infra/dataset/published';
 import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
 import { withStorageRetry } from './failures';
 import { ProgressReporter } from './progress';
 import { runKeys } from './run-keys';
+import { evalCase, evaluateSslStage, scoreTestPredictions, sslStageDocument, STAGE_CHUNK, summaryOf, testIdsOf } from './stage-metrics';
 import { sha256Hex } from './training-loop';
-import type { EvaluateModelInput, EvaluateModelOutput, MetricSummary, PseudoLabelFile, StageProgress } from './types';
+import type { EvaluateModelInput, EvaluateModelOutput, PseudoLabelFile, StageProgress } from './types';
 
 export const METRICS_FORMAT = 'cc2d-metrics-v1';
-const PROTOCOLS: readonly EvalProtocol[] = ['A', 'B'];
-/** Images per predictLandmarks call: a heartbeat between chunks. */
-const PREDICT_CHUNK = 8;
-
-function summaryOf(s: ErrorStats, images: number): MetricSummary {
-  return {
-    images,
-    mreMm: s.mreMm,
-    sdMm: s.stdMm,
-    sdr: Object.fromEntries(s.sdr.map((e) => [String(e.radiusMm), e.percent])),
-  };
-}
-
-function evalCase(labels: DatasetLabels, id: string, predicted: PointYX[], spacingMm: number): LandmarkEvalCase {
-  const img = labels.images[id]!;
-  return {
-    id,
-    predicted,
-    // labels.json stores [x, y] original pixels; ml/metrics wants [y, x].
-    truth: img.gtMeanXyPx.map(([x, y]) => [y, x] as PointYX),
-    originalHeight: img.heightPx,
-    originalWidth: img.widthPx,
-    spacingMm,
-  };
-}
 
 export function createEvaluateModel(deps: ActivityDeps) {
   return async function evaluateModel(input: EvaluateModelInput): Promise<EvaluateModelOutput> {
@@ -55,52 +35,44 @@ export function createEvaluateModel(deps: ActivityDeps) {
     const size = profile.inputSize;
     const ctx = Context.current();
     const reader = new DatasetReader(deps.store, input.datasetVersion);
-    const [labels, description, weights] = await Promise.all([
+    const [labels, description, weights, sslWeights] = await Promise.all([
       reader.labels(),
       reader.description(),
       withStorageRetry('get tpl weights', () => deps.store.get(input.tplWeights.key, input.tplWeights.sha256)),
+      input.sslWeights ? withStorageRetry('get ssl weights', () => deps.store.get(input.sslWeights!.key, input.sslWeights!.sha256)) : undefined,
     ]);
     const spacingMm = description.pixelSpacingMm;
-    const testIds = [...new Set(Object.values(testSplits).flat())];
-    const progress = new ProgressReporter<StageProgress>(ctx, { stage: 'evaluate', step: 0, totalSteps: testIds.length }, deps.progress);
+    const testIds = testIdsOf(testSplits);
+    const totalSteps = testIds.length * (sslWeights ? 2 : 1);
+    const progress = new ProgressReporter<StageProgress>(ctx, { stage: 'evaluate', step: 0, totalSteps }, deps.progress);
     progress.update({}, true);
 
     // 1. Predictions, in chunks so heartbeats (and cancellation) get through; weights loaded once.
     const predicted = new Map<string, PointYX[]>();
     const predictor = createTplPredictor({ profile, weights, landmarkCount });
     try {
-      for (let i = 0; i < testIds.length; i += PREDICT_CHUNK) {
+      for (let i = 0; i < testIds.length; i += STAGE_CHUNK) {
         progress.throwIfCancelled();
-        const ids = testIds.slice(i, i + PREDICT_CHUNK);
+        const ids = testIds.slice(i, i + STAGE_CHUNK);
         const points = await predictor.predict(await reader.images(size, ids));
         ids.forEach((id, j) => predicted.set(id, points[j]!));
-        progress.update({ step: Math.min(i + PREDICT_CHUNK, testIds.length) });
+        progress.update({ step: Math.min(i + STAGE_CHUNK, testIds.length) });
       }
     } finally {
       predictor.dispose();
     }
 
-    // 2. Test metrics: each split, and their union when there are several.
-    const splits: SplitSpec[] = Object.entries(testSplits).map(([name, ids]) => ({ name, ids }));
-    if (splits.length > 1) splits.push({ name: splits.map((s) => s.name).join('+'), ids: testIds });
-    const cases = testIds.map((id) => evalCase(labels, id, predicted.get(id)!, spacingMm));
-    const protocols: Record<string, Record<string, unknown>> = {};
-    const summary: Record<string, Record<string, MetricSummary>> = {};
-    const errors: Array<{ protocol: EvalProtocol; sets: Record<string, Array<{ id: string; errorsMm: number[] }>> }> = [];
-    for (const protocol of PROTOCOLS) {
-      const bySplit = evaluateBySplit(cases, splits, { protocol, gridSize: size, spacingMm });
-      protocols[protocol] = {};
-      summary[protocol] = {};
-      const sets: Record<string, Array<{ id: string; errorsMm: number[] }>> = {};
-      for (const s of bySplit.splits) {
-        if (!s.report) continue;
-        protocols[protocol]![s.split] = { coveredIds: s.coveredIds, missingIds: s.missingIds, overall: s.report.overall, perLandmark: s.report.perLandmark };
-        summary[protocol]![s.split] = summaryOf(s.report.overall, s.coveredIds.length);
-        // Per-image errors of the splits themselves; the report derives the union.
-        if (testSplits[s.split]) sets[s.split] = s.report.imageIds.map((id, k) => ({ id, errorsMm: s.report!.errors[k]! }));
-      }
-      errors.push({ protocol, sets });
-    }
+    // 2. Test metrics of the final model: each split, and their union when there are several.
+    const tpl = scoreTestPredictions({ labels, predicted, testSplits, gridSize: size, spacingMm });
+
+    // 2b. The SSL stage alone (CC2D-SSL) on the same test images, scored the same way.
+    const ssl = sslWeights
+      ? await evaluateSslStage({
+          reader, profile, weights: sslWeights, templateId: input.templateId, testSplits,
+          beforeChunk: () => progress.throwIfCancelled(),
+          onProgress: (done) => progress.update({ step: testIds.length + done }),
+        })
+      : undefined;
 
     // 3. Pseudo-label quality on the training images (protocol A, template excluded: 0 by construction).
     const pseudo = new Map<string, PointYX[]>();
@@ -112,14 +84,17 @@ export function createEvaluateModel(deps: ActivityDeps) {
       ? evaluateLandmarks([...pseudo].map(([id, pts]) => evalCase(labels, id, pts, spacingMm)), { protocol: 'A', gridSize: size, spacingMm })
       : undefined;
 
-    const headlineSet = splits[splits.length - 1]!.name;
+    const { headlineSet, summary } = tpl;
     const metrics = {
       format: METRICS_FORMAT,
       gridSize: size,
       pixelSpacingMm: spacingMm,
       templateId: input.templateId,
-      protocols,
-      errors,
+      // `protocols` and `errors` here are the final (TPL) model's; the SSL stage is `sslStage`.
+      stage: 'tpl' as const,
+      protocols: tpl.protocols,
+      errors: tpl.errors,
+      ...(ssl && input.sslWeights ? { sslStage: sslStageDocument(ssl, input.sslWeights, input.templateId) } : {}),
       ...(pseudoReport
         ? { pseudoLabels: { protocol: 'A', overall: pseudoReport.overall, perLandmark: pseudoReport.perLandmark, images: pseudoReport.imageIds.map((id, k) => ({ id, errorsMm: pseudoReport.errors[k]! })) } }
         : {}),
@@ -128,6 +103,7 @@ export function createEvaluateModel(deps: ActivityDeps) {
       gridSize: size,
       predictionsYx: Object.fromEntries(testIds.map((id) => [id, predicted.get(id)!])),
       truthYx: Object.fromEntries(testIds.map((id) => [id, labels.images[id]!.workingYx[String(size)]!.map(([y, x]) => [y, x])])),
+      ...(ssl ? { sslPredictionsYx: Object.fromEntries(testIds.map((id) => [id, ssl.predicted.get(id)!])) } : {}),
     };
     const put = async (name: 'metrics' | 'predictions', value: unknown) => {
       const bytes = new TextEncoder().encode(JSON.stringify(value));
@@ -139,6 +115,7 @@ export function createEvaluateModel(deps: ActivityDeps) {
       metrics: metricsRef,
       predictions: predictionsRef,
       summary,
+      ...(ssl ? { sslSummary: ssl.summary } : {}),
       ...(pseudoReport ? { pseudoLabelSummary: summaryOf(pseudoReport.overall, pseudoReport.imageIds.length) } : {}),
       mreMm: summary.A![headlineSet]!.mreMm,
       headlineSet,

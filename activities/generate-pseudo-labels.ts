@@ -21,15 +21,14 @@ export function createGeneratePseudoLabels(deps: ActivityDeps) {
     const progress = new ProgressReporter<StageProgress>(ctx, { stage: 'pseudo-labels', step: 0, totalSteps: ids.length }, deps.progress);
     progress.update({}, true);
     const reader = new DatasetReader(deps.store, input.datasetVersion);
-    const [weights, [template], templateLandmarks, images] = await Promise.all([
+    const [weights, { template, templateLandmarks }, images] = await Promise.all([
       withStorageRetry('get ssl weights', () => deps.store.get(input.sslWeights.key, input.sslWeights.sha256)),
-      reader.images(profile.inputSize, [templateId]),
-      reader.workingLandmarks(templateId, profile.inputSize),
+      reader.template(templateId, profile.inputSize),
       reader.images(profile.inputSize, ids),
     ]);
     progress.throwIfCancelled();
     const points = await matchTemplate({
-      profile, weights, template: template!, templateLandmarks, images,
+      profile, weights, template, templateLandmarks, images,
       onProgress: (done) => progress.update({ step: done }),
     });
     progress.throwIfCancelled();

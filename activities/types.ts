@@ -144,6 +144,11 @@ export interface EvaluateModelInput {
   datasetVersion: string;
   profile: Profile;
   tplWeights: ArtifactRef;
+  /**
+   * The run's SSL weights: the SSL stage alone (cascade matching from the template, CC2D-SSL) is
+   * evaluated on the test images too. Absent in inputs scheduled before this field existed.
+   */
+  sslWeights?: ArtifactRef;
   pseudoLabels: ArtifactRef[];
   templateId: string;
   testSplits: Record<string, string[]>;
@@ -163,8 +168,10 @@ export interface EvaluateModelOutput {
   metrics: ArtifactRef;
   /** Predicted landmarks per test image. */
   predictions: ArtifactRef;
-  /** protocol ("A" paper 384-grid | "B" clean full resolution) → set name → summary. */
+  /** Final model (TPL): protocol ("A" paper 384-grid | "B" clean full resolution) → set name → summary. */
   summary: Record<string, Record<string, MetricSummary>>;
+  /** The SSL stage alone (CC2D-SSL) on the same test images, same layout; absent when no SSL weights were given. */
+  sslSummary?: Record<string, Record<string, MetricSummary>>;
   /** Quality of the pseudo-labels (SSL matching) on the training images, protocol A. */
   pseudoLabelSummary?: MetricSummary;
   /** Headline number: protocol A MRE on the union of the evaluated test splits. */
@@ -223,7 +230,10 @@ export interface PipelineResult {
   configHash: string;
   mreMm: number;
   headlineSet: string;
+  /** Final model (TPL), protocol → set → summary. */
   metrics: EvaluateModelOutput['summary'];
+  /** The SSL stage alone (CC2D-SSL), protocol → set → summary (absent in runs finished before it was evaluated). */
+  sslMetrics?: EvaluateModelOutput['summary'];
   pseudoLabelMetrics?: MetricSummary;
   reportKey: string;
   manifestKey: string;

@@ -25,8 +25,13 @@ import type { ArtifactRef, WriteReportInput, WriteReportOutput } from './types';
 
 export const REPORT_FORMAT = 'cc2d-run-report-v1';
 
+type StageErrors = Array<{ protocol: 'A' | 'B'; sets: Record<string, Array<{ id: string; errorsMm: number[] }>> }>;
+
 interface MetricsFile {
-  errors: Array<{ protocol: 'A' | 'B'; sets: Record<string, Array<{ id: string; errorsMm: number[] }>> }>;
+  /** The final (TPL) model's per-image errors. */
+  errors: StageErrors;
+  /** The SSL stage alone (CC2D-SSL), when it was evaluated. */
+  sslStage?: { stage: 'ssl'; errors: StageErrors };
   pseudoLabels?: { images: Array<{ id: string; errorsMm: number[] }> };
   [k: string]: unknown;
 }
@@ -104,6 +109,9 @@ export function createWriteReport(deps: ActivityDeps) {
           B: 'clean: prediction mapped back to original pixels vs the untruncated mean GT (spec §6.3)',
         },
         summary: evaluation.summary,
+        ...(evaluation.sslSummary
+          ? { sslStage: { stage: 'ssl', description: 'CC2D-SSL: the SSL stage alone, the test images matched against the template by cascade matching (no TPL)', summary: evaluation.sslSummary } }
+          : {}),
         ...(evaluation.pseudoLabelSummary ? { pseudoLabelsOnTrain: evaluation.pseudoLabelSummary } : {}),
         detail: metrics,
       },
@@ -125,6 +133,7 @@ export function createWriteReport(deps: ActivityDeps) {
       const reportInput = await buildRunReportInput({
         runId, createdAt, lineage,
         errors: metrics.errors,
+        ...(metrics.sslStage ? { sslErrors: metrics.sslStage.errors } : {}),
         gridSize: predictions.gridSize,
         predictionsYx: predictions.predictionsYx,
         truthYx: predictions.truthYx,

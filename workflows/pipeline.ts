@@ -72,7 +72,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
     );
     const evaluation = await tracker.stage('evaluate', () =>
       cpu.evaluateModel({
-        ...common, tplWeights: tpl.weights, pseudoLabels: pseudoLabelRefs, templateId: config.templateId,
+        ...common, tplWeights: tpl.weights, sslWeights: ssl.weights, pseudoLabels: pseudoLabelRefs, templateId: config.templateId,
         testSplits: plan.testSplits, landmarkCount: plan.landmarkCount,
       }),
     );
@@ -92,6 +92,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
     return {
       runId, status: 'completed', datasetVersion, datasetReused: dataset.reused, configHash,
       mreMm: evaluation.mreMm, headlineSet: evaluation.headlineSet, metrics: evaluation.summary,
+      ...(evaluation.sslSummary ? { sslMetrics: evaluation.sslSummary } : {}),
       ...(evaluation.pseudoLabelSummary ? { pseudoLabelMetrics: evaluation.pseudoLabelSummary } : {}),
       reportKey: report.report.key, manifestKey: report.manifestKey,
       artifacts: {

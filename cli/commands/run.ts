@@ -10,10 +10,15 @@ import type { PipelineProgress, PipelineResult } from '../../activities/types';
 import { loadRunConfig, parseRunConfig, type PipelineInput, type RunConfigFlags } from '../../infra/config/run-config';
 import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
+import { PAPER_REFERENCE } from '../../infra/report/reference';
+import { createS3Store } from '../../infra/storage/s3-store';
 import { connectClient } from '../../infra/temporal/connect';
+import { initBackend } from '../../infra/tf-backend';
+import { codeVersion } from '../../workers/activity-deps';
 import { ALL_ROLES } from '../../workers/local';
 import { LocalWorkers } from '../local-workers';
-import { formatResult } from '../format';
+import { formatResult, formatStageMetrics } from '../format';
+import { computeRunSslStage, runSslSource, storedSslStages, type StoredSslStage } from '../ssl-stage';
 import {
   livePollers,
   missingRoles,
@@ -339,16 +344,81 @@ export function register(program: Command): void {
 
   program
     .command('eval <runId>')
-    .description("Show a completed run's evaluation: both protocols, each test split, pseudo-label quality")
+    .description("Show a completed run's evaluation: final model and SSL stage, both protocols, each test split, pseudo-label quality")
     .option('--json', 'the metrics as one JSON line')
-    .action(async (runId: string, opts: { json?: boolean }) => {
-      await withClient(async (client) => {
+    .option('--compute-ssl', "compute the SSL stage (cascade matching only) of a finished run from its stored SSL weights and dataset version; prints it and stores runs/<run>/eval/ssl-metrics-<sha256>.json")
+    .action(async (runId: string, opts: { json?: boolean; computeSsl?: boolean }) => {
+      if (opts.computeSsl) {
+        await computeSslCommand(runId, opts.json ?? false);
+        return;
+      }
+      await withClient(async (client, settings) => {
         const handle = client.workflow.getHandle(runId);
         const desc = await handle.describe();
         if (desc.status.name !== 'COMPLETED') throw new UserError(`run ${runId} is ${desc.status.name}; eval needs a completed run`);
         const r = (await handle.result()) as PipelineResult;
-        if (opts.json) console.log(JSON.stringify({ runId, mreMm: r.mreMm, headlineSet: r.headlineSet, metrics: r.metrics, pseudoLabelMetrics: r.pseudoLabelMetrics, metricsKey: r.artifacts.metrics.key, reportKey: r.reportKey }));
-        else console.log(formatResult(r));
+        // Runs finished before the SSL stage was evaluated: show a stored `--compute-ssl` result, if any.
+        let stored: { key: string; doc: StoredSslStage } | undefined;
+        if (!r.sslMetrics) {
+          const store = createS3Store(settings);
+          try {
+            stored = (await storedSslStages(store, runId)).at(-1);
+          } finally {
+            store.destroy();
+          }
+        }
+        const sslMetrics = r.sslMetrics ?? stored?.doc.summary;
+        if (opts.json) {
+          console.log(JSON.stringify({
+            runId, mreMm: r.mreMm, headlineSet: r.headlineSet, metrics: r.metrics, sslMetrics: sslMetrics ?? null,
+            sslMetricsSource: r.sslMetrics ? 'run' : stored ? stored.key : null,
+            pseudoLabelMetrics: r.pseudoLabelMetrics, metricsKey: r.artifacts.metrics.key, reportKey: r.reportKey,
+          }));
+          return;
+        }
+        console.log(formatResult({ ...r, ...(sslMetrics ? { sslMetrics } : {}) }));
+        if (stored) console.log(`  SSL stage computed after the run: ${stored.key} (${stored.doc.backend.backend}, ${stored.doc.codeVersion})`);
       });
     });
+}
+
+/** `cc2d eval <id> --compute-ssl`: the SSL stage of a finished run, in this process (cli/ssl-stage.ts). */
+async function computeSslCommand(runId: string, json: boolean): Promise<void> {
+  const settings = loadStackSettings();
+  const store = createS3Store(settings);
+  try {
+    const source = await runSslSource(store, runId);
+    const info = await initBackend();
+    const backend = { backend: info.backend, tfVersion: info.tfVersion, tfjsVersion: info.tfjsVersion };
+    const total = Object.values(source.testSplits).flat().length;
+    process.stderr.write(`[cc2d] SSL stage of ${runId}: matching ${total} test images against template ${source.templateId} (profile ${source.profile.name}, ${source.profile.inputSize} px, ${backend.backend}, weights ${source.sslWeights.key})\n`);
+    const tty = process.stderr.isTTY === true;
+    const { doc, ref } = await computeRunSslStage(store, runId, {
+      backend,
+      codeVersion: await codeVersion(settings.projectRoot),
+      onProgress: (done, n) => {
+        if (tty) process.stderr.write(`\r[cc2d] matched ${done}/${n}`);
+        else if (done === n || done % 25 === 0) process.stderr.write(`[cc2d] matched ${done}/${n}\n`);
+      },
+    }, source);
+    if (tty) process.stderr.write('\n');
+    const headline = doc.summary.A?.[doc.headlineSet];
+    if (json) {
+      console.log(JSON.stringify({
+        runId, stage: 'ssl', headlineSet: doc.headlineSet, mreMm: headline?.mreMm ?? null, sslMetrics: doc.summary,
+        key: ref.key, sha256: ref.sha256, datasetVersion: doc.datasetVersion, templateId: doc.templateId, weights: doc.weights,
+        backend: doc.backend, codeVersion: doc.codeVersion,
+      }));
+      return;
+    }
+    const paper = PAPER_REFERENCE.find((p) => p.stage === 'ssl')!;
+    console.log([
+      `run ${runId}: SSL stage (cascade matching only, CC2D-SSL); template ${doc.templateId}, dataset ${doc.datasetVersion}`,
+      ...formatStageMetrics('SSL stage', doc.summary),
+      `  paper       CC2D-SSL, ${paper.testSet}, protocol A: MRE ${paper.mreMm.toFixed(2)} mm  ${Object.entries(paper.sdrPercent).map(([r, v]) => `SDR<${r}mm ${v.toFixed(2)}%`).join('  ')}`,
+      `  stored      ${ref.key}`,
+    ].join('\n'));
+  } finally {
+    store.destroy();
+  }
 }

@@ -20,6 +20,8 @@ export interface BuildReportArgs {
   landmarkNames?: string[];
   /** Per protocol: split key (test1, test2, test1+test2, …) → per-image errors (mm). */
   errors: Array<{ protocol: 'A' | 'B'; sets: Record<string, ImageErrors[]> }>;
+  /** The same for the SSL stage alone (CC2D-SSL), when it was evaluated. */
+  sslErrors?: Array<{ protocol: 'A' | 'B'; sets: Record<string, ImageErrors[]> }>;
   /** Side of the square working grid the points below are on (e.g. 384). */
   gridSize: number;
   /** Predicted [y, x] cells per test image id (protocol A, working grid). */
@@ -51,10 +53,13 @@ function parseLossLog(raw: unknown, stage: 'ssl' | 'tpl', warn: (m: string) => v
 /** Builds the report input; fetches the three overlay images. */
 export async function buildRunReportInput(args: BuildReportArgs): Promise<RunReportInput> {
   const warn = args.warn ?? (() => {});
-  const metrics = args.errors
-    .map((p) => ({ protocol: p.protocol, sets: Object.entries(p.sets).filter(([, images]) => images.length > 0).map(([split, images]) => ({ split, images })) }))
-    .filter((p) => p.sets.length > 0);
+  const protocolSets = (errors: BuildReportArgs['errors']) =>
+    errors
+      .map((p) => ({ protocol: p.protocol, sets: Object.entries(p.sets).filter(([, images]) => images.length > 0).map(([split, images]) => ({ split, images })) }))
+      .filter((p) => p.sets.length > 0);
+  const metrics = protocolSets(args.errors);
   if (metrics.length === 0) throw new Error('report: no evaluated test images');
+  const sslMetrics = args.sslErrors ? protocolSets(args.sslErrors) : [];
 
   // Overlays: best / median / worst by protocol-A image MRE on the widest evaluated set.
   const a = metrics.find((p) => p.protocol === 'A') ?? metrics[0]!;
@@ -93,6 +98,7 @@ export async function buildRunReportInput(args: BuildReportArgs): Promise<RunRep
     lineage: args.lineage,
     ...(args.landmarkNames ? { landmarkNames: args.landmarkNames } : {}),
     metrics,
+    ...(sslMetrics.length > 0 ? { sslMetrics } : {}),
     losses: { ...(ssl ? { ssl } : {}), ...(tpl ? { tpl } : {}) },
     ...(args.pseudoLabelErrors && args.pseudoLabelErrors.length > 0 ? { pseudoLabels: { protocol: 'A' as const, images: args.pseudoLabelErrors } } : {}),
     overlays,

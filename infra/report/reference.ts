@@ -5,6 +5,8 @@
  */
 export interface ReferenceRow {
   method: string;
+  /** The pipeline stage the row is comparable with: the final model or the SSL stage alone. */
+  stage: 'tpl' | 'ssl';
   source: string;
   testSet: string;
   /** The split key the numbers are on, comparable with a report set of the same key. */
@@ -17,6 +19,7 @@ export interface ReferenceRow {
 export const PAPER_REFERENCE: readonly ReferenceRow[] = [
   {
     method: 'CC2D (SSL + TPL)',
+    stage: 'tpl',
     source: 'Yao, Quan, Xiao, Zhou, MICCAI 2021 (arXiv 2103.04527), Table 1',
     testSet: 'Test1+Test2 (IDs 151–400, 250 images)',
     splitKey: 'test1+test2',
@@ -25,6 +28,7 @@ export const PAPER_REFERENCE: readonly ReferenceRow[] = [
   },
   {
     method: 'CC2D-SSL only (no TPL)',
+    stage: 'ssl',
     source: 'same paper, Table 1',
     testSet: 'Test1+Test2 (IDs 151–400, 250 images)',
     splitKey: 'test1+test2',

@@ -11,7 +11,7 @@
 import { escapeHtml as esc } from './html';
 import { landmarkNames } from './landmarks';
 import { renderOverlay } from './overlay';
-import { PAPER_REFERENCE } from './reference';
+import { PAPER_REFERENCE, type ReferenceRow } from './reference';
 import {
   allErrors,
   downsample,
@@ -97,9 +97,10 @@ function sdrHeader(radii: readonly number[]): string {
   return radii.map((r) => `<th class="num">SDR ${r} mm %</th>`).join('');
 }
 
-function overallTable(data: RunReportData): string {
+/** Both protocols × every set of `metrics` (default: the final model's), plus an optional published row. */
+function overallTable(data: RunReportData, metrics: RunReportData['metrics'] = data.metrics, reference?: ReferenceRow): string {
   const rows: string[] = [];
-  for (const p of data.metrics) {
+  for (const p of metrics) {
     for (const v of setViews(p.sets)) {
       const s = v.summary;
       rows.push(
@@ -110,7 +111,26 @@ function overallTable(data: RunReportData): string {
       );
     }
   }
+  if (reference) {
+    const sameSet = metrics.some((p) => withUnionSet(p.sets).some((st) => st.split.toLowerCase() === reference.splitKey));
+    rows.push(
+      `<tr><td>Paper: ${esc(reference.method)} (protocol A)</td><td><b>${esc(splitLabel(reference.splitKey))}</b>${sameSet ? '' : ' <span class="tag">different test set</span>'}</td><td>${esc(reference.testSet)}</td>` +
+        `<td class="num">–</td><td class="num">–</td><td class="num"><b>${mm(reference.mreMm)}</b></td><td class="num">–</td><td class="num">–</td>` +
+        SDR_RADII_MM.map((r) => `<td class="num">${reference.sdrPercent[String(r) as '2']?.toFixed(2) ?? '–'}</td>`).join('') +
+        `</tr>`,
+    );
+  }
   return `<table class="metrics"><thead><tr><th>Protocol</th><th>Set</th><th>Test IDs covered</th><th class="num">Images</th><th class="num">Errors</th><th class="num">MRE mm</th><th class="num">SD mm</th><th class="num">Median mm</th>${sdrHeader(SDR_RADII_MM)}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+/** The SSL stage alone (CC2D-SSL) beside the final model, with the paper's CC2D-SSL row. */
+function sslStageTable(data: RunReportData): string {
+  if (!data.sslMetrics) {
+    return '<p class="missing">The SSL stage alone was not evaluated in this run (runs finished before it was added: <span class="mono">npx cc2d eval &lt;run id&gt; --compute-ssl</span>).</p>';
+  }
+  const reference = PAPER_REFERENCE.find((r) => r.stage === 'ssl');
+  return `<p class="small">Every test image matched against template ${esc(data.lineage.templateId)} by cascade matching with the SSL embeddings alone (spec §3, the pseudo-labelling step), without the TPL stage: the same test images, protocols and statistics as the final model above.</p>
+${overallTable(data, data.sslMetrics, reference)}`;
 }
 
 function referenceTable(data: RunReportData): string {
@@ -413,10 +433,13 @@ export async function renderRunReport(input: RunReportInput): Promise<string> {
 <main>
 <section id="summary">${headline(data)}</section>
 <section id="metrics"><h2>Metrics</h2>
+<h3>Final model (CC2D: SSL + TPL)</h3>
 ${overallTable(data)}
 <p class="small">MRE = mean radial error over all (image, landmark) errors; SD = population standard deviation; SDR r = share of errors <b>strictly below</b> r mm. ${data.metrics
     .map((p) => `<br><b>${esc(protocolText(p.protocol, data.lineage.inputSize).name)}:</b> ${esc(protocolText(p.protocol, data.lineage.inputSize).description)}`)
     .join('')}</p>
+<h3>SSL stage (cascade matching only)</h3>
+${sslStageTable(data)}
 <h3>Beside the paper</h3>
 ${referenceTable(data)}
 </section>

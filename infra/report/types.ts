@@ -134,6 +134,11 @@ export const RunReportInputSchema = z
     /** Defaults to the ISBI names for 19 landmarks. */
     landmarkNames: z.array(z.string()).optional(),
     metrics: z.array(ProtocolErrorsSchema).min(1),
+    /**
+     * The SSL stage alone (CC2D-SSL: cascade matching from the template, no TPL) on the test
+     * images, same layout as `metrics`; absent when the run did not evaluate it.
+     */
+    sslMetrics: z.array(ProtocolErrorsSchema).min(1).optional(),
     losses: z.object({ ssl: LossLogSchema.optional(), tpl: LossLogSchema.optional() }).strict().default({}),
     /** Pseudo-label errors (vs ground truth) on the training images, where ground truth exists. */
     pseudoLabels: z

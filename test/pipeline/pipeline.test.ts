@@ -13,7 +13,11 @@ import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineResult, PseudoLabelFile } from '../../activities/types';
+import { DatasetReader } from '../../activities/dataset-reader';
 import { runPrefix } from '../../activities/run-keys';
+import { evaluateLandmarks } from '../../ml/metrics';
+import { matchTemplate } from '../../ml/ssl';
+import type { PointYX } from '../../ml/types';
 import { loadRunConfig } from '../../infra/config/run-config';
 import { InvalidConfigError } from '../../infra/errors';
 import { isPublished, readManifest } from '../../infra/storage/manifest';
@@ -21,6 +25,7 @@ import { DATASET_FILES, datasetPrefix } from '../../infra/dataset/published';
 import { resumeRun } from '../../cli/commands/run';
 import { preflight, searchAttributesOf } from '../../cli/pipeline-client';
 import { listRuns } from '../../cli/commands/runs';
+import { computeRunSslStage, storedSslStages } from '../../cli/ssl-stage';
 import { createSiteSchedule, scheduleIdOf } from '../../cli/commands/schedule';
 import { progressQuery } from '../../workflows/definitions';
 import { createHarness, type PipelineHarness } from './support/harness';
@@ -77,7 +82,49 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     const report = JSON.parse(new TextDecoder().decode(await H.deps.store.get(first.reportKey))) as Record<string, any>;
     expect(report.lineage).toMatchObject({ datasetVersion: first.datasetVersion, templateId: H.dataset.train[1], profile: 'smoke', site: H.site });
     expect(report.evaluation.detail.errors.map((e: { protocol: string }) => e.protocol)).toEqual(['A', 'B']);
-    expect(new TextDecoder().decode(await H.deps.store.get(first.artifacts.reportHtml!.key))).toMatch(/<html/i);
+    const html = new TextDecoder().decode(await H.deps.store.get(first.artifacts.reportHtml!.key));
+    expect(html).toMatch(/<html/i);
+
+    // The SSL stage alone (CC2D-SSL: cascade matching from the template) beside the final model:
+    // both protocols, every evaluated test split, the same images.
+    const ssl = first.sslMetrics!;
+    expect(ssl).toBeDefined();
+    expect(Object.keys(ssl).sort()).toEqual(['A', 'B']);
+    for (const protocol of ['A', 'B']) {
+      expect(Object.keys(ssl[protocol]!)).toEqual(Object.keys(first.metrics[protocol]!));
+      for (const [set, m] of Object.entries(ssl[protocol]!)) {
+        expect(m.images).toBe(first.metrics[protocol]![set]!.images);
+        for (const v of [m.mreMm, m.sdMm, ...['2', '2.5', '3', '4'].map((r) => m.sdr[r]!)]) expect(Number.isFinite(v)).toBe(true);
+      }
+    }
+    expect(ssl.A!.test1!.images).toBe(H.dataset.test1.length);
+    expect(report.evaluation.sslStage.summary).toEqual(ssl);
+    const metricsDoc = JSON.parse(new TextDecoder().decode(await H.deps.store.get(first.artifacts.metrics.key))) as Record<string, any>;
+    expect(metricsDoc.stage).toBe('tpl');
+    expect(metricsDoc.errors.map((e: { protocol: string }) => e.protocol)).toEqual(['A', 'B']); // TPL fields as before
+    expect(metricsDoc.sslStage).toMatchObject({ stage: 'ssl', summary: ssl, weights: { key: first.artifacts.sslWeights.key, sha256: first.artifacts.sslWeights.sha256 } });
+    expect(html).toContain('SSL stage (cascade matching only)');
+    expect(html).toContain('CC2D-SSL only (no TPL)');
+
+    // …and equals matchTemplate + ml/metrics called directly on the run's stored SSL weights.
+    const reader = new DatasetReader(H.deps.store, first.datasetVersion);
+    const [labels, weights] = await Promise.all([reader.labels(), H.deps.store.get(first.artifacts.sslWeights.key, first.artifacts.sslWeights.sha256)]);
+    const profile = H.input().profile;
+    const templateId = H.dataset.train[1]!;
+    const points = await matchTemplate({
+      profile, weights, template: (await reader.images(profile.inputSize, [templateId]))[0]!,
+      templateLandmarks: labels.images[templateId]!.workingYx[String(profile.inputSize)]!.map(([y, x]) => [y, x] as PointYX),
+      images: await reader.images(profile.inputSize, H.dataset.test1),
+    });
+    const spacingMm = (await reader.description()).pixelSpacingMm;
+    for (const protocol of ['A', 'B'] as const) {
+      const direct = evaluateLandmarks(H.dataset.test1.map((id, i) => ({
+        id, predicted: points[i]!, truth: labels.images[id]!.gtMeanXyPx.map(([x, y]) => [y, x] as PointYX),
+        originalHeight: labels.images[id]!.heightPx, originalWidth: labels.images[id]!.widthPx, spacingMm,
+      })), { protocol, gridSize: profile.inputSize, spacingMm });
+      expect(ssl[protocol]!.test1!.mreMm).toBe(direct.overall.mreMm);
+      expect(ssl[protocol]!.test1!.sdr).toEqual(Object.fromEntries(direct.overall.sdr.map((e) => [String(e.radiusMm), e.percent])));
+    }
 
     // Typed search attributes and the progress query reflect the finished run.
     const attrs = searchAttributesOf((await firstHandle.describe()) as never);
@@ -89,6 +136,19 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     expect(history.events!.length).toBeLessThan(400);
     expect(History.encode(history).finish().length).toBeLessThan(256 * 1024);
   }, 180_000);
+
+  it('`eval --compute-ssl` recomputes the SSL stage of a finished run and stores it beside the published files', async () => {
+    const manifestBefore = await H.deps.store.get(first.manifestKey);
+    const { doc, ref, source } = await computeRunSslStage(H.deps.store, first.runId, { backend: H.deps.backend(), codeVersion: H.deps.codeVersion });
+    expect(source).toMatchObject({ datasetVersion: first.datasetVersion, templateId: H.dataset.train[1], sslWeights: { key: first.artifacts.sslWeights.key } });
+    expect(doc.summary).toEqual(first.sslMetrics);
+    expect(ref.key).toBe(`${runPrefix(first.runId)}/eval/ssl-metrics-${ref.sha256}.json`);
+    expect((await storedSslStages(H.deps.store, first.runId)).map((s) => s.key)).toEqual([ref.key]);
+    // Content-addressed and idempotent; the published manifest is untouched and still verifies.
+    expect((await computeRunSslStage(H.deps.store, first.runId, { backend: H.deps.backend(), codeVersion: H.deps.codeVersion })).ref).toEqual(ref);
+    expect(await H.deps.store.get(first.manifestKey)).toEqual(manifestBefore);
+    await readManifest(H.deps.store, runPrefix(first.runId), { verify: 'hashes' });
+  }, 60_000);
 
   it('`runs list` (Temporal visibility) finds the run, with its MRE', async () => {
     const row = await eventually(async () => (await listRuns({ site: H.site })).find((r) => r.runId === first.runId && r.mreMm !== null));
@@ -134,6 +194,7 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     // Same pseudo-labels + same seed → the same TPL model and metrics.
     expect(sharded.artifacts.tplWeights.sha256).toBe(single.artifacts.tplWeights.sha256);
     expect(sharded.metrics).toEqual(single.metrics);
+    expect(sharded.sslMetrics).toEqual(first.sslMetrics); // same SSL weights → same SSL stage
     expect(sharded.artifacts.sslWeights.sha256).toBe(first.artifacts.sslWeights.sha256);
 
     // Both workers took shards (history: who started each generatePseudoLabels task).

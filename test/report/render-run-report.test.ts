@@ -128,6 +128,29 @@ describe('renderRunReport', () => {
     expect(row[4]).toBe('4750');
   });
 
+  it('shows the SSL stage (cascade matching only) beside the final model, both protocols, with the paper CC2D-SSL row', async () => {
+    const base = await syntheticReportInput();
+    const test1 = syntheticErrors(150, 151, 4, 7);
+    const html = await renderRunReport({
+      ...base,
+      sslMetrics: [
+        { protocol: 'A', sets: [{ split: 'test1', images: test1 }] },
+        { protocol: 'B', sets: [{ split: 'test1', images: syntheticErrors(150, 151, 4.2, 8) }] },
+      ],
+    });
+    const section = html.slice(html.indexOf('<h3>SSL stage (cascade matching only)</h3>'), html.indexOf('<h3>Beside the paper</h3>'));
+    const rows = section.split('<tr>').slice(1).map((r) => [...r.matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((m) => m[1]!.replace(/<[^>]+>/g, ''))).filter((r) => r.length > 0);
+    const rowA = rows.find((r) => r[0]!.startsWith('Protocol A') && r[1] === 'Test1')!;
+    expect(rowA[3]).toBe('150');
+    expect(rowA[5]).toBe(summarizeErrors(test1.flatMap((i) => i.errorsMm)).mreMm.toFixed(2));
+    expect(rows.some((r) => r[0]!.startsWith('Protocol B') && r[1] === 'Test1')).toBe(true);
+    const paper = rows.find((r) => r[0]!.includes('CC2D-SSL only (no TPL)'))!;
+    expect(paper[1]).toBe('Test1+Test2 different test set');
+    expect([paper[5], paper[8], paper[11]]).toEqual(['4.67', '40.42', '68.38']);
+    // A run without the SSL stage says so instead.
+    expect(await renderRunReport(base)).toContain('The SSL stage alone was not evaluated in this run');
+  });
+
   it('escapes everything that comes from the input', async () => {
     const base = await syntheticReportInput();
     const html = await renderRunReport({ ...base, runId: '<script>alert(1)</script>', lineage: { ...base.lineage, site: '"><img src=x onerror=alert(1)>' } });
