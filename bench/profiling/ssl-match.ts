@@ -1,16 +1,16 @@
 /**
  * Per-image time of cascade matching (not a test; run by hand):
- *   npx tsx test/ml/ssl/bench-match.ts [profile=cpu] [images=12] [landmarks=19]
+ *   npx tsx bench/profiling/ssl-match.ts [profile=cpu] [images=12] [landmarks=19]
  * Random-init weights; synthetic images.
  */
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
-import { initBackend } from '../../../infra/tf-backend';
-import { Prng } from '../../../ml/core/prng';
-import { resolveProfile } from '../../../ml/profiles';
-import { matchTemplate } from '../../../ml/ssl';
-import { encodeSslWeights, SslNetwork } from '../../../ml/ssl/network';
-import type { GrayImage, PointYX } from '../../../ml/types';
+import { initBackend } from '../../infra/tf-backend';
+import { Prng } from '../../ml/core/prng';
+import { resolveProfile } from '../../ml/profiles';
+import { matchTemplate } from '../../ml/ssl';
+import { encodeSslWeights, SslNetwork } from '../../ml/ssl/network';
+import type { GrayImage, PointYX } from '../../ml/types';
 
 await initBackend();
 const profile = resolveProfile(process.argv[2] ?? 'cpu');

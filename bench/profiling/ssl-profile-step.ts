@@ -1,16 +1,16 @@
 /**
  * Per-kernel time of one SSL training step (not a test; run by hand):
- *   npx tsx test/ml/ssl/profile-step.ts [profile=cpu]
+ *   npx tsx bench/profiling/ssl-profile-step.ts [profile=cpu]
  */
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../../infra/tf-backend';
-import { resolveProfile } from '../../../ml/profiles';
-import { Prng } from '../../../ml/core/prng';
-import { SslNetwork } from '../../../ml/ssl/network';
-import { BatchNormStats } from '../../../ml/core/layers';
-import { sslLoss } from '../../../ml/ssl/loss';
-import { makeSslBatch, sslSampleConfig } from '../../../ml/data/ssl-sample';
-import type { GrayImage } from '../../../ml/types';
+import { initBackend } from '../../infra/tf-backend';
+import { resolveProfile } from '../../ml/profiles';
+import { Prng } from '../../ml/core/prng';
+import { SslNetwork } from '../../ml/ssl/network';
+import { BatchNormStats } from '../../ml/core/layers';
+import { sslLoss } from '../../ml/ssl/loss';
+import { makeSslBatch, sslSampleConfig } from '../../ml/data/ssl-sample';
+import type { GrayImage } from '../../ml/types';
 
 await initBackend();
 const profile = resolveProfile(process.argv[2] ?? 'cpu');
@@ -72,7 +72,7 @@ if (process.argv.includes('--convs')) {
 
 // Optimizer cost alone.
 {
-  const { AdamL2 } = await import('../../../ml/core/adam-l2');
+  const { AdamL2 } = await import('../../ml/core/adam-l2');
   const opt = new AdamL2(net.params.trainable, { weightDecay: 1e-4 });
   const grads: Record<string, tf.Tensor> = {};
   for (const [n, v] of net.params.trainable) grads[n] = tf.onesLike(v);

@@ -1,14 +1,14 @@
 /**
  * Timing of the TPL stage on the active backend (not a test; nothing is asserted):
- *   npx tsx test/ml/tpl/timing.script.ts [profile=cpu] [steps=12] [inferImages=16] [chunk=4]
+ *   npx tsx bench/profiling/tpl-timing.ts [profile=cpu] [steps=12] [inferImages=16] [chunk=4]
  * Prints the median training-step time (after 2 warm-up steps) and inference ms per image.
  */
-import { initBackend } from '../../../infra/tf-backend';
+import { initBackend } from '../../infra/tf-backend';
 import * as tf from '@tensorflow/tfjs';
-import { Prng } from '../../../ml/core/prng';
-import { resolveProfile } from '../../../ml/profiles';
-import type { GrayImage, PointYX } from '../../../ml/types';
-import { createTplPredictor, createTplTrainer } from '../../../ml/tpl';
+import { Prng } from '../../ml/core/prng';
+import { resolveProfile } from '../../ml/profiles';
+import type { GrayImage, PointYX } from '../../ml/types';
+import { createTplPredictor, createTplTrainer } from '../../ml/tpl';
 
 const [profileName = 'cpu', stepsArg = '12', inferArg = '16', chunkArg = '4'] = process.argv.slice(2);
 const chunkSize = Number(chunkArg);

@@ -1,13 +1,13 @@
 /**
  * Median SSL training-step time on this machine (not a test; run by hand):
- *   npx tsx test/ml/ssl/bench-step.ts [profile=cpu] [steps=12]
+ *   npx tsx bench/profiling/ssl-step.ts [profile=cpu] [steps=12]
  * Uses synthetic images; the first 2 steps are warm-up and not counted.
  */
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../../infra/tf-backend';
-import { resolveProfile } from '../../../ml/profiles';
-import { createSslTrainer } from '../../../ml/ssl';
-import type { GrayImage } from '../../../ml/types';
+import { initBackend } from '../../infra/tf-backend';
+import { resolveProfile } from '../../ml/profiles';
+import { createSslTrainer } from '../../ml/ssl';
+import type { GrayImage } from '../../ml/types';
 
 const info = await initBackend();
 const profile = resolveProfile(process.argv[2] ?? 'cpu');
