@@ -2,7 +2,7 @@
  * Retrains only the TPL stage on a finished run's stored pseudo-labels (same template, dataset
  * version and seed), then scores Test1 with ml/metrics under both protocols — to study TPL
  * settings without repeating the SSL stage. Not part of the pipeline; prints one JSON line last.
- *   npx tsx bench/profiling/tpl-on-run.ts <runId> [steps=2000] [lrCutStep=1500] [lr=3e-4]
+ *   npx tsx bench/profiling/tpl-on-run.ts <runId> [steps=2000] [lrCutStep=1500] [lr=3e-4] [heatLossNorm=profile's]
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../infra/tf-backend';
@@ -14,7 +14,7 @@ import { createTplTrainer, createTplPredictor } from '../../ml/tpl';
 import { evaluateLandmarks, type LandmarkEvalCase } from '../../ml/metrics';
 import type { PointYX } from '../../ml/types';
 
-const [runId, stepsArg, cutArg, lrArg] = process.argv.slice(2);
+const [runId, stepsArg, cutArg, lrArg, normArg] = process.argv.slice(2);
 const steps = Number(stepsArg ?? 2000);
 const cut = Number(cutArg ?? 1500);
 const lr = Number(lrArg ?? 3e-4);
@@ -27,7 +27,8 @@ const abs = (k: string) => (k.startsWith('runs/') ? k : `runs/${runId}/${k}`);
 const report = JSON.parse(await text(abs(files.find((f) => /report\/report-.*\.json$/.test(f.key))!.key)));
 const datasetVersion: string = manifest.meta?.datasetVersion ?? report.lineage?.datasetVersion ?? report.datasetVersion;
 const templateId: string = report.config?.templateId ?? '125';
-const profile = resolveProfile('cpu', { tpl: { steps, lrDecaySteps: cut < steps ? [cut] : [], lr } });
+const heatLossNorm = (normArg ?? resolveProfile('cpu').tpl.heatLossNorm) as 'pixels' | 'positives';
+const profile = resolveProfile('cpu', { tpl: { steps, lrDecaySteps: cut < steps ? [cut] : [], lr, heatLossNorm } });
 const pseudo = new Map<string, PointYX[]>();
 for (const f of files.filter((x) => /pseudo-labels\/shard/.test(x.key))) {
   for (const [id, pts] of Object.entries(JSON.parse(await text(abs(f.key))).labels as Record<string, PointYX[]>)) if (id !== templateId) pseudo.set(id, pts);
@@ -62,7 +63,7 @@ for (let i = 0; i < testIds.length; i += 8) {
   });
 }
 predictor.dispose();
-const result: Record<string, unknown> = { runId, backend: backend.backend, steps: last, lr, lrCutStep: cut, trainSeconds: Math.round(trainS), testImages: cases.length };
+const result: Record<string, unknown> = { runId, backend: backend.backend, steps: last, lr, lrCutStep: cut, heatLossNorm, trainSeconds: Math.round(trainS), testImages: cases.length };
 for (const protocol of ['A', 'B'] as const) {
   const r = evaluateLandmarks(cases, { protocol, gridSize: S, spacingMm: 0.1 });
   result[protocol] = { mreMm: r.overall.mreMm, sdMm: r.overall.stdMm, sdr: Object.fromEntries(r.overall.sdr.map((e) => [e.radiusMm, e.percent])) };

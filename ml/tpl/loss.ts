@@ -8,11 +8,19 @@
  *
  * When no disk pixel exists in the batch (Σ t = 0) the reference divides by zero; here the
  * offset terms are 0 instead (the denominator is max(Σ t, 1)).
+ *
+ * `heatNorm = 'positives'` (not in the reference) divides the heat sum by max(Σ t, 1) instead of
+ * the element count, as CenterNet's focal loss does. With disks covering < 1 % of the map, the
+ * pixel mean makes the heat gradient ~100× smaller than the offsets' and a short run leaves the
+ * heatmap head untrained (measured, see README); the paper profile keeps 'pixels'.
  */
 import * as tf from '@tensorflow/tfjs';
 import { gatherRows, unaryCustomGrad } from './fast-ops';
 
 export const PROB_EPS = 1e-7;
+
+/** How the heat loss sum is normalised: by the element count (reference) or by the disk pixels. */
+export type HeatLossNorm = 'pixels' | 'positives';
 
 export interface TplTargets {
   /** Binary disks, [N, H, W, K]. */
@@ -44,31 +52,34 @@ function sameShape(what: string, a: tf.Tensor, b: tf.Tensor): void {
 }
 
 /**
- * Focal-weighted BCE of the reference, averaged over every element. Hand-written gradient
- * (tfjs's generic one costs ~3× more kernels): with p = clamp(σ(z)) and n elements,
+ * Focal-weighted BCE of the reference, summed and divided by n: the element count ('pixels',
+ * the reference) or max(Σ t, 1) ('positives'). Hand-written gradient
+ * (tfjs's generic one costs ~3× more kernels): with p = clamp(σ(z)),
  *   ∂L/∂z = [t·(p(1−p)·log p − (1−p)²) + (1−t)·(p² − p(1−p)·log(1−p))] · [ε ≤ σ(z) ≤ 1−ε] / n
  * (the clamp passes no gradient outside its range, as in PyTorch). `target` gets no gradient.
  */
-export function focalHeatLoss(heatLogits: tf.Tensor, target: tf.Tensor): tf.Scalar {
+export function focalHeatLoss(heatLogits: tf.Tensor, target: tf.Tensor, norm: HeatLossNorm = 'pixels'): tf.Scalar {
   sameShape('heatmap', heatLogits, target);
+  if (norm !== 'pixels' && norm !== 'positives') throw new Error(`focalHeatLoss: norm must be 'pixels' or 'positives', got ${String(norm)}`);
   const f = unaryCustomGrad((z, save) => {
     const raw = tf.sigmoid(z);
     const p = tf.clipByValue(raw, PROB_EPS, 1 - PROB_EPS);
     const q = tf.sub(1, p);
     const logP = tf.log(p);
     const logQ = tf.log(q);
-    const loss = tf.neg(tf.mean(tf.add(tf.mul(tf.mul(q, target), logP), tf.mul(tf.mul(p, tf.sub(1, target)), logQ))));
-    save([raw, p, q, logP, logQ, target]);
+    const denom = norm === 'pixels' ? tf.scalar(z.size) : tf.maximum(tf.sum(target), 1);
+    const loss = tf.neg(tf.div(tf.sum(tf.add(tf.mul(tf.mul(q, target), logP), tf.mul(tf.mul(p, tf.sub(1, target)), logQ))), denom));
+    save([raw, p, q, logP, logQ, target, denom]);
     return {
       value: loss,
       gradFunc: (dy, saved) => {
-        const [rawS, pS, qS, logPS, logQS, tS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const [rawS, pS, qS, logPS, logQS, tS, denomS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
         const pq = tf.mul(pS, qS);
         const dPos = tf.sub(tf.mul(pq, logPS), tf.square(qS));
         const dNeg = tf.sub(tf.square(pS), tf.mul(pq, logQS));
         const d = tf.add(tf.mul(tS, tf.sub(dPos, dNeg)), dNeg);
         const inRange = tf.logicalAnd(tf.greaterEqual(rawS, PROB_EPS), tf.lessEqual(rawS, 1 - PROB_EPS));
-        const scale = tf.div(dy, z.size);
+        const scale = tf.div(dy, denomS);
         return tf.where(inRange, tf.mul(d, scale), tf.zerosLike(d));
       },
     };
@@ -100,9 +111,9 @@ export function maskedL1(pred: tf.Tensor, target: tf.Tensor, mask: tf.Tensor): t
 }
 
 /** The total loss and its parts; the caller owns the four returned scalars. */
-export function tplLoss(out: TplOutputs, t: TplTargets, heatLossWeight: number): TplLoss {
+export function tplLoss(out: TplOutputs, t: TplTargets, heatLossWeight: number, heatNorm: HeatLossNorm = 'pixels'): TplLoss {
   if (!(heatLossWeight >= 0)) throw new Error(`tplLoss: heatLossWeight must be >= 0, got ${heatLossWeight}`);
-  const heat = focalHeatLoss(out.heatLogits, t.heat);
+  const heat = focalHeatLoss(out.heatLogits, t.heat, heatNorm);
   const l1x = maskedL1(out.offsetX, t.offsetX, t.heat);
   const l1y = maskedL1(out.offsetY, t.offsetY, t.heat);
   const total = tf.tidy(() => tf.add(tf.add(l1x, l1y), tf.mul(heat, heatLossWeight)) as tf.Scalar);
@@ -125,11 +136,11 @@ export interface DiskOffsetTargets {
  * offset terms only ever see disk pixels, so value and gradients equal the dense form (tested);
  * it skips the offset heads' full-resolution maps, which cost ~2/3 of the head and loss work.
  */
-export function tplLossSparse(heatLogits: tf.Tensor4D, heatTarget: tf.Tensor4D, headRows: tf.Tensor2D, t: DiskOffsetTargets, heatLossWeight: number): TplLoss {
+export function tplLossSparse(heatLogits: tf.Tensor4D, heatTarget: tf.Tensor4D, headRows: tf.Tensor2D, t: DiskOffsetTargets, heatLossWeight: number, heatNorm: HeatLossNorm = 'pixels'): TplLoss {
   if (!(heatLossWeight >= 0)) throw new Error(`tplLoss: heatLossWeight must be >= 0, got ${heatLossWeight}`);
   const k = heatLogits.shape[3];
   if (headRows.shape[1] !== 3 * k) throw new Error(`tplLossSparse: head rows have ${headRows.shape[1]} channels, expected 3·K = ${3 * k}`);
-  const heat = focalHeatLoss(heatLogits, heatTarget);
+  const heat = focalHeatLoss(heatLogits, heatTarget, heatNorm);
   const [l1x, l1y] = tf.tidy(() => {
     const flat = tf.reshape(headRows, [-1]);
     const ox = gatherRows(flat, t.entries);

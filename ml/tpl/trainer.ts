@@ -238,7 +238,7 @@ export async function createTplTrainer(input: TplTrainerInput): Promise<Trainer>
       let parts: tf.Tensor | undefined;
       const { value, grads } = tf.variableGrads(() => {
         const feats = tplFeatures(params, xs);
-        const loss = tplLossSparse(tplHeatLogits(params, feats, k), heatT, tplHeadAtRows(params, feats, rowsT), diskT, tpl.heatLossWeight);
+        const loss = tplLossSparse(tplHeatLogits(params, feats, k), heatT, tplHeadAtRows(params, feats, rowsT), diskT, tpl.heatLossWeight, tpl.heatLossNorm);
         parts = tf.keep(tf.stack([loss.heat, loss.l1x, loss.l1y]));
         return loss.total;
       }, variables);

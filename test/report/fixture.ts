@@ -5,17 +5,12 @@
 import sharp from 'sharp';
 import type { ImageErrors, RunReportInput } from '../../infra/report';
 import { pickOverlayCases } from '../../infra/report';
+import { Prng } from '../../ml/core/prng';
 
-/** Small deterministic PRNG (mulberry32). */
+/** Uniform [0, 1) numbers from the project's seeded PRNG (ml/core/prng). */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = Prng.fromSeed(seed);
+  return () => p.next();
 }
 
 /** A synthetic "radiograph": smooth blobs on a dark background, 8-bit grey PNG. */

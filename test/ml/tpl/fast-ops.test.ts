@@ -54,6 +54,12 @@ describe('hand-written gradients match tfjs autodiff of the plain ops', () => {
         expect(maxDiff(g, gRef)).toBeLessThan(1e-6);
         // Saturated logits pass no gradient (PyTorch clamp semantics).
         expect(Array.from(g.dataSync().slice(40, 44))).toEqual([0, 0, 0, 0]);
+        // Normalised by the positives: the same sum over Σ t instead of the element count.
+        const positives = t.sum().dataSync()[0]!;
+        const refPos = (v: tf.Tensor) => tf.mul(ref(v), z.size / positives);
+        const minePos = (v: tf.Tensor) => focalHeatLoss(v, t, 'positives');
+        expect(Math.abs(minePos(z).dataSync()[0]! - refPos(z).dataSync()[0]!)).toBeLessThan(1e-5);
+        expect(maxDiff(tf.grad(minePos)(z), tf.grad(refPos)(z))).toBeLessThan(1e-6);
       }
     });
   });

@@ -46,6 +46,24 @@ describe('TPL loss, hand-computed', () => {
     });
   });
 
+  it("heatNorm 'positives' divides the same sum by the disk pixels (summed over landmarks and batch), not the element count", () => {
+    tf.tidy(() => {
+      // p = σ(z) = [0.5, 0.75, 0.5, 0.5]; t = [1, 0, 1, 0]: sum = 0.5·ln 2 + 0.75·ln 4 + 0.5·ln 2 + 0.5·ln 2 = 3·ln 2.
+      const z = t4([0, Math.log(3), 0, 0], [2, 1, 2, 1]);
+      const t = t4([1, 0, 1, 0], [2, 1, 2, 1]);
+      expect(val(focalHeatLoss(z, t, 'pixels'))).toBeCloseTo((3 * Math.LN2) / 4, 6);
+      expect(val(focalHeatLoss(z, t, 'positives'))).toBeCloseTo((3 * Math.LN2) / 2, 6);
+      // No disk pixel: divide by 1 (the negatives still cost something), never NaN.
+      expect(val(focalHeatLoss(z, tf.zerosLike(t), 'positives'))).toBeCloseTo(0.5 * Math.LN2 + 0.75 * Math.log(4) + Math.LN2, 6);
+      const l = tplLoss({ heatLogits: z, offsetX: tf.zerosLike(z) as tf.Tensor4D, offsetY: tf.zerosLike(z) as tf.Tensor4D }, { heat: t, offsetX: tf.zerosLike(t) as tf.Tensor4D, offsetY: tf.zerosLike(t) as tf.Tensor4D }, 2, 'positives');
+      expect(val(l.total)).toBeCloseTo(3 * Math.LN2, 6);
+    });
+  });
+
+  it('rejects an unknown heat normalisation by name', () => {
+    expect(() => focalHeatLoss(tf.zeros([1, 2]), tf.zeros([1, 2]), 'mean' as never)).toThrow(/norm must be 'pixels' or 'positives', got mean/);
+  });
+
   it('rejects mismatched shapes, naming both', () => {
     expect(() => focalHeatLoss(tf.zeros([1, 2, 2, 1]), tf.zeros([1, 2, 2, 2]))).toThrow(/1x2x2x1 vs target 1x2x2x2/);
   });

@@ -10,20 +10,15 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { Prng } from '../../../ml/core/prng';
 
 export const SYN_W = 194;
 export const SYN_H = 240;
 export const LANDMARKS = 19;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+function seededUniform(seed: number): () => number {
+  const p = Prng.fromSeed(seed);
+  return () => p.next();
 }
 
 /** Base layout of the 19 landmarks, [x, y] in original pixels (roughly cephalometric). */
@@ -40,7 +35,7 @@ export interface SyntheticImage {
 }
 
 export async function syntheticImage(seed: number): Promise<SyntheticImage> {
-  const rnd = mulberry32(seed * 7919 + 13);
+  const rnd = seededUniform(seed * 7919 + 13);
   const dx = Math.round((rnd() - 0.5) * 10);
   const dy = Math.round((rnd() - 0.5) * 10);
   const landmarksXy = BASE_XY.map(([x, y]): [number, number] => [
