@@ -2,6 +2,9 @@
  * Retrains only the TPL stage on a finished run's stored pseudo-labels (same template, dataset
  * version and seed), then scores Test1 with ml/metrics under both protocols — to study TPL
  * settings without repeating the SSL stage. Not part of the pipeline; prints one JSON line last.
+ * With the run's own TPL settings it reproduces the pipeline's TPL stage and evaluation from the
+ * ml/ core directly (same data, order and seed), which is how the README checks that the
+ * pipeline's numbers agree with the ml-level ones.
  *   npx tsx bench/profiling/tpl-on-run.ts <runId> [steps=2000] [lrCutStep=1500] [lr=3e-4] [heatLossNorm=profile's]
  */
 import * as tf from '@tensorflow/tfjs';
@@ -30,8 +33,10 @@ const templateId: string = report.config?.templateId ?? '125';
 const heatLossNorm = (normArg ?? resolveProfile('cpu').tpl.heatLossNorm) as 'pixels' | 'positives';
 const profile = resolveProfile('cpu', { tpl: { steps, lrDecaySteps: cut < steps ? [cut] : [], lr, heatLossNorm } });
 const pseudo = new Map<string, PointYX[]>();
+// Every train id, the template's own pseudo-label included, as the pipeline (and the reference's
+// training list of all 150 images) does; the template is also added to every batch with its truth.
 for (const f of files.filter((x) => /pseudo-labels\/shard/.test(x.key))) {
-  for (const [id, pts] of Object.entries(JSON.parse(await text(abs(f.key))).labels as Record<string, PointYX[]>)) if (id !== templateId) pseudo.set(id, pts);
+  for (const [id, pts] of Object.entries(JSON.parse(await text(abs(f.key))).labels as Record<string, PointYX[]>)) pseudo.set(id, pts);
 }
 const reader = new DatasetReader(store, datasetVersion);
 const labels = await reader.labels();
