@@ -4,6 +4,7 @@
  * in ≤ 90 min on a 2-core CPU with the native backend; `smoke` runs in seconds for CI.
  */
 import { z } from 'zod';
+import { HEAT_LOSS_NORMS } from './types';
 
 export const SslProfileSchema = z.object({
   /** Channel width multiplier of the VGG19-U-Net (1 = paper). */
@@ -42,7 +43,7 @@ export const TplProfileSchema = z.object({
   radiusFraction: z.number().positive().max(0.5),
   heatLossWeight: z.number().positive(),
   /** Heat loss = focal sum / element count ('pixels', reference) or / disk pixels ('positives'). */
-  heatLossNorm: z.enum(['pixels', 'positives']).default('pixels'),
+  heatLossNorm: z.enum(HEAT_LOSS_NORMS).default('pixels'),
   checkpointEvery: z.number().int().min(1),
 });
 

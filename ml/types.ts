@@ -32,3 +32,7 @@ export interface Trainer {
   exportWeights(): Promise<Uint8Array>;
   dispose(): void;
 }
+
+/** How the TPL heat loss sum is normalised: by the element count (reference) or by the disk pixels. */
+export const HEAT_LOSS_NORMS = ['pixels', 'positives'] as const;
+export type HeatLossNorm = (typeof HEAT_LOSS_NORMS)[number];

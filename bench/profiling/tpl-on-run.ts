@@ -15,7 +15,7 @@ import { DatasetReader } from '../../activities/dataset-reader';
 import { resolveProfile } from '../../ml/profiles';
 import { createTplTrainer, createTplPredictor } from '../../ml/tpl';
 import { evaluateLandmarks, type LandmarkEvalCase } from '../../ml/metrics';
-import type { PointYX } from '../../ml/types';
+import type { HeatLossNorm, PointYX } from '../../ml/types';
 
 const [runId, stepsArg, cutArg, lrArg, normArg] = process.argv.slice(2);
 const steps = Number(stepsArg ?? 2000);
@@ -30,7 +30,7 @@ const abs = (k: string) => (k.startsWith('runs/') ? k : `runs/${runId}/${k}`);
 const report = JSON.parse(await text(abs(files.find((f) => /report\/report-.*\.json$/.test(f.key))!.key)));
 const datasetVersion: string = manifest.meta?.datasetVersion ?? report.lineage?.datasetVersion ?? report.datasetVersion;
 const templateId: string = report.config?.templateId ?? '125';
-const heatLossNorm = (normArg ?? resolveProfile('cpu').tpl.heatLossNorm) as 'pixels' | 'positives';
+const heatLossNorm = (normArg ?? resolveProfile('cpu').tpl.heatLossNorm) as HeatLossNorm; // resolveProfile validates it
 const profile = resolveProfile('cpu', { tpl: { steps, lrDecaySteps: cut < steps ? [cut] : [], lr, heatLossNorm } });
 const pseudo = new Map<string, PointYX[]>();
 // Every train id, the template's own pseudo-label included, as the pipeline (and the reference's

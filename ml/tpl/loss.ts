@@ -15,12 +15,11 @@
  * heatmap head untrained (measured, see README); the paper profile keeps 'pixels'.
  */
 import * as tf from '@tensorflow/tfjs';
+import { HEAT_LOSS_NORMS, type HeatLossNorm } from '../types';
 import { gatherRows, unaryCustomGrad } from './fast-ops';
 
 export const PROB_EPS = 1e-7;
 
-/** How the heat loss sum is normalised: by the element count (reference) or by the disk pixels. */
-export type HeatLossNorm = 'pixels' | 'positives';
 
 export interface TplTargets {
   /** Binary disks, [N, H, W, K]. */
@@ -60,7 +59,7 @@ function sameShape(what: string, a: tf.Tensor, b: tf.Tensor): void {
  */
 export function focalHeatLoss(heatLogits: tf.Tensor, target: tf.Tensor, norm: HeatLossNorm = 'pixels'): tf.Scalar {
   sameShape('heatmap', heatLogits, target);
-  if (norm !== 'pixels' && norm !== 'positives') throw new Error(`focalHeatLoss: norm must be 'pixels' or 'positives', got ${String(norm)}`);
+  if (!HEAT_LOSS_NORMS.includes(norm)) throw new Error(`focalHeatLoss: norm must be 'pixels' or 'positives', got ${String(norm)}`);
   const f = unaryCustomGrad((z, save) => {
     const raw = tf.sigmoid(z);
     const p = tf.clipByValue(raw, PROB_EPS, 1 - PROB_EPS);

@@ -34,6 +34,26 @@ function dataset(seed: number, n: number, size = 64, k = 2) {
   };
 }
 
+/**
+ * Trains the TPL net 60 steps on 24 dot images (+ template) drawn from data seed `dataSeed`, with
+ * K dots per image; returns the exported weights, the per-step progress and 8 unseen test samples.
+ */
+async function trainOnDots(profile: Profile, dataSeed: number, k: number) {
+  const prng = Prng.fromSeed(dataSeed);
+  const train = Array.from({ length: 24 }, () => dotSample(prng, 64, k));
+  const template = dotSample(prng, 64, k);
+  const test = Array.from({ length: 8 }, () => dotSample(prng, 64, k));
+  const trainer = await createTplTrainer({
+    profile, images: train.map((s) => s.img), pseudoLabels: train.map((s) => s.pts),
+    template: template.img, templateLandmarks: template.pts, seed: 3,
+  });
+  const log: TrainProgress[] = [];
+  await trainer.train(60, (p) => log.push(p));
+  const weights = await trainer.exportWeights();
+  trainer.dispose();
+  return { weights, log, test };
+}
+
 /** Reference decoding: forward, read the full heatmap / offset maps, decodeVoting per image. */
 async function fullMapDecode(profile: Profile, weights: Uint8Array, images: GrayImage[], k: number): Promise<PointYX[][]> {
   const p = new ParamStore(Prng.fromSeed(0));
@@ -195,18 +215,7 @@ describe('TPL trainer', () => {
     // seed tried, 5–8. Landmark-index bookkeeping with K > 1 is covered by the codec, sparse-loss
     // and decoding-equivalence tests.)
     const profile = resolveProfile('smoke', { tpl: { width: 0.125, batchPseudo: 3, steps: 60, lr: 5e-3, lrDecaySteps: [] } });
-    const prng = Prng.fromSeed(5);
-    const train = Array.from({ length: 24 }, () => dotSample(prng, 64, 1));
-    const template = dotSample(prng, 64, 1);
-    const test = Array.from({ length: 8 }, () => dotSample(prng, 64, 1));
-    const trainer = await createTplTrainer({
-      profile, images: train.map((s) => s.img), pseudoLabels: train.map((s) => s.pts),
-      template: template.img, templateLandmarks: template.pts, seed: 3,
-    });
-    const log: TrainProgress[] = [];
-    await trainer.train(60, (p) => log.push(p));
-    const weights = await trainer.exportWeights();
-    trainer.dispose();
+    const { weights, log, test } = await trainOnDots(profile, 5, 1);
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     const heatFirst = mean(log.slice(0, 5).map((p) => p.parts.heat!));
     const heatLast = mean(log.slice(-5).map((p) => p.parts.heat!));
@@ -225,17 +234,7 @@ describe('TPL trainer', () => {
     // normalising the heat sum by the disk pixels is what makes the cpu profile's short TPL run work.
     const profile = resolveProfile('smoke', { tpl: { width: 0.125, batchPseudo: 3, steps: 60, lr: 5e-3, lrDecaySteps: [], heatLossNorm: 'positives' } });
     for (const dataSeed of [5, 6]) {
-      const prng = Prng.fromSeed(dataSeed);
-      const train = Array.from({ length: 24 }, () => dotSample(prng, 64, 2));
-      const template = dotSample(prng, 64, 2);
-      const test = Array.from({ length: 8 }, () => dotSample(prng, 64, 2));
-      const trainer = await createTplTrainer({
-        profile, images: train.map((s) => s.img), pseudoLabels: train.map((s) => s.pts),
-        template: template.img, templateLandmarks: template.pts, seed: 3,
-      });
-      await trainer.train(60);
-      const weights = await trainer.exportWeights();
-      trainer.dispose();
+      const { weights, test } = await trainOnDots(profile, dataSeed, 2);
       const pred = await predictLandmarks({ profile, weights, images: test.map((s) => s.img), landmarkCount: 2 });
       for (const k of [0, 1]) {
         const errors = pred.map((pts, i) => Math.hypot(pts[k]![0] - test[i]!.pts[k]![0], pts[k]![1] - test[i]!.pts[k]![1]));
