@@ -1,13 +1,29 @@
-// ESLint flat config. Type-aware rules everywhere; workflows/** additionally may not import
-// Node, tfjs, sharp, AWS or worker-side code by value (the Temporal sandbox must stay
-// deterministic; style.md §5.1). Type-only imports stay allowed (`import type`).
+// ESLint flat config. Type-aware rules everywhere, plus import rules that keep the layers apart:
+// - ml/** is the pure ML core (tensors in, numbers out): no Temporal, S3, sharp, Node built-ins, nor code
+//   from the layers above it, so it runs and tests wherever TF.js does.
+// - contracts/** (wire types and zod schemas) imports only zod, other contracts/ modules and, by type, ml/.
+// - infra/** sits below activities/, workflows/ and cli/ and never imports them.
+// - workflows/** runs in Temporal's deterministic sandbox, so it imports no Node, tfjs, sharp, AWS or
+//   worker-side code by value; type-only imports (`import type`) stay allowed.
+import { builtinModules } from 'node:module';
 import tseslint from 'typescript-eslint';
 
-const NODE_BUILTINS = [
-  'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises', 'http', 'http2',
-  'https', 'module', 'net', 'os', 'path', 'perf_hooks', 'process', 'readline', 'stream', 'timers', 'tls', 'url', 'util',
-  'v8', 'vm', 'worker_threads', 'zlib',
-];
+/** A relative import that climbs to the repository root into one of `folders`, from a file at any depth. */
+const reaching = (...folders) => `^(\\.\\./)+(${folders.join('|')})(/|$)`;
+
+/** Node's built-ins by bare name (`fs`); the `node:` prefix is matched by a pattern next to it. */
+const nodeBuiltinPaths = (message, allowTypeImports) =>
+  builtinModules.map((name) => ({ name, message, allowTypeImports }));
+
+const ML_MESSAGE =
+  'ml/ is the pure ML core: no Temporal, S3, sharp or Node built-ins, and no code from infra/, activities/, ' +
+  'workflows/, cli/ or workers/. Let the caller pass data in.';
+
+const CONTRACTS_MESSAGE =
+  'contracts/ holds wire types and zod schemas: it may import only zod, other contracts/ modules, and ml/ by `import type`.';
+
+const INFRA_MESSAGE =
+  'infra/ sits below activities/, workflows/ and cli/ and may not import them; move what both need down a layer.';
 
 const WORKFLOW_SANDBOX_MESSAGE =
   'Workflow code runs in the deterministic Temporal sandbox: no Node, tfjs, sharp, AWS, zod or worker/activity code. ' +
@@ -32,12 +48,52 @@ export default tseslint.config(
     },
   },
   {
+    files: ['ml/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltinPaths(ML_MESSAGE, false),
+          patterns: [
+            { group: ['node:*', '@temporalio/*', '@aws-sdk/*', 'sharp'], message: ML_MESSAGE },
+            { regex: reaching('infra', 'activities', 'workflows', 'cli', 'workers'), message: ML_MESSAGE },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['contracts/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            // Any package but zod; this covers Node built-ins too.
+            { regex: '^(?!zod(/|$))[^.]', message: CONTRACTS_MESSAGE },
+            { regex: reaching('infra', 'activities', 'workflows', 'workers', 'cli', 'bench', 'test'), message: CONTRACTS_MESSAGE },
+            { regex: reaching('ml'), message: CONTRACTS_MESSAGE, allowTypeImports: true },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['infra/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: reaching('activities', 'workflows', 'cli'), message: INFRA_MESSAGE }] },
+      ],
+    },
+  },
+  {
     files: ['workflows/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: NODE_BUILTINS.map((name) => ({ name, message: WORKFLOW_SANDBOX_MESSAGE, allowTypeImports: true })),
+          paths: nodeBuiltinPaths(WORKFLOW_SANDBOX_MESSAGE, true),
           patterns: [
             { group: ['node:*'], message: WORKFLOW_SANDBOX_MESSAGE, allowTypeImports: true },
             {
