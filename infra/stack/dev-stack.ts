@@ -502,12 +502,19 @@ export interface StopOptions {
   /** SIGTERM (default), or SIGKILL to simulate a crash. */
   signal?: NodeJS.Signals;
   /**
-   * Grace period before SIGKILL (default 25 s). SeaweedFS 4.48 needs ~15 s for a SIGTERM: its
-   * filer waits out a fixed 15 s gRPC graceful-stop timeout. Fault tests that only need S3 gone
-   * should use `signal: 'SIGKILL'` (a crash; data already written survives it).
+   * Grace period before SIGKILL (default: STOP_GRACE_MS of the service). Fault tests that only
+   * need S3 gone should use `signal: 'SIGKILL'` (a crash; data already written survives it).
    */
   timeoutMs?: number;
 }
+
+/**
+ * Default SIGTERM grace per service. SeaweedFS 4.48's filer waits out a fixed 15 s gRPC
+ * graceful-stop timeout: measured 15.2-15.4 s per stop, also at load average 6-7 on the 2-core
+ * machine (2026-11-30); a 25 s grace was once exceeded in CI under load, so S3 gets 4x the
+ * measured time. Temporal's dev server stops in about a second.
+ */
+export const STOP_GRACE_MS: Record<ServiceName, number> = { temporal: 25_000, s3: 60_000 };
 
 export interface StopResult {
   service: ServiceName;
@@ -519,7 +526,7 @@ export async function stopService(layout: DevStackLayout, service: ServiceName, 
   if (!managed) return { service, action: 'external' };
   const pid = await servicePid(layout, service);
   if (pid === undefined) return { service, action: 'not-running' };
-  const how = await stopPid(pid, opts.timeoutMs ?? 25_000, opts.signal ?? 'SIGTERM');
+  const how = await stopPid(pid, opts.timeoutMs ?? STOP_GRACE_MS[service], opts.signal ?? 'SIGTERM');
   await fs.rm(pidFile(layout, service), { force: true });
   // The kernel releases the listening sockets with the last thread; wait for that.
   const mainPort = service === 'temporal' ? layout.temporal.port : layout.s3.port;
