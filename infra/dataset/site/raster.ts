@@ -60,7 +60,8 @@ async function checkedMetadata(input: Buffer, maxPixels: number, file: string): 
   try {
     meta = await sharp(input, SHARP_OPTIONS(maxPixels)).metadata();
   } catch (err) {
-    throw new FileProblem(file, `corrupt image (${firstLine(err)})`);
+    const why = firstLine(err);
+    throw new FileProblem(file, /pixel limit/.test(why) ? `image too large: exceeds the limit of ${maxPixels} pixels` : `corrupt image (${why})`);
   }
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
@@ -105,13 +106,14 @@ export async function decodeRaster(bytes: Uint8Array, format: RasterFormat, file
   const meta = await checkedMetadata(input, maxPixels, file);
   const wide = meta.depth === 'ushort';
   if (!wide && format !== 'tiff') return { ...(await decodeShared(bytes, format, file, maxPixels)), bitsStored: 8 };
+  if (wide && meta.channels !== 1) throw new FileProblem(file, `16-bit image with ${meta.channels} channels not supported (16-bit greyscale only)`);
 
   let data: Buffer;
   let info: sharp.OutputInfo;
   try {
-    ({ data, info } = await sharp(input, SHARP_OPTIONS(maxPixels))
-      .raw({ depth: wide ? 'ushort' : 'uchar' })
-      .toBuffer({ resolveWithObject: true }));
+    // Without an explicit grey16 colourspace libvips would output 16-bit grey as 3-channel RGB.
+    const pipeline = sharp(input, SHARP_OPTIONS(maxPixels));
+    ({ data, info } = await (wide ? pipeline.toColourspace('grey16').raw({ depth: 'ushort' }) : pipeline.raw({ depth: 'uchar' })).toBuffer({ resolveWithObject: true }));
   } catch (err) {
     throw new FileProblem(file, `corrupt or truncated image (${firstLine(err)})`);
   }
@@ -126,7 +128,7 @@ export async function decodeRaster(bytes: Uint8Array, format: RasterFormat, file
       throw withFile(file, err);
     }
   }
-  if (info.channels !== 1) throw new FileProblem(file, `16-bit image with ${info.channels} channels not supported (16-bit greyscale only)`);
+  if (info.channels !== 1) throw new FileProblem(file, `16-bit decode gave ${info.channels} channels, 1 expected`);
   // sharp returns 16-bit samples in host byte order; copy when the view would be misaligned.
   const bytes16 = data.byteOffset % 2 === 0 ? data : new Uint8Array(data);
   const samples = new Uint16Array(bytes16.buffer, bytes16.byteOffset, width * height);
