@@ -19,7 +19,7 @@ export interface ParsedAnnotation {
   problems: string[];
 }
 
-export function parseAnnotationBytes(bytes: Uint8Array): ParsedAnnotation {
+export function parseAnnotationBytes(bytes: Uint8Array, count = LANDMARK_COUNT): ParsedAnnotation {
   if (bytes.length === 0) return { points: [], problems: ['empty annotation file (0 bytes)'] };
   if (bytes.length > MAX_ANNOTATION_BYTES) return { points: [], problems: [`annotation file too large (${bytes.length} bytes)`] };
   let text: string;
@@ -28,22 +28,23 @@ export function parseAnnotationBytes(bytes: Uint8Array): ParsedAnnotation {
   } catch {
     return { points: [], problems: ['annotation file is not UTF-8 text'] };
   }
-  return parseAnnotationText(text);
+  return parseAnnotationText(text, count);
 }
 
-export function parseAnnotationText(text: string): ParsedAnnotation {
+/** `count`: landmark lines to read (19 for ISBI; a site's template decides its own). */
+export function parseAnnotationText(text: string, count = LANDMARK_COUNT): ParsedAnnotation {
   const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
   const nonBlank = lines.filter((l) => l.trim() !== '').length;
-  if (nonBlank < LANDMARK_COUNT) {
-    return { points: [], problems: [`wrong landmark count: ${nonBlank} landmark line(s), expected ${LANDMARK_COUNT}`] };
+  if (nonBlank < count) {
+    return { points: [], problems: [`wrong landmark count: ${nonBlank} landmark line(s), expected ${count}`] };
   }
   const points: PointXY[] = [];
   const problems: string[] = [];
-  for (let i = 0; i < LANDMARK_COUNT; i++) {
+  for (let i = 0; i < count; i++) {
     const line = lines[i] ?? '';
     const token = line.trim().split(/\s+/)[0] ?? '';
     if (token === '') {
-      problems.push(`line ${i + 1}: empty line among the first ${LANDMARK_COUNT} landmark lines`);
+      problems.push(`line ${i + 1}: empty line among the first ${count} landmark lines`);
       continue;
     }
     const parts = token.split(',');
