@@ -34,7 +34,7 @@ export function register(program: Command): void {
             const name = a.activityType?.name ?? '?';
             const role = activityRole(name);
             const queue = input?.config.taskQueues?.[role];
-            // F13: an unclaimed task with nobody polling its queue is "waiting for a worker", not a hang.
+            // An unclaimed task with nobody polling its queue is "waiting for a worker", not a hang.
             const waiting = a.state === PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED && (await livePollers(client, role, queue).catch(() => ['?'])).length === 0;
             return {
               activity: name,
