@@ -10,19 +10,16 @@
  *   exited. On a remote cluster `auto` never hosts (training must not silently land on a laptop).
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { activityRole } from '../infra/config/names';
 import type { StackSettings } from '../infra/config/stack';
 import { ALL_ROLES, hostWorkers, type HostedWorkers, type QueueRole } from '../workers/local';
 import { installRuntime } from '../workers/runtime-logger';
-import { missingRoles, QUEUE_OF_ROLE } from './pipeline-client';
+import { missingRoles, QUEUE_OF_ROLE, timestampMs } from './pipeline-client';
 
 export type WorkersMode = 'auto' | 'local' | 'none';
 
-const GPU_ACTIVITIES = new Set(['trainSelfSupervised', 'generatePseudoLabels', 'trainSupervised']);
-
-function ms(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number | undefined {
-  if (!t || t.seconds === undefined || t.seconds === null) return undefined;
-  return Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
-}
+const { PendingActivityState, PendingWorkflowTaskState } = proto.temporal.api.enums.v1;
 
 export class LocalWorkers {
   private readonly hosted = new Map<QueueRole, HostedWorkers>();
@@ -75,10 +72,12 @@ export class LocalWorkers {
     const now = Date.now();
     const starving = new Set<QueueRole>();
     const wt = raw.pendingWorkflowTask;
-    if (wt && wt.state === 1 && now - (ms(wt.scheduledTime) ?? now) > 3_000) starving.add('workflows');
+    if (wt && wt.state === PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED && now - (timestampMs(wt.scheduledTime) ?? now) > 3_000) starving.add('workflows');
     for (const a of raw.pendingActivities ?? []) {
-      const scheduled = ms(a.scheduledTime);
-      if (a.state === 1 && scheduled !== undefined && now - scheduled > 5_000) starving.add(GPU_ACTIVITIES.has(a.activityType?.name ?? '') ? 'gpu' : 'cpu');
+      const scheduled = timestampMs(a.scheduledTime);
+      if (a.state === PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED && scheduled !== undefined && now - scheduled > 5_000) {
+        starving.add(activityRole(a.activityType?.name ?? ''));
+      }
     }
     const roles = [...starving].filter((r) => !this.hosted.has(r));
     if (roles.length > 0) await this.host(roles, `tasks on ${roles.map((r) => this.queueName(r)).join(', ')} wait unclaimed`);

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import proto from '@temporalio/proto';
 import type { PipelineProgress, PipelineResult } from '../activities/types';
 import {
   buildPipelineInput,
@@ -88,11 +89,19 @@ export async function startRun(
   }
 }
 
-export const QUEUE_OF_ROLE: Record<QueueRole, { name: string; type: 1 | 2 }> = {
-  workflows: { name: WORKFLOW_TASK_QUEUE, type: 1 },
-  gpu: { name: GPU_TASK_QUEUE, type: 2 },
-  cpu: { name: CPU_TASK_QUEUE, type: 2 },
+const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
+
+export const QUEUE_OF_ROLE: Record<QueueRole, { name: string; type: proto.temporal.api.enums.v1.TaskQueueType }> = {
+  workflows: { name: WORKFLOW_TASK_QUEUE, type: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW },
+  gpu: { name: GPU_TASK_QUEUE, type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY },
+  cpu: { name: CPU_TASK_QUEUE, type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY },
 };
+
+/** Milliseconds since the epoch of a protobuf Timestamp, undefined when absent. */
+export function timestampMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number | undefined {
+  if (!t || t.seconds === undefined || t.seconds === null) return undefined;
+  return Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
 
 /** Pollers seen within this window count as live (idle long polls renew about every minute). */
 const LIVE_POLLER_MS = 90_000;
@@ -101,16 +110,12 @@ export async function livePollers(client: Client, role: QueueRole, queueName?: s
   const q = QUEUE_OF_ROLE[role];
   const res = await client.workflowService.describeTaskQueue({
     namespace: client.options.namespace,
-    taskQueue: { name: queueName ?? q.name, kind: 1 },
+    taskQueue: { name: queueName ?? q.name, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
     taskQueueType: q.type,
   });
   const now = Date.now();
   return (res.pollers ?? [])
-    .filter((p) => {
-      const s = p.lastAccessTime?.seconds;
-      const ms = s === undefined || s === null ? 0 : Number(s) * 1000 + Math.floor((p.lastAccessTime?.nanos ?? 0) / 1e6);
-      return now - ms < LIVE_POLLER_MS;
-    })
+    .filter((p) => now - (timestampMs(p.lastAccessTime) ?? 0) < LIVE_POLLER_MS)
     .map((p) => p.identity ?? '?');
 }
 

@@ -39,7 +39,7 @@ export async function createActivityWorker(role: ActivityWorkerRole, o: Activity
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? r.concurrency,
     shutdownGraceTime: o.shutdownGraceTime ?? '10s',
     // Heartbeats reach the server at least every 10 s (default: 80 % of the heartbeat timeout),
-    // so one long blocking TF step cannot push the gap past the timeout (reliability F9).
+    // so one long blocking TF step cannot push the gap past the timeout.
     maxHeartbeatThrottleInterval: '10s',
     ...(o.identity !== undefined ? { identity: o.identity } : {}),
   });

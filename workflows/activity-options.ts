@@ -1,6 +1,7 @@
 /**
- * Named activity-option profiles of the pipeline (style.md §1.3). One place decides queues,
- * timeouts and retries; the workflow only picks a profile per activity family.
+ * Named activity-option profiles of the pipeline. One place decides queues, timeouts and
+ * retries; the workflow only picks a profile per activity family. The GPU families (training,
+ * matching) carry exactly GPU_ACTIVITIES of infra/config/names.ts (checked below).
  *
  * - training: GPU queue, long start-to-close, short heartbeat timeout (a dead worker is noticed
  *   within `heartbeatTimeoutSeconds` ≤ 60 s, then the retry resumes from the last checkpoint),
@@ -10,8 +11,17 @@
  * - light: CPU queue, report and cleanup (small, quick, idempotent).
  */
 import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
-import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../infra/config/names';
+import type { GpuActivities } from '../activities';
+import { CPU_TASK_QUEUE, GPU_TASK_QUEUE, type GpuActivityName } from '../infra/config/names';
 import { NON_RETRYABLE_ERROR_TYPES } from '../infra/errors';
+
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+/**
+ * Compile-time: the activities proxied with the GPU profiles (and registered by the GPU worker)
+ * are exactly GPU_ACTIVITIES, the list the CLI routes by; adding one on either side alone fails.
+ */
+export type GpuActivitiesAreListed = Assert<SameKeys<keyof GpuActivities, GpuActivityName>>;
 
 /** Retries of long, checkpointed work: resumed attempts are cheap, but a poison input is not. */
 export const TRAINING_RETRY: RetryPolicy = {

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { SEARCH_ATTRIBUTES as SA } from '../../infra/config/names';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
-import { connectClient } from '../../infra/temporal/connect';
+import { withClient } from '../../infra/temporal/connect';
 import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
 
 export interface RunRow {
@@ -34,10 +34,8 @@ export function listQuery(opts: { site?: string; status?: string }): string {
 }
 
 export async function listRuns(opts: { site?: string; status?: string; sort?: string; limit?: number }): Promise<RunRow[]> {
-  const settings = loadStackSettings();
-  const client = await connectClient(settings);
   const rows: RunRow[] = [];
-  try {
+  await withClient(loadStackSettings(), async (client) => {
     for await (const wf of client.workflow.list({ query: listQuery(opts) })) {
       const a = wf.typedSearchAttributes;
       const str = (k: (typeof SA)[keyof typeof SA]) => (a.get(k as never) as string | undefined) ?? null;
@@ -58,9 +56,7 @@ export async function listRuns(opts: { site?: string; status?: string; sort?: st
       });
       if (opts.sort !== 'mre' && opts.limit !== undefined && rows.length >= opts.limit) break;
     }
-  } finally {
-    await client.connection.close();
-  }
+  });
   if (opts.sort === 'mre') rows.sort((x, y) => (x.mreMm ?? Infinity) - (y.mreMm ?? Infinity));
   else rows.sort((x, y) => (x.startTime < y.startTime ? 1 : -1));
   return opts.limit !== undefined ? rows.slice(0, opts.limit) : rows;

@@ -11,9 +11,10 @@ import { loadRunConfig, type PipelineInput, type RunConfigFlags } from '../../in
 import { SEARCH_ATTRIBUTES as SA, WORKFLOW_TASK_QUEUE } from '../../infra/config/names';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
-import { connectClient } from '../../infra/temporal/connect';
+import { withClient } from '../../infra/temporal/connect';
 import type { cc2dPipeline } from '../../workflows';
 import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
+import { collect } from '../options';
 import { preflight } from '../pipeline-client';
 
 export const SCHEDULE_PREFIX = 'cc2d-site-';
@@ -28,19 +29,6 @@ interface CreateFlags extends RunConfigFlags {
   paused?: boolean;
   catchupWindow: string;
   json?: boolean;
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connectClient(loadStackSettings());
-  try {
-    return await fn(client);
-  } finally {
-    await client.connection.close();
-  }
 }
 
 function summary(d: ScheduleDescription): Record<string, unknown> {
@@ -120,7 +108,7 @@ export function register(program: Command): void {
       if (config.dataset.dir === undefined) throw new UserError('schedule create: a site schedule needs dataset.dir (its image folder), not a fixed dataset version');
       const input = await preflight(config, settings);
       const scheduleId = scheduleIdOf(config.site);
-      await withClient(async (client) => {
+      await withClient(settings, async (client) => {
         const handle = await createSiteSchedule(client, input, {
           ...(flags.every !== undefined ? { every: flags.every } : { cron: flags.cron! }),
           catchupWindow: flags.catchupWindow,
@@ -140,7 +128,7 @@ export function register(program: Command): void {
     .description('List site schedules')
     .option('--json', 'a JSON array')
     .action(async (opts: { json?: boolean }) => {
-      await withClient(async (client) => {
+      await withClient(loadStackSettings(), async (client) => {
         const rows: Record<string, unknown>[] = [];
         for await (const s of client.schedule.list()) {
           if (!s.scheduleId.startsWith(SCHEDULE_PREFIX)) continue;
@@ -156,7 +144,7 @@ export function register(program: Command): void {
     .command('delete <site>')
     .description("Delete a site's schedule (running runs continue)")
     .action(async (site: string) => {
-      await withClient(async (client) => {
+      await withClient(loadStackSettings(), async (client) => {
         await client.schedule.getHandle(scheduleIdOf(site)).delete();
         console.log(`deleted ${scheduleIdOf(site)}`);
       });
@@ -166,7 +154,7 @@ export function register(program: Command): void {
     .command('trigger <site>')
     .description("Start the site's scheduled run now (skipped if one is running)")
     .action(async (site: string) => {
-      await withClient(async (client) => {
+      await withClient(loadStackSettings(), async (client) => {
         await client.schedule.getHandle(scheduleIdOf(site)).trigger();
         console.log(`triggered ${scheduleIdOf(site)}`);
       });

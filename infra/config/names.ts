@@ -7,11 +7,11 @@
 /** Default Temporal namespace of the project (CC2D_TEMPORAL_NAMESPACE overrides). */
 export const DEFAULT_NAMESPACE = 'cc2d';
 
-/** Task queue of the pipeline workflows (and light activities run next to them). */
+/** Task queue of the pipeline workflows (workflow tasks only; no activity runs on it). */
 export const WORKFLOW_TASK_QUEUE = 'cc2d-workflows';
-/** Task queue of the GPU-bound training activities (GPU worker, activity concurrency 1). */
+/** Task queue of the GPU_ACTIVITIES: training and pseudo-label matching (GPU worker, activity concurrency 1). */
 export const GPU_TASK_QUEUE = 'cc2d-gpu';
-/** Task queue of CPU activities (ingestion, pseudo-labels, evaluation, reports). */
+/** Task queue of every other activity: ingestion, planning, evaluation, report, cleanup. */
 export const CPU_TASK_QUEUE = 'cc2d-cpu';
 
 export const TASK_QUEUES = {
@@ -19,6 +19,19 @@ export const TASK_QUEUES = {
   gpu: GPU_TASK_QUEUE,
   cpu: CPU_TASK_QUEUE,
 } as const;
+
+/**
+ * Activity types served on the GPU task queue; every other activity runs on the CPU queue.
+ * The workflow's routing (workflows/activity-options.ts) is checked against this list at
+ * compile time; the CLI uses it to tell which worker a pending activity waits for.
+ */
+export const GPU_ACTIVITIES = ['trainSelfSupervised', 'generatePseudoLabels', 'trainSupervised'] as const;
+export type GpuActivityName = (typeof GPU_ACTIVITIES)[number];
+
+/** The worker role (and so the task queue) an activity type runs on. */
+export function activityRole(activityType: string): 'gpu' | 'cpu' {
+  return (GPU_ACTIVITIES as readonly string[]).includes(activityType) ? 'gpu' : 'cpu';
+}
 
 /**
  * Custom search attributes. Each entry is structurally a `SearchAttributeKey` of

@@ -8,7 +8,6 @@ import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT, type StackSettings } from '../config/stack';
 import { createS3Store, scrubSecrets, type S3StoreOptions } from '../storage/s3-store';
-import { temporalConnectionOptions } from './temporal-connection';
 
 export type CheckResult = { ok: true; detail: string } | { ok: false; reason: string };
 
@@ -32,12 +31,9 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
 export async function checkTemporal(settings: StackSettings, timeoutMs = 10_000): Promise<CheckResult> {
   const { address, namespace } = settings.temporal;
   try {
-    const { Connection } = await import('@temporalio/client');
-    const connection = await withTimeout(
-      Connection.connect({ ...(await temporalConnectionOptions(settings)), connectTimeout: timeoutMs }),
-      timeoutMs + 1000,
-      `Temporal at ${address}`,
-    );
+    // Loaded on demand: an S3-only check does not load the Temporal SDK.
+    const { connectClient } = await import('../temporal/connect');
+    const { connection } = await withTimeout(connectClient(settings, timeoutMs), timeoutMs + 1000, `Temporal at ${address}`);
     try {
       await connection.withDeadline(Date.now() + timeoutMs, () => connection.workflowService.describeNamespace({ namespace }));
       return { ok: true, detail: `${address} namespace ${namespace}` };

@@ -1,32 +1,57 @@
 /**
- * Temporal connections built from the stack settings (infra/config/stack.ts): a client
- * `Connection` for the CLI and a `NativeConnection` for workers. mTLS material is read from the
- * paths in the settings; nothing secret is logged or put in payloads.
+ * The one place that turns the stack settings (infra/config/stack.ts) into Temporal connections:
+ * a client `Connection` for the CLI, dashboard and doctor, a worker `NativeConnection` for
+ * workers. Both take their options from `temporalConnectionOptions`, so a setting honoured by
+ * one is honoured by all: address, namespace, TLS / mTLS files (CC2D_TEMPORAL_TLS,
+ * CC2D_TEMPORAL_TLS_CERT/KEY) and a Temporal Cloud API key (TEMPORAL_API_KEY, read at connect
+ * time and never stored in settings). Nothing secret is logged or put in payloads.
  */
 import { readFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { StackSettings } from '../config/stack';
 
-async function tlsOptions(settings: StackSettings): Promise<boolean | { clientCertPair: { crt: Buffer; key: Buffer } }> {
+type Env = Record<string, string | undefined>;
+
+/** Structurally both a client `ConnectionOptions` and a worker `NativeConnectionOptions`. */
+export interface TemporalConnectionOptions {
+  address: string;
+  tls?: boolean | { clientCertPair: { crt: Buffer; key: Buffer } };
+  apiKey?: string;
+}
+
+export async function temporalConnectionOptions(settings: Pick<StackSettings, 'temporal'>, env: Env = process.env): Promise<TemporalConnectionOptions> {
   const t = settings.temporal;
-  if (t.clientCertPath && t.clientKeyPath) {
-    return { clientCertPair: { crt: await readFile(t.clientCertPath), key: await readFile(t.clientKeyPath) } };
+  const apiKey = env.TEMPORAL_API_KEY?.trim();
+  let tls: TemporalConnectionOptions['tls'];
+  if (t.clientCertPath !== undefined && t.clientKeyPath !== undefined) {
+    tls = { clientCertPair: { crt: await readFile(t.clientCertPath), key: await readFile(t.clientKeyPath) } };
+  } else if (t.tls || apiKey) {
+    // An API key is only ever sent over TLS (Temporal Cloud requires it).
+    tls = true;
   }
-  return t.tls;
+  return { address: t.address, ...(tls !== undefined ? { tls } : {}), ...(apiKey ? { apiKey } : {}) };
 }
 
 /** A client for starting, querying and listing runs. Close with `client.connection.close()`. */
-export async function connectClient(settings: StackSettings, connectTimeout = '10s'): Promise<Client> {
-  const connection = await Connection.connect({
-    address: settings.temporal.address,
-    tls: await tlsOptions(settings),
-    connectTimeout,
-  });
+export async function connectClient(settings: Pick<StackSettings, 'temporal'>, connectTimeout: string | number = '10s', env: Env = process.env): Promise<Client> {
+  const connection = await Connection.connect({ ...(await temporalConnectionOptions(settings, env)), connectTimeout });
   return new Client({ connection, namespace: settings.temporal.namespace });
 }
 
-/** The connection workers poll through. Close with `connection.close()` after the workers stop. */
-export async function connectWorker(settings: StackSettings): Promise<NativeConnection> {
-  return NativeConnection.connect({ address: settings.temporal.address, tls: await tlsOptions(settings) });
+/** Runs `fn` with a client and closes its connection afterwards. */
+export async function withClient<T>(settings: Pick<StackSettings, 'temporal'>, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient(settings);
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/** The connection workers poll through (their namespace is `settings.temporal.namespace`). Close with `connection.close()` after the workers stop. */
+export async function connectWorker(settings: Pick<StackSettings, 'temporal'>, env: Env = process.env): Promise<NativeConnection> {
+  // Loaded on demand: the worker SDK's native bridge is not needed by client-only callers (doctor, test support).
+  const { NativeConnection } = await import('@temporalio/worker');
+  return NativeConnection.connect(await temporalConnectionOptions(settings, env));
 }

@@ -22,7 +22,7 @@ import { loadRunConfig } from '../../infra/config/run-config';
 import { InvalidConfigError } from '../../infra/errors';
 import { isPublished, readManifest } from '../../infra/storage/manifest';
 import { DATASET_FILES, datasetPrefix } from '../../infra/dataset/published';
-import { resumeRun } from '../../cli/commands/run';
+import { resumeRun } from '../../cli/commands/resume';
 import { preflight, searchAttributesOf } from '../../cli/pipeline-client';
 import { listRuns } from '../../cli/commands/runs';
 import { computeRunSslStage, storedSslStages } from '../../cli/ssl-stage';

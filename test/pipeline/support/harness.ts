@@ -7,12 +7,13 @@
  * Under CI=1 an unreachable stack fails the file (requireStack throws), it never skips.
  */
 import { randomBytes } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { installRuntime } from '../../../workers/runtime-logger';
 import type { PipelineResult } from '../../../activities/types';
 import { parseRunConfig, buildPipelineInput, type PipelineInput, type RunConfigInput } from '../../../infra/config/run-config';
 import { startRun } from '../../../cli/pipeline-client';
+import { connectClient, connectWorker } from '../../../infra/temporal/connect';
 import { buildActivityDeps, type WorkerDeps } from '../../../workers/activity-deps';
 import { hostWorkers, type HostedWorkers, type QueueRole } from '../../../workers/local';
 import { bundleWorkflows } from '../../../workers/workflow-worker';
@@ -52,14 +53,13 @@ export async function createHarness(name: string, opts: HarnessOptions = {}): Pr
   const tag = `${name}-${randomBytes(3).toString('hex')}`;
   const queues: Record<QueueRole, string> = { workflows: `cc2d-workflows-t-${tag}`, gpu: `cc2d-gpu-t-${tag}`, cpu: `cc2d-cpu-t-${tag}` };
   const site = `t-${tag}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 48);
-  const [connection, clientConnection, bundle, deps, dataset] = await Promise.all([
-    NativeConnection.connect({ address: stack.temporalAddress }),
-    Connection.connect({ address: stack.temporalAddress }),
+  const [connection, client, bundle, deps, dataset] = await Promise.all([
+    connectWorker(stack.settings),
+    connectClient(stack.settings),
     bundleWorkflows(),
     buildActivityDeps(stack.settings),
     makeSyntheticIsbi(opts.dataset),
   ]);
-  const client = new Client({ connection: clientConnection, namespace: stack.namespace });
   const hosted: HostedWorkers[] = [];
   const h: PipelineHarness = {
     stack, client, connection, bundle, deps, dataset, queues, site, hosted,
@@ -93,7 +93,7 @@ export async function createHarness(name: string, opts: HarnessOptions = {}): Pr
     async cleanup() {
       for (const w of hosted) await w.shutdown().catch(() => undefined);
       await connection.close().catch(() => undefined);
-      await clientConnection.close().catch(() => undefined);
+      await client.connection.close().catch(() => undefined);
       deps.store.destroy();
       await dataset.cleanup();
       await stack.cleanup();

@@ -1,0 +1,65 @@
+/** `cc2d status <id>`: status, stage, progress, pending activities and (when done) metrics of a run. */
+import type { Command } from 'commander';
+import { decodePendingActivityState } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import type { PipelineProgress, PipelineResult } from '../../activities/types';
+import { activityRole } from '../../infra/config/names';
+import { loadStackSettings } from '../../infra/config/stack';
+import { withClient } from '../../infra/temporal/connect';
+import { formatResult } from '../format';
+import { livePollers, QUEUE_OF_ROLE, queryProgress, runInput, searchAttributesOf } from '../pipeline-client';
+
+const { PendingActivityState } = proto.temporal.api.enums.v1;
+
+/** 'scheduled', 'started', 'cancel-requested', ...; the raw number for a state this SDK does not know. */
+function stateName(state: proto.temporal.api.enums.v1.PendingActivityState | null | undefined): string {
+  return decodePendingActivityState(state)?.toLowerCase().replace(/_/g, '-') ?? String(state ?? '');
+}
+
+export function register(program: Command): void {
+  program
+    .command('status <runId>')
+    .description('Status, stage, progress and (when done) metrics of a run')
+    .option('--json', 'one JSON object')
+    .action(async (runId: string, opts: { json?: boolean }) => {
+      await withClient(loadStackSettings(), async (client) => {
+        const handle = client.workflow.getHandle(runId);
+        const desc = await handle.describe();
+        const attrs = searchAttributesOf(desc as never);
+        const progress: PipelineProgress | undefined = desc.status.name === 'RUNNING' ? await queryProgress(handle) : undefined;
+        const raw = desc.raw.pendingActivities ?? [];
+        const input = desc.status.name === 'RUNNING' ? await runInput(client, runId).catch(() => undefined) : undefined;
+        const pending = await Promise.all(
+          raw.map(async (a) => {
+            const name = a.activityType?.name ?? '?';
+            const role = activityRole(name);
+            const queue = input?.config.taskQueues?.[role];
+            // An unclaimed task with nobody polling its queue is "waiting for a worker", not a hang.
+            const waiting = a.state === PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED && (await livePollers(client, role, queue).catch(() => ['?'])).length === 0;
+            return {
+              activity: name,
+              state: stateName(a.state),
+              attempt: a.attempt ?? 1,
+              ...(waiting ? { waitingFor: `a ${role.toUpperCase()} worker on ${queue ?? QUEUE_OF_ROLE[role].name}` } : {}),
+              ...(a.lastFailure?.message ? { lastFailure: a.lastFailure.message } : {}),
+              ...(a.lastWorkerIdentity ? { lastWorker: a.lastWorkerIdentity } : {}),
+            };
+          }),
+        );
+        let result: PipelineResult | undefined;
+        if (desc.status.name === 'COMPLETED') result = (await handle.result()) as PipelineResult;
+        const out = { runId, status: desc.status.name, ...attrs, startTime: desc.startTime, closeTime: desc.closeTime, progress, pending, result };
+        if (opts.json) {
+          console.log(JSON.stringify(out));
+          return;
+        }
+        console.log(`${runId}: ${desc.status.name}  stage ${String(attrs.stage ?? '?')}  site ${String(attrs.site ?? '?')}  profile ${String(attrs.profile ?? '?')}`);
+        if (progress) console.log(`  progress ${(progress.fraction * 100).toFixed(0)}%  ${progress.stage} step ${progress.step}/${progress.totalSteps}${progress.loss !== undefined ? ` loss ${progress.loss.toFixed(4)}` : ''}`);
+        for (const p of pending) {
+          console.log(`  pending ${p.activity} (${p.state}) attempt ${p.attempt}${p.lastWorker ? ` on ${p.lastWorker}` : ''}${p.lastFailure ? ` (last failure: ${p.lastFailure})` : ''}`);
+          if (p.waitingFor) console.log(`    waiting for ${p.waitingFor}: start one with npx cc2d worker --queues ${p.waitingFor.includes('GPU') ? 'gpu' : 'cpu'}`);
+        }
+        if (result) console.log(formatResult(result));
+      });
+    });
+}

@@ -1,0 +1,138 @@
+/**
+ * Starting a run and following it to its end, shared by `cc2d run`, `rerun` and `resume`:
+ * hosts workers when none poll (cli/local-workers.ts), shows a progress bar, prints the result.
+ * A run that does not complete exits 1 (2 is for invalid input).
+ */
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { PipelineResult } from '../activities/types';
+import type { PipelineInput } from '../infra/config/run-config';
+import type { StackSettings } from '../infra/config/stack';
+import { ALL_ROLES } from '../workers/local';
+import { formatResult } from './format';
+import { LocalWorkers, type WorkersMode } from './local-workers';
+import { livePollers, missingRoles, newRunId, queryProgress, startRun } from './pipeline-client';
+import { ProgressView } from './progress-view';
+
+/** The flags of every command that starts or resumes a run. */
+export interface FollowFlags {
+  detach?: boolean;
+  json?: boolean;
+  workers: WorkersMode;
+  verbose?: boolean;
+}
+
+/** Follows a run until it closes; returns its result or throws its failure. */
+export async function follow(handle: WorkflowHandle, view: ProgressView, client: Client, local?: LocalWorkers, gpuQueue?: string): Promise<PipelineResult> {
+  let done = false;
+  const result = handle.result().finally(() => {
+    done = true;
+  });
+  const poll = (async () => {
+    let lastWarn = 0;
+    while (!done) {
+      const p = await queryProgress(handle);
+      if (p) {
+        let note: string | undefined;
+        if (p.stage === 'ssl' || p.stage === 'tpl' || p.stage === 'pseudo-labels') {
+          // Never a silent hang when no GPU worker polls.
+          if (Date.now() - lastWarn > 10_000 && p.step === 0 && (await livePollers(client, 'gpu', gpuQueue).catch(() => ['?'])).length === 0) {
+            note = 'waiting for a GPU worker (start one: npx cc2d worker --queues gpu)';
+          }
+        }
+        view.update(p, note);
+      }
+      await local?.check(handle).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  try {
+    return (await result) as PipelineResult;
+  } finally {
+    await poll;
+  }
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof WorkflowFailedError) {
+    let cause: unknown = err.cause;
+    const parts: string[] = [];
+    while (cause instanceof Error) {
+      parts.push(cause.message);
+      cause = (cause as Error & { cause?: unknown }).cause;
+    }
+    return parts.join(': ') || err.message;
+  }
+  return (err as Error).message;
+}
+
+/** A run that did not complete: exit code 1 (2 is for invalid input), no stack trace. */
+class RunFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunFailed';
+    this.stack = message;
+  }
+}
+
+function runQueues(input: PipelineInput): { gpu?: string; cpu?: string } {
+  const q = input.config.taskQueues ?? {};
+  return { ...(q.gpu ? { gpu: q.gpu } : {}), ...(q.cpu ? { cpu: q.cpu } : {}) };
+}
+
+/** Hosts workers if needed, follows the run with a progress bar, prints the result. */
+export async function followRun(client: Client, handle: WorkflowHandle, input: PipelineInput, flags: FollowFlags, local?: LocalWorkers): Promise<void> {
+  const runId = handle.workflowId;
+  const view = new ProgressView(!flags.json || process.stderr.isTTY === true);
+  const onSigint = (): void => {
+    view.stop();
+    process.stderr.write(`\n[cc2d] detached from ${runId}; it continues in Temporal. Follow: npx cc2d status ${runId}; cancel: npx cc2d cancel ${runId}\n`);
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    const result = await follow(handle, view, client, local, runQueues(input).gpu);
+    view.stop();
+    if (flags.json) console.log(JSON.stringify(result));
+    else console.log(formatResult(result));
+  } catch (err) {
+    view.stop();
+    throw new RunFailedError(`run ${runId} did not complete: ${describeFailure(err)}`);
+  } finally {
+    process.off('SIGINT', onSigint);
+    await local?.shutdown();
+  }
+}
+
+/** Workers hosted in this process for the run, unless detached (then only a warning when a queue has none). */
+export async function prepareWorkers(client: Client, settings: StackSettings, input: PipelineInput, flags: FollowFlags): Promise<LocalWorkers | undefined> {
+  const queues = runQueues(input);
+  const local = flags.detach ? undefined : new LocalWorkers(client, settings, flags.workers, flags.verbose ?? false, queues);
+  if (local) await local.beforeStart();
+  else if ((await missingRoles(client, ALL_ROLES, queues)).length > 0) {
+    process.stderr.write('[cc2d] warning: some queues have no live worker; the run waits until `npx cc2d worker` runs\n');
+  }
+  return local;
+}
+
+/** What a detached start prints: the run id, or one JSON line. */
+export function printDetached(runId: string, flags: FollowFlags): void {
+  if (flags.json) console.log(JSON.stringify({ runId, status: 'running' }));
+  else console.log(runId);
+}
+
+export async function runAndFollow(client: Client, settings: StackSettings, input: PipelineInput, flags: FollowFlags & { runId?: string }): Promise<void> {
+  const runId = flags.runId ?? newRunId(input.config.site);
+  const local = await prepareWorkers(client, settings, input, flags);
+  let handle: WorkflowHandle;
+  try {
+    handle = await startRun(client, input, runId);
+  } catch (err) {
+    await local?.shutdown();
+    throw err;
+  }
+  process.stderr.write(`[cc2d] started run ${runId} (profile ${input.profile.name}, site ${input.config.site}, template ${input.config.templateId}, seed ${input.config.seed})\n`);
+  if (flags.detach) {
+    printDetached(runId, flags);
+    return;
+  }
+  await followRun(client, handle, input, flags, local);
+}

@@ -1,0 +1,33 @@
+/** The `cc2d` program: one module per command under cli/commands/, all wired by cli/main.ts. */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildProgram } from '../../cli/main';
+import { activityRole, GPU_ACTIVITIES } from '../../infra/config/names';
+import { PROJECT_ROOT } from '../../infra/config/stack';
+
+const COMMANDS = ['dev', 'doctor', 'ingest', 'run', 'status', 'cancel', 'rerun', 'resume', 'eval', 'runs', 'schedule', 'dashboard', 'worker'];
+
+describe('cc2d program', () => {
+  it('registers every command, in the help order', async () => {
+    const program = await buildProgram();
+    expect(program.commands.map((c) => c.name())).toEqual(COMMANDS);
+  });
+
+  it('has one module per top-level command, each exporting register', async () => {
+    const dir = path.join(PROJECT_ROOT, 'cli', 'commands');
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
+    expect(files.sort()).toEqual([...COMMANDS].sort());
+    for (const f of files) {
+      const mod = (await import(path.join(dir, `${f}.ts`))) as { register?: unknown };
+      expect(typeof mod.register, f).toBe('function');
+    }
+  });
+});
+
+describe('activity roles', () => {
+  it('routes the GPU activities to the GPU queue and everything else to the CPU queue', () => {
+    for (const name of GPU_ACTIVITIES) expect(activityRole(name)).toBe('gpu');
+    for (const name of ['ingestDataset', 'planRun', 'evaluateModel', 'writeReport', 'cleanupRun', '?']) expect(activityRole(name)).toBe('cpu');
+  });
+});
