@@ -207,8 +207,10 @@ export function checkResumeMeta(meta: Record<string, unknown>, fields: Record<st
 }
 
 /** A trainer's parameters, optimizer and data stream, fresh or restored; see initTraining. */
-export interface TrainingState {
+export interface TrainingState<M = unknown> {
   params: ParamStore;
+  /** What `define` returned (e.g. the network object over `params`). */
+  model: M;
   optimizer: AdamL2;
   dataPrng: Prng;
   /** Set when restored from a checkpoint. */
@@ -221,19 +223,19 @@ export interface TrainingState {
  * checked checkpoint: weights, optimizer state, PRNG and step are the checkpoint's (the weights
  * start as zeros, no random draws are spent on them). Frees what it built if anything throws.
  */
-export function initTraining(seed: number, checkpoint: CheckpointContent | undefined, weightDecay: number, define: (p: ParamStore) => void): TrainingState {
+export function initTraining<M>(seed: number, checkpoint: CheckpointContent | undefined, weightDecay: number, define: (p: ParamStore) => M): TrainingState<M> {
   const root = checkpoint ? undefined : Prng.fromSeed(seed);
   const params = new ParamStore(root ? root.fork() : null);
   let optimizer: AdamL2 | undefined;
   try {
-    define(params);
+    const model = define(params);
     optimizer = new AdamL2(params.trainable, { weightDecay });
-    if (!checkpoint) return { params, optimizer, dataPrng: root!.fork() };
+    if (!checkpoint) return { params, model, optimizer, dataPrng: root!.fork() };
     params.load(checkpoint.params);
     optimizer.load(checkpoint.optimizer.step, checkpoint.optimizer.slots);
     const lastLoss = checkpoint.meta.lastLoss;
     return {
-      params, optimizer, dataPrng: Prng.fromState(checkpoint.prng),
+      params, model, optimizer, dataPrng: Prng.fromState(checkpoint.prng),
       resume: { step: checkpoint.step, lastLoss: typeof lastLoss === 'number' ? lastLoss : null },
     };
   } catch (err) {

@@ -131,8 +131,8 @@ export function adjustContrast8(px: Uint8Array, factor: number): void {
 
 /**
  * PIL-style bilinear resize (what `Image.resize(..., BILINEAR)` does): a separable triangle
- * filter whose support widens with the scale factor when shrinking, so it anti-aliases (trap
- * §8.12). Float in, float out (PIL's 8-bit rounding between the two passes is not reproduced;
+ * filter whose support widens with the scale factor when shrinking, so it anti-aliases. Float
+ * in, float out (PIL's 8-bit rounding between the two passes is not reproduced;
  * infra/dataset/resample does that, from the same coefficients).
  */
 export function resizeAntialiased(img: GrayImage, outHeight: number, outWidth: number): GrayImage {

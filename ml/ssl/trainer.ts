@@ -114,12 +114,10 @@ export async function createSslTrainer(input: SslTrainerInput): Promise<Trainer>
     })
     : undefined;
   const meta = c?.meta as unknown as SslCheckpointMeta | undefined;
-  let model: SslNetwork | undefined;
-  const state = initTraining(seed, c, profile.ssl.weightDecay, (p) => {
-    model = SslNetwork.define(p, net);
-  });
+  const state = initTraining(seed, c, profile.ssl.weightDecay, (p) => SslNetwork.define(p, net));
+  const model = state.model;
   try {
-    if (!c && input.backboneWeights) model!.loadBackboneWeights(input.backboneWeights);
+    if (!c && input.backboneWeights) model.loadBackboneWeights(input.backboneWeights);
   } catch (err) {
     disposeTraining(state);
     throw err;
@@ -134,11 +132,11 @@ export async function createSslTrainer(input: SslTrainerInput): Promise<Trainer>
     state,
     partNames: SSL_LEVELS.map((_l, i) => `level${i + 1}`),
     learningRate: (step) => sslLearningRate(profile, step),
-    planStep: () => sslStepPlan(model!, batches.next(), lossCfg),
+    planStep: () => sslStepPlan(model, batches.next(), lossCfg),
     checkpointMeta: (): SslCheckpointMeta => ({
       format: CHECKPOINT_FORMAT, seed, inputSize: S, net, numImages: images.length, imageDigest, cursor: batches.cursor(), init,
     }),
-    exportWeights: (step) => encodeSslWeights(model!, S, { init, step }),
+    exportWeights: (step) => encodeSslWeights(model, S, { init, step }),
   });
 }
 

@@ -10,8 +10,8 @@ const KIND = 'test-train';
 /** One weight vector fitted to a target drawn from the data PRNG each step; `scale` multiplies the loss. */
 function tinyTrainer(seed: number, bytes?: Uint8Array, scale = 1) {
   const c: CheckpointContent | undefined = bytes ? openCheckpoint('tiny', bytes, KIND, (m) => checkResumeMeta(m, { seed }, ['digest', 'd1'])) : undefined;
-  const state = initTraining(seed, c, 0, (p) => void p.heNormal('w', [3], 3));
-  const w = state.params.get('w');
+  const state = initTraining(seed, c, 0, (p) => p.heNormal('w', [3], 3));
+  const w = state.model;
   return createTrainer({
     name: 'tiny',
     checkpointKind: KIND,
