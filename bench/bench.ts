@@ -13,34 +13,12 @@ import { Command } from 'commander';
 import { initBackend } from '../infra/tf-backend';
 import { Prng } from '../ml/core/prng';
 import { resolveProfile, type Profile } from '../ml/profiles';
-import type { GrayImage, PointYX } from '../ml/types';
 import { createSslTrainer, matchTemplate } from '../ml/ssl';
 import { createTplTrainer, predictLandmarks } from '../ml/tpl';
 import { countFlops } from './flops';
+import { randomLandmarks, syntheticImages } from './synthetic';
 
 const LANDMARKS = 19;
-
-/** Smooth random images (sum of blurred blobs) so the nets see radiograph-like statistics. */
-function syntheticImages(n: number, size: number, prng: Prng): GrayImage[] {
-  return Array.from({ length: n }, () => {
-    const data = new Float32Array(size * size);
-    const blobs = Array.from({ length: 12 }, () => ({
-      y: prng.uniform(0, size), x: prng.uniform(0, size), r: prng.uniform(size / 20, size / 5), a: prng.uniform(0.2, 0.8),
-    }));
-    for (let y = 0; y < size; y++) {
-      for (let x = 0; x < size; x++) {
-        let v = 0.1;
-        for (const b of blobs) v += b.a * Math.exp(-((y - b.y) ** 2 + (x - b.x) ** 2) / (2 * b.r * b.r));
-        data[y * size + x] = Math.min(1, v + 0.02 * prng.normal());
-      }
-    }
-    return { height: size, width: size, data };
-  });
-}
-
-function randomLandmarks(size: number, prng: Prng): PointYX[] {
-  return Array.from({ length: LANDMARKS }, () => [prng.int(size), prng.int(size)] as PointYX);
-}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -71,7 +49,7 @@ async function benchProfile(profile: Profile, quick: boolean) {
   const nImages = 8;
   const images = syntheticImages(nImages, S, prng);
   const template = images[0]!;
-  const templateLandmarks = randomLandmarks(S, prng);
+  const templateLandmarks = randomLandmarks(LANDMARKS, S, prng);
   const steps = quick ? 3 : profile.name === 'paper' ? 2 : 8; // paper steps take about a minute each here
 
   // SSL
@@ -94,7 +72,7 @@ async function benchProfile(profile: Profile, quick: boolean) {
   sampleRss();
 
   // TPL
-  const pseudo = images.map(() => randomLandmarks(S, prng));
+  const pseudo = images.map(() => randomLandmarks(LANDMARKS, S, prng));
   const tpl = await createTplTrainer({ profile, images, pseudoLabels: pseudo, template, templateLandmarks, seed: 1 });
   await tpl.train(1);
   const tplFlops = await countFlops(() => tpl.train(1));

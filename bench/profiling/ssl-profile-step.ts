@@ -10,16 +10,12 @@ import { SslNetwork } from '../../ml/ssl/network';
 import { BatchNormStats } from '../../ml/core/layers';
 import { sslLoss } from '../../ml/ssl/loss';
 import { makeSslBatch, sslSampleConfig } from '../../ml/data/ssl-sample';
-import type { GrayImage } from '../../ml/types';
+import { syntheticImages } from '../synthetic';
 
 await initBackend();
 const profile = resolveProfile(process.argv[2] ?? 'cpu');
 const S = profile.inputSize;
-const images: GrayImage[] = Array.from({ length: 4 }, (_, n) => {
-  const data = new Float32Array(S * S);
-  for (let i = 0; i < data.length; i++) data[i] = 0.5 + 0.4 * Math.sin(i / (50 + n));
-  return { height: S, width: S, data };
-});
+const images = syntheticImages(4, S, 3);
 const net = SslNetwork.create({ width: profile.ssl.width, embedDim: profile.ssl.embedDim, useRfb: profile.ssl.useRfb }, Prng.fromSeed(1));
 const prng = Prng.fromSeed(2);
 const cfg = sslSampleConfig(S, profile.ssl);

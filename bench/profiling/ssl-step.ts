@@ -7,19 +7,13 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../infra/tf-backend';
 import { resolveProfile } from '../../ml/profiles';
 import { createSslTrainer } from '../../ml/ssl';
-import type { GrayImage } from '../../ml/types';
+import { syntheticImages } from '../synthetic';
 
 const info = await initBackend();
 const profile = resolveProfile(process.argv[2] ?? 'cpu');
 const steps = Number(process.argv[3] ?? 12);
 const S = profile.inputSize;
-const images: GrayImage[] = Array.from({ length: 6 }, (_, n) => {
-  const data = new Float32Array(S * S);
-  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
-    data[y * S + x] = 0.5 + 0.25 * Math.sin((x + 7 * n) / 9) * Math.cos(y / 13) + 0.2 * ((x * y + n) % 17) / 17;
-  }
-  return { height: S, width: S, data };
-});
+const images = syntheticImages(6, S, 2022);
 const trainer = await createSslTrainer({ profile, images, seed: 2022 });
 const times: number[] = [];
 const cpuTimes: number[] = [];

@@ -7,8 +7,9 @@ import { initBackend } from '../../infra/tf-backend';
 import * as tf from '@tensorflow/tfjs';
 import { Prng } from '../../ml/core/prng';
 import { resolveProfile } from '../../ml/profiles';
-import type { GrayImage, PointYX } from '../../ml/types';
+import type { PointYX } from '../../ml/types';
 import { createTplPredictor, createTplTrainer } from '../../ml/tpl';
+import { randomLandmarks, syntheticImages } from '../synthetic';
 
 const [profileName = 'cpu', stepsArg = '12', inferArg = '16', chunkArg = '4'] = process.argv.slice(2);
 const chunkSize = Number(chunkArg);
@@ -17,15 +18,10 @@ const profile = resolveProfile(profileName);
 const s = profile.inputSize;
 const K = 19;
 const prng = Prng.fromSeed(7);
-const img = (): GrayImage => {
-  const data = new Float32Array(s * s);
-  for (let i = 0; i < data.length; i++) data[i] = prng.next();
-  return { height: s, width: s, data };
-};
-const pts = (): PointYX[] => Array.from({ length: K }, () => [prng.int(s), prng.int(s)] as PointYX);
-const images = Array.from({ length: 8 }, img);
+const pts = (): PointYX[] => randomLandmarks(K, s, prng);
+const [template, ...images] = syntheticImages(9, s, prng);
 const trainer = await createTplTrainer({
-  profile, images, pseudoLabels: images.map(pts), template: img(), templateLandmarks: pts(), seed: 1,
+  profile, images, pseudoLabels: images.map(pts), template: template!, templateLandmarks: pts(), seed: 1,
 });
 const steps = Number(stepsArg);
 const times: number[] = [];
@@ -50,7 +46,7 @@ console.log(`train step: median ${med.toFixed(0)} ms, min ${times[0]!.toFixed(0)
 const weights = await trainer.exportWeights();
 trainer.dispose();
 const n = Number(inferArg);
-const inf = Array.from({ length: n }, img);
+const inf = syntheticImages(n, s, prng);
 const tLoad = performance.now();
 const predictor = createTplPredictor({ profile, weights, landmarkCount: K, chunkSize });
 const loadMs = performance.now() - tLoad;

@@ -14,6 +14,7 @@
  *   (support = max(1, in/out)), taps centred at (i + 0.5)·scale, weights normalised per output;
  * - fixed-point weights with 22 fractional bits and round-half-up, as Pillow's 8-bit path.
  */
+import { bilinearTaps } from '../../ml/data/image-ops';
 import type { GreyImage8 } from './types';
 
 const PRECISION_BITS = 32 - 8 - 2;
@@ -29,41 +30,14 @@ interface Coefficients {
   ksize: number;
 }
 
-function triangle(x: number): number {
-  const a = Math.abs(x);
-  return a < 1 ? 1 - a : 0;
-}
-
 /** Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for the bilinear filter (support 1). */
 export function bilinearCoefficients(inSize: number, outSize: number): Coefficients {
-  const scale = inSize / outSize;
-  const filterScale = Math.max(scale, 1);
-  const support = 1 * filterScale;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const weights = new Int32Array(outSize * ksize);
-  const tmp = new Float64Array(ksize);
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    const ss = 1 / filterScale;
-    // C `(int)` truncates toward zero.
-    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
-    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) {
-      const w = triangle((x + xmin - center + 0.5) * ss);
-      tmp[x] = w;
-      ww += w;
-    }
-    for (let x = 0; x < xmax; x++) {
-      const w = ww !== 0 ? (tmp[x] as number) / ww : (tmp[x] as number);
-      weights[xx * ksize + x] = Math.trunc(w * ONE + (w < 0 ? -0.5 : 0.5));
-    }
-    start[xx] = xmin;
-    count[xx] = xmax;
-  }
-  return { start, count, weights, ksize };
+  const taps = bilinearTaps(inSize, outSize);
+  const weights = new Int32Array(taps.weights.length);
+  taps.weights.forEach((w, i) => {
+    weights[i] = Math.trunc(w * ONE + (w < 0 ? -0.5 : 0.5));
+  });
+  return { start: taps.start, count: taps.count, weights, ksize: taps.ksize };
 }
 
 // Accumulators are int32, as in Pillow: 255 · 2^22 · Σw stays below 2^31 for normalised weights.

@@ -4,7 +4,7 @@
  * The reference initialises it from ImageNet; here it trains from scratch unless the caller
  * loads user-supplied weights into the same parameter names.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from './params';
 import { conv2d, maxPool2, relu, scaled } from './layers';
 
@@ -31,14 +31,24 @@ export function defineVggEncoder(p: ParamStore, prefix: string, inChannels: numb
   });
 }
 
+/**
+ * Forward: the five max-pool outputs f0 … f4. Each conv + ReLU and each stage runs in its own
+ * tidy scope, so a forward without gradient tape (inference) frees intermediates as it goes; under
+ * a tape the backward pass keeps what it needs by itself. The outputs stay in the caller's scope.
+ */
 export function vggEncoder(p: ParamStore, prefix: string, x: tf.Tensor4D): tf.Tensor4D[] {
   const feats: tf.Tensor4D[] = [];
   let h = x;
   VGG19_STAGES.forEach((stage, s) => {
-    stage.forEach((_c, i) => {
-      h = relu(conv2d(p, `${prefix}/s${s}c${i}`, h));
+    const input = h;
+    h = tf.tidy(() => {
+      let t = input;
+      stage.forEach((_c, i) => {
+        const u = t;
+        t = tf.tidy(() => relu(conv2d(p, `${prefix}/s${s}c${i}`, u)));
+      });
+      return maxPool2(t);
     });
-    h = maxPool2(h);
     feats.push(h);
   });
   return feats;

@@ -131,64 +131,83 @@ export function adjustContrast8(px: Uint8Array, factor: number): void {
 
 /**
  * PIL-style bilinear resize (what `Image.resize(..., BILINEAR)` does): a separable triangle
- * filter whose support widens with the scale factor when shrinking, so it anti-aliases (trap
- * §8.12). Float in, float out (PIL's 8-bit rounding between the two passes is not reproduced).
+ * filter whose support widens with the scale factor when shrinking, so it anti-aliases. Float
+ * in, float out (PIL's 8-bit rounding between the two passes is not reproduced;
+ * infra/dataset/resample does that, from the same coefficients).
  */
 export function resizeAntialiased(img: GrayImage, outHeight: number, outWidth: number): GrayImage {
   assertGrayImage(img);
   if (!Number.isInteger(outHeight) || !Number.isInteger(outWidth) || outHeight < 1 || outWidth < 1) {
     throw new Error(`resizeAntialiased: bad output size ${outHeight}x${outWidth}`);
   }
-  const cols = triangleCoefficients(img.width, outWidth);
-  const rows = triangleCoefficients(img.height, outHeight);
+  const cols = bilinearTaps(img.width, outWidth);
+  const rows = bilinearTaps(img.height, outHeight);
   // Horizontal pass: height × outWidth.
   const tmp = new Float32Array(img.height * outWidth);
   for (let y = 0; y < img.height; y++) {
     const rowOff = y * img.width;
     for (let x = 0; x < outWidth; x++) {
-      const { start, weights } = cols[x]!;
+      const s = rowOff + cols.start[x]!;
+      const k0 = x * cols.ksize;
       let acc = 0;
-      for (let k = 0; k < weights.length; k++) acc += weights[k]! * img.data[rowOff + start + k]!;
+      for (let k = 0; k < cols.count[x]!; k++) acc += cols.weights[k0 + k]! * img.data[s + k]!;
       tmp[y * outWidth + x] = acc;
     }
   }
   const out = new Float32Array(outHeight * outWidth);
   for (let y = 0; y < outHeight; y++) {
-    const { start, weights } = rows[y]!;
+    const start = rows.start[y]!;
+    const k0 = y * rows.ksize;
     for (let x = 0; x < outWidth; x++) {
       let acc = 0;
-      for (let k = 0; k < weights.length; k++) acc += weights[k]! * tmp[(start + k) * outWidth + x]!;
+      for (let k = 0; k < rows.count[y]!; k++) acc += rows.weights[k0 + k]! * tmp[(start + k) * outWidth + x]!;
       out[y * outWidth + x] = acc;
     }
   }
   return { height: outHeight, width: outWidth, data: out };
 }
 
-interface Coefficients {
-  start: number;
+/** The taps of a 1-D resampling filter, per output index. */
+export interface FilterTaps {
+  /** First input index per output index. */
+  start: Int32Array;
+  /** Number of taps per output index. */
+  count: Int32Array;
+  /** Normalised weights, `ksize` slots per output index (the first `count` used). */
   weights: Float64Array;
+  ksize: number;
 }
 
-/** PIL `precompute_coeffs` for the bilinear (triangle, support 1) filter. */
-function triangleCoefficients(inSize: number, outSize: number): Coefficients[] {
+/**
+ * Pillow's `precompute_coeffs` for the bilinear filter (triangle, support 1, widened by the
+ * scale factor when shrinking; taps centred at (i + 0.5)·scale), with Pillow's arithmetic step
+ * for step, so that fixed-point weights derived from these match Pillow's bit for bit.
+ */
+export function bilinearTaps(inSize: number, outSize: number): FilterTaps {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
-  const support = filterScale;
-  const out: Coefficients[] = [];
-  for (let i = 0; i < outSize; i++) {
-    const centre = (i + 0.5) * scale;
-    const start = Math.max(Math.trunc(centre - support + 0.5), 0);
-    const end = Math.min(Math.trunc(centre + support + 0.5), inSize);
-    const weights = new Float64Array(Math.max(end - start, 0));
-    let total = 0;
-    for (let j = start; j < end; j++) {
-      const t = Math.abs((j - centre + 0.5) / filterScale);
-      const wgt = t < 1 ? 1 - t : 0;
-      weights[j - start] = wgt;
-      total += wgt;
+  const support = 1 * filterScale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const start = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const weights = new Float64Array(outSize * ksize);
+  const ss = 1 / filterScale;
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    // C `(int)` truncates toward zero.
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    const k = xx * ksize;
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) {
+      const t = Math.abs((x + xmin - center + 0.5) * ss);
+      const w = t < 1 ? 1 - t : 0;
+      weights[k + x] = w;
+      ww += w;
     }
-    if (total > 0) for (let k = 0; k < weights.length; k++) weights[k]! /= total;
-    out.push({ start, weights });
+    if (ww !== 0) for (let x = 0; x < xmax; x++) weights[k + x]! /= ww;
+    start[xx] = xmin;
+    count[xx] = xmax;
   }
-  return out;
+  return { start, count, weights, ksize };
 }

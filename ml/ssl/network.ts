@@ -173,11 +173,16 @@ export class SslNetwork {
   static create(config: SslNetConfig, initPrng: Prng | null): SslNetwork {
     const p = new ParamStore(initPrng);
     try {
-      defineSslNet(p, config);
+      return SslNetwork.define(p, config);
     } catch (err) {
       p.dispose();
       throw err;
     }
+  }
+
+  /** Declares the network's parameters in `p` (which it then owns) and returns the network over them. */
+  static define(p: ParamStore, config: SslNetConfig): SslNetwork {
+    defineSslNet(p, config);
     return new SslNetwork(p, { ...config });
   }
 

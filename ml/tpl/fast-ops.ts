@@ -1,11 +1,11 @@
 /**
  * Differentiable ops with hand-written gradients, for speed on the native backend.
  *
- * tfjs's generic gradients are correct but cost many full-size kernels: ReLU's gradient goes
- * through the composite `Step` kernel (isNaN, greater, fill, select, select) and InstanceNorm
- * built from `tf.moments` back-propagates through every broadcast (mul, div, sum, neg, …). On
- * the TPL net at 192² these were more than half of a training step (measured with tf.profile).
- * The forward values are the same ops as ml/core's `tf.relu` and `instanceNorm`.
+ * tfjs's generic gradients are correct but cost many full-size kernels: InstanceNorm built
+ * from `tf.moments` back-propagates through every broadcast (mul, div, sum, neg, …); with
+ * ReLU's Step-based gradient (ml/core's `relu` has the two-kernel one) these were more than half
+ * of a TPL training step at 192² (measured with tf.profile). The forward values are the same
+ * ops as ml/core's `instanceNorm` + ReLU.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -22,16 +22,6 @@ type UnaryForward = (x: tf.Tensor, save: tf.GradSaveFunc) => {
  */
 export function unaryCustomGrad(forward: UnaryForward): (x: tf.Tensor) => tf.Tensor {
   return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => forward(args[0] as tf.Tensor, args[1] as tf.GradSaveFunc));
-}
-
-/** ReLU whose gradient is dy·sign(relu(x)) (1 where x > 0, else 0): two kernels. */
-export function reluFast<T extends tf.Tensor>(x: T): T {
-  const f = unaryCustomGrad((input, save) => {
-    const out = tf.relu(input);
-    save([out]);
-    return { value: out, gradFunc: (dy, saved) => tf.mul(dy, tf.sign(saved[0]!)) };
-  });
-  return f(x) as T;
 }
 
 /**

@@ -19,16 +19,16 @@
  *   is the same as one channel with the three first-layer kernels summed.
  * - The decoder convolutions have no bias: every one is followed by an InstanceNorm that
  *   subtracts the per-channel mean, so a bias there has no effect on the output.
- * - ReLU and InstanceNorm+ReLU use hand-written gradients (fast-ops.ts) for speed; the VGG
- *   forward is ml/core's, re-spelled here to use them, with the same parameter names.
+ * - InstanceNorm+ReLU uses a hand-written gradient (fast-ops.ts) for speed; the VGG encoder is
+ *   ml/core's (shared with the stage-I network).
  * Deliberate change (spec §13 trap): the heatmap channels' output bias starts at logit(0.01)
  * so that σ starts near 0.01 instead of 0.5; the offset biases start at 0.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../core/params';
-import { conv2d, maxPool2, scaled, upsample2 } from '../core/layers';
-import { defineVggEncoder, vggChannels } from '../core/vgg-encoder';
-import { gatherRows, instanceNormRelu, reluFast } from './fast-ops';
+import { conv2d, scaled, upsample2 } from '../core/layers';
+import { defineVggEncoder, vggChannels, vggEncoder } from '../core/vgg-encoder';
+import { gatherRows, instanceNormRelu } from './fast-ops';
 
 export interface TplNetworkConfig {
   /** Channel width multiplier (1 = paper). */
@@ -84,31 +84,6 @@ export function defineTplNetwork(p: ParamStore, cfg: TplNetworkConfig): void {
   });
 }
 
-/** Convolutions per VGG19 stage; parameter names follow ml/core's defineVggEncoder. */
-const VGG19_DEPTHS = [2, 2, 4, 4, 4] as const;
-
-/**
- * The VGG19 forward of ml/core (`vggEncoder`), with the ReLU gradient of fast-ops: same
- * parameters, same values. Returns the five max-pool outputs f0 … f4.
- */
-function encoder(p: ParamStore, x: tf.Tensor4D): tf.Tensor4D[] {
-  const feats: tf.Tensor4D[] = [];
-  let h = x;
-  VGG19_DEPTHS.forEach((depth, s) => {
-    const input = h;
-    h = tf.tidy(() => {
-      let t = input;
-      for (let i = 0; i < depth; i++) {
-        const u = t;
-        t = tf.tidy(() => reluFast(conv2d(p, `${ENCODER}/s${s}c${i}`, u)));
-      }
-      return maxPool2(t);
-    });
-    feats.push(h);
-  });
-  return feats;
-}
-
 function doubleConv(p: ParamStore, name: string, x: tf.Tensor4D): tf.Tensor4D {
   const h = tf.tidy(() => instanceNormRelu(conv2d(p, `${name}/c0`, x)));
   return tf.tidy(() => instanceNormRelu(conv2d(p, `${name}/c1`, h)));
@@ -125,7 +100,7 @@ export function tplFeatures(p: ParamStore, images: tf.Tensor4D): tf.Tensor4D {
   if (c !== 1) throw new Error(`tplForward: expected 1 input channel, got ${c}`);
   if (h % 32 !== 0 || w % 32 !== 0) throw new Error(`tplForward: input ${h}×${w} must be a multiple of 32 on both sides`);
   const x = tf.div(tf.sub(images, 0.5), 0.5) as tf.Tensor4D;
-  const feats = encoder(p, x);
+  const feats = vggEncoder(p, ENCODER, x);
   let y = feats[4]!;
   for (const [name, , skip] of DECODER) {
     const input = y;

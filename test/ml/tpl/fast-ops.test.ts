@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { instanceNorm } from '../../../ml/core/layers';
-import { instanceNormRelu, reluFast } from '../../../ml/tpl/fast-ops';
+import { instanceNorm, relu as reluFast } from '../../../ml/core/layers';
+import { instanceNormRelu } from '../../../ml/tpl/fast-ops';
 import { focalHeatLoss, maskedL1, PROB_EPS } from '../../../ml/tpl/loss';
 
 /** Max |a − b| over two same-shape tensors. */
