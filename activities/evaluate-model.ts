@@ -18,13 +18,13 @@ import { Context } from '@temporalio/activity';
 import { evaluateLandmarks } from '../ml/metrics';
 import { createTplPredictor } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
+import { sha256Hex } from '../infra/storage/hash';
 import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
 import { withStorageRetry } from './failures';
 import { ProgressReporter } from './progress';
 import { runKeys } from './run-keys';
 import { evalCase, evaluateSslStage, scoreTestPredictions, sslStageDocument, STAGE_CHUNK, summaryOf, testIdsOf } from './stage-metrics';
-import { sha256Hex } from './training-loop';
 import type { EvaluateModelInput, EvaluateModelOutput, PseudoLabelFile, StageProgress } from './types';
 
 export const METRICS_FORMAT = 'cc2d-metrics-v1';

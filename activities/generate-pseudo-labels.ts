@@ -6,12 +6,12 @@
  */
 import { Context } from '@temporalio/activity';
 import { matchTemplate } from '../ml/ssl';
+import { sha256Hex } from '../infra/storage/hash';
 import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
 import { withStorageRetry } from './failures';
 import { ProgressReporter } from './progress';
 import { runKeys } from './run-keys';
-import { sha256Hex } from './training-loop';
 import type { GeneratePseudoLabelsInput, PseudoLabelFile, PseudoLabelShard, StageProgress } from './types';
 
 export function createGeneratePseudoLabels(deps: ActivityDeps) {

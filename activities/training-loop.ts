@@ -4,12 +4,11 @@
  * heartbeats → checkpoint every `checkpointEvery` steps → export weights to a content-addressed
  * key → completion marker. No tensor math here: the Trainer (ml/) does it.
  */
-import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Trainer } from '../ml/types';
 import type { ObjectStore } from '../infra/storage/object-store';
 import { NotFoundError } from '../infra/storage/object-store';
-import { canonicalJson } from '../infra/config/run-config';
+import { sha256Hex, sha256OfJson } from '../infra/storage/hash';
 import { CheckpointStore } from './checkpoints';
 import { withStorageRetry } from './failures';
 import { ProgressReporter, type ProgressOptions } from './progress';
@@ -39,13 +38,6 @@ interface DoneMarker {
 
 const enc = new TextEncoder();
 
-export function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-export function fingerprint(value: unknown): string {
-  return sha256Hex(canonicalJson(value));
-}
 
 async function readDone(store: ObjectStore, key: string): Promise<DoneMarker | undefined> {
   try {
@@ -61,7 +53,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
   const { store } = deps;
   const { attempt } = ctx.info;
   const started = Date.now();
-  const fp = fingerprint(run.fingerprintOf);
+  const fp = sha256OfJson(run.fingerprintOf);
 
   // A retry after a lost completion (reliability F8) returns the stored result.
   const doneKey = runKeys.trainDone(run.runId, run.kind);

@@ -15,12 +15,12 @@
 import { Context } from '@temporalio/activity';
 import { buildRunReportInput, writeRunReportHtml, type Lineage } from '../infra/report';
 import { DATASET_FILES, datasetPrefix } from '../infra/dataset/published';
+import { sha256Hex } from '../infra/storage/hash';
 import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
 import { isTransientStorage, withStorageRetry } from './failures';
 import { buildLineageManifest, publishExisting } from './publish-run';
 import { runKeys, runPrefix } from './run-keys';
-import { sha256Hex } from './training-loop';
 import type { ArtifactRef, WriteReportInput, WriteReportOutput } from './types';
 
 export const REPORT_FORMAT = 'cc2d-run-report-v1';

@@ -10,10 +10,10 @@
 import { DatasetReader } from '../activities/dataset-reader';
 import { runKeys, runPrefix } from '../activities/run-keys';
 import { evaluateSslStage, sslStageDocument } from '../activities/stage-metrics';
-import { sha256Hex } from '../activities/training-loop';
 import type { ArtifactRef, BackendRef, MetricSummary } from '../activities/types';
 import type { Profile } from '../ml/profiles';
 import { UserError } from '../infra/errors';
+import { sha256Hex } from '../infra/storage/hash';
 import { readManifest, readManifestFile } from '../infra/storage/manifest';
 import { NotFoundError, PreconditionFailedError, type ObjectStore } from '../infra/storage/object-store';
 

@@ -15,9 +15,9 @@
  * attempts can overlap): two publishers racing with different content under one prefix are
  * detected (one gets ManifestConflictError, readers verify hashes), not prevented.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { IntegrityError, InvalidDatasetKeyError, UserError } from '../errors';
+import { canonicalJson, sha256Hex } from './hash';
 import { assertValidKeys, normalizePrefix } from './keys';
 import { NotFoundError, PreconditionFailedError, type ObjectStore } from './object-store';
 
@@ -70,20 +70,6 @@ export class ManifestConflictError extends UserError {
   constructor(readonly manifestKey: string, detail: string) {
     super(`${manifestKey} already exists with different content (${detail})`, 'ManifestConflict');
   }
-}
-
-/** JSON with object keys sorted at every level: equal values give equal bytes. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-    return v;
-  });
-}
-
-function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 export function manifestKeyOf(prefix: string): string {
