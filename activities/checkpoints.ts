@@ -12,7 +12,7 @@
  */
 import type { ObjectStore } from '../infra/storage/object-store';
 import { NotFoundError, PreconditionFailedError } from '../infra/storage/object-store';
-import { runKeys, type TrainKind } from './run-keys';
+import { runKeys, type TrainKind } from '../infra/storage/keys';
 import type { ArtifactRef, TrainHeartbeat } from './types';
 import { withStorageRetry } from './failures';
 

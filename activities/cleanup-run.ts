@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import { isPublished } from '../infra/storage/manifest';
 import type { ObjectStore } from '../infra/storage/object-store';
 import { withStorageRetry } from './failures';
-import { runPrefix } from './run-keys';
+import { runPrefix } from '../infra/storage/keys';
 import type { CleanupRunInput, CleanupRunOutput } from './types';
 
 export function createCleanupRun(deps: { store: ObjectStore }) {

@@ -23,7 +23,7 @@ import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
 import { withStorageRetry } from './failures';
 import { ProgressReporter } from './progress';
-import { runKeys } from './run-keys';
+import { runKeys } from '../infra/storage/keys';
 import { evalCase, evaluateSslStage, scoreTestPredictions, sslStageDocument, STAGE_CHUNK, summaryOf, testIdsOf } from './stage-metrics';
 import type { EvaluateModelInput, EvaluateModelOutput, PseudoLabelFile, StageProgress } from './types';
 

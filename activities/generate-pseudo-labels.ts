@@ -11,7 +11,7 @@ import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
 import { withStorageRetry } from './failures';
 import { ProgressReporter } from './progress';
-import { runKeys } from './run-keys';
+import { runKeys } from '../infra/storage/keys';
 import type { GeneratePseudoLabelsInput, PseudoLabelFile, PseudoLabelShard, StageProgress } from './types';
 
 export function createGeneratePseudoLabels(deps: ActivityDeps) {

@@ -12,7 +12,7 @@ import { sha256Hex, sha256OfJson } from '../infra/storage/hash';
 import { CheckpointStore } from './checkpoints';
 import { withStorageRetry } from './failures';
 import { ProgressReporter, type ProgressOptions } from './progress';
-import { runKeys, type TrainKind } from './run-keys';
+import { runKeys, type TrainKind } from '../infra/storage/keys';
 import type { ArtifactRef, BackendRef, TrainHeartbeat, TrainOutput } from './types';
 
 export interface TrainingRun {

@@ -20,7 +20,7 @@ import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
 import { isTransientStorage, withStorageRetry } from './failures';
 import { buildLineageManifest, publishExisting } from './publish-run';
-import { runKeys, runPrefix } from './run-keys';
+import { runKeys, runPrefix } from '../infra/storage/keys';
 import type { ArtifactRef, WriteReportInput, WriteReportOutput } from './types';
 
 export const REPORT_FORMAT = 'cc2d-run-report-v1';

@@ -8,7 +8,7 @@
  * (the run's manifest is never touched).
  */
 import { DatasetReader } from '../activities/dataset-reader';
-import { runKeys, runPrefix } from '../activities/run-keys';
+import { runKeys, runPrefix } from '../infra/storage/keys';
 import { evaluateSslStage, sslStageDocument } from '../activities/stage-metrics';
 import type { ArtifactRef, BackendRef, MetricSummary } from '../activities/types';
 import type { Profile } from '../ml/profiles';

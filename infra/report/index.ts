@@ -19,4 +19,4 @@ export { pickOverlayCases, summarizeErrors, sdrStrict, sdrCurve, histogram, SDR_
 export { ISBI_LANDMARK_NAMES, landmarkNames } from './landmarks';
 export { PAPER_REFERENCE } from './reference';
 export { escapeHtml } from './html';
-export { buildRunReportInput, writeRunReportHtml, reportHtmlKeyFor, type BuildReportArgs } from './build-input';
+export { buildRunReportInput, writeRunReportHtml, type BuildReportArgs } from './build-input';

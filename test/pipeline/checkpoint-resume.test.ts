@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runKeys } from '../../activities/run-keys';
+import { runKeys } from '../../infra/storage/keys';
 import { runTraining, type TrainingRun } from '../../activities/training-loop';
 import type { TrainHeartbeat, TrainOutput } from '../../activities/types';
 import type { Trainer, TrainProgress } from '../../ml/types';

@@ -18,7 +18,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runPrefix } from '../../activities/run-keys';
+import { runPrefix } from '../../infra/storage/keys';
 import type { PipelineResult } from '../../activities/types';
 import { listRuns } from '../../cli/commands/runs';
 import { searchAttributesOf } from '../../cli/pipeline-client';

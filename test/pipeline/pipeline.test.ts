@@ -14,7 +14,7 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineResult, PseudoLabelFile } from '../../activities/types';
 import { DatasetReader } from '../../activities/dataset-reader';
-import { runPrefix } from '../../activities/run-keys';
+import { runPrefix } from '../../infra/storage/keys';
 import { evaluateLandmarks } from '../../ml/metrics';
 import { matchTemplate } from '../../ml/ssl';
 import type { PointYX } from '../../ml/types';
