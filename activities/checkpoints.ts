@@ -13,7 +13,7 @@
 import type { ObjectStore } from '../infra/storage/object-store';
 import { NotFoundError, PreconditionFailedError } from '../infra/storage/object-store';
 import { runKeys, type TrainKind } from '../infra/storage/keys';
-import type { ArtifactRef, TrainHeartbeat } from './types';
+import type { ArtifactRef, TrainHeartbeat } from '../contracts/types';
 import { withStorageRetry } from './failures';
 
 export const CHECKPOINT_MANIFEST_FORMAT = 'cc2d-checkpoint-manifest-v1';

@@ -8,7 +8,7 @@ import { isPublished } from '../infra/storage/manifest';
 import type { ObjectStore } from '../infra/storage/object-store';
 import { withStorageRetry } from './failures';
 import { runPrefix } from '../infra/storage/keys';
-import type { CleanupRunInput, CleanupRunOutput } from './types';
+import type { CleanupRunInput, CleanupRunOutput } from '../contracts/types';
 
 export function createCleanupRun(deps: { store: ObjectStore }) {
   return async function cleanupRun(input: CleanupRunInput): Promise<CleanupRunOutput> {

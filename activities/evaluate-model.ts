@@ -25,7 +25,7 @@ import { withStorageRetry } from './failures';
 import { ProgressReporter } from './progress';
 import { runKeys } from '../infra/storage/keys';
 import { evalCase, evaluateSslStage, scoreTestPredictions, sslStageDocument, STAGE_CHUNK, summaryOf, testIdsOf } from './stage-metrics';
-import type { EvaluateModelInput, EvaluateModelOutput, PseudoLabelFile, StageProgress } from './types';
+import type { EvaluateModelInput, EvaluateModelOutput, PseudoLabelFile, StageProgress } from '../contracts/types';
 
 export const METRICS_FORMAT = 'cc2d-metrics-v1';
 

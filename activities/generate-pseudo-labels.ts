@@ -12,7 +12,7 @@ import type { ActivityDeps } from './deps';
 import { withStorageRetry } from './failures';
 import { ProgressReporter } from './progress';
 import { runKeys } from '../infra/storage/keys';
-import type { GeneratePseudoLabelsInput, PseudoLabelFile, PseudoLabelShard, StageProgress } from './types';
+import type { GeneratePseudoLabelsInput, PseudoLabelFile, PseudoLabelShard, StageProgress } from '../contracts/types';
 
 export function createGeneratePseudoLabels(deps: ActivityDeps) {
   return async function generatePseudoLabels(input: GeneratePseudoLabelsInput): Promise<PseudoLabelShard> {

@@ -8,7 +8,7 @@ import { checkConfigAgainstSplits } from '../infra/config/run-config';
 import { InvalidConfigError } from '../infra/errors';
 import type { ObjectStore } from '../infra/storage/object-store';
 import { DatasetReader } from './dataset-reader';
-import type { PlanRunInput, PlanRunOutput } from './types';
+import type { PlanRunInput, PlanRunOutput } from '../contracts/types';
 
 /** `n` contiguous, non-empty, near-equal shards (fewer when there are fewer ids). */
 export function shardIds(ids: readonly string[], n: number): string[][] {

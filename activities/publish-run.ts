@@ -9,7 +9,7 @@ import { canonicalJson } from '../infra/storage/hash';
 import { ManifestConflictError, manifestKeyOf, ManifestSchema, type JsonValue, type Manifest } from '../infra/storage/manifest';
 import { IntegrityError } from '../infra/errors';
 import { NotFoundError, PreconditionFailedError, type ObjectStore } from '../infra/storage/object-store';
-import type { ArtifactRef } from './types';
+import type { ArtifactRef } from '../contracts/types';
 
 export interface LineageInput {
   runId: string;

@@ -15,7 +15,7 @@ import { SslMatcher } from '../ml/ssl';
 import type { PointYX } from '../ml/types';
 import type { DatasetLabels } from '../infra/dataset/published';
 import type { DatasetReader } from './dataset-reader';
-import type { MetricSummary } from './types';
+import type { MetricSummary } from '../contracts/types';
 
 export const PROTOCOLS: readonly EvalProtocol[] = ['A', 'B'];
 /** Test images per matching / prediction call: a heartbeat and a cancellation check between chunks. */

@@ -9,7 +9,7 @@ import { createSslTrainer } from '../ml/ssl';
 import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
 import { runTraining } from './training-loop';
-import type { TrainOutput, TrainSelfSupervisedInput } from './types';
+import type { TrainOutput, TrainSelfSupervisedInput } from '../contracts/types';
 
 export function createTrainSelfSupervised(deps: ActivityDeps) {
   return async function trainSelfSupervised(input: TrainSelfSupervisedInput): Promise<TrainOutput> {

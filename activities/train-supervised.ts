@@ -10,7 +10,7 @@ import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
 import { withStorageRetry } from './failures';
 import { runTraining } from './training-loop';
-import type { PseudoLabelFile, TrainOutput, TrainSupervisedInput } from './types';
+import type { PseudoLabelFile, TrainOutput, TrainSupervisedInput } from '../contracts/types';
 
 export function createTrainSupervised(deps: ActivityDeps) {
   return async function trainSupervised(input: TrainSupervisedInput): Promise<TrainOutput> {

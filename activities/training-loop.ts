@@ -13,7 +13,7 @@ import { CheckpointStore } from './checkpoints';
 import { withStorageRetry } from './failures';
 import { ProgressReporter, type ProgressOptions } from './progress';
 import { runKeys, type TrainKind } from '../infra/storage/keys';
-import type { ArtifactRef, BackendRef, TrainHeartbeat, TrainOutput } from './types';
+import type { ArtifactRef, BackendRef, TrainHeartbeat, TrainOutput } from '../contracts/types';
 
 export interface TrainingRun {
   kind: TrainKind;

@@ -21,7 +21,7 @@ import type { ActivityDeps } from './deps';
 import { isTransientStorage, withStorageRetry } from './failures';
 import { buildLineageManifest, publishExisting } from './publish-run';
 import { runKeys, runPrefix } from '../infra/storage/keys';
-import type { ArtifactRef, WriteReportInput, WriteReportOutput } from './types';
+import type { ArtifactRef, WriteReportInput, WriteReportOutput } from '../contracts/types';
 
 export const REPORT_FORMAT = 'cc2d-run-report-v1';
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { PipelineProgress, PipelineResult } from '../activities/types';
+import type { PipelineProgress, PipelineResult } from '../contracts/types';
 import {
   buildPipelineInput,
   checkConfigAgainstSplits,

@@ -10,7 +10,7 @@
 import { DatasetReader } from '../activities/dataset-reader';
 import { runKeys, runPrefix } from '../infra/storage/keys';
 import { evaluateSslStage, sslStageDocument } from '../activities/stage-metrics';
-import type { ArtifactRef, BackendRef, MetricSummary } from '../activities/types';
+import type { ArtifactRef, BackendRef, MetricSummary } from '../contracts/types';
 import type { Profile } from '../ml/profiles';
 import { UserError } from '../infra/errors';
 import { sha256Hex } from '../infra/storage/hash';

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import type { PipelineProgress, PipelineResult } from '../../activities/types';
+import type { PipelineProgress, PipelineResult } from '../../contracts/types';
 import { loadRunConfig, parseRunConfig, type PipelineInput, type RunConfigFlags } from '../../infra/config/run-config';
 import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';

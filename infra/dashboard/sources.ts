@@ -4,7 +4,7 @@
  * the artifact store. Both are small interfaces so the server can be tested with fakes.
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import type { PipelineProgress } from '../../activities/types';
+import type { PipelineProgress } from '../../contracts/types';
 import { runKeys } from '../storage/keys';
 import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
 import { SEARCH_ATTRIBUTES as SA } from '../config/names';

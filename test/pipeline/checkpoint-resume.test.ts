@@ -13,7 +13,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runKeys } from '../../infra/storage/keys';
 import { runTraining, type TrainingRun } from '../../activities/training-loop';
-import type { TrainHeartbeat, TrainOutput } from '../../activities/types';
+import type { TrainHeartbeat, TrainOutput } from '../../contracts/types';
 import type { Trainer, TrainProgress } from '../../ml/types';
 import { requireStack } from '../support/stack';
 

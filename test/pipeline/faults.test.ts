@@ -19,7 +19,7 @@ import { CancelledFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPrefix } from '../../infra/storage/keys';
-import type { PipelineResult } from '../../activities/types';
+import type { PipelineResult } from '../../contracts/types';
 import { listRuns } from '../../cli/commands/runs';
 import { searchAttributesOf } from '../../cli/pipeline-client';
 import { PROJECT_ROOT } from '../../infra/config/stack';

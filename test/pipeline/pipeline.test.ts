@@ -12,7 +12,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PipelineResult, PseudoLabelFile } from '../../activities/types';
+import type { PipelineResult, PseudoLabelFile } from '../../contracts/types';
 import { DatasetReader } from '../../activities/dataset-reader';
 import { runPrefix } from '../../infra/storage/keys';
 import { evaluateLandmarks } from '../../ml/metrics';

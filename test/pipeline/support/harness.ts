@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { installRuntime } from '../../../workers/runtime-logger';
-import type { PipelineResult } from '../../../activities/types';
+import type { PipelineResult } from '../../../contracts/types';
 import { parseRunConfig, buildPipelineInput, type PipelineInput, type RunConfigInput } from '../../../infra/config/run-config';
 import { startRun } from '../../../cli/pipeline-client';
 import { buildActivityDeps, type WorkerDeps } from '../../../workers/activity-deps';

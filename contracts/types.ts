@@ -1,7 +1,8 @@
 /**
- * Inputs and outputs of the pipeline activities. Everything here is small JSON: S3 keys, hashes,
- * ids, metrics. Never image bytes, tensors or weights (payload limit 2 MiB, history 50 MiB).
- * Workflows import these with `import type` only.
+ * The wire types between workflow, activities, CLI and dashboard: inputs and outputs of the
+ * pipeline activities, the workflow's result and progress. Everything here is small JSON: S3
+ * keys, hashes, ids, metrics. Never image bytes, tensors or weights (payload limit 2 MiB,
+ * history 50 MiB). Types only, so workflows can `import type` them.
  */
 import type { PipelineInput, RunConfig } from '../infra/config/run-config';
 import type { Profile } from '../ml/profiles';
@@ -155,7 +156,10 @@ export interface EvaluateModelInput {
   landmarkCount: number;
 }
 
-/** MRE (mm) and SDR (share of errors strictly below r mm) of one set under one protocol. */
+/**
+ * MRE (mm), SD (mm) and SDR of one set under one protocol. `sdr` maps the radius in mm (as a
+ * string: "2", "2.5", "3", "4") to the PERCENT (0-100) of errors strictly below it.
+ */
 export interface MetricSummary {
   images: number;
   mreMm: number;
