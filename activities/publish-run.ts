@@ -6,7 +6,8 @@
  * report activity); different content is a ManifestConflictError.
  */
 import { canonicalJson } from '../infra/storage/hash';
-import { ManifestConflictError, manifestKeyOf, ManifestSchema, type JsonValue, type Manifest } from '../infra/storage/manifest';
+import { ManifestSchema, type JsonValue, type Manifest } from '../contracts/documents';
+import { ManifestConflictError, manifestKeyOf } from '../infra/storage/manifest';
 import { IntegrityError } from '../infra/errors';
 import { NotFoundError, PreconditionFailedError, type ObjectStore } from '../infra/storage/object-store';
 import type { ArtifactRef } from '../contracts/types';

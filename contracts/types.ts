@@ -5,6 +5,7 @@
  * history 50 MiB). Types only, so workflows can `import type` them.
  */
 import type { PipelineInput, RunConfig } from '../infra/config/run-config';
+import type { MetricSummary } from '../ml/metrics';
 import type { Profile } from '../ml/profiles';
 
 /** A stored object: its key and the sha256 of its bytes. */
@@ -157,15 +158,11 @@ export interface EvaluateModelInput {
 }
 
 /**
- * MRE (mm), SD (mm) and SDR of one set under one protocol. `sdr` maps the radius in mm (as a
- * string: "2", "2.5", "3", "4") to the PERCENT (0-100) of errors strictly below it.
+ * MRE (mm), SD (mm) and SDR of one set under one protocol, as ml/metrics computes it: `sdr`
+ * maps the radius in mm (as a string: "2", "2.5", "3", "4") to the PERCENT (0-100) of errors
+ * strictly below it.
  */
-export interface MetricSummary {
-  images: number;
-  mreMm: number;
-  sdMm: number;
-  sdr: Record<string, number>;
-}
+export type { MetricSummary };
 
 export interface EvaluateModelOutput {
   /** Full per-landmark, per-image metrics JSON. */

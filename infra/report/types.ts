@@ -12,29 +12,11 @@
  *   other key is shown as given.
  */
 import { z } from 'zod';
+import { LossLogSchema, LossPointSchema, type LossLog, type LossPoint } from '../../contracts/documents';
 
 const finiteNonNeg = z.number().min(0).max(1e6);
 
-export const LossPointSchema = z
-  .object({
-    step: z.number().int().min(0),
-    /** Training loss after this step (non-finite values must be dropped or sent as null). */
-    loss: z.number().nullable(),
-  })
-  .strict();
-export type LossPoint = z.infer<typeof LossPointSchema>;
-
-/** Per-step loss log of one training stage, as stored by the trainer activity. */
-export const LossLogSchema = z
-  .object({
-    stage: z.enum(['ssl', 'tpl']),
-    totalSteps: z.number().int().min(0).optional(),
-    /** Steps at which an attempt resumed from a checkpoint (drawn as markers). */
-    resumedAtSteps: z.array(z.number().int().min(0)).optional(),
-    points: z.array(LossPointSchema).max(2_000_000),
-  })
-  .strict();
-export type LossLog = z.infer<typeof LossLogSchema>;
+export { LossLogSchema, LossPointSchema, type LossLog, type LossPoint };
 
 export const ImageErrorsSchema = z
   .object({

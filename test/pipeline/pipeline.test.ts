@@ -13,7 +13,7 @@ import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineResult, PseudoLabelFile } from '../../contracts/types';
-import { DatasetReader } from '../../activities/dataset-reader';
+import { DatasetReader } from '../../infra/dataset/reader';
 import { runPrefix } from '../../infra/storage/keys';
 import { evaluateLandmarks } from '../../ml/metrics';
 import { matchTemplate } from '../../ml/ssl';
