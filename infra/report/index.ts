@@ -15,7 +15,7 @@ export {
   type Overlay,
   type Lineage,
 } from './types';
-export { pickOverlayCases, summarizeErrors, sdrStrict, sdrCurve, histogram, SDR_RADII_MM, splitLabel } from './stats';
+export { pickOverlayCases, summarizeErrors, sdrCurve, histogram, splitLabel } from './stats';
 export { ISBI_LANDMARK_NAMES, landmarkNames } from './landmarks';
 export { PAPER_REFERENCE } from './reference';
 export { escapeHtml } from './html';

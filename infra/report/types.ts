@@ -6,7 +6,7 @@
  * Conventions:
  * - Errors are radial errors in mm, one per landmark, per test image, per protocol. The report
  *   derives every number (MRE, SD, SDR, per-landmark rows, SDR curve) from them, with SDR(r) =
- *   share of errors STRICTLY below r (spec §6.1), so its tables agree with the evaluator's.
+ *   percent of errors STRICTLY below r (ml/metrics, as the evaluator stores it), so its tables agree with the evaluator's.
  * - Points are [y, x] on the grid named by `grid` (CC2D's convention, e.g. the 384 working grid).
  * - Split keys: `test1`, `test2`, `test1+test2` (displayed as Test1, Test2, Test1+Test2); any
  *   other key is shown as given.
