@@ -10,29 +10,13 @@
  * this input, and the blob's sha256 matches. Corrupt ones are logged and skipped (the previous
  * one is tried next).
  */
+import { CHECKPOINT_MANIFEST_FORMAT, CheckpointManifestSchema, type CheckpointManifest } from '../contracts/documents';
 import type { ObjectStore } from '../infra/storage/object-store';
 import { NotFoundError, PreconditionFailedError } from '../infra/storage/object-store';
-import { runKeys, type TrainKind } from './run-keys';
-import type { ArtifactRef, TrainHeartbeat } from './types';
-import { withStorageRetry } from './failures';
-
-export const CHECKPOINT_MANIFEST_FORMAT = 'cc2d-checkpoint-manifest-v1';
-
-export interface CheckpointManifest {
-  format: typeof CHECKPOINT_MANIFEST_FORMAT;
-  kind: TrainKind;
-  runId: string;
-  /** sha256 of the training input; a checkpoint of another input is never resumed from. */
-  fingerprint: string;
-  step: number;
-  totalSteps: number;
-  attempt: number;
-  loss: number;
-  blob: ArtifactRef;
-  /** Loss log up to `step` (LossLog JSON), so a resumed attempt keeps the earlier curve. */
-  lossLog?: ArtifactRef;
-  createdAt: string;
-}
+import { InvalidDocumentError, readJson } from '../infra/storage/read-json';
+import { runKeys, type TrainKind } from '../infra/storage/keys';
+import type { ArtifactRef, TrainHeartbeat } from '../contracts/types';
+import { retryingStore, withStorageRetry } from './failures';
 
 export interface LoadedCheckpoint {
   manifest: CheckpointManifest;
@@ -46,7 +30,6 @@ interface Logger {
 }
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 export class CheckpointStore {
   constructor(
@@ -81,22 +64,12 @@ export class CheckpointStore {
   }
 
   private async readManifest(key: string): Promise<CheckpointManifest | undefined> {
-    let raw: Uint8Array;
     try {
-      raw = await withStorageRetry(`get ${key}`, () => this.store.get(key));
+      return await readJson(retryingStore(this.store), key, CheckpointManifestSchema);
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
-      throw err;
-    }
-    try {
-      const m = JSON.parse(dec.decode(raw)) as CheckpointManifest;
-      if (m.format !== CHECKPOINT_MANIFEST_FORMAT || typeof m.step !== 'number' || typeof m.blob?.sha256 !== 'string') {
-        this.log.warn('checkpoint manifest has an unknown shape; skipped', { key });
-        return undefined;
-      }
-      return m;
-    } catch {
-      this.log.warn('checkpoint manifest is not valid JSON; skipped', { key });
+      if (!(err instanceof InvalidDocumentError)) throw err;
+      this.log.warn('checkpoint manifest is not valid; skipped', { key, error: err.message });
       return undefined;
     }
   }

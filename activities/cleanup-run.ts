@@ -7,8 +7,8 @@ import { Context } from '@temporalio/activity';
 import { isPublished } from '../infra/storage/manifest';
 import type { ObjectStore } from '../infra/storage/object-store';
 import { withStorageRetry } from './failures';
-import { runPrefix } from './run-keys';
-import type { CleanupRunInput, CleanupRunOutput } from './types';
+import { runPrefix } from '../infra/storage/keys';
+import type { CleanupRunInput, CleanupRunOutput } from '../contracts/types';
 
 export function createCleanupRun(deps: { store: ObjectStore }) {
   return async function cleanupRun(input: CleanupRunInput): Promise<CleanupRunOutput> {

@@ -1,7 +1,7 @@
 /** What the activities close over (dependency injection, style.md §1.4); built by the workers. */
 import type { ObjectStore } from '../infra/storage/object-store';
 import type { ProgressOptions } from './progress';
-import type { BackendRef } from './types';
+import type { BackendRef } from '../contracts/types';
 
 export interface ActivityDeps {
   store: ObjectStore;

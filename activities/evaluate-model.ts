@@ -3,7 +3,7 @@
  * the predictions with ml/metrics under both protocols (spec §6.2 A "paper", §6.3 B "clean"),
  * per landmark and per test split, plus the union of the splits when there are several; does the
  * same for the SSL stage alone (CC2D-SSL: cascade matching from the template with the run's SSL
- * weights, stage-metrics.ts) when the input names the SSL weights; also scores the pseudo-labels
+ * weights, infra/evaluation/ssl-stage.ts) when the input names the SSL weights; also scores the pseudo-labels
  * against ground truth on the training images (template excluded).
  *
  * Stores two content-addressed JSON files and returns small summaries:
@@ -15,31 +15,32 @@
  *   SSL-stage points under `sslPredictionsYx`).
  */
 import { Context } from '@temporalio/activity';
-import { evaluateLandmarks } from '../ml/metrics';
+import { METRICS_FORMAT, PseudoLabelFileSchema } from '../contracts/documents';
+import type { EvaluateModelInput, EvaluateModelOutput, StageProgress } from '../contracts/types';
+import { DatasetReader } from '../infra/dataset/reader';
+import { evaluateSslStage, sslStageDocument, STAGE_CHUNK } from '../infra/evaluation/ssl-stage';
+import { sha256Hex } from '../infra/storage/hash';
+import { runKeys } from '../infra/storage/keys';
+import { readJson } from '../infra/storage/read-json';
+import { evalCase, evaluateLandmarks, scoreTestPredictions, summaryOf, testIdsOf } from '../ml/metrics';
 import { createTplPredictor } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
-import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
-import { withStorageRetry } from './failures';
+import { retryingStore } from './failures';
 import { ProgressReporter } from './progress';
-import { runKeys } from './run-keys';
-import { evalCase, evaluateSslStage, scoreTestPredictions, sslStageDocument, STAGE_CHUNK, summaryOf, testIdsOf } from './stage-metrics';
-import { sha256Hex } from './training-loop';
-import type { EvaluateModelInput, EvaluateModelOutput, PseudoLabelFile, StageProgress } from './types';
-
-export const METRICS_FORMAT = 'cc2d-metrics-v1';
 
 export function createEvaluateModel(deps: ActivityDeps) {
   return async function evaluateModel(input: EvaluateModelInput): Promise<EvaluateModelOutput> {
     const { profile, runId, testSplits, landmarkCount } = input;
     const size = profile.inputSize;
     const ctx = Context.current();
-    const reader = new DatasetReader(deps.store, input.datasetVersion);
+    const store = retryingStore(deps.store);
+    const reader = new DatasetReader(store, input.datasetVersion);
     const [labels, description, weights, sslWeights] = await Promise.all([
       reader.labels(),
       reader.description(),
-      withStorageRetry('get tpl weights', () => deps.store.get(input.tplWeights.key, input.tplWeights.sha256)),
-      input.sslWeights ? withStorageRetry('get ssl weights', () => deps.store.get(input.sslWeights!.key, input.sslWeights!.sha256)) : undefined,
+      store.get(input.tplWeights.key, input.tplWeights.sha256),
+      input.sslWeights ? store.get(input.sslWeights.key, input.sslWeights.sha256) : undefined,
     ]);
     const spacingMm = description.pixelSpacingMm;
     const testIds = testIdsOf(testSplits);
@@ -77,7 +78,7 @@ export function createEvaluateModel(deps: ActivityDeps) {
     // 3. Pseudo-label quality on the training images (protocol A, template excluded: 0 by construction).
     const pseudo = new Map<string, PointYX[]>();
     for (const ref of input.pseudoLabels) {
-      const file = JSON.parse(new TextDecoder().decode(await withStorageRetry(`get ${ref.key}`, () => deps.store.get(ref.key, ref.sha256)))) as PseudoLabelFile;
+      const file = await readJson(store, ref, PseudoLabelFileSchema);
       for (const [id, pts] of Object.entries(file.labels)) if (id !== input.templateId && labels.images[id]) pseudo.set(id, pts);
     }
     const pseudoReport = pseudo.size > 0
@@ -108,7 +109,7 @@ export function createEvaluateModel(deps: ActivityDeps) {
     const put = async (name: 'metrics' | 'predictions', value: unknown) => {
       const bytes = new TextEncoder().encode(JSON.stringify(value));
       const key = name === 'metrics' ? runKeys.metrics(runId, sha256Hex(bytes)) : runKeys.predictions(runId, sha256Hex(bytes));
-      return withStorageRetry(`put ${key}`, () => deps.store.put(key, bytes, { contentType: 'application/json' }));
+      return store.put(key, bytes, { contentType: 'application/json' });
     };
     const [metricsRef, predictionsRef] = [await put('metrics', metrics), await put('predictions', predictions)];
     return {

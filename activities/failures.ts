@@ -8,7 +8,7 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { UserError } from '../infra/errors';
 import { StorageError } from '../infra/storage/s3-store';
-import { NotFoundError } from '../infra/storage/object-store';
+import { NotFoundError, type ObjectStore } from '../infra/storage/object-store';
 
 export function toActivityFailure(err: unknown): unknown {
   if (err instanceof CancelledFailure || err instanceof ApplicationFailure) return err;
@@ -67,6 +67,20 @@ export async function withStorageRetry<T>(what: string, fn: () => Promise<T>, bu
       delay = Math.min(delay * 2, 8_000);
     }
   }
+}
+
+/**
+ * `store` with every call through withStorageRetry: what the activities hand to helpers outside
+ * activities/ (dataset reader, readJson), so their reads ride out short outages too.
+ */
+export function retryingStore(store: ObjectStore): ObjectStore {
+  return {
+    put: (key, body, options) => withStorageRetry(`put ${key}`, () => store.put(key, body, options)),
+    get: (key, expectSha256) => withStorageRetry(`get ${key}`, () => store.get(key, expectSha256)),
+    exists: (key) => withStorageRetry(`exists ${key}`, () => store.exists(key)),
+    list: (prefix) => withStorageRetry(`list ${prefix}`, () => store.list(prefix)),
+    delete: (keys) => withStorageRetry(`delete ${keys.length} objects`, () => store.delete(keys)),
+  };
 }
 
 const lastDetails = new WeakMap<Context, unknown>();

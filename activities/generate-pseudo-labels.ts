@@ -5,14 +5,14 @@
  * workers; their union equals an unsharded run (matching is per image).
  */
 import { Context } from '@temporalio/activity';
+import type { GeneratePseudoLabelsInput, PseudoLabelFile, PseudoLabelShard, StageProgress } from '../contracts/types';
+import { DatasetReader } from '../infra/dataset/reader';
+import { sha256Hex } from '../infra/storage/hash';
+import { runKeys } from '../infra/storage/keys';
 import { matchTemplate } from '../ml/ssl';
-import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
-import { withStorageRetry } from './failures';
+import { retryingStore } from './failures';
 import { ProgressReporter } from './progress';
-import { runKeys } from './run-keys';
-import { sha256Hex } from './training-loop';
-import type { GeneratePseudoLabelsInput, PseudoLabelFile, PseudoLabelShard, StageProgress } from './types';
 
 export function createGeneratePseudoLabels(deps: ActivityDeps) {
   return async function generatePseudoLabels(input: GeneratePseudoLabelsInput): Promise<PseudoLabelShard> {
@@ -20,9 +20,10 @@ export function createGeneratePseudoLabels(deps: ActivityDeps) {
     const ctx = Context.current();
     const progress = new ProgressReporter<StageProgress>(ctx, { stage: 'pseudo-labels', step: 0, totalSteps: ids.length }, deps.progress);
     progress.update({}, true);
-    const reader = new DatasetReader(deps.store, input.datasetVersion);
+    const store = retryingStore(deps.store);
+    const reader = new DatasetReader(store, input.datasetVersion);
     const [weights, { template, templateLandmarks }, images] = await Promise.all([
-      withStorageRetry('get ssl weights', () => deps.store.get(input.sslWeights.key, input.sslWeights.sha256)),
+      store.get(input.sslWeights.key, input.sslWeights.sha256),
       reader.template(templateId, profile.inputSize),
       reader.images(profile.inputSize, ids),
     ]);
@@ -39,7 +40,7 @@ export function createGeneratePseudoLabels(deps: ActivityDeps) {
     };
     const bytes = new TextEncoder().encode(JSON.stringify(file));
     const key = runKeys.pseudoLabels(runId, shardIndex, shardCount, sha256Hex(bytes));
-    const labels = await withStorageRetry(`put ${key}`, () => deps.store.put(key, bytes, { contentType: 'application/json' }));
+    const labels = await store.put(key, bytes, { contentType: 'application/json' });
     return { shardIndex, shardCount, labels, count: ids.length, backend: deps.backend() };
   };
 }

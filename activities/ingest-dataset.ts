@@ -15,7 +15,7 @@ import { ingestDataset as runIngest } from '../infra/dataset/ingest';
 import type { IngestProgress } from '../infra/dataset/types';
 import type { ObjectStore } from '../infra/storage/object-store';
 import { ProgressReporter } from './progress';
-import type { IngestInput, IngestOutput } from './types';
+import type { IngestInput, IngestOutput } from '../contracts/types';
 
 export const MAX_PROBLEMS_IN_FAILURE = 200;
 const MAX_PROBLEMS_IN_MESSAGE = 30;

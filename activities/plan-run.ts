@@ -4,11 +4,12 @@
  * fixes the run's ids: train ids, pseudo-label shards, test splits. Config errors are
  * non-retryable.
  */
+import type { PlanRunInput, PlanRunOutput } from '../contracts/types';
 import { checkConfigAgainstSplits } from '../infra/config/run-config';
+import { DatasetReader } from '../infra/dataset/reader';
 import { InvalidConfigError } from '../infra/errors';
 import type { ObjectStore } from '../infra/storage/object-store';
-import { DatasetReader } from './dataset-reader';
-import type { PlanRunInput, PlanRunOutput } from './types';
+import { retryingStore } from './failures';
 
 /** `n` contiguous, non-empty, near-equal shards (fewer when there are fewer ids). */
 export function shardIds(ids: readonly string[], n: number): string[][] {
@@ -25,7 +26,7 @@ export function shardIds(ids: readonly string[], n: number): string[][] {
 
 export function createPlanRun(deps: { store: ObjectStore }) {
   return async function planRun(input: PlanRunInput): Promise<PlanRunOutput> {
-    const reader = new DatasetReader(deps.store, input.datasetVersion);
+    const reader = new DatasetReader(retryingStore(deps.store), input.datasetVersion);
     const [split, description] = await Promise.all([reader.split(), reader.description()]);
     const { config } = input;
     checkConfigAgainstSplits(config, split);

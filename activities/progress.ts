@@ -5,7 +5,7 @@
  * step, total and loss.
  */
 import { CancelledFailure, type Context } from '@temporalio/activity';
-import type { StageProgress } from './types';
+import type { StageProgress } from '../contracts/types';
 import { rememberHeartbeat } from './failures';
 import { stageProgressSignal } from '../workflows/definitions';
 

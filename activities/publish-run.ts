@@ -5,10 +5,12 @@
  * created last with `If-None-Match: *`. Re-publishing identical content is a no-op (a retried
  * report activity); different content is a ManifestConflictError.
  */
-import { canonicalJson, ManifestConflictError, manifestKeyOf, ManifestSchema, type JsonValue, type Manifest } from '../infra/storage/manifest';
+import { canonicalJson } from '../infra/storage/hash';
+import { ManifestSchema, type JsonValue, type Manifest } from '../contracts/documents';
+import { ManifestConflictError, manifestKeyOf } from '../infra/storage/manifest';
 import { IntegrityError } from '../infra/errors';
 import { NotFoundError, PreconditionFailedError, type ObjectStore } from '../infra/storage/object-store';
-import type { ArtifactRef } from './types';
+import type { ArtifactRef } from '../contracts/types';
 
 export interface LineageInput {
   runId: string;

@@ -5,16 +5,17 @@
  * (see ./training-loop.ts). Returns the content-addressed weights key.
  */
 import { Context } from '@temporalio/activity';
+import type { TrainOutput, TrainSelfSupervisedInput } from '../contracts/types';
+import { DatasetReader } from '../infra/dataset/reader';
 import { createSslTrainer } from '../ml/ssl';
-import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
+import { retryingStore } from './failures';
 import { runTraining } from './training-loop';
-import type { TrainOutput, TrainSelfSupervisedInput } from './types';
 
 export function createTrainSelfSupervised(deps: ActivityDeps) {
   return async function trainSelfSupervised(input: TrainSelfSupervisedInput): Promise<TrainOutput> {
     const { profile, seed, trainIds, runId, datasetVersion } = input;
-    const reader = new DatasetReader(deps.store, datasetVersion);
+    const reader = new DatasetReader(retryingStore(deps.store), datasetVersion);
     const ctx = Context.current();
     const images = await reader.images(profile.inputSize, trainIds, (done) => ctx.heartbeat({ stage: 'ssl', step: 0, totalSteps: profile.ssl.steps, loading: done }));
     return runTraining(deps, {

@@ -3,23 +3,26 @@
  * images plus the template with its true landmarks. Same checkpoint/resume design as stage I.
  */
 import { Context } from '@temporalio/activity';
+import { PseudoLabelFileSchema } from '../contracts/documents';
+import type { TrainOutput, TrainSupervisedInput } from '../contracts/types';
+import { DatasetInvalidError } from '../infra/errors';
+import { DatasetReader } from '../infra/dataset/reader';
+import { readJson } from '../infra/storage/read-json';
 import { createTplTrainer } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
-import { DatasetInvalidError } from '../infra/errors';
-import { DatasetReader } from './dataset-reader';
 import type { ActivityDeps } from './deps';
-import { withStorageRetry } from './failures';
+import { retryingStore } from './failures';
 import { runTraining } from './training-loop';
-import type { PseudoLabelFile, TrainOutput, TrainSupervisedInput } from './types';
 
 export function createTrainSupervised(deps: ActivityDeps) {
   return async function trainSupervised(input: TrainSupervisedInput): Promise<TrainOutput> {
     const { profile, seed, trainIds, templateId, runId, datasetVersion } = input;
     const ctx = Context.current();
-    const reader = new DatasetReader(deps.store, datasetVersion);
+    const store = retryingStore(deps.store);
+    const reader = new DatasetReader(store, datasetVersion);
     const merged = new Map<string, PointYX[]>();
     for (const ref of input.pseudoLabels) {
-      const file = JSON.parse(new TextDecoder().decode(await withStorageRetry(`get ${ref.key}`, () => deps.store.get(ref.key, ref.sha256)))) as PseudoLabelFile;
+      const file = await readJson(store, ref, PseudoLabelFileSchema);
       for (const [id, pts] of Object.entries(file.labels)) merged.set(id, pts);
     }
     const missing = trainIds.filter((id) => !merged.has(id));

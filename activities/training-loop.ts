@@ -4,17 +4,18 @@
  * heartbeats → checkpoint every `checkpointEvery` steps → export weights to a content-addressed
  * key → completion marker. No tensor math here: the Trainer (ml/) does it.
  */
-import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Trainer } from '../ml/types';
 import type { ObjectStore } from '../infra/storage/object-store';
 import { NotFoundError } from '../infra/storage/object-store';
-import { canonicalJson } from '../infra/config/run-config';
+import { InvalidDocumentError, parseJson, readJson } from '../infra/storage/read-json';
+import { DoneMarkerSchema, LossLogSchema, type DoneMarker } from '../contracts/documents';
+import { sha256Hex, sha256OfJson } from '../infra/storage/hash';
 import { CheckpointStore } from './checkpoints';
-import { withStorageRetry } from './failures';
+import { retryingStore, withStorageRetry } from './failures';
 import { ProgressReporter, type ProgressOptions } from './progress';
-import { runKeys, type TrainKind } from './run-keys';
-import type { ArtifactRef, BackendRef, TrainHeartbeat, TrainOutput } from './types';
+import { runKeys, type TrainKind } from '../infra/storage/keys';
+import type { ArtifactRef, BackendRef, TrainHeartbeat, TrainOutput } from '../contracts/types';
 
 export interface TrainingRun {
   kind: TrainKind;
@@ -32,26 +33,15 @@ export interface TrainingDeps {
   progress?: ProgressOptions;
 }
 
-interface DoneMarker {
-  fingerprint: string;
-  output: TrainOutput;
-}
-
 const enc = new TextEncoder();
 
-export function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
-export function fingerprint(value: unknown): string {
-  return sha256Hex(canonicalJson(value));
-}
-
+/** The stage's completion marker; a missing or unreadable one counts as absent (the stage runs). */
 async function readDone(store: ObjectStore, key: string): Promise<DoneMarker | undefined> {
   try {
-    return JSON.parse(new TextDecoder().decode(await withStorageRetry(`get ${key}`, () => store.get(key)))) as DoneMarker;
+    return await readJson(retryingStore(store), key, DoneMarkerSchema);
   } catch (err) {
-    if (err instanceof NotFoundError || err instanceof SyntaxError) return undefined;
+    if (err instanceof NotFoundError || err instanceof InvalidDocumentError) return undefined;
     throw err;
   }
 }
@@ -61,7 +51,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
   const { store } = deps;
   const { attempt } = ctx.info;
   const started = Date.now();
-  const fp = fingerprint(run.fingerprintOf);
+  const fp = sha256OfJson(run.fingerprintOf);
 
   // A retry after a lost completion (reliability F8) returns the stored result.
   const doneKey = runKeys.trainDone(run.runId, run.kind);
@@ -162,8 +152,8 @@ export class LossLogRecorder {
   restore(bytes: Uint8Array | undefined, resumedAt: number): void {
     if (bytes) {
       try {
-        const log = JSON.parse(new TextDecoder().decode(bytes)) as { points?: Array<{ step: number; loss: number | null }>; resumedAtSteps?: number[] };
-        this.points = (log.points ?? []).filter((p) => p.step <= resumedAt);
+        const log = parseJson('checkpoint loss log', bytes, LossLogSchema);
+        this.points = log.points.filter((p) => p.step <= resumedAt);
         this.resumedAtSteps = (log.resumedAtSteps ?? []).filter((s) => s <= resumedAt);
       } catch {
         this.points = [];

@@ -13,34 +13,18 @@
  * activity rewrites identical bytes and the conditional manifest create succeeds idempotently.
  */
 import { Context } from '@temporalio/activity';
-import { buildRunReportInput, writeRunReportHtml, type Lineage } from '../infra/report';
+import { z } from 'zod';
+import { MetricsDocumentSchema, PredictionsDocumentSchema, REPORT_FORMAT } from '../contracts/documents';
+import type { ArtifactRef, WriteReportInput, WriteReportOutput } from '../contracts/types';
 import { DATASET_FILES, datasetPrefix } from '../infra/dataset/published';
-import { DatasetReader } from './dataset-reader';
+import { DatasetReader } from '../infra/dataset/reader';
+import { buildRunReportInput, writeRunReportHtml, type Lineage } from '../infra/report';
+import { sha256Hex } from '../infra/storage/hash';
+import { runKeys, runPrefix } from '../infra/storage/keys';
+import { readJson } from '../infra/storage/read-json';
 import type { ActivityDeps } from './deps';
-import { isTransientStorage, withStorageRetry } from './failures';
+import { isTransientStorage, retryingStore, withStorageRetry } from './failures';
 import { buildLineageManifest, publishExisting } from './publish-run';
-import { runKeys, runPrefix } from './run-keys';
-import { sha256Hex } from './training-loop';
-import type { ArtifactRef, WriteReportInput, WriteReportOutput } from './types';
-
-export const REPORT_FORMAT = 'cc2d-run-report-v1';
-
-type StageErrors = Array<{ protocol: 'A' | 'B'; sets: Record<string, Array<{ id: string; errorsMm: number[] }>> }>;
-
-interface MetricsFile {
-  /** The final (TPL) model's per-image errors. */
-  errors: StageErrors;
-  /** The SSL stage alone (CC2D-SSL), when it was evaluated. */
-  sslStage?: { stage: 'ssl'; errors: StageErrors };
-  pseudoLabels?: { images: Array<{ id: string; errorsMm: number[] }> };
-  [k: string]: unknown;
-}
-
-interface PredictionsFile {
-  gridSize: number;
-  predictionsYx: Record<string, Array<[number, number]>>;
-  truthYx: Record<string, Array<[number, number]>>;
-}
 
 export function createWriteReport(deps: ActivityDeps) {
   return async function writeReport(input: WriteReportInput): Promise<WriteReportOutput> {
@@ -48,12 +32,12 @@ export function createWriteReport(deps: ActivityDeps) {
     const { runId, pipeline, ssl, tpl, evaluation } = input;
     const { config, profile } = pipeline;
     const prefix = runPrefix(runId);
-    const getJson = async <T>(ref: ArtifactRef): Promise<T> =>
-      JSON.parse(new TextDecoder().decode(await withStorageRetry(`get ${ref.key}`, () => deps.store.get(ref.key, ref.sha256)))) as T;
-    const reader = new DatasetReader(deps.store, input.datasetVersion);
+    const store = retryingStore(deps.store);
+    const reader = new DatasetReader(store, input.datasetVersion);
+    // Loss logs are checked by the report builder, which drops a malformed one with a note.
     const [description, labels, metrics, predictions, sslLoss, tplLoss] = await Promise.all([
-      reader.description(), reader.labels(), getJson<MetricsFile>(evaluation.metrics), getJson<PredictionsFile>(evaluation.predictions),
-      getJson<unknown>(ssl.lossLog), getJson<unknown>(tpl.lossLog),
+      reader.description(), reader.labels(), readJson(store, evaluation.metrics, MetricsDocumentSchema), readJson(store, evaluation.predictions, PredictionsDocumentSchema),
+      readJson(store, ssl.lossLog, z.unknown()), readJson(store, tpl.lossLog, z.unknown()),
     ]);
     const createdAt = input.timings[input.timings.length - 1]?.endedAt ?? new Date(0).toISOString();
 
@@ -138,7 +122,7 @@ export function createWriteReport(deps: ActivityDeps) {
         predictionsYx: predictions.predictionsYx,
         truthYx: predictions.truthYx,
         displayAspect: (id) => (labels.images[id] ? labels.images[id]!.widthPx / labels.images[id]!.heightPx : 1),
-        loadImage: async (id) => withStorageRetry(`get image ${id}`, () => deps.store.get(`${datasetPrefix(input.datasetVersion)}/${DATASET_FILES.image(profile.inputSize, id)}`)),
+        loadImage: async (id) => store.get(`${datasetPrefix(input.datasetVersion)}/${DATASET_FILES.image(profile.inputSize, id)}`),
         losses: { ssl: sslLoss, tpl: tplLoss },
         ...(metrics.pseudoLabels ? { pseudoLabelErrors: metrics.pseudoLabels.images } : {}),
         warn: (m) => ctx.log.warn(m),

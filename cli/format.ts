@@ -1,5 +1,5 @@
 /** Human-readable output of run results (the --json forms print the objects as they are). */
-import type { PipelineResult } from '../activities/types';
+import type { PipelineResult } from '../contracts/types';
 
 /** One line per protocol × set of a stage's metrics (MRE ± SD and the SDRs). */
 export function formatStageMetrics(label: string, metrics: PipelineResult['metrics']): string[] {

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import type { PipelineProgress, PipelineResult } from '../activities/types';
+import { DatasetSplitSchema } from '../contracts/documents';
+import type { PipelineProgress, PipelineResult } from '../contracts/types';
 import {
   buildPipelineInput,
   checkConfigAgainstSplits,
@@ -18,9 +19,10 @@ import {
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE, SEARCH_ATTRIBUTES as SA, WORKFLOW_TASK_QUEUE } from '../infra/config/names';
 import type { StackSettings } from '../infra/config/stack';
 import { discoverLayout } from '../infra/dataset/layout';
-import { DATASET_FILES, datasetPrefix, type DatasetSplit } from '../infra/dataset/published';
+import { DATASET_FILES, datasetPrefix } from '../infra/dataset/published';
 import { InvalidConfigError, UserError } from '../infra/errors';
 import { NotFoundError } from '../infra/storage/object-store';
+import { readJson } from '../infra/storage/read-json';
 import { createS3Store } from '../infra/storage/s3-store';
 import type { cc2dPipeline } from '../workflows';
 import { PIPELINE_WORKFLOW_TYPE, progressQuery } from '../workflows/definitions';
@@ -37,7 +39,7 @@ export async function datasetSplits(config: RunConfig, settings: StackSettings):
   const store = createS3Store(settings);
   const key = `${datasetPrefix(config.dataset.version!)}/${DATASET_FILES.split}`;
   try {
-    return JSON.parse(new TextDecoder().decode(await store.get(key))) as DatasetSplit;
+    return await readJson(store, key, DatasetSplitSchema);
   } catch (err) {
     if (err instanceof NotFoundError) throw new InvalidConfigError(`invalid run config:\n  - config.dataset.version: no published dataset "${config.dataset.version}" (${key} not found)`);
     throw err;

@@ -3,7 +3,7 @@
  * --json), fed by the workflow's `progress` query; plain stage lines when stderr is not a TTY.
  */
 import cliProgress from 'cli-progress';
-import type { PipelineProgress } from '../activities/types';
+import type { PipelineProgress } from '../contracts/types';
 
 export class ProgressView {
   private bar?: cliProgress.SingleBar;

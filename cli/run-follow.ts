@@ -4,7 +4,7 @@
  * A run that does not complete exits 1 (2 is for invalid input).
  */
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import type { PipelineResult } from '../activities/types';
+import type { PipelineResult } from '../contracts/types';
 import type { PipelineInput } from '../infra/config/run-config';
 import type { StackSettings } from '../infra/config/stack';
 import { ALL_ROLES } from '../workers/local';

@@ -3,21 +3,21 @@
  * metrics predate it (`cc2d eval <id> --compute-ssl`). Everything comes from the published run:
  * its lineage manifest names the JSON report, which holds the resolved profile, dataset version,
  * template, test splits and the SSL weights' key + sha256. The computation is the pipeline's own
- * (activities/stage-metrics.ts `evaluateSslStage`), run in this process; the result is stored
+ * (infra/evaluation/ssl-stage.ts `evaluateSslStage`), run in this process; the result is stored
  * content-addressed as `runs/<run>/eval/ssl-metrics-<sha256>.json`, beside the published files
  * (the run's manifest is never touched).
  */
-import { DatasetReader } from '../activities/dataset-reader';
-import { runKeys, runPrefix } from '../activities/run-keys';
-import { evaluateSslStage, sslStageDocument } from '../activities/stage-metrics';
-import { sha256Hex } from '../activities/training-loop';
-import type { ArtifactRef, BackendRef, MetricSummary } from '../activities/types';
-import type { Profile } from '../ml/profiles';
+import { RunReportDocumentSchema, SSL_METRICS_FORMAT, StoredSslStageSchema, type StoredSslStage } from '../contracts/documents';
+import type { ArtifactRef, BackendRef } from '../contracts/types';
+import { DatasetReader } from '../infra/dataset/reader';
 import { UserError } from '../infra/errors';
+import { evaluateSslStage, sslStageDocument } from '../infra/evaluation/ssl-stage';
+import { sha256Hex } from '../infra/storage/hash';
+import { runKeys, runPrefix } from '../infra/storage/keys';
 import { readManifest, readManifestFile } from '../infra/storage/manifest';
 import { NotFoundError, PreconditionFailedError, type ObjectStore } from '../infra/storage/object-store';
-
-export const SSL_METRICS_FORMAT = 'cc2d-ssl-metrics-v1';
+import { InvalidDocumentError, parseJson, readJson } from '../infra/storage/read-json';
+import type { Profile } from '../ml/profiles';
 
 /** What `--compute-ssl` needs of a published run, from its report JSON. */
 export interface RunSslSource {
@@ -31,24 +31,7 @@ export interface RunSslSource {
 }
 
 /** The stored SSL-stage file (also what `cc2d eval --compute-ssl --json` prints, minus errors). */
-export interface StoredSslStage {
-  format: string;
-  runId: string;
-  datasetVersion: string;
-  gridSize: number;
-  pixelSpacingMm: number;
-  codeVersion: string;
-  backend: BackendRef;
-  stage: 'ssl';
-  templateId: string;
-  headlineSet: string;
-  weights: { key: string; sha256: string };
-  summary: Record<string, Record<string, MetricSummary>>;
-  protocols: Record<string, Record<string, unknown>>;
-  errors: unknown;
-}
-
-const dec = new TextDecoder();
+export type { StoredSslStage };
 
 /** Reads the published run's manifest and report; fails with a UserError when the run is not published. */
 export async function runSslSource(store: ObjectStore, runId: string): Promise<RunSslSource> {
@@ -62,24 +45,18 @@ export async function runSslSource(store: ObjectStore, runId: string): Promise<R
   }
   const reportKey = manifest.meta.reportKey;
   if (typeof reportKey !== 'string' || !reportKey.startsWith(`${prefix}/`)) throw new UserError(`run ${runId}: its manifest names no report (meta.reportKey)`);
-  const report = JSON.parse(dec.decode(await readManifestFile(store, prefix, manifest, reportKey.slice(prefix.length + 1)))) as {
-    lineage?: { datasetVersion?: string; templateId?: string; config?: { profile?: Profile } };
-    plan?: { testSplits?: Record<string, string[]> };
-    artifacts?: { sslWeights?: ArtifactRef };
+  let report;
+  try {
+    report = parseJson(reportKey, await readManifestFile(store, prefix, manifest, reportKey.slice(prefix.length + 1)), RunReportDocumentSchema);
+  } catch (err) {
+    if (err instanceof InvalidDocumentError) throw new UserError(`run ${runId}: ${err.message}`);
+    throw err;
+  }
+  const { lineage, plan, artifacts } = report;
+  return {
+    runId, reportKey, datasetVersion: lineage.datasetVersion, profile: lineage.config.profile as unknown as Profile, templateId: lineage.templateId,
+    testSplits: plan.testSplits, sslWeights: { key: artifacts.sslWeights.key, sha256: artifacts.sslWeights.sha256 },
   };
-  const profile = report.lineage?.config?.profile;
-  const { datasetVersion, templateId } = report.lineage ?? {};
-  const testSplits = report.plan?.testSplits;
-  const sslWeights = report.artifacts?.sslWeights;
-  const missing = [
-    ...(datasetVersion ? [] : ['lineage.datasetVersion']),
-    ...(templateId ? [] : ['lineage.templateId']),
-    ...(profile && Number.isInteger(profile.inputSize) && profile.ssl ? [] : ['lineage.config.profile']),
-    ...(testSplits && Object.keys(testSplits).length > 0 ? [] : ['plan.testSplits']),
-    ...(sslWeights?.key && sslWeights.sha256 ? [] : ['artifacts.sslWeights']),
-  ];
-  if (missing.length > 0) throw new UserError(`run ${runId}: report ${reportKey} lacks ${missing.join(', ')}`);
-  return { runId, reportKey, datasetVersion: datasetVersion!, profile: profile!, templateId: templateId!, testSplits: testSplits!, sslWeights: { key: sslWeights!.key, sha256: sslWeights!.sha256 } };
 }
 
 /**
@@ -130,8 +107,11 @@ export async function storedSslStages(store: ObjectStore, runId: string): Promis
   for (const o of await store.list(runKeys.sslMetricsPrefix(runId))) {
     const sha = /ssl-metrics-([0-9a-f]{64})\.json$/.exec(o.key)?.[1];
     if (!sha) continue;
-    const doc = JSON.parse(dec.decode(await store.get(o.key, sha))) as StoredSslStage;
-    if (doc.format === SSL_METRICS_FORMAT && doc.stage === 'ssl') out.push({ key: o.key, doc });
+    try {
+      out.push({ key: o.key, doc: await readJson(store, { key: o.key, sha256: sha }, StoredSslStageSchema) });
+    } catch (err) {
+      if (!(err instanceof InvalidDocumentError)) throw err; // another format: not an SSL-stage result
+    }
   }
   return out;
 }

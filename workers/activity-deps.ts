@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ActivityDeps } from '../activities/deps';
-import type { BackendRef } from '../activities/types';
+import type { BackendRef } from '../contracts/types';
 import type { StackSettings } from '../infra/config/stack';
 import { createS3Store, type S3ObjectStore } from '../infra/storage/s3-store';
 import { initBackend } from '../infra/tf-backend';

@@ -4,7 +4,7 @@
  * Names are wire API: renaming breaks in-flight runs.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { PipelineProgress, StageName, StageProgress } from '../activities/types';
+import type { PipelineProgress, StageName, StageProgress } from '../contracts/types';
 
 export const PIPELINE_WORKFLOW_TYPE = 'cc2dPipeline';
 

@@ -7,7 +7,7 @@
  */
 import { CancellationScope, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities';
-import type { IngestOutput, PipelineResult, PseudoLabelShard } from '../activities/types';
+import type { IngestOutput, PipelineResult, PseudoLabelShard } from '../contracts/types';
 import type { PipelineInput } from '../infra/config/run-config';
 import { cpuOptions, ingestOptions, lightOptions, matchingOptions, trainingOptions } from './activity-options';
 import { progressQuery, stageProgressSignal } from './definitions';

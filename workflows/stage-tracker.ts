@@ -4,7 +4,7 @@
  * time comes from the workflow clock, nothing else is read.
  */
 import { upsertSearchAttributes } from '@temporalio/workflow';
-import type { PipelineProgress, StageName, StageProgress, StageTiming } from '../activities/types';
+import type { PipelineProgress, StageName, StageProgress, StageTiming } from '../contracts/types';
 import { SEARCH_ATTRIBUTES as SA } from '../infra/config/names';
 import { STAGE_ORDER, STAGE_WEIGHTS } from './definitions';
 

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../infra/tf-backend';
 import { loadStackSettings } from '../../infra/config/stack';
 import { createS3Store } from '../../infra/storage/s3-store';
-import { DatasetReader } from '../../activities/dataset-reader';
+import { DatasetReader } from '../../infra/dataset/reader';
 import { resolveProfile } from '../../ml/profiles';
 import { createTplPredictor } from '../../ml/tpl';
 import { defineTplNetwork, tplFeatures, tplHeatLogits } from '../../ml/tpl/network';

@@ -11,8 +11,9 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../infra/tf-backend';
 import { loadStackSettings } from '../../infra/config/stack';
 import { createS3Store } from '../../infra/storage/s3-store';
-import { DatasetReader } from '../../activities/dataset-reader';
-import { scoreTestPredictions, STAGE_CHUNK, testIdsOf } from '../../activities/stage-metrics';
+import { DatasetReader } from '../../infra/dataset/reader';
+import { scoreTestPredictions, testIdsOf } from '../../ml/metrics';
+import { STAGE_CHUNK } from '../../infra/evaluation/ssl-stage';
 import { runSslSource } from '../../cli/ssl-stage';
 import { resolveProfile } from '../../ml/profiles';
 import { createTplTrainer, createTplPredictor } from '../../ml/tpl';
@@ -56,7 +57,7 @@ await trainer.train(steps, (p) => {
 const trainS = (performance.now() - t0) / 1000;
 const weights = await trainer.exportWeights();
 trainer.dispose();
-// Predicted and scored as the evaluate stage does (activities/stage-metrics).
+// Predicted and scored as the evaluate stage does (ml/metrics scoreTestPredictions).
 const testIds = testIdsOf(testSplits);
 const predictor = createTplPredictor({ profile, weights, landmarkCount: templateLandmarks.length });
 const predicted = new Map<string, PointYX[]>();

@@ -4,7 +4,7 @@
  * finished before it was evaluated, in this process (cli/ssl-stage.ts).
  */
 import type { Command } from 'commander';
-import type { PipelineResult } from '../../activities/types';
+import type { PipelineResult } from '../../contracts/types';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
 import { PAPER_REFERENCE } from '../../infra/report/reference';

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { decodePendingActivityState } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import type { PipelineProgress, PipelineResult } from '../../activities/types';
+import type { PipelineProgress, PipelineResult } from '../../contracts/types';
 import { activityRole } from '../../infra/config/names';
 import { loadStackSettings } from '../../infra/config/stack';
 import { withClient } from '../../infra/temporal/connect';

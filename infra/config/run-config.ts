@@ -7,12 +7,12 @@
  * they come from infra/config/stack.ts, and credentials never appear in a config, a workflow
  * payload or a search attribute.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InvalidConfigError } from '../errors';
+import { sha256OfJson } from '../storage/hash';
 import { resolveProfile, SslProfileSchema, TplProfileSchema, type Profile } from '../../ml/profiles';
 
 /** Dataset ids are file stems (ISBI: "001"…"400"); a bare number is zero-padded to 3 digits. */
@@ -136,18 +136,6 @@ export function resolveRunProfile(config: RunConfig): Profile {
   }
 }
 
-/** JSON with object keys sorted, so equal configs hash equally. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /**
  * sha256 of everything that shapes a run's result EXCEPT where its data came from: the dataset
  * is identified by its content-addressed version in the lineage, so a rerun from the dataset
@@ -157,7 +145,7 @@ export function configHashOf(config: RunConfig, profile: Profile): string {
   // Where data came from and which worker pool ran it do not change the result.
   const { dataset, taskQueues: _queues, ...rest } = config;
   const { dir: _dir, version: _version, ...datasetParams } = dataset;
-  return createHash('sha256').update(canonicalJson({ config: { ...rest, dataset: datasetParams }, profile })).digest('hex');
+  return sha256OfJson({ config: { ...rest, dataset: datasetParams }, profile });
 }
 
 export function buildPipelineInput(config: RunConfig): PipelineInput {

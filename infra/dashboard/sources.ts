@@ -4,9 +4,8 @@
  * the artifact store. Both are small interfaces so the server can be tested with fakes.
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import type { PipelineProgress } from '../../activities/types';
-import { runPrefix } from '../../activities/run-keys';
-import { reportHtmlKeyFor } from '../report/build-input';
+import type { PipelineProgress } from '../../contracts/types';
+import { runKeys } from '../storage/keys';
 import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
 import { SEARCH_ATTRIBUTES as SA } from '../config/names';
 import { NotFoundError, type ObjectStore } from '../storage/object-store';
@@ -43,7 +42,7 @@ export interface ReportSource {
 
 /** Key of a run's HTML report (next to its JSON report). */
 export function reportHtmlKey(runId: string): string {
-  return reportHtmlKeyFor(runPrefix(runId));
+  return runKeys.reportHtml(runId);
 }
 
 export function rowFromExecution(info: WorkflowExecutionInfo): RunRow {

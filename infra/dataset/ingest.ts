@@ -16,6 +16,7 @@
 import { readFile } from 'node:fs/promises';
 import { DatasetInvalidError, InvalidConfigError, InvalidDatasetKeyError } from '../errors';
 import type { ObjectStore } from '../storage/object-store';
+import { sha256Hex } from '../storage/hash';
 import { isPublished, publishWithManifest } from '../storage/manifest';
 import { parseAnnotationBytes } from './annotation';
 import { mapLimit } from './concurrency';
@@ -43,7 +44,7 @@ import {
   type LayoutEntry,
   type Split,
 } from './types';
-import { computeVersionId, sha256Hex, type SourceFileHash } from './version';
+import { computeVersionId, type SourceFileHash } from './version';
 import { makeWorkingPng } from './working-image';
 
 export const DEFAULT_PIXEL_SPACING_MM = 0.1;

@@ -5,7 +5,7 @@
  * therefore gives an identical id; any changed byte, file, size or spacing gives a new one.
  * The site is deliberately NOT part of it: the same data ingested at two sites is one version.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../storage/hash';
 import { INGEST_FORMAT_VERSION } from './types';
 
 export interface SourceFileHash {
@@ -16,10 +16,6 @@ export interface SourceFileHash {
 export interface VersionParams {
   sizes: readonly number[];
   pixelSpacingMm: number;
-}
-
-export function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 export function canonicalVersionDocument(files: readonly SourceFileHash[], params: VersionParams): string {

@@ -8,6 +8,7 @@
  * validates the loss logs (a malformed log is dropped with a note, never fails the report)
  * and renders.
  */
+import { reportHtmlKeyFor } from '../storage/keys';
 import type { ObjectStore, PutResult } from '../storage/object-store';
 import { renderRunReport } from './render';
 import { imageMre, pickOverlayCases, withUnionSet } from './stats';
@@ -103,11 +104,6 @@ export async function buildRunReportInput(args: BuildReportArgs): Promise<RunRep
     ...(args.pseudoLabelErrors && args.pseudoLabelErrors.length > 0 ? { pseudoLabels: { protocol: 'A' as const, images: args.pseudoLabelErrors } } : {}),
     overlays,
   };
-}
-
-/** Key of a run's HTML report; `runPrefix` is the run's key prefix (runs/<run>). */
-export function reportHtmlKeyFor(runPrefix: string): string {
-  return `${runPrefix}/report/report.html`;
 }
 
 /**

@@ -15,8 +15,8 @@ export {
   type Overlay,
   type Lineage,
 } from './types';
-export { pickOverlayCases, summarizeErrors, sdrStrict, sdrCurve, histogram, SDR_RADII_MM, splitLabel } from './stats';
+export { pickOverlayCases, summarizeErrors, sdrCurve, histogram, splitLabel } from './stats';
 export { ISBI_LANDMARK_NAMES, landmarkNames } from './landmarks';
 export { PAPER_REFERENCE } from './reference';
 export { escapeHtml } from './html';
-export { buildRunReportInput, writeRunReportHtml, reportHtmlKeyFor, type BuildReportArgs } from './build-input';
+export { buildRunReportInput, writeRunReportHtml, type BuildReportArgs } from './build-input';

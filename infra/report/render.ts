@@ -3,8 +3,8 @@
  * SVG charts, overlays as data: URIs, and a Content-Security-Policy that forbids loading
  * anything (no scripts, no network). It opens from disk and can be served as is.
  *
- * Every number is derived from the per-image errors in the input (stats.ts), with SDR(r) = share
- * strictly below r. The page names the template, protocols, test ids covered, image format and
+ * Every number is derived from the per-image errors in the input (stats.ts, on ml/metrics), with
+ * SDR(r) = percent of errors strictly below r. The page names the template, protocols, test ids covered, image format and
  * backbone initialisation (spec §6.4), and sets the paper's numbers beside the run's, labelled
  * as a different test set unless Test1+Test2 was evaluated.
  */
@@ -18,18 +18,15 @@ import {
   histogram,
   imageMre,
   landmarkErrors,
-  SDR_RADII_MM,
   sdrCurve,
   splitLabel,
   summarizeErrors,
   withUnionSet,
   type ErrorSummary,
 } from './stats';
+import { SDR_RADII_MM } from '../../ml/metrics';
 import { barChart, lineChart, type Marker, type Series } from './svg';
 import { parseRunReportInput, type LossLog, type RunReportData, type RunReportInput, type SetErrors } from './types';
-
-/** Radii shown in the main tables (the paper's four); 6 and 8 mm are in the full table. */
-const MAIN_RADII = [2, 2.5, 3, 4] as const;
 
 /** Name and definition of a protocol on an S×S working grid (the paper's S is 384). */
 export function protocolText(protocol: 'A' | 'B', gridSize: number): { name: string; description: string } {
@@ -57,7 +54,8 @@ function setColor(split: string, i: number): string {
 }
 
 const mm = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : '–');
-const pct = (v: number | undefined): string => (v !== undefined && Number.isFinite(v) ? (v * 100).toFixed(2) : '–');
+/** An SDR, already in percent. */
+const pct = (v: number | undefined): string => (v !== undefined && Number.isFinite(v) ? v.toFixed(2) : '–');
 
 /** "151–300" style ranges for numeric ids; ids listed otherwise (capped). */
 export function compressIds(ids: readonly string[], maxParts = 12): string {
@@ -144,10 +142,10 @@ function referenceTable(data: RunReportData): string {
   const rows = PAPER_REFERENCE.map(
     (r) =>
       `<tr><td>${esc(r.method)}</td><td>${esc(r.testSet)}${sameSet ? '' : ' <span class="tag">different test set</span>'}</td><td class="num">${mm(r.mreMm)}</td>` +
-      MAIN_RADII.map((rad) => `<td class="num">${r.sdrPercent[String(rad) as '2'] !== undefined ? r.sdrPercent[String(rad) as '2']!.toFixed(2) : '–'}</td>`).join('') +
+      SDR_RADII_MM.map((rad) => `<td class="num">${r.sdrPercent[String(rad) as '2'] !== undefined ? r.sdrPercent[String(rad) as '2']!.toFixed(2) : '–'}</td>`).join('') +
       `<td class="small">${esc(r.source)}</td></tr>`,
   ).join('');
-  return `${note}<table class="metrics"><thead><tr><th>Published reference (protocol A)</th><th>Test set</th><th class="num">MRE mm</th>${sdrHeader(MAIN_RADII)}<th>Source</th></tr></thead><tbody>${rows}</tbody></table>
+  return `${note}<table class="metrics"><thead><tr><th>Published reference (protocol A)</th><th>Test set</th><th class="num">MRE mm</th>${sdrHeader(SDR_RADII_MM)}<th>Source</th></tr></thead><tbody>${rows}</tbody></table>
 <p class="small">The paper used the official BMP images and an ImageNet-initialised VGG19; this run used ${esc(formatLabel(data.lineage.imageFormat))} images and a backbone initialised ${esc(
     data.lineage.backboneInit,
   )}. Both shift results (spec §8.13, §8.14).</p>`;
@@ -189,12 +187,12 @@ function sdrCurveChart(data: RunReportData): string {
         name: `${v.label} · ${p.protocol}`,
         color: setColor(v.split, i++),
         dash: p.protocol === 'B' ? '6 4' : undefined,
-        points: sdrCurve(allErrors(v.set.images), 10, 0.05).map((c) => ({ x: c.r, y: c.sdr * 100 })),
+        points: sdrCurve(allErrors(v.set.images), 10, 0.05).map((c) => ({ x: c.r, y: c.sdr })),
       });
     }
   }
   const paper = PAPER_REFERENCE[0]!;
-  const markers: Marker[] = MAIN_RADII.map((r) => ({ x: r, y: paper.sdrPercent[String(r) as '2']!, label: `Paper CC2D (Test1+Test2): ${r} mm`, color: '#d62728' }));
+  const markers: Marker[] = SDR_RADII_MM.map((r) => ({ x: r, y: paper.sdrPercent[String(r) as '2']!, label: `Paper CC2D (Test1+Test2): ${r} mm`, color: '#d62728' }));
   return lineChart({
     title: 'SDR vs radius (share of errors strictly below r)',
     xLabel: 'radius r (mm)',
@@ -203,7 +201,7 @@ function sdrCurveChart(data: RunReportData): string {
     y: [0, 100],
     series,
     markers,
-    vlines: MAIN_RADII.map((r) => ({ x: r })),
+    vlines: SDR_RADII_MM.map((r) => ({ x: r })),
     xTicks: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
     yTicks: [0, 20, 40, 60, 80, 100],
     width: 760,
@@ -280,7 +278,7 @@ function pseudoLabelSection(data: RunReportData, names: string[]): string {
     .join(', ');
   return `<p>Pseudo-labels are the SSL matcher’s predictions from template ${esc(data.lineage.templateId)} on the training images; they are the targets of the TPL stage. Measured against the ground truth of those images (template excluded): MRE <b>${mm(
     s.mreMm,
-  )} mm</b> (SD ${mm(s.sdMm)}), SDR ${MAIN_RADII.map((r) => `${r} mm ${pct(s.sdr.get(r))} %`).join(', ')}.</p>${chart}<p class="small">Worst landmarks: ${worst}.</p>`;
+  )} mm</b> (SD ${mm(s.sdMm)}), SDR ${SDR_RADII_MM.map((r) => `${r} mm ${pct(s.sdr.get(r))} %`).join(', ')}.</p>${chart}<p class="small">Worst landmarks: ${worst}.</p>`;
 }
 
 async function overlaysSection(data: RunReportData): Promise<string> {
@@ -349,7 +347,7 @@ function headline(data: RunReportData): string {
   const views = setViews(a.sets);
   const main = views.find((v) => v.split === 'test1+test2') ?? views[0]!;
   const s = main.summary;
-  return `<div class="headline"><div><span class="big">${mm(s.mreMm)} mm</span><span class="lbl">MRE · ${esc(main.label)} · protocol ${esc(a.protocol)}</span></div>${MAIN_RADII.map(
+  return `<div class="headline"><div><span class="big">${mm(s.mreMm)} mm</span><span class="lbl">MRE · ${esc(main.label)} · protocol ${esc(a.protocol)}</span></div>${SDR_RADII_MM.map(
     (r) => `<div><span class="big">${pct(s.sdr.get(r))} %</span><span class="lbl">SDR &lt; ${r} mm</span></div>`,
   ).join('')}<div><span class="big">${main.set.images.length}</span><span class="lbl">test images (IDs ${esc(compressIds(main.set.images.map((i) => i.id)))})</span></div></div>`;
 }

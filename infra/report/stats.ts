@@ -1,12 +1,11 @@
 /**
- * Numbers of a report, derived from per-image radial errors (mm). Pure functions.
- * SDR(r) is the share of errors STRICTLY below r (spec §6.1): an error of exactly 2.0 mm does
- * not count as detected at 2 mm.
+ * Numbers of a report, derived from per-image radial errors (mm) with ml/metrics, the same
+ * functions the evaluation stores its metrics with: MRE, SD and SDR (PERCENT of errors strictly
+ * below r, so an error of exactly 2.0 mm does not count at 2 mm) agree with the stored ones.
+ * Pure functions.
  */
+import { errorStats, sdrPercent, SDR_RADII_MM } from '../../ml/metrics';
 import type { ImageErrors, SetErrors } from './types';
-
-/** The SDR radii every report tabulates (spec §6.1; the final code also prints 6 and 8). */
-export const SDR_RADII_MM: readonly number[] = [2, 2.5, 3, 4, 6, 8];
 
 export interface ErrorSummary {
   /** Number of errors (images × landmarks). */
@@ -16,37 +15,16 @@ export interface ErrorSummary {
   sdMm: number;
   medianMm: number;
   maxMm: number;
-  /** radius → share in [0, 1] of errors strictly below it. */
+  /** radius → percent of errors strictly below it. */
   sdr: Map<number, number>;
 }
 
-/** Share of `errors` strictly below `radiusMm`. */
-export function sdrStrict(errors: readonly number[], radiusMm: number): number {
-  if (errors.length === 0) return Number.NaN;
-  let n = 0;
-  for (const e of errors) if (e < radiusMm) n++;
-  return n / errors.length;
-}
-
 export function summarizeErrors(errors: readonly number[], radii: readonly number[] = SDR_RADII_MM): ErrorSummary {
-  const count = errors.length;
-  if (count === 0) return { count, mreMm: Number.NaN, sdMm: Number.NaN, medianMm: Number.NaN, maxMm: Number.NaN, sdr: new Map(radii.map((r) => [r, Number.NaN])) };
-  let sum = 0;
-  for (const e of errors) sum += e;
-  const mean = sum / count;
-  let sq = 0;
-  for (const e of errors) sq += (e - mean) * (e - mean);
+  const s = errorStats(errors, radii);
   const sorted = [...errors].sort((a, b) => a - b);
-  const mid = Math.floor(count / 2);
-  const median = count % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return {
-    count,
-    mreMm: mean,
-    sdMm: Math.sqrt(sq / count),
-    medianMm: median,
-    maxMm: sorted[count - 1]!,
-    sdr: new Map(radii.map((r) => [r, sdrStrict(errors, r)])),
-  };
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length === 0 ? Number.NaN : sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { count: s.n, mreMm: s.mreMm, sdMm: s.stdMm, medianMm: median, maxMm: s.maxMm, sdr: new Map(s.sdr.map((e) => [e.radiusMm, e.percent])) };
 }
 
 export function allErrors(images: readonly ImageErrors[]): number[] {
@@ -93,18 +71,10 @@ export function pickOverlayCases(images: readonly ImageErrors[]): OverlayCases {
   };
 }
 
-/** SDR(r) for r = 0, step, …, maxMm (strictly below). Sorted-sweep, O(n log n + points). */
+/** SDR(r) in percent for r = 0, step, …, maxMm (strictly below); 0 for no errors. */
 export function sdrCurve(errors: readonly number[], maxMm = 10, stepMm = 0.05): Array<{ r: number; sdr: number }> {
-  const sorted = [...errors].sort((a, b) => a - b);
-  const out: Array<{ r: number; sdr: number }> = [];
   const n = Math.round(maxMm / stepMm);
-  let i = 0;
-  for (let j = 0; j <= n; j++) {
-    const r = j * stepMm;
-    while (i < sorted.length && sorted[i]! < r) i++;
-    out.push({ r, sdr: sorted.length === 0 ? 0 : i / sorted.length });
-  }
-  return out;
+  return Array.from({ length: n + 1 }, (_x, j) => ({ r: j * stepMm, sdr: errors.length === 0 ? 0 : sdrPercent(errors, j * stepMm) }));
 }
 
 export interface Histogram {

@@ -6,35 +6,17 @@
  * Conventions:
  * - Errors are radial errors in mm, one per landmark, per test image, per protocol. The report
  *   derives every number (MRE, SD, SDR, per-landmark rows, SDR curve) from them, with SDR(r) =
- *   share of errors STRICTLY below r (spec §6.1), so its tables agree with the evaluator's.
+ *   percent of errors STRICTLY below r (ml/metrics, as the evaluator stores it), so its tables agree with the evaluator's.
  * - Points are [y, x] on the grid named by `grid` (CC2D's convention, e.g. the 384 working grid).
  * - Split keys: `test1`, `test2`, `test1+test2` (displayed as Test1, Test2, Test1+Test2); any
  *   other key is shown as given.
  */
 import { z } from 'zod';
+import { LossLogSchema, LossPointSchema, type LossLog, type LossPoint } from '../../contracts/documents';
 
 const finiteNonNeg = z.number().min(0).max(1e6);
 
-export const LossPointSchema = z
-  .object({
-    step: z.number().int().min(0),
-    /** Training loss after this step (non-finite values must be dropped or sent as null). */
-    loss: z.number().nullable(),
-  })
-  .strict();
-export type LossPoint = z.infer<typeof LossPointSchema>;
-
-/** Per-step loss log of one training stage, as stored by the trainer activity. */
-export const LossLogSchema = z
-  .object({
-    stage: z.enum(['ssl', 'tpl']),
-    totalSteps: z.number().int().min(0).optional(),
-    /** Steps at which an attempt resumed from a checkpoint (drawn as markers). */
-    resumedAtSteps: z.array(z.number().int().min(0)).optional(),
-    points: z.array(LossPointSchema).max(2_000_000),
-  })
-  .strict();
-export type LossLog = z.infer<typeof LossLogSchema>;
+export { LossLogSchema, LossPointSchema, type LossLog, type LossPoint };
 
 export const ImageErrorsSchema = z
   .object({

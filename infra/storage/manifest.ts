@@ -15,38 +15,14 @@
  * attempts can overlap): two publishers racing with different content under one prefix are
  * detected (one gets ManifestConflictError, readers verify hashes), not prevented.
  */
-import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import { ManifestSchema, type JsonValue, type Manifest } from '../../contracts/documents';
 import { IntegrityError, InvalidDatasetKeyError, UserError } from '../errors';
+import { canonicalJson, sha256Hex } from './hash';
 import { assertValidKeys, normalizePrefix } from './keys';
 import { NotFoundError, PreconditionFailedError, type ObjectStore } from './object-store';
+import { parseJson } from './read-json';
 
 export const MANIFEST_NAME = 'manifest.json';
-
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
-
-const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValueSchema), z.record(z.string(), JsonValueSchema)]),
-);
-
-export const ManifestSchema = z
-  .object({
-    manifestVersion: z.literal(1),
-    files: z.array(
-      z
-        .object({
-          key: z.string().min(1),
-          sha256: z.string().regex(/^[0-9a-f]{64}$/),
-          size: z.number().int().nonnegative(),
-        })
-        .strict(),
-    ),
-    meta: z.record(z.string(), JsonValueSchema),
-  })
-  .strict();
-
-export type Manifest = z.infer<typeof ManifestSchema>;
-export type ManifestEntry = Manifest['files'][number];
 
 export interface PublishFile {
   /** Key relative to the prefix, e.g. `images/001.bin`. */
@@ -70,20 +46,6 @@ export class ManifestConflictError extends UserError {
   constructor(readonly manifestKey: string, detail: string) {
     super(`${manifestKey} already exists with different content (${detail})`, 'ManifestConflict');
   }
-}
-
-/** JSON with object keys sorted at every level: equal values give equal bytes. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-    return v;
-  });
-}
-
-function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 export function manifestKeyOf(prefix: string): string {
@@ -130,16 +92,9 @@ async function readExisting(store: ObjectStore, manifestKey: string): Promise<{ 
 }
 
 function parseManifest(manifestKey: string, bytes: Uint8Array): Manifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (err) {
-    throw new IntegrityError(`${manifestKey} is not valid JSON: ${(err as Error).message}`);
-  }
-  const parsed = ManifestSchema.safeParse(json);
-  if (!parsed.success) throw new IntegrityError(`${manifestKey} is not a valid manifest: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  assertValidKeys(parsed.data.files.map((f) => f.key));
-  return parsed.data;
+  const manifest = parseJson(manifestKey, bytes, ManifestSchema);
+  assertValidKeys(manifest.files.map((f) => f.key));
+  return manifest;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

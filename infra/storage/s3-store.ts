@@ -28,6 +28,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { StackSettings } from '../config/stack';
 import { IntegrityError, InvalidConfigError } from '../errors';
+import { sha256Hex } from './hash';
 import { assertValidKeys } from './keys';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore, type PutOptions, type PutResult } from './object-store';
 
@@ -119,10 +120,6 @@ export interface S3ObjectStore extends ObjectStore {
   ensureBucket(): Promise<void>;
   /** Closes sockets. */
   destroy(): void;
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Creates the S3-backed store for `settings.s3`. */

@@ -1,5 +1,7 @@
 /** Landmark evaluation (spec §6): radial errors under protocols A and B, MRE / SDR / std, per split. */
 export { radialErrorsMm, protocolATruth, meanOfDoctors, ISBI_SPACING_MM } from './radial-error';
 export type { EvalProtocol, LandmarkEvalCase, RadialErrorOptions } from './radial-error';
-export { errorStats, evaluateLandmarks, evaluateBySplit, isbiTestSplits, SDR_RADII_MM } from './summary';
+export { errorStats, evaluateLandmarks, evaluateBySplit, isbiTestSplits, sdrPercent, SDR_RADII_MM } from './summary';
 export type { ErrorStats, EvaluationOptions, EvaluationReport, SdrEntry, SplitEvaluation, SplitReport, SplitSpec } from './summary';
+export { PROTOCOLS, evalCase, scoreTestPredictions, summaryOf, testIdsOf, testSetSpecs } from './scoring';
+export type { ImageErrorList, ImageTruth, LabelledImages, MetricSummary, StageErrors, StageScores } from './scoring';

@@ -8,6 +8,7 @@
  */
 import { radialErrorsMm, type EvalProtocol, type LandmarkEvalCase, type RadialErrorOptions } from './radial-error';
 
+/** The headline SDR radii (the paper's four): stored summaries, CLI and report tables. */
 export const SDR_RADII_MM: readonly number[] = [2, 2.5, 3, 4];
 
 export interface SdrEntry {
@@ -25,6 +26,21 @@ export interface ErrorStats {
   stdMm: number;
   maxMm: number;
   sdr: SdrEntry[];
+}
+
+/**
+ * SDR(r): the PERCENT (0-100) of `errors` strictly below `radiusMm`; NaN for an empty list.
+ * The one SDR of the project: stored metrics, CLI and report all go through it.
+ */
+export function sdrPercent(errors: readonly number[], radiusMm: number): number {
+  if (errors.length === 0) return Number.NaN;
+  return (100 * countBelow(errors, radiusMm)) / errors.length;
+}
+
+function countBelow(errors: readonly number[], radiusMm: number): number {
+  let count = 0;
+  for (const e of errors) if (e < radiusMm) count++;
+  return count;
 }
 
 /** Statistics of a list of radial errors (mm). NaN statistics for an empty list. */
@@ -45,10 +61,7 @@ export function errorStats(errors: readonly number[], radiiMm: readonly number[]
     mreMm: mre,
     stdMm: n > 0 ? Math.sqrt(ss / n) : Number.NaN,
     maxMm: max,
-    sdr: radiiMm.map((r) => {
-      const count = errors.filter((e) => e < r).length;
-      return { radiusMm: r, count, percent: n > 0 ? (100 * count) / n : Number.NaN };
-    }),
+    sdr: radiiMm.map((r) => ({ radiusMm: r, count: countBelow(errors, r), percent: sdrPercent(errors, r) })),
   };
 }
 

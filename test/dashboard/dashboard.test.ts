@@ -17,7 +17,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PipelineResult } from '../../activities/types';
+import type { PipelineResult } from '../../contracts/types';
 import { PROJECT_ROOT } from '../../infra/config/stack';
 import { createHarness, type PipelineHarness } from '../pipeline/support/harness';
 

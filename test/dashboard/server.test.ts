@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../../infra/dashboard/server';
 import { runsQuery, type ReportSource, type RunRow, type RunSource } from '../../infra/dashboard/sources';
-import type { PipelineProgress } from '../../activities/types';
+import type { PipelineProgress } from '../../contracts/types';
 
 interface Res {
   status: number;

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIngestActivities } from '../../activities/ingest-dataset';
-import type { IngestOutput } from '../../activities/types';
+import type { IngestOutput } from '../../contracts/types';
 import { makeFixture, type Fixture } from './support/fixtures';
 import { RecordingMemoryStore } from './support/memory-store';
 

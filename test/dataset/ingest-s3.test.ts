@@ -13,7 +13,7 @@ import type { DatasetDescription, DatasetLabels, DatasetSplit } from '../../infr
 import { decodeGrey } from '../../infra/dataset/decode-image';
 import { resizeBilinearAntialias } from '../../infra/dataset/resample';
 import { decodeWorkingPng } from '../../infra/dataset/working-image';
-import { sha256Hex } from '../../infra/dataset/version';
+import { sha256Hex } from '../../infra/storage/hash';
 import { isbiDir } from '../../infra/stack/checks';
 import { readManifest, readManifestFile } from '../../infra/storage/manifest';
 import { requireStack } from '../support/stack';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidDatasetKeyError } from '../../infra/errors';
-import { assertValidKeys, joinKey, keyProblem, normalizePrefix } from '../../infra/storage/keys';
+import { assertValidKeys, joinKey, keyProblem, normalizePrefix, runKeys, runPrefix } from '../../infra/storage/keys';
 
 describe('object key validation', () => {
   it.each([
@@ -71,5 +71,21 @@ describe('object key validation', () => {
     expect(normalizePrefix('')).toBe('');
     expect(() => joinKey('runs', '../etc')).toThrow(InvalidDatasetKeyError);
     expect(() => normalizePrefix('/abs')).toThrow(InvalidDatasetKeyError);
+  });
+});
+
+describe('run key layout', () => {
+  it('puts every object of a run under runs/<run>/, with awkward id characters replaced', () => {
+    expect(runPrefix('site-a/2024 01:02')).toBe('runs/site-a_2024_01_02');
+    const sha = 'a'.repeat(64);
+    const keys = [
+      runKeys.weights('r', 'ssl', sha), runKeys.lossLog('r', 'tpl', sha), runKeys.trainDone('r', 'ssl'), runKeys.pseudoLabels('r', 0, 2, sha),
+      runKeys.metrics('r', sha), runKeys.predictions('r', sha), runKeys.sslMetrics('r', sha), runKeys.report('r', sha), runKeys.reportHtml('r'), runKeys.manifest('r'),
+      ...Object.values(runKeys.checkpoint('r', 'tpl', 12, 3)),
+    ];
+    for (const k of keys) expect(keyProblem(k), k).toBeUndefined();
+    expect(keys.every((k) => k.startsWith('runs/r/'))).toBe(true);
+    expect(runKeys.checkpoint('r', 'tpl', 12, 3).blob).toBe('runs/r/tpl/ckpt/000000012-a3/state.ckpt');
+    expect(runKeys.reportHtml('r')).toBe('runs/r/report/report.html');
   });
 });

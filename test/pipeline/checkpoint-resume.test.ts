@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runKeys } from '../../activities/run-keys';
+import { runKeys } from '../../infra/storage/keys';
 import { runTraining, type TrainingRun } from '../../activities/training-loop';
-import type { TrainHeartbeat, TrainOutput } from '../../activities/types';
+import type { TrainHeartbeat, TrainOutput } from '../../contracts/types';
 import type { Trainer, TrainProgress } from '../../ml/types';
 import { requireStack } from '../support/stack';
 

@@ -1,13 +1,13 @@
 /**
- * The SSL-stage evaluation (activities/stage-metrics.ts `evaluateSslStage`, shared by the
+ * The SSL-stage evaluation (infra/evaluation/ssl-stage.ts `evaluateSslStage`, shared by the
  * evaluateModel activity and `cc2d eval --compute-ssl`) equals `matchTemplate` + ml/metrics
  * called directly on the same weights, template and test images. In-memory store, smoke
  * profile, no Temporal, no S3.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatasetReader } from '../../activities/dataset-reader';
+import { DatasetReader } from '../../infra/dataset/reader';
 import { createIngestActivities } from '../../activities/ingest-dataset';
-import { evaluateSslStage, STAGE_CHUNK } from '../../activities/stage-metrics';
+import { evaluateSslStage, STAGE_CHUNK } from '../../infra/evaluation/ssl-stage';
 import { Prng } from '../../ml/core/prng';
 import { evaluateBySplit, type EvalProtocol, type LandmarkEvalCase } from '../../ml/metrics';
 import { resolveProfile } from '../../ml/profiles';

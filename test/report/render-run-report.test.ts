@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ISBI_LANDMARK_NAMES, parseRunReportInput, pickOverlayCases, renderRunReport, sdrCurve, sdrStrict, summarizeErrors, type RunReportInput } from '../../infra/report';
+import { ISBI_LANDMARK_NAMES, parseRunReportInput, pickOverlayCases, renderRunReport, sdrCurve, summarizeErrors, type RunReportInput } from '../../infra/report';
+import { sdrPercent } from '../../ml/metrics';
 import { compressIds } from '../../infra/report/render';
 import { syntheticErrors, syntheticReportInput } from './fixture';
 
@@ -14,17 +15,18 @@ function overallRow(html: string, protocolName: string, setLabel: string): strin
 
 describe('report statistics', () => {
   it('SDR counts errors strictly below the radius', () => {
-    expect(sdrStrict([1.99, 2, 2.01, 3], 2)).toBe(0.25);
-    expect(sdrStrict([2, 2, 2, 2], 2)).toBe(0);
+    // SDR is in percent everywhere (one unit with the stored metrics).
+    expect(sdrPercent([1.99, 2, 2.01, 3], 2)).toBe(25);
+    expect(sdrPercent([2, 2, 2, 2], 2)).toBe(0);
     const s = summarizeErrors([1, 2, 3, 4]);
     expect(s.mreMm).toBe(2.5);
     expect(s.sdMm).toBeCloseTo(Math.sqrt(1.25), 12);
-    expect(s.sdr.get(2)).toBe(0.25);
-    expect(s.sdr.get(4)).toBe(0.75);
+    expect(s.sdr.get(2)).toBe(25);
+    expect(s.sdr.get(4)).toBe(75);
     const curve = sdrCurve([2, 2, 4, 10], 10, 1);
     expect(curve.find((c) => c.r === 2)!.sdr).toBe(0);
-    expect(curve.find((c) => c.r === 3)!.sdr).toBe(0.5);
-    expect(curve.find((c) => c.r === 10)!.sdr).toBe(0.75);
+    expect(curve.find((c) => c.r === 3)!.sdr).toBe(50);
+    expect(curve.find((c) => c.r === 10)!.sdr).toBe(75);
   });
 
   it('picks best, median and worst image deterministically', () => {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { installRuntime } from '../../../workers/runtime-logger';
-import type { PipelineResult } from '../../../activities/types';
+import type { PipelineResult } from '../../../contracts/types';
 import { parseRunConfig, buildPipelineInput, type PipelineInput, type RunConfigInput } from '../../../infra/config/run-config';
 import { startRun } from '../../../cli/pipeline-client';
 import { connectClient, connectWorker } from '../../../infra/temporal/connect';

@@ -1,9 +1,11 @@
 /**
- * Inputs and outputs of the pipeline activities. Everything here is small JSON: S3 keys, hashes,
- * ids, metrics. Never image bytes, tensors or weights (payload limit 2 MiB, history 50 MiB).
- * Workflows import these with `import type` only.
+ * The wire types between workflow, activities, CLI and dashboard: inputs and outputs of the
+ * pipeline activities, the workflow's result and progress. Everything here is small JSON: S3
+ * keys, hashes, ids, metrics. Never image bytes, tensors or weights (payload limit 2 MiB,
+ * history 50 MiB). Types only, so workflows can `import type` them.
  */
 import type { PipelineInput, RunConfig } from '../infra/config/run-config';
+import type { MetricSummary } from '../ml/metrics';
 import type { Profile } from '../ml/profiles';
 
 /** A stored object: its key and the sha256 of its bytes. */
@@ -155,13 +157,12 @@ export interface EvaluateModelInput {
   landmarkCount: number;
 }
 
-/** MRE (mm) and SDR (share of errors strictly below r mm) of one set under one protocol. */
-export interface MetricSummary {
-  images: number;
-  mreMm: number;
-  sdMm: number;
-  sdr: Record<string, number>;
-}
+/**
+ * MRE (mm), SD (mm) and SDR of one set under one protocol, as ml/metrics computes it: `sdr`
+ * maps the radius in mm (as a string: "2", "2.5", "3", "4") to the PERCENT (0-100) of errors
+ * strictly below it.
+ */
+export type { MetricSummary };
 
 export interface EvaluateModelOutput {
   /** Full per-landmark, per-image metrics JSON. */

@@ -1,18 +1,18 @@
 /**
- * Reads a published dataset version (infra/dataset/published.ts) for the activities: labels,
- * split, description, and working-resolution images decoded (sharp, via the ingest helper's
- * decodeWorkingPng) into ml's GrayImage (float32 in [0, 1]). All reads ride out short S3 outages.
+ * Reads a published dataset version (./published.ts): labels, split, description (validated
+ * with their schemas), and working-resolution images decoded (sharp, via decodeWorkingPng) into
+ * ml's GrayImage (float32 in [0, 1]). Retrying through S3 outages is the store's business: the
+ * activities hand in a store whose calls retry while heartbeating.
  */
-import type { GrayImage, PointYX } from '../ml/types';
-import type { ObjectStore } from '../infra/storage/object-store';
-import { NotFoundError } from '../infra/storage/object-store';
-import { DatasetInvalidError } from '../infra/errors';
-import { DATASET_FILES, datasetPrefix, type DatasetDescription, type DatasetLabels, type DatasetSplit } from '../infra/dataset/published';
-import { decodeWorkingPng } from '../infra/dataset/working-image';
-import { mapLimit } from '../infra/dataset/concurrency';
-import { withStorageRetry } from './failures';
-
-const dec = new TextDecoder();
+import type { z } from 'zod';
+import { DatasetDescriptionSchema, DatasetLabelsSchema, DatasetSplitSchema } from '../../contracts/documents';
+import type { GrayImage, PointYX } from '../../ml/types';
+import { DatasetInvalidError } from '../errors';
+import { NotFoundError, type ObjectStore } from '../storage/object-store';
+import { readJson } from '../storage/read-json';
+import { mapLimit } from './concurrency';
+import { DATASET_FILES, datasetPrefix, type DatasetDescription, type DatasetLabels, type DatasetSplit } from './published';
+import { decodeWorkingPng } from './working-image';
 
 export class DatasetReader {
   private labelsCache?: Promise<DatasetLabels>;
@@ -25,10 +25,9 @@ export class DatasetReader {
     return `${datasetPrefix(this.versionId)}/${rel}`;
   }
 
-  private async json<T>(rel: string): Promise<T> {
-    const key = this.key(rel);
+  private async json<S extends z.ZodType>(rel: string, schema: S): Promise<z.output<S>> {
     try {
-      return JSON.parse(dec.decode(await withStorageRetry(`get ${key}`, () => this.store.get(key)))) as T;
+      return await readJson(this.store, this.key(rel), schema);
     } catch (err) {
       if (err instanceof NotFoundError) {
         throw new DatasetInvalidError([`dataset version ${this.versionId}: ${rel} not found (is the version published?)`]);
@@ -38,17 +37,17 @@ export class DatasetReader {
   }
 
   labels(): Promise<DatasetLabels> {
-    this.labelsCache ??= this.json<DatasetLabels>(DATASET_FILES.labels);
+    this.labelsCache ??= this.json(DATASET_FILES.labels, DatasetLabelsSchema);
     return this.labelsCache;
   }
 
   split(): Promise<DatasetSplit> {
-    this.splitCache ??= this.json<DatasetSplit>(DATASET_FILES.split);
+    this.splitCache ??= this.json(DATASET_FILES.split, DatasetSplitSchema);
     return this.splitCache;
   }
 
   description(): Promise<DatasetDescription> {
-    this.descriptionCache ??= this.json<DatasetDescription>(DATASET_FILES.description);
+    this.descriptionCache ??= this.json(DATASET_FILES.description, DatasetDescriptionSchema);
     return this.descriptionCache;
   }
 
@@ -76,7 +75,7 @@ export class DatasetReader {
       const key = this.key(DATASET_FILES.image(size, id));
       let bytes: Uint8Array;
       try {
-        bytes = await withStorageRetry(`get ${key}`, () => this.store.get(key));
+        bytes = await this.store.get(key);
       } catch (err) {
         if (err instanceof NotFoundError) throw new DatasetInvalidError([`dataset version ${this.versionId}: image ${key} not found`]);
         throw err;

@@ -1,0 +1,259 @@
+/**
+ * zod schemas of every JSON document the pipeline stores and reads back, read through one
+ * helper (`readJson` in infra/storage/read-json.ts) that validates and names the key on failure.
+ *
+ * Objects that other documents embed or that may gain fields are `looseObject`s: unknown
+ * members are kept, so a document read and written again (the report embeds the metrics) keeps
+ * its content, and documents written by older code still parse. Shapes list the members in the
+ * order their writers emit them, so a parsed document serialises to the same bytes.
+ * NaN and ±Infinity are stored as null by JSON; numbers that may be non-finite are nullable.
+ */
+import { z } from 'zod';
+import type { TrainOutput } from './types';
+
+export const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256');
+
+/** A stored object: its key and the sha256 of its bytes (contracts/types.ts ArtifactRef). */
+export const ArtifactRefSchema = z.object({ key: z.string().min(1), sha256: Sha256Schema, size: z.number().int().nonnegative() });
+
+export const BackendRefSchema = z.object({ backend: z.string(), tfVersion: z.string(), tfjsVersion: z.string() });
+
+/** A number JSON may have stored as null (it was NaN or infinite); read back as NaN. */
+const maybeNaN = z.number().nullable().transform((v) => v ?? Number.NaN);
+
+const YxSchema = z.tuple([z.number(), z.number()]);
+const YxListSchema = z.array(YxSchema);
+
+// ---- generic JSON and the publish manifest ---------------------------------------------------
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+
+export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValueSchema), z.record(z.string(), JsonValueSchema)]),
+);
+
+/**
+ * `<prefix>/manifest.json` of a published set: a dataset version (meta.kind "dataset") or a
+ * run's lineage manifest (meta.kind "cc2d-run"). Serialised canonically (infra/storage/manifest.ts).
+ */
+export const ManifestSchema = z
+  .object({
+    manifestVersion: z.literal(1),
+    files: z.array(z.object({ key: z.string().min(1), sha256: Sha256Schema, size: z.number().int().nonnegative() }).strict()),
+    meta: z.record(z.string(), JsonValueSchema),
+  })
+  .strict();
+export type Manifest = z.infer<typeof ManifestSchema>;
+export type ManifestEntry = Manifest['files'][number];
+
+// ---- dataset version (datasets/<version>/) ------------------------------------------------------
+
+const SplitSchema = z.enum(['train', 'test1', 'test2']);
+const ImageFormatSchema = z.enum(['jpeg', 'png', 'bmp']);
+
+export const ImageLabelsSchema = z.looseObject({
+  split: SplitSchema,
+  widthPx: z.number().positive(),
+  heightPx: z.number().positive(),
+  sourceFormat: ImageFormatSchema,
+  sourceSha256: z.string(),
+  seniorXyPx: YxListSchema,
+  juniorXyPx: YxListSchema,
+  gtTruncXyPx: YxListSchema,
+  gtMeanXyPx: YxListSchema,
+  workingYx: z.record(z.string(), YxListSchema),
+});
+
+/** labels.json */
+export const DatasetLabelsSchema = z.looseObject({
+  format: z.literal('cc2d-labels-v1'),
+  landmarkCount: z.number().int().nonnegative(),
+  ids: z.array(z.string()),
+  images: z.record(z.string(), ImageLabelsSchema),
+});
+
+/** split.json */
+export const DatasetSplitSchema = z.object({ train: z.array(z.string()), test1: z.array(z.string()), test2: z.array(z.string()) });
+
+/** dataset.json */
+export const DatasetDescriptionSchema = z.looseObject({
+  format: z.string(),
+  datasetVersion: z.string(),
+  name: z.string(),
+  pixelSpacingMm: z.number().positive(),
+  sizes: z.array(z.number().int().positive()),
+  landmarkCount: z.number().int().nonnegative(),
+  counts: z.looseObject({ images: z.number(), train: z.number(), test1: z.number(), test2: z.number() }),
+  splits: z.array(SplitSchema),
+  testIdsCovered: z.looseObject({ test1: z.array(z.string()), test2: z.array(z.string()) }),
+  imageFormat: z.union([ImageFormatSchema, z.literal('mixed')]),
+  imageFormats: z.record(z.string(), z.number()),
+  originalSizes: z.array(z.looseObject({ widthPx: z.number(), heightPx: z.number(), images: z.number() })),
+  mmPerWorkingPx: z.record(z.string(), z.looseObject({ y: z.number(), x: z.number() })).optional(),
+  groundTruth: z.looseObject({ paper: z.string(), clean: z.string() }),
+  resize: z.string(),
+  workingImage: z.string(),
+  source: z.looseObject({ layout: z.string(), description: z.string(), files: z.number() }),
+  warnings: z.array(z.string()),
+});
+
+// ---- training ------------------------------------------------------------------------------------
+
+/** Per-step loss curve of a training stage (`runs/<run>/<kind>/loss-<sha>.json`, and beside each checkpoint). */
+export const LossPointSchema = z
+  .object({
+    step: z.number().int().min(0),
+    /** Training loss after this step (non-finite values are stored as null). */
+    loss: z.number().nullable(),
+  })
+  .strict();
+export type LossPoint = z.infer<typeof LossPointSchema>;
+
+export const LossLogSchema = z
+  .object({
+    stage: z.enum(['ssl', 'tpl']),
+    totalSteps: z.number().int().min(0).optional(),
+    /** Steps at which an attempt resumed from a checkpoint (drawn as markers). */
+    resumedAtSteps: z.array(z.number().int().min(0)).optional(),
+    points: z.array(LossPointSchema).max(2_000_000),
+  })
+  .strict();
+export type LossLog = z.infer<typeof LossLogSchema>;
+
+const TrainKindSchema = z.enum(['ssl', 'tpl']);
+
+/** A training stage's result (contracts/types.ts TrainOutput), as kept in its done marker. */
+export const TrainOutputSchema = z.object({
+  stage: TrainKindSchema,
+  weights: ArtifactRefSchema,
+  lossLog: ArtifactRefSchema,
+  lastCheckpoint: ArtifactRefSchema.optional(),
+  steps: z.number().int().nonnegative(),
+  finalLoss: maybeNaN,
+  resumedFromStep: z.number().int().nonnegative(),
+  attempt: z.number().int(),
+  backend: BackendRefSchema,
+  durationMs: z.number(),
+});
+
+/** `runs/<run>/<kind>/done.json`: the completed stage's output and the input it was trained on. */
+export const DoneMarkerSchema = z.object({ fingerprint: z.string(), output: TrainOutputSchema });
+export interface DoneMarker {
+  fingerprint: string;
+  output: TrainOutput;
+}
+
+export const CHECKPOINT_MANIFEST_FORMAT = 'cc2d-checkpoint-manifest-v1';
+
+/** `runs/<run>/<kind>/ckpt/<step>-a<attempt>/manifest.json`: names a durable checkpoint blob. */
+export const CheckpointManifestSchema = z.object({
+  format: z.literal(CHECKPOINT_MANIFEST_FORMAT),
+  kind: TrainKindSchema,
+  runId: z.string(),
+  /** sha256 of the training input; a checkpoint of another input is never resumed from. */
+  fingerprint: z.string(),
+  step: z.number().int().nonnegative(),
+  totalSteps: z.number().int().nonnegative(),
+  attempt: z.number().int(),
+  loss: maybeNaN,
+  blob: ArtifactRefSchema,
+  /** Loss log up to `step` (LossLog JSON), so a resumed attempt keeps the earlier curve. */
+  lossLog: ArtifactRefSchema.optional(),
+  createdAt: z.string(),
+});
+export type CheckpointManifest = z.infer<typeof CheckpointManifestSchema>;
+
+/** A pseudo-label shard: ids and their [y, x] landmarks on the working grid. */
+export const PseudoLabelFileSchema = z.object({
+  inputSize: z.number().int().positive(),
+  templateId: z.string(),
+  labels: z.record(z.string(), YxListSchema),
+});
+
+// ---- evaluation ----------------------------------------------------------------------------------
+
+export const METRICS_FORMAT = 'cc2d-metrics-v1';
+export const SSL_METRICS_FORMAT = 'cc2d-ssl-metrics-v1';
+
+const ProtocolSchema = z.enum(['A', 'B']);
+
+/** Per-image radial errors (mm), one per landmark. */
+export const ImageErrorListSchema = z.array(z.looseObject({ id: z.string(), errorsMm: z.array(z.number()) }));
+export type ImageErrorList = z.infer<typeof ImageErrorListSchema>;
+
+/** Per-image errors per protocol, of the test splits themselves (the report derives the union). */
+export const StageErrorsSchema = z.array(z.looseObject({ protocol: ProtocolSchema, sets: z.record(z.string(), ImageErrorListSchema) }));
+export type StageErrors = z.infer<typeof StageErrorsSchema>;
+
+/** contracts/types.ts MetricSummary: `sdr` is radius (mm, as string) → percent. */
+export const MetricSummarySchema = z.object({ images: z.number().int().nonnegative(), mreMm: maybeNaN, sdMm: maybeNaN, sdr: z.record(z.string(), maybeNaN) });
+
+/** protocol → set → summary. */
+export const StageSummarySchema = z.record(z.string(), z.record(z.string(), MetricSummarySchema));
+
+/** The SSL stage alone (CC2D-SSL) as stored in the metrics document (`sslStage`) and in ssl-metrics files. */
+export const SslStageDocumentSchema = z.looseObject({
+  stage: z.literal('ssl'),
+  method: z.string().optional(),
+  weights: z.looseObject({ key: z.string(), sha256: z.string() }),
+  templateId: z.string(),
+  headlineSet: z.string(),
+  summary: StageSummarySchema,
+  protocols: z.record(z.string(), z.record(z.string(), z.unknown())),
+  errors: StageErrorsSchema,
+});
+
+/** `runs/<run>/eval/metrics-<sha>.json`; top-level `protocols` / `errors` are the final (TPL) model's. */
+export const MetricsDocumentSchema = z.looseObject({
+  format: z.literal(METRICS_FORMAT),
+  gridSize: z.number().int().positive(),
+  pixelSpacingMm: z.number().positive(),
+  templateId: z.string(),
+  stage: z.literal('tpl').optional(),
+  protocols: z.record(z.string(), z.record(z.string(), z.unknown())),
+  errors: StageErrorsSchema,
+  sslStage: SslStageDocumentSchema.optional(),
+  pseudoLabels: z.looseObject({ protocol: ProtocolSchema, overall: z.unknown(), perLandmark: z.unknown(), images: ImageErrorListSchema }).optional(),
+});
+export type MetricsDocument = z.infer<typeof MetricsDocumentSchema>;
+
+/** `runs/<run>/eval/predictions-<sha>.json`: [y, x] cells per test image on the working grid. */
+export const PredictionsDocumentSchema = z.looseObject({
+  gridSize: z.number().int().positive(),
+  predictionsYx: z.record(z.string(), YxListSchema),
+  truthYx: z.record(z.string(), YxListSchema),
+  sslPredictionsYx: z.record(z.string(), YxListSchema).optional(),
+});
+
+/** `runs/<run>/eval/ssl-metrics-<sha>.json`, written by `cc2d eval --compute-ssl`. */
+export const StoredSslStageSchema = SslStageDocumentSchema.extend({
+  format: z.literal(SSL_METRICS_FORMAT),
+  runId: z.string(),
+  datasetVersion: z.string(),
+  gridSize: z.number().int().positive(),
+  pixelSpacingMm: z.number().positive(),
+  codeVersion: z.string(),
+  backend: BackendRefSchema,
+});
+export type StoredSslStage = z.infer<typeof StoredSslStageSchema>;
+
+// ---- report ----------------------------------------------------------------------------------------
+
+export const REPORT_FORMAT = 'cc2d-run-report-v1';
+
+/**
+ * `runs/<run>/report/report-<sha>.json`. Only what is read back is checked (`cc2d eval
+ * --compute-ssl` takes the profile, dataset version, template, test splits and SSL weights
+ * from it); the profile is checked for the fields the SSL stage needs.
+ */
+export const RunReportDocumentSchema = z.looseObject({
+  format: z.literal(REPORT_FORMAT),
+  runId: z.string(),
+  lineage: z.looseObject({
+    datasetVersion: z.string().min(1),
+    templateId: z.string().min(1),
+    config: z.looseObject({ profile: z.looseObject({ inputSize: z.number().int().positive(), ssl: z.looseObject({}) }) }),
+  }),
+  plan: z.looseObject({ testSplits: z.record(z.string(), z.array(z.string())).refine((s) => Object.keys(s).length > 0, 'no test split') }),
+  artifacts: z.looseObject({ sslWeights: ArtifactRefSchema }),
+});

@@ -1,0 +1,110 @@
+/**
+ * Test-set scoring of one stage's predictions: predicted [y, x] cells per test image →
+ * radial errors, MRE / SD / SDR under protocols A and B, per landmark, per test split and, when
+ * there are several, their union. The final (TPL) predictions and the SSL-stage points both go
+ * through `scoreTestPredictions`. Pure: numbers in, numbers out.
+ */
+import type { PointYX } from '../types';
+import type { EvalProtocol, LandmarkEvalCase } from './radial-error';
+import { evaluateBySplit, type ErrorStats, type SplitSpec } from './summary';
+
+export const PROTOCOLS: readonly EvalProtocol[] = ['A', 'B'];
+
+/** What scoring needs of an image's labels: its size and the untruncated mean GT, [x, y] original pixels. */
+export interface ImageTruth {
+  heightPx: number;
+  widthPx: number;
+  gtMeanXyPx: ReadonlyArray<readonly [number, number]>;
+}
+
+/** Image id → its truth (a dataset's labels.json fits). */
+export interface LabelledImages {
+  images: Readonly<Record<string, ImageTruth>>;
+}
+
+/** MRE (mm), SD (mm) and SDR (radius in mm as a string → PERCENT of errors strictly below it) of one set: the headline numbers. */
+export interface MetricSummary {
+  images: number;
+  mreMm: number;
+  sdMm: number;
+  sdr: Record<string, number>;
+}
+
+export type ImageErrorList = Array<{ id: string; errorsMm: number[] }>;
+/** Per-image errors per protocol, of the splits themselves (the report derives the union). */
+export type StageErrors = Array<{ protocol: EvalProtocol; sets: Record<string, ImageErrorList> }>;
+
+/** The scores of one stage's predictions on the test images. */
+export interface StageScores {
+  /** protocol → set → {coveredIds, missingIds, overall, perLandmark}. */
+  protocols: Record<string, Record<string, unknown>>;
+  /** protocol → set → small summary (what the workflow result carries). */
+  summary: Record<string, Record<string, MetricSummary>>;
+  errors: StageErrors;
+  /** The union of the test splits when there are several, else the one split. */
+  headlineSet: string;
+}
+
+export function summaryOf(s: ErrorStats, images: number): MetricSummary {
+  return {
+    images,
+    mreMm: s.mreMm,
+    sdMm: s.stdMm,
+    sdr: Object.fromEntries(s.sdr.map((e) => [String(e.radiusMm), e.percent])),
+  };
+}
+
+export function evalCase(labels: LabelledImages, id: string, predicted: PointYX[], spacingMm: number): LandmarkEvalCase {
+  const truth = labels.images[id]!;
+  return {
+    id,
+    predicted,
+    // labels store [x, y] original pixels; the metrics want [y, x].
+    truth: truth.gtMeanXyPx.map(([x, y]) => [y, x] as PointYX),
+    originalHeight: truth.heightPx,
+    originalWidth: truth.widthPx,
+    spacingMm,
+  };
+}
+
+/** Ids of all test splits, each once, in split order. */
+export function testIdsOf(testSplits: Record<string, string[]>): string[] {
+  return [...new Set(Object.values(testSplits).flat())];
+}
+
+/** The evaluated sets: each split, plus their union (named "a+b") when there are several. */
+export function testSetSpecs(testSplits: Record<string, string[]>): SplitSpec[] {
+  const splits: SplitSpec[] = Object.entries(testSplits).map(([name, ids]) => ({ name, ids }));
+  if (splits.length > 1) splits.push({ name: splits.map((s) => s.name).join('+'), ids: testIdsOf(testSplits) });
+  return splits;
+}
+
+/** Scores predictions of every test image under both protocols, per split and their union. */
+export function scoreTestPredictions(args: {
+  labels: LabelledImages;
+  predicted: ReadonlyMap<string, PointYX[]>;
+  testSplits: Record<string, string[]>;
+  gridSize: number;
+  spacingMm: number;
+}): StageScores {
+  const { labels, predicted, testSplits, gridSize, spacingMm } = args;
+  const splits = testSetSpecs(testSplits);
+  const cases = testIdsOf(testSplits).map((id) => evalCase(labels, id, predicted.get(id)!, spacingMm));
+  const protocols: StageScores['protocols'] = {};
+  const summary: StageScores['summary'] = {};
+  const errors: StageErrors = [];
+  for (const protocol of PROTOCOLS) {
+    const bySplit = evaluateBySplit(cases, splits, { protocol, gridSize, spacingMm });
+    protocols[protocol] = {};
+    summary[protocol] = {};
+    const sets: Record<string, ImageErrorList> = {};
+    for (const s of bySplit.splits) {
+      if (!s.report) continue;
+      protocols[protocol]![s.split] = { coveredIds: s.coveredIds, missingIds: s.missingIds, overall: s.report.overall, perLandmark: s.report.perLandmark };
+      summary[protocol]![s.split] = summaryOf(s.report.overall, s.coveredIds.length);
+      if (testSplits[s.split]) sets[s.split] = s.report.imageIds.map((id, k) => ({ id, errorsMm: s.report!.errors[k]! }));
+    }
+    errors.push({ protocol, sets });
+  }
+  return { protocols, summary, errors, headlineSet: splits[splits.length - 1]!.name };
+}
