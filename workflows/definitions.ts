@@ -6,7 +6,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { PipelineProgress, StageName, StageProgress } from '../contracts/types';
 
-export const PIPELINE_WORKFLOW_TYPE = 'cc2dPipeline';
+export { PIPELINE_WORKFLOW_TYPE } from '../infra/config/names';
 
 /** Current stage, step/total and loss of the running stage, overall fraction. */
 export const progressQuery = defineQuery<PipelineProgress>('progress');

@@ -58,3 +58,6 @@ export const SEARCH_ATTRIBUTE_CLI_TYPES: Readonly<Record<'KEYWORD' | 'DOUBLE', '
   KEYWORD: 'Keyword',
   DOUBLE: 'Double',
 };
+
+/** The pipeline workflow's type name (wire API: visibility queries and schedules name it). */
+export const PIPELINE_WORKFLOW_TYPE = 'cc2dPipeline';

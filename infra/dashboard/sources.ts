@@ -6,8 +6,7 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { PipelineProgress } from '../../contracts/types';
 import { runKeys } from '../storage/keys';
-import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
-import { SEARCH_ATTRIBUTES as SA } from '../config/names';
+import { PIPELINE_WORKFLOW_TYPE, SEARCH_ATTRIBUTES as SA } from '../config/names';
 import { NotFoundError, type ObjectStore } from '../storage/object-store';
 
 /** One row of the runs table (all plain JSON). */

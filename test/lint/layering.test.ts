@@ -65,8 +65,10 @@ const CASES: LayerCase[] = [
       "import { PROFILES } from '../ml/profiles';",
       "import type { ObjectStore } from '../infra/storage/object-store';",
       "import type { PipelineResult } from '../activities/types';",
+      "import { RunConfigSchema } from '../infra/config/run-config';",
     ],
     allowed: [
+      "import type { RunConfig } from '../infra/config/run-config';",
       "import { z } from 'zod';",
       "import { z } from 'zod/v4';",
       "import { runConfigSchema } from './run-config';",
