@@ -22,7 +22,7 @@ import { evaluateSslStage, sslStageDocument, STAGE_CHUNK } from '../infra/evalua
 import { sha256Hex } from '../infra/storage/hash';
 import { runKeys } from '../infra/storage/keys';
 import { readJson } from '../infra/storage/read-json';
-import { evalCase, evaluateLandmarks, scoreTestPredictions, summaryOf, testIdsOf } from '../ml/metrics';
+import { errorUnitOf, evalCase, evaluateLandmarks, scoreTestPredictions, summaryOf, testIdsOf } from '../ml/metrics';
 import { createTplPredictor } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
@@ -42,7 +42,6 @@ export function createEvaluateModel(deps: ActivityDeps) {
       store.get(input.tplWeights.key, input.tplWeights.sha256),
       input.sslWeights ? store.get(input.sslWeights.key, input.sslWeights.sha256) : undefined,
     ]);
-    const spacingMm = description.pixelSpacingMm;
     const testIds = testIdsOf(testSplits);
     const totalSteps = testIds.length * (sslWeights ? 2 : 1);
     const progress = new ProgressReporter<StageProgress>(ctx, { stage: 'evaluate', step: 0, totalSteps }, deps.progress);
@@ -64,7 +63,7 @@ export function createEvaluateModel(deps: ActivityDeps) {
     }
 
     // 2. Test metrics of the final model: each split, and their union when there are several.
-    const tpl = scoreTestPredictions({ labels, predicted, testSplits, gridSize: size, spacingMm });
+    const tpl = scoreTestPredictions({ labels, predicted, testSplits, gridSize: size });
 
     // 2b. The SSL stage alone (CC2D-SSL) on the same test images, scored the same way.
     const ssl = sslWeights
@@ -79,17 +78,19 @@ export function createEvaluateModel(deps: ActivityDeps) {
     const pseudo = new Map<string, PointYX[]>();
     for (const ref of input.pseudoLabels) {
       const file = await readJson(store, ref, PseudoLabelFileSchema);
-      for (const [id, pts] of Object.entries(file.labels)) if (id !== input.templateId && labels.images[id]) pseudo.set(id, pts);
+      for (const [id, pts] of Object.entries(file.labels)) if (id !== input.templateId && labels.images[id]?.labelled) pseudo.set(id, pts);
     }
+    const pseudoUnit = errorUnitOf(labels, [...pseudo.keys()]);
     const pseudoReport = pseudo.size > 0
-      ? evaluateLandmarks([...pseudo].map(([id, pts]) => evalCase(labels, id, pts, spacingMm)), { protocol: 'A', gridSize: size, spacingMm })
+      ? evaluateLandmarks([...pseudo].map(([id, pts]) => evalCase(labels, id, pts, pseudoUnit)), { protocol: 'A', gridSize: size })
       : undefined;
 
     const { headlineSet, summary } = tpl;
     const metrics = {
       format: METRICS_FORMAT,
       gridSize: size,
-      pixelSpacingMm: spacingMm,
+      pixelSpacingMm: description.pixelSpacingMm,
+      unit: tpl.unit,
       templateId: input.templateId,
       // `protocols` and `errors` here are the final (TPL) model's; the SSL stage is `sslStage`.
       stage: 'tpl' as const,
@@ -103,7 +104,7 @@ export function createEvaluateModel(deps: ActivityDeps) {
     const predictions = {
       gridSize: size,
       predictionsYx: Object.fromEntries(testIds.map((id) => [id, predicted.get(id)!])),
-      truthYx: Object.fromEntries(testIds.map((id) => [id, labels.images[id]!.workingYx[String(size)]!.map(([y, x]) => [y, x])])),
+      truthYx: Object.fromEntries(testIds.map((id) => [id, labels.images[id]!.workingYx![String(size)]!.map(([y, x]) => [y, x])])),
       ...(ssl ? { sslPredictionsYx: Object.fromEntries(testIds.map((id) => [id, ssl.predicted.get(id)!])) } : {}),
     };
     const put = async (name: 'metrics' | 'predictions', value: unknown) => {

@@ -47,45 +47,100 @@ export type Manifest = z.infer<typeof ManifestSchema>;
 export type ManifestEntry = Manifest['files'][number];
 
 // ---- dataset version (datasets/<version>/) ------------------------------------------------------
+//
+// One published form for every importer: the ISBI 2015 layout (two doctors, 19 named landmarks,
+// 0.1 mm, splits train/test1[/test2]) and a site folder (one annotator, K named landmarks taken
+// from the template, spacing per image or unknown, splits train/eval). Coordinates: `…XyPx` are
+// [x, y] in original-image pixels; `workingYx[S]` are [y, x] cells of the S×S working grid.
 
-const SplitSchema = z.enum(['train', 'test1', 'test2']);
-const ImageFormatSchema = z.enum(['jpeg', 'png', 'bmp']);
+/** Split names: ISBI uses train, test1, test2; a site uses train (unlabelled + template) and eval. */
+export const SplitNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be a split name such as train or test1');
+export const ImageFormatSchema = z.enum(['jpeg', 'png', 'bmp', 'tiff', 'dicom']);
+export type ImageFormatName = z.infer<typeof ImageFormatSchema>;
 
-export const ImageLabelsSchema = z.looseObject({
-  split: SplitSchema,
-  widthPx: z.number().positive(),
-  heightPx: z.number().positive(),
-  sourceFormat: ImageFormatSchema,
-  sourceSha256: z.string(),
-  seniorXyPx: YxListSchema,
-  juniorXyPx: YxListSchema,
-  gtTruncXyPx: YxListSchema,
-  gtMeanXyPx: YxListSchema,
-  workingYx: z.record(z.string(), YxListSchema),
-});
+/** Where an image's pixel spacing came from; `isbi` is the ISBI importer's documented 0.1 mm. */
+export const SpacingSourceSchema = z.enum(['isbi', 'dicom-PixelSpacing', 'dicom-ImagerPixelSpacing', 'spacing.csv', 'fixed']);
+export type SpacingSource = z.infer<typeof SpacingSourceSchema>;
+
+/** A dataset's spacing rule as a whole: one source for all images, mixed, or unknown for some/all. */
+export const SpacingRuleSchema = z.enum(['isbi', 'dicom', 'fixed', 'csv', 'mixed', 'unknown']);
+export type SpacingRule = z.infer<typeof SpacingRuleSchema>;
+
+export const ImageLabelsSchema = z
+  .looseObject({
+    split: SplitNameSchema,
+    widthPx: z.number().positive(),
+    heightPx: z.number().positive(),
+    sourceFormat: ImageFormatSchema,
+    sourceSha256: z.string(),
+    /** mm per original pixel (square pixels); null when no spacing is known (metrics then in px). */
+    spacingMm: z.number().positive().nullable(),
+    spacingSource: SpacingSourceSchema.nullable(),
+    /** True when the image has ground truth (ISBI: every image; a site: the annotated ones). */
+    labelled: z.boolean(),
+    /** ISBI only: the two doctors' points, [x, y] original px. */
+    seniorXyPx: YxListSchema.optional(),
+    juniorXyPx: YxListSchema.optional(),
+    /** Protocol A ground truth: ISBI int(0.5·(junior+senior)); a site floor(point). [x, y] px. */
+    gtTruncXyPx: YxListSchema.optional(),
+    /** Protocol B ground truth: ISBI 0.5·(junior+senior); a site the point as annotated. [x, y] px. */
+    gtMeanXyPx: YxListSchema.optional(),
+    /** Per working size S: [int(y·S/H), int(x·S/W)] of gtTruncXyPx. */
+    workingYx: z.record(z.string(), YxListSchema).optional(),
+  })
+  .superRefine((l, ctx) => {
+    if (l.labelled && (l.gtTruncXyPx === undefined || l.gtMeanXyPx === undefined || l.workingYx === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a labelled image needs gtTruncXyPx, gtMeanXyPx and workingYx' });
+    }
+    if ((l.spacingMm === null) !== (l.spacingSource === null)) {
+      ctx.addIssue({ code: 'custom', message: 'spacingMm and spacingSource are both null or both set' });
+    }
+  });
+export type ImageLabels = z.infer<typeof ImageLabelsSchema>;
+
+export const LANDMARK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 _().'+-]{0,63}$/;
 
 /** labels.json */
-export const DatasetLabelsSchema = z.looseObject({
-  format: z.literal('cc2d-labels-v1'),
-  landmarkCount: z.number().int().nonnegative(),
-  ids: z.array(z.string()),
-  images: z.record(z.string(), ImageLabelsSchema),
-});
+export const DatasetLabelsSchema = z
+  .looseObject({
+    format: z.literal('cc2d-labels-v2'),
+    landmarkCount: z.number().int().positive(),
+    /** K names, in the order of every point list (ISBI: the official 19; a site: the template's). */
+    landmarkNames: z.array(z.string().regex(LANDMARK_NAME_PATTERN, 'must be a landmark name')),
+    /** Ids in order (numeric for all-digit ids). */
+    ids: z.array(z.string()),
+    images: z.record(z.string(), ImageLabelsSchema),
+  })
+  .superRefine((d, ctx) => {
+    if (d.landmarkNames.length !== d.landmarkCount) ctx.addIssue({ code: 'custom', path: ['landmarkNames'], message: `has ${d.landmarkNames.length} names for landmarkCount ${d.landmarkCount}` });
+    if (new Set(d.landmarkNames).size !== d.landmarkNames.length) ctx.addIssue({ code: 'custom', path: ['landmarkNames'], message: 'names must be distinct' });
+  });
+export type DatasetLabels = z.infer<typeof DatasetLabelsSchema>;
 
-/** split.json */
-export const DatasetSplitSchema = z.object({ train: z.array(z.string()), test1: z.array(z.string()), test2: z.array(z.string()) });
+/** split.json: split name → ids. */
+export const DatasetSplitSchema = z.record(SplitNameSchema, z.array(z.string()));
+export type DatasetSplit = z.infer<typeof DatasetSplitSchema>;
 
 /** dataset.json */
 export const DatasetDescriptionSchema = z.looseObject({
   format: z.string(),
   datasetVersion: z.string(),
+  /** Which importer published it. */
+  kind: z.enum(['isbi2015', 'site']),
   name: z.string(),
-  pixelSpacingMm: z.number().positive(),
+  landmarkNames: z.array(z.string()),
+  landmarkCount: z.number().int().positive(),
+  /** The one spacing shared by every image, or null (mixed or unknown: see `spacing`). */
+  pixelSpacingMm: z.number().positive().nullable(),
+  spacing: SpacingRuleSchema,
   sizes: z.array(z.number().int().positive()),
-  landmarkCount: z.number().int().nonnegative(),
-  counts: z.looseObject({ images: z.number(), train: z.number(), test1: z.number(), test2: z.number() }),
-  splits: z.array(SplitSchema),
-  testIdsCovered: z.looseObject({ test1: z.array(z.string()), test2: z.array(z.string()) }),
+  /** images = all; labelled = with ground truth; plus one count per split. */
+  counts: z.looseObject({ images: z.number(), labelled: z.number() }).catchall(z.number()),
+  splits: z.array(SplitNameSchema),
+  /** Labelled ids per evaluation split (ISBI test1/test2, a site eval); an evaluation covers only these. */
+  testIdsCovered: z.record(SplitNameSchema, z.array(z.string())),
+  /** A site's template id (its annotation defines the landmark set); absent for ISBI. */
+  templateId: z.string().optional(),
   imageFormat: z.union([ImageFormatSchema, z.literal('mixed')]),
   imageFormats: z.record(z.string(), z.number()),
   originalSizes: z.array(z.looseObject({ widthPx: z.number(), heightPx: z.number(), images: z.number() })),
@@ -96,6 +151,29 @@ export const DatasetDescriptionSchema = z.looseObject({
   source: z.looseObject({ layout: z.string(), description: z.string(), files: z.number() }),
   warnings: z.array(z.string()),
 });
+export type DatasetDescription = z.infer<typeof DatasetDescriptionSchema>;
+
+/**
+ * `sites/<site>/site.json`: a registered site (cc2d site add). Everything a run or a schedule of
+ * the site needs besides the profile; rewritten (conditional put on its previous ETag/sha) when the
+ * site is added again.
+ */
+export const SiteRecordSchema = z.looseObject({
+  format: z.literal('cc2d-site-v1'),
+  site: z.string(),
+  /** The image folder as given to `site add` (absolute path on the machine that ingests). */
+  dir: z.string(),
+  templateId: z.string(),
+  landmarkNames: z.array(z.string()),
+  /** `--spacing MM` when given; DICOM tags and spacing.csv are read from the folder itself. */
+  spacingMm: z.number().positive().nullable(),
+  spacing: SpacingRuleSchema,
+  datasetVersion: z.string(),
+  images: z.number().int().nonnegative(),
+  labelled: z.number().int().nonnegative(),
+  updatedAt: z.string(),
+});
+export type SiteRecord = z.infer<typeof SiteRecordSchema>;
 
 // ---- training ------------------------------------------------------------------------------------
 
@@ -207,7 +285,10 @@ export const SslStageDocumentSchema = z.looseObject({
 export const MetricsDocumentSchema = z.looseObject({
   format: z.literal(METRICS_FORMAT),
   gridSize: z.number().int().positive(),
-  pixelSpacingMm: z.number().positive(),
+  /** The dataset's one spacing, or null (per-image or unknown spacing). */
+  pixelSpacingMm: z.number().positive().nullable(),
+  /** What the `…Mm` numbers are in; absent in documents from before sites (always mm). */
+  unit: z.enum(['mm', 'px']).optional(),
   templateId: z.string(),
   stage: z.literal('tpl').optional(),
   protocols: z.record(z.string(), z.record(z.string(), z.unknown())),
@@ -231,7 +312,7 @@ export const StoredSslStageSchema = SslStageDocumentSchema.extend({
   runId: z.string(),
   datasetVersion: z.string(),
   gridSize: z.number().int().positive(),
-  pixelSpacingMm: z.number().positive(),
+  pixelSpacingMm: z.number().positive().nullable(),
   codeVersion: z.string(),
   backend: BackendRefSchema,
 });

@@ -74,7 +74,8 @@ export interface PlanRunOutput {
   /** Requested test splits the dataset does not have (reported as not covered). */
   missingTestSplits: string[];
   landmarkCount: number;
-  pixelSpacingMm: number;
+  /** The dataset's one spacing in mm, or null when it varies per image or is unknown. */
+  pixelSpacingMm: number | null;
 }
 
 // ---- training ------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ for (const f of files.filter((x) => /pseudo-labels\/shard/.test(x.key))) {
   for (const [id, pts] of Object.entries(JSON.parse(await text(abs(f.key))).labels as Record<string, PointYX[]>)) pseudo.set(id, pts);
 }
 const reader = new DatasetReader(store, datasetVersion);
-const [labels, description] = await Promise.all([reader.labels(), reader.description()]);
+const labels = await reader.labels();
 const S = profile.inputSize;
 const { template, templateLandmarks } = await reader.template(templateId, S);
 const trainIds = [...pseudo.keys()].sort();
@@ -67,7 +67,7 @@ for (let i = 0; i < testIds.length; i += STAGE_CHUNK) {
   ids.forEach((id, j) => predicted.set(id, pts[j]!));
 }
 predictor.dispose();
-const scores = scoreTestPredictions({ labels, predicted, testSplits, gridSize: S, spacingMm: description.pixelSpacingMm });
+const scores = scoreTestPredictions({ labels, predicted, testSplits, gridSize: S });
 const result: Record<string, unknown> = { runId, backend: backend.backend, steps: last, lr, lrCutStep: cut, heatLossNorm, trainSeconds: Math.round(trainS), testSet: scores.headlineSet, testImages: testIds.length };
 for (const protocol of ['A', 'B'] as const) result[protocol] = scores.summary[protocol]![scores.headlineSet];
 console.log(JSON.stringify(result));

@@ -14,6 +14,7 @@
  *    version becomes visible only when complete.
  */
 import { readFile } from 'node:fs/promises';
+import type { ImageFormatName } from '../../contracts/documents';
 import { DatasetInvalidError, InvalidConfigError, InvalidDatasetKeyError } from '../errors';
 import type { ObjectStore } from '../storage/object-store';
 import { sha256Hex } from '../storage/hash';
@@ -35,11 +36,11 @@ import {
 import { isSafeKeySegment } from './safe-path';
 import {
   INGEST_FORMAT_VERSION,
+  ISBI_LANDMARK_NAMES,
   LANDMARK_COUNT,
   MAX_IMAGES,
   MAX_INPUT_PIXELS,
   SPLIT_FOLDERS,
-  type ImageFormat,
   type IngestProgress,
   type LayoutEntry,
   type Split,
@@ -94,6 +95,8 @@ export interface IngestResult {
 interface NormalisedParams {
   sizes: number[];
   pixelSpacingMm: number;
+  /** 'isbi' for the importer's documented 0.1 mm default, 'fixed' when the caller gave one. */
+  spacingSource: 'isbi' | 'fixed';
   concurrency: number;
   maxImages: number;
   maxInputPixels: number;
@@ -119,6 +122,7 @@ export function normaliseParams(options: IngestOptions): NormalisedParams {
   return {
     sizes: [...new Set(options.sizes)].sort((a, b) => a - b),
     pixelSpacingMm,
+    spacingSource: options.pixelSpacingMm === undefined ? 'isbi' : 'fixed',
     concurrency,
     maxImages: options.maxImages ?? MAX_IMAGES,
     maxInputPixels: options.maxInputPixels ?? MAX_INPUT_PIXELS,
@@ -309,6 +313,9 @@ async function processEntry(h: HashedEntry, params: NormalisedParams, validateOn
     heightPx: height,
     sourceFormat: entry.image.format,
     sourceSha256: h.imageSha256,
+    spacingMm: params.pixelSpacingMm,
+    spacingSource: params.spacingSource,
+    labelled: true,
     seniorXyPx: senior.points,
     juniorXyPx: junior.points,
     gtTruncXyPx: gt.gtTruncXyPx,
@@ -333,7 +340,7 @@ function buildLabels(processed: readonly ProcessedEntry[]): DatasetLabels {
     ids.push(p.id);
   }
   ids.sort(compareIds);
-  return { format: 'cc2d-labels-v1', landmarkCount: LANDMARK_COUNT, ids, images };
+  return { format: 'cc2d-labels-v2', landmarkCount: LANDMARK_COUNT, landmarkNames: [...ISBI_LANDMARK_NAMES], ids, images };
 }
 
 function buildSplit(entries: readonly LayoutEntry[]): DatasetSplit {
@@ -365,12 +372,12 @@ function buildDescription(args: {
   warnings: string[];
 }): DatasetDescription {
   const { params, labels, sizesSeen } = args;
-  const formats: Partial<Record<ImageFormat, number>> = {};
+  const formats: Partial<Record<ImageFormatName, number>> = {};
   for (const id of labels.ids) {
     const f = (labels.images[id] as ImageLabels).sourceFormat;
     formats[f] = (formats[f] ?? 0) + 1;
   }
-  const formatKeys = Object.keys(formats) as ImageFormat[];
+  const formatKeys = Object.keys(formats) as ImageFormatName[];
   const only = sizesSeen.length === 1 ? sizesSeen[0] : undefined;
   const mmPerWorkingPx =
     only === undefined
@@ -382,14 +389,17 @@ function buildDescription(args: {
   return {
     format: INGEST_FORMAT_VERSION,
     datasetVersion: args.datasetVersion,
+    kind: 'isbi2015',
     name: 'ISBI 2015 cephalometric landmarks',
-    pixelSpacingMm: params.pixelSpacingMm,
-    sizes: params.sizes,
+    landmarkNames: [...ISBI_LANDMARK_NAMES],
     landmarkCount: LANDMARK_COUNT,
-    counts: args.counts,
+    pixelSpacingMm: params.pixelSpacingMm,
+    spacing: params.spacingSource,
+    sizes: params.sizes,
+    counts: { ...args.counts, labelled: args.labels.ids.length },
     splits,
     testIdsCovered: { test1: args.split.test1, test2: args.split.test2 },
-    imageFormat: formatKeys.length === 1 ? (formatKeys[0] as ImageFormat) : 'mixed',
+    imageFormat: formatKeys.length === 1 ? (formatKeys[0] as ImageFormatName) : 'mixed',
     imageFormats: formats,
     originalSizes: sizesSeen,
     ...(mmPerWorkingPx !== undefined ? { mmPerWorkingPx } : {}),

@@ -54,8 +54,8 @@ export class DatasetReader {
   /** Working-grid landmarks [y, x] of `id` at size `size` (paper-protocol GT, spec §1.5). */
   async workingLandmarks(id: string, size: number): Promise<PointYX[]> {
     const img = (await this.labels()).images[id];
-    const pts = img?.workingYx[String(size)];
-    if (!pts) throw new DatasetInvalidError([`dataset version ${this.versionId}: no ${size}px landmarks for id "${id}"`]);
+    const pts = img?.workingYx?.[String(size)];
+    if (!pts) throw new DatasetInvalidError([`dataset version ${this.versionId}: no ${size}px landmarks for id "${id}" (${img === undefined ? 'no such image' : img.labelled ? 'size not ingested' : 'image not labelled'})`]);
     return pts.map(([y, x]) => [y, x] as PointYX);
   }
 

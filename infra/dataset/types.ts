@@ -8,10 +8,37 @@
  */
 
 /** Bump whenever the published layout or any derived byte (resampler, PNG settings, JSON shape) changes. */
-export const INGEST_FORMAT_VERSION = 'cc2d-ingest-v1';
+export const INGEST_FORMAT_VERSION = 'cc2d-ingest-v2';
 
 /** Landmarks per image in the ISBI 2015 set; extra lines after these are ignored. */
 export const LANDMARK_COUNT = 19;
+
+/**
+ * Names of the 19 ISBI 2015 cephalometric landmarks, in the official order (spec §1.1).
+ * The ISBI importer publishes them as the dataset's landmark names.
+ */
+export const ISBI_LANDMARK_NAMES: readonly string[] = [
+  'Sella',
+  'Nasion',
+  'Orbitale',
+  'Porion',
+  'Subspinale (A point)',
+  'Supramentale (B point)',
+  'Pogonion',
+  'Menton',
+  'Gnathion',
+  'Gonion',
+  'Lower incisal incision',
+  'Upper incisal incision',
+  'Upper lip',
+  'Lower lip',
+  'Subnasale',
+  'Soft-tissue pogonion',
+  'Posterior nasal spine',
+  'Anterior nasal spine',
+  'Articulare',
+];
+
 
 /** Pixel cap per decoded image (B2: decompression bombs). 1935×2400 ≈ 4.6 MP; CL-Detection pads to ≈ 6.9 MP. */
 export const MAX_INPUT_PIXELS = 50_000_000;
@@ -35,6 +62,7 @@ export const DOCTOR_FOLDERS: Record<Doctor, string> = {
 };
 
 export type ImageFormat = 'jpeg' | 'png' | 'bmp';
+export type { SpacingSource } from '../../contracts/documents';
 
 export const IMAGE_EXTENSIONS: Record<string, ImageFormat> = {
   '.jpg': 'jpeg',

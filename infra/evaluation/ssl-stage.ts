@@ -30,7 +30,7 @@ export interface SslStageInput {
 export interface SslStageResult extends StageScores {
   stage: 'ssl';
   gridSize: number;
-  pixelSpacingMm: number;
+  pixelSpacingMm: number | null;
   /** Matched [y, x] on the working grid per test image. */
   predicted: Map<string, PointYX[]>;
 }
@@ -60,8 +60,7 @@ export async function evaluateSslStage(input: SslStageInput): Promise<SslStageRe
   } finally {
     matcher.dispose();
   }
-  const spacingMm = description.pixelSpacingMm;
-  return { stage: 'ssl', gridSize: size, pixelSpacingMm: spacingMm, predicted, ...scoreTestPredictions({ labels, predicted, testSplits, gridSize: size, spacingMm }) };
+  return { stage: 'ssl', gridSize: size, pixelSpacingMm: description.pixelSpacingMm, predicted, ...scoreTestPredictions({ labels, predicted, testSplits, gridSize: size }) };
 }
 
 /** How the SSL stage is stored (in the metrics JSON as `sslStage`, and by `cc2d eval --compute-ssl`). */

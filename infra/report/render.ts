@@ -152,7 +152,7 @@ function referenceTable(data: RunReportData): string {
 }
 
 function formatLabel(f: RunReportData['lineage']['imageFormat']): string {
-  return { jpeg: 'JPEG (lossy re-encode of the official BMP)', bmp: 'BMP (official release)', png: 'PNG', mixed: 'mixed-format' }[f];
+  return { jpeg: 'JPEG (lossy re-encode of the official BMP)', bmp: 'BMP (official release)', png: 'PNG', tiff: 'TIFF', dicom: 'DICOM', mixed: 'mixed-format' }[f];
 }
 
 function perLandmarkTables(data: RunReportData, names: string[]): string {
@@ -309,7 +309,7 @@ function lineageSection(data: RunReportData): string {
     ['Image format', formatLabel(l.imageFormat)],
     ['Backbone initialisation', `${l.backboneInit}${l.backboneWeights ? ` (${l.backboneWeights})` : ''}`],
     ['Protocols', data.metrics.map((p) => protocolText(p.protocol, data.lineage.inputSize).name).join('; ')],
-    ['Working size / pixel spacing', `${l.inputSize}×${l.inputSize} / ${l.pixelSpacingMm} mm`],
+    ['Working size / pixel spacing', `${l.inputSize}×${l.inputSize} / ${l.pixelSpacingMm === null ? 'per image or unknown' : `${l.pixelSpacingMm} mm`}`],
     ['Training images', `${l.trainIds.length} (${compressIds(l.trainIds)}); labelled: template ${l.templateId} only`],
     ...Object.entries(l.testIdsCovered).map(([k, ids]): [string, string] => [`Test IDs covered: ${splitLabel(k)}`, `${compressIds(ids)} (${ids.length} images)`]),
     ['Requested but not in the dataset', l.missingTestSplits.length > 0 ? l.missingTestSplits.map(splitLabel).join(', ') : 'none'],

@@ -12,7 +12,7 @@
  *   other key is shown as given.
  */
 import { z } from 'zod';
-import { LossLogSchema, LossPointSchema, type LossLog, type LossPoint } from '../../contracts/documents';
+import { ImageFormatSchema, LossLogSchema, LossPointSchema, type LossLog, type LossPoint } from '../../contracts/documents';
 
 const finiteNonNeg = z.number().min(0).max(1e6);
 
@@ -85,14 +85,15 @@ export const LineageSchema = z
     seeds: z.record(z.string(), z.number().int()),
     templateId: z.string().min(1),
     /** Format of the source images: the project copy is a JPEG re-encode, the official release BMP. */
-    imageFormat: z.enum(['jpeg', 'bmp', 'png', 'mixed']),
+    imageFormat: z.union([ImageFormatSchema, z.literal('mixed')]),
     backboneInit: z.enum(['from scratch', 'user-supplied']),
     /** Name or hash of user-supplied backbone weights. */
     backboneWeights: z.string().optional(),
     profile: z.string(),
     site: z.string(),
     inputSize: z.number().int().positive(),
-    pixelSpacingMm: z.number().positive(),
+    /** The dataset's one spacing, or null when it varies per image or is unknown. */
+    pixelSpacingMm: z.number().positive().nullable(),
     trainIds: z.array(z.string()),
     /** Test split → ids actually evaluated. */
     testIdsCovered: z.record(z.string(), z.array(z.string())),

@@ -3,5 +3,5 @@ export { radialErrorsMm, protocolATruth, meanOfDoctors, ISBI_SPACING_MM } from '
 export type { EvalProtocol, LandmarkEvalCase, RadialErrorOptions } from './radial-error';
 export { errorStats, evaluateLandmarks, evaluateBySplit, isbiTestSplits, sdrPercent, SDR_RADII_MM } from './summary';
 export type { ErrorStats, EvaluationOptions, EvaluationReport, SdrEntry, SplitEvaluation, SplitReport, SplitSpec } from './summary';
-export { PROTOCOLS, evalCase, scoreTestPredictions, summaryOf, testIdsOf, testSetSpecs } from './scoring';
-export type { ImageErrorList, ImageTruth, LabelledImages, MetricSummary, StageErrors, StageScores } from './scoring';
+export { PROTOCOLS, errorUnitOf, evalCase, scoreTestPredictions, summaryOf, testIdsOf, testSetSpecs } from './scoring';
+export type { ErrorUnit, ImageErrorList, ImageTruth, LabelledImages, MetricSummary, StageErrors, StageScores } from './scoring';

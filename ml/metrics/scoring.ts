@@ -10,11 +10,23 @@ import { evaluateBySplit, type ErrorStats, type SplitSpec } from './summary';
 
 export const PROTOCOLS: readonly EvalProtocol[] = ['A', 'B'];
 
-/** What scoring needs of an image's labels: its size and the untruncated mean GT, [x, y] original pixels. */
+/**
+ * What scoring needs of an image's labels: its size, its pixel spacing (null: unknown) and the
+ * untruncated GT, [x, y] original pixels (absent on unlabelled images, which are never scored).
+ */
 export interface ImageTruth {
   heightPx: number;
   widthPx: number;
-  gtMeanXyPx: ReadonlyArray<readonly [number, number]>;
+  spacingMm: number | null;
+  gtMeanXyPx?: ReadonlyArray<readonly [number, number]>;
+}
+
+/** Errors are in mm when every scored image has a spacing, else in pixels of the original images. */
+export type ErrorUnit = 'mm' | 'px';
+
+/** The unit the scores of `ids` are in: pixels as soon as one of them has no known spacing. */
+export function errorUnitOf(labels: LabelledImages, ids: readonly string[]): ErrorUnit {
+  return ids.every((id) => labels.images[id]?.spacingMm != null) ? 'mm' : 'px';
 }
 
 /** Image id → its truth (a dataset's labels.json fits). */
@@ -43,6 +55,8 @@ export interface StageScores {
   errors: StageErrors;
   /** The union of the test splits when there are several, else the one split. */
   headlineSet: string;
+  /** What the `…Mm` numbers are in: mm, or original-image pixels when some spacing is unknown. */
+  unit: ErrorUnit;
 }
 
 export function summaryOf(s: ErrorStats, images: number): MetricSummary {
@@ -54,8 +68,10 @@ export function summaryOf(s: ErrorStats, images: number): MetricSummary {
   };
 }
 
-export function evalCase(labels: LabelledImages, id: string, predicted: PointYX[], spacingMm: number): LandmarkEvalCase {
-  const truth = labels.images[id]!;
+/** One scored image; its own spacing, or 1 (errors in px) when `unit` is px. */
+export function evalCase(labels: LabelledImages, id: string, predicted: PointYX[], unit: ErrorUnit): LandmarkEvalCase {
+  const truth = labels.images[id];
+  if (truth?.gtMeanXyPx === undefined) throw new Error(`image "${id}" has no ground truth to score against`);
   return {
     id,
     predicted,
@@ -63,7 +79,7 @@ export function evalCase(labels: LabelledImages, id: string, predicted: PointYX[
     truth: truth.gtMeanXyPx.map(([x, y]) => [y, x] as PointYX),
     originalHeight: truth.heightPx,
     originalWidth: truth.widthPx,
-    spacingMm,
+    spacingMm: unit === 'mm' ? (truth.spacingMm as number) : 1,
   };
 }
 
@@ -85,16 +101,16 @@ export function scoreTestPredictions(args: {
   predicted: ReadonlyMap<string, PointYX[]>;
   testSplits: Record<string, string[]>;
   gridSize: number;
-  spacingMm: number;
 }): StageScores {
-  const { labels, predicted, testSplits, gridSize, spacingMm } = args;
+  const { labels, predicted, testSplits, gridSize } = args;
   const splits = testSetSpecs(testSplits);
-  const cases = testIdsOf(testSplits).map((id) => evalCase(labels, id, predicted.get(id)!, spacingMm));
+  const unit = errorUnitOf(labels, testIdsOf(testSplits));
+  const cases = testIdsOf(testSplits).map((id) => evalCase(labels, id, predicted.get(id)!, unit));
   const protocols: StageScores['protocols'] = {};
   const summary: StageScores['summary'] = {};
   const errors: StageErrors = [];
   for (const protocol of PROTOCOLS) {
-    const bySplit = evaluateBySplit(cases, splits, { protocol, gridSize, spacingMm });
+    const bySplit = evaluateBySplit(cases, splits, { protocol, gridSize });
     protocols[protocol] = {};
     summary[protocol] = {};
     const sets: Record<string, ImageErrorList> = {};
@@ -106,5 +122,5 @@ export function scoreTestPredictions(args: {
     }
     errors.push({ protocol, sets });
   }
-  return { protocols, summary, errors, headlineSet: splits[splits.length - 1]!.name };
+  return { protocols, summary, errors, headlineSet: splits[splits.length - 1]!.name, unit };
 }

@@ -68,12 +68,12 @@ describe.skipIf(!stack)('ingest real ISBI images into S3', () => {
     const labels = await read<DatasetLabels>('labels.json');
     const l1 = labels.images['001']!;
     expect([l1.widthPx, l1.heightPx, l1.split]).toEqual([1935, 2400, 'train']);
-    expect(l1.seniorXyPx.slice(0, 2)).toEqual([[835, 996], [1473, 1029]]);
-    expect(l1.juniorXyPx.slice(0, 2)).toEqual([[829, 991], [1465, 1035]]);
-    expect(l1.gtTruncXyPx.slice(0, 2)).toEqual([[832, 993], [1469, 1032]]);
-    expect(l1.gtMeanXyPx.slice(0, 2)).toEqual([[832, 993.5], [1469, 1032]]);
-    expect(l1.workingYx['192']!.slice(0, 2)).toEqual([[79, 82], [82, 145]]);
-    expect(l1.seniorXyPx).toHaveLength(19);
+    expect(l1.seniorXyPx!.slice(0, 2)).toEqual([[835, 996], [1473, 1029]]);
+    expect(l1.juniorXyPx!.slice(0, 2)).toEqual([[829, 991], [1465, 1035]]);
+    expect(l1.gtTruncXyPx!.slice(0, 2)).toEqual([[832, 993], [1469, 1032]]);
+    expect(l1.gtMeanXyPx!.slice(0, 2)).toEqual([[832, 993.5], [1469, 1032]]);
+    expect(l1.workingYx!['192']!.slice(0, 2)).toEqual([[79, 82], [82, 145]]);
+    expect(l1.seniorXyPx!).toHaveLength(19);
     expect(await read<DatasetSplit>('split.json')).toEqual({ train: TRAIN, test1: TEST1, test2: [] });
     const desc = await read<DatasetDescription>('dataset.json');
     expect(desc).toMatchObject({

@@ -59,15 +59,15 @@ describe('ingestDataset on a valid synthetic dataset', () => {
     const l1 = labels.images['001']!;
     expect([l1.split, l1.widthPx, l1.heightPx, l1.sourceFormat]).toEqual(['train', FIXTURE_W, FIXTURE_H, 'png']);
     // Fixture: senior (2i+1, 2i+3), junior shifted by +1 in x → mean x = 2i+1.5, truncated 2i+1.
-    expect(l1.seniorXyPx[0]).toEqual([1, 3]);
-    expect(l1.juniorXyPx[0]).toEqual([2, 3]);
-    expect(l1.gtMeanXyPx[0]).toEqual([1.5, 3]);
-    expect(l1.gtTruncXyPx[0]).toEqual([1, 3]);
+    expect(l1.seniorXyPx![0]).toEqual([1, 3]);
+    expect(l1.juniorXyPx![0]).toEqual([2, 3]);
+    expect(l1.gtMeanXyPx![0]).toEqual([1.5, 3]);
+    expect(l1.gtTruncXyPx![0]).toEqual([1, 3]);
     // [int(3·32/50), int(1·32/40)] = [1, 0]; landmark 19: gt (37, 39) → [int(39·32/50), int(37·32/40)] = [24, 29].
-    expect(l1.workingYx['32']![0]).toEqual([1, 0]);
-    expect(l1.gtTruncXyPx[18]).toEqual([37, 39]);
-    expect(l1.workingYx['32']![18]).toEqual([24, 29]);
-    expect(Object.keys(l1.workingYx)).toEqual(['16', '32']);
+    expect(l1.workingYx!['32']![0]).toEqual([1, 0]);
+    expect(l1.gtTruncXyPx![18]).toEqual([37, 39]);
+    expect(l1.workingYx!['32']![18]).toEqual([24, 29]);
+    expect(Object.keys(l1.workingYx!)).toEqual(['16', '32']);
 
     expect(await json<DatasetSplit>(store, `${prefix}/split.json`)).toEqual({ train: ['001', '002'], test1: ['003'], test2: ['004'] });
     const desc = await json<DatasetDescription>(store, `${prefix}/dataset.json`);
@@ -128,7 +128,7 @@ describe('ingestDataset on a valid synthetic dataset', () => {
     const labels = await json<DatasetLabels>(store, `datasets/${r.datasetVersion}/labels.json`);
     expect(labels.images['002']!.widthPx).toBe(60);
     // landmark 19 gt (37, 39): [int(39·20/50), int(37·20/60)] = [15, 12]
-    expect(labels.images['002']!.workingYx['20']![18]).toEqual([15, 12]);
+    expect(labels.images['002']!.workingYx!['20']![18]).toEqual([15, 12]);
     const desc = await json<DatasetDescription>(store, `datasets/${r.datasetVersion}/dataset.json`);
     expect(desc.mmPerWorkingPx).toBeUndefined();
   });

@@ -113,13 +113,13 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     const templateId = H.dataset.train[1]!;
     const points = await matchTemplate({
       profile, weights, template: (await reader.images(profile.inputSize, [templateId]))[0]!,
-      templateLandmarks: labels.images[templateId]!.workingYx[String(profile.inputSize)]!.map(([y, x]) => [y, x] as PointYX),
+      templateLandmarks: labels.images[templateId]!.workingYx![String(profile.inputSize)]!.map(([y, x]) => [y, x] as PointYX),
       images: await reader.images(profile.inputSize, H.dataset.test1),
     });
-    const spacingMm = (await reader.description()).pixelSpacingMm;
+    const spacingMm = (await reader.description()).pixelSpacingMm!;
     for (const protocol of ['A', 'B'] as const) {
       const direct = evaluateLandmarks(H.dataset.test1.map((id, i) => ({
-        id, predicted: points[i]!, truth: labels.images[id]!.gtMeanXyPx.map(([x, y]) => [y, x] as PointYX),
+        id, predicted: points[i]!, truth: labels.images[id]!.gtMeanXyPx!.map(([x, y]) => [y, x] as PointYX),
         originalHeight: labels.images[id]!.heightPx, originalWidth: labels.images[id]!.widthPx, spacingMm,
       })), { protocol, gridSize: profile.inputSize, spacingMm });
       expect(ssl[protocol]!.test1!.mreMm).toBe(direct.overall.mreMm);

@@ -56,14 +56,14 @@ describe('evaluateSslStage', () => {
     const [template] = await reader.images(S, [TEMPLATE]);
     const points = await matchTemplate({
       profile, weights, template: template!,
-      templateLandmarks: labels.images[TEMPLATE]!.workingYx[String(S)]!.map(([y, x]) => [y, x] as PointYX),
+      templateLandmarks: labels.images[TEMPLATE]!.workingYx![String(S)]!.map(([y, x]) => [y, x] as PointYX),
       images: await reader.images(S, testIds),
     });
     expect(testIds.map((id) => got.predicted.get(id))).toEqual(points);
 
-    const spacingMm = (await reader.description()).pixelSpacingMm;
+    const spacingMm = (await reader.description()).pixelSpacingMm!;
     const cases: LandmarkEvalCase[] = testIds.map((id, i) => ({
-      id, predicted: points[i]!, truth: labels.images[id]!.gtMeanXyPx.map(([x, y]) => [y, x] as PointYX),
+      id, predicted: points[i]!, truth: labels.images[id]!.gtMeanXyPx!.map(([x, y]) => [y, x] as PointYX),
       originalHeight: labels.images[id]!.heightPx, originalWidth: labels.images[id]!.widthPx, spacingMm,
     }));
     const splits = [{ name: 'test1', ids: TEST1 }, { name: 'test2', ids: TEST2 }, { name: 'test1+test2', ids: testIds }];
