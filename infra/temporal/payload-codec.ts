@@ -17,7 +17,8 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { LoadedDataConverter, Payload, PayloadCodec, ProtoFailure } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import proto from '@temporalio/proto';
 import { InvalidConfigError } from '../errors';
 
@@ -187,6 +188,19 @@ export function payloadEncryptionStatus(env: Env = process.env): { on: boolean; 
   if (!k) return { on: false, detail: `off (set ${KEY_FILE_ENV}, or ${KEY_ENV} with ${KEY_ID_ENV}, to encrypt Temporal payloads)` };
   const older = k.keys.size - 1;
   return { on: true, detail: `on (AES-256-GCM, current key id "${k.currentId}" from ${k.source}${older > 0 ? `, ${older} older key${older === 1 ? '' : 's'} for decryption` : ''})` };
+}
+
+/**
+ * The message of a raw failure (describe()'s pending activities, history events), which holds
+ * only "Encoded failure" while encryption is on; decoded through the client's data converter.
+ */
+export async function failureMessage(dataConverter: LoadedDataConverter, failure: ProtoFailure | null | undefined): Promise<string | undefined> {
+  try {
+    return (await decodeOptionalFailureToOptionalError(dataConverter, failure))?.message || undefined;
+  } catch {
+    // Undecodable (e.g. a key missing from the keyring): what the server holds is still worth showing.
+    return failure?.message || undefined;
+  }
 }
 
 /** A malformed remote codec request body. */

@@ -14,6 +14,7 @@ import { ENCODED_FAILURE_BUNDLE_MARKER, temporalDataConverter } from '../../infr
 import {
   AesGcmPayloadCodec,
   ENCRYPTED_ENCODING,
+  failureMessage,
   KEY_ID_METADATA,
   loadKeyring,
   parseKeyFile,
@@ -184,6 +185,11 @@ describe('the data converter of clients and workers', () => {
     expect(failure.message).toBe('Encoded failure');
     const decoded = await decodeFailure(dc.payloadCodecs, failure);
     expect(dc.failureConverter.failureToError(decoded, dc.payloadConverter).message).toBe(`bad input ${SECRET}`);
+    // What `cc2d status` shows for a raw pending-activity failure:
+    expect(await failureMessage(dc, failure)).toBe(`bad input ${SECRET}`);
+    expect(await failureMessage(loadDataConverter(temporalDataConverter({ CC2D_PAYLOAD_KEY: key(), CC2D_PAYLOAD_KEY_ID: 'k1' })), failure)).toBe('Encoded failure');
+    expect(await failureMessage(loadDataConverter(undefined), { message: 'plain' })).toBe('plain');
+    expect(await failureMessage(dc, undefined)).toBeUndefined();
   });
 
   it('names the marker that the workflow bundle check looks for', () => {
