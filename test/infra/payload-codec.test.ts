@@ -24,6 +24,7 @@ import {
   runCodecRequest,
   type PayloadKeyring,
 } from '../../infra/temporal/payload-codec';
+import { bundleWorkflows, WORKFLOWS_PATH } from '../../workers/workflow-worker';
 
 const SECRET = 'FAKE-SECRET-7f3a9c-do-not-store';
 const key = (): string => randomBytes(32).toString('base64');
@@ -192,7 +193,9 @@ describe('the data converter of clients and workers', () => {
     expect(await failureMessage(dc, undefined)).toBeUndefined();
   });
 
-  it('names the marker that the workflow bundle check looks for', () => {
+  it('bundles the encoded failure converter into the pipeline workflows (failures raised in the sandbox)', async () => {
+    const bundle = await bundleWorkflows(WORKFLOWS_PATH, temporalDataConverter(env));
     expect(ENCODED_FAILURE_BUNDLE_MARKER).toMatch(/^cc2d-encoded-failure-converter/);
+    expect(bundle.code).toContain(ENCODED_FAILURE_BUNDLE_MARKER);
   });
 });
