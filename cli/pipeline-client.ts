@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import proto from '@temporalio/proto';
 import { DatasetSplitSchema } from '../contracts/documents';
 import type { PipelineProgress, PipelineResult } from '../contracts/types';
@@ -143,7 +143,8 @@ export async function runInput(client: Client, runId: string): Promise<PipelineI
   const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
   const payloads = started?.input?.payloads;
   if (!payloads || payloads.length === 0) throw new UserError(`run ${runId}: its start event has no input`);
-  return defaultPayloadConverter.fromPayload<PipelineInput>(payloads[0]!);
+  // fetchHistory() returns payloads as stored: encrypted when payload encryption is on.
+  return decodeFromPayloadsAtIndex<PipelineInput>(client.options.loadedDataConverter, 0, payloads);
 }
 
 export type RunResult = PipelineResult;

@@ -3,10 +3,12 @@
  * time: they fill the accelerator) and `cpu` (ingest, plan, evaluate, report, cleanup). The TF
  * backend is chosen by infra/tf-backend.ts before activities are created.
  */
+import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createCpuActivities, createGpuActivities } from '../activities';
 import type { ActivityDeps } from '../activities/deps';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../infra/config/names';
+import { temporalDataConverter } from '../infra/temporal/connect';
 
 export type ActivityWorkerRole = 'gpu' | 'cpu';
 
@@ -21,6 +23,8 @@ export interface ActivityWorkerOptions {
   maxConcurrentActivityTaskExecutions?: number;
   /** How long running activities may finish after shutdown starts before they are cancelled (they then checkpoint). */
   shutdownGraceTime?: string;
+  /** Default: `temporalDataConverter()` (payload encryption when a key is configured). */
+  dataConverter?: DataConverter;
 }
 
 const ROLES = {
@@ -31,6 +35,7 @@ const ROLES = {
 
 export async function createActivityWorker(role: ActivityWorkerRole, o: ActivityWorkerOptions): Promise<Worker> {
   const r = ROLES[role];
+  const dataConverter = o.dataConverter ?? temporalDataConverter();
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace,
@@ -42,5 +47,6 @@ export async function createActivityWorker(role: ActivityWorkerRole, o: Activity
     // so one long blocking TF step cannot push the gap past the timeout.
     maxHeartbeatThrottleInterval: '10s',
     ...(o.identity !== undefined ? { identity: o.identity } : {}),
+    ...(dataConverter ? { dataConverter } : {}),
   });
 }

@@ -5,7 +5,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { WORKFLOW_TASK_QUEUE } from '../infra/config/names';
+import { ENCODED_FAILURE_BUNDLE_MARKER, temporalDataConverter } from '../infra/temporal/connect';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -15,10 +17,20 @@ export interface WorkflowWorkerOptions {
   bundle?: WorkflowBundleWithSourceMap;
   identity?: string;
   taskQueue?: string;
+  /** Default: `temporalDataConverter()` (payload encryption when a key is configured). */
+  dataConverter?: DataConverter;
 }
 
-export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+/**
+ * With payload encryption on, the encoded failure converter is bundled too: failures raised
+ * inside the workflow sandbox are converted there, not by the worker's data converter.
+ */
+export function bundleWorkflows(workflowsPath = WORKFLOWS_PATH, dataConverter = temporalDataConverter()): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
+    workflowsPath,
+    logger: quietBundlerLogger,
+    ...(dataConverter?.failureConverterPath ? { failureConverterPath: dataConverter.failureConverterPath } : {}),
+  });
 }
 
 const noop = (): void => undefined;
@@ -26,11 +38,18 @@ const noop = (): void => undefined;
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: (m: string) => console.warn(m), error: (m: string) => console.error(m), log: noop };
 
 export async function createWorkflowWorker(o: WorkflowWorkerOptions): Promise<Worker> {
+  const dataConverter = o.dataConverter ?? temporalDataConverter();
+  const workflowBundle = o.bundle ?? (await bundleWorkflows(WORKFLOWS_PATH, dataConverter));
+  if (dataConverter?.failureConverterPath && !workflowBundle.code.includes(ENCODED_FAILURE_BUNDLE_MARKER)) {
+    // Its workflow failures would reach history in clear text.
+    throw new Error('payload encryption is on but the workflow bundle was built without it; build it with bundleWorkflows() after setting the payload key');
+  }
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.taskQueue ?? WORKFLOW_TASK_QUEUE,
-    workflowBundle: o.bundle ?? (await bundleWorkflows()),
+    workflowBundle,
+    ...(dataConverter ? { dataConverter } : {}),
     ...(o.identity !== undefined ? { identity: o.identity } : {}),
   });
 }

@@ -14,12 +14,14 @@ import { createStoreReportSource, createTemporalRunSource, runsQuery } from '../
 import { UserError } from '../../infra/errors';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { connectClient } from '../../infra/temporal/connect';
+import { payloadCodecFromEnv } from '../../infra/temporal/payload-codec';
 
 interface DashboardFlags {
   port: string;
   host: string;
   limit: string;
   site?: string;
+  uiOrigin: string;
 }
 
 export function register(program: Command): void {
@@ -30,6 +32,7 @@ export function register(program: Command): void {
     .option('--host <host>', 'loopback address to bind (127.0.0.1 or ::1)', '127.0.0.1')
     .option('--limit <n>', 'newest runs listed', '200')
     .option('--site <name>', 'only the runs of this site')
+    .option('--ui-origin <origin>', 'Temporal UI origin allowed to call the codec endpoint /codec (payload encryption on)', process.env.CC2D_TEMPORAL_UI_ORIGIN ?? 'http://127.0.0.1:8233')
     .action(async (flags: DashboardFlags) => {
       const port = Number(flags.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port: expected 0-65535, got "${flags.port}"`);
@@ -41,6 +44,13 @@ export function register(program: Command): void {
       } catch (err) {
         throw new UserError(`--site: ${(err as Error).message}`);
       }
+      let uiOrigin: string;
+      try {
+        uiOrigin = new URL(flags.uiOrigin).origin;
+      } catch {
+        throw new UserError(`--ui-origin: expected an origin such as http://127.0.0.1:8233, got "${flags.uiOrigin}"`);
+      }
+      const codec = payloadCodecFromEnv();
       const settings = loadStackSettings();
       let client;
       try {
@@ -59,6 +69,7 @@ export function register(program: Command): void {
           limit,
           namespace: settings.temporal.namespace,
           ...(flags.site !== undefined ? { site: flags.site } : {}),
+          ...(codec ? { codec, codecOrigin: uiOrigin } : {}),
         });
       } catch (err) {
         store.destroy();
@@ -69,6 +80,7 @@ export function register(program: Command): void {
       }
       console.error(`cc2d dashboard: serving runs of namespace "${settings.temporal.namespace}" (${query}; read-only). Open this URL (it carries the access token):`);
       console.log(dashboard.loginUrl);
+      if (codec) console.error(`Temporal UI codec endpoint: ${dashboard.url}codec (allowed origin ${uiOrigin}; open the URL above first in the same browser, and tick "include cross-origin credentials")`);
       console.error('Press Ctrl-C to stop.');
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();

@@ -4,6 +4,7 @@
  *   s3        endpoint reachable and writable (put, sha256-verified get, delete of a probe object)
  *   backend   the TF.js backend this machine would use, and the TensorFlow version behind it
  *   dataset   ISBI_DIR (default ../shared/datasets/isbi2015_ceph) has RawImage/ and AnnotationsByMD/
+ *   payload encryption  off, or on with the current key id (an invalid key setting fails)
  * With --json the LAST line of stdout is one JSON object; a failed check's value is
  * "fail: <reason>". Exit code 1 when any check failed.
  */
@@ -11,6 +12,7 @@ import { CommanderError, type Command } from 'commander';
 import { loadStackSettings } from '../../infra/config/stack';
 import { checkDataset, checkS3, checkTemporal, isbiDir, withTimeout, type CheckResult } from '../../infra/stack/checks';
 import { scrubSecrets } from '../../infra/storage/s3-store';
+import { payloadEncryptionStatus } from '../../infra/temporal/payload-codec';
 
 export interface DoctorReport {
   ok: boolean;
@@ -28,6 +30,17 @@ export interface DoctorReport {
   s3Prefix: string;
   credentialSource: string;
   datasetPath: string;
+  /** "off", "on" or "fail: <reason>" (an invalid key setting). */
+  payloadEncryption: string;
+}
+
+function payloadEncryptionCheck(): CheckResult & { on?: boolean } {
+  try {
+    const { on, detail } = payloadEncryptionStatus();
+    return { ok: true, on, detail };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
 }
 
 function verdict(r: CheckResult): string {
@@ -46,8 +59,9 @@ export async function runDoctor(timeoutMs = 10_000): Promise<{ report: DoctorRep
     }
   })();
   const [temporal, s3, dataset, backend] = await Promise.all([checkTemporal(settings, timeoutMs), checkS3(settings, timeoutMs + 5_000), checkDataset(dir), backendCheck]);
+  const encryption = payloadEncryptionCheck();
   const report: DoctorReport = {
-    ok: temporal.ok && s3.ok && dataset.ok && backend.ok,
+    ok: temporal.ok && s3.ok && dataset.ok && backend.ok && encryption.ok,
     temporal: verdict(temporal),
     s3: verdict(s3),
     backend: backend.ok ? backend.info.backend : `fail: ${backend.reason}`,
@@ -61,6 +75,7 @@ export async function runDoctor(timeoutMs = 10_000): Promise<{ report: DoctorRep
     s3Prefix: settings.s3.prefix,
     credentialSource: settings.s3.credentialSource,
     datasetPath: dir,
+    payloadEncryption: encryption.ok ? (encryption.on ? 'on' : 'off') : verdict(encryption),
   };
   const details = {
     temporal: temporal.ok ? temporal.detail : temporal.reason,
@@ -69,6 +84,7 @@ export async function runDoctor(timeoutMs = 10_000): Promise<{ report: DoctorRep
       ? `${backend.info.backend} (TensorFlow ${backend.info.tfVersion}, tfjs ${backend.info.tfjsVersion})${backend.info.fallbackReason ? `; fallback: ${backend.info.fallbackReason}` : ''}`
       : backend.reason,
     dataset: dataset.ok ? dataset.detail : dataset.reason,
+    payload: `payload encryption: ${encryption.ok ? encryption.detail : encryption.reason}`,
   };
   return { report, details };
 }
@@ -82,8 +98,8 @@ export function register(program: Command): void {
     .action(async (opts: { json?: boolean; timeout: string }) => {
       const seconds = Number(opts.timeout);
       const { report, details } = await runDoctor(Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 10_000);
-      for (const name of ['temporal', 's3', 'backend', 'dataset'] as const) {
-        const ok = name === 'backend' ? !report.backend.startsWith('fail:') : report[name] === 'ok';
+      for (const name of ['temporal', 's3', 'backend', 'dataset', 'payload'] as const) {
+        const ok = name === 'backend' ? !report.backend.startsWith('fail:') : name === 'payload' ? !report.payloadEncryption.startsWith('fail:') : report[name] === 'ok';
         console.log(`${ok ? 'ok  ' : 'FAIL'} ${name.padEnd(8)} ${details[name]}`);
       }
       if (opts.json) console.log(JSON.stringify(report));

@@ -6,6 +6,7 @@ import type { PipelineProgress, PipelineResult } from '../../contracts/types';
 import { activityRole } from '../../infra/config/names';
 import { loadStackSettings } from '../../infra/config/stack';
 import { withClient } from '../../infra/temporal/connect';
+import { failureMessage } from '../../infra/temporal/payload-codec';
 import { formatResult } from '../format';
 import { livePollers, QUEUE_OF_ROLE, queryProgress, runInput, searchAttributesOf } from '../pipeline-client';
 
@@ -35,13 +36,14 @@ export function register(program: Command): void {
             const role = activityRole(name);
             const queue = input?.config.taskQueues?.[role];
             // An unclaimed task with nobody polling its queue is "waiting for a worker", not a hang.
+            const lastFailure = await failureMessage(client.options.loadedDataConverter, a.lastFailure);
             const waiting = a.state === PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED && (await livePollers(client, role, queue).catch(() => ['?'])).length === 0;
             return {
               activity: name,
               state: stateName(a.state),
               attempt: a.attempt ?? 1,
               ...(waiting ? { waitingFor: `a ${role.toUpperCase()} worker on ${queue ?? QUEUE_OF_ROLE[role].name}` } : {}),
-              ...(a.lastFailure?.message ? { lastFailure: a.lastFailure.message } : {}),
+              ...(lastFailure ? { lastFailure } : {}),
               ...(a.lastWorkerIdentity ? { lastWorker: a.lastWorkerIdentity } : {}),
             };
           }),

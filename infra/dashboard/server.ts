@@ -14,11 +14,17 @@
  * - Every response: no-store, nosniff, no-referrer, frame-ancestors 'none'; the page's script
  *   runs under a per-response CSP nonce; a report is served with a CSP that forbids scripts and
  *   network access (`sandbox`).
+ * - With payload encryption on, POST /codec/encode and /codec/decode serve the Temporal UI's
+ *   remote codec protocol behind the same token (cookie, `?token=` or `Authorization: Bearer`);
+ *   browsers may call them only from the configured UI origin (CORS), and only with a JSON body,
+ *   so a cross-site form cannot reach them.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { PayloadCodec } from '@temporalio/common';
 import { scrubSecrets } from '../storage/s3-store';
+import { CodecRequestError, PayloadDecryptionError, runCodecRequest } from '../temporal/payload-codec';
 import { renderDashboardPage } from './page';
 import type { ReportSource, RunRow, RunSource } from './sources';
 
@@ -40,6 +46,10 @@ export interface DashboardOptions {
   /** Rows listed (newest first). */
   limit?: number;
   log?: (line: string) => void;
+  /** Served at /codec/{encode,decode} (the Temporal UI's remote codec); absent: those routes answer 404. */
+  codec?: PayloadCodec;
+  /** The origin of the Temporal UI, e.g. http://127.0.0.1:8233: the only one CORS lets call the codec routes. */
+  codecOrigin?: string;
 }
 
 export interface Dashboard {
@@ -99,6 +109,20 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   send(res, status, JSON.stringify(value), 'application/json; charset=utf-8', { 'Content-Security-Policy': "default-src 'none'" });
 }
 
+/** A codec request carries at most a few history events' payloads; Temporal caps one payload at 2 MiB. */
+const CODEC_BODY_LIMIT = 16 * 1024 * 1024;
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
 function isLoopback(host: string): boolean {
   return (LOOPBACK_HOSTS as readonly string[]).includes(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -142,6 +166,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const queryToken = url.searchParams.get('token') ?? undefined;
     const cookieToken = parseCookies(req.headers.cookie).get(cookieName);
     const viaQuery = sameToken(queryToken, token);
+    if (url.pathname.startsWith('/codec/')) {
+      const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      await handleCodec(req, res, url.pathname, viaQuery || sameToken(cookieToken, token) || sameToken(bearer, token));
+      return;
+    }
     if (!viaQuery && !sameToken(cookieToken, token)) {
       sendText(res, 401, 'Unauthorized: open the URL printed by `npx cc2d dashboard` (it carries ?token=...).', { 'WWW-Authenticate': 'Cookie' });
       return;
@@ -210,6 +239,72 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       }
     }
     sendText(res, 404, 'Not found.');
+  }
+
+  async function handleCodec(req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): Promise<void> {
+    const origin = req.headers.origin;
+    const cors: Record<string, string> = {};
+    if (origin !== undefined) {
+      if (options.codecOrigin === undefined || origin !== options.codecOrigin) {
+        sendText(res, 403, 'Forbidden: this origin may not call the codec.');
+        return;
+      }
+      Object.assign(cors, { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', Vary: 'Origin' });
+    }
+    if (req.method === 'OPTIONS') {
+      // The CORS preflight carries no credentials; the request that follows must.
+      res.writeHead(204, {
+        ...BASE_HEADERS,
+        ...cors,
+        'Access-Control-Allow-Methods': 'POST',
+        'Access-Control-Allow-Headers': 'Content-Type, Authorization, X-Namespace',
+        'Access-Control-Max-Age': '600',
+        'Content-Length': '0',
+      });
+      res.end();
+      return;
+    }
+    if (!authorized) {
+      sendText(res, 401, 'Unauthorized: send the dashboard token (cookie from its login URL, or Authorization: Bearer <token>).', { ...cors, 'WWW-Authenticate': 'Bearer' });
+      return;
+    }
+    const op = /^\/codec\/(encode|decode)$/.exec(path)?.[1] as 'encode' | 'decode' | undefined;
+    if (!options.codec || !op) {
+      sendText(res, 404, options.codec ? 'Not found: use /codec/encode or /codec/decode.' : 'Not found: payload encryption is off (no payload key configured).', cors);
+      return;
+    }
+    if (req.method !== 'POST') {
+      sendText(res, 405, 'Method not allowed: POST a JSON body.', { ...cors, Allow: 'POST, OPTIONS' });
+      return;
+    }
+    if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+      sendText(res, 415, 'Unsupported media type: send Content-Type: application/json.', cors);
+      return;
+    }
+    const body = await readBody(req, CODEC_BODY_LIMIT);
+    if (!body) {
+      sendText(res, 413, 'Payload too large.', { ...cors, Connection: 'close' });
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch {
+      // Not the parser's message: it quotes the body, which may be plaintext data.
+      sendText(res, 400, 'Bad request: the body is not JSON.', cors);
+      return;
+    }
+    let result;
+    try {
+      result = await runCodecRequest(options.codec, op, json);
+    } catch (err) {
+      // Both name JSON paths or key ids only, never payload contents or keys.
+      if (err instanceof CodecRequestError) sendText(res, 400, `Bad request: ${err.message}`, cors);
+      else if (err instanceof PayloadDecryptionError) sendText(res, 422, err.message, cors);
+      else throw err;
+      return;
+    }
+    send(res, 200, JSON.stringify(result), 'application/json; charset=utf-8', { ...cors, 'Content-Security-Policy': "default-src 'none'" });
   }
 
   const server = createServer((req, res) => {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT, type StackSettings } from '../config/stack';
+import { InvalidConfigError } from '../errors';
 import { createS3Store, scrubSecrets, type S3StoreOptions } from '../storage/s3-store';
 
 export type CheckResult = { ok: true; detail: string } | { ok: false; reason: string };
@@ -45,6 +46,8 @@ export async function checkTemporal(settings: StackSettings, timeoutMs = 10_000)
       await connection.close().catch(() => undefined);
     }
   } catch (err) {
+    // A bad setting (e.g. the payload key) stops every client before it connects: say so, not "unreachable".
+    if (err instanceof InvalidConfigError) return { ok: false, reason: oneLine(err) };
     return { ok: false, reason: `unreachable at ${address}: ${oneLine(err)}` };
   }
 }
