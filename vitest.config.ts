@@ -1,8 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Forks, not threads: the Temporal workflow bundler and native addons (tfjs-node, sharp)
-// misbehave in worker threads. One file at a time keeps the 2-core machine predictable and
-// lets integration tests share the one dev stack.
+// misbehave in worker threads. At most two files run at once (one per core of the 2-core
+// machine); integration tests share the one dev stack.
 export default defineConfig({
   test: {
     pool: 'forks',

@@ -1,5 +1,5 @@
 /**
- * Durable training checkpoints (reliability.md "checkpoint design"):
+ * Durable training checkpoints (docs/reliability.md#checkpoint-design):
  * 1. the blob (weights + optimizer + PRNG + step, from Trainer.checkpoint()) is written under
  *    `runs/<run>/<kind>/ckpt/<step>-a<attempt>/state.ckpt`;
  * 2. then a small manifest (sha256, step, attempt, input fingerprint) with a conditional create

@@ -1,4 +1,4 @@
-/** What the activities close over (dependency injection, style.md §1.4); built by the workers. */
+/** What the activities close over (dependency injection: no module-level clients); built by the workers. */
 import type { ObjectStore } from '../infra/storage/object-store';
 import type { ProgressOptions } from './progress';
 import type { BackendRef } from '../contracts/types';

@@ -1,6 +1,6 @@
 /**
  * `evaluateModel` (CPU queue): predicts every test image with the TPL model (ml/tpl) and scores
- * the predictions with ml/metrics under both protocols (spec §6.2 A "paper", §6.3 B "clean"),
+ * the predictions with ml/metrics under both protocols (A "paper", B "clean": docs/method.md#evaluation),
  * per landmark and per test split, plus the union of the splits when there are several; does the
  * same for the SSL stage alone (CC2D-SSL: cascade matching from the template with the run's SSL
  * weights, infra/evaluation/ssl-stage.ts) when the input names the SSL weights; also scores the pseudo-labels

@@ -1,5 +1,5 @@
 /**
- * The failure taxonomy of activities, in one place (style.md §1.7):
+ * The failure taxonomy of activities, in one place:
  * - user errors (config, dataset, keys) → non-retryable ApplicationFailure of their type;
  * - a storage error the server marked permanent (400/403/405) → non-retryable `StorageError`;
  * - everything else (network, S3 outage, integrity mismatch, worker trouble) → retryable.
@@ -39,7 +39,7 @@ export function isTransientStorage(err: unknown): boolean {
 }
 
 /**
- * Retries a storage call through a short outage (reliability F6) while keeping the activity's
+ * Retries a storage call through a short outage (docs/reliability.md#f6) while keeping the activity's
  * heartbeat alive, so a 20–60 s S3 blip costs a pause, not an attempt. Gives up after `budgetMs`
  * and rethrows (the activity retry policy takes over). Cancellation is honoured between tries.
  */

@@ -1,6 +1,6 @@
 /**
  * `generatePseudoLabels` (GPU queue), one call per shard: matches the template's landmarks into
- * the shard's training images with the SSL embeddings (spec §3) and stores
+ * the shard's training images with the SSL embeddings (docs/method.md#matching) and stores
  * {id → [y, x] per landmark} as content-addressed JSON. Shards of one run can run on different
  * workers; their union equals an unsharded run (matching is per image).
  */

@@ -1,6 +1,6 @@
 /**
- * The pipeline's activities, built by factories that close over their dependencies (style.md
- * §1.4). Workers register `createGpuActivities` on the GPU queue, `createCpuActivities` on the
+ * The pipeline's activities, built by factories that close over their dependencies
+ * (no module-level clients). Workers register `createGpuActivities` on the GPU queue, `createCpuActivities` on the
  * CPU queue (or `createActivities` for both); workflows use the types only.
  */
 import { createIngestActivities } from './ingest-dataset';

@@ -1,6 +1,6 @@
 /**
  * `planRun` (CPU): checks the run config against the published dataset (template in the train
- * split and in no test split — rule B6; listed ids exist; the working size was ingested), and
+ * split and in no test split — docs/reliability.md#b6; listed ids exist; the working size was ingested), and
  * fixes the run's ids: train ids, pseudo-label shards, test splits. Config errors are
  * non-retryable.
  */

@@ -1,5 +1,5 @@
 /**
- * `trainSelfSupervised` (GPU queue): stage I, CC2D-SSL on the run's training images (spec §2).
+ * `trainSelfSupervised` (GPU queue): stage I, CC2D-SSL on the run's training images (docs/method.md#ssl).
  * Loads the working images from the dataset version, trains with ml/ssl, checkpoints every
  * profile.ssl.checkpointEvery steps and resumes from the heartbeat's checkpoint on retry
  * (see ./training-loop.ts). Returns the content-addressed weights key.

@@ -1,5 +1,5 @@
 /**
- * `trainSupervised` (GPU queue): stage II, CC2D-TPL (spec §5) on the pseudo-labelled training
+ * `trainSupervised` (GPU queue): stage II, CC2D-TPL (docs/method.md#tpl) on the pseudo-labelled training
  * images plus the template with its true landmarks. Same checkpoint/resume design as stage I.
  */
 import { Context } from '@temporalio/activity';

@@ -53,7 +53,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
   const started = Date.now();
   const fp = sha256OfJson(run.fingerprintOf);
 
-  // A retry after a lost completion (reliability F8) returns the stored result.
+  // A retry after a lost completion (docs/reliability.md#f8) returns the stored result.
   const doneKey = runKeys.trainDone(run.runId, run.kind);
   const done = await readDone(store, doneKey);
   if (done && done.fingerprint === fp && (await withStorageRetry('exists', () => store.exists(done.output.weights.key)))) {
@@ -104,7 +104,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
   try {
     while (t.step < t.totalSteps) {
       if (ctx.cancellationSignal.aborted && ctx.cancellationDetails?.workerShutdown) {
-        // Graceful drain (F3): keep the work done so far, then fail retryably so another worker resumes at once.
+        // Graceful drain (docs/reliability.md#f3): keep the work done so far, then fail retryably so another worker resumes at once.
         if (t.step > lastCheckpointStep) await saveCheckpoint();
         throw ApplicationFailure.retryable(`worker shutting down; ${run.kind} checkpointed at step ${t.step}`, 'WorkerShutdown');
       }

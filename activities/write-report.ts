@@ -89,8 +89,8 @@ export function createWriteReport(deps: ActivityDeps) {
       evaluation: {
         headline: { mreMm: evaluation.mreMm, set: evaluation.headlineSet, protocol: 'A' },
         protocols: {
-          A: 'paper: prediction on the working grid vs the doubly truncated GT, mm per grid cell (spec §6.2)',
-          B: 'clean: prediction mapped back to original pixels vs the untruncated mean GT (spec §6.3)',
+          A: 'paper: prediction on the working grid vs the doubly truncated GT, mm per grid cell (docs/method.md#protocol-a)',
+          B: 'clean: prediction mapped back to original pixels vs the untruncated mean GT (docs/method.md#protocol-b)',
         },
         summary: evaluation.summary,
         ...(evaluation.sslSummary

@@ -2,7 +2,8 @@
  * Conv2DBackpropFilter for the WASM backend, which ships no filter-gradient kernel, built only
  * from kernels WASM has (Transpose, Slice, Conv2D with dilation and explicit padding).
  * dW[kh,kw,ci,co] = Σ x[n, oh·s+kh−padT, ow·s+kw−padL, ci]·dy[n,oh,ow,co] is a convolution in
- * which input channels act as the batch and the batch acts as channels (see ../shared/docs/infra.md §3.4).
+ * which input channels act as the batch and the batch acts as channels: transpose x to
+ * [ci, h, w, n] and dy to [oh, ow, n, co], convolve with the stride as dilation, transpose back.
  */
 import * as tf from '@tensorflow/tfjs';
 

@@ -1,6 +1,6 @@
 /**
  * Training profiles: every hyper-parameter of both stages, zod-validated and overridable field
- * by field. `paper` is the faithful v1 setting (spec §2, §5, §7); `cpu` fits the whole pipeline
+ * by field. `paper` is the faithful v1 setting (docs/method.md#choices); `cpu` fits the whole pipeline
  * in ≤ 90 min on a 2-core CPU with the native backend; `smoke` runs in seconds for CI.
  */
 import { z } from 'zod';
@@ -78,12 +78,13 @@ const PAPER: Profile = {
   },
 };
 
-// Budget (measured on the 2-core project machine, native backend, quiet): SSL ≈ 1.14 s/step,
-// TPL ≈ 0.42 s/step at these shapes, so 2000 + 1500 steps ≈ 38 + 11 min, plus ingest, matching
-// and evaluation ≈ 3 min: inside 90 min with margin for a busy machine.
+// Budget (measured on the 2-core project machine, native backend, quiet): SSL 1.12 s/step in the
+// bench, 37 min 48 s for 2000 steps in the run; TPL 0.442 s/step in the bench, 0.49 s/step and
+// 12 min 13 s for 1500 steps in the run (image loading included); the whole run took 50 min 37 s,
+// inside 90 min with margin for a busy machine.
 // TPL: the heat loss is normalised by the disk pixels ('positives'): with the reference's pixel
 // mean the heatmap head did not learn in 1200 steps (final MRE 72 mm, README); with 'positives'
-// 300 steps already gave 5.3 mm. One lr cut at 2/3 of the run (spec §13).
+// 300 steps already gave 5.3 mm. One lr cut at 2/3 of the run (docs/method.md#dev-heat-prior).
 const CPU: Profile = {
   name: 'cpu',
   inputSize: 192,

@@ -1,7 +1,7 @@
 /**
  * Plain data that crosses the ml/ boundary. Images are single-channel float32 in [0, 1],
  * row-major, at the working resolution; points are [y, x] cells on that grid (CC2D's
- * convention, spec §1.5).
+ * convention, docs/method.md#preprocessing).
  */
 export interface GrayImage {
   height: number;

@@ -1,6 +1,7 @@
 /**
- * Hosting workers: any subset of {workflows, gpu, cpu} in one process. `local` (all three) is the
- * default of `cc2d run` on a laptop; production runs one queue per process (GPU hosts: gpu only).
+ * Hosting workers: any subset of {workflows, gpu, cpu} in one process. `cc2d run` hosts by default
+ * (`--workers auto`) only the queues nobody polls, `--workers local` all three; production runs one
+ * queue per process (GPU hosts: gpu only).
  */
 import os from 'node:os';
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';

@@ -62,7 +62,7 @@ export const RunConfigSchema = z
     site: SiteSchema.default('default'),
     dataset: DatasetSchema,
     split: SplitSchema.default({ trainIds: 'all', testSplits: ['test1', 'test2'] }),
-    /** The one labelled training image (spec §3: the final code uses 125). */
+    /** The one labelled training image (docs/method.md#matching: the final reference code uses 125). */
     templateId: DatasetIdSchema.default('125'),
     profile: z.enum(['paper', 'cpu', 'smoke']).default('cpu'),
     overrides: OverridesSchema.default({}),
@@ -91,7 +91,7 @@ export const RunConfigSchema = z
         seen.add(id);
       }
       if (!seen.has(c.templateId)) {
-        ctx.addIssue({ code: 'custom', path: ['templateId'], message: `"${c.templateId}" must be one of split.trainIds (the template is a training image, rule B6)` });
+        ctx.addIssue({ code: 'custom', path: ['templateId'], message: `"${c.templateId}" must be one of split.trainIds (the template is a training image, rule B6, docs/reliability.md#b6)` });
       }
     }
   });
@@ -262,7 +262,7 @@ export interface DatasetSplits {
 }
 
 /**
- * The checks that need the dataset's split (rule B6): the template is in the train split and in
+ * The checks that need the dataset's split (docs/reliability.md#b6): the template is in the train split and in
  * no test split, every listed train id exists, and at least one requested test split exists.
  * Throws `InvalidConfigError` naming the field.
  */
@@ -271,11 +271,11 @@ export function checkConfigAgainstSplits(config: RunConfig, splits: DatasetSplit
   const train = new Set(splits.train ?? []);
   for (const [name, ids] of Object.entries(splits)) {
     if (name !== 'train' && ids.includes(config.templateId)) {
-      problems.push(`config.templateId: "${config.templateId}" is in test split "${name}"; the template must be a training image and never a test image (rule B6)`);
+      problems.push(`config.templateId: "${config.templateId}" is in test split "${name}"; the template must be a training image and never a test image (rule B6, docs/reliability.md#b6)`);
     }
   }
   if (!train.has(config.templateId) && !problems.some((p) => p.startsWith('config.templateId'))) {
-    problems.push(`config.templateId: "${config.templateId}" is not in the dataset's train split (rule B6)`);
+    problems.push(`config.templateId: "${config.templateId}" is not in the dataset's train split (rule B6, docs/reliability.md#b6)`);
   }
   if (Array.isArray(config.split.trainIds)) {
     const missing = config.split.trainIds.filter((id) => !train.has(id));

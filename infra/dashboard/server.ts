@@ -1,7 +1,7 @@
 /**
  * `cc2d dashboard`: a small read-only web server for the runs of one Temporal namespace.
  *
- * Security (reliability.md, "Dashboard authentication" and B7):
+ * Security (docs/reliability.md#dashboard-authentication and #b7):
  * - Binds to a loopback address only (127.0.0.1 by default; anything else is refused).
  * - A random 256-bit token is generated at start and printed once as `…/?token=…`. Every
  *   request must carry it, as `?token=` or as the HttpOnly, SameSite=Strict cookie set on the

@@ -1,5 +1,5 @@
 /**
- * Parses one ISBI 2015 annotation file (spec §1.1): one landmark per line as `x,y` in original
+ * Parses one ISBI 2015 annotation file (docs/method.md#data-isbi): one landmark per line as `x,y` in original
  * pixels. Only the first LANDMARK_COUNT lines are read (the official files list challenge-2
  * class labels after them); of each line only the first whitespace-separated token is split on
  * the comma, as CC2D does. Coordinates must be non-negative decimal numbers ("835" or "835.5");

@@ -1,6 +1,6 @@
 /**
  * Decodes one source image to 8-bit grey, or throws an ImageProblem naming what is wrong
- * (reliability B2/B3). JPEG and PNG go through sharp with an explicit pixel cap and
+ * (docs/reliability.md#b2, #b3). JPEG and PNG go through sharp with an explicit pixel cap and
  * `failOn: 'error'` (stricter than 'truncated': truncated or corrupt data fails, harmless libjpeg
  * warnings do not); BMP goes through ./bmp.
  *

@@ -1,5 +1,5 @@
 /**
- * Ground-truth arithmetic (spec §1.4, §1.5, §6.2, §6.3). Pure functions on plain arrays.
+ * Ground-truth arithmetic (docs/method.md#ground-truth, #preprocessing, #protocol-a, #protocol-b). Pure functions on plain arrays.
  *
  * - Paper protocol: per coordinate int(0.5·(junior + senior)) in original pixels (Python `int`
  *   truncates toward zero; coordinates are non-negative so this is a floor), then on the S grid

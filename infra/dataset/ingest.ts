@@ -413,7 +413,7 @@ function buildDescription(args: {
       layout: 'ISBI 2015 official: RawImage/{TrainingData,Test1Data[,Test2Data]}/<id>.<ext>, AnnotationsByMD/400_{senior,junior}/<id>.txt',
       description:
         formatKeys.length === 1 && formatKeys[0] === 'jpeg'
-          ? 'JPEG images (lossy re-encodes, not the official BMPs: results shift slightly, spec §8.13)'
+          ? 'JPEG images (lossy re-encodes, not the official BMPs: results shift slightly, docs/method.md#trap-jpeg)'
           : formatKeys.length === 1 && formatKeys[0] === 'bmp'
             ? 'official BMP images'
             : `image formats: ${formatKeys.join(', ')}`,

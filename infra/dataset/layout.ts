@@ -1,5 +1,5 @@
 /**
- * Discovers the official ISBI 2015 layout (spec §1.3) by directory listings only (no file
+ * Discovers the official ISBI 2015 layout (docs/method.md#data-layouts) by directory listings only (no file
  * contents are read):
  *
  *   RawImage/TrainingData/NNN.{bmp,jpg,jpeg,png}   split train  (required)
@@ -8,7 +8,7 @@
  *   AnnotationsByMD/400_senior/NNN.txt, AnnotationsByMD/400_junior/NNN.txt
  *
  * Every folder and file is canonicalised (symlinks followed) and must stay inside the canonical
- * root (reliability B1); offenders are reported and never opened. Problems are collected, not
+ * root (docs/reliability.md#b1); offenders are reported and never opened. Problems are collected, not
  * thrown, so the caller can put them in one report with the content problems.
  */
 import { readdir, realpath, stat } from 'node:fs/promises';

@@ -51,7 +51,7 @@ export class DatasetReader {
     return this.descriptionCache;
   }
 
-  /** Working-grid landmarks [y, x] of `id` at size `size` (paper-protocol GT, spec §1.5). */
+  /** Working-grid landmarks [y, x] of `id` at size `size` (paper-protocol GT, docs/method.md#preprocessing). */
   async workingLandmarks(id: string, size: number): Promise<PointYX[]> {
     const img = (await this.labels()).images[id];
     const pts = img?.workingYx?.[String(size)];
@@ -60,7 +60,7 @@ export class DatasetReader {
   }
 
   /**
-   * The labelled template of a run (spec §3): its S×S working image and its working-grid ground
+   * The labelled template of a run (docs/method.md#matching): its S×S working image and its working-grid ground
    * truth [y, x] from labels.json. Pseudo-labelling and the SSL-stage evaluation both match from it.
    */
   async template(id: string, size: number): Promise<{ template: GrayImage; templateLandmarks: PointYX[] }> {

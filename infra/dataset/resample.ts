@@ -1,7 +1,7 @@
 /**
  * Anti-aliased resize of an 8-bit grey image to an arbitrary size (aspect not kept), reproducing
  * Pillow's `Image.resize(..., BILINEAR)` — what torchvision's Resize does on the PIL images CC2D
- * loads (spec §1.5, trap §8.12).
+ * loads (docs/method.md#preprocessing, #trap-resize).
  *
  * Why not `tf.image.resizeBilinear`: it samples 2×2 neighbours only and aliases badly when
  * shrinking 1935×2400 → 384² (6.25×). Why not sharp's `kernel: 'linear'`: libvips also widens

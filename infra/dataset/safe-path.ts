@@ -1,5 +1,5 @@
 /**
- * Path and key safety (reliability B1). Every file the ingester opens is canonicalised with
+ * Path and key safety (docs/reliability.md#b1). Every file the ingester opens is canonicalised with
  * realpath and must lie inside the canonical dataset root; strings are never "cleaned" of `..`.
  * Names that become object-store keys (image ids, site) must match a strict allow-list.
  */

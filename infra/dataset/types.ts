@@ -1,7 +1,7 @@
 /**
- * Shared types and constants of dataset ingestion (ISBI 2015 cephalometric layout, spec §1).
+ * Shared types and constants of dataset ingestion (ISBI 2015 cephalometric layout, docs/method.md#data).
  *
- * Coordinate conventions (spec §1.1, §1.5, style §5.2):
+ * Coordinate conventions (docs/method.md#data-isbi, #preprocessing):
  * - `…XyPx`: [x, y] in ORIGINAL image pixels (x = column, y = row, origin top left), as in the
  *   annotation files.
  * - `…Yx`: [y, x] cells on a square working grid of side S (CC2D's convention).
@@ -14,7 +14,7 @@ export const INGEST_FORMAT_VERSION = 'cc2d-ingest-v2';
 export const LANDMARK_COUNT = 19;
 
 /**
- * Names of the 19 ISBI 2015 cephalometric landmarks, in the official order (spec §1.1).
+ * Names of the 19 ISBI 2015 cephalometric landmarks, in the official order (docs/method.md#data-isbi).
  * The ISBI importer publishes them as the dataset's landmark names.
  */
 export const ISBI_LANDMARK_NAMES: readonly string[] = [
@@ -40,10 +40,10 @@ export const ISBI_LANDMARK_NAMES: readonly string[] = [
 ];
 
 
-/** Pixel cap per decoded image (B2: decompression bombs). 1935×2400 ≈ 4.6 MP; CL-Detection pads to ≈ 6.9 MP. */
+/** Pixel cap per decoded image (docs/reliability.md#b2: decompression bombs). 1935×2400 ≈ 4.6 MP; CL-Detection pads to ≈ 6.9 MP. */
 export const MAX_INPUT_PIXELS = 50_000_000;
 
-/** Cap on images per dataset (B2: bound total work and memory). */
+/** Cap on images per dataset (docs/reliability.md#b2: bound total work and memory). */
 export const MAX_IMAGES = 5000;
 
 export type Split = 'train' | 'test1' | 'test2';

@@ -1,5 +1,5 @@
 /**
- * Working-resolution images: the whole image resized to S×S (aspect not kept, spec §1.5) with the
+ * Working-resolution images: the whole image resized to S×S (aspect not kept, docs/method.md#preprocessing) with the
  * Pillow-compatible anti-aliased resampler of ./resample, stored as 8-bit greyscale PNG.
  *
  * Trap: sharp turns a 1-channel raw input into 3 channels on output unless told otherwise, so the

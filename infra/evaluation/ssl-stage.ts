@@ -37,7 +37,7 @@ export interface SslStageResult extends StageScores {
 
 /**
  * CC2D-SSL on the test images: cascade matching from the template (the op sequence of
- * `matchTemplate`, spec §3; the network is loaded once and each chunk matched with it, which
+ * `matchTemplate`, docs/method.md#matching; the network is loaded once and each chunk matched with it, which
  * gives the same points as one `matchTemplate` call over all images: matching is per image),
  * scored with `scoreTestPredictions`.
  */
@@ -67,7 +67,7 @@ export async function evaluateSslStage(input: SslStageInput): Promise<SslStageRe
 export function sslStageDocument(r: SslStageResult, weights: { key: string; sha256: string }, templateId: string) {
   return {
     stage: 'ssl' as const,
-    method: 'CC2D-SSL: cascade template matching only (no TPL), spec §3',
+    method: 'CC2D-SSL: cascade template matching only (no TPL), docs/method.md#matching',
     weights: { key: weights.key, sha256: weights.sha256 },
     templateId,
     headlineSet: r.headlineSet,

@@ -7,7 +7,7 @@
 import sharp from 'sharp';
 import type { Overlay } from './types';
 
-/** Decoded-pixel cap (reliability.md B2): well above 1935×2400, far below a decompression bomb. */
+/** Decoded-pixel cap (docs/reliability.md#b2): well above 1935×2400, far below a decompression bomb. */
 const LIMIT_INPUT_PIXELS = 50_000_000;
 
 export interface OverlayRender {

@@ -1,5 +1,5 @@
 /**
- * Published numbers a report sets beside its own (spec §10.1). All are on ISBI 2015
+ * Published numbers a report sets beside its own (docs/method.md#published-numbers). All are on ISBI 2015
  * Test1+Test2 (IDs 151–400, 250 images, 4750 errors) under the paper protocol (A), with an
  * ImageNet-initialised VGG19 on the official BMP images.
  */

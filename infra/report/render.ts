@@ -5,7 +5,7 @@
  *
  * Every number is derived from the per-image errors in the input (stats.ts, on ml/metrics), with
  * SDR(r) = percent of errors strictly below r. The page names the template, protocols, test ids covered, image format and
- * backbone initialisation (spec §6.4), and sets the paper's numbers beside the run's, labelled
+ * backbone initialisation (docs/method.md#test-sets), and sets the paper's numbers beside the run's, labelled
  * as a different test set unless Test1+Test2 was evaluated.
  */
 import { escapeHtml as esc } from './html';
@@ -127,7 +127,7 @@ function sslStageTable(data: RunReportData): string {
     return '<p class="missing">The SSL stage alone was not evaluated in this run (runs finished before it was added: <span class="mono">npx cc2d eval &lt;run id&gt; --compute-ssl</span>).</p>';
   }
   const reference = PAPER_REFERENCE.find((r) => r.stage === 'ssl');
-  return `<p class="small">Every test image matched against template ${esc(data.lineage.templateId)} by cascade matching with the SSL embeddings alone (spec §3, the pseudo-labelling step), without the TPL stage: the same test images, protocols and statistics as the final model above.</p>
+  return `<p class="small">Every test image matched against template ${esc(data.lineage.templateId)} by cascade matching with the SSL embeddings alone (the pseudo-labelling step, docs/method.md#matching), without the TPL stage: the same test images, protocols and statistics as the final model above.</p>
 ${overallTable(data, data.sslMetrics, reference)}`;
 }
 
@@ -148,7 +148,7 @@ function referenceTable(data: RunReportData): string {
   return `${note}<table class="metrics"><thead><tr><th>Published reference (protocol A)</th><th>Test set</th><th class="num">MRE mm</th>${sdrHeader(SDR_RADII_MM)}<th>Source</th></tr></thead><tbody>${rows}</tbody></table>
 <p class="small">The paper used the official BMP images and an ImageNet-initialised VGG19; this run used ${esc(formatLabel(data.lineage.imageFormat))} images and a backbone initialised ${esc(
     data.lineage.backboneInit,
-  )}. Both shift results (spec §8.13, §8.14).</p>`;
+  )}. Both shift results (docs/method.md#trap-jpeg, #trap-init).</p>`;
 }
 
 function formatLabel(f: RunReportData['lineage']['imageFormat']): string {

@@ -38,7 +38,7 @@ export type SetErrors = z.infer<typeof SetErrorsSchema>;
 
 export const ProtocolErrorsSchema = z
   .object({
-    /** A = paper protocol (384 grid), B = clean full resolution (spec §6.2, §6.3). */
+    /** A = paper protocol (384 grid), B = clean full resolution (docs/method.md#protocol-a, #protocol-b). */
     protocol: z.enum(['A', 'B']),
     sets: z.array(SetErrorsSchema).min(1),
   })

@@ -570,7 +570,7 @@ export async function stopTemporal(layout: DevStackLayout, opts?: StopOptions): 
   return stopService(layout, 'temporal', opts);
 }
 
-/** Stops and starts the Temporal dev server on the same SQLite file (fault test F5). */
+/** Stops and starts the Temporal dev server on the same SQLite file (fault test docs/reliability.md#f5). */
 export async function restartTemporal(layout: DevStackLayout, opts: StopOptions & StartOptions = {}): Promise<StartResult> {
   await stopService(layout, 'temporal', opts);
   return startService(layout, 'temporal', opts);

@@ -1,11 +1,11 @@
 /**
- * Stage-I (self-supervised) training samples, spec §2.2, drawn deterministically from a Prng.
+ * Stage-I (self-supervised) training samples (docs/method.md#ssl-sample), drawn deterministically from a Prng.
  *
  * From a working-size image I (S×S):
  *  1. crop P = S/2: top-left (y0, x0) integer-uniform in [0, S − P);
  *  2. anchor (ay, ax) in the crop: integer-uniform over the cells of the disk inscribed in the
  *     reference's anchor square [⌊0.1P⌋, ⌊0.9P⌋)² (rejection sampling). The disk is the
- *     rotation-safe region of trap §8.7: any rotation about the patch centre keeps the anchor
+ *     rotation-safe region of docs/method.md#trap-rotation-anchor: any rotation about the patch centre keeps the anchor
  *     inside that square, hence inside the patch (the reference's corner anchors can leave it);
  *  3. photometric jitter on the crop only: trunc(255·v) 8-bit quantisation, then brightness
  *     U[1−b, 1+b] and contrast U[1−c, 1+c] with PIL/ColorJitter semantics, in random order;

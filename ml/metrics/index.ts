@@ -1,4 +1,4 @@
-/** Landmark evaluation (spec §6): radial errors under protocols A and B, MRE / SDR / std, per split. */
+/** Landmark evaluation (docs/method.md#evaluation): radial errors under protocols A and B, MRE / SDR / std, per split. */
 export { radialErrorsMm, protocolATruth, meanOfDoctors, ISBI_SPACING_MM } from './radial-error';
 export type { EvalProtocol, LandmarkEvalCase, RadialErrorOptions } from './radial-error';
 export { errorStats, evaluateLandmarks, evaluateBySplit, isbiTestSplits, sdrPercent, SDR_RADII_MM } from './summary';

@@ -1,18 +1,18 @@
 /**
- * Radial errors in mm under the two evaluation protocols of spec §6 (pure numbers).
+ * Radial errors in mm under the two evaluation protocols of docs/method.md#evaluation (pure numbers).
  *
  * Notation: S = working grid side (384 in the paper), H × W = the image's original size
  * (2400 × 1935 for ISBI), s = mm per original pixel (0.1 for ISBI), m = [m_y, m_x] = ground
  * truth in original pixels = the UNtruncated mean 0.5·(junior + senior), p = [p_y, p_x] =
  * prediction on the S × S grid.
  *
- * Protocol A ("paper", what the paper's numbers mean, spec §6.2): the truth is the doubly
+ * Protocol A ("paper", what the paper's numbers mean, docs/method.md#protocol-a): the truth is the doubly
  * truncated grid point g = [int(int(m_y)·S/H), int(int(m_x)·S/W)] and
  *   error = sqrt(((p_y − g_y)·s·H/S)² + ((p_x − g_x)·s·W/S)²)
  * (0.625 mm per grid row and 0.50390625 mm per grid column for ISBI at S = 384). Arithmetic in
  * the reference's order: s·H/S as (s·H)/S, each axis term squared, then the root.
  *
- * Protocol B ("clean", spec §6.3): the prediction goes back to original pixels unrounded,
+ * Protocol B ("clean", docs/method.md#protocol-b): the prediction goes back to original pixels unrounded,
  * q = [p_y·H/S, p_x·W/S], and error = s·sqrt((q_y − m_y)² + (q_x − m_x)²), computed as
  * sqrt(((q_y − m_y)·s)² + ((q_x − m_x)·s)²).
  */
@@ -45,7 +45,7 @@ export interface RadialErrorOptions {
 
 export const ISBI_SPACING_MM = 0.1;
 
-/** The mean of the two doctors' points, untruncated (spec §1.4 truncates it; protocol A does that itself). */
+/** The mean of the two doctors' points, untruncated (the ground truth of docs/method.md#ground-truth truncates it; protocol A does that itself). */
 export function meanOfDoctors(junior: readonly PointYX[], senior: readonly PointYX[]): PointYX[] {
   if (junior.length !== senior.length) throw new Error(`meanOfDoctors: ${junior.length} junior vs ${senior.length} senior landmarks`);
   return junior.map((j, i) => [0.5 * (j[0] + senior[i]![0]), 0.5 * (j[1] + senior[i]![1])]);

@@ -1,5 +1,5 @@
 /**
- * MRE / SDR summaries (spec §6.1, §6.4), overall and per landmark, per test split.
+ * MRE / SDR summaries (docs/method.md#metrics, #test-sets), overall and per landmark, per test split.
  *
  * - MRE = mean of all (image, landmark) radial errors, in mm.
  * - SDR(r) = percentage of errors STRICTLY below r mm (an error of exactly 2.0 mm does not count
@@ -155,7 +155,7 @@ function idRange(from: number, to: number): string[] {
   return Array.from({ length: to - from + 1 }, (_x, i) => String(from + i).padStart(3, '0'));
 }
 
-/** The ISBI 2015 test splits (spec §6.4): Test1 = 151–300, Test2 = 301–400, and both together. */
+/** The ISBI 2015 test splits (docs/method.md#test-sets): Test1 = 151–300, Test2 = 301–400, and both together. */
 export function isbiTestSplits(): SplitSpec[] {
   return [
     { name: 'Test1', ids: idRange(151, 300) },

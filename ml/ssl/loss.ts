@@ -1,5 +1,5 @@
 /**
- * Stage-I loss (spec §2.3). Per level k = 5..1 (stride 2^k):
+ * Stage-I loss (docs/method.md#ssl-loss). Per level k = 5..1 (stride 2^k):
  *   a = patch map at (yp >> k, xp >> k)           (anchor embedding, [B, L])
  *   c(p) = ⟨a, e(p)⟩ / (‖a‖·‖e(p)‖ + 1e-3)          (over every cell p of the image map)
  *   z(p) = c(p)/τ [+ min(0.07·d(p, g), 0.8)/τ]     (optional CC2Dv2 distance bias)

@@ -1,5 +1,5 @@
 /**
- * Pseudo-label inference by cascade template matching (spec §3).
+ * Pseudo-label inference by cascade template matching (docs/method.md#matching).
  *
  * The network runs in eval mode on the whole template; for each landmark and level k = 5..1 the
  * template vector is taken at (y >> k, x >> k), clamped to the map. For each query image and
@@ -231,7 +231,7 @@ export class SslMatcher {
   }
 }
 
-/** Spec §3 pseudo-labels: for every image, the matched [y, x] of every template landmark. */
+/** Pseudo-labels (docs/method.md#matching): for every image, the matched [y, x] of every template landmark. */
 export async function matchTemplate(input: MatchTemplateInput): Promise<PointYX[][]> {
   const matcher = SslMatcher.create(input.profile, input.weights);
   try {

@@ -1,10 +1,10 @@
 /**
- * The stage-I cascade embedding network (spec §2.1): VGG19 encoder (5 max-pool outputs), a
+ * The stage-I cascade embedding network (docs/method.md#ssl-network): VGG19 encoder (5 max-pool outputs), a
  * bilinear decoder with skips, and 1×1 heads emitting an `embedDim`-channel embedding at
  * levels 5..1 (strides 32..2). One shared (Siamese) network embeds both the image and the patch.
  *
  * Choices (documented deviations):
- *  - Input is ONE channel of raw [0, 1] intensities (spec §1.5). The reference replicates the
+ *  - Input is ONE channel of raw [0, 1] intensities (docs/method.md#preprocessing). The reference replicates the
  *    grey value into 3 channels; that equals a 1-channel first conv whose kernel is the sum of
  *    the 3 input-channel kernels, so nothing is lost (`loadBackboneWeights` folds RGB kernels).
  *  - Level 0 (up5 and its head) is never used by loss or matching, so it is not built.
@@ -196,7 +196,7 @@ export class SslNetwork {
    * `s{stage}c{conv}/b` ([cout]), stage 0..4, conv 0..1 (stages 0–1) or 0..3 (stages 2–4), in
    * torchvision `features` order. A 3-channel (RGB) first kernel is folded into the network's
    * 1-channel input by summing over input channels (exact for a grey image replicated to RGB;
-   * no mean/std normalisation, spec §9). Every encoder parameter must be supplied.
+   * no mean/std normalisation, docs/method.md#backbone-init). Every encoder parameter must be supplied.
    */
   loadBackboneWeights(arrays: readonly NamedArray[]): void {
     const byName = new Map(arrays.map((a) => [a.name.replace(/^enc\//, ''), a]));

@@ -1,5 +1,5 @@
 /**
- * Stage-I training loop (spec §2.2–2.4) as a resumable `Trainer`.
+ * Stage-I training loop (docs/method.md#ssl) as a resumable `Trainer`.
  *
  * - Dataset: the images repeated `SSL_REPEATS` (11) times per epoch, shuffled per epoch with a
  *   stream derived from (seed, epoch); batches of `batchSize`, last partial batch dropped.
@@ -46,7 +46,7 @@ export interface SslTrainerInput {
   backboneWeights?: NamedArray[];
 }
 
-/** How the encoder was initialised; recorded in checkpoints and weights (spec §6.4). */
+/** How the encoder was initialised; recorded in checkpoints and weights (docs/method.md#test-sets). */
 export type SslInit = 'scratch' | 'user-backbone';
 
 interface Cursor {

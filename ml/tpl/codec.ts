@@ -1,5 +1,5 @@
 /**
- * Heatmap + offset codec of the TPL stage (spec §5.2, §5.4), pure typed-array code.
+ * Heatmap + offset codec of the TPL stage (docs/method.md#tpl-targets, #tpl-voting), pure typed-array code.
  *
  * Shape vocabulary: K landmarks, H×W map (the working grid, e.g. 192×192), R disk radius in
  * pixels. Landmarks are integer [y, x] cells on that grid.
@@ -10,7 +10,7 @@
  * The disk is centred ON the landmark. The reference centres it one pixel up-left of the
  * landmark (its 2R×2R stamp measures distance from (i+1−R, j+1−R)) while its offsets point at
  * the landmark itself, and near the top/left border it slices the stamp from its first row /
- * column instead of the clipped part, which shifts the whole stamp (spec §8.8). We do NOT keep
+ * column instead of the clipped part, which shifts the whole stamp (docs/method.md#trap-disk). We do NOT keep
  * either quirk: disk and offsets share one centre and borders are clipped per pixel.
  *
  * Decoding ("voting"), per landmark: take the top C = int(3.14·R²) heatmap pixels (ties broken

@@ -1,5 +1,5 @@
 /**
- * TPL loss (spec §5.3). Shapes (NHWC): N batch, H×W map, K landmarks.
+ * TPL loss (docs/method.md#tpl-training). Shapes (NHWC): N batch, H×W map, K landmarks.
  *
  *   heat = mean over N·H·W·K of  −(1−p)·t·log p − p·(1−t)·log(1−p),  p = clamp(σ(z), 1e−7, 1−1e−7)
  *   L1x  = Σ |ox − tx|·t / Σ t          (only disk pixels count; t is the binary heatmap target)

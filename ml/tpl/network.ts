@@ -1,5 +1,5 @@
 /**
- * Multi-task U-Net of the TPL stage (spec §5.1; "Miss the Point" network as used by CC2D).
+ * Multi-task U-Net of the TPL stage (docs/method.md#tpl-network; "Miss the Point" network as used by CC2D).
  *
  *   input [N, S, S, 1] in [0, 1] → (v − 0.5)/0.5 → VGG19 encoder (ml/core): f0 … f4
  *   up1 = Up(f4, f3) → 256·w   (/16)      Up(x, skip) = DoubleConv(concat[skip, up2x(x)])
@@ -21,7 +21,7 @@
  *   subtracts the per-channel mean, so a bias there has no effect on the output.
  * - InstanceNorm+ReLU uses a hand-written gradient (fast-ops.ts) for speed; the VGG encoder is
  *   ml/core's (shared with the stage-I network).
- * Deliberate change (spec §13 trap): the heatmap channels' output bias starts at logit(0.01)
+ * Deliberate change (docs/method.md#dev-heat-prior): the heatmap channels' output bias starts at logit(0.01)
  * so that σ starts near 0.01 instead of 0.5; the offset biases start at 0.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -37,7 +37,7 @@ export interface TplNetworkConfig {
   landmarkCount: number;
 }
 
-/** Initial heatmap probability (spec §13: a head that starts at 0.5 can get stuck). */
+/** Initial heatmap probability (docs/method.md#dev-heat-prior: a head that starts at 0.5 can get stuck). */
 export const HEAT_PRIOR = 0.01;
 
 const ENCODER = 'enc';

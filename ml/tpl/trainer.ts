@@ -1,11 +1,11 @@
 /**
- * TPL training loop (spec §5.3): the multi-task U-Net trained on pseudo-labels.
+ * TPL training loop (docs/method.md#tpl-training): the multi-task U-Net trained on pseudo-labels.
  *
  * Each step's batch = `batchPseudo` pseudo-labelled images, drawn in a seeded shuffled order
  * (epoch after epoch over the list; a batch may straddle two epochs), + the template image with
  * its true landmarks. Adam with PyTorch-style L2 weight decay; lr = lr0 · γ^(number of
  * `lrDecaySteps` already reached). No augmentation (the reference builds a ColorJitter but never
- * uses it, spec §5.3 / §8.9).
+ * uses it, docs/method.md#trap-tpl-unused).
  *
  * The loss is `tplLossSparse`: the heatmap channels at full resolution, the offset heads only at
  * disk pixels (same value and gradients as the dense `tplLoss`, tested; much less work).

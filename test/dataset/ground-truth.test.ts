@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { groundTruth, maxDoctorDisagreementMm, toWorkingYx } from '../../infra/dataset/ground-truth';
 import type { PointXY } from '../../infra/dataset/types';
 
-describe('ground truth (spec §1.4–§1.5)', () => {
-  // Image 001, landmarks 1 (sella) and 2 (nasion): senior from the spec, junior from the copy.
+describe('ground truth (docs/method.md#ground-truth, #preprocessing)', () => {
+  // Image 001, landmarks 1 (sella) and 2 (nasion): senior from the official 400_senior/001.txt, junior from the copy.
   const senior: PointXY[] = [[835, 996], [1473, 1029]];
   const junior: PointXY[] = [[829, 991], [1465, 1035]];
 

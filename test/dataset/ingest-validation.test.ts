@@ -1,6 +1,6 @@
 /**
  * Ingestion on synthetic fixtures with an in-memory store that records every write:
- * the happy path, idempotency, and every bad-input case (reliability B1–B4) — each must be
+ * the happy path, idempotency, and every bad-input case (docs/reliability.md#b1 to #b4) — each must be
  * named with its file in ONE DatasetInvalidError, and nothing may be written.
  */
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';

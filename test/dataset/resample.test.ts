@@ -21,7 +21,7 @@ const PILLOW: Array<[number, number, number[]]> = [
   ]],
 ];
 
-describe('resizeBilinearAntialias (Pillow BILINEAR, spec trap §8.12)', () => {
+describe('resizeBilinearAntialias (Pillow BILINEAR, docs/method.md#trap-resize)', () => {
   it.each(PILLOW)('matches Pillow byte for byte at %i×%i (shrink, upscale, mixed)', (w, h, expected) => {
     const out = resizeBilinearAntialias({ width: W, height: H, data: input }, w, h);
     expect(out.width).toBe(w);

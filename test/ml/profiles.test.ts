@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PROFILES, ProfileSchema, resolveProfile } from '../../ml/profiles';
 
 describe('profiles', () => {
-  it('paper keeps the reference settings of spec §2 and §5 (pixel-mean heat loss, λ = 2)', () => {
+  it('paper keeps the reference settings of both stages (pixel-mean heat loss, λ = 2)', () => {
     const p = PROFILES.paper;
     expect(p.inputSize).toBe(384);
     expect(p.ssl).toMatchObject({ width: 1, embedDim: 16, batchSize: 8, lr: 1e-3, temperature: 0.1, window: 19 });

@@ -3,9 +3,9 @@
  * MockActivityEnvironment against the REAL S3 server, with a tiny deterministic fake Trainer
  * (no TF): checkpoints every N steps with manifests and heartbeat details; resume from the
  * heartbeat's checkpoint; a corrupt (truncated) checkpoint blob or a torn checkpoint (blob
- * without manifest) is skipped for the previous valid one (reliability F2); a checkpoint of
- * another input is never used; a completed stage returns its stored result (F8); a manifest is
- * never overwritten (If-None-Match); cancellation stops the loop.
+ * without manifest) is skipped for the previous valid one (docs/reliability.md#f2); a checkpoint of
+ * another input is never used; a completed stage returns its stored result (docs/reliability.md#f8);
+ * cancellation stops the loop. (That a manifest is never overwritten is asserted by the s3-store tests.)
  */
 import { createHash } from 'node:crypto';
 import { CancelledFailure } from '@temporalio/common';

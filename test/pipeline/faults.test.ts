@@ -1,5 +1,5 @@
 /**
- * Fault tests of the durable pipeline (reliability.md F1, F5, F6, F15, B6) on a PRIVATE real
+ * Fault tests of the durable pipeline (docs/reliability.md#f1, #f5, #f6, #f15, #b6) on a PRIVATE real
  * stack (Temporal dev server + SeaweedFS with their own ports and data dir), so stopping S3 and
  * restarting Temporal never disturbs the shared dev stack. Smoke profile with a longer SSL stage
  * (150 steps, checkpoint every 10) on the synthetic 6 + 3 image dataset.

@@ -131,7 +131,7 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     expect(attrs).toMatchObject({ runId: first.runId, site: H.site, profile: 'smoke', stage: 'done', status: 'completed', datasetVersion: first.datasetVersion, progress: 1 });
     expect(attrs.mre).toBeCloseTo(first.mreMm, 9);
     expect(await firstHandle.query(progressQuery)).toMatchObject({ stage: 'done', status: 'completed', fraction: 1 });
-    // Small history (keys and metrics only): well inside Temporal's budget (F11).
+    // Small history (keys and metrics only): well inside Temporal's budget (docs/reliability.md#f11).
     const history = await firstHandle.fetchHistory();
     expect(history.events!.length).toBeLessThan(400);
     expect(History.encode(history).finish().length).toBeLessThan(256 * 1024);

@@ -1,6 +1,6 @@
 /**
  * Run config (infra/config/run-config.ts): YAML/JSON files, env and flags (later wins),
- * defaults, errors naming the field and the rule, template vs. split (B6), config hash.
+ * defaults, errors naming the field and the rule, template vs. split (docs/reliability.md#b6), config hash.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';

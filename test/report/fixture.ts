@@ -1,5 +1,5 @@
 /**
- * Synthetic inputs for report tests and screenshots: no ISBI data (spec §1.2: ISBI images must
+ * Synthetic inputs for report tests and screenshots: no ISBI data (docs/method.md#data-copy: ISBI images must
  * never be committed or shown in committed screenshots). Deterministic (seeded).
  */
 import sharp from 'sharp';

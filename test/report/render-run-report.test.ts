@@ -98,7 +98,7 @@ describe('renderRunReport', () => {
     const imgs = [...html.matchAll(/<img src="data:image\/jpeg;base64,[A-Za-z0-9+/=]+"[^>]*data-case="(best|median|worst)"/g)].map((m) => m[1]);
     expect(imgs).toEqual(['best', 'median', 'worst']);
     expect(html.length).toBeLessThan(3_000_000);
-    // Lineage items every report must name (spec §6.4).
+    // Lineage items every report must name (docs/method.md#test-sets).
     for (const s of ['Template id', '125', 'JPEG', 'from scratch', 'Protocol A (paper, 384 grid)', 'Protocol B (clean, full resolution)', 'Test IDs covered', '151–300', 'abc1234', 'tensorflow', 'run=2022']) {
       expect(html).toContain(s);
     }

@@ -48,7 +48,7 @@ describe('TPL codec: encodeHeatmapOffset', () => {
     expect(t.heatmap[2 * W + 13]).toBe(0); // distance exactly R is outside
   });
 
-  it('clips disks at the border pixel by pixel (no shifted stamp, spec §8.8)', () => {
+  it('clips disks at the border pixel by pixel (no shifted stamp, docs/method.md#trap-disk)', () => {
     const t = encodeHeatmapOffset([[0, 19]], 6, 20, 3);
     // Top-right corner landmark: the disk's lower-left quarter remains, offsets unchanged.
     expect(t.heatmap[0 * 20 + 19]).toBe(1);
