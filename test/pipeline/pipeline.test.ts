@@ -8,7 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,12 +24,14 @@ import { isPublished, readManifest } from '../../infra/storage/manifest';
 import { DATASET_FILES, datasetPrefix } from '../../infra/dataset/published';
 import { resumeRun } from '../../cli/commands/run';
 import { preflight, searchAttributesOf } from '../../cli/pipeline-client';
-import { listRuns } from '../../cli/commands/runs';
 import { computeRunSslStage, storedSslStages } from '../../cli/ssl-stage';
 import { createSiteSchedule, scheduleIdOf } from '../../cli/commands/schedule';
+import { listQuery, listRuns } from '../../cli/commands/runs';
 import { progressQuery } from '../../workflows/definitions';
 import { accuracyGateFailures, type GateBaseline } from './support/accuracy';
 import { createHarness, type PipelineHarness } from './support/harness';
+import { userStackSettings } from '../support/stack';
+import { createS3Store } from '../../infra/storage/s3-store';
 import { scoreRun, type RunScores } from './support/run-scores';
 
 const h = await createHarness('pipeline');
@@ -318,5 +320,30 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     const fixture = History.decode(await readFile(FIXTURE_HISTORY));
     expect(fixture.events.length).toBeGreaterThan(50);
     await Worker.runReplayHistory({ workflowBundle: H.bundle }, fixture, 'fixture');
+  });
+  it("leaves nothing in the user's Temporal namespace or S3 prefix: `runs list` shows only the user's runs", async () => {
+    const user = userStackSettings();
+    expect(H.client.options.namespace).not.toBe(user.temporal.namespace);
+    const runIds = [...H.started, first.runId];
+    const inNamespace = async (client: Client) => {
+      const ids: string[] = [];
+      for await (const wf of client.workflow.list({ query: listQuery({ site: H.site }) })) ids.push(wf.workflowId);
+      return ids;
+    };
+    // The query is not vacuous: the tests' namespace has every run of this file.
+    expect(await inNamespace(H.client)).toEqual(expect.arrayContaining(runIds));
+    const userClient = new Client({ connection: H.client.connection, namespace: user.temporal.namespace });
+    expect(await inNamespace(userClient)).toEqual([]);
+    for (const id of runIds) {
+      await expect(userClient.workflow.getHandle(id).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    }
+    await expect(userClient.schedule.getHandle(scheduleIdOf(H.site)).describe()).rejects.toThrow(/not found/i);
+    // S3: the runs live under this file's test prefix (deleted and checked by cleanup), not the user's runs/.
+    const userStore = createS3Store(user);
+    try {
+      expect(await userStore.list(runPrefix(`cc2d-${H.site}`))).toEqual([]);
+    } finally {
+      userStore.destroy();
+    }
   });
 });
