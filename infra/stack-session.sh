@@ -21,9 +21,11 @@ stop_stack_if_ours() {
   fi
 }
 if stack_running; then
-  step "local stack already running: using it (and leaving it running)"
+  step "local stack already running: using it (and leaving it running); cc2d dev up only applies the namespace setup"
 else
   step "cc2d dev up"
   we_started_stack=1
-  node bin/cc2d.mjs dev up </dev/null
 fi
+# Also on a running stack: it creates what a stack started by an older version lacks (e.g. the
+# tests' namespace cc2d-test and its search attributes).
+node bin/cc2d.mjs dev up </dev/null

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # `npm run test:all` — the project's test command, and what CI runs: install (idempotent),
 # start the real Temporal + S3 stack if it is not up, doctor, typecheck, lint, the whole test
-# suite against the stack, then stop the stack if this script started it.
+# suite against the stack (strict: nothing it needs may be missing), then stop the stack if this
+# script started it. Test workflows run in the Temporal namespace cc2d-test, not the user's.
 # ISBI_DIR defaults to ../shared/datasets/isbi2015_ceph beside the project.
 source "$(dirname "$0")/stack-session.sh"
 export ISBI_DIR="${ISBI_DIR:-$ROOT/../shared/datasets/isbi2015_ceph}"
+# As strict as CI: a test file whose server, dataset, browser or native TF backend is missing
+# fails (naming what and how to install it) instead of skipping (test/support/strict.ts).
+export CC2D_TEST_STRICT=1
 trap 'rc=$?; stop_stack_if_ours; step "done (exit $rc)"; exit $rc' EXIT
 
 step "cc2d doctor"

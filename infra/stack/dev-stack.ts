@@ -29,6 +29,14 @@ export const SERVICES: readonly ServiceName[] = ['temporal', 's3'];
 export const DEV_RETENTION = '720h';
 const DEV_RETENTION_SECONDS = 720 * 3600;
 
+/**
+ * Namespace the project's tests run their workflows in (same search attributes), so test runs
+ * never appear in a user's `cc2d runs list` or dashboard. One day of retention: nobody reads them.
+ */
+export const TEST_NAMESPACE = 'cc2d-test';
+const TEST_RETENTION = '24h';
+const TEST_RETENTION_SECONDS = 24 * 3600;
+
 export interface DevStackLayout {
   projectRoot: string;
   dataDir: string;
@@ -210,6 +218,7 @@ function serviceArgs(layout: DevStackLayout, service: ServiceName): string[] {
       '--port', String(t.port),
       '--db-filename', t.dbFile,
       '--namespace', t.namespace,
+      ...(t.namespace === TEST_NAMESPACE ? [] : ['--namespace', TEST_NAMESPACE]),
       '--ui-ip', t.host,
       '--ui-port', String(t.uiPort),
       '--ui-disable-news-fetch',
@@ -393,14 +402,48 @@ async function waitHealthy(layout: DevStackLayout, service: ServiceName, pid: nu
 }
 
 /**
- * Registers every cc2d search attribute that is missing (start-dev only applies
- * `--search-attribute` when it first creates the namespace) and sets the retention to 30 days.
+ * For the dev namespace and the tests' namespace (TEST_NAMESPACE): creates the namespace when it
+ * is missing (a stack started before the test namespace existed), registers every cc2d search
+ * attribute that is missing (start-dev only applies `--search-attribute` when it first creates a
+ * namespace) and sets the retention (30 days; 1 day for the tests' namespace). Returns the
+ * search attributes it registered, as `<namespace>/<name>`.
  */
 export async function ensureTemporalNamespaceSetup(layout: DevStackLayout): Promise<{ created: string[] }> {
-  const ns = layout.temporal.namespace;
-  const listed = JSON.parse(await temporalCli(layout, ['operator', 'search-attribute', 'list', '-n', ns, '-o', 'json'])) as {
-    customAttributes?: Record<string, string>;
-  };
+  const created: string[] = [];
+  const namespaces = [...new Set([layout.temporal.namespace, TEST_NAMESPACE])];
+  for (const ns of namespaces) {
+    const retention = ns === TEST_NAMESPACE ? { text: TEST_RETENTION, seconds: TEST_RETENTION_SECONDS } : { text: DEV_RETENTION, seconds: DEV_RETENTION_SECONDS };
+    const missing = await setUpNamespace(layout, ns, retention);
+    created.push(...missing.map((name) => `${ns}/${name}`));
+  }
+  return { created };
+}
+
+type NamespaceDescription = { config?: { workflowExecutionRetentionTtl?: string } };
+type SearchAttributeList = { customAttributes?: Record<string, string> };
+
+/** Parsed JSON of a `temporal operator ... -n ns -o json` command; undefined when the namespace does not exist (yet). */
+async function namespaceJson<T>(layout: DevStackLayout, args: string[]): Promise<T | undefined> {
+  try {
+    return JSON.parse(await temporalCli(layout, [...args, '-o', 'json'])) as T;
+  } catch (err) {
+    if (/Namespace \S+ is not found/i.test(String(err))) return undefined;
+    throw err;
+  }
+}
+
+async function setUpNamespace(layout: DevStackLayout, ns: string, retention: { text: string; seconds: number }): Promise<string[]> {
+  const describe = () => namespaceJson<NamespaceDescription>(layout, ['operator', 'namespace', 'describe', '-n', ns]);
+  const listAttributes = () => namespaceJson<SearchAttributeList>(layout, ['operator', 'search-attribute', 'list', '-n', ns]);
+  let described = await describe();
+  if (!described) await temporalCli(layout, ['operator', 'namespace', 'create', '-n', ns, '--retention', retention.text]);
+  // A new namespace reaches every frontend service's namespace cache only after a few seconds.
+  const deadline = Date.now() + 30_000;
+  let listed: SearchAttributeList | undefined;
+  while (!(described ??= await describe()) || !(listed = await listAttributes())) {
+    if (Date.now() > deadline) throw new UserError(`namespace ${ns}: created, but not usable after 30 s`);
+    await sleep(500);
+  }
   const have = listed.customAttributes ?? {};
   const missing = Object.values(SEARCH_ATTRIBUTES).filter((a) => have[a.name] === undefined);
   const wrong = Object.values(SEARCH_ATTRIBUTES).filter((a) => have[a.name] !== undefined && have[a.name] !== `INDEXED_VALUE_TYPE_${a.type}`);
@@ -415,13 +458,10 @@ export async function ensureTemporalNamespaceSetup(layout: DevStackLayout): Prom
       ...missing.flatMap((a) => ['--name', a.name, '--type', SEARCH_ATTRIBUTE_CLI_TYPES[a.type]]),
     ]);
   }
-  const described = JSON.parse(await temporalCli(layout, ['operator', 'namespace', 'describe', '-n', ns, '-o', 'json'])) as {
-    config?: { workflowExecutionRetentionTtl?: string };
-  };
-  if (described.config?.workflowExecutionRetentionTtl !== `${DEV_RETENTION_SECONDS}s`) {
-    await temporalCli(layout, ['operator', 'namespace', 'update', '-n', ns, '--retention', DEV_RETENTION]);
+  if (described.config?.workflowExecutionRetentionTtl !== `${retention.seconds}s`) {
+    await temporalCli(layout, ['operator', 'namespace', 'update', '-n', ns, '--retention', retention.text]);
   }
-  return { created: missing.map((a) => a.name) };
+  return missing.map((a) => a.name);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,12 +7,12 @@
  * - with the printed URL the run is listed (status completed, MRE shown);
  * - its report opens from the dashboard and the overlay images have loaded (naturalWidth > 0).
  *
- * Under CI=1 a missing chromium or stack FAILS the file; locally it is skipped with a note.
+ * Under CI or CC2D_TEST_STRICT (`npm run test:all`) a missing chromium or stack FAILS the file;
+ * otherwise it is skipped with a note.
  * Install chromium with `bash infra/install-browser.sh` (part of `npm run setup`).
  * With CC2D_SCREENSHOTS_DIR set, screenshots of the dashboard and the report are saved there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
@@ -20,16 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineResult } from '../../contracts/types';
 import { PROJECT_ROOT } from '../../infra/config/stack';
 import { createHarness, type PipelineHarness } from '../pipeline/support/harness';
+import { requireBrowser } from '../support/strict';
 
-const CHROMIUM = process.env.CC2D_CHROMIUM ?? '/usr/bin/chromium';
-const isCi = ((v) => v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false')(process.env.CI);
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  const msg = `[dashboard] ${CHROMIUM} not found: install it with \`bash infra/install-browser.sh\`.`;
-  if (isCi) throw new Error(`${msg} CI is set, so this fails instead of skipping.`);
-  console.warn(`${msg} Skipping (set CI=1 to make this a failure).`);
-}
-const h = haveChromium ? await createHarness('dashboard') : undefined;
+const CHROMIUM = requireBrowser('dashboard');
+const h = CHROMIUM ? await createHarness('dashboard') : undefined;
 
 /** Starts `cc2d dashboard --port 0` and resolves with the login URL it prints (first stdout line). */
 function startDashboardProcess(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; loginUrl: string; stderr: () => string }> {

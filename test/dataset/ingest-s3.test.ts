@@ -1,7 +1,8 @@
 /**
  * Ingestion of a few REAL ISBI 2015 images into the real S3 server (dev stack). The images are
  * copied into a temp dataset folder (never into the repo); ISBI_DIR overrides where they come
- * from. Without S3 this file skips locally and FAILS under CI (requireStack).
+ * from. Without S3 or the dataset this file skips, and FAILS under CI or CC2D_TEST_STRICT
+ * (requireStack, requireDataset).
  */
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,12 +15,12 @@ import { decodeGrey } from '../../infra/dataset/decode-image';
 import { resizeBilinearAntialias } from '../../infra/dataset/resample';
 import { decodeWorkingPng } from '../../infra/dataset/working-image';
 import { sha256Hex } from '../../infra/storage/hash';
-import { isbiDir } from '../../infra/stack/checks';
 import { readManifest, readManifestFile } from '../../infra/storage/manifest';
 import { requireStack } from '../support/stack';
+import { requireDataset } from '../support/strict';
 
-const stack = await requireStack('dataset-ingest');
-const ISBI = isbiDir();
+const ISBI = await requireDataset('dataset-ingest');
+const stack = ISBI ? await requireStack('dataset-ingest') : undefined;
 const TRAIN = ['001', '002', '125'];
 const TEST1 = ['151', '300'];
 
@@ -27,11 +28,12 @@ let base: string;
 let root: string;
 
 beforeAll(async () => {
+  if (!stack) return;
   base = await mkdtemp(path.join(os.tmpdir(), 'cc2d-isbi-subset-'));
   root = path.join(base, 'isbi');
   const copy = async (rel: string): Promise<void> => {
     await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
-    await copyFile(path.join(ISBI, rel), path.join(root, rel));
+    await copyFile(path.join(ISBI!, rel), path.join(root, rel));
   };
   for (const [ids, folder] of [[TRAIN, 'TrainingData'], [TEST1, 'Test1Data']] as const) {
     for (const id of ids) {
@@ -43,7 +45,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await rm(base, { recursive: true, force: true });
+  if (base) await rm(base, { recursive: true, force: true });
   await stack?.cleanup();
 });
 
@@ -105,7 +107,7 @@ describe.skipIf(!stack)('ingest real ISBI images into S3', () => {
       const badRoot = path.join(bad, 'isbi');
       for (const rel of ['RawImage/TrainingData/001.jpg', 'RawImage/Test1Data/151.jpg', 'AnnotationsByMD/400_senior/001.txt', 'AnnotationsByMD/400_junior/001.txt', 'AnnotationsByMD/400_senior/151.txt']) {
         await mkdir(path.dirname(path.join(badRoot, rel)), { recursive: true });
-        await copyFile(path.join(ISBI, rel), path.join(badRoot, rel));
+        await copyFile(path.join(ISBI!, rel), path.join(badRoot, rel));
       }
       const before = (await store.list('datasets/')).map((o) => o.key);
       const err = await ingestDataset(store, { datasetDir: badRoot, sizes: [64] }).catch((e: unknown) => e);

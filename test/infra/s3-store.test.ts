@@ -6,7 +6,7 @@ import { IntegrityError, InvalidConfigError, InvalidDatasetKeyError } from '../.
 import { ManifestConflictError, isPublished, publishWithManifest, readManifest, readManifestFile, type PublishFile } from '../../infra/storage/manifest';
 import { NotFoundError, PreconditionFailedError, type ObjectStore } from '../../infra/storage/object-store';
 import { StorageError, createS3Store, scrubSecrets } from '../../infra/storage/s3-store';
-import { requireStack } from '../support/stack';
+import { SKIPPED, requireStack } from '../support/stack';
 
 const stack = await requireStack('s3-store');
 afterAll(async () => stack?.cleanup());
@@ -28,7 +28,7 @@ function spy(store: ObjectStore): { store: ObjectStore; calls: string[] } {
 }
 
 describe.skipIf(!stack)('S3 store on the real server', () => {
-  const { store, settings } = stack!;
+  const { store, settings } = stack ?? SKIPPED;
 
   it('puts and gets bytes, returning the local sha256', async () => {
     const body = randomBytes(200_000);
@@ -144,7 +144,7 @@ describe.skipIf(!stack)('S3 store on the real server', () => {
 });
 
 describe.skipIf(!stack)('publish-by-manifest on the real server', () => {
-  const { store } = stack!;
+  const { store } = stack ?? SKIPPED;
   const files = (tag: string): PublishFile[] => [
     { relKey: 'images/001.bin', bytes: utf8(`img1-${tag}`) },
     { relKey: 'images/002.bin', bytes: randomBytes(70_000) },

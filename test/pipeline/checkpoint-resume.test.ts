@@ -15,7 +15,7 @@ import { runKeys } from '../../infra/storage/keys';
 import { runTraining, type TrainingRun } from '../../activities/training-loop';
 import type { TrainHeartbeat, TrainOutput } from '../../contracts/types';
 import type { Trainer, TrainProgress } from '../../ml/types';
-import { requireStack } from '../support/stack';
+import { SKIPPED, requireStack } from '../support/stack';
 
 const stack = await requireStack('checkpoint-resume');
 
@@ -56,7 +56,7 @@ function fakeTrainer(totalSteps: number, checkpoint?: Uint8Array, log?: number[]
 }
 
 describe.skipIf(!stack)('checkpointed training activity (fake trainer, real S3)', () => {
-  const { store } = stack!;
+  const { store } = stack ?? SKIPPED;
   const deps = { store, backend: () => ({ backend: 'fake', tfVersion: '0', tfjsVersion: '0' }) };
   afterAll(() => stack?.cleanup());
 

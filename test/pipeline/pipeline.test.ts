@@ -3,12 +3,15 @@
  * 6 + 3 image dataset in the ISBI layout): a full run publishes metrics, reports and a lineage
  * manifest; visibility lists it; a bad config never starts a workflow; pseudo-labelling fans out
  * over two GPU workers and equals the unsharded result; a scheduled run of an unchanged site
- * reuses the dataset version; the recorded history replays deterministically.
+ * reuses the dataset version; the recorded history replays deterministically. Accuracy: the
+ * stored metrics equal an independent recomputation from the stored predictions, and the final
+ * model beats copying the template and the untrained network. Nothing of it lands in the user's
+ * Temporal namespace or S3 prefix.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,15 +27,48 @@ import { isPublished, readManifest } from '../../infra/storage/manifest';
 import { DATASET_FILES, datasetPrefix } from '../../infra/dataset/published';
 import { resumeRun } from '../../cli/commands/resume';
 import { preflight, searchAttributesOf } from '../../cli/pipeline-client';
-import { listRuns } from '../../cli/commands/runs';
 import { computeRunSslStage, storedSslStages } from '../../cli/ssl-stage';
 import { createSiteSchedule, scheduleIdOf } from '../../cli/commands/schedule';
+import { listQuery, listRuns } from '../../cli/commands/runs';
 import { progressQuery } from '../../workflows/definitions';
+import { accuracyGateFailures, type GateBaseline } from './support/accuracy';
 import { createHarness, type PipelineHarness } from './support/harness';
+import { userStackSettings } from '../support/stack';
+import { createS3Store } from '../../infra/storage/s3-store';
+import { scoreRun, type RunScores } from './support/run-scores';
 
 const h = await createHarness('pipeline');
 const FIXTURE_HISTORY = fileURLToPath(new URL('../fixtures/histories/cc2d-pipeline-smoke.history.pb', import.meta.url));
 const History = proto.temporal.api.history.v1.History;
+
+/**
+ * The accuracy gate's test profile (protocol-A MRE measured with the native backend). Plain smoke
+ * (12 SSL + 8 TPL steps) does not beat copying the template's points: 10.81 mm vs 0.73 mm on the
+ * former synthetic data (untrained network 12.49 mm), 12.41 mm vs 3.14 mm on the current one.
+ * With these overrides: final model 1.95 mm, template copy 3.14 mm, untrained network 9.17 mm.
+ */
+const GATE_OVERRIDES = {
+  ssl: { steps: 150, lrStepEvery: 75, distanceBias: true },
+  tpl: { width: 0.25, steps: 160, lrDecaySteps: [120], heatLossNorm: 'positives' as const, lr: 1e-3 },
+};
+/** The final model's MRE must be at most 0.8 × copying the template's and 0.5 × the untrained network's. */
+function gateBaselines(s: RunScores, protocol: 'A' | 'B'): GateBaseline[] {
+  return [
+    { name: 'template points copied to every image', mreMm: s.templateCopy[protocol], maxRatio: 0.8 },
+    { name: 'untrained network', mreMm: s.untrained[protocol], maxRatio: 0.5 },
+  ];
+}
+
+/** The stored metrics equal an independent recomputation from the stored predictions and labels. */
+async function expectStoredMetricsRecomputed(run: PipelineResult, s: RunScores, store: PipelineHarness['deps']['store']): Promise<void> {
+  const doc = JSON.parse(new TextDecoder().decode(await store.get(run.artifacts.metrics.key, run.artifacts.metrics.sha256))) as {
+    protocols: Record<string, Record<string, { overall: { mreMm: number } }>>;
+  };
+  for (const protocol of ['A', 'B'] as const) {
+    expect(doc.protocols[protocol]!.test1!.overall.mreMm).toBeCloseTo(s.model[protocol], 9);
+    expect(run.metrics[protocol]!.test1!.mreMm).toBeCloseTo(s.model[protocol], 9);
+  }
+}
 
 async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const t0 = Date.now();
@@ -105,6 +141,7 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     expect(metricsDoc.sslStage).toMatchObject({ stage: 'ssl', summary: ssl, weights: { key: first.artifacts.sslWeights.key, sha256: first.artifacts.sslWeights.sha256 } });
     expect(html).toContain('SSL stage (cascade matching only)');
     expect(html).toContain('CC2D-SSL only (no TPL)');
+    await expectStoredMetricsRecomputed(first, await scoreRun(H.deps.store, first, H.input(), H.dataset.train), H.deps.store);
 
     // …and equals matchTemplate + ml/metrics called directly on the run's stored SSL weights.
     const reader = new DatasetReader(H.deps.store, first.datasetVersion);
@@ -155,6 +192,20 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     expect(row).toMatchObject({ runId: first.runId, site: H.site, status: 'completed', profile: 'smoke', datasetVersion: first.datasetVersion });
     expect(row.mreMm).toBeCloseTo(first.mreMm, 9);
   });
+
+  it('the final model beats copying the template and the untrained network (accuracy gate, recomputed from S3)', async () => {
+    const input = H.input({ overrides: GATE_OVERRIDES });
+    const run = await (await H.start(input)).result();
+    const s = await scoreRun(H.deps.store, run, input, H.dataset.train);
+    console.log(`accuracy gate (MRE mm, protocol A / B): model ${s.model.A.toFixed(3)} / ${s.model.B.toFixed(3)}, template copy ${s.templateCopy.A.toFixed(3)} / ${s.templateCopy.B.toFixed(3)}, untrained ${s.untrained.A.toFixed(3)} / ${s.untrained.B.toFixed(3)}, (0,0) ${s.origin.A.toFixed(3)}`);
+    await expectStoredMetricsRecomputed(run, s, H.deps.store);
+    for (const protocol of ['A', 'B'] as const) {
+      expect(accuracyGateFailures(s.model[protocol], gateBaselines(s, protocol))).toEqual([]);
+      // The gate is not vacuous: the trivial predictors themselves fail it.
+      expect(accuracyGateFailures(s.templateCopy[protocol], gateBaselines(s, protocol))).not.toEqual([]);
+      expect(accuracyGateFailures(s.origin[protocol], gateBaselines(s, protocol))).not.toEqual([]);
+    }
+  }, 600_000);
 
   it('rejects invalid configs before any workflow starts, naming the field and the rule', async () => {
     const dataset = H.dataset.root;
@@ -272,5 +323,31 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     const fixture = History.decode(await readFile(FIXTURE_HISTORY));
     expect(fixture.events.length).toBeGreaterThan(50);
     await Worker.runReplayHistory({ workflowBundle: H.bundle }, fixture, 'fixture');
+  });
+
+  it("leaves nothing in the user's Temporal namespace or S3 prefix: `runs list` shows only the user's runs", async () => {
+    const user = userStackSettings();
+    expect(H.client.options.namespace).not.toBe(user.temporal.namespace);
+    const runIds = H.started;
+    const inNamespace = async (client: Client) => {
+      const ids: string[] = [];
+      for await (const wf of client.workflow.list({ query: listQuery({ site: H.site }) })) ids.push(wf.workflowId);
+      return ids;
+    };
+    // The query is not vacuous: the tests' namespace has every run of this file.
+    expect(await inNamespace(H.client)).toEqual(expect.arrayContaining(runIds));
+    const userClient = new Client({ connection: H.client.connection, namespace: user.temporal.namespace });
+    expect(await inNamespace(userClient)).toEqual([]);
+    for (const id of runIds) {
+      await expect(userClient.workflow.getHandle(id).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    }
+    await expect(userClient.schedule.getHandle(scheduleIdOf(H.site)).describe()).rejects.toThrow(/not found/i);
+    // S3: the runs live under this file's test prefix (deleted and checked by cleanup), not the user's runs/.
+    const userStore = createS3Store(user);
+    try {
+      expect(await userStore.list(runPrefix(`cc2d-${H.site}`))).toEqual([]);
+    } finally {
+      userStore.destroy();
+    }
   });
 });

@@ -4,7 +4,8 @@
  *   files (and any worker a developer left running) never take each other's tasks;
  * - one workflow bundle per file; workers hosted in-process with `hostWorkers`;
  * - a synthetic ISBI-layout dataset (6 train + 3 test by default) in a tmp dir.
- * Under CI=1 an unreachable stack fails the file (requireStack throws), it never skips.
+ * - workflows in the tests' Temporal namespace, never the user's (requireStack).
+ * Under CI or CC2D_TEST_STRICT an unreachable stack fails the file (requireStack throws), it never skips.
  */
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
@@ -36,6 +37,8 @@ export interface PipelineHarness {
   /** A smoke-profile pipeline input on the synthetic dataset, routed to this harness's queues. */
   input(overrides?: Partial<RunConfigInput>): PipelineInput;
   start(input: PipelineInput, runId?: string): ReturnType<typeof startRun>;
+  /** Ids of the runs `start` started, in order. */
+  started: string[];
   runId(tag: string): string;
   cleanup(): Promise<void>;
 }
@@ -84,8 +87,11 @@ export async function createHarness(name: string, opts: HarnessOptions = {}): Pr
         taskQueues: { gpu: queues.gpu, cpu: queues.cpu, ...overrides.taskQueues },
       }));
     },
+    started: [],
     start(input, runId) {
-      return startRun(h.client, input, runId ?? h.runId('run'), queues.workflows);
+      const id = runId ?? h.runId('run');
+      h.started.push(id);
+      return startRun(h.client, input, id, queues.workflows);
     },
     runId(t) {
       return `cc2d-${site}-${t}-${randomBytes(2).toString('hex')}`;

@@ -1,23 +1,24 @@
 /**
  * TEST-ONLY: a private Temporal dev server + SeaweedFS (own tmp data dir, own ports) for fault
  * tests that stop S3 and restart Temporal: faults never touch the shared dev stack other test
- * files and helpers use. Binaries come from `npm run setup` (.tools/venv/bin); with CI set a
- * missing binary or a failed start fails the file instead of skipping it.
+ * files and helpers use. Binaries come from `npm run setup` (.tools/venv/bin); under CI or
+ * CC2D_TEST_STRICT a missing binary fails the file instead of skipping it (a failed start always
+ * fails it).
  *
  * Side effect (this test process only): process.env points the project's stack settings at the
  * private stack and carries its generated S3 keys, so everything the test builds (and any child
  * worker it spawns with `childEnv`) talks to it.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT, parseStackSettings, resetStackSettingsCache, type StackSettings } from '../../../infra/config/stack';
+import { parseStackSettings, resetStackSettingsCache, type StackSettings } from '../../../infra/config/stack';
 import { devDown, devStackLayout, devUp, type DevStackLayout } from '../../../infra/stack/dev-stack';
 import { readLocalCredentials } from '../../../infra/stack/local-credentials';
 import { createS3Store } from '../../../infra/storage/s3-store';
 import type { TestStack } from '../../support/stack';
+import { requireServerBinaries } from '../../support/strict';
 
 export interface IsolatedStack extends TestStack {
   layout: DevStackLayout;
@@ -28,19 +29,8 @@ export interface IsolatedStack extends TestStack {
 /** Ports distinct from the shared stack (7233/8333…) and the dev-stack lifecycle test (17233/18433…). */
 const PORTS = { temporalPort: 27233, temporalUiPort: 27234, s3Port: 28433, masterPort: 29433, volumePort: 29434, filerPort: 29435 };
 
-function isCi(): boolean {
-  const v = process.env.CI;
-  return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
-}
-
 export async function startIsolatedStack(name: string): Promise<IsolatedStack | undefined> {
-  const binDir = path.join(PROJECT_ROOT, '.tools', 'venv', 'bin');
-  if (!existsSync(path.join(binDir, 'temporal')) || !existsSync(path.join(binDir, 'weed'))) {
-    const msg = `[${name}] ${binDir}/{temporal,weed} missing: run \`npm run setup\``;
-    if (isCi()) throw new Error(`${msg} (CI is set, so this fails instead of skipping)`);
-    console.warn(`${msg}; skipping`);
-    return undefined;
-  }
+  if (!requireServerBinaries(name)) return undefined;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cc2d-faults-stack-'));
   const bucket = 'cc2d-faults';
   const base = parseStackSettings({ CC2D_DATA_DIR: dir });
