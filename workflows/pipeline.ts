@@ -8,6 +8,7 @@
 import { isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities';
 import type { IngestOutput, PipelineResult, PseudoLabelShard } from '../contracts/types';
+import { GPU_TASK_QUEUE } from '../infra/config/names';
 import type { PipelineInput } from '../infra/config/run-config';
 import { cpuOptions, ingestOptions, lightOptions, matchingOptions, trainingOptions } from './activity-options';
 import { progressQuery, stageProgressSignal } from './definitions';
@@ -27,7 +28,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
   const tracker = new StageTracker(runId);
   setHandler(progressQuery, () => tracker.progress());
   setHandler(stageProgressSignal, (p) => tracker.onStageProgress(p));
-  tracker.start(config.site, profile.name);
+  tracker.start(config.site, profile.name, queues?.gpu ?? GPU_TASK_QUEUE);
 
   try {
     const dataset: IngestOutput = await tracker.stage('ingest', () =>
