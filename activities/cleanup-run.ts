@@ -24,7 +24,10 @@ export async function removeUnpublishedRunObjects(store: ObjectStore, runId: str
   return { deleted: keys.length, published: false };
 }
 
-/** `cleanupRun` (CPU): the same as an activity, for workflows that purge a run themselves. */
+/**
+ * `cleanupRun` (CPU): the same as an activity. The pipeline no longer schedules it; it stays
+ * registered so a cleanup task scheduled before an upgrade still finds a worker.
+ */
 export function createCleanupRun(deps: { store: ObjectStore }) {
   return async function cleanupRun(input: CleanupRunInput): Promise<CleanupRunOutput> {
     const out = await removeUnpublishedRunObjects(deps.store, input.runId);
