@@ -10,4 +10,6 @@ export interface ActivityDeps {
   /** git sha of the worker's code, or the package version when git is unavailable. */
   codeVersion: string;
   progress?: ProgressOptions;
+  /** Test seam: runs after a pseudo-label shard is matched, before it is stored; a throw fails that attempt. */
+  beforeShardPublish?: (shard: { shardIndex: number; attempt: number }) => void;
 }

@@ -33,6 +33,7 @@ export function createGeneratePseudoLabels(deps: ActivityDeps) {
       onProgress: (done) => progress.update({ step: done }),
     });
     progress.throwIfCancelled();
+    deps.beforeShardPublish?.({ shardIndex, attempt: ctx.info.attempt });
     const file: PseudoLabelFile = {
       inputSize: profile.inputSize,
       templateId,

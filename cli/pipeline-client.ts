@@ -24,6 +24,7 @@ import { InvalidConfigError, UserError } from '../infra/errors';
 import { NotFoundError } from '../infra/storage/object-store';
 import { readJson } from '../infra/storage/read-json';
 import { createS3Store } from '../infra/storage/s3-store';
+import { queuePollers, timestampMs } from '../infra/temporal/pollers';
 import type { cc2dPipeline } from '../workflows';
 import { PIPELINE_WORKFLOW_TYPE, progressQuery } from '../workflows/definitions';
 import type { QueueRole } from '../workers/local';
@@ -91,7 +92,7 @@ export async function startRun(
   }
 }
 
-const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
+const { TaskQueueType } = proto.temporal.api.enums.v1;
 
 export const QUEUE_OF_ROLE: Record<QueueRole, { name: string; type: proto.temporal.api.enums.v1.TaskQueueType }> = {
   workflows: { name: WORKFLOW_TASK_QUEUE, type: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW },
@@ -99,26 +100,11 @@ export const QUEUE_OF_ROLE: Record<QueueRole, { name: string; type: proto.tempor
   cpu: { name: CPU_TASK_QUEUE, type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY },
 };
 
-/** Milliseconds since the epoch of a protobuf Timestamp, undefined when absent. */
-export function timestampMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number | undefined {
-  if (!t || t.seconds === undefined || t.seconds === null) return undefined;
-  return Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
-}
-
-/** Pollers seen within this window count as live (idle long polls renew about every minute). */
-const LIVE_POLLER_MS = 90_000;
+export { timestampMs };
 
 export async function livePollers(client: Client, role: QueueRole, queueName?: string): Promise<string[]> {
   const q = QUEUE_OF_ROLE[role];
-  const res = await client.workflowService.describeTaskQueue({
-    namespace: client.options.namespace,
-    taskQueue: { name: queueName ?? q.name, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-    taskQueueType: q.type,
-  });
-  const now = Date.now();
-  return (res.pollers ?? [])
-    .filter((p) => now - (timestampMs(p.lastAccessTime) ?? 0) < LIVE_POLLER_MS)
-    .map((p) => p.identity ?? '?');
+  return queuePollers(client, queueName ?? q.name, q.type);
 }
 
 /** Roles with no live poller. */

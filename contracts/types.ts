@@ -262,4 +262,6 @@ export interface PipelineProgress extends StageProgress {
   /** Shards of the pseudo-label fan-out done / total. */
   shardsDone?: number;
   shardCount?: number;
+  /** The run's GPU task queue: clients check it for pollers to tell "waiting for a GPU worker". */
+  gpuQueue?: string;
 }

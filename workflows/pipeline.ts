@@ -2,12 +2,13 @@
  * `cc2dPipeline`: one CC2D run, ingest-or-reuse → plan → SSL → pseudo-label shards (fan-out)
  * → TPL → evaluate → report. Every stage is an activity; the workflow passes only S3 keys,
  * hashes, ids and metrics. A run is published only when its lineage manifest is written, last.
- * On cancellation a cleanup activity removes the run's unpublished objects; after a failure they
- * are kept (checkpoints, finished stages) so the run can be resumed (`cc2d resume`).
+ * After a cancellation or a failure the run's unpublished objects (checkpoints, finished stages)
+ * are kept so the run can be resumed (`cc2d resume`); `cc2d cancel --purge` deletes them.
  */
-import { CancellationScope, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities';
 import type { IngestOutput, PipelineResult, PseudoLabelShard } from '../contracts/types';
+import { GPU_TASK_QUEUE } from '../infra/config/names';
 import type { PipelineInput } from '../infra/config/run-config';
 import { cpuOptions, ingestOptions, lightOptions, matchingOptions, trainingOptions } from './activity-options';
 import { progressQuery, stageProgressSignal } from './definitions';
@@ -27,7 +28,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
   const tracker = new StageTracker(runId);
   setHandler(progressQuery, () => tracker.progress());
   setHandler(stageProgressSignal, (p) => tracker.onStageProgress(p));
-  tracker.start(config.site, profile.name);
+  tracker.start(config.site, profile.name, queues?.gpu ?? GPU_TASK_QUEUE);
 
   try {
     const dataset: IngestOutput = await tracker.stage('ingest', () =>
@@ -102,21 +103,10 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       },
     };
   } catch (err) {
-    if (isCancellation(err)) {
-      // Cancelled: remove the run's unpublished objects, even though the workflow is being cancelled.
-      await CancellationScope.nonCancellable(async () => {
-        try {
-          const cleaned = await light.cleanupRun({ runId });
-          log.info('run cleaned up', { runId, deleted: cleaned.deleted, published: cleaned.published });
-        } catch (cleanupErr) {
-          log.error('cleanup failed; unpublished run objects may remain', { runId, error: String(cleanupErr) });
-        }
-      });
-      tracker.finish('cancelled');
-    } else {
-      // Failed: checkpoints and finished stages stay (unpublished) so `cc2d resume` can pick them up.
-      tracker.finish('failed');
-    }
+    // Cancelled or failed: checkpoints and finished stages' results stay (unpublished) so
+    // `cc2d resume` continues the run; `cc2d cancel --purge` removes them. The activities were
+    // cancelled with WAIT_CANCELLATION_COMPLETED, so nothing writes after this point.
+    tracker.finish(isCancellation(err) ? 'cancelled' : 'failed');
     throw err;
   }
 }

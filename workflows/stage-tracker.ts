@@ -20,7 +20,8 @@ export class StageTracker {
   }
 
   /** Marks the run as started by this workflow (idempotent with the client's initial attributes). */
-  start(site: string, profile: string): void {
+  start(site: string, profile: string, gpuQueue: string): void {
+    this.state.gpuQueue = gpuQueue;
     upsertSearchAttributes([
       { key: SA.runId, value: this.state.runId },
       { key: SA.site, value: site },

@@ -1,8 +1,9 @@
 /**
- * `cc2d resume <id>`: resumes a failed (or timed-out/terminated) run by resetting its workflow to
- * the first workflow task, so the pipeline re-executes under the same run id. Stages that
- * finished before the failure return their stored results (completion markers), training
- * resumes from its newest verified checkpoint, the dataset version is reused.
+ * `cc2d resume <id>`: resumes a cancelled, failed, timed-out or terminated run by resetting its
+ * workflow to the first workflow task, so the pipeline re-executes under the same run id. Stages
+ * that finished before return their stored results (completion markers), training resumes from
+ * its newest verified checkpoint, the dataset version is reused. A run purged with
+ * `cc2d cancel --purge` has none of these left and starts its stages again.
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
@@ -15,8 +16,8 @@ import { followRun, prepareWorkers, printDetached, type FollowFlags } from '../r
 
 async function resumableRun(client: Client, runId: string) {
   const desc = await client.workflow.getHandle(runId).describe();
-  if (!['FAILED', 'TIMED_OUT', 'TERMINATED'].includes(desc.status.name)) {
-    throw new UserError(`run ${runId} is ${desc.status.name}; only a failed, timed-out or terminated run can be resumed`);
+  if (!['CANCELLED', 'FAILED', 'TIMED_OUT', 'TERMINATED'].includes(desc.status.name)) {
+    throw new UserError(`run ${runId} is ${desc.status.name}; only a cancelled, failed, timed-out or terminated run can be resumed`);
   }
   return desc;
 }
@@ -40,7 +41,7 @@ export async function resumeRun(client: Client, runId: string): Promise<Workflow
 export function register(program: Command): void {
   program
     .command('resume <runId>')
-    .description('Resume a failed run under the same id: finished stages are reused, training resumes from its last checkpoint')
+    .description('Resume a cancelled or failed run under the same id: finished stages are reused, training resumes from its last checkpoint')
     .option('--detach', 'resume and print the run id without waiting')
     .option('--json', 'print the final result as one JSON line, last')
     .option('--workers <mode>', 'auto | local | none', 'auto')

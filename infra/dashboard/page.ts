@@ -14,7 +14,7 @@ function progressText(r: RunRow): string {
     const steps = l.totalSteps > 0 ? ` ${l.step}/${l.totalSteps}` : '';
     const shards = l.shardCount ? ` shards ${l.shardsDone ?? 0}/${l.shardCount}` : '';
     const loss = l.loss !== undefined && Number.isFinite(l.loss) ? ` loss ${l.loss.toPrecision(4)}` : '';
-    return `${l.stage}${steps}${shards}${loss}`;
+    return `${l.stage}${steps}${shards}${loss}${r.waitingFor ? ` · waiting for ${r.waitingFor}` : ''}`;
   }
   return '';
 }
@@ -82,7 +82,7 @@ const SCRIPT = `
   function el(tag,cls,text){var e=document.createElement(tag);if(cls)e.className=cls;if(text!==undefined)e.textContent=text;return e;}
   function pct(v){return (typeof v!=='number'||!isFinite(v))?0:Math.max(0,Math.min(100,Math.round(v*100)));}
   function mre(v){return (typeof v!=='number'||!isFinite(v))?'\\u2013':v.toFixed(2)+' mm';}
-  function live(r){if(!r.live||r.status!=='running')return '';var l=r.live;var s=l.stage;if(l.totalSteps>0)s+=' '+l.step+'/'+l.totalSteps;if(l.shardCount)s+=' shards '+(l.shardsDone||0)+'/'+l.shardCount;if(typeof l.loss==='number'&&isFinite(l.loss))s+=' loss '+l.loss.toPrecision(4);return s;}
+  function live(r){if(!r.live||r.status!=='running')return '';var l=r.live;var s=l.stage;if(l.totalSteps>0)s+=' '+l.step+'/'+l.totalSteps;if(l.shardCount)s+=' shards '+(l.shardsDone||0)+'/'+l.shardCount;if(typeof l.loss==='number'&&isFinite(l.loss))s+=' loss '+l.loss.toPrecision(4);if(r.waitingFor)s+=' \\u00b7 waiting for '+r.waitingFor;return s;}
   function row(r){
     var tr=el('tr');tr.setAttribute('data-run-id',r.runId);tr.setAttribute('data-status',r.status);
     tr.appendChild(el('td','mono',r.runId));

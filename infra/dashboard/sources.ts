@@ -6,8 +6,12 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { PipelineProgress } from '../../contracts/types';
 import { runKeys } from '../storage/keys';
-import { PIPELINE_WORKFLOW_TYPE, SEARCH_ATTRIBUTES as SA } from '../config/names';
+import proto from '@temporalio/proto';
+import { GPU_TASK_QUEUE, PIPELINE_WORKFLOW_TYPE, SEARCH_ATTRIBUTES as SA } from '../config/names';
+import { queuePollers } from '../temporal/pollers';
 import { NotFoundError, type ObjectStore } from '../storage/object-store';
+
+const { TaskQueueType } = proto.temporal.api.enums.v1;
 
 /** One row of the runs table (all plain JSON). */
 export interface RunRow {
@@ -27,6 +31,8 @@ export interface RunRow {
   closeTime?: string;
   /** Live `progress` query result, for running runs that answered in time. */
   live?: Pick<PipelineProgress, 'stage' | 'step' | 'totalSteps' | 'loss' | 'fraction' | 'shardsDone' | 'shardCount'>;
+  /** Set while a GPU stage has not started and its queue has no live poller, e.g. "a GPU worker on cc2d-gpu". */
+  waitingFor?: string;
 }
 
 export interface RunSource {
@@ -82,6 +88,16 @@ export function runsQuery(site?: string): string {
   return q;
 }
 
+const GPU_STAGES: ReadonlySet<string> = new Set(['ssl', 'pseudo-labels', 'tpl']);
+
+/** "a GPU worker on <queue>" when a GPU stage has made no step and nobody polls its queue (never a silent hang). */
+async function waitingForGpu(client: Client, p: PipelineProgress): Promise<string | undefined> {
+  if (!GPU_STAGES.has(p.stage) || p.step > 0) return undefined;
+  const queue = p.gpuQueue ?? GPU_TASK_QUEUE;
+  const pollers = await queuePollers(client, queue, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY).catch(() => ['?']);
+  return pollers.length === 0 ? `a GPU worker on ${queue}` : undefined;
+}
+
 /** Temporal-backed run source. */
 export function createTemporalRunSource(client: Client, options: TemporalRunSourceOptions = {}): RunSource {
   const queryTimeoutMs = options.queryTimeoutMs ?? 3000;
@@ -118,6 +134,8 @@ export function createTemporalRunSource(client: Client, options: TemporalRunSour
               };
               r.progress = p.fraction;
               r.stage = p.stage;
+              const waitingFor = await waitingForGpu(client, p);
+              if (waitingFor) r.waitingFor = waitingFor;
             }
           }),
         );

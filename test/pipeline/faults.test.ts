@@ -8,7 +8,8 @@
  *   checkpoint (not step 0), final weights and metrics equal an uninterrupted run's;
  * - S3 stopped for 20 s mid-SSL → completes with the same result;
  * - Temporal dev server restarted (same SQLite file) mid-SSL → completes with the same result;
- * - cancel mid-SSL → cancelled, no object of the run left, nothing published;
+ * - `cc2d cancel` mid-SSL → cancelled within a heartbeat, checkpoints kept; `cc2d resume` → the
+ *   uninterrupted run's weights; `cc2d cancel --purge` → no object of the run left;
  * - a bad config → `cc2d run` exits 2 naming the field; no workflow started;
  * - `cc2d run --profile smoke --json` (CLI, local workers in-process) and `cc2d runs list --json`.
  */
@@ -21,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPrefix } from '../../infra/storage/keys';
 import type { PipelineResult } from '../../contracts/types';
 import { listRuns } from '../../cli/commands/runs';
-import { searchAttributesOf } from '../../cli/pipeline-client';
+import { searchAttributesOf, timestampMs } from '../../cli/pipeline-client';
 import { PROJECT_ROOT } from '../../infra/config/stack';
 import { datasetPrefix } from '../../infra/dataset/published';
 import { isPublished, readManifest } from '../../infra/storage/manifest';
@@ -199,10 +200,47 @@ describe.skipIf(!h)('faults on a private real stack', () => {
     await expectNoOrphans(H, r.runId);
   }, 300_000);
 
-  it('cancel mid-SSL: the run is cancelled and none of its objects remain; the dataset stays published', async () => {
-    const handle = await H.start(H.input(FAULT_CONFIG), H.runId('cancel'));
+  it('cancel mid-SSL keeps the checkpoints (status cancelled, seen within one heartbeat); `cc2d resume` ends with the uninterrupted weights', async () => {
+    const handle = await H.start(H.input(FAULT_CONFIG), H.runId('cancel-resume'));
+    const runId = handle.workflowId;
+    const before = await waitForCheckpoints(H, runId, 1);
+    const cancel = spawnCli(['cancel', runId], S.childEnv);
+    expect(await cancel.exit, cancel.err()).toBe(0);
+    expect(cancel.out()).toMatch(/CANCELLED \(checkpoints kept/);
+
+    // The SSL activity noticed the cancellation within one heartbeat timeout (heartbeats go out more often).
+    const history = await handle.fetchHistory();
+    const sslScheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'trainSelfSupervised')!;
+    const ofSsl = (e: { scheduledEventId?: unknown } | null | undefined): boolean => String(e?.scheduledEventId) === String(sslScheduled.eventId);
+    const requested = history.events!.find((e) => ofSsl(e.activityTaskCancelRequestedEventAttributes));
+    const cancelled = history.events!.find((e) => ofSsl(e.activityTaskCanceledEventAttributes));
+    expect(requested && cancelled).toBeTruthy();
+    const noticedMs = timestampMs(cancelled!.eventTime)! - timestampMs(requested!.eventTime)!;
+    console.log(`SSL activity stopped ${noticedMs} ms after the cancel request (checkpoints at steps ${before.join(', ')})`);
+    expect(noticedMs).toBeLessThanOrEqual(FAULT_CONFIG.heartbeatTimeoutSeconds * 1000);
+
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    expect(searchAttributesOf((await handle.describe()) as never)).toMatchObject({ status: 'cancelled', runId });
+    const kept = await checkpointSteps(H, runId, 'ssl');
+    for (const step of before) expect(kept).toContain(step);
+    expect(await isPublished(H.deps.store, runPrefix(runId))).toBe(false);
+
+    const resume = spawnCli(['resume', runId, '--detach', '--json'], S.childEnv);
+    expect(await resume.exit, resume.err()).toBe(0);
+    const r = await resultOf(H.client.workflow.getHandle(runId));
+    const report = await reportOf(H, r);
+    expect(report.stages.ssl.resumedFromStep).toBeGreaterThanOrEqual(Math.max(...before));
+    expect(report.stages.ssl.resumedFromStep).toBeGreaterThan(0);
+    sameResult(r, baseline);
+    await expectNoOrphans(H, runId);
+  }, 300_000);
+
+  it('`cc2d cancel --purge` mid-SSL: the run is cancelled and none of its objects remain; the dataset stays published', async () => {
+    const handle = await H.start(H.input(FAULT_CONFIG), H.runId('cancel-purge'));
     await waitForCheckpoints(H, handle.workflowId, 1);
-    await handle.cancel();
+    const cancel = spawnCli(['cancel', handle.workflowId, '--purge'], S.childEnv);
+    expect(await cancel.exit, cancel.err()).toBe(0);
+    expect(cancel.out()).toMatch(/CANCELLED; purged \d+ unpublished objects/);
     const err = await handle.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);

@@ -1,0 +1,30 @@
+/**
+ * Who polls a task queue: the CLI and the dashboard both tell "waiting for a worker" apart from
+ * a slow stage by asking the server for the queue's recent pollers.
+ */
+import type { Client } from '@temporalio/client';
+import proto from '@temporalio/proto';
+
+const { TaskQueueKind } = proto.temporal.api.enums.v1;
+
+/** Milliseconds since the epoch of a protobuf Timestamp, undefined when absent. */
+export function timestampMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number | undefined {
+  if (!t || t.seconds === undefined || t.seconds === null) return undefined;
+  return Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
+
+/** Pollers seen within this window count as live (idle long polls renew about every minute). */
+const LIVE_POLLER_MS = 90_000;
+
+/** Identities of the live pollers of one task queue. */
+export async function queuePollers(client: Client, name: string, type: proto.temporal.api.enums.v1.TaskQueueType): Promise<string[]> {
+  const res = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: type,
+  });
+  const now = Date.now();
+  return (res.pollers ?? [])
+    .filter((p) => now - (timestampMs(p.lastAccessTime) ?? 0) < LIVE_POLLER_MS)
+    .map((p) => p.identity ?? '?');
+}
