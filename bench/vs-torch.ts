@@ -4,7 +4,7 @@
  * the same session, and prints the ratio per stage. Not part of CI; skipped with a message when
  * the tool or torch is missing. The tool's folder is CC2D_TORCH_REF, else ../shared/tools/torch_ref
  * beside the repository; it runs with CC2D_TORCH_PYTHON (default /usr/bin/python3, Debian's, which
- * sees the apt-installed torch) from two folders up, as its README says.
+ * sees the apt-installed torch) from two folders up (the folder its own paths are relative to).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
