@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --json] [-- --profiles cpu,paper] [-- --ssl-batch 2 --tpl-batch-pseudo 1]`
+ * `npm run bench [-- --quick] [-- --json] [-- --profiles cpu,paper] [-- --ssl-batch 2 --tpl-batch-pseudo 1] [-- --vs-torch]`
  * Speed and memory of the ML core on the active backend, at each profile's shapes:
  * median SSL and TPL training-step time and achieved GFLOP/s, cascade matching time for 150
  * images, TPL inference per image, peak RSS. Not a test: numbers are measured, never asserted.
@@ -7,6 +7,8 @@
  * --ssl-batch / --tpl-batch-pseudo override the batch of the `paper` profile only: at its batch
  * of 8 the SSL step needs more than 24 GiB (OOM-killed on the project machine), so paper shapes
  * are measured at a smaller batch there; the table and JSON say which batch was used.
+ * --vs-torch: afterwards runs the PyTorch yardstick (torch_ref's bench.py, see ./vs-torch.ts) on
+ * the same nets and batches and prints the ratio per stage; skipped with a message without torch.
  */
 import os from 'node:os';
 import { Command } from 'commander';
@@ -14,8 +16,9 @@ import { initBackend } from '../infra/tf-backend';
 import { Prng } from '../ml/core/prng';
 import { resolveProfile, type Profile } from '../ml/profiles';
 import { createSslTrainer, matchTemplate } from '../ml/ssl';
-import { createTplTrainer, predictLandmarks } from '../ml/tpl';
+import { createTplPredictor, createTplTrainer } from '../ml/tpl';
 import { countFlops } from './flops';
+import { compareWithTorch } from './vs-torch';
 import { randomLandmarks, syntheticImages } from './synthetic';
 
 const LANDMARKS = 19;
@@ -82,19 +85,29 @@ async function benchProfile(profile: Profile, quick: boolean) {
   const tplMed = median(tplTimes);
   const tplStats: StepStats = { medianStepS: tplMed, gflopPerStep: tplFlops.flops / 1e9, gflopPerS: tplFlops.flops / 1e9 / tplMed, steps };
 
-  await predictLandmarks({ profile, weights: tplWeights, images: images.slice(0, 1), landmarkCount: LANDMARKS });
-  const p0 = performance.now();
-  await predictLandmarks({ profile, weights: tplWeights, images, landmarkCount: LANDMARKS });
-  const inferPerImageS = (performance.now() - p0) / 1000 / images.length;
+  // The network is built from the weights once per predictor (evaluation predicts all images
+  // with one): timed apart, so the per-image time is the forward, top-K and voting only.
+  const l0 = performance.now();
+  const predictor = createTplPredictor({ profile, weights: tplWeights, landmarkCount: LANDMARKS });
+  const inferLoadS = (performance.now() - l0) / 1000;
+  let inferPerImageS: number;
+  try {
+    await predictor.predict(images.slice(0, 1));
+    const p0 = performance.now();
+    await predictor.predict(images);
+    inferPerImageS = (performance.now() - p0) / 1000 / images.length;
+  } finally {
+    predictor.dispose();
+  }
   sampleRss();
 
   return {
     profile: profile.name,
     inputSize: S,
     ssl: { ...sslStats, width: profile.ssl.width, batch: profile.ssl.batchSize, matchPerImageS, match150S: matchPerImageS * 150 },
-    tpl: { ...tplStats, width: profile.tpl.width, batch: profile.tpl.batchPseudo + 1, inferPerImageS },
+    tpl: { ...tplStats, width: profile.tpl.width, batch: profile.tpl.batchPseudo + 1, inferPerImageS, inferLoadS },
     peakRssMiB: Math.round(peakRss / 2 ** 20),
-    estimatedFullRunS: sslMed * profile.ssl.steps + matchPerImageS * 150 + tplMed * profile.tpl.steps + inferPerImageS * 150,
+    estimatedFullRunS: sslMed * profile.ssl.steps + matchPerImageS * 150 + tplMed * profile.tpl.steps + inferLoadS + inferPerImageS * 150,
   };
 }
 
@@ -110,9 +123,10 @@ async function main() {
     .option('--json', 'print one JSON object as the last line')
     .option('--profiles <names>', 'comma-separated profiles (paper: its SSL step at batch 8 exhausted 24 GiB here and was OOM-killed)', 'cpu')
     .option('--ssl-batch <n>', 'SSL batch of the paper profile (default: the profile\'s 8)', positiveInt)
+    .option('--vs-torch', 'also run the PyTorch reference bench (CC2D_TORCH_REF or ../shared/tools/torch_ref) and print the ratios')
     .option('--tpl-batch-pseudo <n>', 'pseudo-labelled images per TPL batch of the paper profile (default: the profile\'s 3; + the template)', positiveInt)
     .parse(process.argv);
-  const opts = program.opts<{ quick?: boolean; json?: boolean; profiles: string; sslBatch?: number; tplBatchPseudo?: number }>();
+  const opts = program.opts<{ quick?: boolean; json?: boolean; vsTorch?: boolean; profiles: string; sslBatch?: number; tplBatchPseudo?: number }>();
   const backend = await initBackend();
   const names = opts.quick ? ['cpu'] : opts.profiles.split(',');
   const results = [];
@@ -123,7 +137,11 @@ async function main() {
     results.push(await benchProfile(resolveProfile(name, overrides), !!opts.quick));
   }
   sampleRss();
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
+  const machine = {
+    cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version,
+    // Other processes share the cores: every number is only as good as the load it was taken at.
+    loadavg: os.loadavg().map((v) => Number(v.toFixed(2))),
+  };
   const rows = results.map((r) => ({
     profile: r.profile,
     'input': r.inputSize,
@@ -137,17 +155,20 @@ async function main() {
     'TPL GFLOP/step': r.tpl.gflopPerStep.toFixed(1),
     'TPL GFLOP/s': r.tpl.gflopPerS.toFixed(1),
     'TPL infer ms/img': (r.tpl.inferPerImageS * 1000).toFixed(1),
+    'TPL net load ms': (r.tpl.inferLoadS * 1000).toFixed(0),
     'peak RSS MiB': r.peakRssMiB,
     'est. full run h': (r.estimatedFullRunS / 3600).toFixed(2),
   }));
-  console.log(`backend ${backend.backend} (TF ${backend.tfVersion}); ${machine.cpus}× ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}`);
+  console.log(`backend ${backend.backend} (TF ${backend.tfVersion}); ${machine.cpus}× ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}, load ${machine.loadavg.join(' ')}`);
   console.table(rows);
+  const vsTorch = opts.vsTorch ? compareWithTorch(results) : undefined;
   const json = {
     backend: backend.backend, tfVersion: backend.tfVersion, machine,
     peakRssMiB: Object.fromEntries(results.map((r) => [r.profile, r.peakRssMiB])),
     ssl: Object.fromEntries(results.map((r) => [r.profile, r.ssl])),
     tpl: Object.fromEntries(results.map((r) => [r.profile, r.tpl])),
     estimatedFullRunS: Object.fromEntries(results.map((r) => [r.profile, r.estimatedFullRunS])),
+    ...(vsTorch ? { vsTorch } : {}),
   };
   if (opts.json) console.log(JSON.stringify(json));
 }

@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { registerNativeTrainingKernels } from './native-training-kernels';
 import { registerWasmTrainingKernels } from './wasm-training-kernels';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -37,6 +38,7 @@ function loadNative(): string {
   if (tfnode.engine() !== tf.engine()) {
     throw new Error('@tensorflow/tfjs-node resolved a second copy of tfjs-core; dedupe node_modules');
   }
+  registerNativeTrainingKernels();
   const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
   return binding?.TF_Version ?? 'unknown';
 }

@@ -105,6 +105,16 @@ const BN_MOMENTUM = 0.1; // PyTorch convention: running = (1 − m)·running + m
 const NORM_EPS = 1e-5;
 
 /**
+ * Optional one-op training kernels that a backend may register under these names (the native
+ * backend does, see infra/); without them the layers below use their pure-tfjs composites.
+ */
+export const FAST_KERNELS = { reluGrad: 'Cc2dReluGrad', batchNormTrain: 'Cc2dBatchNormTrain', batchNormTrainGrad: 'Cc2dBatchNormTrainGrad' } as const;
+
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+/**
  * BatchNorm over N, H, W. Training mode normalises with the batch statistics (biased
  * variance), updates the running buffers with the unbiased one (PyTorch), and has a hand-written
  * gradient (the full BN backward, batch statistics included) instead of tfjs-core's generic
@@ -117,6 +127,18 @@ export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, mode: For
   const runVar = p.get(`${name}/var`);
   if (!mode.training) return tf.batchNorm(x, runMean, runVar, beta, gamma, NORM_EPS) as tf.Tensor4D;
   const n = x.shape[0] * x.shape[1] * x.shape[2];
+  const record = (mean: tf.Tensor, variance: tf.Tensor, unbias: number) => {
+    if (mode.bnStats) {
+      mode.bnStats.record(runMean, runVar, mean, variance, unbias);
+    } else {
+      tf.tidy(() => {
+        const v = tf.mul(variance, unbias);
+        runMean.assign(tf.add(tf.mul(runMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
+        runVar.assign(tf.add(tf.mul(runVar, 1 - BN_MOMENTUM), tf.mul(v, BN_MOMENTUM)));
+      });
+    }
+  };
+  if (hasKernel(FAST_KERNELS.batchNormTrain)) return nativeBatchNormTrain(x, gamma, beta, record);
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xin, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
     const save = args[3] as tf.GradSaveFunc;
@@ -124,15 +146,7 @@ export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, mode: For
     const mean = tf.mul(tf.sum(xin, [0, 1, 2]), 1 / n);
     const centered = tf.sub(xin, mean);
     const variance = tf.mul(tf.sum(tf.square(centered), [0, 1, 2]), 1 / n);
-    if (mode.bnStats) {
-      mode.bnStats.record(runMean, runVar, mean, variance, n);
-    } else {
-      tf.tidy(() => {
-        const v = tf.mul(variance, n / Math.max(n - 1, 1));
-        runMean.assign(tf.add(tf.mul(runMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
-        runVar.assign(tf.add(tf.mul(runVar, 1 - BN_MOMENTUM), tf.mul(v, BN_MOMENTUM)));
-      });
-    }
+    record(mean, variance, n / Math.max(n - 1, 1));
     const invStd = tf.rsqrt(tf.add(variance, NORM_EPS));
     save([centered, invStd, g]);
     const value = tf.batchNorm(xin, mean, variance, b, g, NORM_EPS) as tf.Tensor4D;
@@ -154,12 +168,35 @@ export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, mode: For
   return op(x, gamma, beta) as tf.Tensor4D;
 }
 
+/** Training-mode BatchNorm as the backend's fused forward and backward ops (see FAST_KERNELS). */
+function nativeBatchNormTrain(
+  x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, record: (mean: tf.Tensor, variance: tf.Tensor, unbias: number) => void,
+): tf.Tensor4D {
+  const attrs = { epsilon: NORM_EPS } as unknown as tf.NamedAttrMap;
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xin, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+    const save = args[3] as tf.GradSaveFunc;
+    // [y, batch mean, unbiased batch variance, saved mean, saved variance]
+    const [value, mean, unbiasedVar, saved1, saved2] = tf.engine().runKernel(FAST_KERNELS.batchNormTrain, { x: xin, scale: g, offset: b }, attrs) as tf.Tensor[];
+    record(mean!, unbiasedVar!, 1);
+    save([xin, g, saved1!, saved2!]);
+    return {
+      value: value as tf.Tensor4D,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], s: tf.Tensor[]) => {
+        const [sx, sg, s1, s2] = s as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf.engine().runKernel(FAST_KERNELS.batchNormTrainGrad, { dy: dy as tf.Tensor, x: sx, scale: sg, saved1: s1, saved2: s2 }, attrs) as tf.Tensor[];
+      },
+    };
+  });
+  return op(x, gamma, beta) as tf.Tensor4D;
+}
+
 interface PendingStat {
   runMean: tf.Variable;
   runVar: tf.Variable;
   mean: tf.Tensor;
   variance: tf.Tensor;
-  /** n/(n−1): biased → unbiased variance. */
+  /** Factor making `variance` unbiased: n/(n−1) for a biased one, 1 for an unbiased one. */
   unbias: number;
 }
 
@@ -172,8 +209,8 @@ interface PendingStat {
 export class BatchNormStats {
   private pending: PendingStat[] = [];
 
-  record(runMean: tf.Variable, runVar: tf.Variable, mean: tf.Tensor, variance: tf.Tensor, n: number): void {
-    this.pending.push({ runMean, runVar, mean: tf.keep(mean), variance: tf.keep(variance), unbias: n / Math.max(n - 1, 1) });
+  record(runMean: tf.Variable, runVar: tf.Variable, mean: tf.Tensor, variance: tf.Tensor, unbias: number): void {
+    this.pending.push({ runMean, runVar, mean: tf.keep(mean), variance: tf.keep(variance), unbias });
   }
 
   get size(): number {
@@ -227,13 +264,19 @@ function updateRunning(buffers: tf.Variable[], batch: tf.Tensor): void {
 
 /**
  * ReLU with a two-kernel gradient, dy·sign(relu(x)), instead of tfjs-core's Step-based one
- * (about six kernels on tfjs-node). Same values and the same gradient (0 at x ≤ 0).
+ * (about six kernels on tfjs-node), or the backend's one-op ReluGrad when it has one. Same
+ * values and the same gradient (0 at x ≤ 0).
  */
 export function relu<T extends tf.Tensor>(x: T): T {
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const y = tf.relu(args[0] as tf.Tensor);
     (args[1] as tf.GradSaveFunc)([y]);
-    return { value: y, gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.mul(dy as tf.Tensor, tf.sign(saved[0]!)) };
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => hasKernel(FAST_KERNELS.reluGrad)
+        ? (tf.engine().runKernel(FAST_KERNELS.reluGrad, { dy: dy as tf.Tensor, y: saved[0]! }) as tf.Tensor)
+        : tf.mul(dy as tf.Tensor, tf.sign(saved[0]!)),
+    };
   });
   return op(x) as T;
 }
