@@ -1,18 +1,22 @@
 /**
- * `evaluateModel` (CPU queue): predicts every test image with the TPL model (ml/tpl) and scores
- * the predictions with ml/metrics under both protocols (A "paper", B "clean": docs/method.md#evaluation),
- * per landmark and per test split, plus the union of the splits when there are several; does the
- * same for the SSL stage alone (CC2D-SSL: cascade matching from the template with the run's SSL
- * weights, infra/evaluation/ssl-stage.ts) when the input names the SSL weights; also scores the pseudo-labels
- * against ground truth on the training images (template excluded).
+ * `evaluateModel` (CPU queue): predicts EVERY image of the dataset with the TPL model (ml/tpl):
+ * training images, the template and the evaluation splits; scores the labelled evaluation images
+ * (the plan's test splits) with ml/metrics under both protocols (A "paper", B "clean"), per
+ * landmark and per test split, plus the union of the splits when there are several, in mm or,
+ * when a scored image has no pixel spacing, in original pixels (`unit`); does the same for the
+ * SSL stage alone (CC2D-SSL: cascade matching from the template with the run's SSL weights,
+ * infra/evaluation/ssl-stage.ts) when the input names the SSL weights; also scores the
+ * pseudo-labels on the training images that have ground truth (template excluded). With no
+ * labelled evaluation image nothing is scored: the outputs say so (`noMetrics`, no `mreMm`).
  *
  * Stores two content-addressed JSON files and returns small summaries:
  * - metrics: per protocol, per set: overall + per-landmark statistics and per-image errors
  *   (`errors: [{protocol, sets: {test1: [{id, errorsMm}]}}]`, the report's input). The top-level
- *   `protocols` / `errors` are the final model's (`stage: 'tpl'`, as before); the SSL stage is in
+ *   `protocols` / `errors` are the final model's (`stage: 'tpl'`); the SSL stage is in
  *   `sslStage` (`stage: 'ssl'`, same layout, plus its weights and summary);
- * - predictions: predicted and protocol-A ground-truth [y, x] cells per test image (TPL; the
- *   SSL-stage points under `sslPredictionsYx`).
+ * - predictions: per image the predicted [y, x] cells and the same points in original pixels
+ *   ([x, y], `predictionsXyPx`); protocol-A ground-truth cells per scored image (`truthYx`); the
+ *   SSL-stage points of the scored images under `sslPredictionsYx`.
  */
 import { Context } from '@temporalio/activity';
 import { METRICS_FORMAT, PseudoLabelFileSchema } from '../contracts/documents';
@@ -22,7 +26,7 @@ import { evaluateSslStage, sslStageDocument, STAGE_CHUNK } from '../infra/evalua
 import { sha256Hex } from '../infra/storage/hash';
 import { runKeys } from '../infra/storage/keys';
 import { readJson } from '../infra/storage/read-json';
-import { errorUnitOf, evalCase, evaluateLandmarks, scoreTestPredictions, summaryOf, testIdsOf } from '../ml/metrics';
+import { errorUnitOf, evalCase, evaluateLandmarks, gridToOriginalXy, NO_METRICS_REASON, scoreTestPredictions, summaryOf, testIdsOf } from '../ml/metrics';
 import { createTplPredictor } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
@@ -43,7 +47,11 @@ export function createEvaluateModel(deps: ActivityDeps) {
       input.sslWeights ? store.get(input.sslWeights.key, input.sslWeights.sha256) : undefined,
     ]);
     const testIds = testIdsOf(testSplits);
-    const totalSteps = testIds.length * (sslWeights ? 2 : 1);
+    // Every image, the scored ones first (a failure on one of them surfaces early).
+    const scored = new Set(testIds);
+    const allIds = [...testIds, ...labels.ids.filter((id) => !scored.has(id))];
+    const sslIds = sslWeights ? testIds.length : 0;
+    const totalSteps = allIds.length + sslIds;
     const progress = new ProgressReporter<StageProgress>(ctx, { stage: 'evaluate', step: 0, totalSteps }, deps.progress);
     progress.update({}, true);
 
@@ -51,26 +59,26 @@ export function createEvaluateModel(deps: ActivityDeps) {
     const predicted = new Map<string, PointYX[]>();
     const predictor = createTplPredictor({ profile, weights, landmarkCount });
     try {
-      for (let i = 0; i < testIds.length; i += STAGE_CHUNK) {
+      for (let i = 0; i < allIds.length; i += STAGE_CHUNK) {
         progress.throwIfCancelled();
-        const ids = testIds.slice(i, i + STAGE_CHUNK);
+        const ids = allIds.slice(i, i + STAGE_CHUNK);
         const points = await predictor.predict(await reader.images(size, ids));
         ids.forEach((id, j) => predicted.set(id, points[j]!));
-        progress.update({ step: Math.min(i + STAGE_CHUNK, testIds.length) });
+        progress.update({ step: Math.min(i + STAGE_CHUNK, allIds.length) });
       }
     } finally {
       predictor.dispose();
     }
 
     // 2. Test metrics of the final model: each split, and their union when there are several.
-    const tpl = scoreTestPredictions({ labels, predicted, testSplits, gridSize: size });
+    const tpl = testIds.length > 0 ? scoreTestPredictions({ labels, predicted, testSplits, gridSize: size }) : undefined;
 
     // 2b. The SSL stage alone (CC2D-SSL) on the same test images, scored the same way.
-    const ssl = sslWeights
+    const ssl = sslWeights && tpl
       ? await evaluateSslStage({
           reader, profile, weights: sslWeights, templateId: input.templateId, testSplits,
           beforeChunk: () => progress.throwIfCancelled(),
-          onProgress: (done) => progress.update({ step: testIds.length + done }),
+          onProgress: (done) => progress.update({ step: allIds.length + done }),
         })
       : undefined;
 
@@ -85,17 +93,17 @@ export function createEvaluateModel(deps: ActivityDeps) {
       ? evaluateLandmarks([...pseudo].map(([id, pts]) => evalCase(labels, id, pts, pseudoUnit)), { protocol: 'A', gridSize: size })
       : undefined;
 
-    const { headlineSet, summary } = tpl;
     const metrics = {
       format: METRICS_FORMAT,
       gridSize: size,
       pixelSpacingMm: description.pixelSpacingMm,
-      unit: tpl.unit,
+      ...(tpl ? { unit: tpl.unit } : { noMetrics: NO_METRICS_REASON }),
       templateId: input.templateId,
+      landmarkNames: labels.landmarkNames,
       // `protocols` and `errors` here are the final (TPL) model's; the SSL stage is `sslStage`.
       stage: 'tpl' as const,
-      protocols: tpl.protocols,
-      errors: tpl.errors,
+      protocols: tpl?.protocols ?? {},
+      errors: tpl?.errors ?? [],
       ...(ssl && input.sslWeights ? { sslStage: sslStageDocument(ssl, input.sslWeights, input.templateId) } : {}),
       ...(pseudoReport
         ? { pseudoLabels: { protocol: 'A', overall: pseudoReport.overall, perLandmark: pseudoReport.perLandmark, images: pseudoReport.imageIds.map((id, k) => ({ id, errorsMm: pseudoReport.errors[k]! })) } }
@@ -103,7 +111,12 @@ export function createEvaluateModel(deps: ActivityDeps) {
     };
     const predictions = {
       gridSize: size,
-      predictionsYx: Object.fromEntries(testIds.map((id) => [id, predicted.get(id)!])),
+      landmarkNames: labels.landmarkNames,
+      predictionsYx: Object.fromEntries(allIds.map((id) => [id, predicted.get(id)!])),
+      predictionsXyPx: Object.fromEntries(allIds.map((id) => {
+        const { heightPx, widthPx } = labels.images[id]!;
+        return [id, predicted.get(id)!.map((p) => gridToOriginalXy(p, heightPx, widthPx, size))];
+      })),
       truthYx: Object.fromEntries(testIds.map((id) => [id, labels.images[id]!.workingYx![String(size)]!.map(([y, x]) => [y, x])])),
       ...(ssl ? { sslPredictionsYx: Object.fromEntries(testIds.map((id) => [id, ssl.predicted.get(id)!])) } : {}),
     };
@@ -116,11 +129,12 @@ export function createEvaluateModel(deps: ActivityDeps) {
     return {
       metrics: metricsRef,
       predictions: predictionsRef,
-      summary,
+      summary: tpl?.summary ?? {},
       ...(ssl ? { sslSummary: ssl.summary } : {}),
       ...(pseudoReport ? { pseudoLabelSummary: summaryOf(pseudoReport.overall, pseudoReport.imageIds.length) } : {}),
-      mreMm: summary.A![headlineSet]!.mreMm,
-      headlineSet,
+      ...(tpl
+        ? { mreMm: tpl.summary.A![tpl.headlineSet]!.mreMm, headlineSet: tpl.headlineSet, unit: tpl.unit }
+        : { noMetrics: NO_METRICS_REASON }),
       backend: deps.backend(),
     };
   };

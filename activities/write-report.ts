@@ -2,11 +2,13 @@
  * `writeReport` (CPU): the run's reports and lineage manifest; the manifest is written LAST, so
  * a run is visible as published only when everything it lists is in place.
  *
- * 1. `runs/<run>/report/report-<sha256>.json`: config, resolved profile, dataset, template,
- *    splits covered, per-stage results and timings, metrics under both protocols (with the
- *    per-landmark and per-image detail), loss curves' keys, lineage.
+ * 1. `runs/<run>/report/report-<sha256>.json`: config, resolved profile, dataset (with its
+ *    landmark names), template, splits covered, per-stage results and timings, metrics under both
+ *    protocols (with the per-landmark and per-image detail) in their unit, or why there are none,
+ *    loss curves' keys, lineage.
  * 2. `runs/<run>/report/report.html` (infra/report: tables, SDR curve, loss curves, overlays of
- *    the best/median/worst test image); fixed key, served by the dashboard.
+ *    the best/median/worst test image; without metrics the predictions of every image and a few
+ *    overlays of predicted points); fixed key, served by the dashboard.
  * 3. `runs/<run>/manifest.json`: every artifact's key, sha256 and size, plus the lineage meta
  *    (dataset version, config hash, code version, backend + TF versions, seeds).
  * Deterministic for identical input (createdAt = the evaluate stage's end), so a retried
@@ -18,10 +20,11 @@ import { MetricsDocumentSchema, PredictionsDocumentSchema, REPORT_FORMAT } from 
 import type { ArtifactRef, WriteReportInput, WriteReportOutput } from '../contracts/types';
 import { DATASET_FILES, datasetPrefix } from '../infra/dataset/published';
 import { DatasetReader } from '../infra/dataset/reader';
-import { buildRunReportInput, writeRunReportHtml, type Lineage } from '../infra/report';
+import { buildRunReportInput, writeRunReportHtml, type Lineage, type PredictedImage } from '../infra/report';
 import { sha256Hex } from '../infra/storage/hash';
 import { runKeys, runPrefix } from '../infra/storage/keys';
 import { readJson } from '../infra/storage/read-json';
+import { NO_METRICS_REASON } from '../ml/metrics';
 import type { ActivityDeps } from './deps';
 import { isTransientStorage, retryingStore, withStorageRetry } from './failures';
 import { buildLineageManifest, publishExisting } from './publish-run';
@@ -79,7 +82,10 @@ export function createWriteReport(deps: ActivityDeps) {
       runId,
       createdAt,
       lineage: { ...lineageBase, backends: { ssl: ssl.backend, pseudoLabels: input.pseudoLabels.map((s) => s.backend), tpl: tpl.backend, evaluate: evaluation.backend } },
-      dataset: { name: description.name, counts: description.counts, groundTruth: description.groundTruth, warnings: description.warnings },
+      dataset: {
+        name: description.name, kind: description.kind, counts: description.counts, groundTruth: description.groundTruth, warnings: description.warnings,
+        landmarkNames: labels.landmarkNames, spacing: description.spacing,
+      },
       plan: input.plan,
       stages: {
         ssl: { steps: ssl.steps, finalLoss: ssl.finalLoss, resumedFromStep: ssl.resumedFromStep, attempt: ssl.attempt, durationMs: ssl.durationMs },
@@ -87,7 +93,9 @@ export function createWriteReport(deps: ActivityDeps) {
         tpl: { steps: tpl.steps, finalLoss: tpl.finalLoss, resumedFromStep: tpl.resumedFromStep, attempt: tpl.attempt, durationMs: tpl.durationMs },
       },
       evaluation: {
-        headline: { mreMm: evaluation.mreMm, set: evaluation.headlineSet, protocol: 'A' },
+        ...(evaluation.mreMm !== undefined
+          ? { headline: { mreMm: evaluation.mreMm, set: evaluation.headlineSet, protocol: 'A', unit: evaluation.unit ?? 'mm' } }
+          : { noMetrics: evaluation.noMetrics ?? NO_METRICS_REASON }),
         protocols: {
           A: 'paper: prediction on the working grid vs the doubly truncated GT, mm per grid cell (docs/method.md#protocol-a)',
           B: 'clean: prediction mapped back to original pixels vs the untruncated mean GT (docs/method.md#protocol-b)',
@@ -112,10 +120,18 @@ export function createWriteReport(deps: ActivityDeps) {
       ...lineageBase,
       artifacts: Object.entries(artifacts).map(([name, a]) => ({ name, key: a.key, sha256: a.sha256, size: a.size })),
     };
+    // Documents from before sites carry the test images' predictions only, in grid cells.
+    const predictedImages: PredictedImage[] = Object.entries(predictions.predictionsXyPx ?? {}).map(([id, xyPx]) => ({
+      id, split: labels.images[id]?.split ?? 'train', xyPx, spacingMm: labels.images[id]?.spacingMm ?? null,
+    }));
     let reportHtml: ArtifactRef | undefined;
     try {
       const reportInput = await buildRunReportInput({
         runId, createdAt, lineage,
+        landmarkNames: labels.landmarkNames,
+        datasetKind: description.kind,
+        ...(metrics.unit ? { unit: metrics.unit } : {}),
+        predictedImages,
         errors: metrics.errors,
         ...(metrics.sslStage ? { sslErrors: metrics.sslStage.errors } : {}),
         gridSize: predictions.gridSize,
@@ -142,7 +158,8 @@ export function createWriteReport(deps: ActivityDeps) {
         runId, site: config.site, datasetVersion: input.datasetVersion, configHash: pipeline.configHash, codeVersion: deps.codeVersion,
         seeds: { run: config.seed }, templateId: config.templateId, profile: profile.name,
         backends: { ssl: ssl.backend, pseudoLabels: input.pseudoLabels.map((s) => s.backend), tpl: tpl.backend, evaluate: evaluation.backend, report: deps.backend() },
-        mreMm: evaluation.mreMm, headlineSet: evaluation.headlineSet, reportKey: reportRef.key, ...(reportHtml ? { reportHtmlKey: reportHtml.key } : {}),
+        ...(evaluation.mreMm !== undefined ? { mreMm: evaluation.mreMm, headlineSet: evaluation.headlineSet, unit: evaluation.unit ?? 'mm' } : { noMetrics: evaluation.noMetrics ?? NO_METRICS_REASON }),
+        reportKey: reportRef.key, ...(reportHtml ? { reportHtmlKey: reportHtml.key } : {}),
         ...(input.scheduleId !== undefined ? { scheduleId: input.scheduleId } : {}),
       },
     });

@@ -1,24 +1,35 @@
 /** Human-readable output of run results (the --json forms print the objects as they are). */
 import type { PipelineResult } from '../contracts/types';
+import { NO_METRICS_REASON, type ErrorUnit } from '../ml/metrics';
 
-/** One line per protocol × set of a stage's metrics (MRE ± SD and the SDRs). */
-export function formatStageMetrics(label: string, metrics: PipelineResult['metrics']): string[] {
+/** One line per protocol × set of a stage's metrics (MRE ± SD and the SDRs), in `unit`. */
+export function formatStageMetrics(label: string, metrics: PipelineResult['metrics'], unit: ErrorUnit = 'mm'): string[] {
   const lines: string[] = [];
   for (const [protocol, sets] of Object.entries(metrics)) {
     for (const [set, m] of Object.entries(sets)) {
-      const sdr = Object.entries(m.sdr).sort(([a], [b]) => Number(a) - Number(b)).map(([k, v]) => `SDR<${k}mm ${v.toFixed(1)}%`).join('  ');
-      lines.push(`  ${label.padEnd(11)} protocol ${protocol} ${set.padEnd(12)} n=${String(m.images).padEnd(4)} MRE ${m.mreMm.toFixed(3)} ± ${m.sdMm.toFixed(3)} mm  ${sdr}`);
+      const sdr = Object.entries(m.sdr).sort(([a], [b]) => Number(a) - Number(b)).map(([k, v]) => `SDR<${k}${unit} ${v.toFixed(1)}%`).join('  ');
+      lines.push(`  ${label.padEnd(11)} protocol ${protocol} ${set.padEnd(12)} n=${String(m.images).padEnd(4)} MRE ${m.mreMm.toFixed(3)} ± ${m.sdMm.toFixed(3)} ${unit}  ${sdr}`);
     }
   }
   return lines;
 }
 
+/** "2.345 mm", "12.3 px (no pixel spacing)" or "–" (no metrics). */
+export function formatMre(mre: number | null | undefined, unit: ErrorUnit | null | undefined, digits = 3): string {
+  if (mre === undefined || mre === null || !Number.isFinite(mre)) return '–';
+  return unit === 'px' ? `${mre.toFixed(digits)} px (no pixel spacing)` : `${mre.toFixed(digits)} mm`;
+}
+
 export function formatResult(r: PipelineResult): string {
-  const lines = [`run ${r.runId} completed; headline MRE ${r.mreMm.toFixed(3)} mm (${r.headlineSet}, protocol A)`];
-  lines.push(...formatStageMetrics('final (TPL)', r.metrics));
-  if (r.sslMetrics) lines.push(...formatStageMetrics('SSL stage', r.sslMetrics));
-  else lines.push(`  SSL stage   not in this run's result (finished before it was evaluated): npx cc2d eval ${r.runId} --compute-ssl`);
-  if (r.pseudoLabelMetrics) lines.push(`  pseudo-labels on train (A): MRE ${r.pseudoLabelMetrics.mreMm.toFixed(3)} mm`);
+  const unit = r.unit ?? 'mm';
+  const lines =
+    r.mreMm === undefined
+      ? [`run ${r.runId} completed; ${r.noMetrics ?? NO_METRICS_REASON} (predictions for every image are in the report)`]
+      : [`run ${r.runId} completed; headline MRE ${formatMre(r.mreMm, unit)} (${r.headlineSet ?? '?'}, protocol A)`];
+  lines.push(...formatStageMetrics('final (TPL)', r.metrics, unit));
+  if (r.sslMetrics) lines.push(...formatStageMetrics('SSL stage', r.sslMetrics, unit));
+  else if (r.mreMm !== undefined) lines.push(`  SSL stage   not in this run's result (finished before it was evaluated): npx cc2d eval ${r.runId} --compute-ssl`);
+  if (r.pseudoLabelMetrics) lines.push(`  pseudo-labels on train (A): MRE ${r.pseudoLabelMetrics.mreMm.toFixed(3)} ${unit}`);
   lines.push(`  dataset ${r.datasetVersion}${r.datasetReused ? ' (reused)' : ''}`);
   lines.push(`  report  ${r.reportKey}`);
   lines.push(`  lineage ${r.manifestKey}`);

@@ -287,9 +287,13 @@ export const MetricsDocumentSchema = z.looseObject({
   gridSize: z.number().int().positive(),
   /** The dataset's one spacing, or null (per-image or unknown spacing). */
   pixelSpacingMm: z.number().positive().nullable(),
-  /** What the `…Mm` numbers are in; absent in documents from before sites (always mm). */
+  /** What the `…Mm` numbers are in; absent in documents from before sites (always mm) and without metrics. */
   unit: z.enum(['mm', 'px']).optional(),
+  /** Set when nothing was scored (no labelled evaluation image); `protocols` and `errors` are empty then. */
+  noMetrics: z.string().optional(),
   templateId: z.string(),
+  /** The dataset's landmark names, in point order (absent in documents from before sites). */
+  landmarkNames: z.array(z.string()).optional(),
   stage: z.literal('tpl').optional(),
   protocols: z.record(z.string(), z.record(z.string(), z.unknown())),
   errors: StageErrorsSchema,
@@ -298,10 +302,16 @@ export const MetricsDocumentSchema = z.looseObject({
 });
 export type MetricsDocument = z.infer<typeof MetricsDocumentSchema>;
 
-/** `runs/<run>/eval/predictions-<sha>.json`: [y, x] cells per test image on the working grid. */
+/**
+ * `runs/<run>/eval/predictions-<sha>.json`: [y, x] cells on the working grid per predicted image
+ * (every image of the dataset; the test images only in documents from before sites) and the same
+ * points as [x, y] original pixels; ground-truth cells of the scored images.
+ */
 export const PredictionsDocumentSchema = z.looseObject({
   gridSize: z.number().int().positive(),
+  landmarkNames: z.array(z.string()).optional(),
   predictionsYx: z.record(z.string(), YxListSchema),
+  predictionsXyPx: z.record(z.string(), YxListSchema).optional(),
   truthYx: z.record(z.string(), YxListSchema),
   sslPredictionsYx: z.record(z.string(), YxListSchema).optional(),
 });

@@ -5,7 +5,7 @@
  * history 50 MiB). Types only, so workflows can `import type` them.
  */
 import type { PipelineInput, RunConfig } from '../infra/config/run-config';
-import type { MetricSummary } from '../ml/metrics';
+import type { ErrorUnit, MetricSummary } from '../ml/metrics';
 import type { Profile } from '../ml/profiles';
 
 /** A stored object: its key and the sha256 of its bytes. */
@@ -69,11 +69,16 @@ export interface PlanRunOutput {
   trainIds: string[];
   /** Train ids split into `config.pseudoLabelShards` contiguous, non-empty shards. */
   shards: string[][];
-  /** Requested test splits present in the dataset → ids. */
+  /**
+   * Evaluation splits → their LABELLED ids (only those are scored); empty when the dataset has
+   * no labelled evaluation image (a site with only its template annotated: no metrics).
+   */
   testSplits: Record<string, string[]>;
-  /** Requested test splits the dataset does not have (reported as not covered). */
+  /** Requested test splits the dataset does not have, or has no labelled image of (reported as not covered). */
   missingTestSplits: string[];
   landmarkCount: number;
+  /** The dataset's K landmark names (labels.json); absent in plans made before datasets named them. */
+  landmarkNames?: string[];
   /** The dataset's one spacing in mm, or null when it varies per image or is unknown. */
   pixelSpacingMm: number | null;
 }
@@ -154,6 +159,7 @@ export interface EvaluateModelInput {
   sslWeights?: ArtifactRef;
   pseudoLabels: ArtifactRef[];
   templateId: string;
+  /** Labelled evaluation ids per split (may be empty: predictions without metrics). */
   testSplits: Record<string, string[]>;
   landmarkCount: number;
 }
@@ -166,19 +172,23 @@ export interface EvaluateModelInput {
 export type { MetricSummary };
 
 export interface EvaluateModelOutput {
-  /** Full per-landmark, per-image metrics JSON. */
+  /** Full per-landmark, per-image metrics JSON (its protocols and errors are empty without labelled evaluation images). */
   metrics: ArtifactRef;
-  /** Predicted landmarks per test image. */
+  /** Predicted landmarks of every image of the dataset (train, template and evaluation splits). */
   predictions: ArtifactRef;
-  /** Final model (TPL): protocol ("A" paper 384-grid | "B" clean full resolution) → set name → summary. */
+  /** Final model (TPL): protocol ("A" paper 384-grid | "B" clean full resolution) → set name → summary; {} without metrics. */
   summary: Record<string, Record<string, MetricSummary>>;
   /** The SSL stage alone (CC2D-SSL) on the same test images, same layout; absent when no SSL weights were given. */
   sslSummary?: Record<string, Record<string, MetricSummary>>;
   /** Quality of the pseudo-labels (SSL matching) on the training images, protocol A. */
   pseudoLabelSummary?: MetricSummary;
-  /** Headline number: protocol A MRE on the union of the evaluated test splits. */
-  mreMm: number;
-  headlineSet: string;
+  /** Headline number: protocol A MRE on the union of the evaluated test splits (in `unit`); absent without metrics. */
+  mreMm?: number;
+  headlineSet?: string;
+  /** What the metrics are in: mm, or original-image px when a scored image has no pixel spacing; absent without metrics. */
+  unit?: ErrorUnit;
+  /** Set (to NO_METRICS_REASON) when nothing was scored. */
+  noMetrics?: string;
   backend: BackendRef;
 }
 
@@ -193,7 +203,7 @@ export interface WriteReportInput {
   pipeline: PipelineInput;
   datasetVersion: string;
   datasetReused: boolean;
-  plan: Pick<PlanRunOutput, 'trainIds' | 'testSplits' | 'missingTestSplits' | 'landmarkCount' | 'pixelSpacingMm'> & { shardCount: number };
+  plan: Pick<PlanRunOutput, 'trainIds' | 'testSplits' | 'missingTestSplits' | 'landmarkCount' | 'pixelSpacingMm' | 'landmarkNames'> & { shardCount: number };
   ssl: TrainOutput;
   pseudoLabels: PseudoLabelShard[];
   tpl: TrainOutput;
@@ -230,8 +240,12 @@ export interface PipelineResult {
   datasetVersion: string;
   datasetReused: boolean;
   configHash: string;
-  mreMm: number;
-  headlineSet: string;
+  /** Absent when the run had no labelled evaluation image (`noMetrics` says so). */
+  mreMm?: number;
+  headlineSet?: string;
+  /** Unit of every metric of the run (absent in results from before sites: mm). */
+  unit?: ErrorUnit;
+  noMetrics?: string;
   /** Final model (TPL), protocol → set → summary. */
   metrics: EvaluateModelOutput['summary'];
   /** The SSL stage alone (CC2D-SSL), protocol → set → summary (absent in runs finished before it was evaluated). */

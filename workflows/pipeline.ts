@@ -5,7 +5,7 @@
  * After a cancellation or a failure the run's unpublished objects (checkpoints, finished stages)
  * are kept so the run can be resumed (`cc2d resume`); `cc2d cancel --purge` deletes them.
  */
-import { isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, patched, proxyActivities, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities';
 import type { IngestOutput, PipelineResult, PseudoLabelShard } from '../contracts/types';
 import { GPU_TASK_QUEUE } from '../infra/config/names';
@@ -84,15 +84,23 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
         plan: {
           trainIds, testSplits: plan.testSplits, missingTestSplits: plan.missingTestSplits,
           landmarkCount: plan.landmarkCount, pixelSpacingMm: plan.pixelSpacingMm, shardCount: shards.length,
+          ...(plan.landmarkNames ? { landmarkNames: plan.landmarkNames } : {}),
         },
         ssl, pseudoLabels, tpl, evaluation, timings: tracker.stageTimings(),
         ...(scheduleId !== undefined ? { scheduleId } : {}),
       }),
     );
-    tracker.finish('completed', evaluation.mreMm);
+    // Cc2dMre holds millimetres only, so visibility queries and `--sort mre` never mix units; the
+    // memo carries the headline in its unit (px when a scored image has no spacing) for listings.
+    if (evaluation.mreMm !== undefined && patched('mre-unit-memo')) upsertMemo({ mre: evaluation.mreMm, mreUnit: evaluation.unit ?? 'mm' });
+    tracker.finish('completed', evaluation.unit === 'px' ? undefined : evaluation.mreMm);
     return {
       runId, status: 'completed', datasetVersion, datasetReused: dataset.reused, configHash,
-      mreMm: evaluation.mreMm, headlineSet: evaluation.headlineSet, metrics: evaluation.summary,
+      ...(evaluation.mreMm !== undefined ? { mreMm: evaluation.mreMm } : {}),
+      ...(evaluation.headlineSet !== undefined ? { headlineSet: evaluation.headlineSet } : {}),
+      ...(evaluation.unit !== undefined ? { unit: evaluation.unit } : {}),
+      ...(evaluation.noMetrics !== undefined ? { noMetrics: evaluation.noMetrics } : {}),
+      metrics: evaluation.summary,
       ...(evaluation.sslSummary ? { sslMetrics: evaluation.sslSummary } : {}),
       ...(evaluation.pseudoLabelSummary ? { pseudoLabelMetrics: evaluation.pseudoLabelSummary } : {}),
       reportKey: report.report.key, manifestKey: report.manifestKey,

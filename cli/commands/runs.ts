@@ -1,13 +1,15 @@
 /**
- * `cc2d runs list`: runs from Temporal visibility (typed search attributes), newest first or
- * sorted by MRE. Each JSON row has "runId".
+ * `cc2d runs list`: runs from Temporal visibility (typed search attributes, and the memo for an
+ * MRE in pixels), newest first or sorted by MRE (mm before px). Each JSON row has "runId".
  */
 import type { Command } from 'commander';
 import { SEARCH_ATTRIBUTES as SA } from '../../infra/config/names';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
 import { withClient } from '../../infra/temporal/connect';
+import { headlineOf } from '../../infra/dashboard/sources';
 import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
+import { formatMre } from '../format';
 
 export interface RunRow {
   runId: string;
@@ -16,7 +18,9 @@ export interface RunRow {
   stage: string | null;
   profile: string | null;
   datasetVersion: string | null;
+  /** Headline MRE in `mreUnit`; null for runs without metrics (no labelled evaluation image) or not finished. */
   mreMm: number | null;
+  mreUnit: 'mm' | 'px' | null;
   progress: number | null;
   startTime: string;
   closeTime: string | null;
@@ -42,6 +46,7 @@ export async function listRuns(opts: { site?: string; status?: string; sort?: st
       const num = (k: (typeof SA)[keyof typeof SA]) => (a.get(k as never) as number | undefined) ?? null;
       // Temporal's status is the truth for closed runs (e.g. terminated runs never upserted theirs).
       const temporalStatus = wf.status.name.toLowerCase();
+      const headline = headlineOf(wf);
       rows.push({
         runId: wf.workflowId,
         site: str(SA.site),
@@ -49,7 +54,8 @@ export async function listRuns(opts: { site?: string; status?: string; sort?: st
         stage: str(SA.stage),
         profile: str(SA.profile),
         datasetVersion: str(SA.datasetVersion),
-        mreMm: num(SA.mre),
+        mreMm: headline?.mre ?? null,
+        mreUnit: headline?.unit ?? null,
         progress: num(SA.progress),
         startTime: wf.startTime.toISOString(),
         closeTime: wf.closeTime?.toISOString() ?? null,
@@ -57,7 +63,8 @@ export async function listRuns(opts: { site?: string; status?: string; sort?: st
       if (opts.sort !== 'mre' && opts.limit !== undefined && rows.length >= opts.limit) break;
     }
   });
-  if (opts.sort === 'mre') rows.sort((x, y) => (x.mreMm ?? Infinity) - (y.mreMm ?? Infinity));
+  const sortKey = (r: RunRow) => (r.mreMm === null ? Infinity : r.mreUnit === 'px' ? 1e12 + r.mreMm : r.mreMm);
+  if (opts.sort === 'mre') rows.sort((x, y) => sortKey(x) - sortKey(y));
   else rows.sort((x, y) => (x.startTime < y.startTime ? 1 : -1));
   return opts.limit !== undefined ? rows.slice(0, opts.limit) : rows;
 }
@@ -86,7 +93,7 @@ export function register(program: Command): void {
         return;
       }
       for (const r of rows) {
-        const mre = r.mreMm !== null ? `${r.mreMm.toFixed(3)} mm` : '-';
+        const mre = r.mreMm !== null ? formatMre(r.mreMm, r.mreUnit).replace(' (no pixel spacing)', '') : r.status === 'completed' ? 'no metrics' : '-';
         console.log(`${r.runId.padEnd(44)} ${r.status.padEnd(10)} ${String(r.stage ?? '-').padEnd(13)} ${String(r.site ?? '-').padEnd(12)} ${String(r.profile ?? '-').padEnd(6)} MRE ${mre.padEnd(10)} ${r.startTime}`);
       }
     });

@@ -3,10 +3,12 @@
  * and a small inline script (CSP nonce) that polls `/api/runs` and rebuilds the rows with DOM
  * calls and textContent only, so no run field is ever parsed as HTML.
  */
+import { NO_METRICS_REASON } from '../../ml/metrics';
 import { escapeHtml as esc } from '../report/html';
 import type { RunRow } from './sources';
 
-const fmtMre = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(2)} mm`);
+/** "2.34 mm", "12.30 px" (no pixel spacing) or "–" (no metrics). */
+const fmtMre = (v: number | undefined, unit: string | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(2)} ${unit === 'px' ? 'px' : 'mm'}`);
 
 function progressText(r: RunRow): string {
   if (r.live && r.status === 'running') {
@@ -29,6 +31,11 @@ function pct(v: number | undefined): number {
   return v === undefined || !Number.isFinite(v) ? 0 : Math.max(0, Math.min(100, Math.round(v * 100)));
 }
 
+function mreTitle(r: RunRow): string {
+  const title = r.mreMm === undefined ? (r.status === 'completed' ? NO_METRICS_REASON : '') : r.mreUnit === 'px' ? 'in pixels: no pixel spacing known' : '';
+  return title ? ` title="${esc(title)}"` : '';
+}
+
 export function renderRow(r: RunRow): string {
   const report =
     r.status === 'completed'
@@ -41,7 +48,7 @@ export function renderRow(r: RunRow): string {
 <td><div class="bar"><div style="width:${pct(r.progress)}%"></div></div><span class="pct">${pct(r.progress)}%</span> <span class="live">${esc(progressText(r))}</span></td>
 <td>${esc(r.site ?? '–')}</td>
 <td>${esc(r.profile ?? '–')}</td>
-<td class="num mre">${esc(fmtMre(r.mreMm))}</td>
+<td class="num mre"${mreTitle(r)}>${esc(fmtMre(r.mreMm, r.mreUnit))}</td>
 <td class="mono small" title="${esc(r.datasetVersion ?? '')}">${esc(shortVersion(r.datasetVersion))}</td>
 <td class="small nowrap">${esc(r.startTime.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td>
 <td>${report}</td></tr>`;
@@ -78,10 +85,11 @@ a{color:#1d4ed8}
 /** Client script: polls /api/runs and rebuilds the table body without innerHTML. */
 const SCRIPT = `
 (function(){
+  var NO_METRICS=${JSON.stringify(NO_METRICS_REASON)};
   var tbody=document.getElementById('runs');var err=document.getElementById('error');var upd=document.getElementById('updated');
   function el(tag,cls,text){var e=document.createElement(tag);if(cls)e.className=cls;if(text!==undefined)e.textContent=text;return e;}
   function pct(v){return (typeof v!=='number'||!isFinite(v))?0:Math.max(0,Math.min(100,Math.round(v*100)));}
-  function mre(v){return (typeof v!=='number'||!isFinite(v))?'\\u2013':v.toFixed(2)+' mm';}
+  function mre(v,u){return (typeof v!=='number'||!isFinite(v))?'\\u2013':v.toFixed(2)+(u==='px'?' px':' mm');}
   function live(r){if(!r.live||r.status!=='running')return '';var l=r.live;var s=l.stage;if(l.totalSteps>0)s+=' '+l.step+'/'+l.totalSteps;if(l.shardCount)s+=' shards '+(l.shardsDone||0)+'/'+l.shardCount;if(typeof l.loss==='number'&&isFinite(l.loss))s+=' loss '+l.loss.toPrecision(4);if(r.waitingFor)s+=' \\u00b7 waiting for '+r.waitingFor;return s;}
   function row(r){
     var tr=el('tr');tr.setAttribute('data-run-id',r.runId);tr.setAttribute('data-status',r.status);
@@ -91,7 +99,7 @@ const SCRIPT = `
     var p=el('td');var bar=el('div','bar');var fill=el('div');fill.style.width=pct(r.progress)+'%';bar.appendChild(fill);p.appendChild(bar);
     p.appendChild(el('span','pct',pct(r.progress)+'%'));p.appendChild(document.createTextNode(' '));p.appendChild(el('span','live',live(r)));tr.appendChild(p);
     tr.appendChild(el('td','',r.site||'\\u2013'));tr.appendChild(el('td','',r.profile||'\\u2013'));
-    tr.appendChild(el('td','num mre',mre(r.mreMm)));
+    var m=el('td','num mre',mre(r.mreMm,r.mreUnit));var mt=typeof r.mreMm!=='number'?(r.status==='completed'?NO_METRICS:''):(r.mreUnit==='px'?'in pixels: no pixel spacing known':'');if(mt)m.title=mt;tr.appendChild(m);
     var dv=r.datasetVersion||'';var dtd=el('td','mono small',dv===''?'\\u2013':(dv.length>16?dv.slice(0,12)+'\\u2026':dv));dtd.title=dv;tr.appendChild(dtd);
     tr.appendChild(el('td','small nowrap',String(r.startTime).replace('T',' ').replace(/\\.\\d+Z$/,'Z')));
     var rep=el('td');if(r.status==='completed'){var a=el('a','report','report');a.href='/runs/'+encodeURIComponent(r.runId)+'/report';rep.appendChild(a);}else{rep.appendChild(el('span','muted','\\u2013'));}

@@ -26,7 +26,9 @@ export interface RunRow {
   site?: string;
   profile?: string;
   datasetVersion?: string;
+  /** Headline MRE in `mreUnit`; absent for runs without metrics (no labelled evaluation image). */
   mreMm?: number;
+  mreUnit?: 'mm' | 'px';
   startTime: string;
   closeTime?: string;
   /** Live `progress` query result, for running runs that answered in time. */
@@ -50,9 +52,21 @@ export function reportHtmlKey(runId: string): string {
   return runKeys.reportHtml(runId);
 }
 
+/**
+ * A finished run's headline MRE and its unit: the memo (`mre`, `mreUnit`, written by the workflow;
+ * the only place of an MRE in pixels), else Cc2dMre, which holds millimetres only.
+ */
+export function headlineOf(info: Pick<WorkflowExecutionInfo, 'memo' | 'typedSearchAttributes'>): { mre: number; unit: 'mm' | 'px' } | undefined {
+  const memo = info.memo as { mre?: unknown; mreUnit?: unknown } | undefined;
+  if (typeof memo?.mre === 'number' && (memo.mreUnit === 'mm' || memo.mreUnit === 'px')) return { mre: memo.mre, unit: memo.mreUnit };
+  const mm = info.typedSearchAttributes.get(SA.mre);
+  return mm === undefined || mm === null ? undefined : { mre: mm, unit: 'mm' };
+}
+
 export function rowFromExecution(info: WorkflowExecutionInfo): RunRow {
   const sa = info.typedSearchAttributes;
   const opt = <T>(v: T | undefined, key: string): Record<string, T> => (v === undefined || v === null ? {} : { [key]: v });
+  const headline = headlineOf(info);
   return {
     runId: info.workflowId,
     status: info.status.name.toLowerCase(),
@@ -62,7 +76,7 @@ export function rowFromExecution(info: WorkflowExecutionInfo): RunRow {
     ...opt(sa.get(SA.site), 'site'),
     ...opt(sa.get(SA.profile), 'profile'),
     ...opt(sa.get(SA.datasetVersion), 'datasetVersion'),
-    ...opt(sa.get(SA.mre), 'mreMm'),
+    ...(headline ? { mreMm: headline.mre, mreUnit: headline.unit } : {}),
     startTime: info.startTime.toISOString(),
     ...(info.closeTime ? { closeTime: info.closeTime.toISOString() } : {}),
   };

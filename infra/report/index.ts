@@ -14,6 +14,7 @@ export {
   type ProtocolErrors,
   type Overlay,
   type Lineage,
+  type PredictedImage,
 } from './types';
 export { pickOverlayCases, summarizeErrors, sdrCurve, histogram, splitLabel } from './stats';
 export { ISBI_LANDMARK_NAMES, landmarkNames } from './landmarks';

@@ -1,7 +1,8 @@
 /**
  * Overlays of predicted vs ground-truth landmarks on a radiograph, rendered with sharp: the
  * image is resized to the original aspect ratio (a square working image is un-squashed) at most
- * `maxHeightPx` high, an SVG of ground-truth circles, prediction crosses and error lines is
+ * `maxHeightPx` high, an SVG of ground-truth circles, prediction crosses and error lines (crosses
+ * alone, numbered, for an image without ground truth) is
  * composited on it, and the result is a JPEG data: URI for the self-contained report.
  */
 import sharp from 'sharp';
@@ -29,19 +30,22 @@ export function overlaySvg(overlay: Pick<Overlay, 'grid' | 'predictedYx' | 'trut
   const sw = Math.max(1.5, height / 400);
   const font = Math.max(9, Math.round(height / 55));
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`];
-  overlay.truthYx.forEach((t, k) => {
-    const p = overlay.predictedYx[k]!;
-    const [gx, gy] = at(t);
+  const label = (x: number, y: number, k: number, color: string) =>
+    `<text x="${(x + r + 2).toFixed(1)}" y="${(y - r).toFixed(1)}" font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="${color}" stroke="#000" stroke-width="0.4">${k + 1}</text>`;
+  overlay.predictedYx.forEach((p, k) => {
+    const t = overlay.truthYx[k];
     const [px, py] = at(p);
-    parts.push(`<line x1="${gx.toFixed(1)}" y1="${gy.toFixed(1)}" x2="${px.toFixed(1)}" y2="${py.toFixed(1)}" stroke="${OVERLAY_COLORS.error}" stroke-width="${sw.toFixed(1)}"/>`);
-    parts.push(`<circle cx="${gx.toFixed(1)}" cy="${gy.toFixed(1)}" r="${r}" fill="none" stroke="${OVERLAY_COLORS.truth}" stroke-width="${sw.toFixed(1)}"/>`);
+    if (t) {
+      const [gx, gy] = at(t);
+      parts.push(`<line x1="${gx.toFixed(1)}" y1="${gy.toFixed(1)}" x2="${px.toFixed(1)}" y2="${py.toFixed(1)}" stroke="${OVERLAY_COLORS.error}" stroke-width="${sw.toFixed(1)}"/>`);
+      parts.push(`<circle cx="${gx.toFixed(1)}" cy="${gy.toFixed(1)}" r="${r}" fill="none" stroke="${OVERLAY_COLORS.truth}" stroke-width="${sw.toFixed(1)}"/>`);
+    }
     const d = r * 0.9;
     parts.push(
       `<path d="M${(px - d).toFixed(1)} ${(py - d).toFixed(1)}L${(px + d).toFixed(1)} ${(py + d).toFixed(1)}M${(px - d).toFixed(1)} ${(py + d).toFixed(1)}L${(px + d).toFixed(1)} ${(py - d).toFixed(1)}" stroke="${OVERLAY_COLORS.predicted}" stroke-width="${sw.toFixed(1)}"/>`,
     );
-    parts.push(
-      `<text x="${(gx + r + 2).toFixed(1)}" y="${(gy - r).toFixed(1)}" font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="${OVERLAY_COLORS.truth}" stroke="#000" stroke-width="0.4">${k + 1}</text>`,
-    );
+    // Numbered at the ground truth when there is one, else at the prediction.
+    parts.push(t ? label(...at(t), k, OVERLAY_COLORS.truth) : label(px, py, k, OVERLAY_COLORS.predicted));
   });
   parts.push('</svg>');
   return parts.join('');

@@ -24,9 +24,9 @@ import {
   withUnionSet,
   type ErrorSummary,
 } from './stats';
-import { SDR_RADII_MM } from '../../ml/metrics';
+import { NO_METRICS_REASON, SDR_RADII_MM, unitLabel } from '../../ml/metrics';
 import { barChart, lineChart, type Marker, type Series } from './svg';
-import { parseRunReportInput, type LossLog, type RunReportData, type RunReportInput, type SetErrors } from './types';
+import { parseRunReportInput, type LossLog, type PredictedImage, type RunReportData, type RunReportInput, type SetErrors } from './types';
 
 /** Name and definition of a protocol on an S×S working grid (the paper's S is 384). */
 export function protocolText(protocol: 'A' | 'B', gridSize: number): { name: string; description: string } {
@@ -91,9 +91,15 @@ function setViews(sets: readonly SetErrors[]): SetView[] {
   return withUnionSet(sets).map((set) => ({ split: set.split.toLowerCase(), label: splitLabel(set.split), set, summary: summarizeErrors(allErrors(set.images)) }));
 }
 
-function sdrHeader(radii: readonly number[]): string {
-  return radii.map((r) => `<th class="num">SDR ${r} mm %</th>`).join('');
+/** The short unit of the report's numbers (mm, or px when some scored image has no pixel spacing). */
+const unitOf = (data: RunReportData): string => (data.unit === 'px' ? 'px' : 'mm');
+
+function sdrHeader(radii: readonly number[], unit = 'mm'): string {
+  return radii.map((r) => `<th class="num">SDR ${r} ${unit} %</th>`).join('');
 }
+
+/** The paper's reference numbers are ISBI 2015 numbers: shown beside ISBI runs only. */
+const isIsbi = (data: RunReportData): boolean => data.datasetKind === 'isbi2015';
 
 /** Both protocols × every set of `metrics` (default: the final model's), plus an optional published row. */
 function overallTable(data: RunReportData, metrics: RunReportData['metrics'] = data.metrics, reference?: ReferenceRow): string {
@@ -118,7 +124,8 @@ function overallTable(data: RunReportData, metrics: RunReportData['metrics'] = d
         `</tr>`,
     );
   }
-  return `<table class="metrics"><thead><tr><th>Protocol</th><th>Set</th><th>Test IDs covered</th><th class="num">Images</th><th class="num">Errors</th><th class="num">MRE mm</th><th class="num">SD mm</th><th class="num">Median mm</th>${sdrHeader(SDR_RADII_MM)}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const u = unitOf(data);
+  return `<table class="metrics"><thead><tr><th>Protocol</th><th>Set</th><th>Test IDs covered</th><th class="num">Images</th><th class="num">Errors</th><th class="num">MRE ${esc(unitLabel(data.unit))}</th><th class="num">SD ${u}</th><th class="num">Median ${u}</th>${sdrHeader(SDR_RADII_MM, u)}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 /** The SSL stage alone (CC2D-SSL) beside the final model, with the paper's CC2D-SSL row. */
@@ -126,7 +133,7 @@ function sslStageTable(data: RunReportData): string {
   if (!data.sslMetrics) {
     return '<p class="missing">The SSL stage alone was not evaluated in this run (runs finished before it was added: <span class="mono">npx cc2d eval &lt;run id&gt; --compute-ssl</span>).</p>';
   }
-  const reference = PAPER_REFERENCE.find((r) => r.stage === 'ssl');
+  const reference = isIsbi(data) ? PAPER_REFERENCE.find((r) => r.stage === 'ssl') : undefined;
   return `<p class="small">Every test image matched against template ${esc(data.lineage.templateId)} by cascade matching with the SSL embeddings alone (the pseudo-labelling step, docs/method.md#matching), without the TPL stage: the same test images, protocols and statistics as the final model above.</p>
 ${overallTable(data, data.sslMetrics, reference)}`;
 }
@@ -170,7 +177,7 @@ function perLandmarkTables(data: RunReportData, names: string[]): string {
       const total = `<tr class="total"><td></td><td>All landmarks</td><td class="num">${mm(s.mreMm)}</td><td class="num">${mm(s.sdMm)}</td><td class="num">${mm(s.maxMm)}</td>${SDR_RADII_MM.map((r) => `<td class="num">${pct(s.sdr.get(r))}</td>`).join('')}</tr>`;
       out.push(
         `<details${first ? ' open' : ''}><summary>${esc(protocolText(p.protocol, data.lineage.inputSize).name)} · ${esc(v.label)} (${v.set.images.length} images)</summary>` +
-          `<table class="metrics landmarks"><thead><tr><th class="num">#</th><th>Landmark</th><th class="num">MRE mm</th><th class="num">SD mm</th><th class="num">Max mm</th>${sdrHeader(SDR_RADII_MM)}</tr></thead><tbody>${rows}${total}</tbody></table></details>`,
+          `<table class="metrics landmarks"><thead><tr><th class="num">#</th><th>Landmark</th><th class="num">MRE ${esc(unitLabel(data.unit))}</th><th class="num">SD ${unitOf(data)}</th><th class="num">Max ${unitOf(data)}</th>${sdrHeader(SDR_RADII_MM, unitOf(data))}</tr></thead><tbody>${rows}${total}</tbody></table></details>`,
       );
       first = false;
     }
@@ -192,10 +199,10 @@ function sdrCurveChart(data: RunReportData): string {
     }
   }
   const paper = PAPER_REFERENCE[0]!;
-  const markers: Marker[] = SDR_RADII_MM.map((r) => ({ x: r, y: paper.sdrPercent[String(r) as '2']!, label: `Paper CC2D (Test1+Test2): ${r} mm`, color: '#d62728' }));
+  const markers: Marker[] = isIsbi(data) ? SDR_RADII_MM.map((r) => ({ x: r, y: paper.sdrPercent[String(r) as '2']!, label: `Paper CC2D (Test1+Test2): ${r} mm`, color: '#d62728' })) : [];
   return lineChart({
     title: 'SDR vs radius (share of errors strictly below r)',
-    xLabel: 'radius r (mm)',
+    xLabel: `radius r (${unitOf(data)})`,
     yLabel: 'SDR (%)',
     x: [0, 10],
     y: [0, 100],
@@ -258,14 +265,15 @@ function pseudoLabelSection(data: RunReportData, names: string[]): string {
   const errs = allErrors(images);
   const s = summarizeErrors(errs);
   const h = histogram(errs, 0.5, 15);
+  const u = unitOf(data);
   const bars = h.counts.map((count, i) => {
     const x0 = i * h.binMm;
     const overflow = i === h.counts.length - 1;
-    return { x0, x1: x0 + h.binMm, count, label: overflow ? `≥ ${h.overflowFromMm} mm: ${count}` : `${x0}–${x0 + h.binMm} mm: ${count}` };
+    return { x0, x1: x0 + h.binMm, count, label: overflow ? `≥ ${h.overflowFromMm} ${u}: ${count}` : `${x0}–${x0 + h.binMm} ${u}: ${count}` };
   });
   const chart = barChart({
     title: `Pseudo-label error distribution (${images.length} training images × ${names.length} landmarks, protocol ${pl.protocol})`,
-    xLabel: `radial error (mm), bins of ${h.binMm} mm; last bin = ≥ ${h.overflowFromMm} mm`,
+    xLabel: `radial error (${u}), bins of ${h.binMm} ${u}; last bin = ≥ ${h.overflowFromMm} ${u}`,
     yLabel: 'errors',
     bars,
     vlines: [{ x: Math.min(s.mreMm, h.overflowFromMm), label: `MRE ${mm(s.mreMm)}` }],
@@ -274,25 +282,29 @@ function pseudoLabelSection(data: RunReportData, names: string[]): string {
     .map((name, k) => ({ name, k, mre: summarizeErrors(landmarkErrors(images, k)).mreMm }))
     .sort((a, b) => b.mre - a.mre)
     .slice(0, 5)
-    .map((w) => `${esc(w.k + 1)} ${esc(w.name)} (${mm(w.mre)} mm)`)
+    .map((w) => `${esc(w.k + 1)} ${esc(w.name)} (${mm(w.mre)} ${u})`)
     .join(', ');
   return `<p>Pseudo-labels are the SSL matcher’s predictions from template ${esc(data.lineage.templateId)} on the training images; they are the targets of the TPL stage. Measured against the ground truth of those images (template excluded): MRE <b>${mm(
     s.mreMm,
-  )} mm</b> (SD ${mm(s.sdMm)}), SDR ${SDR_RADII_MM.map((r) => `${r} mm ${pct(s.sdr.get(r))} %`).join(', ')}.</p>${chart}<p class="small">Worst landmarks: ${worst}.</p>`;
+  )} ${u}</b> (SD ${mm(s.sdMm)}), SDR ${SDR_RADII_MM.map((r) => `${r} ${u} ${pct(s.sdr.get(r))} %`).join(', ')}.</p>${chart}<p class="small">Worst landmarks: ${worst}.</p>`;
 }
 
 async function overlaysSection(data: RunReportData): Promise<string> {
   if (data.overlays.length === 0) return '<p class="missing">No overlay images were supplied.</p>';
-  const order = { best: 0, median: 1, worst: 2 } as const;
+  const order = { best: 0, median: 1, worst: 2, sample: 3 } as const;
   const figs: string[] = [];
   for (const o of [...data.overlays].sort((a, b) => order[a.case] - order[b.case])) {
     const r = await renderOverlay(o);
+    const scored = o.imageMreMm !== undefined ? ` · image MRE ${mm(o.imageMreMm)} ${unitOf(data)} · protocol ${esc(o.protocol)}` : ' · predicted landmarks (no ground truth shown)';
     figs.push(
       `<figure class="overlay"><img src="${r.dataUri}" width="${r.width}" height="${r.height}" alt="${esc(`${o.case} case: image ${o.id}`)}" data-case="${esc(o.case)}">` +
-        `<figcaption><b>${esc(o.case)}</b> · image ${esc(o.id)} (${esc(splitLabel(o.split))}) · image MRE ${mm(o.imageMreMm)} mm · protocol ${esc(o.protocol)}</figcaption></figure>`,
+        `<figcaption><b>${esc(o.case)}</b> · image ${esc(o.id)} (${esc(splitLabel(o.split))})${scored}</figcaption></figure>`,
     );
   }
-  return `<p class="legend-row"><span class="sw" style="border-color:#22c55e;border-radius:50%"></span> ground truth (numbered) <span class="x">✕</span> prediction <span class="ln"></span> error</p><div class="overlays">${figs.join('')}</div>`;
+  const legend = data.overlays.some((o) => o.truthYx.length > 0)
+    ? '<span class="sw" style="border-color:#22c55e;border-radius:50%"></span> ground truth (numbered) <span class="x">✕</span> prediction <span class="ln"></span> error'
+    : '<span class="x">✕</span> prediction (numbered)';
+  return `<p class="legend-row">${legend}</p><div class="overlays">${figs.join('')}</div>`;
 }
 
 function lineageSection(data: RunReportData): string {
@@ -308,7 +320,7 @@ function lineageSection(data: RunReportData): string {
     ['Template id', l.templateId],
     ['Image format', formatLabel(l.imageFormat)],
     ['Backbone initialisation', `${l.backboneInit}${l.backboneWeights ? ` (${l.backboneWeights})` : ''}`],
-    ['Protocols', data.metrics.map((p) => protocolText(p.protocol, data.lineage.inputSize).name).join('; ')],
+    ['Protocols', data.metrics.length > 0 ? data.metrics.map((p) => protocolText(p.protocol, data.lineage.inputSize).name).join('; ') : NO_METRICS_REASON],
     ['Working size / pixel spacing', `${l.inputSize}×${l.inputSize} / ${l.pixelSpacingMm === null ? 'per image or unknown' : `${l.pixelSpacingMm} mm`}`],
     ['Training images', `${l.trainIds.length} (${compressIds(l.trainIds)}); labelled: template ${l.templateId} only`],
     ...Object.entries(l.testIdsCovered).map(([k, ids]): [string, string] => [`Test IDs covered: ${splitLabel(k)}`, `${compressIds(ids)} (${ids.length} images)`]),
@@ -342,13 +354,17 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-function headline(data: RunReportData): string {
+function headline(data: RunReportData, names: readonly string[]): string {
+  if (data.metrics.length === 0) {
+    return `<div class="headline"><div><span class="big">No metrics</span><span class="lbl">${esc(NO_METRICS_REASON)}</span></div><div><span class="big">${data.predictions.length}</span><span class="lbl">images predicted</span></div><div><span class="big">${names.length}</span><span class="lbl">landmarks</span></div></div>`;
+  }
+  const u = unitOf(data);
   const a = data.metrics.find((p) => p.protocol === 'A') ?? data.metrics[0]!;
   const views = setViews(a.sets);
   const main = views.find((v) => v.split === 'test1+test2') ?? views[0]!;
   const s = main.summary;
-  return `<div class="headline"><div><span class="big">${mm(s.mreMm)} mm</span><span class="lbl">MRE · ${esc(main.label)} · protocol ${esc(a.protocol)}</span></div>${SDR_RADII_MM.map(
-    (r) => `<div><span class="big">${pct(s.sdr.get(r))} %</span><span class="lbl">SDR &lt; ${r} mm</span></div>`,
+  return `<div class="headline"><div><span class="big">${mm(s.mreMm)} ${u}</span><span class="lbl">MRE · ${esc(main.label)} · protocol ${esc(a.protocol)}${u === 'px' ? ' · in pixels: no pixel spacing' : ''}</span></div>${SDR_RADII_MM.map(
+    (r) => `<div><span class="big">${pct(s.sdr.get(r))} %</span><span class="lbl">SDR &lt; ${r} ${u}</span></div>`,
   ).join('')}<div><span class="big">${main.set.images.length}</span><span class="lbl">test images (IDs ${esc(compressIds(main.set.images.map((i) => i.id)))})</span></div></div>`;
 }
 
@@ -407,13 +423,43 @@ footer{font-size:12px;color:#6b7280;padding:0 28px 30px;max-width:1280px}
  */
 export async function renderRunReport(input: RunReportInput): Promise<string> {
   const data = parseRunReportInput(input);
-  const k = data.metrics[0]!.sets[0]!.images[0]!.errorsMm.length;
+  const k = data.metrics[0]?.sets[0]?.images[0]?.errorsMm.length ?? data.predictions[0]?.xyPx.length ?? data.landmarkNames?.length ?? 0;
   const names = landmarkNames(k, data.landmarkNames);
+  const scored = data.metrics.length > 0;
   const overlays = await overlaysSection(data);
   const covered = Object.entries(data.lineage.testIdsCovered)
     .map(([s, ids]) => `${splitLabel(s)} ${compressIds(ids)}`)
     .join('; ');
   const title = `CC2D run report · ${data.runId}`;
+  const u = unitOf(data);
+  const nav: Array<[string, string]> = [
+    ['metrics', 'Metrics'],
+    ...(scored ? [['sdr', 'SDR curve'], ['landmarks', 'Per landmark']] as Array<[string, string]> : []),
+    ...(data.predictions.length > 0 ? [['predictions', 'Predictions']] as Array<[string, string]> : []),
+    ['training', 'Training'], ['pseudo', 'Pseudo-labels'], ['overlays', 'Overlays'], ['lineage', 'Config &amp; lineage'],
+  ];
+  const metricsSection = scored
+    ? `<h3>Final model (CC2D: SSL + TPL)</h3>
+${overallTable(data)}
+<p class="small">MRE = mean radial error over all (image, landmark) errors; SD = population standard deviation; SDR r = share of errors <b>strictly below</b> r ${u}.${
+        u === 'px' ? ' Errors are in pixels of the original images: some scored image has no known pixel spacing.' : ''
+      } ${data.metrics
+        .map((p) => `<br><b>${esc(protocolText(p.protocol, data.lineage.inputSize).name)}:</b> ${esc(protocolText(p.protocol, data.lineage.inputSize).description)}`)
+        .join('')}</p>
+<h3>SSL stage (cascade matching only)</h3>
+${sslStageTable(data)}
+${isIsbi(data) ? `<h3>Beside the paper</h3>\n${referenceTable(data)}` : ''}`
+    : `<p class="warn"><b>${esc(NO_METRICS_REASON)}.</b> Only the template ${esc(data.lineage.templateId)} is annotated, so nothing could be scored; the predicted landmarks of every image are listed below. Annotate a few more images to get metrics.</p>`;
+  const scoredSections = scored
+    ? `<section id="sdr"><h2>SDR vs radius</h2>${sdrCurveChart(data)}
+<p class="small">Solid lines: protocol A; dashed: protocol B.${
+        isIsbi(data) ? ' Red diamonds: the paper’s CC2D SDR at 2, 2.5, 3 and 4 mm on Test1+Test2 (a different test set unless Test1+Test2 is plotted).' : ''
+      }</p></section>
+<section id="landmarks"><h2>Per landmark</h2>${perLandmarkTables(data, names)}</section>`
+    : '';
+  const overlayIntro = scored
+    ? `Best, median and worst test image by image MRE (${esc(data.overlays.map((o) => `${o.case} ${o.id}: ${mm(o.imageMreMm ?? Number.NaN)} ${u}`).join('; '))}).`
+    : `Predicted landmarks on ${data.overlays.length} image${data.overlays.length === 1 ? '' : 's'} (no ground truth to compare with).`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">
@@ -426,42 +472,54 @@ export async function renderRunReport(input: RunReportInput): Promise<string> {
 <div class="sub">Produced ${esc(data.createdAt)} · dataset ${esc(data.lineage.datasetVersion)} · template ${esc(data.lineage.templateId)} · ${esc(formatLabel(data.lineage.imageFormat))} · backbone ${esc(
     data.lineage.backboneInit,
   )} · test IDs covered: ${esc(covered || 'none')}</div>
-<nav><a href="#metrics">Metrics</a><a href="#sdr">SDR curve</a><a href="#landmarks">Per landmark</a><a href="#training">Training</a><a href="#pseudo">Pseudo-labels</a><a href="#overlays">Overlays</a><a href="#lineage">Config &amp; lineage</a></nav>
+<nav>${nav.map(([id, label]) => `<a href="#${id}">${label}</a>`).join('')}</nav>
 </header>
 <main>
-<section id="summary">${headline(data)}</section>
+<section id="summary">${headline(data, names)}</section>
 <section id="metrics"><h2>Metrics</h2>
-<h3>Final model (CC2D: SSL + TPL)</h3>
-${overallTable(data)}
-<p class="small">MRE = mean radial error over all (image, landmark) errors; SD = population standard deviation; SDR r = share of errors <b>strictly below</b> r mm. ${data.metrics
-    .map((p) => `<br><b>${esc(protocolText(p.protocol, data.lineage.inputSize).name)}:</b> ${esc(protocolText(p.protocol, data.lineage.inputSize).description)}`)
-    .join('')}</p>
-<h3>SSL stage (cascade matching only)</h3>
-${sslStageTable(data)}
-<h3>Beside the paper</h3>
-${referenceTable(data)}
+${metricsSection}
 </section>
-<section id="sdr"><h2>SDR vs radius</h2>${sdrCurveChart(data)}
-<p class="small">Solid lines: protocol A; dashed: protocol B. Red diamonds: the paper’s CC2D SDR at 2, 2.5, 3 and 4 mm on Test1+Test2 (a different test set unless Test1+Test2 is plotted).</p></section>
-<section id="landmarks"><h2>Per landmark</h2>${perLandmarkTables(data, names)}</section>
+${scoredSections}
+${data.predictions.length > 0 ? `<section id="predictions"><h2>Predictions</h2>${predictionsTable(data, names, !scored)}</section>` : ''}
 <section id="training"><h2>Training losses</h2><div class="charts">${lossChart(data.losses.ssl, 'Stage I: self-supervised (SSL) loss', '#1f77b4')}${lossChart(
     data.losses.tpl,
     'Stage II: training on pseudo-labels (TPL) loss',
     '#ff7f0e',
   )}</div></section>
 <section id="pseudo"><h2>Pseudo-label quality</h2>${pseudoLabelSection(data, names)}</section>
-<section id="overlays"><h2>Predictions on test radiographs</h2>
-<p class="small">Best, median and worst test image by image MRE (${esc(
-    data.overlays
-      .map((o) => `${o.case} ${o.id}: ${mm(o.imageMreMm)} mm`)
-      .join('; '),
-  )}). Images are shown at the original aspect ratio, downscaled.</p>
+<section id="overlays"><h2>Predictions on ${scored ? 'test ' : ''}radiographs</h2>
+<p class="small">${overlayIntro} Images are shown at the original aspect ratio, downscaled.</p>
 ${overlays}</section>
 <section id="lineage"><h2>Config and lineage</h2>${lineageSection(data)}</section>
 </main>
-<footer>CC2D: Yao, Quan, Xiao, Zhou, “One-Shot Medical Landmark Detection”, MICCAI 2021 (arXiv 2103.04527). ISBI 2015 cephalometric data: C.-W. Wang et al., Medical Image Analysis 31 (2016); IEEE TMI 34(9) (2015). This page is self-contained: it loads nothing from the network.</footer>
+<footer>CC2D: Yao, Quan, Xiao, Zhou, “One-Shot Medical Landmark Detection”, MICCAI 2021 (arXiv 2103.04527).${
+    isIsbi(data) ? ' ISBI 2015 cephalometric data: C.-W. Wang et al., Medical Image Analysis 31 (2016); IEEE TMI 34(9) (2015).' : ''
+  } This page is self-contained: it loads nothing from the network.</footer>
 </body></html>
 `;
+}
+
+/** Rows of the predictions table at most (a note says how many were left out). */
+const MAX_PREDICTION_ROWS = 500;
+
+/** Image × landmark: predicted [x, y] in original pixels, and in mm where the image's spacing is known. */
+function predictionsTable(data: RunReportData, names: readonly string[], open: boolean): string {
+  const shown = data.predictions.slice(0, MAX_PREDICTION_ROWS);
+  const xy = (p: readonly [number, number], scale = 1) => `${(p[0] * scale).toFixed(1)}, ${(p[1] * scale).toFixed(1)}`;
+  const cell = (im: PredictedImage, p: readonly [number, number]) =>
+    `<td class="num">${xy(p)}${im.spacingMm !== null ? `<br><span class="small">${xy(p, im.spacingMm)} mm</span>` : ''}</td>`;
+  const rows = shown
+    .map((im) => `<tr><td>${esc(im.id)}${im.id === data.lineage.templateId ? ' <span class="tag">template</span>' : ''}</td><td>${esc(splitLabel(im.split))}</td>${im.xyPx.map((p) => cell(im, p)).join('')}</tr>`)
+    .join('');
+  const spacings = new Set(data.predictions.map((p) => p.spacingMm === null));
+  const note =
+    `Predicted landmarks (final model) of ${data.predictions.length} image${data.predictions.length === 1 ? '' : 's'}, as x, y in pixels of the original image` +
+    (spacings.has(false) ? '; below, the same in mm where the image’s pixel spacing is known' : '; no pixel spacing is known, so no mm') +
+    (data.predictions.length > shown.length ? `; the first ${shown.length} are shown (all are in the run’s predictions file)` : '') +
+    '.';
+  return `<p class="small">${esc(note)}</p><details${open ? ' open' : ''}><summary>${data.predictions.length} images × ${names.length} landmarks</summary><div style="overflow:auto"><table class="metrics predictions"><thead><tr><th>Image</th><th>Split</th>${names
+    .map((n, i) => `<th class="num">${i + 1} ${esc(n)} (x, y px)</th>`)
+    .join('')}</tr></thead><tbody>${rows}</tbody></table></div></details>`;
 }
 
 /** Image MRE per id for one set (exposed for callers choosing overlays). */

@@ -4,7 +4,8 @@
  * edge (`parseRunReportInput`), so a malformed input fails naming the field.
  *
  * Conventions:
- * - Errors are radial errors in mm, one per landmark, per test image, per protocol. The report
+ * - Errors are radial errors in `unit` (mm, or original-image pixels when a scored image has no
+ *   pixel spacing), one per landmark, per test image, per protocol. The report
  *   derives every number (MRE, SD, SDR, per-landmark rows, SDR curve) from them, with SDR(r) =
  *   percent of errors STRICTLY below r (ml/metrics, as the evaluator stores it), so its tables agree with the evaluator's.
  * - Points are [y, x] on the grid named by `grid` (CC2D's convention, e.g. the 384 working grid).
@@ -49,22 +50,28 @@ const YxSchema = z.tuple([z.number(), z.number()]);
 
 export const OverlaySchema = z
   .object({
-    case: z.enum(['best', 'median', 'worst']),
+    /** best / median / worst by image MRE; `sample`: predicted points of an image without ground truth shown. */
+    case: z.enum(['best', 'median', 'worst', 'sample']),
     id: z.string().min(1).max(128),
     split: z.string().min(1).max(64),
     protocol: z.enum(['A', 'B']),
-    imageMreMm: finiteNonNeg,
+    /** Absent for a `sample` (nothing scored). */
+    imageMreMm: finiteNonNeg.optional(),
     /** The frame of `predictedYx` / `truthYx` (e.g. the 384×384 working grid). */
     grid: z.object({ height: z.number().positive(), width: z.number().positive() }).strict(),
     /** Width / height of the ORIGINAL radiograph, so a square working image is shown undistorted. */
     displayAspect: z.number().positive().max(10),
     predictedYx: z.array(YxSchema).min(1),
-    truthYx: z.array(YxSchema).min(1),
+    /** Empty for a `sample`. */
+    truthYx: z.array(YxSchema),
     /** PNG or JPEG bytes of the radiograph (any size; resized for display). */
     image: z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.byteLength > 0, { message: 'must be non-empty PNG or JPEG bytes (Uint8Array)' }),
   })
   .strict()
-  .refine((o) => o.predictedYx.length === o.truthYx.length, { message: 'predictedYx and truthYx must have the same length', path: ['truthYx'] });
+  .refine((o) => (o.case === 'sample' ? o.truthYx.length === 0 : o.predictedYx.length === o.truthYx.length), {
+    message: 'truthYx must have one point per predicted point (none for a sample)',
+    path: ['truthYx'],
+  });
 export type Overlay = z.infer<typeof OverlaySchema>;
 
 export const ArtifactRowSchema = z
@@ -108,15 +115,32 @@ export const LineageSchema = z
   .strict();
 export type Lineage = z.infer<typeof LineageSchema>;
 
+/** One predicted image: its landmarks in original pixels and, when known, its pixel spacing. */
+export const PredictedImageSchema = z
+  .object({
+    id: z.string().min(1).max(128),
+    split: z.string().min(1).max(64),
+    /** [x, y] original pixels per landmark. */
+    xyPx: z.array(YxSchema).min(1),
+    spacingMm: z.number().positive().nullable(),
+  })
+  .strict();
+export type PredictedImage = z.infer<typeof PredictedImageSchema>;
+
 export const RunReportInputSchema = z
   .object({
     runId: z.string().min(1).max(512),
     /** ISO time the report was produced. */
     createdAt: z.string().min(1),
     lineage: LineageSchema,
-    /** Defaults to the ISBI names for 19 landmarks. */
+    /** The dataset's names; without them, the ISBI names for 19 landmarks, else L1…LK. */
     landmarkNames: z.array(z.string()).optional(),
-    metrics: z.array(ProtocolErrorsSchema).min(1),
+    /** Which importer published the dataset: the paper's reference numbers are shown for ISBI only. */
+    datasetKind: z.enum(['isbi2015', 'site']).default('isbi2015'),
+    /** What every error is in: mm, or px when some scored image has no pixel spacing. */
+    unit: z.enum(['mm', 'px']).default('mm'),
+    /** Empty when no labelled evaluation image exists: the report then shows predictions only. */
+    metrics: z.array(ProtocolErrorsSchema).default([]),
     /**
      * The SSL stage alone (CC2D-SSL: cascade matching from the template, no TPL) on the test
      * images, same layout as `metrics`; absent when the run did not evaluate it.
@@ -133,8 +157,11 @@ export const RunReportInputSchema = z
       .strict()
       .optional(),
     overlays: z.array(OverlaySchema).max(12).default([]),
+    /** Predicted landmarks per image (the table of predictions); optional. */
+    predictions: z.array(PredictedImageSchema).default([]),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.metrics.length > 0 || r.predictions.length > 0, { message: 'needs metrics or predictions', path: ['metrics'] });
 
 /** What callers build (defaults optional). */
 export type RunReportInput = z.input<typeof RunReportInputSchema>;

@@ -59,6 +59,11 @@ export function protocolATruth(truth: PointYX, originalHeight: number, originalW
   ];
 }
 
+/** A working-grid prediction [y, x] in original pixels, [x, y] (protocol B's mapping, unrounded). */
+export function gridToOriginalXy(p: PointYX, originalHeight: number, originalWidth: number, gridSize: number): [number, number] {
+  return [(p[1] * originalWidth) / gridSize, (p[0] * originalHeight) / gridSize];
+}
+
 function checkCase(c: LandmarkEvalCase, opts: RadialErrorOptions): number {
   const where = `case "${c.id}"`;
   if (!(Number.isInteger(opts.gridSize) && opts.gridSize > 0)) throw new Error(`radialErrorsMm: gridSize must be a positive integer, got ${opts.gridSize}`);
@@ -91,8 +96,9 @@ export function radialErrorsMm(c: LandmarkEvalCase, opts: RadialErrorOptions): n
   }
   return c.predicted.map((p, i) => {
     const m = c.truth[i]!;
-    const dy = (p[0] * H) / S - m[0];
-    const dx = (p[1] * W) / S - m[1];
+    const [qx, qy] = gridToOriginalXy(p, H, W, S);
+    const dy = qy - m[0];
+    const dx = qx - m[1];
     return Math.sqrt((dy * s) ** 2 + (dx * s) ** 2);
   });
 }

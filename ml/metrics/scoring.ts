@@ -24,6 +24,14 @@ export interface ImageTruth {
 /** Errors are in mm when every scored image has a spacing, else in pixels of the original images. */
 export type ErrorUnit = 'mm' | 'px';
 
+/** What a run without a labelled evaluation image reports instead of metrics. */
+export const NO_METRICS_REASON = 'no metrics: no labelled evaluation images';
+
+/** "mm", or "px (no pixel spacing)": how tables and CLI lines name a unit. */
+export function unitLabel(unit: ErrorUnit | undefined): string {
+  return unit === 'px' ? 'px (no pixel spacing)' : 'mm';
+}
+
 /** The unit the scores of `ids` are in: pixels as soon as one of them has no known spacing. */
 export function errorUnitOf(labels: LabelledImages, ids: readonly string[]): ErrorUnit {
   return ids.every((id) => labels.images[id]?.spacingMm != null) ? 'mm' : 'px';

@@ -109,7 +109,7 @@ describe.skipIf(!h)('cc2d dashboard in chromium (real stack, smoke run)', () => 
     await row.waitFor({ state: 'visible', timeout: 30_000 });
     await expect.poll(() => row.locator('.status').textContent(), { timeout: 20_000 }).toBe('completed');
     // Visibility can lag the workflow's close by a moment; the page re-polls /api/runs.
-    await expect.poll(async () => (await row.locator('td.mre').textContent())?.trim(), { timeout: 20_000 }).toBe(`${result.mreMm.toFixed(2)} mm`);
+    await expect.poll(async () => (await row.locator('td.mre').textContent())?.trim(), { timeout: 20_000 }).toBe(`${result.mreMm!.toFixed(2)} mm`);
     expect((await row.textContent())!).toContain('smoke');
 
     const shots = process.env.CC2D_SCREENSHOTS_DIR;
@@ -133,7 +133,7 @@ describe.skipIf(!h)('cc2d dashboard in chromium (real stack, smoke run)', () => 
     }
     const text = (await page.locator('body').textContent())!;
     expect(text).toContain(`Protocol A (paper, ${H.input().profile.inputSize} grid)`);
-    expect(text).toContain(result.mreMm.toFixed(2));
+    expect(text).toContain(result.mreMm!.toFixed(2));
     // The report loaded nothing from anywhere: only the dashboard page, its API and the report.
     for (const u of requests) expect(u.startsWith(base) || u.startsWith('data:'), u).toBe(true);
 

@@ -94,7 +94,7 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     const t0 = Date.now();
     firstHandle = await H.start(H.input());
     first = await firstHandle.result();
-    console.log(`full smoke run: ${((Date.now() - t0) / 1000).toFixed(1)} s, MRE ${first.mreMm.toFixed(3)} mm`);
+    console.log(`full smoke run: ${((Date.now() - t0) / 1000).toFixed(1)} s, MRE ${first.mreMm!.toFixed(3)} mm`);
     expect(first.status).toBe('completed');
     expect(first.datasetReused).toBe(false);
     expect(Number.isFinite(first.mreMm)).toBe(true);
@@ -166,7 +166,7 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     // Typed search attributes and the progress query reflect the finished run.
     const attrs = searchAttributesOf((await firstHandle.describe()) as never);
     expect(attrs).toMatchObject({ runId: first.runId, site: H.site, profile: 'smoke', stage: 'done', status: 'completed', datasetVersion: first.datasetVersion, progress: 1 });
-    expect(attrs.mre).toBeCloseTo(first.mreMm, 9);
+    expect(attrs.mre).toBeCloseTo(first.mreMm!, 9);
     expect(await firstHandle.query(progressQuery)).toMatchObject({ stage: 'done', status: 'completed', fraction: 1 });
     // Small history (keys and metrics only): well inside Temporal's budget (docs/reliability.md#f11).
     const history = await firstHandle.fetchHistory();
@@ -190,7 +190,7 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
   it('`runs list` (Temporal visibility) finds the run, with its MRE', async () => {
     const row = await eventually(async () => (await listRuns({ site: H.site })).find((r) => r.runId === first.runId && r.mreMm !== null));
     expect(row).toMatchObject({ runId: first.runId, site: H.site, status: 'completed', profile: 'smoke', datasetVersion: first.datasetVersion });
-    expect(row.mreMm).toBeCloseTo(first.mreMm, 9);
+    expect(row.mreMm).toBeCloseTo(first.mreMm!, 9);
   });
 
   it('the final model beats copying the template and the untrained network (accuracy gate, recomputed from S3)', async () => {

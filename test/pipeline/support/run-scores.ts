@@ -30,11 +30,12 @@ const json = async <T>(store: ObjectStore, key: string, sha256?: string): Promis
 
 /** `input`: the run's input (profile, template, seed); `trainIds`: the images TPL trained on. */
 export async function scoreRun(store: ObjectStore, run: PipelineResult, input: PipelineInput, trainIds: string[]): Promise<RunScores> {
-  const stored = await json<{ gridSize: number; predictionsYx: Record<string, PointYX[]> }>(store, run.artifacts.predictions.key, run.artifacts.predictions.sha256);
+  const stored = await json<{ gridSize: number; predictionsYx: Record<string, PointYX[]>; truthYx: Record<string, PointYX[]> }>(store, run.artifacts.predictions.key, run.artifacts.predictions.sha256);
   const reader = new DatasetReader(store, run.datasetVersion);
   const [labels, description] = await Promise.all([reader.labels(), reader.description()]);
   const grid: GateGrid = { gridSize: stored.gridSize, spacingMm: description.pixelSpacingMm! };
-  const testIds = Object.keys(stored.predictionsYx).sort();
+  // Every image is predicted; the scored (labelled evaluation) ones are those with truth.
+  const testIds = Object.keys(stored.truthYx).sort();
   const score = (predict: (id: string) => ReadonlyArray<readonly [number, number]>): ProtocolMre => {
     const images: GateImage[] = testIds.map((id) => {
       const l = labels.images[id]!;
