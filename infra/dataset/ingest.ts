@@ -13,7 +13,7 @@
  * 5. Images and JSON files are uploaded, then the manifest last (publishWithManifest), so the
  *    version becomes visible only when complete.
  */
-import { DatasetInvalidError, InvalidConfigError, InvalidDatasetKeyError } from '../errors';
+import { DatasetInvalidError, InvalidConfigError } from '../errors';
 import type { ObjectStore } from '../storage/object-store';
 import { sha256Hex } from '../storage/hash';
 import { isPublished } from '../storage/manifest';
@@ -24,21 +24,7 @@ import { colourNote } from './grey';
 import { groundTruth, maxDoctorDisagreementMm } from './ground-truth';
 import { discoverLayout } from './layout';
 import { datasetPrefix, type DatasetDescription, type DatasetLabels, type DatasetSplit, type ImageLabels } from './published';
-import {
-  buildLabels,
-  describeImages,
-  distinctSizes,
-  publishVersion,
-  readHashed,
-  readSource,
-  RESIZE_NOTE,
-  sizesNote,
-  WORKING_IMAGE_NOTE,
-  workingFiles,
-  type OriginalSize,
-  type ProcessedImage,
-} from './publish-version';
-import { isSafeKeySegment } from './safe-path';
+import { buildLabels, checkKeySafety, describeImages, distinctSizes, publishVersion, readHashed, readSource, RESIZE_NOTE, sizeProblems, sizesNote, sortedSizes, WORKING_IMAGE_NOTE, workingFiles, type OriginalSize, type ProcessedImage } from './publish-version';
 import {
   INGEST_FORMAT_VERSION,
   ISBI_LANDMARK_NAMES,
@@ -56,8 +42,7 @@ export const DEFAULT_PIXEL_SPACING_MM = 0.1;
 export const DEFAULT_CONCURRENCY = 2;
 /** ISBI's largest senior–junior distance is 22 mm (image 007, landmark 16); far beyond means a wrong file. */
 export const DEFAULT_MAX_DOCTOR_DISAGREEMENT_MM = 30;
-export const MIN_SIZE = 16;
-export const MAX_SIZE = 2048;
+export { MAX_SIZE, MIN_SIZE } from './publish-version';
 
 export interface IngestOptions {
   datasetDir: string;
@@ -110,21 +95,15 @@ interface NormalisedParams {
 export function normaliseParams(options: IngestOptions): NormalisedParams {
   const errors: string[] = [];
   if (typeof options.datasetDir !== 'string' || options.datasetDir.trim() === '') errors.push('datasetDir: required');
-  if (!Array.isArray(options.sizes) || options.sizes.length === 0) errors.push('sizes: at least one size is required');
-  for (const s of options.sizes ?? []) {
-    if (!Number.isInteger(s) || s < MIN_SIZE || s > MAX_SIZE) errors.push(`sizes: ${String(s)} is not an integer in [${MIN_SIZE}, ${MAX_SIZE}]`);
-  }
+  errors.push(...sizeProblems(options.sizes));
   const pixelSpacingMm = options.pixelSpacingMm ?? DEFAULT_PIXEL_SPACING_MM;
   if (!Number.isFinite(pixelSpacingMm) || pixelSpacingMm <= 0 || pixelSpacingMm > 10) errors.push(`pixelSpacingMm: ${pixelSpacingMm} is not in (0, 10]`);
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) errors.push(`concurrency: ${concurrency} is not an integer in [1, 16]`);
   if (errors.length > 0) throw new InvalidConfigError(`ingest: ${errors.join('; ')}`);
-  const offenders: string[] = [];
-  if (options.datasetDir.includes('\0')) offenders.push('datasetDir (NUL character)');
-  if (options.site !== undefined && !isSafeKeySegment(options.site)) offenders.push(`site ${JSON.stringify(options.site)} (must be a lower-case slug: a-z 0-9 _ -)`);
-  if (offenders.length > 0) throw new InvalidDatasetKeyError(offenders);
+  checkKeySafety(options.datasetDir, 'datasetDir', options.site);
   return {
-    sizes: [...new Set(options.sizes)].sort((a, b) => a - b),
+    sizes: sortedSizes(options.sizes),
     pixelSpacingMm,
     spacingSource: options.pixelSpacingMm === undefined ? 'isbi' : 'fixed',
     concurrency,
@@ -218,18 +197,7 @@ export async function ingestDataset(store: ObjectStore, options: IngestOptions):
     sourceFiles: sourceHashes.length,
     warnings: contentWarnings,
   });
-  const { reused, objectsWritten } = await publishVersion(store, {
-    prefix,
-    datasetVersion,
-    sizes: params.sizes,
-    counts: { ...counts },
-    processed,
-    labels,
-    split,
-    description,
-    ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    report,
-  });
+  const { reused, objectsWritten } = await publishVersion(store, { prefix, datasetVersion, sizes: params.sizes, counts: { ...counts } }, { processed, labels, split, description }, { signal: options.signal, report });
   report({ phase: 'done', done: total, total });
   return { ...base, reused, warnings, objectsWritten, durationMs: Date.now() - started };
 }

@@ -6,11 +6,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { ImageFormatName } from '../../contracts/documents';
+import { InvalidDatasetKeyError } from '../errors';
 import type { ObjectStore } from '../storage/object-store';
 import { sha256Hex } from '../storage/hash';
 import { publishWithManifest } from '../storage/manifest';
 import { toWorkingYx } from './ground-truth';
 import { compareIds } from './layout';
+import { isSafeKeySegment } from './safe-path';
 import { DATASET_FILES, type DatasetDescription, type DatasetLabels, type DatasetSplit, type ImageLabels } from './published';
 import { INGEST_FORMAT_VERSION, type GreyImage8, type IngestProgress, type PointXY } from './types';
 import { makeWorkingPng } from './working-image';
@@ -32,6 +34,31 @@ export interface ProcessedImage {
   pngs: WorkingPng[];
   problems: string[];
   warnings: string[];
+}
+
+export const MIN_SIZE = 16;
+export const MAX_SIZE = 2048;
+
+/** Problems of the working sizes parameter ("sizes: …"), empty when valid. */
+export function sizeProblems(sizes: readonly number[] | undefined): string[] {
+  const errors: string[] = [];
+  if (!Array.isArray(sizes) || sizes.length === 0) errors.push('sizes: at least one size is required');
+  for (const s of sizes ?? []) {
+    if (!Number.isInteger(s) || s < MIN_SIZE || s > MAX_SIZE) errors.push(`sizes: ${String(s)} is not an integer in [${MIN_SIZE}, ${MAX_SIZE}]`);
+  }
+  return errors;
+}
+
+export function sortedSizes(sizes: readonly number[]): number[] {
+  return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
+/** The folder path and site name end up in messages and keys: refuse NUL and non-slug sites. */
+export function checkKeySafety(dir: string, dirField: string, site: string | undefined): void {
+  const offenders: string[] = [];
+  if (dir.includes('\0')) offenders.push(`${dirField} (NUL character)`);
+  if (site !== undefined && !isSafeKeySegment(site)) offenders.push(`site ${JSON.stringify(site)} (must be a lower-case slug: a-z 0-9 _ -)`);
+  if (offenders.length > 0) throw new InvalidDatasetKeyError(offenders);
 }
 
 export const RESIZE_NOTE = 'whole image to SxS, aspect not kept; Pillow-compatible anti-aliased bilinear (triangle filter widened by the shrink factor)';
@@ -130,17 +157,18 @@ export function describeImages(
   };
 }
 
-export interface PublishVersionArgs {
+export interface VersionId {
   prefix: string;
   datasetVersion: string;
   sizes: readonly number[];
   counts: Record<string, number>;
+}
+
+export interface VersionContent {
   processed: readonly ProcessedImage[];
   labels: DatasetLabels;
   split: DatasetSplit;
   description: DatasetDescription;
-  signal?: AbortSignal;
-  report: (progress: IngestProgress) => void;
 }
 
 /**
@@ -148,21 +176,26 @@ export interface PublishVersionArgs {
  * the version is visible only when complete. If another ingest of the same input finished first,
  * the identical manifest is found and the version counts as reused (content-addressed).
  */
-export async function publishVersion(store: ObjectStore, a: PublishVersionArgs): Promise<{ reused: boolean; objectsWritten: number }> {
+export async function publishVersion(
+  store: ObjectStore,
+  v: VersionId,
+  c: VersionContent,
+  io: { signal?: AbortSignal | undefined; report: (progress: IngestProgress) => void },
+): Promise<{ reused: boolean; objectsWritten: number }> {
   const files = [
-    ...a.processed.flatMap((p) => p.pngs),
-    { relKey: DATASET_FILES.labels, bytes: jsonBytes(a.labels) },
-    { relKey: DATASET_FILES.split, bytes: jsonBytes(a.split) },
-    { relKey: DATASET_FILES.description, bytes: jsonBytes(a.description) },
+    ...c.processed.flatMap((p) => p.pngs),
+    { relKey: DATASET_FILES.labels, bytes: jsonBytes(c.labels) },
+    { relKey: DATASET_FILES.split, bytes: jsonBytes(c.split) },
+    { relKey: DATASET_FILES.description, bytes: jsonBytes(c.description) },
   ];
-  a.signal?.throwIfAborted();
-  a.report({ phase: 'publish', done: 0, total: files.length });
-  const published = await publishWithManifest(store, a.prefix, files, {
+  io.signal?.throwIfAborted();
+  io.report({ phase: 'publish', done: 0, total: files.length });
+  const published = await publishWithManifest(store, v.prefix, files, {
     kind: 'dataset',
-    datasetVersion: a.datasetVersion,
+    datasetVersion: v.datasetVersion,
     format: INGEST_FORMAT_VERSION,
-    sizes: [...a.sizes],
-    counts: { ...a.counts },
+    sizes: [...v.sizes],
+    counts: { ...v.counts },
   });
   const reused = published.alreadyPublished;
   return { reused, objectsWritten: reused ? 0 : files.length + 1 };
