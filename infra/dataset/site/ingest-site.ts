@@ -191,6 +191,17 @@ export async function ingestSite(store: ObjectStore, options: SiteIngestOptions)
   return { ...base, reused, warnings, objectsWritten, durationMs: Date.now() - started };
 }
 
+/**
+ * The splits a site folder will have, from a header-level scan (no decoding): what a run's
+ * preflight checks its template and test splits against. Problems of the folder are thrown
+ * (DatasetInvalidError), so a bad folder is refused before any workflow starts.
+ */
+export async function siteSplits(dir: string, templateId: string, spacingMm?: number): Promise<DatasetSplit> {
+  const scan = await scanSiteFolder(dir, { templateId, ...(spacingMm !== undefined ? { spacingMm } : {}) });
+  if (scan.problems.length > 0) throw new DatasetInvalidError(scan.problems.map((p) => `${p.file}: ${p.problem}`));
+  return buildSplit(scan, templateId);
+}
+
 async function spacingCsvFile(scan: SiteScan): Promise<SourceFile[]> {
   const file = { path: path.join(scan.root, SPACING_CSV), relPath: SPACING_CSV };
   const missing: string[] = [];
