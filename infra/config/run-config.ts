@@ -254,11 +254,12 @@ export const RUN_CONFIG_ENV = {
 export const DEFAULT_DATASET_DIR = '../shared/datasets/isbi2015_ceph';
 
 /**
- * Builds and validates the run config: file (if any), then env, then flags. With no dataset
- * given anywhere, ISBI_DIR or ../shared/datasets/isbi2015_ceph is used.
+ * Builds and validates the run config: `base` (a registered site's folder, template, spacing),
+ * then the file (if any), then env, then flags. With no dataset given anywhere, ISBI_DIR or
+ * ../shared/datasets/isbi2015_ceph is used.
  */
-export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEnv = process.env): Promise<RunConfig> {
-  const raw: Record<string, unknown> = flags.config ? await readConfigFile(flags.config) : {};
+export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEnv = process.env, base: Record<string, unknown> = {}): Promise<RunConfig> {
+  const raw: Record<string, unknown> = { ...base, ...(flags.config ? await readConfigFile(flags.config) : {}) };
   const envSite = env[RUN_CONFIG_ENV.site];
   const envProfile = env[RUN_CONFIG_ENV.profile];
   const envTemplate = env[RUN_CONFIG_ENV.template];
@@ -273,7 +274,8 @@ export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEn
   if (flags.seed !== undefined) raw.seed = toInt('seed', flags.seed);
   if (flags.shards !== undefined) raw.pseudoLabelShards = toInt('pseudoLabelShards', flags.shards);
   if (flags.checkpointEvery !== undefined) raw.checkpointEvery = toInt('checkpointEvery', flags.checkpointEvery);
-  if (flags.dataset !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), dir: path.resolve(flags.dataset), version: undefined };
+  // Another folder may have another layout: detected again below.
+  if (flags.dataset !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), dir: path.resolve(flags.dataset), version: undefined, layout: undefined };
   if (flags.spacing !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), pixelSpacingMm: toNumber('dataset.pixelSpacingMm', flags.spacing) };
   if (flags.datasetVersion !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), version: flags.datasetVersion, dir: undefined };
   for (const assignment of flags.set ?? []) {
