@@ -1,5 +1,6 @@
 /**
- * `ingestDataset` (CPU queue): a thin adapter over infra/dataset/ingest. Validates and publishes
+ * `ingestDataset` (CPU queue): a thin adapter over the importers (infra/dataset/ingest for the ISBI
+ * layout, infra/dataset/site/ingest-site for a site folder). Validates and publishes
  * a content-addressed dataset version (or reuses it), heartbeating progress while it works.
  *
  * - Outside a Temporal activity (tests, scripts) it runs without heartbeats.
@@ -10,8 +11,10 @@
  *   half-written one (crash before its manifest) is completed by the next attempt.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { DatasetInvalidError, UserError } from '../infra/errors';
+import { DatasetInvalidError, InvalidConfigError, UserError } from '../infra/errors';
+import { detectDatasetLayout } from '../infra/dataset/detect-layout';
 import { ingestDataset as runIngest } from '../infra/dataset/ingest';
+import { ingestSite } from '../infra/dataset/site/ingest-site';
 import type { IngestProgress } from '../infra/dataset/types';
 import type { ObjectStore } from '../infra/storage/object-store';
 import { ProgressReporter } from './progress';
@@ -64,19 +67,34 @@ export function createIngestActivities(deps: { store: ObjectStore }) {
       const reporter = ctx ? new ProgressReporter(ctx, { stage: 'ingest', step: 0, totalSteps: 1 }) : undefined;
       let lastPhase: IngestProgress['phase'] | undefined;
       try {
-        const result = await runIngest(deps.store, {
-          datasetDir: input.datasetDir,
+        const onProgress = (p: IngestProgress): void => {
+          if (!reporter) return;
+          reporter.update(toStep(p), p.phase !== lastPhase);
+          lastPhase = p.phase;
+        };
+        const common = {
           sizes: input.sizes,
-          ...(input.pixelSpacingMm !== undefined ? { pixelSpacingMm: input.pixelSpacingMm } : {}),
           ...(input.site !== undefined ? { site: input.site } : {}),
           ...(ctx ? { signal: ctx.cancellationSignal } : {}),
-          onProgress: (p) => {
-            if (!reporter) return;
-            reporter.update(toStep(p), p.phase !== lastPhase);
-            lastPhase = p.phase;
-          },
-        });
+          onProgress,
+        };
+        const layout = input.layout ?? (await detectDatasetLayout(input.datasetDir)) ?? 'isbi';
+        if (layout === 'site' && input.templateId === undefined) throw new InvalidConfigError('ingest: a site folder needs the template id (the image whose landmarks define the set)');
+        const result =
+          layout === 'site'
+            ? await ingestSite(deps.store, {
+                ...common,
+                dir: input.datasetDir,
+                templateId: input.templateId as string,
+                ...(input.pixelSpacingMm !== undefined ? { spacingMm: input.pixelSpacingMm } : {}),
+              })
+            : await runIngest(deps.store, {
+                ...common,
+                datasetDir: input.datasetDir,
+                ...(input.pixelSpacingMm !== undefined ? { pixelSpacingMm: input.pixelSpacingMm } : {}),
+              });
         ctx?.log.info('dataset ingested', {
+          layout,
           datasetVersion: result.datasetVersion,
           reused: result.reused,
           images: result.counts.images,

@@ -11,6 +11,7 @@ const COMMAND_MODULES = [
   './commands/dev',
   './commands/doctor',
   './commands/ingest',
+  './commands/site',
   './commands/run',
   './commands/status',
   './commands/cancel',

@@ -18,7 +18,9 @@ import {
 } from '../infra/config/run-config';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE, SEARCH_ATTRIBUTES as SA, WORKFLOW_TASK_QUEUE } from '../infra/config/names';
 import type { StackSettings } from '../infra/config/stack';
+import { detectDatasetLayout } from '../infra/dataset/detect-layout';
 import { discoverLayout } from '../infra/dataset/layout';
+import { siteSplits } from '../infra/dataset/site/ingest-site';
 import { DATASET_FILES, datasetPrefix } from '../infra/dataset/published';
 import { InvalidConfigError, UserError } from '../infra/errors';
 import { NotFoundError } from '../infra/storage/object-store';
@@ -32,6 +34,9 @@ import type { QueueRole } from '../workers/local';
 /** The dataset's splits, from the folder layout or the published version's split.json. */
 export async function datasetSplits(config: RunConfig, settings: StackSettings): Promise<DatasetSplits> {
   if (config.dataset.dir !== undefined) {
+    if ((config.dataset.layout ?? (await detectDatasetLayout(config.dataset.dir))) === 'site') {
+      return siteSplits(config.dataset.dir, config.templateId, config.dataset.pixelSpacingMm);
+    }
     const layout = await discoverLayout(config.dataset.dir);
     const splits: DatasetSplits = {};
     for (const e of layout.entries) (splits[e.split] ??= []).push(e.id);

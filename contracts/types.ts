@@ -48,6 +48,10 @@ export interface IngestInput {
   sizes: number[];
   pixelSpacingMm?: number;
   site?: string;
+  /** Folder layout; detected from the folder when absent. */
+  layout?: 'isbi' | 'site';
+  /** The run's template: a site's landmark set and splits follow from it (the ISBI importer ignores it). */
+  templateId?: string;
 }
 
 export interface IngestOutput {

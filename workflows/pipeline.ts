@@ -38,6 +38,8 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
             datasetDir: config.dataset.dir!,
             sizes: [profile.inputSize],
             site: config.site,
+            templateId: config.templateId,
+            ...(config.dataset.layout !== undefined ? { layout: config.dataset.layout } : {}),
             ...(config.dataset.pixelSpacingMm !== undefined ? { pixelSpacingMm: config.dataset.pixelSpacingMm } : {}),
           }),
     );

@@ -42,11 +42,11 @@ function intArg(name: string) {
   };
 }
 
-function collectSize(value: string, previous: number[] | undefined): number[] {
+export function collectSize(value: string, previous: number[] | undefined): number[] {
   return [...(previous ?? []), intArg('--size')(value)];
 }
 
-function positiveNumber(value: string): number {
+export function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--spacing must be a positive number (mm per pixel)');
   return n;
@@ -60,7 +60,7 @@ const PHASE_LABEL: Record<IngestProgress['phase'], string> = {
   done: 'done',
 };
 
-function progressPrinter(): (p: IngestProgress) => void {
+export function progressPrinter(): (p: IngestProgress) => void {
   const tty = process.stderr.isTTY === true;
   let lastKey = '';
   return (p) => {

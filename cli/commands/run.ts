@@ -1,7 +1,8 @@
 /**
  * `cc2d run`: start a pipeline run and follow it. The config is validated completely (schema,
  * profile, template vs. the dataset's splits) BEFORE a workflow starts; an invalid one exits 2
- * naming the field.
+ * naming the field. `--site NAME` of a registered site fills the folder, template and spacing
+ * from its record (any flag, env or config file value still wins).
  */
 import type { Command } from 'commander';
 import { loadRunConfig, type RunConfigFlags } from '../../infra/config/run-config';
@@ -11,6 +12,7 @@ import { withClient } from '../../infra/temporal/connect';
 import { collect } from '../options';
 import { preflight } from '../pipeline-client';
 import { runAndFollow, type FollowFlags } from '../run-follow';
+import { registeredSiteDefaults } from './site';
 
 interface RunFlags extends RunConfigFlags, FollowFlags {
   runId?: string;
@@ -23,9 +25,10 @@ export function register(program: Command): void {
     .option('-c, --config <file>', 'run config (YAML or JSON)')
     .option('--profile <name>', 'smoke | cpu | paper')
     .option('--template <id>', 'template image id (a training image)')
-    .option('--dataset <dir>', 'dataset folder (ISBI 2015 layout); default $ISBI_DIR or ../shared/datasets/isbi2015_ceph')
+    .option('--dataset <dir>', 'dataset folder (ISBI 2015 layout or a site folder); default: the registered site\'s folder, else $ISBI_DIR or ../shared/datasets/isbi2015_ceph')
     .option('--dataset-version <id>', 'an already published dataset version instead of a folder')
-    .option('--site <name>', 'site name (search attribute, schedules)')
+    .option('--site <name>', 'site name (search attribute, schedules); a registered site (cc2d site add) supplies its folder, template and spacing')
+    .option('--spacing <mm>', 'pixel spacing in mm (dataset.pixelSpacingMm)')
     .option('--seed <n>', 'run seed (default 2022)')
     .option('--shards <n>', 'pseudo-label shards (parallel activities)')
     .option('--checkpoint-every <n>', 'checkpoint interval in training steps')
@@ -38,7 +41,7 @@ export function register(program: Command): void {
     .action(async (flags: RunFlags) => {
       if (!['auto', 'local', 'none'].includes(flags.workers)) throw new UserError(`--workers: expected auto, local or none, got "${flags.workers}"`);
       const settings = loadStackSettings();
-      const config = await loadRunConfig(flags);
+      const config = await loadRunConfig(flags, process.env, await registeredSiteDefaults(settings, flags.site));
       const input = await preflight(config, settings);
       await withClient(settings, (client) => runAndFollow(client, settings, input, flags));
     });

@@ -16,6 +16,7 @@ import type { cc2dPipeline } from '../../workflows';
 import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
 import { collect } from '../options';
 import { preflight } from '../pipeline-client';
+import { registeredSiteDefaults } from './site';
 
 export const SCHEDULE_PREFIX = 'cc2d-site-';
 
@@ -88,9 +89,10 @@ export function register(program: Command): void {
   schedule
     .command('create')
     .description('Create the schedule of a site (its dataset folder + template); validated like `run`')
-    .requiredOption('--site <name>', 'site name')
+    .requiredOption('--site <name>', 'site name; a registered site (cc2d site add) supplies its folder, template and spacing')
     .option('-c, --config <file>', 'run config (YAML or JSON)')
-    .option('--dataset <dir>', "the site's image folder (ISBI layout)")
+    .option('--dataset <dir>', "the site's image folder (site folder or ISBI layout)")
+    .option('--spacing <mm>', 'pixel spacing in mm (dataset.pixelSpacingMm)')
     .option('--template <id>', "the site's labelled template id")
     .option('--profile <name>', 'smoke | cpu | paper')
     .option('--seed <n>', 'run seed')
@@ -104,7 +106,7 @@ export function register(program: Command): void {
     .action(async (flags: CreateFlags) => {
       if ((flags.every === undefined) === (flags.cron === undefined)) throw new UserError('schedule create: give exactly one of --every or --cron');
       const settings = loadStackSettings();
-      const config = await loadRunConfig(flags);
+      const config = await loadRunConfig(flags, process.env, await registeredSiteDefaults(settings, flags.site));
       if (config.dataset.dir === undefined) throw new UserError('schedule create: a site schedule needs dataset.dir (its image folder), not a fixed dataset version');
       const input = await preflight(config, settings);
       const scheduleId = scheduleIdOf(config.site);

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { detectDatasetLayout } from '../dataset/detect-layout';
 import { InvalidConfigError } from '../errors';
 import { sha256OfJson } from '../storage/hash';
 import { resolveProfile, SslProfileSchema, TplProfileSchema, type Profile } from '../../ml/profiles';
@@ -22,15 +23,30 @@ const DatasetIdSchema = z
   .pipe(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be a file stem of letters, digits, "_", "." or "-"'));
 
 /** A site is a stable, index-friendly name (it becomes a search attribute and part of run ids). */
-const SiteSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, 'must be lowercase letters, digits and "-" (at most 48 characters)');
+export const SITE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,47}$/;
+export const SITE_NAME_RULE = 'must be lowercase letters, digits and "-" (at most 48 characters)';
+const SiteSchema = z.string().regex(SITE_NAME_PATTERN, SITE_NAME_RULE);
+
+/** How dataset.dir is laid out: the official ISBI 2015 folders, or a site folder (images/, landmarks/). */
+export type DatasetLayout = 'isbi' | 'site';
+
+/** The split a site dataset holds its labelled non-template images in. */
+export const SITE_EVAL_SPLIT = 'eval';
+const ISBI_DEFAULT_TEMPLATE = '125';
+const ISBI_TEST_SPLITS = ['test1', 'test2'];
 
 const DatasetSchema = z
   .object({
-    /** A folder in the official ISBI 2015 layout, ingested (or reused if unchanged) by the run. */
+    /** A folder (ISBI 2015 layout or a site folder), ingested (or reused if unchanged) by the run. */
     dir: z.string().min(1).optional(),
+    /** Layout of `dir`; when absent it is detected from the folder (images/ -> site, RawImage/ -> isbi). */
+    layout: z.enum(['isbi', 'site']).optional(),
     /** An already published dataset version id (datasets/<version>/). */
     version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a dataset version id').optional(),
-    /** Original pixel spacing in mm; ISBI 2015 is 0.1 mm. */
+    /**
+     * Original pixel spacing in mm. ISBI: every image (default 0.1 mm). A site: images without a
+     * DICOM tag or spacing.csv entry (none: their spacing is unknown and metrics are in pixels).
+     */
     pixelSpacingMm: z.number().positive().max(10).optional(),
   })
   .strict()
@@ -44,8 +60,8 @@ const SplitSchema = z
   .object({
     /** Training images (unlabelled except the template); "all" = the dataset's train split. */
     trainIds: z.union([z.literal('all'), z.array(DatasetIdSchema).min(1)]).default('all'),
-    /** Test splits to evaluate; splits absent from the dataset are reported as not covered. */
-    testSplits: z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be a split name such as test1')).min(1).default(['test1', 'test2']),
+    /** Test splits to evaluate (default: ISBI test1 + test2, a site eval); splits absent from the dataset are reported as not covered. */
+    testSplits: z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be a split name such as test1')).min(1).optional(),
   })
   .strict();
 
@@ -61,9 +77,9 @@ export const RunConfigSchema = z
   .object({
     site: SiteSchema.default('default'),
     dataset: DatasetSchema,
-    split: SplitSchema.default({ trainIds: 'all', testSplits: ['test1', 'test2'] }),
-    /** The one labelled training image (docs/method.md#matching: the final reference code uses 125). */
-    templateId: DatasetIdSchema.default('125'),
+    split: SplitSchema.default({ trainIds: 'all' }),
+    /** The one labelled training image (ISBI default 125, as the reference code; a site must name it). */
+    templateId: DatasetIdSchema.optional(),
     profile: z.enum(['paper', 'cpu', 'smoke']).default('cpu'),
     overrides: OverridesSchema.default({}),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(2022),
@@ -83,7 +99,15 @@ export const RunConfigSchema = z
       .default({}),
   })
   .strict()
-  .superRefine((c, ctx) => {
+  .transform((raw, ctx) => {
+    // Defaults that depend on the layout: a site has no conventional template and evaluates `eval`.
+    const site = raw.dataset.layout === 'site';
+    if (raw.templateId === undefined && site) {
+      ctx.addIssue({ code: 'custom', path: ['templateId'], message: 'required for a site dataset (the id of its one labelled image)' });
+      return z.NEVER;
+    }
+    const templateId = raw.templateId ?? ISBI_DEFAULT_TEMPLATE;
+    const c = { ...raw, templateId, split: { trainIds: raw.split.trainIds, testSplits: raw.split.testSplits ?? (site ? [SITE_EVAL_SPLIT] : [...ISBI_TEST_SPLITS]) } };
     if (Array.isArray(c.split.trainIds)) {
       const seen = new Set<string>();
       for (const id of c.split.trainIds) {
@@ -94,6 +118,7 @@ export const RunConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['templateId'], message: `"${c.templateId}" must be one of split.trainIds (the template is a training image, rule B6, docs/reliability.md#b6)` });
       }
     }
+    return c;
   });
 
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
@@ -144,7 +169,7 @@ export function resolveRunProfile(config: RunConfig): Profile {
 export function configHashOf(config: RunConfig, profile: Profile): string {
   // Where data came from and which worker pool ran it do not change the result.
   const { dataset, taskQueues: _queues, ...rest } = config;
-  const { dir: _dir, version: _version, ...datasetParams } = dataset;
+  const { dir: _dir, version: _version, layout: _layout, ...datasetParams } = dataset;
   return sha256OfJson({ config: { ...rest, dataset: datasetParams }, profile });
 }
 
@@ -184,6 +209,8 @@ export interface RunConfigFlags {
   site?: string;
   dataset?: string;
   datasetVersion?: string;
+  /** Site pixel spacing in mm (dataset.pixelSpacingMm). */
+  spacing?: string;
   template?: string;
   profile?: string;
   seed?: string;
@@ -196,6 +223,12 @@ export interface RunConfigFlags {
 function toInt(field: string, value: string): number {
   if (!/^-?\d+$/.test(value.trim())) throw new InvalidConfigError(`invalid run config:\n  - config.${field}: expected an integer, got "${value}"`);
   return Number(value);
+}
+
+function toNumber(field: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidConfigError(`invalid run config:\n  - config.${field}: expected a number, got "${value}"`);
+  return n;
 }
 
 function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): void {
@@ -221,11 +254,12 @@ export const RUN_CONFIG_ENV = {
 export const DEFAULT_DATASET_DIR = '../shared/datasets/isbi2015_ceph';
 
 /**
- * Builds and validates the run config: file (if any), then env, then flags. With no dataset
- * given anywhere, ISBI_DIR or ../shared/datasets/isbi2015_ceph is used.
+ * Builds and validates the run config: `base` (a registered site's folder, template, spacing),
+ * then the file (if any), then env, then flags. With no dataset given anywhere, ISBI_DIR or
+ * ../shared/datasets/isbi2015_ceph is used.
  */
-export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEnv = process.env): Promise<RunConfig> {
-  const raw: Record<string, unknown> = flags.config ? await readConfigFile(flags.config) : {};
+export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEnv = process.env, base: Record<string, unknown> = {}): Promise<RunConfig> {
+  const raw: Record<string, unknown> = { ...base, ...(flags.config ? await readConfigFile(flags.config) : {}) };
   const envSite = env[RUN_CONFIG_ENV.site];
   const envProfile = env[RUN_CONFIG_ENV.profile];
   const envTemplate = env[RUN_CONFIG_ENV.template];
@@ -240,7 +274,9 @@ export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEn
   if (flags.seed !== undefined) raw.seed = toInt('seed', flags.seed);
   if (flags.shards !== undefined) raw.pseudoLabelShards = toInt('pseudoLabelShards', flags.shards);
   if (flags.checkpointEvery !== undefined) raw.checkpointEvery = toInt('checkpointEvery', flags.checkpointEvery);
-  if (flags.dataset !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), dir: path.resolve(flags.dataset), version: undefined };
+  // Another folder may have another layout: detected again below.
+  if (flags.dataset !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), dir: path.resolve(flags.dataset), version: undefined, layout: undefined };
+  if (flags.spacing !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), pixelSpacingMm: toNumber('dataset.pixelSpacingMm', flags.spacing) };
   if (flags.datasetVersion !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), version: flags.datasetVersion, dir: undefined };
   for (const assignment of flags.set ?? []) {
     const eq = assignment.indexOf('=');
@@ -251,6 +287,8 @@ export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEn
   const ds = raw.dataset as Record<string, unknown>;
   if (ds && typeof ds === 'object') {
     for (const k of Object.keys(ds)) if (ds[k] === undefined) delete ds[k];
+    // The layout decides the defaults (template, test splits), so a site folder is recognised here.
+    if (typeof ds.dir === 'string' && ds.layout === undefined && (await detectDatasetLayout(ds.dir)) === 'site') ds.layout = 'site';
   }
   return parseRunConfig(raw);
 }
@@ -263,7 +301,8 @@ export interface DatasetSplits {
 
 /**
  * The checks that need the dataset's split (docs/reliability.md#b6): the template is in the train split and in
- * no test split, every listed train id exists, and at least one requested test split exists.
+ * no test split, every listed train id exists, and (except for a site) at least one requested
+ * test split exists.
  * Throws `InvalidConfigError` naming the field.
  */
 export function checkConfigAgainstSplits(config: RunConfig, splits: DatasetSplits): void {
@@ -281,7 +320,8 @@ export function checkConfigAgainstSplits(config: RunConfig, splits: DatasetSplit
     const missing = config.split.trainIds.filter((id) => !train.has(id));
     if (missing.length > 0) problems.push(`config.split.trainIds: not in the dataset's train split: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`);
   }
-  if (!config.split.testSplits.some((s) => (splits[s]?.length ?? 0) > 0)) {
+  // A site may have no labelled image besides its template: the run then predicts without metrics.
+  if (config.dataset.layout !== 'site' && !config.split.testSplits.some((s) => (splits[s]?.length ?? 0) > 0)) {
     problems.push(`config.split.testSplits: none of [${config.split.testSplits.join(', ')}] exists in the dataset (it has ${Object.keys(splits).join(', ')})`);
   }
   if (problems.length > 0) throw new InvalidConfigError(`invalid run config:\n  - ${problems.join('\n  - ')}`);

@@ -13,27 +13,18 @@
  * 5. Images and JSON files are uploaded, then the manifest last (publishWithManifest), so the
  *    version becomes visible only when complete.
  */
-import { readFile } from 'node:fs/promises';
-import type { ImageFormatName } from '../../contracts/documents';
-import { DatasetInvalidError, InvalidConfigError, InvalidDatasetKeyError } from '../errors';
+import { DatasetInvalidError, InvalidConfigError } from '../errors';
 import type { ObjectStore } from '../storage/object-store';
 import { sha256Hex } from '../storage/hash';
-import { isPublished, publishWithManifest } from '../storage/manifest';
+import { isPublished } from '../storage/manifest';
 import { parseAnnotationBytes } from './annotation';
 import { mapLimit } from './concurrency';
 import { decodeGrey, ImageProblem } from './decode-image';
 import { colourNote } from './grey';
-import { groundTruth, maxDoctorDisagreementMm, toWorkingYx } from './ground-truth';
-import { compareIds, discoverLayout } from './layout';
-import {
-  DATASET_FILES,
-  datasetPrefix,
-  type DatasetDescription,
-  type DatasetLabels,
-  type DatasetSplit,
-  type ImageLabels,
-} from './published';
-import { isSafeKeySegment } from './safe-path';
+import { groundTruth, maxDoctorDisagreementMm } from './ground-truth';
+import { discoverLayout } from './layout';
+import { datasetPrefix, type DatasetDescription, type DatasetLabels, type DatasetSplit, type ImageLabels } from './published';
+import { buildLabels, checkKeySafety, describeImages, distinctSizes, publishVersion, readHashed, readSource, RESIZE_NOTE, sizeProblems, sizesNote, sortedSizes, WORKING_IMAGE_NOTE, workingFiles, type OriginalSize, type ProcessedImage } from './publish-version';
 import {
   INGEST_FORMAT_VERSION,
   ISBI_LANDMARK_NAMES,
@@ -46,14 +37,12 @@ import {
   type Split,
 } from './types';
 import { computeVersionId, type SourceFileHash } from './version';
-import { makeWorkingPng } from './working-image';
 
 export const DEFAULT_PIXEL_SPACING_MM = 0.1;
 export const DEFAULT_CONCURRENCY = 2;
 /** ISBI's largest senior–junior distance is 22 mm (image 007, landmark 16); far beyond means a wrong file. */
 export const DEFAULT_MAX_DOCTOR_DISAGREEMENT_MM = 30;
-export const MIN_SIZE = 16;
-export const MAX_SIZE = 2048;
+export { MAX_SIZE, MIN_SIZE } from './publish-version';
 
 export interface IngestOptions {
   datasetDir: string;
@@ -106,21 +95,15 @@ interface NormalisedParams {
 export function normaliseParams(options: IngestOptions): NormalisedParams {
   const errors: string[] = [];
   if (typeof options.datasetDir !== 'string' || options.datasetDir.trim() === '') errors.push('datasetDir: required');
-  if (!Array.isArray(options.sizes) || options.sizes.length === 0) errors.push('sizes: at least one size is required');
-  for (const s of options.sizes ?? []) {
-    if (!Number.isInteger(s) || s < MIN_SIZE || s > MAX_SIZE) errors.push(`sizes: ${String(s)} is not an integer in [${MIN_SIZE}, ${MAX_SIZE}]`);
-  }
+  errors.push(...sizeProblems(options.sizes));
   const pixelSpacingMm = options.pixelSpacingMm ?? DEFAULT_PIXEL_SPACING_MM;
   if (!Number.isFinite(pixelSpacingMm) || pixelSpacingMm <= 0 || pixelSpacingMm > 10) errors.push(`pixelSpacingMm: ${pixelSpacingMm} is not in (0, 10]`);
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) errors.push(`concurrency: ${concurrency} is not an integer in [1, 16]`);
   if (errors.length > 0) throw new InvalidConfigError(`ingest: ${errors.join('; ')}`);
-  const offenders: string[] = [];
-  if (options.datasetDir.includes('\0')) offenders.push('datasetDir (NUL character)');
-  if (options.site !== undefined && !isSafeKeySegment(options.site)) offenders.push(`site ${JSON.stringify(options.site)} (must be a lower-case slug: a-z 0-9 _ -)`);
-  if (offenders.length > 0) throw new InvalidDatasetKeyError(offenders);
+  checkKeySafety(options.datasetDir, 'datasetDir', options.site);
   return {
-    sizes: [...new Set(options.sizes)].sort((a, b) => a - b),
+    sizes: sortedSizes(options.sizes),
     pixelSpacingMm,
     spacingSource: options.pixelSpacingMm === undefined ? 'isbi' : 'fixed',
     concurrency,
@@ -137,14 +120,6 @@ interface HashedEntry {
   juniorBytes: Uint8Array;
   seniorSha256: string;
   juniorSha256: string;
-}
-
-interface ProcessedEntry {
-  id: string;
-  labels?: ImageLabels;
-  pngs: Array<{ relKey: string; bytes: Uint8Array }>;
-  problems: string[];
-  warnings: string[];
 }
 
 export async function ingestDataset(store: ObjectStore, options: IngestOptions): Promise<IngestResult> {
@@ -167,11 +142,7 @@ export async function ingestDataset(store: ObjectStore, options: IngestOptions):
   let hashedCount = 0;
   const hashedOrNot = await mapLimit(layout.entries, 4, async (entry): Promise<HashedEntry | undefined> => {
     options.signal?.throwIfAborted();
-    const read = async (file: { path: string; relPath: string }): Promise<Buffer | undefined> =>
-      readFile(file.path).catch((err: NodeJS.ErrnoException) => {
-        problems.push(`${file.relPath}: cannot read (${err.code ?? 'error'})`);
-        return undefined;
-      });
+    const read = (file: { path: string; relPath: string }): Promise<Buffer | undefined> => readSource(file, problems);
     const [image, seniorBytes, juniorBytes] = await Promise.all([read(entry.image), read(entry.senior), read(entry.junior)]);
     report({ phase: 'hash', done: ++hashedCount, total });
     if (image === undefined || seniorBytes === undefined || juniorBytes === undefined) return undefined;
@@ -197,7 +168,7 @@ export async function ingestDataset(store: ObjectStore, options: IngestOptions):
   let processedCount = 0;
   // Once any problem is known nothing will be published: keep validating, skip resizing.
   let anyProblem = problems.length > 0;
-  const processed = await mapLimit(hashed, params.concurrency, async (h): Promise<ProcessedEntry> => {
+  const processed = await mapLimit(hashed, params.concurrency, async (h): Promise<ProcessedImage> => {
     options.signal?.throwIfAborted();
     const result = await processEntry(h, params, anyProblem);
     if (result.problems.length > 0) anyProblem = true;
@@ -209,12 +180,11 @@ export async function ingestDataset(store: ObjectStore, options: IngestOptions):
   // Working PNGs are held in memory until publish (publishWithManifest takes bytes): about
   // 0.13 MB per image at sizes [192, 384], i.e. ~40 MB for the 300 ISBI images.
 
-  const labels = buildLabels(processed);
+  const labels = buildLabels(processed, ISBI_LANDMARK_NAMES);
   const sizesSeen = distinctSizes(labels);
   // dataset.json holds only notes that follow from the hashed content, so equal ids mean equal
   // bytes; notes about the folder (ignored files) are returned to the caller only.
-  const contentWarnings: string[] = processed.flatMap((p) => p.warnings);
-  if (sizesSeen.length > 1) contentWarnings.push(`images have ${sizesSeen.length} different original sizes; each is scaled by its own size`);
+  const contentWarnings: string[] = [...processed.flatMap((p) => p.warnings), ...sizesNote(sizesSeen)];
   warnings.push(...contentWarnings);
   const split = buildSplit(layout.entries);
   const description = buildDescription({
@@ -227,29 +197,12 @@ export async function ingestDataset(store: ObjectStore, options: IngestOptions):
     sourceFiles: sourceHashes.length,
     warnings: contentWarnings,
   });
-  const files = [
-    ...processed.flatMap((p) => p.pngs),
-    { relKey: DATASET_FILES.labels, bytes: jsonBytes(labels) },
-    { relKey: DATASET_FILES.split, bytes: jsonBytes(split) },
-    { relKey: DATASET_FILES.description, bytes: jsonBytes(description) },
-  ];
-  options.signal?.throwIfAborted();
-  report({ phase: 'publish', done: 0, total: files.length });
-  // If another ingest of the same input finished first, publishWithManifest finds the identical
-  // manifest and reports alreadyPublished (content-addressed: same id, same bytes).
-  const published = await publishWithManifest(store, prefix, files, {
-    kind: 'dataset',
-    datasetVersion,
-    format: INGEST_FORMAT_VERSION,
-    sizes: params.sizes,
-    counts: { ...counts },
-  });
-  const reused = published.alreadyPublished;
+  const { reused, objectsWritten } = await publishVersion(store, { prefix, datasetVersion, sizes: params.sizes, counts: { ...counts } }, { processed, labels, split, description }, { signal: options.signal, report });
   report({ phase: 'done', done: total, total });
-  return { ...base, reused, warnings, objectsWritten: reused ? 0 : files.length + 1, durationMs: Date.now() - started };
+  return { ...base, reused, warnings, objectsWritten, durationMs: Date.now() - started };
 }
 
-async function processEntry(h: HashedEntry, params: NormalisedParams, validateOnly: boolean): Promise<ProcessedEntry> {
+async function processEntry(h: HashedEntry, params: NormalisedParams, validateOnly: boolean): Promise<ProcessedImage> {
   const { entry } = h;
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -258,17 +211,8 @@ async function processEntry(h: HashedEntry, params: NormalisedParams, validateOn
   for (const p of senior.problems) problems.push(`${entry.senior.relPath}: ${p}`);
   for (const p of junior.problems) problems.push(`${entry.junior.relPath}: ${p}`);
 
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(entry.image.path);
-  } catch (err) {
-    problems.push(`${entry.image.relPath}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    return { id: entry.id, pngs: [], problems, warnings };
-  }
-  if (sha256Hex(bytes) !== h.imageSha256) {
-    problems.push(`${entry.image.relPath}: file changed during ingestion`);
-    return { id: entry.id, pngs: [], problems, warnings };
-  }
+  const bytes = await readHashed(entry.image, h.imageSha256, problems);
+  if (bytes === undefined) return { id: entry.id, pngs: [], problems, warnings };
   let image;
   try {
     image = await decodeGrey(bytes, entry.image.format, params.maxInputPixels);
@@ -301,12 +245,7 @@ async function processEntry(h: HashedEntry, params: NormalisedParams, validateOn
   if (validateOnly) return { id: entry.id, pngs: [], problems, warnings };
 
   const gt = groundTruth(senior.points, junior.points);
-  const workingYx: ImageLabels['workingYx'] = {};
-  const pngs: ProcessedEntry['pngs'] = [];
-  for (const size of params.sizes) {
-    workingYx[String(size)] = toWorkingYx(gt.gtTruncXyPx, width, height, size);
-    pngs.push({ relKey: DATASET_FILES.image(size, entry.id), bytes: await makeWorkingPng(image, size) });
-  }
+  const { workingYx, pngs } = await workingFiles(entry.id, image, gt.gtTruncXyPx, params.sizes);
   const labels: ImageLabels = {
     split: entry.split,
     widthPx: width,
@@ -331,34 +270,10 @@ function countSplits(entries: readonly LayoutEntry[]): IngestCounts {
   return counts;
 }
 
-function buildLabels(processed: readonly ProcessedEntry[]): DatasetLabels {
-  const images: Record<string, ImageLabels> = {};
-  const ids: string[] = [];
-  for (const p of processed) {
-    if (p.labels === undefined) continue;
-    images[p.id] = p.labels;
-    ids.push(p.id);
-  }
-  ids.sort(compareIds);
-  return { format: 'cc2d-labels-v2', landmarkCount: LANDMARK_COUNT, landmarkNames: [...ISBI_LANDMARK_NAMES], ids, images };
-}
-
 function buildSplit(entries: readonly LayoutEntry[]): DatasetSplit {
   const split: DatasetSplit = { train: [], test1: [], test2: [] };
   for (const e of entries) split[e.split].push(e.id);
   return split;
-}
-
-function distinctSizes(labels: DatasetLabels): Array<{ widthPx: number; heightPx: number; images: number }> {
-  const m = new Map<string, { widthPx: number; heightPx: number; images: number }>();
-  for (const id of labels.ids) {
-    const l = labels.images[id] as ImageLabels;
-    const k = `${l.widthPx}x${l.heightPx}`;
-    const cur = m.get(k) ?? { widthPx: l.widthPx, heightPx: l.heightPx, images: 0 };
-    cur.images++;
-    m.set(k, cur);
-  }
-  return [...m.values()].sort((a, b) => b.images - a.images || a.widthPx - b.widthPx || a.heightPx - b.heightPx);
 }
 
 function buildDescription(args: {
@@ -367,24 +282,12 @@ function buildDescription(args: {
   counts: IngestCounts;
   split: DatasetSplit;
   labels: DatasetLabels;
-  sizesSeen: Array<{ widthPx: number; heightPx: number; images: number }>;
+  sizesSeen: OriginalSize[];
   sourceFiles: number;
   warnings: string[];
 }): DatasetDescription {
   const { params, labels, sizesSeen } = args;
-  const formats: Partial<Record<ImageFormatName, number>> = {};
-  for (const id of labels.ids) {
-    const f = (labels.images[id] as ImageLabels).sourceFormat;
-    formats[f] = (formats[f] ?? 0) + 1;
-  }
-  const formatKeys = Object.keys(formats) as ImageFormatName[];
-  const only = sizesSeen.length === 1 ? sizesSeen[0] : undefined;
-  const mmPerWorkingPx =
-    only === undefined
-      ? undefined
-      : Object.fromEntries(
-          params.sizes.map((s) => [String(s), { y: (params.pixelSpacingMm * only.heightPx) / s, x: (params.pixelSpacingMm * only.widthPx) / s }]),
-        );
+  const { formatKeys, ...images } = describeImages(labels, sizesSeen, params.sizes, params.pixelSpacingMm);
   const splits = (Object.keys(SPLIT_FOLDERS) as Split[]).filter((s) => args.split[s].length > 0);
   return {
     format: INGEST_FORMAT_VERSION,
@@ -399,16 +302,13 @@ function buildDescription(args: {
     counts: { ...args.counts, labelled: args.labels.ids.length },
     splits,
     testIdsCovered: { test1: args.split.test1, test2: args.split.test2 },
-    imageFormat: formatKeys.length === 1 ? (formatKeys[0] as ImageFormatName) : 'mixed',
-    imageFormats: formats,
-    originalSizes: sizesSeen,
-    ...(mmPerWorkingPx !== undefined ? { mmPerWorkingPx } : {}),
+    ...images,
     groundTruth: {
       paper: 'gtTruncXyPx = int(0.5*(junior+senior)) per coordinate, original px; workingYx[S] = [int(y*S/H), int(x*S/W)] of it',
       clean: 'gtMeanXyPx = 0.5*(junior+senior), original px, untruncated',
     },
-    resize: 'whole image to SxS, aspect not kept; Pillow-compatible anti-aliased bilinear (triangle filter widened by the shrink factor)',
-    workingImage: '8-bit greyscale PNG at images/<S>/<id>.png',
+    resize: RESIZE_NOTE,
+    workingImage: WORKING_IMAGE_NOTE,
     source: {
       layout: 'ISBI 2015 official: RawImage/{TrainingData,Test1Data[,Test2Data]}/<id>.<ext>, AnnotationsByMD/400_{senior,junior}/<id>.txt',
       description:
@@ -421,8 +321,4 @@ function buildDescription(args: {
     },
     warnings: args.warnings,
   };
-}
-
-function jsonBytes(value: unknown): Uint8Array {
-  return new TextEncoder().encode(`${JSON.stringify(value)}\n`);
 }

@@ -3,7 +3,8 @@
  * holding INGEST_FORMAT_VERSION, the ingestion parameters that change published bytes (sizes,
  * pixel spacing) and the sorted (relative path, sha256) list of every source file. Identical input
  * therefore gives an identical id; any changed byte, file, size or spacing gives a new one.
- * The site is deliberately NOT part of it: the same data ingested at two sites is one version.
+ * A site folder's import adds its template and `--spacing` (the ISBI document is unchanged).
+ * The site name is deliberately NOT part of it: the same data ingested at two sites is one version.
  */
 import { sha256Hex } from '../storage/hash';
 import { INGEST_FORMAT_VERSION } from './types';
@@ -15,14 +16,21 @@ export interface SourceFileHash {
 
 export interface VersionParams {
   sizes: readonly number[];
-  pixelSpacingMm: number;
+  /** ISBI importer: the spacing of every image. */
+  pixelSpacingMm?: number;
+  /** Site importer: the template (it defines the landmark set and the splits) and `--spacing` (null: none). */
+  site?: { templateId: string; spacingMm: number | null };
 }
 
 export function canonicalVersionDocument(files: readonly SourceFileHash[], params: VersionParams): string {
   const sorted = [...files].sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
   return JSON.stringify({
     format: INGEST_FORMAT_VERSION,
-    params: { sizes: [...new Set(params.sizes)].sort((a, b) => a - b), pixelSpacingMm: params.pixelSpacingMm },
+    params: {
+      sizes: [...new Set(params.sizes)].sort((a, b) => a - b),
+      ...(params.pixelSpacingMm !== undefined ? { pixelSpacingMm: params.pixelSpacingMm } : {}),
+      ...(params.site !== undefined ? { kind: 'site', templateId: params.site.templateId, spacingMm: params.site.spacingMm } : {}),
+    },
     files: sorted.map((f) => [f.relPath, f.sha256]),
   });
 }

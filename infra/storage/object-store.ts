@@ -13,6 +13,8 @@ export interface PutOptions {
   contentType?: string;
   /** Conditional create (`If-None-Match: *`): fails with `PreconditionFailedError` if the key exists. */
   ifNoneMatch?: boolean;
+  /** Conditional replace (`If-Match: <etag>`): fails with `PreconditionFailedError` if the object changed or is gone. */
+  ifMatch?: string;
 }
 
 export interface ObjectInfo {

@@ -6,8 +6,9 @@
  * - Every put computes SHA-256 locally, sends it as `x-amz-checksum-sha256` so the SERVER
  *   rejects a body that changed in transit, and records it as `x-amz-meta-sha256`.
  *   `get(key, expectSha256)` re-hashes what it received and throws IntegrityError naming the key.
- * - Conditional create (`ifNoneMatch`) uses `If-None-Match: *`; SeaweedFS 4.48 enforces it
- *   (docs/s3-fidelity.md), so no HEAD-then-PUT emulation is needed.
+ * - Conditional create (`ifNoneMatch`) uses `If-None-Match: *`, conditional replace (`ifMatch`)
+ *   `If-Match: <etag>`; SeaweedFS 4.48 enforces both (docs/s3-fidelity.md), so no HEAD-then-PUT
+ *   emulation is needed.
  * - Errors are re-thrown as StorageError / NotFoundError / PreconditionFailedError built from
  *   scrubbed text only: no credentials, signatures or presigned query strings, and no `cause`
  *   that would carry the SDK's request/response objects into logs or workflow failures.
@@ -187,10 +188,12 @@ export function createS3Store(settings: Pick<StackSettings, 's3'>, options: S3St
             ChecksumSHA256: digest.toString('base64'),
             Metadata: { sha256 },
             ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+            ...(opts.ifMatch !== undefined ? { IfMatch: opts.ifMatch } : {}),
           }),
         );
       } catch (err) {
-        if (opts.ifNoneMatch && (codeOf(err) === 'PreconditionFailed' || statusOf(err) === 412)) {
+        const conditional = opts.ifNoneMatch === true || opts.ifMatch !== undefined;
+        if (conditional && (codeOf(err) === 'PreconditionFailed' || statusOf(err) === 412 || (opts.ifMatch !== undefined && isNotFound(err)))) {
           throw new PreconditionFailedError(key);
         }
         fail('put', key, err);

@@ -3,6 +3,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIngestActivities } from '../../activities/ingest-dataset';
 import type { IngestOutput } from '../../contracts/types';
+import { makeFlatSite } from './site/support/site-fixture';
 import { makeFixture, type Fixture } from './support/fixtures';
 import { RecordingMemoryStore } from './support/memory-store';
 
@@ -26,6 +27,16 @@ describe('ingestDataset activity', () => {
     expect(beats.at(-1)).toMatchObject({ stage: 'ingest', step: 7, totalSteps: 7 });
     expect(JSON.stringify(out).length).toBeLessThan(300);
     expect(await new MockActivityEnvironment().run(ingestDataset, { datasetDir: fx.root, sizes: [16] })).toEqual({ ...out, reused: true });
+  });
+
+  it('detects a site folder and ingests it with the run template; without a template it fails non-retryably', async () => {
+    const site = await makeFlatSite(3, 2, ['003']);
+    fixtures.push({ cleanup: () => site.cleanup() } as Fixture);
+    const { ingestDataset } = createIngestActivities({ store: new RecordingMemoryStore() });
+    const out = await new MockActivityEnvironment().run(ingestDataset, { datasetDir: site.root, sizes: [16], templateId: '001' });
+    expect(out).toMatchObject({ counts: { images: 3, labelled: 2, train: 2, eval: 1 }, reused: false });
+    const err = await new MockActivityEnvironment().run(ingestDataset, { datasetDir: site.root, sizes: [16], layout: 'site' as const }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ nonRetryable: true, type: 'InvalidConfig' });
   });
 
   it('works outside an activity (no Context): CLI and scripts', async () => {

@@ -2,32 +2,15 @@
  * `npx cc2d ingest` end to end as a subprocess against the real S3 server, rooted at this
  * test's own key prefix (CC2D_S3_PREFIX). Skips locally without S3; fails under CI.
  */
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireStack } from '../support/stack';
+import { cc2dCli } from './support/cc2d-cli';
 import { makeFixture } from './support/fixtures';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const stack = await requireStack('dataset-ingest-cli');
 afterAll(() => stack?.cleanup());
 
-async function cc2d(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [path.join(ROOT, 'bin/cc2d.mjs'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CC2D_S3_PREFIX: stack!.settings.s3.prefix },
-      timeout: 120_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const cc2d = cc2dCli(stack?.settings.s3.prefix ?? '');
 
 describe.skipIf(!stack)('cc2d ingest', () => {
   it('prints the version (JSON on the last line), is idempotent, and exits 2 listing every problem', async () => {

@@ -1,0 +1,157 @@
+/**
+ * `cc2d site add|list|show`: onboard an image folder with ONE labelled image as a site.
+ *
+ * `site add NAME --dir DIR --template ID [--spacing MM] [--size N]... [--json]` validates the whole
+ * folder first (one report naming every file and problem, exit 2, nothing published), publishes a
+ * content-addressed dataset version (an unchanged folder reuses it) and records the site at
+ * `sites/<NAME>/site.json`, so that `cc2d run --site NAME` and `cc2d schedule create --site NAME`
+ * need no other flag. With --json the last stdout line is one JSON object (site, datasetVersion,
+ * images, labelled, landmarks, spacing, …). Progress goes to stderr.
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { SiteRecord } from '../../contracts/documents';
+import { SITE_NAME_PATTERN, SITE_NAME_RULE } from '../../infra/config/run-config';
+import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
+import { ingestSite, type SiteIngestResult } from '../../infra/dataset/site/ingest-site';
+import { UserError } from '../../infra/errors';
+import { listSites, readSite, SITE_RECORD_FORMAT, writeSite } from '../../infra/sites/registry';
+import { createS3Store, type S3ObjectStore } from '../../infra/storage/s3-store';
+import { collectSize, DEFAULT_INGEST_SIZES, positiveNumber, progressPrinter } from './ingest';
+
+interface AddFlags {
+  dir: string;
+  template: string;
+  spacing?: number;
+  size?: number[];
+  json?: boolean;
+}
+
+function checkSiteName(name: string): void {
+  if (!SITE_NAME_PATTERN.test(name)) throw new UserError(`site name ${JSON.stringify(name)}: ${SITE_NAME_RULE}`);
+}
+
+async function withStore<T>(settings: StackSettings, fn: (store: S3ObjectStore) => Promise<T>): Promise<T> {
+  const store = createS3Store(settings);
+  try {
+    return await fn(store);
+  } finally {
+    store.destroy();
+  }
+}
+
+/**
+ * The run-config layer a registered site contributes (below the config file, env and flags):
+ * its folder, layout, template and `--spacing`. Empty for no site or an unregistered one.
+ */
+export async function registeredSiteDefaults(settings: StackSettings, site: string | undefined): Promise<Record<string, unknown>> {
+  if (site === undefined || !SITE_NAME_PATTERN.test(site)) return {};
+  const stored = await withStore(settings, (store) => readSite(store, site));
+  if (stored === undefined) return {};
+  const { record } = stored;
+  return {
+    site,
+    dataset: { dir: record.dir, layout: 'site', ...(record.spacingMm !== null ? { pixelSpacingMm: record.spacingMm } : {}) },
+    templateId: record.templateId,
+  };
+}
+
+function describeRecord(r: SiteRecord): string {
+  const spacing = r.spacing === 'unknown' ? 'spacing unknown (metrics in pixels)' : `spacing ${r.spacing}${r.spacingMm !== null ? ` ${r.spacingMm} mm` : ''}`;
+  return [
+    `site ${r.site}: ${r.images} images, ${r.labelled} labelled (template ${r.templateId}), ${r.landmarkNames.length} landmarks, ${spacing}`,
+    `  folder ${r.dir}`,
+    `  dataset version ${r.datasetVersion} (updated ${r.updatedAt})`,
+    `  landmarks: ${r.landmarkNames.join(', ')}`,
+  ].join('\n');
+}
+
+function jsonLine(record: SiteRecord, result?: SiteIngestResult): Record<string, unknown> {
+  return {
+    site: record.site,
+    datasetVersion: record.datasetVersion,
+    images: record.images,
+    labelled: record.labelled,
+    landmarks: record.landmarkNames.length,
+    landmarkNames: record.landmarkNames,
+    spacing: record.spacing,
+    spacingMm: record.spacingMm,
+    templateId: record.templateId,
+    dir: record.dir,
+    updatedAt: record.updatedAt,
+    ...(result !== undefined
+      ? { reused: result.reused, evaluation: result.counts.eval, pixelSpacingMm: result.pixelSpacingMm, sizes: result.sizes, warnings: result.warnings }
+      : {}),
+  };
+}
+
+export function register(program: Command): void {
+  const site = program.command('site').description('Onboard an image folder with one labelled template as a site; list and show sites');
+
+  site
+    .command('add <name>')
+    .description('Validate a site folder, publish its dataset version and record the site')
+    .requiredOption('--dir <dir>', 'the site folder: images/ (PNG, JPEG, BMP, TIFF, DICOM), landmarks/ (CSV, .mrk.json, ISBI .txt), optional spacing.csv')
+    .requiredOption('--template <id>', 'the labelled image whose landmarks define the set')
+    .option('--spacing <mm>', 'pixel spacing in mm for images without a DICOM tag or spacing.csv entry (default: unknown)', positiveNumber)
+    .option('--size <n>', `working size S (repeatable; default: ${DEFAULT_INGEST_SIZES.join(', ')})`, collectSize)
+    .option('--json', 'print the result as one JSON object on the last line')
+    .action(async (name: string, flags: AddFlags) => {
+      checkSiteName(name);
+      const dir = path.resolve(flags.dir);
+      const settings = loadStackSettings();
+      await withStore(settings, async (store) => {
+        if (settings.s3.local) await store.ensureBucket();
+        // Read before ingesting: the record is replaced only if nobody changed it meanwhile.
+        const previous = await readSite(store, name);
+        const result = await ingestSite(store, {
+          dir,
+          templateId: flags.template,
+          sizes: flags.size ?? DEFAULT_INGEST_SIZES,
+          site: name,
+          ...(flags.spacing !== undefined ? { spacingMm: flags.spacing } : {}),
+          onProgress: progressPrinter(),
+        });
+        const record: SiteRecord = {
+          format: SITE_RECORD_FORMAT,
+          site: name,
+          dir,
+          templateId: result.templateId,
+          landmarkNames: result.landmarkNames,
+          spacingMm: flags.spacing ?? null,
+          spacing: result.spacing,
+          datasetVersion: result.datasetVersion,
+          images: result.counts.images,
+          labelled: result.counts.labelled,
+          updatedAt: new Date().toISOString(),
+        };
+        await writeSite(store, record, previous);
+        console.log(describeRecord(record));
+        console.log(`  ${result.reused ? 'unchanged folder: dataset version reused' : 'dataset version published'}; ${result.counts.eval} evaluation images`);
+        for (const w of result.warnings.slice(0, 20)) console.log(`  warning: ${w}`);
+        if (flags.json) console.log(JSON.stringify(jsonLine(record, result)));
+      });
+    });
+
+  site
+    .command('list')
+    .description('List the registered sites')
+    .option('--json', 'a JSON array')
+    .action(async (opts: { json?: boolean }) => {
+      const records = await withStore(loadStackSettings(), listSites);
+      if (opts.json) console.log(JSON.stringify(records.map((r) => jsonLine(r))));
+      else if (records.length === 0) console.log('no sites');
+      else for (const r of records) console.log(`${r.site.padEnd(24)} ${String(r.images).padStart(6)} images ${String(r.labelled).padStart(5)} labelled  K=${r.landmarkNames.length}  ${r.spacing.padEnd(7)} ${r.datasetVersion.slice(0, 12)}  ${r.dir}`);
+    });
+
+  site
+    .command('show <name>')
+    .description("Show a site's record")
+    .option('--json', 'one JSON object')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      checkSiteName(name);
+      const stored = await withStore(loadStackSettings(), (store) => readSite(store, name));
+      if (stored === undefined) throw new UserError(`site ${name} is not registered (cc2d site add ${name} --dir DIR --template ID)`);
+      console.log(opts.json ? JSON.stringify(jsonLine(stored.record)) : describeRecord(stored.record));
+    });
+}

@@ -1,0 +1,101 @@
+/**
+ * `cc2d site add|list|show` as subprocesses against the real S3 server (this test's own key
+ * prefix), and the run wiring: a registered site fills the run config and passes preflight with
+ * only its template labelled. Skips locally without S3; fails under CI.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { registeredSiteDefaults } from '../../cli/commands/site';
+import { preflight } from '../../cli/pipeline-client';
+import { loadRunConfig } from '../../infra/config/run-config';
+import { siteRecordKey } from '../../infra/sites/registry';
+import { makeFlatSite, makeSiteFolder, sitePoints, type SiteFolder } from '../dataset/site/support/site-fixture';
+import { requireStack } from '../support/stack';
+import { cc2dCli } from '../dataset/support/cc2d-cli';
+
+const stack = await requireStack('cli-site');
+const folders: SiteFolder[] = [];
+afterAll(async () => {
+  await Promise.all(folders.map((f) => f.cleanup()));
+  await stack?.cleanup();
+});
+
+const cc2d = cc2dCli(stack?.settings.s3.prefix ?? '');
+
+function lastJson(stdout: string): Record<string, unknown> {
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+}
+
+describe.skipIf(!stack)('cc2d site', () => {
+  it('add publishes and records the site (JSON last line), reuses an unchanged folder, makes a new version after adding an image; list and show read the record', async () => {
+    const site = await makeFlatSite(6, 5, ['004', '005']);
+    folders.push(site);
+    const first = await cc2d(['site', 'add', 'clinic-a', '--dir', site.root, '--template', '001', '--size', '32', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const added = lastJson(first.stdout);
+    expect(added).toMatchObject({ site: 'clinic-a', images: 6, labelled: 3, landmarks: 5, spacing: 'unknown', reused: false, evaluation: 2, templateId: '001' });
+    expect(added.datasetVersion).toMatch(/^[0-9a-f]{64}$/);
+    expect(await stack!.store.exists(`datasets/${String(added.datasetVersion)}/manifest.json`)).toBe(true);
+    expect(await stack!.store.exists(siteRecordKey('clinic-a'))).toBe(true);
+
+    const again = lastJson((await cc2d(['site', 'add', 'clinic-a', '--dir', site.root, '--template', '001', '--size', '32', '--json'])).stdout);
+    expect(again).toMatchObject({ datasetVersion: added.datasetVersion, reused: true });
+
+    await site.addPng('007');
+    const grown = lastJson((await cc2d(['site', 'add', 'clinic-a', '--dir', site.root, '--template', '001', '--size', '32', '--spacing', '0.2', '--json'])).stdout);
+    expect(grown).toMatchObject({ images: 7, reused: false, spacing: 'fixed', spacingMm: 0.2 });
+    expect(grown.datasetVersion).not.toBe(added.datasetVersion);
+
+    const shown = await cc2d(['site', 'show', 'clinic-a', '--json']);
+    expect(lastJson(shown.stdout)).toMatchObject({ site: 'clinic-a', datasetVersion: grown.datasetVersion, images: 7, landmarks: 5, dir: site.root });
+    const listed = JSON.parse((await cc2d(['site', 'list', '--json'])).stdout.trim().split('\n').at(-1)!) as Array<{ site: string }>;
+    expect(listed.map((s) => s.site)).toEqual(['clinic-a']);
+    const unknown = await cc2d(['site', 'show', 'nobody']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/site nobody is not registered/);
+
+    // run --site: the record fills folder, layout, template and spacing; eval is the test split.
+    const config = await loadRunConfig({ site: 'clinic-a', profile: 'smoke' }, {}, await registeredSiteDefaults(stack!.settings, 'clinic-a'));
+    expect(config).toMatchObject({ site: 'clinic-a', templateId: '001', dataset: { dir: site.root, layout: 'site', pixelSpacingMm: 0.2 }, split: { testSplits: ['eval'] } });
+    await expect(preflight(config, stack!.settings)).resolves.toBeDefined();
+    // Flags still win; an unregistered site keeps the plain defaults.
+    expect((await loadRunConfig({ site: 'clinic-a', template: '002' }, {}, await registeredSiteDefaults(stack!.settings, 'clinic-a'))).templateId).toBe('002');
+    expect(await registeredSiteDefaults(stack!.settings, 'elsewhere')).toEqual({});
+  });
+
+  it('a site with only its template labelled passes preflight (no test labels needed)', async () => {
+    const site = await makeFlatSite(3, 1);
+    folders.push(site);
+    const config = await loadRunConfig({ site: 'solo', dataset: site.root, template: '001' }, {});
+    expect(config).toMatchObject({ dataset: { layout: 'site' }, split: { testSplits: ['eval'] } });
+    await expect(preflight(config, stack!.settings)).resolves.toBeDefined();
+    await expect(loadRunConfig({ dataset: site.root }, {})).rejects.toThrow(/config\.templateId: required for a site dataset/);
+  });
+
+  it('exits 2 naming every file and problem; nothing under datasets/ and no record', async () => {
+    const { store } = stack!;
+    const before = (await store.list('datasets/')).length;
+
+    const dicom = await makeSiteFolder();
+    folders.push(dicom);
+    await dicom.addDicom('d1', 0.125);
+    await dicom.addDicom('d2');
+    await dicom.label('d1', sitePoints(3));
+    const bad = await cc2d(['site', 'add', 'bad-dicom', '--dir', dicom.root, '--template', 'd1', '--size', '32']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/images\/d2\.dcm: no pixel spacing: neither \(0028,0030\) PixelSpacing nor \(0018,1164\) ImagerPixelSpacing/);
+
+    const names = await makeFlatSite(3, 3);
+    folders.push(names);
+    await names.label('002', [...sitePoints(2), { name: 'Other', x: 1, y: 1 }]);
+    const renamed = await cc2d(['site', 'add', 'bad-names', '--dir', names.root, '--template', '001', '--size', '32']);
+    expect(renamed.code).toBe(2);
+    expect(renamed.stderr).toMatch(/landmarks\/002\.csv: landmark names differ from the template's/);
+
+    const missing = await cc2d(['site', 'add', 'no-template', '--dir', names.root, '--template', '003', '--size', '32']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/template image 003 has no landmark file/);
+
+    expect((await store.list('datasets/')).length).toBe(before);
+    expect((await store.list('sites/')).map((o) => o.key).filter((k) => /bad-|no-template/.test(k))).toEqual([]);
+  });
+});

@@ -1,0 +1,30 @@
+/** Runs `bin/cc2d.mjs` as a subprocess with the S3 key prefix of a test's stack; never throws on a non-zero exit. */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function cc2dCli(s3Prefix: string): (args: string[]) => Promise<CliResult> {
+  return async (args) => {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [path.join(ROOT, 'bin/cc2d.mjs'), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, CC2D_S3_PREFIX: s3Prefix },
+        timeout: 120_000,
+      });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  };
+}
