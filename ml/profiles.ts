@@ -1,7 +1,8 @@
 /**
  * Training profiles: every hyper-parameter of both stages, zod-validated and overridable field
  * by field. `paper` is the faithful v1 setting (docs/method.md#choices); `cpu` fits the whole pipeline
- * in ≤ 90 min on a 2-core CPU with the native backend; `smoke` runs in seconds for CI.
+ * in ≤ 90 min on a 2-core CPU with the native backend; `quick` is the ~10-minute first run of
+ * `npm start`; `smoke` runs in seconds for CI.
  */
 import { z } from 'zod';
 import { HEAT_LOSS_NORMS } from './types';
@@ -58,7 +59,7 @@ export const ProfileSchema = z.object({
 export type SslProfile = z.infer<typeof SslProfileSchema>;
 export type TplProfile = z.infer<typeof TplProfileSchema>;
 export type Profile = z.infer<typeof ProfileSchema>;
-export type ProfileName = 'paper' | 'cpu' | 'smoke';
+export type ProfileName = 'paper' | 'cpu' | 'quick' | 'smoke';
 
 const PAPER: Profile = {
   name: 'paper',
@@ -96,6 +97,18 @@ const CPU: Profile = {
   },
 };
 
+/**
+ * The first run a new user sees (`npm start`): the cpu profile's shapes with a quarter of its
+ * SSL steps and a fifth of its TPL steps, so the whole pipeline takes about ten minutes on two
+ * cores. Same lr schedule shape (SSL halves every ~35 % of the run; TPL cut ×0.1 at 2/3).
+ */
+const QUICK: Profile = {
+  name: 'quick',
+  inputSize: 192,
+  ssl: { ...CPU.ssl, steps: 500, lrStepEvery: 175, checkpointEvery: 100 },
+  tpl: { ...CPU.tpl, steps: 300, lrDecaySteps: [200], checkpointEvery: 100 },
+};
+
 const SMOKE: Profile = {
   name: 'smoke',
   inputSize: 64,
@@ -107,7 +120,7 @@ const SMOKE: Profile = {
   },
 };
 
-export const PROFILES: Readonly<Record<ProfileName, Profile>> = { paper: PAPER, cpu: CPU, smoke: SMOKE };
+export const PROFILES: Readonly<Record<ProfileName, Profile>> = { paper: PAPER, cpu: CPU, quick: QUICK, smoke: SMOKE };
 
 export type ProfileOverrides = {
   inputSize?: number;

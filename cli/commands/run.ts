@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .command('run')
     .description('Validate a run config, start the CC2D pipeline and follow it (hosts local workers when none poll)')
     .option('-c, --config <file>', 'run config (YAML or JSON)')
-    .option('--profile <name>', 'smoke | cpu | paper')
+    .option('--profile <name>', 'smoke | quick | cpu | paper')
     .option('--template <id>', 'template image id (a training image)')
     .option('--dataset <dir>', 'dataset folder (ISBI 2015 layout or a site folder); default: the registered site\'s folder, else $ISBI_DIR or ../shared/datasets/isbi2015_ceph')
     .option('--dataset-version <id>', 'an already published dataset version instead of a folder')

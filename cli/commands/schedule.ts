@@ -94,7 +94,7 @@ export function register(program: Command): void {
     .option('--dataset <dir>', "the site's image folder (site folder or ISBI layout)")
     .option('--spacing <mm>', 'pixel spacing in mm (dataset.pixelSpacingMm)')
     .option('--template <id>', "the site's labelled template id")
-    .option('--profile <name>', 'smoke | cpu | paper')
+    .option('--profile <name>', 'smoke | quick | cpu | paper')
     .option('--seed <n>', 'run seed')
     .option('--shards <n>', 'pseudo-label shards')
     .option('--set <field=value>', 'override a config field (repeatable)', collect, [])

@@ -80,7 +80,7 @@ export const RunConfigSchema = z
     split: SplitSchema.default({ trainIds: 'all' }),
     /** The one labelled training image (ISBI default 125, as the reference code; a site must name it). */
     templateId: DatasetIdSchema.optional(),
-    profile: z.enum(['paper', 'cpu', 'smoke']).default('cpu'),
+    profile: z.enum(['paper', 'cpu', 'quick', 'smoke']).default('cpu'),
     overrides: OverridesSchema.default({}),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(2022),
     /** Pseudo-labelling is split into this many parallel activities (fan-out over workers). */

@@ -16,6 +16,16 @@ describe('profiles', () => {
     expect(t.lrDecaySteps[0]! / t.steps).toBeCloseTo(2 / 3, 2);
   });
 
+  it('quick is the cpu profile with fewer steps and the same schedule shape', () => {
+    const { quick, cpu } = PROFILES;
+    expect(quick.inputSize).toBe(cpu.inputSize);
+    expect({ ...quick.ssl, steps: 0, lrStepEvery: 0, checkpointEvery: 0 }).toEqual({ ...cpu.ssl, steps: 0, lrStepEvery: 0, checkpointEvery: 0 });
+    expect(quick.ssl.steps).toBeLessThan(cpu.ssl.steps);
+    expect(quick.ssl.lrStepEvery / quick.ssl.steps).toBeCloseTo(cpu.ssl.lrStepEvery / cpu.ssl.steps, 1);
+    expect(quick.tpl.lrDecaySteps[0]! / quick.tpl.steps).toBeCloseTo(2 / 3, 2);
+    expect(quick.tpl.heatLossNorm).toBe('positives');
+  });
+
   it('a stored profile from before heatLossNorm existed still parses, as the reference pixel mean', () => {
     const { heatLossNorm: _dropped, ...oldTpl } = PROFILES.cpu.tpl;
     const parsed = ProfileSchema.parse({ ...PROFILES.cpu, tpl: oldTpl });
