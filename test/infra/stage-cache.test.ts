@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { STAGE_CACHE_FORMAT, type StageCacheEntry } from '../../contracts/documents';
 import type { TrainOutput } from '../../contracts/types';
+import { buildPipelineInput, loadRunConfig } from '../../infra/config/run-config';
 import { lookupStageCache, recordStageCache, stageCacheEntryKey } from '../../infra/cache/stage-cache';
 import {
   SSL_FIELDS_READ, SSL_FIELDS_UNREAD, STAGE_CODE_VERSIONS, TPL_FIELDS_READ, TPL_FIELDS_UNREAD, stageCacheKey, type CacheStage, type StageKeyInput,
@@ -63,6 +64,13 @@ describe('stage cache keys', () => {
 
   it("change only that stage's key when its code version is bumped", () => {
     for (const stage of STAGES) expect(changedStages(BASE, { ...STAGE_CODE_VERSIONS, [stage]: STAGE_CODE_VERSIONS[stage] + 1 })).toEqual([stage]);
+  });
+
+  it('are switched by config.cache (default on; --no-cache off), which is outside the config hash', async () => {
+    const on = await loadRunConfig({ dataset: '/data/isbi' }, {});
+    const off = await loadRunConfig({ dataset: '/data/isbi', cache: false }, {});
+    expect([on.cache, off.cache]).toEqual([true, false]);
+    expect(buildPipelineInput(off).configHash).toBe(buildPipelineInput(on).configHash);
   });
 
   it('require the upstream hashes of the stages that read them', () => {
