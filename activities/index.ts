@@ -10,6 +10,7 @@ import { createEvaluateModel } from './evaluate-model';
 import { activity } from './failures';
 import { createGeneratePseudoLabels } from './generate-pseudo-labels';
 import { createPlanRun } from './plan-run';
+import { createLookupCache } from './stage-cache';
 import { createTrainSelfSupervised } from './train-self-supervised';
 import { createTrainSupervised } from './train-supervised';
 import { createWriteReport } from './write-report';
@@ -23,7 +24,7 @@ export function createGpuActivities(deps: ActivityDeps) {
   };
 }
 
-/** Ingestion, planning, evaluation, report and cleanup. */
+/** Ingestion, planning, stage-cache lookups, evaluation, report and cleanup. */
 export function createCpuActivities(deps: ActivityDeps) {
   const { ingestDataset } = createIngestActivities({ store: deps.store });
   return {
@@ -32,6 +33,7 @@ export function createCpuActivities(deps: ActivityDeps) {
     evaluateModel: activity(createEvaluateModel(deps)),
     writeReport: activity(createWriteReport(deps)),
     cleanupRun: activity(createCleanupRun(deps)),
+    lookupCache: activity(createLookupCache(deps)),
   };
 }
 

@@ -3,7 +3,8 @@
  * lineage manifest lists them (key relative to the run prefix, sha256, size) in the format of
  * infra/storage/manifest.ts, after checking each one is present with its recorded size, and is
  * created last with `If-None-Match: *`. Re-publishing identical content is a no-op (a retried
- * report activity); different content is a ManifestConflictError.
+ * report activity); different content is a ManifestConflictError. Artifacts of stages reused
+ * from another run are listed in the meta with their source run (a published run: never deleted).
  */
 import { canonicalJson } from '../infra/storage/hash';
 import { ManifestSchema, type JsonValue, type Manifest } from '../contracts/documents';
@@ -16,6 +17,11 @@ export interface LineageInput {
   runId: string;
   prefix: string;
   artifacts: Record<string, ArtifactRef>;
+  /**
+   * Artifacts of stages reused from another published run (stage cache): recorded by full key
+   * with their source run in `meta.reusedArtifacts`, not as files of this run.
+   */
+  reused?: Record<string, { runId: string; ref: ArtifactRef }>;
   lineage: Record<string, unknown>;
 }
 
@@ -28,7 +34,9 @@ export function buildLineageManifest(input: LineageInput): Manifest {
     .map((a) => ({ key: rel(a.key), sha256: a.sha256, size: a.size }))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const named = Object.fromEntries(Object.entries(input.artifacts).map(([name, a]) => [name, rel(a.key)]));
-  const meta = JSON.parse(JSON.stringify({ kind: 'cc2d-run', artifacts: named, ...input.lineage })) as Record<string, JsonValue>;
+  const reused = Object.entries(input.reused ?? {});
+  const reusedArtifacts = Object.fromEntries(reused.map(([name, r]) => [name, { runId: r.runId, ...r.ref }]));
+  const meta = JSON.parse(JSON.stringify({ kind: 'cc2d-run', artifacts: named, ...(reused.length > 0 ? { reusedArtifacts } : {}), ...input.lineage })) as Record<string, JsonValue>;
   return ManifestSchema.parse({ manifestVersion: 1, files, meta });
 }
 

@@ -10,14 +10,16 @@
  *    the best/median/worst test image; without metrics the predictions of every image and a few
  *    overlays of predicted points); fixed key, served by the dashboard.
  * 3. `runs/<run>/manifest.json`: every artifact's key, sha256 and size, plus the lineage meta
- *    (dataset version, config hash, code version, backend + TF versions, seeds).
+ *    (dataset version, config hash, code version, backend + TF versions, seeds, stages reused
+ *    from earlier runs).
+ * 4. Stage cache entries (`cache/<stage>/<key>.json`) for the stages the run computed itself.
  * Deterministic for identical input (createdAt = the evaluate stage's end), so a retried
  * activity rewrites identical bytes and the conditional manifest create succeeds idempotently.
  */
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { MetricsDocumentSchema, PredictionsDocumentSchema, REPORT_FORMAT } from '../contracts/documents';
-import type { ArtifactRef, WriteReportInput, WriteReportOutput } from '../contracts/types';
+import type { ArtifactRef, CacheStage, WriteReportInput, WriteReportOutput } from '../contracts/types';
 import { DATASET_FILES, datasetPrefix } from '../infra/dataset/published';
 import { DatasetReader } from '../infra/dataset/reader';
 import { buildRunReportInput, writeRunReportHtml, type Lineage, type PredictedImage } from '../infra/report';
@@ -28,6 +30,14 @@ import { NO_METRICS_REASON } from '../ml/metrics';
 import type { ActivityDeps } from './deps';
 import { isTransientStorage, retryingStore, withStorageRetry } from './failures';
 import { buildLineageManifest, publishExisting } from './publish-run';
+import { recordRunStages } from './stage-cache';
+
+/** The stage that produced a named artifact of the report, when it is one the stage cache can reuse. */
+function cacheStageOf(name: string): CacheStage | undefined {
+  if (name === 'sslWeights' || name === 'sslLossLog') return 'ssl';
+  if (name === 'tplWeights' || name === 'tplLossLog') return 'tpl';
+  return name.startsWith('pseudoLabels') ? 'pseudo-labels' : undefined;
+}
 
 export function createWriteReport(deps: ActivityDeps) {
   return async function writeReport(input: WriteReportInput): Promise<WriteReportOutput> {
@@ -53,6 +63,7 @@ export function createWriteReport(deps: ActivityDeps) {
       predictions: evaluation.predictions,
       ...Object.fromEntries(input.pseudoLabels.map((s) => [`pseudoLabels${s.shardIndex + 1}of${s.shardCount}`, s.labels])),
     };
+    const reusedFrom = input.reusedFrom && Object.keys(input.reusedFrom).length > 0 ? input.reusedFrom : undefined;
     const testIdsCovered = Object.fromEntries(Object.entries(input.plan.testSplits));
     const lineageBase = {
       datasetVersion: input.datasetVersion,
@@ -72,6 +83,7 @@ export function createWriteReport(deps: ActivityDeps) {
       testIdsCovered,
       missingTestSplits: input.plan.missingTestSplits,
       ...(input.scheduleId !== undefined ? { scheduleId: input.scheduleId } : {}),
+      ...(reusedFrom ? { reusedFrom } : {}),
       config: { config, profile },
       timings: input.timings,
     };
@@ -151,9 +163,17 @@ export function createWriteReport(deps: ActivityDeps) {
       ctx.log.error('HTML report not rendered; publishing the run without it', { error: (err as Error).message });
     }
 
-    // 3. Lineage manifest, last.
+    // 3. Lineage manifest, last. A reused stage's artifacts stay in (and are listed with) their source run.
+    const own: Record<string, ArtifactRef> = {};
+    const reused: Record<string, { runId: string; ref: ArtifactRef }> = {};
+    for (const [name, ref] of Object.entries(artifacts)) {
+      const stage = cacheStageOf(name);
+      const source = stage !== undefined ? reusedFrom?.[stage] : undefined;
+      if (source !== undefined) reused[name] = { runId: source, ref };
+      else own[name] = ref;
+    }
     const manifest = buildLineageManifest({
-      runId, prefix, artifacts,
+      runId, prefix, artifacts: own, reused,
       lineage: {
         runId, site: config.site, datasetVersion: input.datasetVersion, configHash: pipeline.configHash, codeVersion: deps.codeVersion,
         seeds: { run: config.seed }, templateId: config.templateId, profile: profile.name,
@@ -161,10 +181,20 @@ export function createWriteReport(deps: ActivityDeps) {
         ...(evaluation.mreMm !== undefined ? { mreMm: evaluation.mreMm, headlineSet: evaluation.headlineSet, unit: evaluation.unit ?? 'mm' } : { noMetrics: evaluation.noMetrics ?? NO_METRICS_REASON }),
         reportKey: reportRef.key, ...(reportHtml ? { reportHtmlKey: reportHtml.key } : {}),
         ...(input.scheduleId !== undefined ? { scheduleId: input.scheduleId } : {}),
+        ...(reusedFrom ? { reusedFrom } : {}),
       },
     });
     const published = await withStorageRetry('publish run manifest', () => publishExisting(deps.store, prefix, manifest));
     ctx.log.info('run published', { runId, manifestKey: published.manifestKey, report: reportRef.key });
+
+    // 4. Stage cache entries for the stages this run computed (only a published run's stages may be reused).
+    try {
+      const recorded = await recordRunStages(deps, input);
+      ctx.log.info('stage cache updated', { runId, ...recorded });
+    } catch (err) {
+      if (isTransientStorage(err)) throw err;
+      ctx.log.warn('stage cache not updated; the run is published', { runId, error: (err as Error).message });
+    }
     return { report: reportRef, ...(reportHtml ? { reportHtml } : {}), manifestKey: published.manifestKey };
   };
 }

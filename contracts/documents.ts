@@ -221,6 +221,34 @@ export interface DoneMarker {
   output: TrainOutput;
 }
 
+export const PseudoLabelShardSchema = z.object({
+  shardIndex: z.number().int().nonnegative(),
+  shardCount: z.number().int().positive(),
+  labels: ArtifactRefSchema,
+  count: z.number().int().nonnegative(),
+  backend: BackendRefSchema,
+});
+
+export const STAGE_CACHE_FORMAT = 'cc2d-stage-cache-v1';
+
+/**
+ * `cache/<stage>/<key>.json`: a stage result of a PUBLISHED run, reusable by any run whose stage
+ * key (infra/cache/stage-keys.ts) is `key`. The artifacts stay under the source run's prefix.
+ */
+export const StageCacheEntrySchema = z.object({
+  format: z.literal(STAGE_CACHE_FORMAT),
+  stage: z.enum(['ssl', 'pseudo-labels', 'tpl']),
+  key: Sha256Schema,
+  sourceRunId: z.string().min(1),
+  /** What the key was computed from, for a human reading the entry. */
+  fields: z.record(z.string(), z.unknown()),
+  /** SSL or TPL. */
+  train: TrainOutputSchema.optional(),
+  /** Pseudo-labels, in shard order. */
+  shards: z.array(PseudoLabelShardSchema).optional(),
+});
+export type StageCacheEntry = z.infer<typeof StageCacheEntrySchema>;
+
 export const CHECKPOINT_MANIFEST_FORMAT = 'cc2d-checkpoint-manifest-v1';
 
 /** `runs/<run>/<kind>/ckpt/<step>-a<attempt>/manifest.json`: names a durable checkpoint blob. */

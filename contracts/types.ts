@@ -149,6 +149,33 @@ export interface TrainSupervisedInput {
   pseudoLabels: ArtifactRef[];
 }
 
+// ---- cross-run stage cache -------------------------------------------------------------------
+
+/** The stages whose results a later run may reuse (infra/cache/stage-keys.ts). */
+export type CacheStage = 'ssl' | 'pseudo-labels' | 'tpl';
+
+/** What a stage key is computed from; the upstream refs are required by the stages that read them. */
+export interface LookupCacheInput extends Omit<TrainSupervisedInput, 'pseudoLabels'> {
+  stage: CacheStage;
+  shardCount: number;
+  /** Upstream of the pseudo-labels. */
+  sslWeights?: ArtifactRef;
+  /** Upstream of TPL, in shard order. */
+  pseudoLabels?: ArtifactRef[];
+}
+
+export interface LookupCacheOutput {
+  key: string;
+  /** Present on a hit: the stage's stored result in a published run. */
+  hit?: {
+    sourceRunId: string;
+    /** SSL or TPL. */
+    train?: TrainOutput;
+    /** Pseudo-labels, in shard order. */
+    shards?: PseudoLabelShard[];
+  };
+}
+
 // ---- evaluation and report -----------------------------------------------------------------
 
 export interface EvaluateModelInput {
@@ -215,6 +242,8 @@ export interface WriteReportInput {
   timings: StageTiming[];
   /** Set by schedules (TemporalScheduledById), when the run was started by one. */
   scheduleId?: string;
+  /** Stages reused from an earlier run (stage cache): stage → source run id. */
+  reusedFrom?: Partial<Record<CacheStage, string>>;
 }
 
 export interface WriteReportOutput {
@@ -255,6 +284,8 @@ export interface PipelineResult {
   /** The SSL stage alone (CC2D-SSL), protocol → set → summary (absent in runs finished before it was evaluated). */
   sslMetrics?: EvaluateModelOutput['summary'];
   pseudoLabelMetrics?: MetricSummary;
+  /** Stages reused from an earlier published run (stage cache): stage → source run id. */
+  reusedFrom?: Partial<Record<CacheStage, string>>;
   reportKey: string;
   manifestKey: string;
   artifacts: {

@@ -4,10 +4,12 @@
  * hashes, ids and metrics. A run is published only when its lineage manifest is written, last.
  * After a cancellation or a failure the run's unpublished objects (checkpoints, finished stages)
  * are kept so the run can be resumed (`cc2d resume`); `cc2d cancel --purge` deletes them.
+ * With `config.cache` (default), SSL, pseudo-labels and TPL are each first looked up in the
+ * cross-run stage cache and reused from an earlier published run when their inputs are unchanged.
  */
 import { isCancellation, patched, proxyActivities, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities';
-import type { IngestOutput, PipelineResult, PseudoLabelShard } from '../contracts/types';
+import type { CacheStage, IngestOutput, LookupCacheInput, PipelineResult, PseudoLabelShard } from '../contracts/types';
 import { GPU_TASK_QUEUE } from '../infra/config/names';
 import type { PipelineInput } from '../infra/config/run-config';
 import { cpuOptions, ingestOptions, lightOptions, matchingOptions, trainingOptions } from './activity-options';
@@ -49,11 +51,29 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
     const { trainIds, shards } = plan;
     const common = { runId, datasetVersion, profile };
 
-    const ssl = await tracker.stage('ssl', () => train.trainSelfSupervised({ ...common, seed: config.seed, trainIds }));
+    // Stage cache: only in executions started with this code, so histories recorded before it replay.
+    const cacheOn = patched('stage-cache') && config.cache !== false;
+    const reusedFrom: Partial<Record<CacheStage, string>> = {};
+    const keyInput = { runId, datasetVersion, profile, seed: config.seed, trainIds, templateId: config.templateId, shardCount: shards.length };
+    const fromCache = async (stage: CacheStage, upstream: Pick<LookupCacheInput, 'sslWeights' | 'pseudoLabels'>) => {
+      if (!cacheOn) return undefined;
+      const { hit } = await light.lookupCache({ stage, ...keyInput, ...upstream });
+      if (hit) reusedFrom[stage] = hit.sourceRunId;
+      return hit;
+    };
+
+    const ssl = await tracker.stage('ssl', async () =>
+      (await fromCache('ssl', {}))?.train ?? train.trainSelfSupervised({ ...common, seed: config.seed, trainIds }),
+    );
 
     let shardsDone = 0;
     tracker.setShards(0, shards.length);
     const pseudoLabels = await tracker.stage('pseudo-labels', async () => {
+      const cached = (await fromCache('pseudo-labels', { sslWeights: ssl.weights }))?.shards;
+      if (cached) {
+        tracker.setShards(shards.length, shards.length);
+        return cached;
+      }
       // allSettled, not all: when one shard fails, its siblings finish before cleanup may run.
       const settled = await Promise.allSettled(
         shards.map(async (ids, shardIndex) => {
@@ -70,9 +90,11 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
     });
     const pseudoLabelRefs = pseudoLabels.map((s) => s.labels);
 
-    const tpl = await tracker.stage('tpl', () =>
+    const tpl = await tracker.stage('tpl', async () =>
+      (await fromCache('tpl', { pseudoLabels: pseudoLabelRefs }))?.train ??
       train.trainSupervised({ ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs }),
     );
+    const reused = Object.keys(reusedFrom).length > 0 ? { reusedFrom } : {};
     const evaluation = await tracker.stage('evaluate', () =>
       cpu.evaluateModel({
         ...common, tplWeights: tpl.weights, sslWeights: ssl.weights, pseudoLabels: pseudoLabelRefs, templateId: config.templateId,
@@ -90,6 +112,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
         },
         ssl, pseudoLabels, tpl, evaluation, timings: tracker.stageTimings(),
         ...(scheduleId !== undefined ? { scheduleId } : {}),
+        ...reused,
       }),
     );
     // Cc2dMre holds millimetres only, so visibility queries and `--sort mre` never mix units; the
@@ -103,6 +126,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       ...(evaluation.unit !== undefined ? { unit: evaluation.unit } : {}),
       ...(evaluation.noMetrics !== undefined ? { noMetrics: evaluation.noMetrics } : {}),
       metrics: evaluation.summary,
+      ...reused,
       ...(evaluation.sslSummary ? { sslMetrics: evaluation.sslSummary } : {}),
       ...(evaluation.pseudoLabelSummary ? { pseudoLabelMetrics: evaluation.pseudoLabelSummary } : {}),
       reportKey: report.report.key, manifestKey: report.manifestKey,

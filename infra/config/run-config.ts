@@ -87,6 +87,11 @@ export const RunConfigSchema = z
     pseudoLabelShards: z.number().int().min(1).max(64).default(2),
     /** Checkpoint every N training steps; overrides profile.ssl/tpl.checkpointEvery when set. */
     checkpointEvery: z.number().int().min(1).optional(),
+    /**
+     * Reuse SSL, pseudo-labels and TPL from an earlier published run whose stage inputs are the
+     * same (infra/cache/stage-keys.ts); false recomputes every stage (`cc2d run --no-cache`).
+     */
+    cache: z.boolean().default(true),
     /** Heartbeat timeout of the training activities: a dead worker is noticed within this. */
     heartbeatTimeoutSeconds: z.number().int().min(5).max(60).default(60),
     /** Route this run's activities to dedicated worker pools (default cc2d-gpu / cc2d-cpu). */
@@ -167,8 +172,8 @@ export function resolveRunProfile(config: RunConfig): Profile {
  * version has the same config hash as the original run from the folder.
  */
 export function configHashOf(config: RunConfig, profile: Profile): string {
-  // Where data came from and which worker pool ran it do not change the result.
-  const { dataset, taskQueues: _queues, ...rest } = config;
+  // Where data came from, which worker pool ran it and whether stages were reused do not change the result.
+  const { dataset, taskQueues: _queues, cache: _cache, ...rest } = config;
   const { dir: _dir, version: _version, layout: _layout, ...datasetParams } = dataset;
   return sha256OfJson({ config: { ...rest, dataset: datasetParams }, profile });
 }
@@ -216,6 +221,8 @@ export interface RunConfigFlags {
   seed?: string;
   shards?: string;
   checkpointEvery?: string;
+  /** commander's `--no-cache` sets false. */
+  cache?: boolean;
   /** Repeated `--set a.b=value` (value parsed as YAML scalar). */
   set?: string[];
 }
@@ -274,6 +281,7 @@ export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEn
   if (flags.seed !== undefined) raw.seed = toInt('seed', flags.seed);
   if (flags.shards !== undefined) raw.pseudoLabelShards = toInt('pseudoLabelShards', flags.shards);
   if (flags.checkpointEvery !== undefined) raw.checkpointEvery = toInt('checkpointEvery', flags.checkpointEvery);
+  if (flags.cache === false) raw.cache = false;
   // Another folder may have another layout: detected again below.
   if (flags.dataset !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), dir: path.resolve(flags.dataset), version: undefined, layout: undefined };
   if (flags.spacing !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), pixelSpacingMm: toNumber('dataset.pixelSpacingMm', flags.spacing) };

@@ -325,6 +325,9 @@ function lineageSection(data: RunReportData): string {
     ['Training images', `${l.trainIds.length} (${compressIds(l.trainIds)}); labelled: template ${l.templateId} only`],
     ...Object.entries(l.testIdsCovered).map(([k, ids]): [string, string] => [`Test IDs covered: ${splitLabel(k)}`, `${compressIds(ids)} (${ids.length} images)`]),
     ['Requested but not in the dataset', l.missingTestSplits.length > 0 ? l.missingTestSplits.map(splitLabel).join(', ') : 'none'],
+    ...(l.reusedFrom && Object.keys(l.reusedFrom).length > 0
+      ? [['Reused stages (stage cache)', Object.entries(l.reusedFrom).map(([stage, run]) => `${stage} from ${run}`).join('; ')] as [string, string]]
+      : []),
   ];
   const kv = rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('');
   const timings =

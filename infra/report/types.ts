@@ -107,6 +107,8 @@ export const LineageSchema = z
     /** Requested splits the dataset does not have. */
     missingTestSplits: z.array(z.string()).default([]),
     scheduleId: z.string().optional(),
+    /** Stages reused from an earlier published run (stage cache): stage → that run's id. */
+    reusedFrom: z.record(z.string(), z.string()).optional(),
     /** The validated run config and resolved profile, shown as JSON. */
     config: z.unknown().optional(),
     artifacts: z.array(ArtifactRowSchema).default([]),

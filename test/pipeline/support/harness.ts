@@ -34,7 +34,7 @@ export interface PipelineHarness {
   hosted: HostedWorkers[];
   /** `ownConnection`: a separate Temporal connection (needed for a second worker on one queue). */
   workers(roles: QueueRole[], identityPrefix?: string, opts?: { ownConnection?: boolean }): Promise<HostedWorkers>;
-  /** A smoke-profile pipeline input on the synthetic dataset, routed to this harness's queues. */
+  /** A smoke-profile pipeline input on the synthetic dataset, routed to this harness's queues (stage cache off unless overridden). */
   input(overrides?: Partial<RunConfigInput>): PipelineInput;
   start(input: PipelineInput, runId?: string): ReturnType<typeof startRun>;
   /** Ids of the runs `start` started, in order. */
@@ -83,6 +83,8 @@ export async function createHarness(name: string, opts: HarnessOptions = {}): Pr
         profile: 'smoke',
         pseudoLabelShards: 2,
         heartbeatTimeoutSeconds: 10,
+        // Tests compare recomputed runs with the same config; the stage-cache test turns it on.
+        cache: false,
         ...overrides,
         taskQueues: { gpu: queues.gpu, cpu: queues.cpu, ...overrides.taskQueues },
       }));

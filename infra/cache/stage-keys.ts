@@ -1,0 +1,90 @@
+/**
+ * Cross-run stage cache keys: a cacheable stage (SSL, the whole pseudo-label set, TPL) is reused
+ * from an earlier published run when its key matches. The key is the sha256 of exactly what the
+ * stage reads: the dataset version, the config and profile fields listed here, the sha256 of its
+ * upstream artifacts and the stage's code version. A field not listed cannot change the stage's
+ * output, so changing it keeps the key (e.g. a new TPL lr reuses SSL and the pseudo-labels).
+ *
+ * Every profile field is either READ or UNREAD below (the unit test fails when a new field is in
+ * neither list), so adding a hyper-parameter forces a decision about the cache.
+ *
+ * Stage code versions are constants, bumped BY HAND whenever a change alters what a stage
+ * computes from the same inputs (its ml/ numerics, how its activity prepares inputs, the stored
+ * artifact's format). Not a hash of the sources: the code runs through tsx without a build step
+ * that could list each stage's transitive sources reliably, and a source hash would also
+ * invalidate the cache on every comment or refactor.
+ */
+import type { CacheStage } from '../../contracts/types';
+import type { Profile, SslProfile, TplProfile } from '../../ml/profiles';
+import { sha256OfJson } from '../storage/hash';
+
+export type { CacheStage };
+export const CACHE_STAGES: readonly CacheStage[] = ['ssl', 'pseudo-labels', 'tpl'];
+
+/** Bump a stage's number by hand when its numerics change (see above). */
+export const STAGE_CODE_VERSIONS: Readonly<Record<CacheStage, number>> = { ssl: 1, 'pseudo-labels': 1, tpl: 1 };
+
+/** SSL training reads every SSL hyper-parameter except the checkpoint interval (resuming is bit-identical). */
+export const SSL_FIELDS_READ = [
+  'width', 'embedDim', 'useRfb', 'batchSize', 'steps', 'lr', 'lrStepEvery', 'lrGamma', 'weightDecay',
+  'temperature', 'window', 'distanceBias', 'rotationDeg', 'brightness', 'contrast',
+] as const satisfies ReadonlyArray<keyof SslProfile>;
+export const SSL_FIELDS_UNREAD = ['checkpointEvery'] as const satisfies ReadonlyArray<keyof SslProfile>;
+
+/** Matching loads the SSL network: only its shape fields matter, the training ones are in the weights' hash. */
+export const MATCHING_SSL_FIELDS_READ = ['width', 'embedDim', 'useRfb'] as const satisfies ReadonlyArray<keyof SslProfile>;
+
+export const TPL_FIELDS_READ = [
+  'width', 'batchPseudo', 'steps', 'lr', 'lrDecaySteps', 'lrGamma', 'weightDecay', 'radiusFraction', 'heatLossWeight', 'heatLossNorm',
+] as const satisfies ReadonlyArray<keyof TplProfile>;
+export const TPL_FIELDS_UNREAD = ['checkpointEvery'] as const satisfies ReadonlyArray<keyof TplProfile>;
+
+/** Everything a stage key may be built from; each stage picks its part. */
+export interface StageKeyInput {
+  datasetVersion: string;
+  profile: Profile;
+  seed: number;
+  /** The plan's training ids, in order (the template among them). */
+  trainIds: readonly string[];
+  templateId: string;
+  /** Pseudo-label shards: the stored artifacts are one file per shard. */
+  shardCount: number;
+  /** Upstream of the pseudo-labels. */
+  sslWeightsSha256?: string;
+  /** Upstream of TPL, in shard order. */
+  pseudoLabelSha256s?: readonly string[];
+}
+
+function pick<T extends object, K extends keyof T>(obj: T, fields: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(fields.map((f) => [f, obj[f]])) as Pick<T, K>;
+}
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`stage cache key: ${what} is required`);
+  return value;
+}
+
+/** The exact fields a stage's key hashes (also what the cache entry records, for inspection). */
+export function stageKeyFields(stage: CacheStage, input: StageKeyInput, codeVersions: Readonly<Record<CacheStage, number>> = STAGE_CODE_VERSIONS): Record<string, unknown> {
+  const { datasetVersion, profile } = input;
+  const base = { stage, codeVersion: codeVersions[stage], datasetVersion, inputSize: profile.inputSize, trainIds: [...input.trainIds] };
+  switch (stage) {
+    case 'ssl':
+      return { ...base, seed: input.seed, ssl: pick(profile.ssl, SSL_FIELDS_READ) };
+    case 'pseudo-labels':
+      return {
+        ...base, templateId: input.templateId, shardCount: input.shardCount, ssl: pick(profile.ssl, MATCHING_SSL_FIELDS_READ),
+        sslWeights: required(input.sslWeightsSha256, 'the SSL weights hash'),
+      };
+    case 'tpl':
+      return {
+        ...base, templateId: input.templateId, seed: input.seed, tpl: pick(profile.tpl, TPL_FIELDS_READ),
+        pseudoLabels: [...required(input.pseudoLabelSha256s, 'the pseudo-label hashes')],
+      };
+  }
+}
+
+/** The cache key of a stage: sha256 of `stageKeyFields`. */
+export function stageCacheKey(stage: CacheStage, input: StageKeyInput, codeVersions?: Readonly<Record<CacheStage, number>>): string {
+  return sha256OfJson(stageKeyFields(stage, input, codeVersions));
+}

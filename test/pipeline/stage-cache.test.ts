@@ -1,0 +1,120 @@
+/**
+ * The cross-run stage cache on the REAL Temporal dev server and REAL S3 (smoke profile, synthetic
+ * ISBI-layout data): a run whose only change is an unread field (TPL lr) reuses SSL and the
+ * pseudo-labels of the earlier published run and trains TPL only; an identical run reuses all
+ * three; a new seed, an SSL field or other data miss; `cache: false` (`--no-cache`) recomputes
+ * (byte-identical). The lineage manifest and report record where each reused artifact came from,
+ * and cleaning up the source run never deletes what the reusing run references.
+ * The stage keys themselves (code version, each field) are unit-tested in test/infra/stage-cache.test.ts.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import proto from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeUnpublishedRunObjects } from '../../activities/cleanup-run';
+import type { PipelineResult } from '../../contracts/types';
+import type { RunConfigInput } from '../../infra/config/run-config';
+import { runPrefix } from '../../infra/storage/keys';
+import { readManifest } from '../../infra/storage/manifest';
+import { createHarness, type PipelineHarness } from './support/harness';
+import { makeSyntheticIsbi, type SyntheticDataset } from './support/synthetic-isbi';
+
+const h = await createHarness('stage-cache');
+const FIXTURE_HISTORY = fileURLToPath(new URL('../fixtures/histories/cc2d-pipeline-smoke.history.pb', import.meta.url));
+
+describe.skipIf(!h)('cross-run stage cache', () => {
+  const H = h as PipelineHarness;
+  let other: SyntheticDataset | undefined;
+  let first: PipelineResult;
+  const wallS: Record<string, number> = {};
+  const stageS: Record<string, Record<string, number>> = {};
+  const histories: Record<string, Awaited<ReturnType<Awaited<ReturnType<PipelineHarness['start']>>['fetchHistory']>>> = {};
+
+  /** Runs to completion; records the wall time, the report's stage timings and the history. */
+  async function run(tag: string, overrides: Partial<RunConfigInput> = {}): Promise<PipelineResult> {
+    const t0 = Date.now();
+    const handle = await H.start(H.input({ cache: true, ...overrides }), H.runId(tag));
+    const result = await handle.result();
+    wallS[tag] = (Date.now() - t0) / 1000;
+    histories[tag] = await handle.fetchHistory();
+    const report = JSON.parse(new TextDecoder().decode(await H.deps.store.get(result.reportKey))) as { lineage: { timings: Array<{ stage: string; startedAt: string; endedAt: string }> } };
+    stageS[tag] = Object.fromEntries(report.lineage.timings.map((t) => [t.stage, (Date.parse(t.endedAt) - Date.parse(t.startedAt)) / 1000]));
+    return result;
+  }
+
+  beforeAll(async () => {
+    await H.workers(['workflows', 'gpu', 'cpu']);
+    first = await run('first');
+  }, 600_000);
+  afterAll(async () => {
+    console.log(`stage cache, smoke profile, wall time per run (s): ${JSON.stringify(wallS)}`);
+    console.log(`stage cache, smoke profile, stage times (s): ${JSON.stringify(stageS)}`);
+    await other?.cleanup();
+    await H.cleanup();
+  });
+
+  it('a first run computes every stage', () => {
+    expect(first.reusedFrom).toBeUndefined();
+    expect(first.artifacts.sslWeights.key.startsWith(`${runPrefix(first.runId)}/`)).toBe(true);
+  });
+
+  it('a new TPL lr (not read by SSL or matching) reuses SSL and the pseudo-labels and trains TPL only', async () => {
+    const r = await run('tpl-lr', { overrides: { tpl: { lr: 1e-3 } } });
+    expect(r.reusedFrom).toEqual({ ssl: first.runId, 'pseudo-labels': first.runId });
+    expect(r.artifacts.sslWeights).toEqual(first.artifacts.sslWeights);
+    expect(r.artifacts.pseudoLabels).toEqual(first.artifacts.pseudoLabels);
+    expect(r.artifacts.tplWeights.key.startsWith(`${runPrefix(r.runId)}/`)).toBe(true);
+    expect(r.artifacts.tplWeights.sha256).not.toBe(first.artifacts.tplWeights.sha256);
+
+    // Lineage: the reused artifacts are listed with their source run, not as files of this run.
+    const manifest = await readManifest(H.deps.store, runPrefix(r.runId));
+    expect(manifest.meta.reusedFrom).toEqual({ ssl: first.runId, 'pseudo-labels': first.runId });
+    const reused = manifest.meta.reusedArtifacts as Record<string, { runId: string; key: string }>;
+    expect(reused.sslWeights).toMatchObject({ runId: first.runId, key: first.artifacts.sslWeights.key });
+    expect(Object.keys(reused).filter((n) => n.startsWith('pseudoLabels'))).toHaveLength(first.artifacts.pseudoLabels.length);
+    expect(manifest.files.some((f) => f.key.startsWith('tpl/weights-'))).toBe(true);
+    expect(manifest.files.some((f) => f.key.startsWith('ssl/'))).toBe(false);
+    const html = new TextDecoder().decode(await H.deps.store.get(r.artifacts.reportHtml!.key));
+    expect(html).toContain(`ssl from ${first.runId}`);
+
+    // Cleaning up the (published) source run deletes nothing the reusing run references.
+    expect(await removeUnpublishedRunObjects(H.deps.store, first.runId)).toEqual({ deleted: 0, published: true });
+    expect(await H.deps.store.exists(first.artifacts.sslWeights.key)).toBe(true);
+  }, 600_000);
+
+  it('an identical run reuses all three stages', async () => {
+    const r = await run('identical');
+    expect(r.reusedFrom).toEqual({ ssl: first.runId, 'pseudo-labels': first.runId, tpl: first.runId });
+    expect(r.artifacts.tplWeights).toEqual(first.artifacts.tplWeights);
+    expect(r.mreMm).toBe(first.mreMm);
+  }, 600_000);
+
+  it('cache: false (--no-cache) recomputes every stage, to the same bytes', async () => {
+    const r = await run('no-cache', { cache: false });
+    expect(r.reusedFrom).toBeUndefined();
+    expect(r.artifacts.sslWeights.key.startsWith(`${runPrefix(r.runId)}/`)).toBe(true);
+    expect(r.artifacts.sslWeights.sha256).toBe(first.artifacts.sslWeights.sha256);
+    expect(r.artifacts.tplWeights.sha256).toBe(first.artifacts.tplWeights.sha256);
+  }, 600_000);
+
+  it('a new seed, a changed SSL field or other data is a miss for every stage', async () => {
+    const seed = await run('seed', { seed: 7 });
+    expect(seed.reusedFrom).toBeUndefined();
+    expect(seed.artifacts.sslWeights.sha256).not.toBe(first.artifacts.sslWeights.sha256);
+
+    const sslField = await run('ssl-lr', { overrides: { ssl: { lr: 5e-4 } } });
+    expect(sslField.reusedFrom).toBeUndefined();
+
+    other = await makeSyntheticIsbi({ seed: 1 });
+    const data = await run('data', { dataset: { dir: other.root } });
+    expect(data.datasetVersion).not.toBe(first.datasetVersion);
+    expect(data.reusedFrom).toBeUndefined();
+  }, 900_000);
+
+  it('replays its histories (with cache hits) and the fixture history recorded before the stage cache', async () => {
+    for (const [tag, history] of Object.entries(histories)) await Worker.runReplayHistory({ workflowBundle: H.bundle }, history, tag);
+    const fixture = proto.temporal.api.history.v1.History.decode(await readFile(FIXTURE_HISTORY));
+    await Worker.runReplayHistory({ workflowBundle: H.bundle }, fixture, 'fixture');
+  }, 300_000);
+});
