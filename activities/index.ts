@@ -10,6 +10,7 @@ import { createEvaluateModel } from './evaluate-model';
 import { activity } from './failures';
 import { createGeneratePseudoLabels } from './generate-pseudo-labels';
 import { createPlanRun } from './plan-run';
+import { createPromoteRun } from './promote-run';
 import { createTrainSelfSupervised } from './train-self-supervised';
 import { createTrainSupervised } from './train-supervised';
 import { createWriteReport } from './write-report';
@@ -23,7 +24,7 @@ export function createGpuActivities(deps: ActivityDeps) {
   };
 }
 
-/** Ingestion, planning, evaluation, report and cleanup. */
+/** Ingestion, planning, evaluation, report, the promotion gate and cleanup. */
 export function createCpuActivities(deps: ActivityDeps) {
   const { ingestDataset } = createIngestActivities({ store: deps.store });
   return {
@@ -31,6 +32,7 @@ export function createCpuActivities(deps: ActivityDeps) {
     planRun: activity(createPlanRun(deps)),
     evaluateModel: activity(createEvaluateModel(deps)),
     writeReport: activity(createWriteReport(deps)),
+    promoteRun: activity(createPromoteRun(deps)),
     cleanupRun: activity(createCleanupRun(deps)),
   };
 }

@@ -22,7 +22,7 @@ const DatasetIdSchema = z
   .pipe(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be a file stem of letters, digits, "_", "." or "-"'));
 
 /** A site is a stable, index-friendly name (it becomes a search attribute and part of run ids). */
-const SiteSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, 'must be lowercase letters, digits and "-" (at most 48 characters)');
+export const SiteSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, 'must be lowercase letters, digits and "-" (at most 48 characters)');
 
 const DatasetSchema = z
   .object({
@@ -73,6 +73,11 @@ export const RunConfigSchema = z
     checkpointEvery: z.number().int().min(1).optional(),
     /** Heartbeat timeout of the training activities: a dead worker is noticed within this. */
     heartbeatTimeoutSeconds: z.number().int().min(5).max(60).default(60),
+    /**
+     * The site's bar for a FIRST champion: with no champion yet, the run is promoted only when
+     * its headline MRE (in its unit) is at most this. Later runs must beat the champion instead.
+     */
+    minMre: z.number().positive().optional(),
     /** Route this run's activities to dedicated worker pools (default cc2d-gpu / cc2d-cpu). */
     taskQueues: z
       .object({
@@ -142,8 +147,8 @@ export function resolveRunProfile(config: RunConfig): Profile {
  * version has the same config hash as the original run from the folder.
  */
 export function configHashOf(config: RunConfig, profile: Profile): string {
-  // Where data came from and which worker pool ran it do not change the result.
-  const { dataset, taskQueues: _queues, ...rest } = config;
+  // Where data came from, which worker pool ran it and the promotion bar do not change the result.
+  const { dataset, taskQueues: _queues, minMre: _minMre, ...rest } = config;
   const { dir: _dir, version: _version, ...datasetParams } = dataset;
   return sha256OfJson({ config: { ...rest, dataset: datasetParams }, profile });
 }
@@ -189,6 +194,7 @@ export interface RunConfigFlags {
   seed?: string;
   shards?: string;
   checkpointEvery?: string;
+  minMre?: string;
   /** Repeated `--set a.b=value` (value parsed as YAML scalar). */
   set?: string[];
 }
@@ -196,6 +202,12 @@ export interface RunConfigFlags {
 function toInt(field: string, value: string): number {
   if (!/^-?\d+$/.test(value.trim())) throw new InvalidConfigError(`invalid run config:\n  - config.${field}: expected an integer, got "${value}"`);
   return Number(value);
+}
+
+function toNumber(field: string, value: string): number {
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidConfigError(`invalid run config:\n  - config.${field}: expected a number, got "${value}"`);
+  return n;
 }
 
 function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): void {
@@ -240,6 +252,7 @@ export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEn
   if (flags.seed !== undefined) raw.seed = toInt('seed', flags.seed);
   if (flags.shards !== undefined) raw.pseudoLabelShards = toInt('pseudoLabelShards', flags.shards);
   if (flags.checkpointEvery !== undefined) raw.checkpointEvery = toInt('checkpointEvery', flags.checkpointEvery);
+  if (flags.minMre !== undefined) raw.minMre = toNumber('minMre', flags.minMre);
   if (flags.dataset !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), dir: path.resolve(flags.dataset), version: undefined };
   if (flags.datasetVersion !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), version: flags.datasetVersion, dir: undefined };
   for (const assignment of flags.set ?? []) {
