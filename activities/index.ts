@@ -11,6 +11,7 @@ import { activity } from './failures';
 import { createGeneratePseudoLabels } from './generate-pseudo-labels';
 import { createPlanRun } from './plan-run';
 import { createLookupCache } from './stage-cache';
+import { createPromoteRun } from './promote-run';
 import { createTrainSelfSupervised } from './train-self-supervised';
 import { createTrainSupervised } from './train-supervised';
 import { createWriteReport } from './write-report';
@@ -24,7 +25,7 @@ export function createGpuActivities(deps: ActivityDeps) {
   };
 }
 
-/** Ingestion, planning, stage-cache lookups, evaluation, report and cleanup. */
+/** Ingestion, planning, stage-cache lookups, evaluation, report, the promotion gate and cleanup. */
 export function createCpuActivities(deps: ActivityDeps) {
   const { ingestDataset } = createIngestActivities({ store: deps.store });
   return {
@@ -32,6 +33,7 @@ export function createCpuActivities(deps: ActivityDeps) {
     planRun: activity(createPlanRun(deps)),
     evaluateModel: activity(createEvaluateModel(deps)),
     writeReport: activity(createWriteReport(deps)),
+    promoteRun: activity(createPromoteRun(deps)),
     cleanupRun: activity(createCleanupRun(deps)),
     lookupCache: activity(createLookupCache(deps)),
   };

@@ -33,5 +33,6 @@ export function formatResult(r: PipelineResult): string {
   lines.push(`  dataset ${r.datasetVersion}${r.datasetReused ? ' (reused)' : ''}`);
   lines.push(`  report  ${r.reportKey}`);
   lines.push(`  lineage ${r.manifestKey}`);
+  if (r.promotion) lines.push(`  champion of site ${r.promotion.site}: ${r.promotion.outcome} (${r.promotion.reason})`);
   return lines.join('\n');
 }

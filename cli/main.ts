@@ -19,6 +19,7 @@ const COMMAND_MODULES = [
   './commands/resume',
   './commands/eval',
   './commands/runs',
+  './commands/models',
   './commands/schedule',
   './commands/dashboard',
   './commands/worker',

@@ -376,3 +376,47 @@ export const RunReportDocumentSchema = z.looseObject({
   plan: z.looseObject({ testSplits: z.record(z.string(), z.array(z.string())).refine((s) => Object.keys(s).length > 0, 'no test split') }),
   artifacts: z.looseObject({ sslWeights: ArtifactRefSchema }),
 });
+
+// ---- champion per site -----------------------------------------------------------------------------
+
+export const CHAMPION_FORMAT = 'cc2d-champion-v1';
+
+/** One champion of a site: the run, when and how it became champion, and its headline MRE. */
+export const ChampionEntrySchema = z.looseObject({
+  runId: z.string().min(1),
+  since: z.string(),
+  by: z.enum(['gate', 'manual', 'rollback']),
+  reason: z.string(),
+  datasetVersion: z.string().optional(),
+  mre: z.number().optional(),
+  unit: z.enum(['mm', 'px']).optional(),
+});
+export type ChampionEntry = z.infer<typeof ChampionEntrySchema>;
+
+/**
+ * `sites/<site>/champion.json`: the current champion and the earlier ones (oldest first, what
+ * `cc2d models rollback` restores). Replaced only by compare-and-swap on its ETag, so two runs
+ * finishing together cannot both win; `revision` counts the replacements.
+ */
+export const ChampionDocumentSchema = z.looseObject({
+  format: z.literal(CHAMPION_FORMAT),
+  site: z.string().min(1),
+  revision: z.number().int().nonnegative(),
+  champion: ChampionEntrySchema,
+  history: z.array(ChampionEntrySchema),
+});
+export type ChampionDocument = z.infer<typeof ChampionDocumentSchema>;
+
+/** `runs/<run>/report/promotion.json`: the promotion gate's decision on the run. */
+export const PromotionDocumentSchema = z.looseObject({
+  runId: z.string(),
+  site: z.string(),
+  outcome: z.enum(['promoted', 'kept', 'skipped']),
+  reason: z.string(),
+  decidedAt: z.string(),
+  championBefore: z.string().optional(),
+  candidateMre: z.number().optional(),
+  championMre: z.number().optional(),
+  comparedImages: z.number().int().optional(),
+});
+export type PromotionDocument = z.infer<typeof PromotionDocumentSchema>;

@@ -22,7 +22,7 @@ export interface BackendRef {
   tfjsVersion: string;
 }
 
-export type StageName = 'queued' | 'ingest' | 'plan' | 'ssl' | 'pseudo-labels' | 'tpl' | 'evaluate' | 'report' | 'cleanup' | 'done';
+export type StageName = 'queued' | 'ingest' | 'plan' | 'ssl' | 'pseudo-labels' | 'tpl' | 'evaluate' | 'report' | 'promote' | 'cleanup' | 'done';
 
 /** Live progress of a long activity: sent as heartbeat details and as `progress` signals. */
 export interface StageProgress {
@@ -265,6 +265,26 @@ export interface CleanupRunOutput {
   published: boolean;
 }
 
+// ---- champion per site ---------------------------------------------------------------------
+
+export interface PromoteRunInput {
+  runId: string;
+  /** The site's threshold for a first champion (run config `minMre`), in the run's unit. */
+  minMre?: number;
+}
+
+/** The promotion gate's decision on a run (also stored as runs/<run>/report/promotion.json). */
+export interface PromotionDecision {
+  site: string;
+  outcome: 'promoted' | 'kept' | 'skipped';
+  reason: string;
+  /** The champion the run was compared with (absent when the site had none). */
+  championBefore?: string;
+  candidateMre?: number;
+  championMre?: number;
+  comparedImages?: number;
+}
+
 // ---- workflow ------------------------------------------------------------------------------
 
 export interface PipelineResult {
@@ -288,6 +308,8 @@ export interface PipelineResult {
   reusedFrom?: Partial<Record<CacheStage, string>>;
   reportKey: string;
   manifestKey: string;
+  /** The promotion gate's decision (absent in runs from before the gate). */
+  promotion?: PromotionDecision;
   artifacts: {
     sslWeights: ArtifactRef;
     pseudoLabels: ArtifactRef[];

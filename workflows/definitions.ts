@@ -23,6 +23,7 @@ export const STAGE_WEIGHTS: Readonly<Partial<Record<StageName, number>>> = {
   tpl: 0.27,
   evaluate: 0.05,
   report: 0.02,
+  // promote: no weight, so the fractions of runs from before the gate stay what they were.
 };
 
-export const STAGE_ORDER: readonly StageName[] = ['ingest', 'plan', 'ssl', 'pseudo-labels', 'tpl', 'evaluate', 'report'];
+export const STAGE_ORDER: readonly StageName[] = ['ingest', 'plan', 'ssl', 'pseudo-labels', 'tpl', 'evaluate', 'report', 'promote'];

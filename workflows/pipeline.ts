@@ -1,16 +1,16 @@
 /**
  * `cc2dPipeline`: one CC2D run, ingest-or-reuse → plan → SSL → pseudo-label shards (fan-out)
- * → TPL → evaluate → report. Every stage is an activity; the workflow passes only S3 keys,
+ * → TPL → evaluate → report → promotion gate. Every stage is an activity; the workflow passes only S3 keys,
  * hashes, ids and metrics. A run is published only when its lineage manifest is written, last.
  * After a cancellation or a failure the run's unpublished objects (checkpoints, finished stages)
  * are kept so the run can be resumed (`cc2d resume`); `cc2d cancel --purge` deletes them.
  * With `config.cache` (default), SSL, pseudo-labels and TPL are each first looked up in the
  * cross-run stage cache and reused from an earlier published run when their inputs are unchanged.
  */
-import { isCancellation, patched, proxyActivities, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, patched, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities';
-import type { CacheStage, IngestOutput, LookupCacheInput, PipelineResult, PseudoLabelShard } from '../contracts/types';
-import { GPU_TASK_QUEUE } from '../infra/config/names';
+import type { CacheStage, IngestOutput, LookupCacheInput, PipelineResult, PromotionDecision, PseudoLabelShard } from '../contracts/types';
+import { GPU_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../infra/config/names';
 import type { PipelineInput } from '../infra/config/run-config';
 import { cpuOptions, ingestOptions, lightOptions, matchingOptions, trainingOptions } from './activity-options';
 import { progressQuery, stageProgressSignal } from './definitions';
@@ -118,6 +118,12 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
     // Cc2dMre holds millimetres only, so visibility queries and `--sort mre` never mix units; the
     // memo carries the headline in its unit (px when a scored image has no spacing) for listings.
     if (evaluation.mreMm !== undefined && patched('mre-unit-memo')) upsertMemo({ mre: evaluation.mreMm, mreUnit: evaluation.unit ?? 'mm' });
+    // The gate runs on the published run only; histories from before it replay without it.
+    const promotion = patched('champion-gate') ? await tracker.stage('promote', () => promote(light, runId, config.minMre, config.site)) : undefined;
+    if (promotion) {
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.promotion, value: promotion.outcome }]);
+      upsertMemo({ promotion: promotion.outcome, promotionReason: promotion.reason });
+    }
     tracker.finish('completed', evaluation.unit === 'px' ? undefined : evaluation.mreMm);
     return {
       runId, status: 'completed', datasetVersion, datasetReused: dataset.reused, configHash,
@@ -130,6 +136,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       ...(evaluation.sslSummary ? { sslMetrics: evaluation.sslSummary } : {}),
       ...(evaluation.pseudoLabelSummary ? { pseudoLabelMetrics: evaluation.pseudoLabelSummary } : {}),
       reportKey: report.report.key, manifestKey: report.manifestKey,
+      ...(promotion ? { promotion } : {}),
       artifacts: {
         sslWeights: ssl.weights, pseudoLabels: pseudoLabelRefs, tplWeights: tpl.weights,
         metrics: evaluation.metrics, predictions: evaluation.predictions, report: report.report,
@@ -142,5 +149,19 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
     // cancelled with WAIT_CANCELLATION_COMPLETED, so nothing writes after this point.
     tracker.finish(isCancellation(err) ? 'cancelled' : 'failed');
     throw err;
+  }
+}
+
+/**
+ * The promotion gate. Its failure (storage down past every retry) must not fail a run that is
+ * already published: the run is then not promoted, with the reason, and can be promoted by hand.
+ */
+async function promote(light: CpuActivities, runId: string, minMre: number | undefined, site: string): Promise<PromotionDecision> {
+  try {
+    return await light.promoteRun({ runId, ...(minMre !== undefined ? { minMre } : {}) });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+    return { site, outcome: 'skipped', reason: `the promotion gate failed: ${cause}` };
   }
 }

@@ -33,6 +33,7 @@ export function register(program: Command): void {
     .option('--shards <n>', 'pseudo-label shards (parallel activities)')
     .option('--checkpoint-every <n>', 'checkpoint interval in training steps')
     .option('--no-cache', 'recompute every stage instead of reusing unchanged ones from earlier runs')
+    .option('--min-mre <value>', "the site's bar for a first champion: promoted only with an MRE at most this (run's unit)")
     .option('--set <field=value>', 'override any config field, e.g. --set overrides.ssl.steps=50 (repeatable)', collect, [])
     .option('--run-id <id>', 'workflow id (default cc2d-<site>-<time>-<rand>)')
     .option('--detach', 'start and print the run id without waiting')

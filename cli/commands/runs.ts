@@ -1,6 +1,7 @@
 /**
  * `cc2d runs list`: runs from Temporal visibility (typed search attributes, and the memo for an
- * MRE in pixels), newest first or sorted by MRE (mm before px). Each JSON row has "runId".
+ * MRE in pixels and the promotion gate's reason), newest first or sorted by MRE (mm before px).
+ * Each JSON row has "runId".
  */
 import type { Command } from 'commander';
 import { SEARCH_ATTRIBUTES as SA } from '../../infra/config/names';
@@ -22,6 +23,9 @@ export interface RunRow {
   mreMm: number | null;
   mreUnit: 'mm' | 'px' | null;
   progress: number | null;
+  /** The promotion gate's outcome (promoted | kept | skipped) and why; null before the gate ran. */
+  promotion: string | null;
+  promotionReason: string | null;
   startTime: string;
   closeTime: string | null;
 }
@@ -57,6 +61,8 @@ export async function listRuns(opts: { site?: string; status?: string; sort?: st
         mreMm: headline?.mre ?? null,
         mreUnit: headline?.unit ?? null,
         progress: num(SA.progress),
+        promotion: str(SA.promotion),
+        promotionReason: typeof (wf.memo as { promotionReason?: unknown } | undefined)?.promotionReason === 'string' ? (wf.memo as { promotionReason: string }).promotionReason : null,
         startTime: wf.startTime.toISOString(),
         closeTime: wf.closeTime?.toISOString() ?? null,
       });
@@ -94,7 +100,8 @@ export function register(program: Command): void {
       }
       for (const r of rows) {
         const mre = r.mreMm !== null ? formatMre(r.mreMm, r.mreUnit).replace(' (no pixel spacing)', '') : r.status === 'completed' ? 'no metrics' : '-';
-        console.log(`${r.runId.padEnd(44)} ${r.status.padEnd(10)} ${String(r.stage ?? '-').padEnd(13)} ${String(r.site ?? '-').padEnd(12)} ${String(r.profile ?? '-').padEnd(6)} MRE ${mre.padEnd(10)} ${r.startTime}`);
+        const promotion = r.promotion !== null ? `  ${r.promotion}: ${r.promotionReason ?? ''}` : '';
+        console.log(`${r.runId.padEnd(44)} ${r.status.padEnd(10)} ${String(r.stage ?? '-').padEnd(13)} ${String(r.site ?? '-').padEnd(12)} ${String(r.profile ?? '-').padEnd(6)} MRE ${mre.padEnd(10)} ${r.startTime}${promotion}`);
       }
     });
 }

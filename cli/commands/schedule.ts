@@ -97,6 +97,7 @@ export function register(program: Command): void {
     .option('--profile <name>', 'smoke | quick | cpu | paper')
     .option('--seed <n>', 'run seed')
     .option('--shards <n>', 'pseudo-label shards')
+    .option('--min-mre <value>', "the site's bar for a first champion (runs promote only through the gate)")
     .option('--set <field=value>', 'override a config field (repeatable)', collect, [])
     .option('--every <duration>', "interval, e.g. '24h' or '7d'")
     .option('--cron <expr>', "cron expression, e.g. '0 3 * * 1'")

@@ -49,6 +49,8 @@ export const SEARCH_ATTRIBUTES = {
   status: { name: 'Cc2dStatus', type: 'KEYWORD' },
   mre: { name: 'Cc2dMre', type: 'DOUBLE' },
   progress: { name: 'Cc2dProgress', type: 'DOUBLE' },
+  /** The promotion gate's outcome: promoted | kept | skipped. */
+  promotion: { name: 'Cc2dPromotion', type: 'KEYWORD' },
 } as const;
 
 export type SearchAttributeId = keyof typeof SEARCH_ATTRIBUTES;

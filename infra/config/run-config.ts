@@ -25,7 +25,7 @@ const DatasetIdSchema = z
 /** A site is a stable, index-friendly name (it becomes a search attribute and part of run ids). */
 export const SITE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,47}$/;
 export const SITE_NAME_RULE = 'must be lowercase letters, digits and "-" (at most 48 characters)';
-const SiteSchema = z.string().regex(SITE_NAME_PATTERN, SITE_NAME_RULE);
+export const SiteSchema = z.string().regex(SITE_NAME_PATTERN, SITE_NAME_RULE);
 
 /** How dataset.dir is laid out: the official ISBI 2015 folders, or a site folder (images/, landmarks/). */
 export type DatasetLayout = 'isbi' | 'site';
@@ -94,6 +94,11 @@ export const RunConfigSchema = z
     cache: z.boolean().default(true),
     /** Heartbeat timeout of the training activities: a dead worker is noticed within this. */
     heartbeatTimeoutSeconds: z.number().int().min(5).max(60).default(60),
+    /**
+     * The site's bar for a FIRST champion: with no champion yet, the run is promoted only when
+     * its headline MRE (in its unit) is at most this. Later runs must beat the champion instead.
+     */
+    minMre: z.number().positive().optional(),
     /** Route this run's activities to dedicated worker pools (default cc2d-gpu / cc2d-cpu). */
     taskQueues: z
       .object({
@@ -172,8 +177,8 @@ export function resolveRunProfile(config: RunConfig): Profile {
  * version has the same config hash as the original run from the folder.
  */
 export function configHashOf(config: RunConfig, profile: Profile): string {
-  // Where data came from, which worker pool ran it and whether stages were reused do not change the result.
-  const { dataset, taskQueues: _queues, cache: _cache, ...rest } = config;
+  // Where data came from, which worker pool ran it, whether stages were reused and the promotion bar do not change the result.
+  const { dataset, taskQueues: _queues, cache: _cache, minMre: _minMre, ...rest } = config;
   const { dir: _dir, version: _version, layout: _layout, ...datasetParams } = dataset;
   return sha256OfJson({ config: { ...rest, dataset: datasetParams }, profile });
 }
@@ -223,6 +228,7 @@ export interface RunConfigFlags {
   checkpointEvery?: string;
   /** commander's `--no-cache` sets false. */
   cache?: boolean;
+  minMre?: string;
   /** Repeated `--set a.b=value` (value parsed as YAML scalar). */
   set?: string[];
 }
@@ -233,7 +239,7 @@ function toInt(field: string, value: string): number {
 }
 
 function toNumber(field: string, value: string): number {
-  const n = Number(value);
+  const n = Number(value.trim());
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidConfigError(`invalid run config:\n  - config.${field}: expected a number, got "${value}"`);
   return n;
 }
@@ -281,6 +287,7 @@ export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEn
   if (flags.seed !== undefined) raw.seed = toInt('seed', flags.seed);
   if (flags.shards !== undefined) raw.pseudoLabelShards = toInt('pseudoLabelShards', flags.shards);
   if (flags.checkpointEvery !== undefined) raw.checkpointEvery = toInt('checkpointEvery', flags.checkpointEvery);
+  if (flags.minMre !== undefined) raw.minMre = toNumber('minMre', flags.minMre);
   if (flags.cache === false) raw.cache = false;
   // Another folder may have another layout: detected again below.
   if (flags.dataset !== undefined) raw.dataset = { ...(raw.dataset as object | undefined), dir: path.resolve(flags.dataset), version: undefined, layout: undefined };

@@ -13,7 +13,7 @@ export interface PutOptions {
   contentType?: string;
   /** Conditional create (`If-None-Match: *`): fails with `PreconditionFailedError` if the key exists. */
   ifNoneMatch?: boolean;
-  /** Conditional replace (`If-Match: <etag>`): fails with `PreconditionFailedError` if the object changed or is gone. */
+  /** Compare-and-swap: replaces the object only while its ETag is still this one (`If-Match`); `PreconditionFailedError` otherwise. */
   ifMatch?: string;
 }
 
@@ -31,6 +31,22 @@ export interface ObjectStore {
   delete(keys: string[]): Promise<void>;
 }
 
+/** An object's bytes with the ETag they were read at (the token for a later `ifMatch` put). */
+export interface VersionedObject {
+  body: Uint8Array;
+  etag: string;
+}
+
+/** A store that can read an object together with its ETag, for compare-and-swap updates. */
+export interface VersionedObjectStore extends ObjectStore {
+  /** undefined when absent. */
+  getVersioned(key: string): Promise<VersionedObject | undefined>;
+}
+
+export function isVersionedStore(store: ObjectStore): store is VersionedObjectStore {
+  return typeof (store as Partial<VersionedObjectStore>).getVersioned === 'function';
+}
+
 export class NotFoundError extends Error {
   constructor(readonly key: string) {
     super(`object not found: ${key}`);
@@ -40,7 +56,7 @@ export class NotFoundError extends Error {
 
 export class PreconditionFailedError extends Error {
   constructor(readonly key: string) {
-    super(`object already exists: ${key}`);
+    super(`object already exists or changed: ${key}`);
     this.name = 'PreconditionFailedError';
   }
 }

@@ -6,7 +6,7 @@
  * - Every put computes SHA-256 locally, sends it as `x-amz-checksum-sha256` so the SERVER
  *   rejects a body that changed in transit, and records it as `x-amz-meta-sha256`.
  *   `get(key, expectSha256)` re-hashes what it received and throws IntegrityError naming the key.
- * - Conditional create (`ifNoneMatch`) uses `If-None-Match: *`, conditional replace (`ifMatch`)
+ * - Conditional create (`ifNoneMatch`) uses `If-None-Match: *` and compare-and-swap (`ifMatch`)
  *   `If-Match: <etag>`; SeaweedFS 4.48 enforces both (docs/s3-fidelity.md), so no HEAD-then-PUT
  *   emulation is needed.
  * - Errors are re-thrown as StorageError / NotFoundError / PreconditionFailedError built from
@@ -31,7 +31,9 @@ import type { StackSettings } from '../config/stack';
 import { IntegrityError, InvalidConfigError } from '../errors';
 import { sha256Hex } from './hash';
 import { assertValidKeys } from './keys';
-import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore, type PutOptions, type PutResult } from './object-store';
+import {
+  NotFoundError, PreconditionFailedError, type ObjectInfo, type PutOptions, type PutResult, type VersionedObject, type VersionedObjectStore,
+} from './object-store';
 
 /** A storage failure other than not-found / precondition. Retryable unless `retryable` is false. */
 export class StorageError extends Error {
@@ -112,7 +114,7 @@ export interface HeadResult {
   etag?: string;
 }
 
-export interface S3ObjectStore extends ObjectStore {
+export interface S3ObjectStore extends VersionedObjectStore {
   readonly bucket: string;
   /** Key prefix inside the bucket ('' for none); every key of this store lives under it. */
   readonly prefix: string;
@@ -192,7 +194,8 @@ export function createS3Store(settings: Pick<StackSettings, 's3'>, options: S3St
           }),
         );
       } catch (err) {
-        const conditional = opts.ifNoneMatch === true || opts.ifMatch !== undefined;
+        const conditional = opts.ifNoneMatch || opts.ifMatch !== undefined;
+        // If-Match on a key deleted meanwhile is a 404 on some servers: the swap lost all the same.
         if (conditional && (codeOf(err) === 'PreconditionFailed' || statusOf(err) === 412 || (opts.ifMatch !== undefined && isNotFound(err)))) {
           throw new PreconditionFailedError(key);
         }
@@ -223,6 +226,20 @@ export function createS3Store(settings: Pick<StackSettings, 's3'>, options: S3St
         }
       }
       return bytes;
+    },
+
+    async getVersioned(key: string): Promise<VersionedObject | undefined> {
+      assertValidKeys([key]);
+      try {
+        const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: full(key) }));
+        if (!res.Body || res.ETag === undefined) {
+          throw new StorageError(`S3 get s3://${bucket}/${full(key)}: response without body or ETag`, 'get', key, undefined, undefined, true);
+        }
+        return { body: await res.Body.transformToByteArray(), etag: res.ETag };
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        fail('get', key, err);
+      }
     },
 
     async head(key: string): Promise<HeadResult | undefined> {

@@ -118,6 +118,7 @@ describe('wire names', () => {
       'Cc2dStatus=KEYWORD',
       'Cc2dMre=DOUBLE',
       'Cc2dProgress=DOUBLE',
+      'Cc2dPromotion=KEYWORD',
     ]);
   });
 
