@@ -92,6 +92,8 @@ async function onboardAndRun(site: string, labelled: string[]): Promise<SiteRun>
   const run = await cc2d(['run', '--site', site, '--profile', 'smoke', '--run-id', runId, '--workers', 'local', '--json', ...QUEUES]);
   expect(run.code, run.stderr).toBe(0);
   const result = lastJson<PipelineResult>(run.stdout);
+  // The run reuses the version `site add` published (unchanged folder, same template and spacing).
+  expect(result).toMatchObject({ datasetVersion: added.datasetVersion, datasetReused: true });
   const status = await cc2d(['status', runId, '--json']);
   expect(status.code, status.stderr).toBe(0);
   const summary = await cc2d(['status', runId]);
