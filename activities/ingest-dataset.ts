@@ -17,6 +17,7 @@ import { ingestDataset as runIngest } from '../infra/dataset/ingest';
 import { ingestSite } from '../infra/dataset/site/ingest-site';
 import type { IngestProgress } from '../infra/dataset/types';
 import type { ObjectStore } from '../infra/storage/object-store';
+import { PROFILE_INPUT_SIZES } from '../ml/profiles';
 import { ProgressReporter } from './progress';
 import type { IngestInput, IngestOutput } from '../contracts/types';
 
@@ -86,6 +87,8 @@ export function createIngestActivities(deps: { store: ObjectStore }) {
                 ...common,
                 dir: input.datasetDir,
                 templateId: input.templateId as string,
+                // `cc2d site add` published the folder at every profile's size: reuse that version.
+                reusableSizes: PROFILE_INPUT_SIZES,
                 ...(input.pixelSpacingMm !== undefined ? { spacingMm: input.pixelSpacingMm } : {}),
               })
             : await runIngest(deps.store, {

@@ -122,6 +122,9 @@ const SMOKE: Profile = {
 
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = { paper: PAPER, cpu: CPU, quick: QUICK, smoke: SMOKE };
 
+/** Every profile's input size, ascending: what one dataset version serving all profiles holds. */
+export const PROFILE_INPUT_SIZES: readonly number[] = [...new Set(Object.values(PROFILES).map((p) => p.inputSize))].sort((a, b) => a - b);
+
 export type ProfileOverrides = {
   inputSize?: number;
   ssl?: Partial<SslProfile>;

@@ -21,9 +21,9 @@ import { ingestDataset, type IngestResult } from '../../infra/dataset/ingest';
 import type { IngestProgress } from '../../infra/dataset/types';
 import { isbiDir } from '../../infra/stack/checks';
 import { createS3Store } from '../../infra/storage/s3-store';
-import { PROFILES } from '../../ml/profiles';
+import { PROFILE_INPUT_SIZES } from '../../ml/profiles';
 
-export const DEFAULT_INGEST_SIZES: readonly number[] = [...new Set(Object.values(PROFILES).map((p) => p.inputSize))].sort((a, b) => a - b);
+export const DEFAULT_INGEST_SIZES: readonly number[] = PROFILE_INPUT_SIZES;
 
 interface IngestFlags {
   dataset?: string;

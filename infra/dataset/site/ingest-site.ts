@@ -8,7 +8,7 @@
  *    template's, points inside the image).
  * 2. Every source file (images, annotation files, spacing.csv) is hashed; with the template,
  *    `--spacing`, the sizes and the format version it gives the version id. A published version
- *    is returned as reused, nothing written.
+ *    is returned as reused, nothing written; so is one at the requested plus `reusableSizes`.
  * 3. Every image is decoded; ALL problems are collected and one DatasetInvalidError lists them
  *    ("file: problem"); nothing is written then.
  * 4. Splits: `train` = the unlabelled images + the template, `eval` = the other annotated images
@@ -43,6 +43,11 @@ export interface SiteIngestOptions {
   /** `--spacing MM`: for images without a DICOM tag or spacing.csv entry. */
   spacingMm?: number;
   sizes: readonly number[];
+  /**
+   * Sizes a version of the same folder may already be published at (`cc2d site add` publishes
+   * every profile's): when that wider version exists it is reused instead of publishing another.
+   */
+  reusableSizes?: readonly number[];
   /** Validated as a key-safe name; not part of the (content-addressed) version. */
   site?: string;
   concurrency?: number;
@@ -122,16 +127,22 @@ export async function ingestSite(store: ObjectStore, options: SiteIngestOptions)
     const bytes = await readSource(file, problems);
     if (bytes !== undefined) sourceHashes.push({ relPath: file.relPath, sha256: sha256Hex(bytes) });
   }
-  const datasetVersion = computeVersionId(sourceHashes, { sizes, site: { templateId: options.templateId, spacingMm: options.spacingMm ?? null } });
+  const site = { templateId: options.templateId, spacingMm: options.spacingMm ?? null };
+  const datasetVersion = computeVersionId(sourceHashes, { sizes, site });
   const prefix = datasetPrefix(datasetVersion);
   const split = buildSplit(scan, options.templateId);
   const counts: SiteIngestCounts = { images: scan.images.length, labelled: scan.annotations.size, train: split.train?.length ?? 0, eval: split.eval?.length ?? 0 };
   const spacing = spacingSummary(scan);
   const base = { datasetVersion, prefix, counts, sizes, templateId: options.templateId, landmarkNames: scan.landmarkNames ?? [], ...spacing };
 
-  if (problems.length === 0 && (await isPublished(store, prefix))) {
-    report({ phase: 'done', done: total, total });
-    return { ...base, reused: true, warnings, objectsWritten: 0, durationMs: Date.now() - started };
+  if (problems.length === 0) {
+    const wider = sortedSizes([...sizes, ...(options.reusableSizes ?? [])]);
+    for (const candidate of wider.length > sizes.length ? [sizes, wider] : [sizes]) {
+      const version = candidate === sizes ? datasetVersion : computeVersionId(sourceHashes, { sizes: candidate, site });
+      if (!(await isPublished(store, datasetPrefix(version)))) continue;
+      report({ phase: 'done', done: total, total });
+      return { ...base, datasetVersion: version, prefix: datasetPrefix(version), sizes: candidate, reused: true, warnings, objectsWritten: 0, durationMs: Date.now() - started };
+    }
   }
 
   let processedCount = 0;

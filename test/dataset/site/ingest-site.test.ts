@@ -81,6 +81,9 @@ describe.skipIf(!stack)('ingestSite', () => {
 
     const again = await ingestSite(store, { dir: site.root, templateId: '001', sizes: [64, 32] });
     expect(again).toMatchObject({ datasetVersion: r.datasetVersion, reused: true, objectsWritten: 0 });
+    // A run ingests at its profile's size only: the version published at every size serves it.
+    const narrower = await ingestSite(store, { dir: site.root, templateId: '001', sizes: [32], reusableSizes: [64] });
+    expect(narrower).toMatchObject({ datasetVersion: r.datasetVersion, sizes: [32, 64], reused: true, objectsWritten: 0 });
 
     await site.addPng('007');
     const grown = await ingestSite(store, { dir: site.root, templateId: '001', sizes: [32, 64] });

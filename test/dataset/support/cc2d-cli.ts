@@ -13,13 +13,14 @@ export interface CliResult {
   stderr: string;
 }
 
-export function cc2dCli(s3Prefix: string): (args: string[]) => Promise<CliResult> {
+/** `timeoutMs`: how long one command may take (default 2 min; a whole run needs longer). */
+export function cc2dCli(s3Prefix: string, timeoutMs = 120_000): (args: string[]) => Promise<CliResult> {
   return async (args) => {
     try {
       const { stdout, stderr } = await run(process.execPath, [path.join(ROOT, 'bin/cc2d.mjs'), ...args], {
         cwd: ROOT,
         env: { ...process.env, CC2D_S3_PREFIX: s3Prefix },
-        timeout: 120_000,
+        timeout: timeoutMs,
       });
       return { code: 0, stdout, stderr };
     } catch (err) {
