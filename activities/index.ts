@@ -10,20 +10,23 @@ import { createEvaluateModel } from './evaluate-model';
 import { activity } from './failures';
 import { createGeneratePseudoLabels } from './generate-pseudo-labels';
 import { createPlanRun } from './plan-run';
+import { createPredictImages } from './predict-images';
+import { createPublishPredictions } from './predict-publish';
 import { createTrainSelfSupervised } from './train-self-supervised';
 import { createTrainSupervised } from './train-supervised';
 import { createWriteReport } from './write-report';
 
-/** Training and matching: heavy TF work, one at a time per GPU worker. */
+/** Training, matching and prediction: heavy TF work, one at a time per GPU worker. */
 export function createGpuActivities(deps: ActivityDeps) {
   return {
     trainSelfSupervised: activity(createTrainSelfSupervised(deps)),
     generatePseudoLabels: activity(createGeneratePseudoLabels(deps)),
     trainSupervised: activity(createTrainSupervised(deps)),
+    predictImages: activity(createPredictImages(deps)),
   };
 }
 
-/** Ingestion, planning, evaluation, report and cleanup. */
+/** Ingestion, planning, evaluation, report, cleanup and publishing predictions. */
 export function createCpuActivities(deps: ActivityDeps) {
   const { ingestDataset } = createIngestActivities({ store: deps.store });
   return {
@@ -32,6 +35,7 @@ export function createCpuActivities(deps: ActivityDeps) {
     evaluateModel: activity(createEvaluateModel(deps)),
     writeReport: activity(createWriteReport(deps)),
     cleanupRun: activity(createCleanupRun(deps)),
+    publishPredictions: activity(createPublishPredictions(deps)),
   };
 }
 
