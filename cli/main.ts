@@ -17,6 +17,8 @@ const COMMAND_MODULES = [
   './commands/rerun',
   './commands/resume',
   './commands/eval',
+  './commands/predict',
+  './commands/report',
   './commands/runs',
   './commands/schedule',
   './commands/dashboard',
