@@ -12,20 +12,23 @@ import { createGeneratePseudoLabels } from './generate-pseudo-labels';
 import { createPlanRun } from './plan-run';
 import { createLookupCache } from './stage-cache';
 import { createPromoteRun } from './promote-run';
+import { createPredictImages } from './predict-images';
+import { createPublishPredictions } from './predict-publish';
 import { createTrainSelfSupervised } from './train-self-supervised';
 import { createTrainSupervised } from './train-supervised';
 import { createWriteReport } from './write-report';
 
-/** Training and matching: heavy TF work, one at a time per GPU worker. */
+/** Training, matching and prediction: heavy TF work, one at a time per GPU worker. */
 export function createGpuActivities(deps: ActivityDeps) {
   return {
     trainSelfSupervised: activity(createTrainSelfSupervised(deps)),
     generatePseudoLabels: activity(createGeneratePseudoLabels(deps)),
     trainSupervised: activity(createTrainSupervised(deps)),
+    predictImages: activity(createPredictImages(deps)),
   };
 }
 
-/** Ingestion, planning, stage-cache lookups, evaluation, report, the promotion gate and cleanup. */
+/** Ingestion, planning, stage-cache lookups, evaluation, report, the promotion gate, cleanup and publishing predictions. */
 export function createCpuActivities(deps: ActivityDeps) {
   const { ingestDataset } = createIngestActivities({ store: deps.store });
   return {
@@ -36,6 +39,7 @@ export function createCpuActivities(deps: ActivityDeps) {
     promoteRun: activity(createPromoteRun(deps)),
     cleanupRun: activity(createCleanupRun(deps)),
     lookupCache: activity(createLookupCache(deps)),
+    publishPredictions: activity(createPublishPredictions(deps)),
   };
 }
 

@@ -18,6 +18,8 @@ const COMMAND_MODULES = [
   './commands/rerun',
   './commands/resume',
   './commands/eval',
+  './commands/predict',
+  './commands/report',
   './commands/runs',
   './commands/models',
   './commands/schedule',

@@ -276,6 +276,54 @@ export const PseudoLabelFileSchema = z.object({
   labels: z.record(z.string(), YxListSchema),
 });
 
+// ---- predictions (sites/<site>/predictions/<request sha>/) ------------------------------------------
+
+export const PREDICT_REQUEST_FORMAT = 'cc2d-predict-request-v1';
+
+/**
+ * `request.json` of a prediction request (written by `cc2d predict` before the workflow starts;
+ * its sha256 names the request). The profile is the model's, checked for what inference needs.
+ */
+export const PredictRequestSchema = z.object({
+  format: z.literal(PREDICT_REQUEST_FORMAT),
+  site: z.string().min(1),
+  flagBelow: z.number().min(0).max(1),
+  model: z.object({
+    runId: z.string().min(1),
+    site: z.string().min(1),
+    tplWeights: ArtifactRefSchema,
+    profile: z.looseObject({ name: z.string(), inputSize: z.number().int().positive(), tpl: z.looseObject({ width: z.number().positive(), radiusFraction: z.number().positive() }) }),
+    landmarkNames: z.array(z.string()).min(1),
+    datasetVersion: z.string().min(1),
+    codeVersion: z.string(),
+  }),
+  inputDatasetVersion: z.string().min(1).optional(),
+  images: z.array(z.object({
+    id: z.string().min(1),
+    widthPx: z.number().int().positive(),
+    heightPx: z.number().int().positive(),
+    spacingMm: z.number().positive().nullable(),
+    /** The image at the model's input size (8-bit grey PNG). */
+    working: ArtifactRefSchema,
+  })).min(1),
+});
+export type PredictRequest = z.infer<typeof PredictRequestSchema>;
+
+/** One shard's predictions: per image, per landmark, original pixels and the confidence parts. */
+export const PredictShardSchema = z.object({
+  shardIndex: z.number().int().nonnegative(),
+  shardCount: z.number().int().positive(),
+  images: z.array(z.object({
+    id: z.string(),
+    yx: YxListSchema,
+    xyPx: YxListSchema,
+    peak: z.array(z.number()),
+    agreement: z.array(z.number()),
+    confidence: z.array(z.number()),
+  })),
+});
+export type PredictShard = z.infer<typeof PredictShardSchema>;
+
 // ---- evaluation ----------------------------------------------------------------------------------
 
 export const METRICS_FORMAT = 'cc2d-metrics-v1';

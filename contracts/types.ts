@@ -22,7 +22,7 @@ export interface BackendRef {
   tfjsVersion: string;
 }
 
-export type StageName = 'queued' | 'ingest' | 'plan' | 'ssl' | 'pseudo-labels' | 'tpl' | 'evaluate' | 'report' | 'promote' | 'cleanup' | 'done';
+export type StageName = 'queued' | 'ingest' | 'plan' | 'ssl' | 'pseudo-labels' | 'tpl' | 'evaluate' | 'report' | 'promote' | 'cleanup' | 'done' | 'predict' | 'publish';
 
 /** Live progress of a long activity: sent as heartbeat details and as `progress` signals. */
 export interface StageProgress {
@@ -335,4 +335,54 @@ export interface PipelineProgress extends StageProgress {
   shardCount?: number;
   /** The run's GPU task queue: clients check it for pollers to tell "waiting for a GPU worker". */
   gpuQueue?: string;
+}
+
+// ---- predict (`cc2dPredict`) ----------------------------------------------------------------
+
+/**
+ * A prediction request: the request document (model, images as working-size PNG references,
+ * threshold; contracts/documents.ts PredictRequestSchema) is stored first; its sha256 names the
+ * results' prefix `sites/<site>/predictions/<requestSha256>/`.
+ */
+export interface PredictInput {
+  request: ArtifactRef;
+  site: string;
+  requestSha256: string;
+  /** Images in the request (for progress). */
+  imageCount: number;
+  /** Contiguous slices of the request's images, one GPU activity each. */
+  shardCount: number;
+  heartbeatTimeoutSeconds: number;
+  taskQueues?: { gpu?: string; cpu?: string };
+}
+
+export interface PredictImagesInput {
+  request: ArtifactRef;
+  shardIndex: number;
+  shardCount: number;
+}
+
+export interface PredictImagesOutput {
+  /** Stored shard (PredictShardSchema). */
+  shard: ArtifactRef;
+  count: number;
+  backend: BackendRef;
+}
+
+export interface PublishPredictionsInput {
+  request: ArtifactRef;
+  shards: ArtifactRef[];
+}
+
+export interface PredictResult {
+  requestSha256: string;
+  /** `sites/<site>/predictions/<requestSha256>` (published: its manifest.json exists). */
+  prefix: string;
+  manifestKey: string;
+  images: number;
+  landmarks: number;
+  /** Landmarks whose confidence is below the request's threshold. */
+  flagged: number;
+  /** True when an identical request had already been published (nothing was written). */
+  alreadyPublished: boolean;
 }

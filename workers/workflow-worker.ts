@@ -1,5 +1,5 @@
 /**
- * The workflow worker: runs `cc2dPipeline` (and nothing else) on the `cc2d-workflows` queue.
+ * The workflow worker: runs `cc2dPipeline` and `cc2dPredict` (and nothing else) on the `cc2d-workflows` queue.
  * Workflows are bundled from workflows/index.ts; pass a pre-built bundle to share one across
  * several workers in a process (tests) or to skip bundling at start-up (production).
  */

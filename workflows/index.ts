@@ -1,2 +1,3 @@
-// The workflowsPath target of every worker: re-exports workflows only.
+// The workflowsPath target of every worker: re-exports workflows only (the pipeline and predictions).
 export { cc2dPipeline } from './pipeline';
+export { cc2dPredict } from './predict';

@@ -21,11 +21,11 @@ export const TASK_QUEUES = {
 } as const;
 
 /**
- * Activity types served on the GPU task queue; every other activity runs on the CPU queue.
+ * Activity types served on the GPU task queue (training, matching, prediction); every other activity runs on the CPU queue.
  * The workflow's routing (workflows/activity-options.ts) is checked against this list at
  * compile time; the CLI uses it to tell which worker a pending activity waits for.
  */
-export const GPU_ACTIVITIES = ['trainSelfSupervised', 'generatePseudoLabels', 'trainSupervised'] as const;
+export const GPU_ACTIVITIES = ['trainSelfSupervised', 'generatePseudoLabels', 'trainSupervised', 'predictImages'] as const;
 export type GpuActivityName = (typeof GPU_ACTIVITIES)[number];
 
 /** The worker role (and so the task queue) an activity type runs on. */
@@ -63,3 +63,5 @@ export const SEARCH_ATTRIBUTE_CLI_TYPES: Readonly<Record<'KEYWORD' | 'DOUBLE', '
 
 /** The pipeline workflow's type name (wire API: visibility queries and schedules name it). */
 export const PIPELINE_WORKFLOW_TYPE = 'cc2dPipeline';
+/** The prediction workflow's type name (`cc2d predict`). */
+export const PREDICT_WORKFLOW_TYPE = 'cc2dPredict';

@@ -80,14 +80,20 @@ export class DatasetReader {
         if (err instanceof NotFoundError) throw new DatasetInvalidError([`dataset version ${this.versionId}: image ${key} not found`]);
         throw err;
       }
-      const grey = await decodeWorkingPng(bytes);
-      if (grey.width !== size || grey.height !== size) {
-        throw new DatasetInvalidError([`${key}: is ${grey.width}×${grey.height}, expected ${size}×${size}`]);
-      }
-      const data = new Float32Array(grey.data.length);
-      for (let i = 0; i < data.length; i++) data[i] = grey.data[i]! / 255;
+      const image = await decodeWorkingGray(bytes, size, key);
       onImage?.(++done);
-      return { height: size, width: size, data };
+      return image;
     });
   }
+}
+
+/** A stored S×S working PNG as ml's GrayImage (intensities in [0, 1]); `key` names it in errors. */
+export async function decodeWorkingGray(bytes: Uint8Array, size: number, key: string): Promise<GrayImage> {
+  const grey = await decodeWorkingPng(bytes);
+  if (grey.width !== size || grey.height !== size) {
+    throw new DatasetInvalidError([`${key}: is ${grey.width}×${grey.height}, expected ${size}×${size}`]);
+  }
+  const data = new Float32Array(grey.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = grey.data[i]! / 255;
+  return { height: size, width: size, data };
 }

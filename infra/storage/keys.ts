@@ -125,3 +125,16 @@ export const runKeys = {
   /** Written last (publish-by-manifest). */
   manifest: (runId: string) => `${runPrefix(runId)}/manifest.json`,
 };
+
+/**
+ * Where a site's objects live: `sites/<site>/champion.json` (the site's current model, when one
+ * was chosen) and the results of prediction requests, `sites/<site>/predictions/<request sha>/`
+ * (published by manifest), with their input images at the model's size under
+ * `sites/<site>/predictions/inputs/` (content-addressed, shared by requests).
+ */
+export const siteKeys = {
+  prefix: (site: string) => joinKey('sites', site),
+  champion: (site: string) => joinKey('sites', site, 'champion.json'),
+  predictions: (site: string, requestSha256: string) => joinKey('sites', site, 'predictions', requestSha256),
+  predictionInput: (site: string, sha256: string) => joinKey('sites', site, 'predictions', 'inputs', `${sha256}.png`),
+};

@@ -200,6 +200,43 @@ export function voteOne(
   return { landmark: [by, best - by * width], votes: bestVotes };
 }
 
+export interface VoteConfidence {
+  /** Highest heatmap probability among the candidates within R of the winner (0 when none is). */
+  peak: number;
+  /** Share of the candidates whose vote falls within R of the winner (0-1). */
+  agreement: number;
+  /** sqrt(peak · agreement), in [0, 1]: both must be high for a confident landmark. */
+  confidence: number;
+}
+
+/**
+ * Confidence of one voted landmark from the same candidates `voteOne` saw (`heat[c]` = the
+ * heatmap probability at candidate c): a sharp, high heatmap peak at the winner AND votes that
+ * agree on it. Either alone misleads: a high peak with scattered votes means the offsets disagree;
+ * unanimous votes from a flat, low heatmap mean the model barely saw the landmark.
+ * Distances are Euclidean, strictly below R, as for the disk.
+ */
+export function voteConfidence(
+  indices: ArrayLike<number>, offsetX: ArrayLike<number>, offsetY: ArrayLike<number>, heat: ArrayLike<number>,
+  width: number, radius: number, winner: PointYX,
+): VoteConfidence {
+  const [wy, wx] = winner;
+  const r2 = radius * radius;
+  let peak = 0;
+  let agreeing = 0;
+  for (let c = 0; c < indices.length; c++) {
+    const i = indices[c]!;
+    const py = (i / width) | 0;
+    const px = i - py * width;
+    if ((py - wy) ** 2 + (px - wx) ** 2 < r2 && heat[c]! > peak) peak = heat[c]!;
+    const vy = py + Math.trunc(Math.fround(offsetY[c]! * radius));
+    const vx = px + Math.trunc(Math.fround(offsetX[c]! * radius));
+    if ((vy - wy) ** 2 + (vx - wx) ** 2 < r2) agreeing++;
+  }
+  const agreement = indices.length > 0 ? agreeing / indices.length : 0;
+  return { peak, agreement, confidence: Math.sqrt(peak * agreement) };
+}
+
 /**
  * Decodes K landmarks from planar heatmap / offset maps (each K·H·W, as `encodeHeatmapOffset`
  * lays them out; the heatmap holds probabilities, any monotone score works). `landmarkCount`

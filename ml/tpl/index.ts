@@ -4,9 +4,9 @@ export type { TplTrainerInput, TplWeightsMeta } from './trainer';
 export { createTplPredictor, predictLandmarks, predictLandmarksDetailed, defaultChunkSize } from './predict';
 export type { PredictLandmarksInput, PredictedLandmarks, TplPredictor, TplPredictorInput } from './predict';
 export {
-  encodeHeatmapOffset, decodeVoting, decodeVotingDetailed, diskRadius, voteCandidates, writeHeatmapOffset,
+  encodeHeatmapOffset, decodeVoting, decodeVotingDetailed, diskRadius, voteCandidates, voteConfidence, writeHeatmapOffset,
 } from './codec';
-export type { HeatmapOffsetTargets, VotingResult } from './codec';
+export type { HeatmapOffsetTargets, VoteConfidence, VotingResult } from './codec';
 export { tplLoss, focalHeatLoss, maskedL1 } from './loss';
 export { defineTplNetwork, tplForward, tplFeatures, tplHeatLogits, tplHeadAtRows, splitTplOutput, HEAT_PRIOR } from './network';
 export { tplLossSparse } from './loss';

@@ -10,7 +10,7 @@ import { ParamStore } from '../core/params';
 import { Prng } from '../core/prng';
 import type { Profile } from '../profiles';
 import type { GrayImage, PointYX } from '../types';
-import { diskRadius, voteCandidates, voteOne } from './codec';
+import { diskRadius, voteCandidates, voteConfidence, voteOne } from './codec';
 import { defineTplNetwork, tplFeatures, tplHeadAtRows, tplHeatLogits } from './network';
 import { TPL_WEIGHTS_KIND, type TplWeightsMeta } from './trainer';
 
@@ -37,6 +37,10 @@ export interface PredictedLandmarks {
   landmarks: PointYX[];
   /** Winning vote count per landmark (higher = more confident). */
   votes: number[];
+  /** Per landmark: heatmap peak near the winner, vote agreement and their combination (codec's voteConfidence). */
+  peak: number[];
+  agreement: number[];
+  confidence: number[];
 }
 
 export function defaultChunkSize(profile: Profile): number {
@@ -50,7 +54,7 @@ function yieldToEventLoop(): Promise<void> {
 
 /** A loaded TPL network: predict as many images as needed, then dispose. */
 export interface TplPredictor {
-  /** Landmarks and vote counts per image, in input order; yields to the event loop between chunks. */
+  /** Landmarks, vote counts and confidences per image, in input order; yields to the event loop between chunks. */
   predictDetailed(images: readonly GrayImage[]): Promise<PredictedLandmarks[]>;
   /** [y, x] landmarks per image on the inputSize grid, in input order. */
   predict(images: readonly GrayImage[]): Promise<PointYX[][]>;
@@ -127,36 +131,43 @@ export function createTplPredictor(input: TplPredictorInput): TplPredictor {
         // heatmap channels are computed in full, the candidates selected natively (TopK keeps the
         // lower index among equal values, like topKIndices; unsorted output is ~2× faster, and
         // the set is the same), and the offset heads evaluated at the candidate pixels only.
-        const [idxT, oxT, oyT] = tf.tidy(() => {
+        const [idxT, heatT, oxT, oyT] = tf.tidy(() => {
           const feats = tplFeatures(params, tf.tensor4d(x, [n, size, size, 1]));
           const heat = tf.sigmoid(tf.reshape(tf.transpose(tplHeatLogits(params, feats, k), [0, 3, 1, 2]), [n * k, hw]));
-          const { indices } = tf.topk(heat, candidates, false);
+          const { indices, values } = tf.topk(heat, candidates, false);
           // Candidate c of row r = b·K + j sits at feature row b·HW + indices[r, c]; its x-offset is
           // column K + j of the head output at that row, its y-offset column 2K + j.
           const { rowBase, pick } = layout(n);
           const rows = tf.reshape(tf.add(indices, tf.tensor2d(rowBase, [n * k, 1], 'int32')), [-1]) as tf.Tensor1D;
           const head = tf.reshape(tplHeadAtRows(params, feats, rows), [-1]);
           const pickX = tf.tensor1d(pick, 'int32');
-          return [indices, tf.gather(head, pickX), tf.gather(head, tf.add(pickX, tf.scalar(k, 'int32')))];
+          return [indices, values, tf.gather(head, pickX), tf.gather(head, tf.add(pickX, tf.scalar(k, 'int32')))];
         });
         let idx: Int32Array;
+        let hv: Float32Array;
         let ox: Float32Array;
         let oy: Float32Array;
         try {
-          [idx, ox, oy] = (await Promise.all([idxT.data(), oxT.data(), oyT.data()])) as [Int32Array, Float32Array, Float32Array];
+          [idx, hv, ox, oy] = (await Promise.all([idxT.data(), heatT.data(), oxT.data(), oyT.data()])) as [Int32Array, Float32Array, Float32Array, Float32Array];
         } finally {
-          tf.dispose([idxT, oxT, oyT]);
+          tf.dispose([idxT, heatT, oxT, oyT]);
         }
         for (let b = 0; b < n; b++) {
-          const landmarks: PointYX[] = [];
-          const votes: number[] = [];
+          const r: PredictedLandmarks = { landmarks: [], votes: [], peak: [], agreement: [], confidence: [] };
           for (let j = 0; j < k; j++) {
             const r0 = (b * k + j) * candidates;
-            const v = voteOne(idx.subarray(r0, r0 + candidates), ox.subarray(r0, r0 + candidates), oy.subarray(r0, r0 + candidates), size, size, radius, score);
-            landmarks.push(v.landmark);
-            votes.push(v.votes);
+            const cIdx = idx.subarray(r0, r0 + candidates);
+            const cOx = ox.subarray(r0, r0 + candidates);
+            const cOy = oy.subarray(r0, r0 + candidates);
+            const v = voteOne(cIdx, cOx, cOy, size, size, radius, score);
+            const c = voteConfidence(cIdx, cOx, cOy, hv.subarray(r0, r0 + candidates), size, radius, v.landmark);
+            r.landmarks.push(v.landmark);
+            r.votes.push(v.votes);
+            r.peak.push(c.peak);
+            r.agreement.push(c.agreement);
+            r.confidence.push(c.confidence);
           }
-          results.push({ landmarks, votes });
+          results.push(r);
         }
         await yieldToEventLoop();
       }

@@ -6,7 +6,7 @@ import { buildProgram } from '../../cli/main';
 import { activityRole, GPU_ACTIVITIES } from '../../infra/config/names';
 import { PROJECT_ROOT } from '../../infra/config/stack';
 
-const COMMANDS = ['dev', 'doctor', 'ingest', 'site', 'run', 'status', 'cancel', 'rerun', 'resume', 'eval', 'runs', 'models', 'schedule', 'dashboard', 'worker'];
+const COMMANDS = ['dev', 'doctor', 'ingest', 'site', 'run', 'status', 'cancel', 'rerun', 'resume', 'eval', 'predict', 'report', 'runs', 'models', 'schedule', 'dashboard', 'worker'];
 
 describe('cc2d program', () => {
   it('registers every command, in the help order', async () => {
@@ -28,6 +28,6 @@ describe('cc2d program', () => {
 describe('activity roles', () => {
   it('routes the GPU activities to the GPU queue and everything else to the CPU queue', () => {
     for (const name of GPU_ACTIVITIES) expect(activityRole(name)).toBe('gpu');
-    for (const name of ['ingestDataset', 'planRun', 'evaluateModel', 'writeReport', 'cleanupRun', '?']) expect(activityRole(name)).toBe('cpu');
+    for (const name of ['ingestDataset', 'planRun', 'evaluateModel', 'writeReport', 'cleanupRun', 'publishPredictions', '?']) expect(activityRole(name)).toBe('cpu');
   });
 });

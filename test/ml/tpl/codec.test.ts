@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../../ml/core/prng';
 import {
-  decodeVoting, decodeVotingDetailed, diskRadius, encodeHeatmapOffset, topKIndices, voteCandidates,
+  decodeVoting, decodeVotingDetailed, diskRadius, encodeHeatmapOffset, topKIndices, voteCandidates, voteConfidence, voteOne,
 } from '../../../ml/tpl/codec';
 import type { PointYX } from '../../../ml/types';
 
@@ -119,6 +119,33 @@ describe('TPL codec: decodeVoting', () => {
 
   it('rejects arrays of the wrong size with a message naming them', () => {
     expect(() => decodeVoting(new Float32Array(5), new Float32Array(6), new Float32Array(6), 2, 3, 1, 1)).toThrow(/heatmap has 5 values/);
+  });
+});
+
+describe('TPL codec: voteConfidence', () => {
+  // W = 10, R = 2: candidates at row-major indices; offsets in units of R.
+  const W = 10;
+  const R = 2;
+  it('is 1 when a full-probability peak sits at the winner and every candidate votes for it', () => {
+    const idx = [22, 23, 32]; // (2,2), (2,3), (3,2)
+    const ox = [0.5, 0, 0.5]; // → x 3, 3, 3
+    const oy = [0.5, 0.5, 0]; // → y 3, 3, 3
+    const heat = [1, 0.5, 0.25];
+    const v = voteOne(idx, ox, oy, 10, W, R, new Int32Array(100));
+    expect(v.landmark).toEqual([3, 3]);
+    expect(voteConfidence(idx, ox, oy, heat, W, R, v.landmark)).toEqual({ peak: 1, agreement: 1, confidence: 1 });
+  });
+
+  it('drops with scattered votes and with a low peak; peaks far from the winner do not count', () => {
+    const idx = [22, 23, 88]; // (2,2), (2,3), (8,8)
+    const ox = [0.5, 0, 0];
+    const oy = [0.5, 0.5, 0]; // (8,8) votes for itself, 5+ px from (3,3)
+    const heat = [0.36, 0.2, 0.9];
+    const c = voteConfidence(idx, ox, oy, heat, W, R, [3, 3]);
+    expect(c.peak).toBeCloseTo(0.36, 6); // 0.9 is at (8,8), outside R of the winner
+    expect(c.agreement).toBeCloseTo(2 / 3, 12);
+    expect(c.confidence).toBeCloseTo(Math.sqrt(0.36 * (2 / 3)), 6);
+    expect(voteConfidence([], [], [], [], W, R, [0, 0])).toEqual({ peak: 0, agreement: 0, confidence: 0 });
   });
 });
 

@@ -204,6 +204,18 @@ describe('TPL trainer', () => {
     const loaded = tf.memory().numTensors;
     expect(await predictor.predict(images)).toEqual(pred);
     expect(await predictor.predict(images.slice(1))).toEqual(pred.slice(1));
+    // Confidences are deterministic and in [0, 1], one per landmark, with the same landmarks.
+    const detailed = await predictor.predictDetailed(images);
+    expect(detailed.map((d) => d.landmarks)).toEqual(pred);
+    expect(await predictor.predictDetailed(images)).toEqual(detailed);
+    for (const d of detailed) {
+      expect(d.confidence).toHaveLength(2);
+      for (const [j, c] of d.confidence.entries()) {
+        expect(c).toBeGreaterThanOrEqual(0);
+        expect(c).toBeLessThanOrEqual(1);
+        expect(c).toBeCloseTo(Math.sqrt(d.peak[j]! * d.agreement[j]!), 12);
+      }
+    }
     expect(tf.memory().numTensors).toBe(loaded);
     predictor.dispose();
     expect(tf.memory().numTensors).toBe(start);

@@ -1,0 +1,84 @@
+/**
+ * `cc2d predict [images or folders...] --run ID --out DIR`: landmarks of new images with a
+ * completed run's model (cli/predict-client.ts). Bad input (an unreadable image, an empty folder,
+ * a dataset version of another landmark set) exits 2 naming it, before anything is written.
+ */
+import type { Command } from 'commander';
+import { loadStackSettings } from '../../infra/config/stack';
+import { UserError } from '../../infra/errors';
+import { createS3Store } from '../../infra/storage/s3-store';
+import { withClient } from '../../infra/temporal/connect';
+import type { WorkersMode } from '../local-workers';
+import { parseFormats, runPredict } from '../predict-client';
+
+interface PredictFlags {
+  run?: string;
+  site?: string;
+  datasetVersion?: string;
+  out?: string;
+  format: string;
+  flagBelow?: string;
+  spacing?: string;
+  shardSize?: string;
+  workers: WorkersMode;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+function num(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UserError(`${flag}: "${value}" is not a number`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('predict [paths...]')
+    .description("Predict landmarks of images (files, folders, or --dataset-version) with a run's model; exports CSV, JSON and 3D Slicer markups")
+    .option('--run <id>', 'the model: a completed run')
+    .option('--site <name>', "the model: the site's champion (when --run is not given)")
+    .option('--dataset-version <id>', 'predict the images of a published dataset version instead of paths')
+    .option('--out <dir>', 'write the exports here (atomically)')
+    .option('--format <list>', 'exports to write: csv,json,mrk', 'csv,json,mrk')
+    .option('--flag-below <x>', 'flag landmarks whose confidence (0-1) is below this (default 0.5)')
+    .option('--spacing <mm>', 'pixel spacing of images without their own (DICOM), for the mm columns')
+    .option('--shard-size <n>', 'images per GPU activity (default 64)')
+    .option('--workers <mode>', 'auto: host workers for queues nobody polls | local: always | none', 'auto')
+    .option('--json', 'print the result as one JSON line')
+    .option('--verbose', 'show SDK and activity logs')
+    .action(async (paths: string[], flags: PredictFlags) => {
+      if (!['auto', 'local', 'none'].includes(flags.workers)) throw new UserError(`--workers: expected auto, local or none, got "${flags.workers}"`);
+      const formats = parseFormats(flags.format);
+      const flagBelow = num('--flag-below', flags.flagBelow);
+      const spacingMm = num('--spacing', flags.spacing);
+      const imagesPerShard = num('--shard-size', flags.shardSize);
+      const settings = loadStackSettings();
+      const store = createS3Store(settings);
+      try {
+        const outcome = await withClient(settings, (client) => runPredict(client, settings, store, {
+          paths, formats, workers: flags.workers, progress: !flags.json || process.stderr.isTTY === true,
+          ...(flags.run !== undefined ? { runId: flags.run } : {}),
+          ...(flags.site !== undefined ? { site: flags.site } : {}),
+          ...(flags.datasetVersion !== undefined ? { datasetVersion: flags.datasetVersion } : {}),
+          ...(flags.out !== undefined ? { out: flags.out } : {}),
+          ...(flagBelow !== undefined ? { flagBelow } : {}),
+          ...(spacingMm !== undefined ? { spacingMm } : {}),
+          ...(imagesPerShard !== undefined ? { imagesPerShard } : {}),
+          ...(flags.verbose ? { verbose: true } : {}),
+        }));
+        const r = outcome.result;
+        if (flags.json) {
+          console.log(JSON.stringify({ ...r, out: flags.out ?? null, files: outcome.written }));
+          return;
+        }
+        console.log([
+          `${r.images} images, ${r.landmarks} landmarks, ${r.flagged} flagged low-confidence${r.alreadyPublished ? ' (an identical request was already published)' : ''}`,
+          `  stored  ${r.prefix}/`,
+          ...(flags.out !== undefined ? [`  wrote   ${outcome.written.length} files to ${flags.out}`] : []),
+        ].join('\n'));
+      } finally {
+        store.destroy();
+      }
+    });
+}

@@ -1,0 +1,140 @@
+/**
+ * The images of a prediction request, checked completely before anything is stored:
+ * - local paths: image files, or folders searched recursively (hidden entries skipped) for PNG,
+ *   JPEG, BMP, TIFF and DICOM files; each is decoded with the site readers' rules (magic bytes,
+ *   pixel cap, grey conversion, DICOM spacing), so an unreadable file is named before any upload;
+ *   ids are file names without extension and must be unique;
+ * - a published dataset version: its working images at the model's size, when its landmark set
+ *   is the model's.
+ * Every problem is collected and reported at once (UserError: exit code 2).
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { PredictRequest } from '../../contracts/documents';
+import { UserError } from '../errors';
+import { isSafeId } from '../dataset/safe-path';
+import { DATASET_FILES, datasetPrefix } from '../dataset/published';
+import { DatasetReader } from '../dataset/reader';
+import { decodeSiteImage, type DecodedSiteImage } from '../dataset/site/image';
+import { checkFormat, sniffSiteFormat, SITE_IMAGE_EXTENSIONS } from '../dataset/site/raster';
+import { FileProblem, type SiteImageFormat } from '../dataset/site/types';
+import { makeWorkingPng } from '../dataset/working-image';
+import { readManifest } from '../storage/manifest';
+import { NotFoundError, type ObjectStore } from '../storage/object-store';
+
+export type RequestImage = PredictRequest['images'][number];
+
+export interface LocalImage {
+  id: string;
+  file: string;
+  format: SiteImageFormat;
+  decoded: DecodedSiteImage;
+}
+
+function problemsError(what: string, problems: readonly string[]): UserError {
+  return new UserError(`${what}:\n  - ${problems.join('\n  - ')}`, 'InvalidPredictInput');
+}
+
+async function imageFilesIn(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await readdir(dir)).sort()) {
+    if (name.startsWith('.')) continue;
+    const full = path.join(dir, name);
+    const st = await stat(full);
+    if (st.isDirectory()) out.push(...(await imageFilesIn(full)));
+    else if (st.isFile() && SITE_IMAGE_EXTENSIONS[path.extname(name).toLowerCase()] !== undefined) out.push(full);
+  }
+  return out;
+}
+
+/** Lists the image files named by `paths` (files as given, folders searched). */
+export async function collectImageFiles(paths: readonly string[]): Promise<string[]> {
+  if (paths.length === 0) throw new UserError('predict: no images given (a folder, image files, or --dataset-version)', 'InvalidPredictInput');
+  const files: string[] = [];
+  const problems: string[] = [];
+  for (const p of paths) {
+    let st;
+    try {
+      st = await stat(p);
+    } catch {
+      problems.push(`${p}: no such file or folder`);
+      continue;
+    }
+    if (st.isDirectory()) {
+      const found = await imageFilesIn(p);
+      if (found.length === 0) problems.push(`${p}: no images in this folder (PNG, JPEG, BMP, TIFF or DICOM)`);
+      files.push(...found);
+    } else files.push(p);
+  }
+  if (problems.length > 0) throw problemsError('predict: bad input', problems);
+  return files;
+}
+
+/** Decodes every file (all problems reported together, each naming its file). */
+export async function readLocalImages(files: readonly string[]): Promise<LocalImage[]> {
+  const problems: string[] = [];
+  const images: LocalImage[] = [];
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    const ext = path.extname(file);
+    const id = path.basename(file, ext);
+    try {
+      const bytes = new Uint8Array(await readFile(file));
+      const format = SITE_IMAGE_EXTENSIONS[ext.toLowerCase()] ?? sniffSiteFormat(bytes);
+      if (format === undefined || format === null) throw new FileProblem(file, 'not a PNG, JPEG, BMP, TIFF or DICOM image');
+      checkFormat(bytes, format, file);
+      const decoded = await decodeSiteImage(bytes, format, file);
+      if (!isSafeId(id)) throw new FileProblem(file, `unsafe image id ${JSON.stringify(id)} (allowed: letters, digits, "_" and "-")`);
+      const prior = seen.get(id);
+      if (prior !== undefined) throw new FileProblem(file, `duplicate image id ${id} (also ${prior})`);
+      seen.set(id, file);
+      images.push({ id, file, format, decoded });
+    } catch (err) {
+      if (err instanceof FileProblem) problems.push(err.file === file ? `${file}: ${err.problem}` : `${file}: ${err.message}`);
+      else if ((err as NodeJS.ErrnoException).code !== undefined) problems.push(`${file}: cannot read (${(err as NodeJS.ErrnoException).code})`);
+      else throw err;
+    }
+  }
+  if (problems.length > 0) throw problemsError('predict: unreadable images', problems);
+  return images;
+}
+
+/** The request entry of a local image, with its working PNG (to be stored at `working.key`). */
+export async function workingImage(img: LocalImage, size: number, spacingMm: number | undefined): Promise<{ png: Uint8Array; entry: Omit<RequestImage, 'working'> }> {
+  const png = await makeWorkingPng(img.decoded, size);
+  const spacing = img.decoded.spacing?.mm ?? spacingMm ?? null;
+  return { png, entry: { id: img.id, widthPx: img.decoded.width, heightPx: img.decoded.height, spacingMm: spacing } };
+}
+
+/** The request images of a published dataset version (its working images at `size`). */
+export async function datasetImages(store: ObjectStore, version: string, size: number, landmarkNames: readonly string[]): Promise<RequestImage[]> {
+  const prefix = datasetPrefix(version);
+  let manifest;
+  try {
+    manifest = await readManifest(store, prefix, { verify: 'none' });
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new UserError(`--dataset-version ${version}: no published dataset version`, 'InvalidPredictInput');
+    throw err;
+  }
+  const labels = await new DatasetReader(store, version).labels();
+  if (labels.landmarkNames.join('\u0000') !== landmarkNames.join('\u0000')) {
+    throw new UserError(
+      `dataset version ${version} (${prefix}/${DATASET_FILES.labels}): its ${labels.landmarkNames.length} landmarks (${labels.landmarkNames.join(', ')}) are not the model's ${landmarkNames.length} (${landmarkNames.join(', ')})`,
+      'InvalidPredictInput',
+    );
+  }
+  const files = new Map(manifest.files.map((f) => [f.key, f]));
+  const missing: string[] = [];
+  const images = labels.ids.flatMap((id): RequestImage[] => {
+    const rel = DATASET_FILES.image(size, id);
+    const f = files.get(rel);
+    const img = labels.images[id]!;
+    if (!f) {
+      missing.push(`${prefix}/${rel}`);
+      return [];
+    }
+    return [{ id, widthPx: img.widthPx, heightPx: img.heightPx, spacingMm: img.spacingMm, working: { key: `${prefix}/${rel}`, sha256: f.sha256, size: f.size } }];
+  });
+  if (missing.length > 0) throw problemsError(`dataset version ${version}: no ${size} px working images (the model's input size)`, missing.slice(0, 10));
+  return images;
+}

@@ -1,0 +1,81 @@
+/**
+ * The model a prediction request uses: a published run's TPL weights, its profile (input size,
+ * network width, disk radius) and its landmark names, read from the run's lineage manifest and
+ * JSON report. A site's champion (`sites/<site>/champion.json`, `{ runId }`) names a run too.
+ */
+import { z } from 'zod';
+import type { Manifest } from '../../contracts/documents';
+import type { ArtifactRef } from '../../contracts/types';
+import { ProfileSchema, type Profile } from '../../ml/profiles';
+import { UserError } from '../errors';
+import { runPrefix, siteKeys } from '../storage/keys';
+import { readManifest } from '../storage/manifest';
+import { NotFoundError, type ObjectStore } from '../storage/object-store';
+import { readJson } from '../storage/read-json';
+
+export interface RunModel {
+  runId: string;
+  site: string;
+  tplWeights: ArtifactRef;
+  profile: Profile;
+  landmarkNames: string[];
+  datasetVersion: string;
+  codeVersion: string;
+}
+
+const ChampionSchema = z.looseObject({ runId: z.string().min(1) });
+
+/** The run id of the site's champion model, or undefined when the site has none (yet). */
+export async function championRunId(store: ObjectStore, site: string): Promise<string | undefined> {
+  try {
+    return (await readJson(store, siteKeys.champion(site), ChampionSchema)).runId;
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}
+
+const LineageMetaSchema = z.looseObject({
+  site: z.string().min(1),
+  datasetVersion: z.string().min(1),
+  codeVersion: z.string(),
+  reportKey: z.string().min(1),
+  artifacts: z.looseObject({ tplWeights: z.string().min(1) }),
+});
+
+const ReportSchema = z.looseObject({
+  lineage: z.looseObject({ config: z.looseObject({ profile: ProfileSchema }) }),
+  dataset: z.looseObject({ landmarkNames: z.array(z.string()).min(1) }),
+});
+
+/** The lineage manifest of a published run; a UserError when the run is not published. */
+export async function readRunManifest(store: ObjectStore, runId: string): Promise<Manifest> {
+  const prefix = runPrefix(runId);
+  try {
+    return await readManifest(store, prefix, { verify: 'none' });
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new UserError(`run ${runId}: not published (${prefix}/manifest.json not found; is the run completed?)`);
+    throw err;
+  }
+}
+
+/** The model of a completed (published) run. */
+export async function loadRunModel(store: ObjectStore, runId: string): Promise<RunModel> {
+  const prefix = runPrefix(runId);
+  const manifest = await readRunManifest(store, runId);
+  const meta = LineageMetaSchema.safeParse(manifest.meta);
+  if (!meta.success) throw new UserError(`run ${runId}: its lineage manifest does not name a TPL model and report`);
+  const weightsEntry = manifest.files.find((f) => f.key === meta.data.artifacts.tplWeights);
+  if (!weightsEntry) throw new UserError(`run ${runId}: its manifest does not list ${meta.data.artifacts.tplWeights}`);
+  const reportEntry = manifest.files.find((f) => `${prefix}/${f.key}` === meta.data.reportKey);
+  const report = await readJson(store, { key: meta.data.reportKey, ...(reportEntry ? { sha256: reportEntry.sha256 } : {}) }, ReportSchema);
+  return {
+    runId,
+    site: meta.data.site,
+    tplWeights: { key: `${prefix}/${weightsEntry.key}`, sha256: weightsEntry.sha256, size: weightsEntry.size },
+    profile: report.lineage.config.profile,
+    landmarkNames: report.dataset.landmarkNames,
+    datasetVersion: meta.data.datasetVersion,
+    codeVersion: meta.data.codeVersion,
+  };
+}

@@ -1,0 +1,86 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseSlicerMarkups } from '../../../infra/dataset/site/landmark-files';
+import { csvField, exportFiles, imageMarkupsJson, predictionsCsv, predictionsDocument, type PredictionSet } from '../../../infra/exports/predictions';
+import { writeFilesAtomically } from '../../../infra/exports/write-local';
+
+const set: PredictionSet = {
+  requestSha256: 'a'.repeat(64),
+  model: { runId: 'cc2d-isbi-1', site: 'isbi', tplWeightsSha256: 'b'.repeat(64), profile: 'smoke', datasetVersion: 'c'.repeat(64), codeVersion: 'abc123' },
+  flagBelow: 0.5,
+  landmarkNames: ['Sella', 'Nasion, soft'],
+  images: [
+    { image: '001', widthPx: 100, heightPx: 80, spacingMm: 0.1, landmarks: [
+      { name: 'Sella', xPx: 12.5, yPx: 40.123456, confidence: 0.91234567 },
+      { name: 'Nasion, soft', xPx: 0, yPx: 79.5, confidence: 0.2 },
+    ] },
+    { image: '002', widthPx: 50, heightPx: 50, spacingMm: null, landmarks: [
+      { name: 'Sella', xPx: 1, yPx: 2, confidence: 0.5 },
+      { name: 'Nasion, soft', xPx: 3, yPx: 4, confidence: 0.49999 },
+    ] },
+  ],
+};
+
+describe('prediction exports', () => {
+  it('CSV: header, one row per image x landmark, mm only with a spacing, flags below the threshold, quoting', () => {
+    const text = predictionsCsv(set);
+    expect(text.split('\r\n')[0]).toBe('image,landmark,x_px,y_px,x_mm,y_mm,confidence,flag');
+    const rows = parse(text, { columns: true }) as Array<Record<string, string>>;
+    expect(rows).toHaveLength(4);
+    expect(rows[0]).toEqual({ image: '001', landmark: 'Sella', x_px: '12.5', y_px: '40.123', x_mm: '1.25', y_mm: '4.0123', confidence: '0.9123', flag: '' });
+    expect(rows[1]).toMatchObject({ landmark: 'Nasion, soft', flag: 'low-confidence' });
+    expect(rows[2]).toMatchObject({ image: '002', x_mm: '', y_mm: '', confidence: '0.5', flag: '' });
+    expect(rows[3]!.flag).toBe('low-confidence');
+    expect(csvField('a"b')).toBe('"a""b"');
+  });
+
+  it('JSON: model and versions, threshold, the same rows per image; identical bytes for the same input', () => {
+    const doc = predictionsDocument(set) as { model: { runId: string }; images: Array<{ landmarks: Array<{ xMm: number | null; flag: string | null }> }> };
+    expect(doc.model.runId).toBe('cc2d-isbi-1');
+    expect(doc.images[0]!.landmarks[0]!.xMm).toBe(1.25);
+    expect(doc.images[1]!.landmarks[0]!.xMm).toBeNull();
+    expect(doc.images[0]!.landmarks[1]!.flag).toBe('low-confidence');
+    const a = exportFiles(set);
+    const b = exportFiles(structuredClone(set));
+    expect(a).toEqual(b);
+    expect(a.map((f) => f.relPath)).toEqual(['predictions.csv', 'predictions.json', 'markups/001.mrk.json', 'markups/002.mrk.json']);
+  });
+
+  it('Slicer markups: K named control points in mm that read back to the same pixels', () => {
+    const text = imageMarkupsJson(set.images[0]!);
+    const json = JSON.parse(text) as { markups: Array<{ coordinateUnits: string; controlPoints: Array<{ label: string; position: number[] }> }> };
+    expect(json.markups[0]!.coordinateUnits).toBe('mm');
+    expect(json.markups[0]!.controlPoints.map((p) => p.label)).toEqual(['Sella', 'Nasion, soft']);
+    expect(json.markups[0]!.controlPoints[0]!.position[0]).toBeCloseTo(1.25, 9);
+    const back = parseSlicerMarkups(text, 0.1);
+    expect(back.problems).toEqual([]);
+    expect(back.landmarks[0]!.x).toBeCloseTo(12.5, 9);
+    expect(back.landmarks[0]!.y).toBeCloseTo(40.123, 9);
+    // No spacing: 1 mm per pixel (Slicer's own assumption).
+    expect(parseSlicerMarkups(imageMarkupsJson(set.images[1]!), 1).landmarks[1]).toEqual({ name: 'Nasion, soft', x: 3, y: 4 });
+  });
+});
+
+describe('writeFilesAtomically', () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates the folder in one rename, replaces files in an existing one, leaves no temporary folder', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cc2d-write-'));
+    const out = path.join(dir, 'out');
+    const enc = (s: string) => new TextEncoder().encode(s);
+    await writeFilesAtomically(out, [{ relPath: 'a.csv', bytes: enc('1') }, { relPath: 'm/b.json', bytes: enc('2') }]);
+    expect(await readFile(path.join(out, 'm/b.json'), 'utf8')).toBe('2');
+    await writeFile(path.join(out, 'keep.txt'), 'k');
+    await writeFilesAtomically(out, [{ relPath: 'a.csv', bytes: enc('3') }]);
+    expect(await readFile(path.join(out, 'a.csv'), 'utf8')).toBe('3');
+    expect(await readFile(path.join(out, 'keep.txt'), 'utf8')).toBe('k');
+    expect((await readdir(dir)).sort()).toEqual(['out']);
+    await expect(writeFilesAtomically(out, [{ relPath: '../x', bytes: enc('') }])).rejects.toThrow(/outside/);
+  });
+});
