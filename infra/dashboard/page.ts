@@ -5,6 +5,7 @@
  */
 import { NO_METRICS_REASON } from '../../ml/metrics';
 import { escapeHtml as esc } from '../report/html';
+import { etaText } from './eta';
 import type { RunRow } from './sources';
 
 /** "2.34 mm", "12.30 px" (no pixel spacing) or "–" (no metrics). */
@@ -16,7 +17,8 @@ function progressText(r: RunRow): string {
     const steps = l.totalSteps > 0 ? ` ${l.step}/${l.totalSteps}` : '';
     const shards = l.shardCount ? ` shards ${l.shardsDone ?? 0}/${l.shardCount}` : '';
     const loss = l.loss !== undefined && Number.isFinite(l.loss) ? ` loss ${l.loss.toPrecision(4)}` : '';
-    return `${l.stage}${steps}${shards}${loss}${r.waitingFor ? ` · waiting for ${r.waitingFor}` : ''}`;
+    const eta = etaText(l, Date.now());
+    return `${l.stage}${steps}${shards}${loss}${eta ? ` · ${eta}` : ''}${r.waitingFor ? ` · waiting for ${r.waitingFor}` : ''}`;
   }
   return '';
 }
@@ -90,7 +92,9 @@ const SCRIPT = `
   function el(tag,cls,text){var e=document.createElement(tag);if(cls)e.className=cls;if(text!==undefined)e.textContent=text;return e;}
   function pct(v){return (typeof v!=='number'||!isFinite(v))?0:Math.max(0,Math.min(100,Math.round(v*100)));}
   function mre(v,u){return (typeof v!=='number'||!isFinite(v))?'\\u2013':v.toFixed(2)+(u==='px'?' px':' mm');}
-  function live(r){if(!r.live||r.status!=='running')return '';var l=r.live;var s=l.stage;if(l.totalSteps>0)s+=' '+l.step+'/'+l.totalSteps;if(l.shardCount)s+=' shards '+(l.shardsDone||0)+'/'+l.shardCount;if(typeof l.loss==='number'&&isFinite(l.loss))s+=' loss '+l.loss.toPrecision(4);if(r.waitingFor)s+=' \\u00b7 waiting for '+r.waitingFor;return s;}
+  function dur(x){x=Math.max(0,Math.round(x));function p2(n){return (n<10?'0':'')+n;}return x<60?x+' s':x<3600?Math.floor(x/60)+' min '+p2(x%60)+' s':Math.floor(x/3600)+' h '+p2(Math.floor((x%3600)/60))+' min';}
+  function eta(l){if(typeof l.etaSeconds!=='number'||!l.measuredAt)return '';var at=Date.parse(l.measuredAt);if(!isFinite(at))return '';var s='ETA '+dur(l.etaSeconds-Math.max(0,Date.now()-at)/1000);var r=l.stepsPerSecond;if(typeof r==='number'&&r>0)s+=' ('+(r>=1?r.toFixed(1)+' steps/s':(1/r).toFixed(2)+' s/step')+')';return s;}
+  function live(r){if(!r.live||r.status!=='running')return '';var l=r.live;var s=l.stage;if(l.totalSteps>0)s+=' '+l.step+'/'+l.totalSteps;if(l.shardCount)s+=' shards '+(l.shardsDone||0)+'/'+l.shardCount;if(typeof l.loss==='number'&&isFinite(l.loss))s+=' loss '+l.loss.toPrecision(4);var e=eta(l);if(e)s+=' \\u00b7 '+e;if(r.waitingFor)s+=' \\u00b7 waiting for '+r.waitingFor;return s;}
   function row(r){
     var tr=el('tr');tr.setAttribute('data-run-id',r.runId);tr.setAttribute('data-status',r.status);
     tr.appendChild(el('td','mono',r.runId));

@@ -32,7 +32,7 @@ export interface RunRow {
   startTime: string;
   closeTime?: string;
   /** Live `progress` query result, for running runs that answered in time. */
-  live?: Pick<PipelineProgress, 'stage' | 'step' | 'totalSteps' | 'loss' | 'fraction' | 'shardsDone' | 'shardCount'>;
+  live?: Pick<PipelineProgress, 'stage' | 'step' | 'totalSteps' | 'loss' | 'fraction' | 'shardsDone' | 'shardCount' | 'stepsPerSecond' | 'etaSeconds' | 'measuredAt'>;
   /** Set while a GPU stage has not started and its queue has no live poller, e.g. "a GPU worker on cc2d-gpu". */
   waitingFor?: string;
 }
@@ -145,6 +145,8 @@ export function createTemporalRunSource(client: Client, options: TemporalRunSour
                 ...(p.loss !== undefined && p.loss !== null ? { loss: p.loss } : {}),
                 ...(p.shardsDone !== undefined ? { shardsDone: p.shardsDone } : {}),
                 ...(p.shardCount !== undefined ? { shardCount: p.shardCount } : {}),
+                ...(p.etaSeconds !== undefined && p.measuredAt !== undefined ? { etaSeconds: p.etaSeconds, measuredAt: p.measuredAt } : {}),
+                ...(p.stepsPerSecond !== undefined ? { stepsPerSecond: p.stepsPerSecond } : {}),
               };
               r.progress = p.fraction;
               r.stage = p.stage;
