@@ -17,6 +17,7 @@ const COMMAND_MODULES = [
   './commands/rerun',
   './commands/resume',
   './commands/eval',
+  './commands/compare',
   './commands/runs',
   './commands/schedule',
   './commands/dashboard',
