@@ -18,6 +18,7 @@ const COMMAND_MODULES = [
   './commands/rerun',
   './commands/resume',
   './commands/eval',
+  './commands/compare',
   './commands/predict',
   './commands/report',
   './commands/runs',

@@ -4,6 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { PipelineProgress } from '../contracts/types';
+import { etaText } from '../infra/dashboard/eta';
 
 export class ProgressView {
   private bar?: cliProgress.SingleBar;
@@ -31,14 +32,17 @@ export class ProgressView {
       p.totalSteps > 0 ? `step ${p.step}/${p.totalSteps}` : '',
       p.loss !== undefined && p.loss !== null ? `loss ${p.loss.toFixed(4)}` : '',
       p.shardCount !== undefined && p.stage === 'pseudo-labels' ? `shards ${p.shardsDone ?? 0}/${p.shardCount}` : '',
+      etaText(p, Date.now()),
       note ?? '',
     ].filter(Boolean).join(' | ');
     if (this.bar) {
       this.bar.update(Math.round(p.fraction * 1000), { stage: p.stage.padEnd(13), detail });
     } else {
-      const line = `[cc2d] ${p.runId}: ${p.stage}${note ? ` (${note})` : ''}`;
-      if (line !== this.lastLine) process.stderr.write(`${line}\n`);
-      this.lastLine = line;
+      // A line per stage and per tenth of the run: a line per step would flood a log.
+      const key = `${p.stage}|${Math.floor(p.fraction * 10)}|${note ?? ''}`;
+      const eta = etaText(p, Date.now());
+      if (key !== this.lastLine) process.stderr.write(`[cc2d] ${p.runId}: ${p.stage} ${Math.round(p.fraction * 100)}%${eta ? `, ${eta}` : ''}${note ? ` (${note})` : ''}\n`);
+      this.lastLine = key;
     }
   }
 

@@ -10,13 +10,12 @@
 import { RunReportDocumentSchema, SSL_METRICS_FORMAT, StoredSslStageSchema, type StoredSslStage } from '../contracts/documents';
 import type { ArtifactRef, BackendRef } from '../contracts/types';
 import { DatasetReader } from '../infra/dataset/reader';
-import { UserError } from '../infra/errors';
 import { evaluateSslStage, sslStageDocument } from '../infra/evaluation/ssl-stage';
 import { sha256Hex } from '../infra/storage/hash';
-import { runKeys, runPrefix } from '../infra/storage/keys';
-import { readManifest, readManifestFile } from '../infra/storage/manifest';
-import { NotFoundError, PreconditionFailedError, type ObjectStore } from '../infra/storage/object-store';
-import { InvalidDocumentError, parseJson, readJson } from '../infra/storage/read-json';
+import { readPublishedReport } from '../infra/compare/snapshot';
+import { runKeys } from '../infra/storage/keys';
+import { PreconditionFailedError, type ObjectStore } from '../infra/storage/object-store';
+import { InvalidDocumentError, readJson } from '../infra/storage/read-json';
 import type { Profile } from '../ml/profiles';
 
 /** What `--compute-ssl` needs of a published run, from its report JSON. */
@@ -35,23 +34,7 @@ export type { StoredSslStage };
 
 /** Reads the published run's manifest and report; fails with a UserError when the run is not published. */
 export async function runSslSource(store: ObjectStore, runId: string): Promise<RunSslSource> {
-  const prefix = runPrefix(runId);
-  let manifest;
-  try {
-    manifest = await readManifest(store, prefix, { verify: 'none' });
-  } catch (err) {
-    if (err instanceof NotFoundError) throw new UserError(`run ${runId} is not published (no ${prefix}/manifest.json): the SSL stage can be computed for completed runs only`);
-    throw err;
-  }
-  const reportKey = manifest.meta.reportKey;
-  if (typeof reportKey !== 'string' || !reportKey.startsWith(`${prefix}/`)) throw new UserError(`run ${runId}: its manifest names no report (meta.reportKey)`);
-  let report;
-  try {
-    report = parseJson(reportKey, await readManifestFile(store, prefix, manifest, reportKey.slice(prefix.length + 1)), RunReportDocumentSchema);
-  } catch (err) {
-    if (err instanceof InvalidDocumentError) throw new UserError(`run ${runId}: ${err.message}`);
-    throw err;
-  }
+  const { reportKey, report } = await readPublishedReport(store, runId, RunReportDocumentSchema, 'the SSL stage can be computed for completed runs only');
   const { lineage, plan, artifacts } = report;
   return {
     runId, reportKey, datasetVersion: lineage.datasetVersion, profile: lineage.config.profile as unknown as Profile, templateId: lineage.templateId,

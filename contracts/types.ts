@@ -325,8 +325,17 @@ export interface PipelineResult {
 export interface PipelineProgress extends StageProgress {
   runId: string;
   status: 'running' | 'completed' | 'failed' | 'cancelled';
-  /** 0–1 over the whole pipeline (stage weights). */
+  /** 0–1 over the whole pipeline: finished stages by weight plus the running stage's share. */
   fraction: number;
+  /** 0–1 of the running stage (steps, or shards of the pseudo-label fan-out). */
+  stageFraction?: number;
+  /** Measured over the running stage since its first progress report (or its last resume). */
+  stepsPerSecond?: number;
+  /** Seconds left in the running stage / the whole run, as estimated at `measuredAt`. */
+  stageEtaSeconds?: number;
+  etaSeconds?: number;
+  /** Workflow time (ISO) of the measurement the ETA is from; clients subtract the time since. */
+  measuredAt?: string;
   stagesDone: StageName[];
   datasetVersion?: string;
   mreMm?: number;

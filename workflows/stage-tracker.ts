@@ -6,7 +6,7 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import type { PipelineProgress, StageName, StageProgress, StageTiming } from '../contracts/types';
 import { SEARCH_ATTRIBUTES as SA } from '../infra/config/names';
-import { STAGE_ORDER, STAGE_WEIGHTS } from './definitions';
+import { estimateEta, overallFraction, stageFraction, stepsPerSecond, type StepSample } from './progress';
 
 type Status = PipelineProgress['status'];
 
@@ -14,6 +14,8 @@ export class StageTracker {
   private readonly state: PipelineProgress;
   private readonly timings: StageTiming[] = [];
   private stageStartedAt = '';
+  /** First progress report of the running stage (or of its latest resume): the step rate's origin. */
+  private rateOrigin?: StepSample;
 
   constructor(runId: string) {
     this.state = { runId, status: 'running', stage: 'queued', step: 0, totalSteps: 0, fraction: 0, stagesDone: [] };
@@ -43,21 +45,38 @@ export class StageTracker {
   async stage<T>(name: StageName, body: () => Promise<T>): Promise<T> {
     this.stageStartedAt = new Date().toISOString();
     Object.assign(this.state, { stage: name, step: 0, totalSteps: 0, loss: undefined });
+    this.clearEstimate();
     upsertSearchAttributes([{ key: SA.stage, value: name }]);
     const result = await body();
     this.timings.push({ stage: name, startedAt: this.stageStartedAt, endedAt: new Date().toISOString() });
     this.state.stagesDone.push(name);
-    this.state.fraction = fractionDone(this.state.stagesDone);
+    this.clearEstimate();
+    this.state.fraction = overallFraction(this.state);
     upsertSearchAttributes([{ key: SA.progress, value: this.state.fraction }]);
     return result;
   }
 
-  /** Progress sent by an activity; stale updates from an earlier stage are ignored. */
+  /**
+   * Progress sent by an activity; stale updates from an earlier stage are ignored. Moves the
+   * overall fraction within the stage and measures the step rate for the ETA. Only query state
+   * changes here (no command), so histories recorded before it replay unchanged.
+   */
   onStageProgress(p: StageProgress): void {
     if (p.stage !== this.state.stage) return;
+    const now: StepSample = { step: p.step, atMs: Date.now() };
+    // A retry resumes from a checkpoint, behind the last report: measure from there.
+    if (this.rateOrigin === undefined || p.step < this.state.step) this.rateOrigin = now;
     this.state.step = p.step;
     this.state.totalSteps = p.totalSteps;
     this.state.loss = p.loss;
+    this.updateFraction();
+    const rate = stepsPerSecond(this.rateOrigin, now);
+    const eta = estimateEta(this.state, rate);
+    if (rate !== undefined && eta) {
+      Object.assign(this.state, {
+        stepsPerSecond: Math.round(rate * 1000) / 1000, stageEtaSeconds: eta.stageSeconds, etaSeconds: eta.runSeconds, measuredAt: new Date(now.atMs).toISOString(),
+      });
+    }
   }
 
   setDatasetVersion(version: string): void {
@@ -68,6 +87,18 @@ export class StageTracker {
   setShards(done: number, total: number): void {
     this.state.shardsDone = done;
     this.state.shardCount = total;
+    this.updateFraction();
+  }
+
+  /** Never backwards within a run (a retried stage resumes behind its last report). */
+  private updateFraction(): void {
+    this.state.stageFraction = stageFraction(this.state);
+    this.state.fraction = Math.max(this.state.fraction, overallFraction(this.state));
+  }
+
+  private clearEstimate(): void {
+    this.rateOrigin = undefined;
+    for (const k of ['stageFraction', 'stepsPerSecond', 'stageEtaSeconds', 'etaSeconds', 'measuredAt'] as const) delete this.state[k];
   }
 
   finish(status: Exclude<Status, 'running'>, mreMm?: number): void {
@@ -82,10 +113,4 @@ export class StageTracker {
       ...(mreMm !== undefined && Number.isFinite(mreMm) ? [{ key: SA.mre, value: mreMm }] : []),
     ]);
   }
-}
-
-function fractionDone(done: readonly StageName[]): number {
-  const total = STAGE_ORDER.reduce((s, n) => s + (STAGE_WEIGHTS[n] ?? 0), 0);
-  const got = done.reduce((s, n) => s + (STAGE_WEIGHTS[n] ?? 0), 0);
-  return Math.round((got / total) * 1000) / 1000;
 }

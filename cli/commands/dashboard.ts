@@ -10,7 +10,8 @@
 import type { Command } from 'commander';
 import { loadStackSettings } from '../../infra/config/stack';
 import { startDashboard } from '../../infra/dashboard/server';
-import { createStoreReportSource, createTemporalRunSource, runsQuery } from '../../infra/dashboard/sources';
+import { createStoreSiteSource } from '../../infra/dashboard/champion';
+import { createStoreCompareSource, createStoreReportSource, createTemporalRunSource, runsQuery } from '../../infra/dashboard/sources';
 import { UserError } from '../../infra/errors';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { connectClient } from '../../infra/temporal/connect';
@@ -64,6 +65,8 @@ export function register(program: Command): void {
         dashboard = await startDashboard({
           runs: createTemporalRunSource(client, flags.site !== undefined ? { site: flags.site } : {}),
           reports: createStoreReportSource(store),
+          compare: createStoreCompareSource(store),
+          sites: createStoreSiteSource(store),
           host: flags.host,
           port,
           limit,

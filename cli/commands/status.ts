@@ -4,6 +4,7 @@ import { decodePendingActivityState } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { PipelineProgress, PipelineResult } from '../../contracts/types';
 import { activityRole } from '../../infra/config/names';
+import { etaText } from '../../infra/dashboard/eta';
 import { loadStackSettings } from '../../infra/config/stack';
 import { withClient } from '../../infra/temporal/connect';
 import { failureMessage } from '../../infra/temporal/payload-codec';
@@ -56,7 +57,10 @@ export function register(program: Command): void {
           return;
         }
         console.log(`${runId}: ${desc.status.name}  stage ${String(attrs.stage ?? '?')}  site ${String(attrs.site ?? '?')}  profile ${String(attrs.profile ?? '?')}`);
-        if (progress) console.log(`  progress ${(progress.fraction * 100).toFixed(0)}%  ${progress.stage} step ${progress.step}/${progress.totalSteps}${progress.loss !== undefined ? ` loss ${progress.loss.toFixed(4)}` : ''}`);
+        if (progress) {
+          const eta = etaText(progress, Date.now());
+          console.log(`  progress ${(progress.fraction * 100).toFixed(0)}%  ${progress.stage} step ${progress.step}/${progress.totalSteps}${progress.loss !== undefined ? ` loss ${progress.loss.toFixed(4)}` : ''}${eta ? `  ${eta}` : ''}`);
+        }
         for (const p of pending) {
           console.log(`  pending ${p.activity} (${p.state}) attempt ${p.attempt}${p.lastWorker ? ` on ${p.lastWorker}` : ''}${p.lastFailure ? ` (last failure: ${p.lastFailure})` : ''}`);
           if (p.waitingFor) console.log(`    waiting for ${p.waitingFor}: start one with npx cc2d worker --queues ${p.waitingFor.includes('GPU') ? 'gpu' : 'cpu'}`);

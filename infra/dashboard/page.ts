@@ -5,7 +5,8 @@
  */
 import { NO_METRICS_REASON } from '../../ml/metrics';
 import { escapeHtml as esc } from '../report/html';
-import type { RunRow } from './sources';
+import { etaText } from './eta';
+import { SITE_RE, type RunRow } from './sources';
 
 /** "2.34 mm", "12.30 px" (no pixel spacing) or "–" (no metrics). */
 const fmtMre = (v: number | undefined, unit: string | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(2)} ${unit === 'px' ? 'px' : 'mm'}`);
@@ -16,7 +17,8 @@ function progressText(r: RunRow): string {
     const steps = l.totalSteps > 0 ? ` ${l.step}/${l.totalSteps}` : '';
     const shards = l.shardCount ? ` shards ${l.shardsDone ?? 0}/${l.shardCount}` : '';
     const loss = l.loss !== undefined && Number.isFinite(l.loss) ? ` loss ${l.loss.toPrecision(4)}` : '';
-    return `${l.stage}${steps}${shards}${loss}${r.waitingFor ? ` · waiting for ${r.waitingFor}` : ''}`;
+    const eta = etaText(l, Date.now());
+    return `${l.stage}${steps}${shards}${loss}${eta ? ` · ${eta}` : ''}${r.waitingFor ? ` · waiting for ${r.waitingFor}` : ''}`;
   }
   return '';
 }
@@ -46,7 +48,7 @@ export function renderRow(r: RunRow): string {
 <td><span class="status status-${esc(r.status)}">${esc(r.status)}</span></td>
 <td>${esc(r.stage ?? '–')}</td>
 <td><div class="bar"><div style="width:${pct(r.progress)}%"></div></div><span class="pct">${pct(r.progress)}%</span> <span class="live">${esc(progressText(r))}</span></td>
-<td>${esc(r.site ?? '–')}</td>
+<td>${r.site !== undefined && SITE_RE.test(r.site) ? `<a href="/sites/${esc(r.site)}">${esc(r.site)}</a>` : esc(r.site ?? '–')}</td>
 <td>${esc(r.profile ?? '–')}</td>
 <td class="num mre"${mreTitle(r)}>${esc(fmtMre(r.mreMm, r.mreUnit))}</td>
 <td class="mono small" title="${esc(r.datasetVersion ?? '')}">${esc(shortVersion(r.datasetVersion))}</td>
@@ -54,7 +56,7 @@ export function renderRow(r: RunRow): string {
 <td>${report}</td></tr>`;
 }
 
-const CSS = `
+export const CSS = `
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}
 header{background:#1f2937;color:#fff;padding:14px 24px;display:flex;align-items:baseline;gap:18px}
 header h1{margin:0;font-size:19px}
@@ -85,12 +87,14 @@ a{color:#1d4ed8}
 /** Client script: polls /api/runs and rebuilds the table body without innerHTML. */
 const SCRIPT = `
 (function(){
-  var NO_METRICS=${JSON.stringify(NO_METRICS_REASON)};
+  var NO_METRICS=${JSON.stringify(NO_METRICS_REASON)};var SITE_RE=${SITE_RE.toString()};
   var tbody=document.getElementById('runs');var err=document.getElementById('error');var upd=document.getElementById('updated');
   function el(tag,cls,text){var e=document.createElement(tag);if(cls)e.className=cls;if(text!==undefined)e.textContent=text;return e;}
   function pct(v){return (typeof v!=='number'||!isFinite(v))?0:Math.max(0,Math.min(100,Math.round(v*100)));}
   function mre(v,u){return (typeof v!=='number'||!isFinite(v))?'\\u2013':v.toFixed(2)+(u==='px'?' px':' mm');}
-  function live(r){if(!r.live||r.status!=='running')return '';var l=r.live;var s=l.stage;if(l.totalSteps>0)s+=' '+l.step+'/'+l.totalSteps;if(l.shardCount)s+=' shards '+(l.shardsDone||0)+'/'+l.shardCount;if(typeof l.loss==='number'&&isFinite(l.loss))s+=' loss '+l.loss.toPrecision(4);if(r.waitingFor)s+=' \\u00b7 waiting for '+r.waitingFor;return s;}
+  function dur(x){x=Math.max(0,Math.round(x));function p2(n){return (n<10?'0':'')+n;}return x<60?x+' s':x<3600?Math.floor(x/60)+' min '+p2(x%60)+' s':Math.floor(x/3600)+' h '+p2(Math.floor((x%3600)/60))+' min';}
+  function eta(l){if(typeof l.etaSeconds!=='number'||!l.measuredAt)return '';var at=Date.parse(l.measuredAt);if(!isFinite(at))return '';var s='ETA '+dur(l.etaSeconds-Math.max(0,Date.now()-at)/1000);var r=l.stepsPerSecond;if(typeof r==='number'&&r>0)s+=' ('+(r>=1?r.toFixed(1)+' steps/s':(1/r).toFixed(2)+' s/step')+')';return s;}
+  function live(r){if(!r.live||r.status!=='running')return '';var l=r.live;var s=l.stage;if(l.totalSteps>0)s+=' '+l.step+'/'+l.totalSteps;if(l.shardCount)s+=' shards '+(l.shardsDone||0)+'/'+l.shardCount;if(typeof l.loss==='number'&&isFinite(l.loss))s+=' loss '+l.loss.toPrecision(4);var e=eta(l);if(e)s+=' \\u00b7 '+e;if(r.waitingFor)s+=' \\u00b7 waiting for '+r.waitingFor;return s;}
   function row(r){
     var tr=el('tr');tr.setAttribute('data-run-id',r.runId);tr.setAttribute('data-status',r.status);
     tr.appendChild(el('td','mono',r.runId));
@@ -98,7 +102,7 @@ const SCRIPT = `
     tr.appendChild(el('td','',r.stage||'\\u2013'));
     var p=el('td');var bar=el('div','bar');var fill=el('div');fill.style.width=pct(r.progress)+'%';bar.appendChild(fill);p.appendChild(bar);
     p.appendChild(el('span','pct',pct(r.progress)+'%'));p.appendChild(document.createTextNode(' '));p.appendChild(el('span','live',live(r)));tr.appendChild(p);
-    tr.appendChild(el('td','',r.site||'\\u2013'));tr.appendChild(el('td','',r.profile||'\\u2013'));
+    var sc=el('td');if(typeof r.site==='string'&&SITE_RE.test(r.site)){var sa=el('a','',r.site);sa.href='/sites/'+r.site;sc.appendChild(sa);}else{sc.textContent=r.site||'\\u2013';}tr.appendChild(sc);tr.appendChild(el('td','',r.profile||'\\u2013'));
     var m=el('td','num mre',mre(r.mreMm,r.mreUnit));var mt=typeof r.mreMm!=='number'?(r.status==='completed'?NO_METRICS:''):(r.mreUnit==='px'?'in pixels: no pixel spacing known':'');if(mt)m.title=mt;tr.appendChild(m);
     var dv=r.datasetVersion||'';var dtd=el('td','mono small',dv===''?'\\u2013':(dv.length>16?dv.slice(0,12)+'\\u2026':dv));dtd.title=dv;tr.appendChild(dtd);
     tr.appendChild(el('td','small nowrap',String(r.startTime).replace('T',' ').replace(/\\.\\d+Z$/,'Z')));

@@ -25,14 +25,20 @@ import type { AddressInfo } from 'node:net';
 import type { PayloadCodec } from '@temporalio/common';
 import { scrubSecrets } from '../storage/s3-store';
 import { CodecRequestError, PayloadDecryptionError, runCodecRequest } from '../temporal/payload-codec';
+import { compareRuns } from '../compare/compare';
 import { renderDashboardPage } from './page';
-import type { ReportSource, RunRow, RunSource } from './sources';
+import { SITE_RE, type CompareSource, type ReportSource, type RunRow, type RunSource, type SiteSource } from './sources';
+import { renderComparePage, renderSitePage } from './views';
 
 export const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'] as const;
 
 export interface DashboardOptions {
   runs: RunSource;
   reports: ReportSource;
+  /** Published runs' snapshots for /compare; absent: those routes answer 404. */
+  compare?: CompareSource;
+  /** Champions for the site view (/sites/<site>); absent: no champion is shown. */
+  sites?: SiteSource;
   /** Default 127.0.0.1; must be a loopback address. */
   host?: string;
   /** Default 8787; 0 picks a free port. */
@@ -202,6 +208,15 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       sendJson(res, 200, { runs: rows, generatedAt: new Date().toISOString(), ...(error ? { error } : {}) });
       return;
     }
+    if (path === '/compare' || path === '/api/compare') {
+      await handleCompare(res, url, path === '/api/compare');
+      return;
+    }
+    const site = /^\/(api\/sites|sites)\/([^/]+)$/.exec(path);
+    if (site) {
+      await handleSite(res, site[2]!, site[1] === 'api/sites');
+      return;
+    }
     const m = /^\/(api\/runs|runs)\/([^/]+)\/(progress|report)$/.exec(path);
     if (m) {
       let runId: string;
@@ -239,6 +254,61 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       }
     }
     sendText(res, 404, 'Not found.');
+  }
+
+  const VIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+  /** Two published runs side by side: ?a=<run>&b=<run>. */
+  async function handleCompare(res: ServerResponse, url: URL, json: boolean): Promise<void> {
+    const ids = [url.searchParams.get('a') ?? '', url.searchParams.get('b') ?? ''];
+    if (!ids.every((id) => RUN_ID_RE.test(id))) {
+      sendText(res, 400, 'Bad request: give two run ids, /compare?a=<run>&b=<run>.');
+      return;
+    }
+    if (!options.compare) {
+      sendText(res, 404, 'Not found: comparing runs needs the artifact store.');
+      return;
+    }
+    let snapshots;
+    try {
+      snapshots = await Promise.all(ids.map((id) => options.compare!.snapshot(id)));
+    } catch (err) {
+      log(`dashboard: reading runs ${ids.join(', ')} for a comparison failed: ${scrubSecrets(String((err as Error)?.message ?? err))}`);
+      sendText(res, 502, 'The runs could not be read from storage right now.');
+      return;
+    }
+    const missing = ids.filter((_id, i) => !snapshots[i]);
+    if (missing.length > 0) {
+      sendText(res, 404, `Not a published run (only completed runs can be compared): ${missing.join(', ')}`);
+      return;
+    }
+    const comparison = compareRuns(snapshots[0]!, snapshots[1]!);
+    if (json) sendJson(res, 200, comparison);
+    else send(res, 200, renderComparePage(comparison), 'text/html; charset=utf-8', { 'Content-Security-Policy': VIEW_CSP });
+  }
+
+  /** A site's champion and the MRE of its runs over time (runs from visibility, newest first). */
+  async function handleSite(res: ServerResponse, raw: string, json: boolean): Promise<void> {
+    let site: string;
+    try {
+      site = decodeURIComponent(raw);
+    } catch {
+      site = '';
+    }
+    if (!SITE_RE.test(site)) {
+      sendText(res, 400, 'Bad site name.');
+      return;
+    }
+    const { rows, error } = await listRows();
+    const siteRows = rows.filter((r) => r.site === site);
+    let champion: string | undefined;
+    try {
+      champion = await options.sites?.champion(site);
+    } catch (err) {
+      log(`dashboard: reading the champion of ${site} failed: ${scrubSecrets(String((err as Error)?.message ?? err))}`);
+    }
+    if (json) sendJson(res, 200, { site, champion: champion ?? null, runs: siteRows, ...(error ? { error } : {}) });
+    else send(res, 200, renderSitePage(site, siteRows, champion), 'text/html; charset=utf-8', { 'Content-Security-Policy': VIEW_CSP });
   }
 
   async function handleCodec(req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): Promise<void> {

@@ -5,6 +5,8 @@
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { PipelineProgress } from '../../contracts/types';
+import { loadRunSnapshot, type RunSnapshot } from '../compare/snapshot';
+import { UserError } from '../errors';
 import { runKeys } from '../storage/keys';
 import proto from '@temporalio/proto';
 import { GPU_TASK_QUEUE, PIPELINE_WORKFLOW_TYPE, SEARCH_ATTRIBUTES as SA } from '../config/names';
@@ -32,7 +34,7 @@ export interface RunRow {
   startTime: string;
   closeTime?: string;
   /** Live `progress` query result, for running runs that answered in time. */
-  live?: Pick<PipelineProgress, 'stage' | 'step' | 'totalSteps' | 'loss' | 'fraction' | 'shardsDone' | 'shardCount'>;
+  live?: Pick<PipelineProgress, 'stage' | 'step' | 'totalSteps' | 'loss' | 'fraction' | 'shardsDone' | 'shardCount' | 'stepsPerSecond' | 'etaSeconds' | 'measuredAt'>;
   /** Set while a GPU stage has not started and its queue has no live poller, e.g. "a GPU worker on cc2d-gpu". */
   waitingFor?: string;
 }
@@ -45,6 +47,17 @@ export interface RunSource {
 export interface ReportSource {
   /** The run's report.html, or undefined when it has none (yet). */
   getReport(runId: string): Promise<Uint8Array | undefined>;
+}
+
+/** Published runs for the compare view. */
+export interface CompareSource {
+  /** The run's snapshot, or undefined when it is not published (not completed). */
+  snapshot(runId: string): Promise<RunSnapshot | undefined>;
+}
+
+/** Per-site facts for the site view. */
+export interface SiteSource {
+  champion(site: string): Promise<string | undefined>;
 }
 
 /** Key of a run's HTML report (next to its JSON report). */
@@ -89,7 +102,7 @@ export interface TemporalRunSourceOptions {
   queryTimeoutMs?: number;
 }
 
-const SITE_RE = /^[a-z0-9][a-z0-9-]{0,47}$/;
+export const SITE_RE = /^[a-z0-9][a-z0-9-]{0,47}$/;
 
 /** The visibility query listing cc2d runs (optionally of one site). */
 export function runsQuery(site?: string): string {
@@ -145,6 +158,8 @@ export function createTemporalRunSource(client: Client, options: TemporalRunSour
                 ...(p.loss !== undefined && p.loss !== null ? { loss: p.loss } : {}),
                 ...(p.shardsDone !== undefined ? { shardsDone: p.shardsDone } : {}),
                 ...(p.shardCount !== undefined ? { shardCount: p.shardCount } : {}),
+                ...(p.etaSeconds !== undefined && p.measuredAt !== undefined ? { etaSeconds: p.etaSeconds, measuredAt: p.measuredAt } : {}),
+                ...(p.stepsPerSecond !== undefined ? { stepsPerSecond: p.stepsPerSecond } : {}),
               };
               r.progress = p.fraction;
               r.stage = p.stage;
@@ -168,6 +183,20 @@ export function createStoreReportSource(store: ObjectStore): ReportSource {
         return await store.get(reportHtmlKey(runId));
       } catch (err) {
         if (err instanceof NotFoundError) return undefined;
+        throw err;
+      }
+    },
+  };
+}
+
+/** Compare source on the artifact store: a run that is not published (or not readable as one) has no snapshot. */
+export function createStoreCompareSource(store: ObjectStore): CompareSource {
+  return {
+    async snapshot(runId: string): Promise<RunSnapshot | undefined> {
+      try {
+        return await loadRunSnapshot(store, runId);
+      } catch (err) {
+        if (err instanceof UserError) return undefined;
         throw err;
       }
     },

@@ -6,7 +6,7 @@ import { buildProgram } from '../../cli/main';
 import { activityRole, GPU_ACTIVITIES } from '../../infra/config/names';
 import { PROJECT_ROOT } from '../../infra/config/stack';
 
-const COMMANDS = ['dev', 'doctor', 'ingest', 'site', 'run', 'status', 'cancel', 'rerun', 'resume', 'eval', 'predict', 'report', 'runs', 'models', 'schedule', 'dashboard', 'worker'];
+const COMMANDS = ['dev', 'doctor', 'ingest', 'site', 'run', 'status', 'cancel', 'rerun', 'resume', 'eval', 'compare', 'predict', 'report', 'runs', 'models', 'schedule', 'dashboard', 'worker'];
 
 describe('cc2d program', () => {
   it('registers every command, in the help order', async () => {

@@ -1,0 +1,51 @@
+/** The run's overall progress fraction and ETA (pure functions the workflow's tracker uses). */
+import { describe, expect, it } from 'vitest';
+import { STAGE_WEIGHTS } from '../../workflows/definitions';
+import { estimateEta, overallFraction, stageFraction, stepsPerSecond } from '../../workflows/progress';
+
+const before = { ingest: 0.05, plan: 0.01 };
+const total = Object.values(STAGE_WEIGHTS).reduce((s, w) => s + (w ?? 0), 0);
+
+describe('overall progress fraction', () => {
+  it('moves within a stage by its step fraction (a cpu run no longer holds at 6 % through SSL)', () => {
+    const ssl = (step: number) => overallFraction({ stagesDone: ['ingest', 'plan'], stage: 'ssl', step, totalSteps: 2000 });
+    expect(ssl(0)).toBeCloseTo((before.ingest + before.plan) / total, 3);
+    expect(ssl(1000)).toBeCloseTo((0.06 + 0.25) / total, 3);
+    expect(ssl(2000)).toBeCloseTo((0.06 + 0.5) / total, 3);
+    const series = [0, 20, 200, 999, 1500, 2000].map(ssl);
+    for (let i = 1; i < series.length; i++) expect(series[i]!).toBeGreaterThan(series[i - 1]!);
+  });
+
+  it('equals the finished stages\' share at a boundary, 1 when every stage is done', () => {
+    expect(overallFraction({ stagesDone: ['ingest', 'plan', 'ssl'], stage: 'ssl', step: 5, totalSteps: 10 })).toBeCloseTo(0.56 / total, 3);
+    expect(overallFraction({ stagesDone: ['ingest', 'plan', 'ssl', 'pseudo-labels', 'tpl', 'evaluate', 'report'], stage: 'report', step: 0, totalSteps: 0 })).toBe(1);
+    expect(overallFraction({ stagesDone: [], stage: 'queued', step: 0, totalSteps: 0 })).toBe(0);
+  });
+
+  it('counts shards for the pseudo-label fan-out; unknown or odd step counts add nothing or are clamped', () => {
+    const done = ['ingest', 'plan', 'ssl'] as const;
+    expect(stageFraction({ stagesDone: done, stage: 'pseudo-labels', step: 9, totalSteps: 10, shardsDone: 1, shardCount: 4 })).toBe(0.25);
+    expect(stageFraction({ stagesDone: done, stage: 'tpl', step: 3, totalSteps: 0 })).toBe(0);
+    expect(stageFraction({ stagesDone: done, stage: 'tpl', step: 30, totalSteps: 10 })).toBe(1);
+    expect(stageFraction({ stagesDone: done, stage: 'tpl', step: Number.NaN, totalSteps: 10 })).toBe(0);
+  });
+});
+
+describe('step rate and ETA', () => {
+  it('measures steps per second between two samples; nothing before time and steps advance', () => {
+    expect(stepsPerSecond({ step: 100, atMs: 0 }, { step: 150, atMs: 25_000 })).toBe(2);
+    expect(stepsPerSecond({ step: 100, atMs: 0 }, { step: 100, atMs: 25_000 })).toBeUndefined();
+    expect(stepsPerSecond({ step: 100, atMs: 5 }, { step: 120, atMs: 5 })).toBeUndefined();
+  });
+
+  it('estimates the stage from its rate and the later stages by weight relative to it', () => {
+    const p = { stagesDone: ['ingest', 'plan'] as const, stage: 'ssl' as const, step: 500, totalSteps: 2000 };
+    const eta = estimateEta({ ...p, stagesDone: [...p.stagesDone] }, 2)!;
+    expect(eta.stageSeconds).toBe(750);
+    // SSL takes 1000 s at 2 steps/s for weight 0.5; the later stages weigh 0.44 → 880 s.
+    expect(eta.runSeconds).toBe(750 + 880);
+    expect(estimateEta({ ...p, stagesDone: [...p.stagesDone] }, undefined)).toBeUndefined();
+    expect(estimateEta({ stagesDone: [], stage: 'queued', step: 0, totalSteps: 0 }, 3)).toBeUndefined();
+    expect(estimateEta({ stagesDone: ['ingest', 'plan', 'ssl'], stage: 'pseudo-labels', step: 3, totalSteps: 9, shardCount: 2 }, 3)).toBeUndefined();
+  });
+});

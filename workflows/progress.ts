@@ -1,0 +1,73 @@
+/**
+ * The run's overall progress and ETA, as pure functions of the progress state (no clock, no
+ * Temporal): the tracker calls them with workflow time, tests call them directly.
+ *
+ * The overall fraction counts the finished stages by their weight plus the running stage's
+ * weight times its own fraction (steps done / total, or shards done for the pseudo-label
+ * fan-out), so a long stage moves the bar instead of holding it until its end.
+ */
+import type { StageName } from '../contracts/types';
+import { STAGE_ORDER, STAGE_WEIGHTS } from './definitions';
+
+export interface StageState {
+  stagesDone: readonly StageName[];
+  stage: StageName;
+  step: number;
+  totalSteps: number;
+  shardsDone?: number;
+  shardCount?: number;
+}
+
+const weight = (s: StageName): number => STAGE_WEIGHTS[s] ?? 0;
+const TOTAL_WEIGHT = STAGE_ORDER.reduce((sum, s) => sum + weight(s), 0);
+const clamp01 = (v: number): number => (Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0);
+const round3 = (v: number): number => Math.round(v * 1000) / 1000;
+
+/** 0–1 of the running stage: shards for the pseudo-label fan-out (parallel shards interleave their steps), else steps. */
+export function stageFraction(p: StageState): number {
+  if (p.stagesDone.includes(p.stage)) return 1;
+  if (p.stage === 'pseudo-labels' && p.shardCount) return clamp01((p.shardsDone ?? 0) / p.shardCount);
+  return p.totalSteps > 0 ? clamp01(p.step / p.totalSteps) : 0;
+}
+
+/** 0–1 over the whole pipeline, to 3 decimals: finished stages' weights plus the running stage's share. */
+export function overallFraction(p: StageState): number {
+  const done = p.stagesDone.reduce((sum, s) => sum + weight(s), 0);
+  const running = p.stagesDone.includes(p.stage) ? 0 : weight(p.stage) * stageFraction(p);
+  return round3(clamp01((done + running) / TOTAL_WEIGHT));
+}
+
+/** A step count at a time (workflow time, ms). */
+export interface StepSample {
+  step: number;
+  atMs: number;
+}
+
+/** Steps per second between two samples of one stage; undefined until time and steps have advanced. */
+export function stepsPerSecond(first: StepSample, last: StepSample): number | undefined {
+  const dt = (last.atMs - first.atMs) / 1000;
+  const ds = last.step - first.step;
+  return dt > 0 && ds > 0 ? ds / dt : undefined;
+}
+
+export interface Eta {
+  /** Seconds left in the running stage at the measured step rate. */
+  stageSeconds: number;
+  /**
+   * Seconds left in the run: the stage's remainder plus the later stages, each estimated as the
+   * running stage's measured duration scaled by the stages' weights.
+   */
+  runSeconds: number;
+}
+
+/** ETA from the running stage's step rate; undefined without a rate or a step count. */
+export function estimateEta(p: StageState, rate: number | undefined): Eta | undefined {
+  if (rate === undefined || !(rate > 0) || p.totalSteps <= 0 || weight(p.stage) <= 0) return undefined;
+  // Parallel shards report their own step counts in turn: no single rate to measure.
+  if (p.stage === 'pseudo-labels' && (p.shardCount ?? 0) > 1) return undefined;
+  const stageSeconds = Math.max(0, p.totalSteps - p.step) / rate;
+  const secondsPerWeight = p.totalSteps / rate / weight(p.stage);
+  const later = STAGE_ORDER.slice(STAGE_ORDER.indexOf(p.stage) + 1).filter((s) => !p.stagesDone.includes(s));
+  const laterSeconds = later.reduce((sum, s) => sum + weight(s), 0) * secondsPerWeight;
+  return { stageSeconds: Math.round(stageSeconds), runSeconds: Math.round(stageSeconds + laterSeconds) };
+}
