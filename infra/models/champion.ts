@@ -12,11 +12,11 @@ import { UserError } from '../errors';
 import { readManifest, readManifestFile } from '../storage/manifest';
 import { NotFoundError, PreconditionFailedError, type ObjectStore, type VersionedObjectStore } from '../storage/object-store';
 import { parseJson } from '../storage/read-json';
-import { runKeys, runPrefix } from '../storage/keys';
+import { runKeys, runPrefix, siteKeys } from '../storage/keys';
 import { decidePromotion, type GateDecision, type ScoredRun } from './gate';
 
 export function championKey(site: string): string {
-  return `sites/${site}/champion.json`;
+  return siteKeys.champion(site);
 }
 
 /** Fixed key of the gate's decision on a run, next to the run's report. */

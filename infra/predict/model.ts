@@ -8,7 +8,7 @@ import type { Manifest } from '../../contracts/documents';
 import type { ArtifactRef } from '../../contracts/types';
 import { ProfileSchema, type Profile } from '../../ml/profiles';
 import { UserError } from '../errors';
-import { runPrefix, siteKeys } from '../storage/keys';
+import { runPrefix } from '../storage/keys';
 import { readManifest } from '../storage/manifest';
 import { NotFoundError, type ObjectStore } from '../storage/object-store';
 import { readJson } from '../storage/read-json';
@@ -23,17 +23,8 @@ export interface RunModel {
   codeVersion: string;
 }
 
-const ChampionSchema = z.looseObject({ runId: z.string().min(1) });
-
-/** The run id of the site's champion model, or undefined when the site has none (yet). */
-export async function championRunId(store: ObjectStore, site: string): Promise<string | undefined> {
-  try {
-    return (await readJson(store, siteKeys.champion(site), ChampionSchema)).runId;
-  } catch (err) {
-    if (err instanceof NotFoundError) return undefined;
-    throw err;
-  }
-}
+/** The site's champion (infra/models/champion.ts): what `predict --site S` uses. */
+export { championRunId } from '../models/champion';
 
 const LineageMetaSchema = z.looseObject({
   site: z.string().min(1),

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunComparison, RunSnapshot } from '../../infra/compare';
 import { startDashboard, type Dashboard } from '../../infra/dashboard/server';
 import type { CompareSource, ReportSource, RunRow, RunSource, SiteSource } from '../../infra/dashboard/sources';
-import { championRunId } from '../../infra/dashboard/champion';
+import { createStoreSiteSource } from '../../infra/dashboard/champion';
 import { NotFoundError, type ObjectStore } from '../../infra/storage/object-store';
 
 const TOKEN = 'test-token-views';
@@ -116,13 +116,13 @@ describe('dashboard site view', () => {
     expect((await get(dash.port, '/')).body).toContain('<a href="/sites/isbi">isbi</a>');
   });
 
-  it("reads the champion's runId defensively: absent file or another shape is no champion", async () => {
-    const files: Record<string, string> = { 'sites/a/champion.json': '{"runId":"run-9","mreMm":1}', 'sites/b/champion.json': '{"run":1}', 'sites/c/champion.json': 'not json' };
+  it("reads the site's champion through the champion file's reader; no file or a bad site name is no champion", async () => {
+    const entry = { runId: 'run-9', since: '2026-11-30T00:00:00Z', by: 'gate', reason: 'first champion' };
+    const files: Record<string, string> = { 'sites/a/champion.json': JSON.stringify({ format: 'cc2d-champion-v1', site: 'a', revision: 0, champion: entry, history: [] }) };
     const store = { get: async (key: string) => { if (!(key in files)) throw new NotFoundError(key); return new TextEncoder().encode(files[key]); } } as unknown as ObjectStore;
-    expect(await championRunId(store, 'a')).toBe('run-9');
-    expect(await championRunId(store, 'b')).toBeUndefined();
-    expect(await championRunId(store, 'c')).toBeUndefined();
-    expect(await championRunId(store, 'd')).toBeUndefined();
-    expect(await championRunId(store, '../x')).toBeUndefined();
+    const source = createStoreSiteSource(store);
+    expect(await source.champion('a')).toBe('run-9');
+    expect(await source.champion('d')).toBeUndefined();
+    expect(await source.champion('../x')).toBeUndefined();
   });
 });
