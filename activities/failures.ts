@@ -82,8 +82,9 @@ export async function withStorageRetry<T>(what: string, fn: () => Promise<T>, bu
       ctx?.log.warn(`storage: ${what} failed (try ${attempt}), retrying in ${delay} ms`, { error });
       let heartbeats = 0;
       if (ctx) {
-        // A backoff longer than the heartbeat timeout would time the attempt out: heartbeat in slices.
-        const slice = Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs ?? 2 * delay) / 2));
+        // A backoff longer than the heartbeat timeout would time the attempt out: heartbeat in slices
+        // (one heartbeat per wait when the activity has no heartbeat timeout: 0).
+        const slice = Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs || 2 * delay) / 2));
         for (let waited = 0; waited < delay; waited += slice) {
           ctx.heartbeat(activityHeartbeatDetails(ctx));
           heartbeats++;
