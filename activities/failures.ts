@@ -38,6 +38,27 @@ export function isTransientStorage(err: unknown): boolean {
   return /Timeout|ECONNREFUSED|ECONNRESET|EPIPE|socket|network/i.test(`${name} ${(err as Error | undefined)?.message ?? ''}`);
 }
 
+/** One failed storage try that withStorageRetry will retry: what tests (and metrics) count to prove an outage was hit. */
+export interface StorageRetryEvent {
+  what: string;
+  /** 1 for the first failed try of this call. */
+  attempt: number;
+  delayMs: number;
+  error: string;
+  /** The activity type and attempt it happened in (undefined outside an activity). */
+  activity?: { type: string; attempt: number };
+  /** Heartbeats sent while waiting for this retry. */
+  heartbeats: number;
+}
+
+const retryObservers = new Set<(e: StorageRetryEvent) => void>();
+
+/** Calls `fn` after each storage retry's wait in this process; returns the unsubscribe function. */
+export function observeStorageRetries(fn: (e: StorageRetryEvent) => void): () => void {
+  retryObservers.add(fn);
+  return () => retryObservers.delete(fn);
+}
+
 /**
  * Retries a storage call through a short outage (docs/reliability.md#f6) while keeping the activity's
  * heartbeat alive, so a 20–60 s S3 blip costs a pause, not an attempt. Gives up after `budgetMs`
@@ -57,13 +78,26 @@ export async function withStorageRetry<T>(what: string, fn: () => Promise<T>, bu
       } catch {
         ctx = undefined;
       }
-      ctx?.log.warn(`storage: ${what} failed (try ${attempt}), retrying in ${delay} ms`, { error: (err as Error).message });
+      const error = (err as Error).message;
+      ctx?.log.warn(`storage: ${what} failed (try ${attempt}), retrying in ${delay} ms`, { error });
+      let heartbeats = 0;
       if (ctx) {
-        ctx.heartbeat(activityHeartbeatDetails(ctx));
-        await ctx.sleep(delay);
+        // A backoff longer than the heartbeat timeout would time the attempt out: heartbeat in slices
+        // (one heartbeat per wait when the activity has no heartbeat timeout: 0).
+        const slice = Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs || 2 * delay) / 2));
+        for (let waited = 0; waited < delay; waited += slice) {
+          ctx.heartbeat(activityHeartbeatDetails(ctx));
+          heartbeats++;
+          await ctx.sleep(Math.min(slice, delay - waited));
+        }
       } else {
         await new Promise((r) => setTimeout(r, delay));
       }
+      const event: StorageRetryEvent = {
+        what, attempt, delayMs: delay, error, heartbeats,
+        ...(ctx ? { activity: { type: ctx.info.activityType, attempt: ctx.info.attempt } } : {}),
+      };
+      for (const observe of retryObservers) observe(event);
       delay = Math.min(delay * 2, 8_000);
     }
   }

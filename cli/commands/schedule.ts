@@ -83,6 +83,29 @@ export async function createSiteSchedule(client: Client, input: PipelineInput, o
   });
 }
 
+/**
+ * Starts the site's scheduled run now, or skips it while one is running. The SDK's trigger()
+ * defaults to ALLOW_ALL, which would start a second training of the site beside the first.
+ */
+export async function triggerSiteSchedule(client: Client, site: string): Promise<void> {
+  await client.schedule.getHandle(scheduleIdOf(site)).trigger('SKIP');
+}
+
+/**
+ * Runs every slot of the site's schedule in [from, to] (e.g. missed while paused or down), one
+ * after another: BUFFER_ALL queues each slot until the previous run closes, where the default
+ * (SKIP) would drop all but the first.
+ */
+export async function backfillSiteSchedule(client: Client, site: string, from: Date, to: Date): Promise<void> {
+  await client.schedule.getHandle(scheduleIdOf(site)).backfill({ start: from, end: to, overlap: 'BUFFER_ALL' });
+}
+
+function parseDate(value: string, flag: string): Date {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new UserError(`schedule backfill: ${flag} "${value}" is not a date (ISO 8601, e.g. 2024-05-01T00:00:00Z)`);
+  return d;
+}
+
 export function register(program: Command): void {
   const schedule = program.command('schedule').description('Retrain a site on a schedule (Temporal Schedules, overlap: skip)');
 
@@ -158,8 +181,23 @@ export function register(program: Command): void {
     .description("Start the site's scheduled run now (skipped if one is running)")
     .action(async (site: string) => {
       await withClient(loadStackSettings(), async (client) => {
-        await client.schedule.getHandle(scheduleIdOf(site)).trigger();
+        await triggerSiteSchedule(client, site);
         console.log(`triggered ${scheduleIdOf(site)}`);
+      });
+    });
+
+  schedule
+    .command('backfill <site>')
+    .description("Run the site's scheduled slots between two times, one after another (also while paused)")
+    .requiredOption('--from <time>', 'start of the range (ISO 8601)')
+    .requiredOption('--to <time>', 'end of the range (ISO 8601)')
+    .action(async (site: string, opts: { from: string; to: string }) => {
+      const from = parseDate(opts.from, '--from');
+      const to = parseDate(opts.to, '--to');
+      if (to <= from) throw new UserError('schedule backfill: --to must be after --from');
+      await withClient(loadStackSettings(), async (client) => {
+        await backfillSiteSchedule(client, site, from, to);
+        console.log(`backfilling ${scheduleIdOf(site)} from ${from.toISOString()} to ${to.toISOString()}`);
       });
     });
 }

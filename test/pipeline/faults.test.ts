@@ -6,19 +6,28 @@
  *
  * - kill -9 of the GPU worker CHILD PROCESS mid-SSL + a new worker → completes, resumed from a
  *   checkpoint (not step 0), final weights and metrics equal an uninterrupted run's;
- * - S3 stopped for 20 s mid-SSL → completes with the same result;
- * - Temporal dev server restarted (same SQLite file) mid-SSL → completes with the same result;
+ * - S3 stopped for 30 s during an SSL checkpoint upload and again during the final publish →
+ *   the storage retries are counted, heartbeats go on (no attempt lost), nothing is published
+ *   before the run completes, same result;
+ * - Temporal dev server restarted (same SQLite file) mid-SSL → completes with the same result,
+ *   each activity executed as often as in the uninterrupted run;
  * - `cc2d cancel` mid-SSL → cancelled within a heartbeat, checkpoints kept; `cc2d resume` → the
  *   uninterrupted run's weights; `cc2d cancel --purge` → no object of the run left;
  * - a bad config → `cc2d run` exits 2 naming the field; no workflow started;
  * - `cc2d run --profile smoke --json` (CLI, local workers in-process) and `cc2d runs list --json`.
+ *
+ * CC2D_RECORD_HISTORY=1 stores the histories of the retried, cancelled and resumed runs under
+ * test/fixtures/histories/ for test/pipeline/replay.test.ts (test/fixtures/histories/record.sh).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { observeStorageRetries, type StorageRetryEvent } from '../../activities/failures';
 import { runPrefix } from '../../infra/storage/keys';
 import type { PipelineResult } from '../../contracts/types';
 import { listRuns } from '../../cli/commands/runs';
@@ -31,6 +40,8 @@ import { createHarness, type PipelineHarness } from './support/harness';
 import { startIsolatedStack, type IsolatedStack } from './support/isolated-stack';
 
 const CLI = path.join(PROJECT_ROOT, 'bin', 'cc2d.mjs');
+const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 const stack = await startIsolatedStack('faults');
 const h = stack ? await createHarness('faults', { stack }) : undefined;
 
@@ -113,6 +124,32 @@ async function expectNoOrphans(H: PipelineHarness, runId: string): Promise<void>
   expect(orphans).toEqual([]);
 }
 
+/** Replay fixtures (test/pipeline/replay.test.ts), only when re-recording. */
+async function recordHistory(kind: string, history: History): Promise<void> {
+  if (!process.env.CC2D_RECORD_HISTORY) return;
+  await writeFile(path.join(HISTORIES, `cc2d-pipeline-${kind}.history.pb`), proto.temporal.api.history.v1.History.encode(history).finish());
+}
+
+/** `<activity type>#<attempt>` of every started activity, sorted: how often each one executed. */
+function activityExecutions(history: History): string[] {
+  const types = new Map<string, string>();
+  for (const e of history.events ?? []) {
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a) types.set(String(e.eventId), a.activityType!.name!);
+  }
+  return (history.events ?? [])
+    .filter((e) => e.activityTaskStartedEventAttributes)
+    .map((e) => `${types.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId))}#${e.activityTaskStartedEventAttributes!.attempt}`)
+    .sort();
+}
+
+/** When the SSL activity completed, from the history. */
+function sslCompletedMs(history: History): number {
+  const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'trainSelfSupervised')!;
+  const completed = history.events!.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled.eventId))!;
+  return timestampMs(completed.eventTime)!;
+}
+
 function sameResult(r: PipelineResult, baseline: PipelineResult): void {
   expect(r.artifacts.sslWeights.sha256).toBe(baseline.artifacts.sslWeights.sha256);
   expect(r.artifacts.tplWeights.sha256).toBe(baseline.artifacts.tplWeights.sha256);
@@ -124,6 +161,7 @@ describe.skipIf(!h)('faults on a private real stack', () => {
   const H = h as PipelineHarness;
   const S = stack as IsolatedStack;
   let baseline: PipelineResult;
+  let baselineHistory: History;
 
   beforeAll(async () => {
     await H.workers(['workflows', 'cpu', 'gpu'], 'in-process');
@@ -137,7 +175,9 @@ describe.skipIf(!h)('faults on a private real stack', () => {
 
   it('an uninterrupted run (the reference for the fault runs)', async () => {
     const t0 = Date.now();
-    baseline = await resultOf(await H.start(H.input(FAULT_CONFIG), H.runId('baseline')));
+    const handle = await H.start(H.input(FAULT_CONFIG), H.runId('baseline'));
+    baseline = await resultOf(handle);
+    baselineHistory = await handle.fetchHistory();
     console.log(`uninterrupted run (SSL 150 steps): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     expect(baseline.status).toBe('completed');
     expect((await reportOf(H, baseline)).stages.ssl.resumedFromStep).toBe(0);
@@ -171,31 +211,80 @@ describe.skipIf(!h)('faults on a private real stack', () => {
     expect(started.activityTaskStartedEventAttributes!.identity).toBe('child-2/gpu');
     expect(started.activityTaskStartedEventAttributes!.attempt).toBeGreaterThanOrEqual(2);
     expect(started.activityTaskStartedEventAttributes!.lastFailure?.timeoutFailureInfo?.timeoutType).toBe(proto.temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT);
+    await recordHistory('retried', history);
 
     sameResult(r, baseline);
     await expectNoOrphans(H, r.runId);
   }, 300_000);
 
-  it('S3 down for 20 s mid-SSL: retried with heartbeats, completes with the same result', async () => {
-    const handle = await H.start(H.input(FAULT_CONFIG), H.runId('s3down'));
-    await waitForCheckpoints(H, handle.workflowId, 1);
-    await stopS3(S.layout, { signal: 'SIGKILL' });
-    const downAt = Date.now();
-    await sleep(20_000);
-    await startS3(S.layout, { timeoutMs: 60_000 });
-    console.log(`S3 was down ${((Date.now() - downAt) / 1000).toFixed(1)} s`);
-    const r = await resultOf(handle);
-    sameResult(r, baseline);
-    await expectNoOrphans(H, r.runId);
-  }, 300_000);
+  it('S3 down 30 s during an SSL checkpoint upload and again during the final publish: retries counted, heartbeats go on, nothing published early, same result', async () => {
+    const OUTAGE_MS = 30_000;
+    const runId = H.runId('s3down');
+    const prefix = runPrefix(runId);
+    const store = H.deps.store;
+    const realPut = store.put.bind(store);
+    const outages: Array<{ key: string; publishedBefore: boolean; back: Promise<void> }> = [];
+    // S3 goes down just before the first put of a checkpoint blob and of the report (the first
+    // write of the publish step); the put then fails and must be retried.
+    const triggers = [/\/ssl\/ckpt\/[^/]+\/state\.ckpt$/, /\/report\/report-[0-9a-f]{64}\.json$/];
+    store.put = async (key, body, options) => {
+      const hit = key.startsWith(`${prefix}/`) && triggers[outages.length]?.test(key);
+      if (hit) {
+        const publishedBefore = await isPublished(store, prefix);
+        await stopS3(S.layout, { signal: 'SIGKILL' });
+        const back = sleep(OUTAGE_MS).then(async () => void (await startS3(S.layout, { timeoutMs: 60_000 })));
+        outages.push({ key, publishedBefore, back });
+      }
+      return realPut(key, body, options);
+    };
+    const retries: StorageRetryEvent[] = [];
+    const unobserve = observeStorageRetries((e) => retries.push(e));
+    try {
+      const handle = await H.start(H.input(FAULT_CONFIG), runId);
+      const r = await resultOf(handle);
+      await Promise.all(outages.map((o) => o.back));
+      expect(outages.map((o) => o.key.slice(prefix.length))).toEqual([expect.stringMatching(/^\/ssl\/ckpt\//), expect.stringMatching(/^\/report\//)]);
+      expect(outages.map((o) => o.publishedBefore)).toEqual([false, false]);
 
-  it('Temporal dev server restarted (same SQLite file) mid-SSL: completes with the same result', async () => {
+      // The faults were hit: the outages' writes failed and were retried inside their first attempts.
+      for (const [activity, key] of [['trainSelfSupervised', outages[0]!.key], ['writeReport', outages[1]!.key]] as const) {
+        const mine = retries.filter((e) => e.activity?.type === activity && e.what.includes(key.split('/').at(-1)!));
+        const waitedMs = mine.reduce((t, e) => t + e.delayMs, 0);
+        const beats = mine.reduce((t, e) => t + e.heartbeats, 0);
+        console.log(`${activity}: ${mine.length} storage retries over ${(waitedMs / 1000).toFixed(1)} s, ${beats} heartbeats while waiting`);
+        expect(mine.length).toBeGreaterThanOrEqual(3);
+        expect(mine.every((e) => e.activity!.attempt === 1)).toBe(true);
+        // Training heartbeats at least every half heartbeat timeout while waiting for S3 (the
+        // report activity has no heartbeat timeout, only a 10 min start-to-close).
+        if (activity === 'trainSelfSupervised') expect(beats).toBeGreaterThanOrEqual(Math.floor(waitedMs / (FAULT_CONFIG.heartbeatTimeoutSeconds * 500)));
+      }
+      // A 30 s outage against a 5 s heartbeat timeout cost no attempt: heartbeats went on.
+      expect(activityExecutions(await handle.fetchHistory())).toEqual(activityExecutions(baselineHistory));
+
+      sameResult(r, baseline);
+      expect(await isPublished(H.deps.store, prefix)).toBe(true);
+      await expectNoOrphans(H, r.runId);
+    } finally {
+      unobserve();
+      store.put = realPut;
+    }
+  }, 420_000);
+
+  it('Temporal dev server restarted (same SQLite file) mid-SSL: completes with the same result, each activity executed as often as without the restart', async () => {
     const handle = await H.start(H.input(FAULT_CONFIG), H.runId('temporal-restart'));
     await waitForCheckpoints(H, handle.workflowId, 1);
+    // (The history records an activity's start only when it closes: ask for the pending one.)
+    const pending = (await handle.describe()).raw.pendingActivities ?? [];
+    expect(pending.map((a) => [a.activityType?.name, a.state])).toContainEqual(['trainSelfSupervised', proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED]);
     const t0 = Date.now();
     await restartTemporal(S.layout, { timeoutMs: 60_000 });
-    console.log(`Temporal restarted in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const restartedAt = Date.now();
+    console.log(`Temporal restarted in ${((restartedAt - t0) / 1000).toFixed(1)} s`);
     const r = await resultOf(handle);
+    // The restart hit the SSL activity while it ran, and cost no execution of any activity.
+    const history = await handle.fetchHistory();
+    expect(sslCompletedMs(history)).toBeGreaterThan(restartedAt);
+    expect(activityExecutions(history)).toEqual(activityExecutions(baselineHistory));
     sameResult(r, baseline);
     await expectNoOrphans(H, r.runId);
   }, 300_000);
@@ -218,6 +307,7 @@ describe.skipIf(!h)('faults on a private real stack', () => {
     const noticedMs = timestampMs(cancelled!.eventTime)! - timestampMs(requested!.eventTime)!;
     console.log(`SSL activity stopped ${noticedMs} ms after the cancel request (checkpoints at steps ${before.join(', ')})`);
     expect(noticedMs).toBeLessThanOrEqual(FAULT_CONFIG.heartbeatTimeoutSeconds * 1000);
+    await recordHistory('cancelled', history);
 
     expect((await handle.describe()).status.name).toBe('CANCELLED');
     expect(searchAttributesOf((await handle.describe()) as never)).toMatchObject({ status: 'cancelled', runId });
@@ -233,6 +323,7 @@ describe.skipIf(!h)('faults on a private real stack', () => {
     expect(report.stages.ssl.resumedFromStep).toBeGreaterThan(0);
     sameResult(r, baseline);
     await expectNoOrphans(H, runId);
+    await recordHistory('resumed', await H.client.workflow.getHandle(runId).fetchHistory());
   }, 300_000);
 
   it('`cc2d cancel --purge` mid-SSL: the run is cancelled and none of its objects remain; the dataset stays published', async () => {
