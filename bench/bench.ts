@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --json] [-- --profiles cpu,paper] [-- --ssl-batch 2 --tpl-batch-pseudo 1] [-- --vs-torch]`
+ * `npm run bench [-- --quick] [-- --json] [-- --profiles cpu,paper] [-- --ssl-batch 2 --tpl-batch-pseudo 1] [-- --steps 20] [-- --vs-torch]`
  * Speed and memory of the ML core on the active backend, at each profile's shapes:
  * median SSL and TPL training-step time and achieved GFLOP/s, cascade matching time for 150
  * images, TPL inference per image, peak RSS. Not a test: numbers are measured, never asserted.
@@ -7,6 +7,8 @@
  * --ssl-batch / --tpl-batch-pseudo override the batch of the `paper` profile only: at its batch
  * of 8 the SSL step needs more than 24 GiB (OOM-killed on the project machine), so paper shapes
  * are measured at a smaller batch there; the table and JSON say which batch was used.
+ * --steps: timed SSL and TPL steps per profile (default 8, paper 2, quick 3); bench/gpu-check.sh uses 20.
+ * The JSON records the devices TensorFlow computed on (infra/tf-backend.ts).
  * --vs-torch: afterwards runs the PyTorch yardstick (torch_ref's bench.py, see ./vs-torch.ts) on
  * the same nets and batches and prints the ratio per stage; skipped with a message without torch.
  */
@@ -46,14 +48,14 @@ async function timeSteps(train: () => Promise<unknown>, steps: number): Promise<
   return times;
 }
 
-async function benchProfile(profile: Profile, quick: boolean) {
+async function benchProfile(profile: Profile, quick: boolean, timedSteps?: number) {
   const prng = Prng.fromSeed(2022);
   const S = profile.inputSize;
   const nImages = 8;
   const images = syntheticImages(nImages, S, prng);
   const template = images[0]!;
   const templateLandmarks = randomLandmarks(LANDMARKS, S, prng);
-  const steps = quick ? 3 : profile.name === 'paper' ? 2 : 8; // paper steps take about a minute each here
+  const steps = timedSteps ?? (quick ? 3 : profile.name === 'paper' ? 2 : 8); // paper steps take about a minute each on a 2-core CPU
 
   // SSL
   const ssl = await createSslTrainer({ profile, images, seed: 1 });
@@ -125,8 +127,9 @@ async function main() {
     .option('--ssl-batch <n>', 'SSL batch of the paper profile (default: the profile\'s 8)', positiveInt)
     .option('--vs-torch', 'also run the PyTorch reference bench (CC2D_TORCH_REF or ../shared/tools/torch_ref) and print the ratios')
     .option('--tpl-batch-pseudo <n>', 'pseudo-labelled images per TPL batch of the paper profile (default: the profile\'s 3; + the template)', positiveInt)
+    .option('--steps <n>', 'timed SSL and TPL steps per profile (default: 8; paper 2; --quick 3)', positiveInt)
     .parse(process.argv);
-  const opts = program.opts<{ quick?: boolean; json?: boolean; vsTorch?: boolean; profiles: string; sslBatch?: number; tplBatchPseudo?: number }>();
+  const opts = program.opts<{ quick?: boolean; json?: boolean; vsTorch?: boolean; profiles: string; sslBatch?: number; tplBatchPseudo?: number; steps?: number }>();
   const backend = await initBackend();
   const names = opts.quick ? ['cpu'] : opts.profiles.split(',');
   const results = [];
@@ -134,7 +137,7 @@ async function main() {
     const overrides = name === 'paper'
       ? { ssl: { ...(opts.sslBatch ? { batchSize: opts.sslBatch } : {}) }, tpl: { ...(opts.tplBatchPseudo ? { batchPseudo: opts.tplBatchPseudo } : {}) } }
       : {};
-    results.push(await benchProfile(resolveProfile(name, overrides), !!opts.quick));
+    results.push(await benchProfile(resolveProfile(name, overrides), !!opts.quick, opts.steps));
   }
   sampleRss();
   const machine = {
@@ -159,11 +162,11 @@ async function main() {
     'peak RSS MiB': r.peakRssMiB,
     'est. full run h': (r.estimatedFullRunS / 3600).toFixed(2),
   }));
-  console.log(`backend ${backend.backend} (TF ${backend.tfVersion}); ${machine.cpus}× ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}, load ${machine.loadavg.join(' ')}`);
+  console.log(`backend ${backend.backend} (TF ${backend.tfVersion}) on ${backend.devices.join(', ')}; ${machine.cpus}× ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}, load ${machine.loadavg.join(' ')}`);
   console.table(rows);
   const vsTorch = opts.vsTorch ? compareWithTorch(results) : undefined;
   const json = {
-    backend: backend.backend, tfVersion: backend.tfVersion, machine,
+    backend: backend.backend, tfVersion: backend.tfVersion, devices: backend.devices, machine,
     peakRssMiB: Object.fromEntries(results.map((r) => [r.profile, r.peakRssMiB])),
     ssl: Object.fromEntries(results.map((r) => [r.profile, r.ssl])),
     tpl: Object.fromEntries(results.map((r) => [r.profile, r.tpl])),

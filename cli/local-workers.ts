@@ -8,6 +8,8 @@
  *   whose task waits unclaimed (workflow task > 3 s, activity > 5 s) with no poll since it was
  *   scheduled is hosted too — a poller listed by the server may belong to a process that just
  *   exited. On a remote cluster `auto` never hosts (training must not silently land on a laptop).
+ * Hosted GPU-queue workers run on the CPU when this machine has no GPU: they pass the allow flag
+ * explicitly, say so, and record "CPU (allowed)" in the lineage.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
@@ -46,8 +48,8 @@ export class LocalWorkers {
     if (todo.length === 0) return;
     // Quiet SDK logs in the CLI process unless --verbose (they would tear the progress bar).
     installRuntime(this.verbose ? 'INFO' : 'WARN');
-    process.stderr.write(`[cc2d] ${why}: hosting ${todo.join('+')} in this process\n`);
-    const w = await hostWorkers({ roles: todo, settings: this.settings, identityPrefix: `cc2d-run-${process.pid}`, taskQueues: this.queues });
+    process.stderr.write(`[cc2d] ${why}: hosting ${todo.join('+')} in this process${todo.includes('gpu') ? ' (GPU queue with --allow-cpu)' : ''}\n`);
+    const w = await hostWorkers({ roles: todo, settings: this.settings, identityPrefix: `cc2d-run-${process.pid}`, taskQueues: this.queues, allowCpu: true });
     for (const r of todo) this.hosted.set(r, w);
   }
 

@@ -20,6 +20,8 @@ export interface BackendRef {
   backend: string;
   tfVersion: string;
   tfjsVersion: string;
+  /** What the worker computed on: "GPU:0 <name>", "CPU", or "CPU (allowed)" (a GPU-queue worker run with --allow-cpu); absent in older documents. */
+  device?: string;
 }
 
 export type StageName = 'queued' | 'ingest' | 'plan' | 'ssl' | 'pseudo-labels' | 'tpl' | 'evaluate' | 'report' | 'promote' | 'cleanup' | 'done' | 'predict' | 'publish';

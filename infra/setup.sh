@@ -2,7 +2,8 @@
 # `npm run setup`: everything cc2d needs beyond `npm ci`, offline except for package registries.
 # Idempotent: each step checks a marker and returns at once when its work is already done.
 #   npm run setup                 CPU machine / CI: servers + tfjs-node built against tensorflow-cpu
-#   npm run setup -- --gpu        GPU worker host: tfjs-node built against tensorflow[and-cuda]
+#   npm run setup -- --gpu        GPU worker host: servers + tfjs-node-gpu built into .tools/gpu against
+#                                 tensorflow[and-cuda] and its CUDA / cuDNN wheels (docs/gpu-hosts.md)
 #   npm run setup -- --no-native  skip the native TF build (the backend falls back to WASM)
 source "$(dirname "$0")/lib.sh"
 

@@ -1,29 +1,47 @@
 /**
  * The one place that chooses the TensorFlow.js backend.
  *
- * Order: `tensorflow` (native addon of @tensorflow/tfjs-node, built by infra/install-tfjs-native.sh)
- * when it loads, else `wasm` (with a self-registered Conv2DBackpropFilter so training works),
- * else `cpu`. `TFJS_BACKEND` or an explicit argument overrides; an explicitly requested backend
- * that cannot load is an error, never a silent fallback.
+ * Order: `tensorflow` (native addon built by infra/install-tfjs-native.sh: the GPU build of
+ * @tensorflow/tfjs-node-gpu when `--gpu` built it, else @tensorflow/tfjs-node) when it loads,
+ * else `wasm` (with a self-registered Conv2DBackpropFilter so training works), else `cpu`.
+ * `TFJS_BACKEND` or an explicit argument overrides; an explicitly requested backend that cannot
+ * load is an error, never a silent fallback. The devices TensorFlow computes on are reported
+ * with the backend: the GPU build runs on the CPU when the host has no usable GPU, and says so.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { PROJECT_ROOT } from './config/stack';
 import { registerNativeTrainingKernels } from './native-training-kernels';
 import { registerWasmTrainingKernels } from './wasm-training-kernels';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type NativePackage = '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu';
 export interface BackendInfo {
   backend: BackendName;
   /** Version of the TensorFlow C library behind the native backend; the tfjs version otherwise. */
   tfVersion: string;
   tfjsVersion: string;
-  /** Why a fallback happened, when one did. */
+  /** The native package loaded (native backend only). */
+  nativePackage?: NativePackage;
+  /** What TensorFlow computes on: `["GPU:0 <name>", …]` or `["CPU"]`. */
+  devices: string[];
+  /** Why a fallback happened, when one did (another backend, or the GPU build on the CPU). */
   fallbackReason?: string;
 }
 
 const require = createRequire(import.meta.url);
 let active: BackendInfo | undefined;
+
+/** Where `infra/install-tfjs-native.sh --gpu` builds @tensorflow/tfjs-node-gpu (CC2D_GPU_PREFIX, default .tools/gpu). */
+export function gpuPackageDir(): string {
+  const prefix = process.env.CC2D_GPU_PREFIX || path.join(PROJECT_ROOT, '.tools', 'gpu');
+  return path.join(path.resolve(prefix), 'node_modules', '@tensorflow', 'tfjs-node-gpu');
+}
+
+const firstLine = (err: unknown): string => String((err as Error).message ?? err).split('\n')[0] ?? '';
 
 function parseRequested(value: string | undefined): BackendName | 'auto' {
   if (value === undefined || value === '' || value === 'auto') return 'auto';
@@ -31,16 +49,54 @@ function parseRequested(value: string | undefined): BackendName | 'auto' {
   throw new Error(`TFJS_BACKEND: expected one of tensorflow|wasm|cpu|auto, got "${value}"`);
 }
 
-function loadNative(): string {
+interface NativeLoad {
+  tfVersion: string;
+  nativePackage: NativePackage;
+  devices: string[];
+  /** The GPU build failed to load, or loaded without a usable GPU. */
+  gpuNote?: string;
+}
+
+/** GPU names from the driver (the binding only tells whether TensorFlow uses a GPU), in CUDA_VISIBLE_DEVICES order. */
+function gpuNames(): string[] {
+  try {
+    const out = execFileSync('nvidia-smi', ['--query-gpu=index,name', '--format=csv,noheader'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const rows = out.trim().split('\n').map((l) => l.split(',').map((c) => c.trim()));
+    const visible = process.env.CUDA_VISIBLE_DEVICES?.split(',').map((v) => v.trim()).filter(Boolean);
+    const picked = visible ? visible.flatMap((v) => rows.filter((r) => r[0] === v)) : rows;
+    if (picked.length > 0) return picked.map((r, i) => `GPU:${i} ${r[1] ?? ''}`.trim());
+  } catch {
+    // no nvidia-smi: the device is still a GPU, only its name is unknown
+  }
+  return ['GPU:0'];
+}
+
+function loadNative(): NativeLoad {
   // Quiet the C library's start-up banner before it loads.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
-  const tfnode = require('@tensorflow/tfjs-node') as typeof tf;
+  let tfnode: typeof tf | undefined;
+  let nativePackage: NativePackage = '@tensorflow/tfjs-node';
+  let gpuNote: string | undefined;
+  const gpuDir = gpuPackageDir();
+  if (existsSync(path.join(gpuDir, 'lib', 'napi-v8', 'tfjs_binding.node'))) {
+    try {
+      tfnode = require(gpuDir) as typeof tf;
+      nativePackage = '@tensorflow/tfjs-node-gpu';
+    } catch (err) {
+      gpuNote = `GPU build at ${gpuDir} not loadable (${firstLine(err)}); using @tensorflow/tfjs-node on the CPU`;
+    }
+  }
+  tfnode ??= require('@tensorflow/tfjs-node') as typeof tf;
   if (tfnode.engine() !== tf.engine()) {
-    throw new Error('@tensorflow/tfjs-node resolved a second copy of tfjs-core; dedupe node_modules');
+    throw new Error(`${nativePackage} resolved a second copy of tfjs-core; dedupe node_modules`);
   }
   registerNativeTrainingKernels();
-  const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
-  return binding?.TF_Version ?? 'unknown';
+  const backend = tf.backend() as unknown as { binding?: { TF_Version?: string }; isUsingGpuDevice?: boolean };
+  const onGpu = backend.isUsingGpuDevice === true;
+  if (nativePackage === '@tensorflow/tfjs-node-gpu' && !onGpu) {
+    gpuNote = 'GPU build loaded but TensorFlow found no usable GPU (no NVIDIA driver or device, or CUDA libraries missing): running on the CPU';
+  }
+  return { tfVersion: backend.binding?.TF_Version ?? 'unknown', nativePackage, devices: onGpu ? gpuNames() : ['CPU'], ...(gpuNote ? { gpuNote } : {}) };
 }
 
 async function loadWasm(): Promise<void> {
@@ -62,13 +118,16 @@ export async function initBackend(requested: string | undefined = process.env.TF
   let fallbackReason: string | undefined;
   let name: BackendName = 'cpu';
   let tfVersion = tf.version.tfjs;
+  let native: NativeLoad | undefined;
   if (want === 'tensorflow' || want === 'auto') {
     try {
-      tfVersion = loadNative();
+      native = loadNative();
+      tfVersion = native.tfVersion;
+      fallbackReason = native.gpuNote;
       name = 'tensorflow';
     } catch (err) {
       if (want === 'tensorflow') throw new Error(`native tensorflow backend unavailable: ${(err as Error).message}`);
-      fallbackReason = `native addon not loadable (${(err as Error).message.split('\n')[0]}); run infra/install-tfjs-native.sh`;
+      fallbackReason = `native addon not loadable (${firstLine(err)}); run infra/install-tfjs-native.sh`;
     }
   }
   if (name !== 'tensorflow' && (want === 'wasm' || want === 'auto')) {
@@ -77,8 +136,15 @@ export async function initBackend(requested: string | undefined = process.env.TF
   }
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend(${name}) failed`);
   await tf.ready();
-  active = { backend: name, tfVersion, tfjsVersion: tf.version.tfjs, ...(fallbackReason ? { fallbackReason } : {}) };
-  if (fallbackReason) console.warn(`[cc2d] TF backend fell back to ${name}: ${fallbackReason}`);
+  active = {
+    backend: name, tfVersion, tfjsVersion: tf.version.tfjs,
+    ...(native ? { nativePackage: native.nativePackage } : {}),
+    devices: native?.devices ?? ['CPU'],
+    ...(fallbackReason ? { fallbackReason } : {}),
+  };
+  if (fallbackReason) {
+    console.warn(native ? `[cc2d] TF backend tensorflow on ${native.devices.join(', ')}: ${fallbackReason}` : `[cc2d] TF backend fell back to ${name}: ${fallbackReason}`);
+  }
   return active;
 }
 

@@ -10,8 +10,9 @@ import { promisify } from 'node:util';
 import type { ActivityDeps } from '../activities/deps';
 import type { BackendRef } from '../contracts/types';
 import type { StackSettings } from '../infra/config/stack';
+import { UserError } from '../infra/errors';
 import { createS3Store, type S3ObjectStore } from '../infra/storage/s3-store';
-import { initBackend } from '../infra/tf-backend';
+import { initBackend, type BackendInfo } from '../infra/tf-backend';
 
 const execFileP = promisify(execFile);
 
@@ -32,12 +33,40 @@ export interface WorkerDeps extends ActivityDeps {
   store: S3ObjectStore;
 }
 
-/** `withBackend`: GPU/CPU activity workers need TF; a workflow-only worker does not load it. */
-export async function buildActivityDeps(settings: StackSettings, options: { withBackend?: boolean } = {}): Promise<WorkerDeps> {
+/** The device of a worker that may serve the GPU queue on a host without a GPU (`--allow-cpu`). */
+export const CPU_ALLOWED = 'CPU (allowed)';
+
+/** The device recorded in the lineage: the GPUs TensorFlow uses, else "CPU" or, with `allowCpu`, "CPU (allowed)". */
+export function workerDevice(info: Pick<BackendInfo, 'devices'>, allowCpu: boolean): string {
+  const gpus = info.devices.filter((d) => d.startsWith('GPU'));
+  if (gpus.length > 0) return gpus.join(', ');
+  return allowCpu ? CPU_ALLOWED : 'CPU';
+}
+
+/**
+ * A worker polling the GPU queue must compute on a GPU, or have been started with --allow-cpu
+ * (then its device is "CPU (allowed)"): training at paper shapes on a CPU takes days, so a
+ * GPU host whose driver or CUDA libraries broke must not quietly take the work.
+ */
+export function assertGpuQueueDevice(backend: BackendRef): void {
+  const device = backend.device ?? 'CPU';
+  if (device.startsWith('GPU') || device === CPU_ALLOWED) return;
+  throw new UserError(
+    `no usable GPU on this host (TensorFlow computes on: ${device}, backend ${backend.backend}); ` +
+      'a worker on the GPU queue needs one. Pass --allow-cpu to run the GPU queue on the CPU anyway (recorded as "CPU (allowed)" in the lineage), ' +
+      'or check `npx cc2d doctor` (devices) and `npm run setup -- --gpu`',
+  );
+}
+
+/**
+ * `withBackend`: GPU/CPU activity workers need TF; a workflow-only worker does not load it.
+ * `allowCpu`: this process may serve the GPU queue without a GPU (see `assertGpuQueueDevice`).
+ */
+export async function buildActivityDeps(settings: StackSettings, options: { withBackend?: boolean; allowCpu?: boolean } = {}): Promise<WorkerDeps> {
   let backend: BackendRef = { backend: 'none', tfVersion: 'none', tfjsVersion: 'none' };
   if (options.withBackend ?? true) {
     const info = await initBackend();
-    backend = { backend: info.backend, tfVersion: info.tfVersion, tfjsVersion: info.tfjsVersion };
+    backend = { backend: info.backend, tfVersion: info.tfVersion, tfjsVersion: info.tfjsVersion, device: workerDevice(info, options.allowCpu ?? false) };
   }
   return {
     store: createS3Store(settings),

@@ -7,7 +7,7 @@ import os from 'node:os';
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { StackSettings } from '../infra/config/stack';
 import { connectWorker } from '../infra/temporal/connect';
-import { buildActivityDeps, type WorkerDeps } from './activity-deps';
+import { assertGpuQueueDevice, buildActivityDeps, CPU_ALLOWED, type WorkerDeps } from './activity-deps';
 import { createCpuWorker } from './cpu-worker';
 import { createGpuWorker } from './gpu-worker';
 import { createWorkflowWorker } from './workflow-worker';
@@ -43,16 +43,23 @@ export interface HostOptions {
   deps?: WorkerDeps;
   /** Task queue per role (default cc2d-workflows / cc2d-gpu / cc2d-cpu). */
   taskQueues?: Partial<Record<QueueRole, string>>;
+  /** Serve the GPU queue without a GPU (`--allow-cpu`); ignored when `deps` are given (they carry the device). */
+  allowCpu?: boolean;
 }
 
 export async function hostWorkers(o: HostOptions): Promise<HostedWorkers> {
   const roles = [...o.roles];
+  const needsActivities = roles.includes('gpu') || roles.includes('cpu');
+  // Before connecting: a GPU-queue worker without a GPU is refused even when Temporal is down.
+  const deps = o.deps ?? (needsActivities ? await buildActivityDeps(o.settings, { allowCpu: o.allowCpu ?? false }) : undefined);
+  if (roles.includes('gpu')) {
+    assertGpuQueueDevice(deps!.backend());
+    if (deps!.backend().device === CPU_ALLOWED) console.warn('[cc2d] no usable GPU: the GPU queue runs on the CPU (--allow-cpu; recorded as "CPU (allowed)" in the lineage)');
+  }
   const ownConnection = o.connection === undefined;
   const connection = o.connection ?? (await connectWorker(o.settings));
   const namespace = o.settings.temporal.namespace;
   const id = (role: QueueRole): string => `${o.identityPrefix ?? `${process.pid}@${os.hostname()}`}/${role}`;
-  const needsActivities = roles.includes('gpu') || roles.includes('cpu');
-  const deps = o.deps ?? (needsActivities ? await buildActivityDeps(o.settings) : undefined);
   const workers: Worker[] = [];
   for (const role of roles) {
     const q = o.taskQueues?.[role];

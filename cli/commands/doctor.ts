@@ -2,7 +2,8 @@
  * `cc2d doctor [--json]`: is everything a run needs reachable?
  *   temporal  frontend reachable and the namespace exists
  *   s3        endpoint reachable and writable (put, sha256-verified get, delete of a probe object)
- *   backend   the TF.js backend this machine would use, and the TensorFlow version behind it
+ *   backend   the TF.js backend this machine would use, the TensorFlow version behind it and the
+ *             devices it computes on (`devices`: ["GPU:0 <name>", …] or ["CPU"])
  *   dataset   ISBI_DIR (default ../shared/datasets/isbi2015_ceph) has RawImage/ and AnnotationsByMD/
  *   payload encryption  off, or on with the current key id (an invalid key setting fails)
  * With --json the LAST line of stdout is one JSON object; a failed check's value is
@@ -21,6 +22,10 @@ export interface DoctorReport {
   backend: string;
   tfVersion?: string;
   tfjsVersion?: string;
+  /** What TensorFlow computes on, e.g. ["GPU:0 NVIDIA L4"] or ["CPU"]; empty when the backend failed. */
+  devices: string[];
+  /** @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu (native backend only). */
+  nativePackage?: string;
   backendFallbackReason?: string;
   dataset: string;
   temporalAddress: string;
@@ -66,6 +71,8 @@ export async function runDoctor(timeoutMs = 10_000): Promise<{ report: DoctorRep
     s3: verdict(s3),
     backend: backend.ok ? backend.info.backend : `fail: ${backend.reason}`,
     ...(backend.ok ? { tfVersion: backend.info.tfVersion, tfjsVersion: backend.info.tfjsVersion } : {}),
+    devices: backend.ok ? backend.info.devices : [],
+    ...(backend.ok && backend.info.nativePackage ? { nativePackage: backend.info.nativePackage } : {}),
     ...(backend.ok && backend.info.fallbackReason ? { backendFallbackReason: backend.info.fallbackReason } : {}),
     dataset: verdict(dataset),
     temporalAddress: settings.temporal.address,
@@ -81,7 +88,8 @@ export async function runDoctor(timeoutMs = 10_000): Promise<{ report: DoctorRep
     temporal: temporal.ok ? temporal.detail : temporal.reason,
     s3: s3.ok ? s3.detail : s3.reason,
     backend: backend.ok
-      ? `${backend.info.backend} (TensorFlow ${backend.info.tfVersion}, tfjs ${backend.info.tfjsVersion})${backend.info.fallbackReason ? `; fallback: ${backend.info.fallbackReason}` : ''}`
+      ? `${backend.info.backend} (TensorFlow ${backend.info.tfVersion}, tfjs ${backend.info.tfjsVersion}${backend.info.nativePackage ? `, ${backend.info.nativePackage}` : ''}) on ${backend.info.devices.join(', ')}` +
+        `${backend.info.fallbackReason ? `; fallback: ${backend.info.fallbackReason}` : ''}`
       : backend.reason,
     dataset: dataset.ok ? dataset.detail : dataset.reason,
     payload: `payload encryption: ${encryption.ok ? encryption.detail : encryption.reason}`,

@@ -315,7 +315,7 @@ function lineageSection(data: RunReportData): string {
     ['Dataset version', `${l.datasetVersion}${l.datasetReused === undefined ? '' : l.datasetReused ? ' (reused, unchanged content)' : ' (ingested by this run)'}`],
     ['Config hash', l.configHash],
     ['Code version', l.codeVersion],
-    ['Backend', `${l.backend.backend} · TensorFlow ${l.backend.tfVersion} · TF.js ${l.backend.tfjsVersion}`],
+    ['Backend', `${l.backend.backend} · TensorFlow ${l.backend.tfVersion} · TF.js ${l.backend.tfjsVersion}${l.backend.device ? ` · ${l.backend.device}` : ''}`],
     ['Seeds', Object.entries(l.seeds).map(([k, v]) => `${k}=${v}`).join(', ')],
     ['Template id', l.templateId],
     ['Image format', formatLabel(l.imageFormat)],

@@ -87,7 +87,7 @@ export const LineageSchema = z
     configHash: z.string().min(1),
     /** Git commit (plus "-dirty") or package version of the code that ran. */
     codeVersion: z.string().min(1),
-    backend: z.object({ backend: z.string(), tfVersion: z.string(), tfjsVersion: z.string() }).strict(),
+    backend: z.object({ backend: z.string(), tfVersion: z.string(), tfjsVersion: z.string(), device: z.string().optional() }).strict(),
     /** Named seeds, e.g. { run: 2022 } or { ssl: 2022, tpl: 2022 }. */
     seeds: z.record(z.string(), z.number().int()),
     templateId: z.string().min(1),

@@ -10,4 +10,12 @@ describe('tf backend selection', () => {
     expect(tf.getBackend()).toBe(info!.backend);
     if (isStrict()) expect(info!.backend).toBe('tensorflow');
   });
+
+  it('reports the devices TensorFlow computes on', () => {
+    const info = activeBackend()!;
+    expect(info.devices.length).toBeGreaterThan(0);
+    for (const d of info.devices) expect(d).toMatch(/^(CPU|GPU:\d+( .+)?)$/);
+    // infra/check-gpu-build.sh: the GPU build must be the one that loaded.
+    if (process.env.CC2D_EXPECT_NATIVE_PACKAGE) expect(info.nativePackage).toBe(process.env.CC2D_EXPECT_NATIVE_PACKAGE);
+  });
 });

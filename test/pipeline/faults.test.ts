@@ -63,7 +63,7 @@ function spawnCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess
 
 /** `npx cc2d worker` as a child process; resolves once it prints its ready line. */
 async function spawnWorker(identity: string, gpuQueue: string): Promise<ChildProcess> {
-  const w = spawnCli(['worker', '--queues', 'gpu', '--gpu-queue', gpuQueue, '--identity', identity, '--log-level', 'WARN'], (stack as IsolatedStack).childEnv);
+  const w = spawnCli(['worker', '--queues', 'gpu', '--allow-cpu', '--gpu-queue', gpuQueue, '--identity', identity, '--log-level', 'WARN'], (stack as IsolatedStack).childEnv);
   const t0 = Date.now();
   while (!w.out().includes('cc2d worker ready')) {
     if (w.child.exitCode !== null) throw new Error(`worker ${identity} exited early (${w.child.exitCode}):\n${w.err()}`);

@@ -17,7 +17,7 @@ const children: ChildProcess[] = [];
 
 /** A `cc2d worker` process on this file's queues and S3 prefix; resolves once it is ready. */
 async function spawnWorker(H: PipelineHarness, identity: string): Promise<ChildProcess> {
-  const args = ['worker', '--identity', identity, '--log-level', 'WARN', '--workflow-queue', H.queues.workflows, '--gpu-queue', H.queues.gpu, '--cpu-queue', H.queues.cpu];
+  const args = ['worker', '--allow-cpu', '--identity', identity, '--log-level', 'WARN', '--workflow-queue', H.queues.workflows, '--gpu-queue', H.queues.gpu, '--cpu-queue', H.queues.cpu];
   const env = { ...process.env, CC2D_S3_PREFIX: H.stack.settings.s3.prefix, CC2D_TEMPORAL_NAMESPACE: H.stack.namespace };
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'cc2d.mjs'), ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);

@@ -117,10 +117,16 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     expect(manifest.meta).toMatchObject({ datasetVersion: first.datasetVersion, configHash: first.configHash, seeds: { run: 2022 } });
     expect(String(manifest.meta.codeVersion)).toMatch(/^(git:[0-9a-f]{40}|package:)/);
     expect((manifest.meta.backends as { tpl: { backend: string } }).tpl.backend).toBe('tensorflow');
+    // The device each training stage computed on; the harness serves the GPU queue with allowCpu.
+    const backends = manifest.meta.backends as Record<'ssl' | 'tpl', { device?: string }>;
+    const device = H.deps.backend().device;
+    expect(device).toMatch(/^(GPU:\d|CPU \(allowed\)$)/);
+    expect([backends.ssl.device, backends.tpl.device]).toEqual([device, device]);
 
     // The JSON report carries lineage and both protocols; the HTML report exists.
     const report = JSON.parse(new TextDecoder().decode(await H.deps.store.get(first.reportKey))) as Record<string, any>;
     expect(report.lineage).toMatchObject({ datasetVersion: first.datasetVersion, templateId: H.dataset.train[1], profile: 'smoke', site: H.site });
+    expect(report.lineage.backends.ssl.device).toBe(device);
     expect(report.evaluation.detail.errors.map((e: { protocol: string }) => e.protocol)).toEqual(['A', 'B']);
     const html = new TextDecoder().decode(await H.deps.store.get(first.artifacts.reportHtml!.key));
     expect(html).toMatch(/<html/i);

@@ -60,7 +60,8 @@ export async function createHarness(name: string, opts: HarnessOptions = {}): Pr
     connectWorker(stack.settings),
     connectClient(stack.settings),
     bundleWorkflows(),
-    buildActivityDeps(stack.settings),
+    // Tests host the GPU queue on machines without a GPU (CI, the dev machine): explicitly allowed.
+    buildActivityDeps(stack.settings, { allowCpu: true }),
     makeSyntheticIsbi(opts.dataset),
   ]);
   const hosted: HostedWorkers[] = [];
