@@ -2,17 +2,31 @@
  * The failure taxonomy of activities, in one place:
  * - user errors (config, dataset, keys) → non-retryable ApplicationFailure of their type;
  * - a storage error the server marked permanent (400/403/405) → non-retryable `StorageError`;
- * - everything else (network, S3 outage, integrity mismatch, worker trouble) → retryable.
+ * - bytes that fail their hash on every one of `INTEGRITY_READS` reads → non-retryable `CorruptData`
+ *   naming the key (a fresh attempt would read the same bytes; a flipped byte in transit is re-read);
+ * - everything else (network, S3 outage, worker trouble) → retryable.
  * Messages are already scrubbed of secrets by the storage layer.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { UserError } from '../infra/errors';
+import { IntegrityError, UserError } from '../infra/errors';
 import { StorageError } from '../infra/storage/s3-store';
 import { NotFoundError, type ObjectStore } from '../infra/storage/object-store';
+
+/** How often a read whose bytes fail their hash is tried before the object counts as corrupt. */
+export const INTEGRITY_READS = 3;
+
+/** An object whose bytes failed their hash on every read: retrying the activity cannot help. */
+export class CorruptDataError extends IntegrityError {
+  constructor(readonly what: string, reads: number, cause: IntegrityError) {
+    super(`corrupt data: ${what} failed its integrity check on ${reads} reads (${cause.message})`);
+    this.name = 'CorruptData';
+  }
+}
 
 export function toActivityFailure(err: unknown): unknown {
   if (err instanceof CancelledFailure || err instanceof ApplicationFailure) return err;
   if (err instanceof UserError) return ApplicationFailure.nonRetryable(err.message, err.type);
+  if (err instanceof CorruptDataError) return ApplicationFailure.nonRetryable(err.message, 'CorruptData');
   if (err instanceof StorageError && !err.retryable) {
     return ApplicationFailure.create({ message: err.message, type: 'StorageError', nonRetryable: true });
   }
@@ -63,15 +77,22 @@ export function observeStorageRetries(fn: (e: StorageRetryEvent) => void): () =>
  * Retries a storage call through a short outage (docs/reliability.md#f6) while keeping the activity's
  * heartbeat alive, so a 20–60 s S3 blip costs a pause, not an attempt. Gives up after `budgetMs`
  * and rethrows (the activity retry policy takes over). Cancellation is honoured between tries.
+ * Bytes failing their hash (docs/reliability.md#f7) are re-read up to INTEGRITY_READS times in all,
+ * then reported as CorruptDataError.
  */
 export async function withStorageRetry<T>(what: string, fn: () => Promise<T>, budgetMs = 120_000): Promise<T> {
   const started = Date.now();
   let delay = 500;
+  let integrityFailures = 0;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (!isTransientStorage(err) || Date.now() - started + delay > budgetMs) throw err;
+      if (err instanceof IntegrityError && !(err instanceof CorruptDataError)) {
+        if (++integrityFailures >= INTEGRITY_READS) throw new CorruptDataError(what, integrityFailures, err);
+      } else if (!isTransientStorage(err) || Date.now() - started + delay > budgetMs) {
+        throw err;
+      }
       let ctx: Context | undefined;
       try {
         ctx = Context.current();

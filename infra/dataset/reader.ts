@@ -1,14 +1,17 @@
 /**
  * Reads a published dataset version (./published.ts): labels, split, description (validated
  * with their schemas), and working-resolution images decoded (sharp, via decodeWorkingPng) into
- * ml's GrayImage (float32 in [0, 1]). Retrying through S3 outages is the store's business: the
+ * ml's GrayImage (float32 in [0, 1]). Each image is checked against the sha256 and size the
+ * version's manifest lists, so corrupt bytes never reach training (IntegrityError naming the key).
+ * Retrying through S3 outages and re-reading corrupt bytes is the store's business: the
  * activities hand in a store whose calls retry while heartbeating.
  */
 import type { z } from 'zod';
-import { DatasetDescriptionSchema, DatasetLabelsSchema, DatasetSplitSchema } from '../../contracts/documents';
+import { DatasetDescriptionSchema, DatasetLabelsSchema, DatasetSplitSchema, type Manifest } from '../../contracts/documents';
 import type { GrayImage, PointYX } from '../../ml/types';
 import { DatasetInvalidError } from '../errors';
 import { NotFoundError, type ObjectStore } from '../storage/object-store';
+import { readManifest, readManifestFile } from '../storage/manifest';
 import { readJson } from '../storage/read-json';
 import { mapLimit } from './concurrency';
 import { DATASET_FILES, datasetPrefix, type DatasetDescription, type DatasetLabels, type DatasetSplit } from './published';
@@ -18,6 +21,7 @@ export class DatasetReader {
   private labelsCache?: Promise<DatasetLabels>;
   private splitCache?: Promise<DatasetSplit>;
   private descriptionCache?: Promise<DatasetDescription>;
+  private manifestCache?: Promise<Manifest>;
 
   constructor(private readonly store: ObjectStore, readonly versionId: string) {}
 
@@ -51,6 +55,15 @@ export class DatasetReader {
     return this.descriptionCache;
   }
 
+  /** The version's manifest (every file's sha256 and size); NotFoundError when not published. */
+  private manifest(): Promise<Manifest> {
+    this.manifestCache ??= readManifest(this.store, datasetPrefix(this.versionId), { verify: 'none' }).catch((err: unknown) => {
+      if (err instanceof NotFoundError) throw new DatasetInvalidError([`dataset version ${this.versionId}: manifest.json not found (is the version published?)`]);
+      throw err;
+    });
+    return this.manifestCache;
+  }
+
   /** Working-grid landmarks [y, x] of `id` at size `size` (paper-protocol GT, docs/method.md#preprocessing). */
   async workingLandmarks(id: string, size: number): Promise<PointYX[]> {
     const img = (await this.labels()).images[id];
@@ -72,10 +85,11 @@ export class DatasetReader {
   async images(size: number, ids: readonly string[], onImage?: (done: number) => void): Promise<GrayImage[]> {
     let done = 0;
     return mapLimit(ids, 4, async (id) => {
-      const key = this.key(DATASET_FILES.image(size, id));
+      const rel = DATASET_FILES.image(size, id);
+      const key = this.key(rel);
       let bytes: Uint8Array;
       try {
-        bytes = await this.store.get(key);
+        bytes = await readManifestFile(this.store, datasetPrefix(this.versionId), await this.manifest(), rel);
       } catch (err) {
         if (err instanceof NotFoundError) throw new DatasetInvalidError([`dataset version ${this.versionId}: image ${key} not found`]);
         throw err;

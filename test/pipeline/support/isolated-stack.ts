@@ -29,12 +29,22 @@ export interface IsolatedStack extends TestStack {
 /** Ports distinct from the shared stack (7233/8333…) and the dev-stack lifecycle test (17233/18433…). */
 const PORTS = { temporalPort: 27233, temporalUiPort: 27234, s3Port: 28433, masterPort: 29433, volumePort: 29434, filerPort: 29435 };
 
-export async function startIsolatedStack(name: string): Promise<IsolatedStack | undefined> {
+export interface IsolatedStackOptions {
+  /**
+   * Added to every port, so test files with different offsets can run at the same time (one file
+   * per offset: the ports are fixed). Multiples of 20 keep the sets apart; 0 is faults.test.ts.
+   */
+  portOffset?: number;
+}
+
+export async function startIsolatedStack(name: string, opts: IsolatedStackOptions = {}): Promise<IsolatedStack | undefined> {
   if (!requireServerBinaries(name)) return undefined;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cc2d-faults-stack-'));
   const bucket = 'cc2d-faults';
   const base = parseStackSettings({ CC2D_DATA_DIR: dir });
-  const layout = devStackLayout(base, { ...PORTS, bucket });
+  const offset = opts.portOffset ?? 0;
+  const ports = Object.fromEntries(Object.entries(PORTS).map(([k, v]) => [k, v + offset])) as typeof PORTS;
+  const layout = devStackLayout(base, { ...ports, bucket });
   try {
     await devUp(layout, { timeoutMs: 120_000 });
   } catch (err) {
