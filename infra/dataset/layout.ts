@@ -11,10 +11,9 @@
  * root (docs/reliability.md#b1); offenders are reported and never opened. Problems are collected, not
  * thrown, so the caller can put them in one report with the content problems.
  */
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { DatasetInvalidError } from '../errors';
-import { canonicalInside, isSafeId } from './safe-path';
+import { canonicalInside, canonicalRoot, isSafeId } from './safe-path';
 import {
   DOCTOR_FOLDERS,
   IMAGE_EXTENSIONS,
@@ -51,14 +50,7 @@ export function compareIds(a: string, b: string): number {
 }
 
 export async function discoverLayout(datasetDir: string): Promise<Layout> {
-  let root: string;
-  try {
-    root = await realpath(path.resolve(datasetDir));
-    if (!(await stat(root)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new DatasetInvalidError([`${datasetDir}: ${code === 'ENOTDIR' ? 'not a directory' : 'dataset folder not found'}`]);
-  }
+  const root = await canonicalRoot(datasetDir, 'dataset folder');
   const problems: string[] = [];
   const warnings: string[] = [];
 

@@ -3,7 +3,8 @@
  * realpath and must lie inside the canonical dataset root; strings are never "cleaned" of `..`.
  * Names that become object-store keys (image ids, site) must match a strict allow-list.
  */
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { DatasetInvalidError } from '../errors';
 import path from 'node:path';
 
 /** Image/annotation ids (file stems): letters, digits, '_' and '-', starting with a letter or digit. */
@@ -44,4 +45,19 @@ export async function canonicalInside(root: string, absPath: string): Promise<Ca
   }
   if (!isInside(root, real)) return { ok: false, reason: 'resolves outside the dataset root (symlink escaping the root)' };
   return { ok: true, path: real };
+}
+
+/**
+ * The canonical (realpath) root of a folder to ingest; every later containment check is against
+ * it. A missing folder or a file is a DatasetInvalidError naming `dir` (`what`: "dataset folder").
+ */
+export async function canonicalRoot(dir: string, what: string): Promise<string> {
+  try {
+    const root = await realpath(path.resolve(dir));
+    if (!(await stat(root)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    return root;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DatasetInvalidError([`${dir}: ${code === 'ENOTDIR' ? 'not a directory' : `${what} not found`}`]);
+  }
 }

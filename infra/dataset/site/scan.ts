@@ -20,12 +20,12 @@
  * hidden files are ignored, ids must be key-safe. Problems are collected, never thrown (except a
  * missing folder or invalid options).
  */
-import { open, readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { open, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { DatasetInvalidError, InvalidConfigError } from '../../errors';
+import { InvalidConfigError } from '../../errors';
 import { mapLimit } from '../concurrency';
 import { compareIds } from '../layout';
-import { canonicalInside, isSafeId } from '../safe-path';
+import { canonicalInside, canonicalRoot, isSafeId } from '../safe-path';
 import { MAX_IMAGES, MAX_INPUT_PIXELS } from '../types';
 import { parseDecimal, readCsvTable } from './csv';
 import { probeSiteImage } from './image';
@@ -93,14 +93,7 @@ export async function scanSiteFolder(dir: string, opts: ScanOptions = {}): Promi
   if (opts.templateId !== undefined && !isSafeId(opts.templateId)) throw new InvalidConfigError(`template: ${JSON.stringify(opts.templateId)} is not an image id`);
   const maxImages = opts.maxImages ?? MAX_IMAGES;
   const maxPixels = opts.maxInputPixels ?? MAX_INPUT_PIXELS;
-  let root: string;
-  try {
-    root = await realpath(path.resolve(dir));
-    if (!(await stat(root)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new DatasetInvalidError([`${dir}: ${code === 'ENOTDIR' ? 'not a directory' : 'site folder not found'}`]);
-  }
+  const root = await canonicalRoot(dir, 'site folder');
   const problems: SiteProblem[] = [];
   const warnings: SiteProblem[] = [];
   const problem = (file: string, text: string): void => void problems.push({ file, problem: text });
