@@ -21,6 +21,8 @@ const CLI = path.join(PROJECT_ROOT, 'bin', 'cc2d.mjs');
 /** SSL long enough to crash in the middle; checkpoints every 10 steps. */
 export const FAULT_CONFIG = { overrides: { ssl: { steps: 150 } }, checkpointEvery: 10, heartbeatTimeoutSeconds: 5 } as const;
 
+export type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -126,13 +128,20 @@ export function sameResult(r: PipelineResult, baseline: PipelineResult): void {
 
 /** The reference the fault runs are compared with: the same config, nothing interrupted. */
 export async function uninterruptedRun(H: PipelineHarness, config: Partial<RunConfigInput>): Promise<PipelineResult> {
+  return (await uninterruptedRunWithHistory(H, config)).result;
+}
+
+/** `uninterruptedRun` and its workflow history, for comparing how often each activity ran. */
+export async function uninterruptedRunWithHistory(H: PipelineHarness, config: Partial<RunConfigInput>): Promise<{ result: PipelineResult; history: History }> {
   const t0 = Date.now();
-  const baseline = await resultOf(await H.start(H.input(config), H.runId('baseline')));
+  const handle = await H.start(H.input(config), H.runId('baseline'));
+  const baseline = await resultOf(handle);
+  const history = await handle.fetchHistory();
   console.log(`uninterrupted run: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   expect(baseline.status).toBe('completed');
   expect((await reportOf(H, baseline)).stages.ssl.resumedFromStep).toBe(0);
   await expectNoOrphans(H, baseline.runId);
-  return baseline;
+  return { result: baseline, history };
 }
 
 /**
