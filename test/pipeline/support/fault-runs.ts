@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import type { PipelineResult } from '../../../contracts/types';
 import type { RunConfigInput } from '../../../infra/config/run-config';
 import { PROJECT_ROOT } from '../../../infra/config/stack';
+import { promotionKey } from '../../../infra/models/champion';
 import { runPrefix } from '../../../infra/storage/keys';
 import { readManifest } from '../../../infra/storage/manifest';
 import type { PipelineHarness } from './harness';
@@ -108,11 +109,14 @@ export async function reportOf(H: PipelineHarness, r: PipelineResult): Promise<R
   return JSON.parse(new TextDecoder().decode(await H.deps.store.get(r.reportKey))) as RunReport;
 }
 
-/** Every object of a completed run is published (in its manifest) or checkpoint/marker state. */
+/**
+ * Every object of a completed run is published (in its manifest) or checkpoint/marker state. The
+ * promotion gate runs after publication, so its decision record is the one object outside the manifest.
+ */
 export async function expectNoOrphans(H: PipelineHarness, runId: string): Promise<void> {
   const prefix = runPrefix(runId);
   const manifest = await readManifest(H.deps.store, prefix, { verify: 'hashes' });
-  const published = new Set([...manifest.files.map((f) => `${prefix}/${f.key}`), `${prefix}/manifest.json`]);
+  const published = new Set([...manifest.files.map((f) => `${prefix}/${f.key}`), `${prefix}/manifest.json`, promotionKey(runId)]);
   const orphans = (await H.deps.store.list(`${prefix}/`))
     .map((o) => o.key)
     .filter((k) => !published.has(k) && !/\/(ssl|tpl)\/ckpt\//.test(k) && !/\/(ssl|tpl)\/done\.json$/.test(k));
