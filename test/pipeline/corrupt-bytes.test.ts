@@ -41,7 +41,7 @@ describe.skipIf(!h)('corrupt bytes on GET, on a private real stack', () => {
     const proxy = await startFlipProxy(S.settings.s3.endpoint!, { pattern, flips });
     proxies.push(proxy);
     const settings = { ...S.settings, s3: { ...S.settings.s3, endpoint: proxy.endpoint } };
-    const deps = await buildActivityDeps(settings);
+    const deps = await buildActivityDeps(settings, { allowCpu: true });
     proxiedDeps.push(deps);
     hosted.push(await hostWorkers({ roles: ['gpu'], settings, deps, taskQueues: { gpu: gpuQueue }, identityPrefix: `proxied-${tag}` }));
     return { proxy, gpuQueue };
