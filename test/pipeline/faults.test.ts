@@ -19,112 +19,33 @@
  * CC2D_RECORD_HISTORY=1 stores the histories of the retried, cancelled and resumed runs under
  * test/fixtures/histories/ for test/pipeline/replay.test.ts (test/fixtures/histories/record.sh).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { observeStorageRetries, type StorageRetryEvent } from '../../activities/failures';
 import { runPrefix } from '../../infra/storage/keys';
 import type { PipelineResult } from '../../contracts/types';
 import { listRuns } from '../../cli/commands/runs';
 import { searchAttributesOf, timestampMs } from '../../cli/pipeline-client';
-import { PROJECT_ROOT } from '../../infra/config/stack';
 import { datasetPrefix } from '../../infra/dataset/published';
-import { isPublished, readManifest } from '../../infra/storage/manifest';
+import { isPublished } from '../../infra/storage/manifest';
 import { restartTemporal, startS3, stopS3 } from '../../infra/stack/dev-stack';
+import {
+  ChildProcesses, FAULT_CONFIG, checkpointSteps, expectNoOrphans, faultFileHooks, reportOf, resultOf, runOnChildWorker, sameResult, sleep,
+  uninterruptedRunWithHistory, waitForCheckpoints, type History,
+} from './support/fault-runs';
 import { createHarness, type PipelineHarness } from './support/harness';
 import { startIsolatedStack, type IsolatedStack } from './support/isolated-stack';
-import { promotionKey } from '../../infra/models/champion';
 
-const CLI = path.join(PROJECT_ROOT, 'bin', 'cc2d.mjs');
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
-type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 const stack = await startIsolatedStack('faults');
 const h = stack ? await createHarness('faults', { stack }) : undefined;
-
-/** SSL long enough to crash in the middle; checkpoints every 10 steps. */
-const FAULT_CONFIG = { overrides: { ssl: { steps: 150 } }, checkpointEvery: 10, heartbeatTimeoutSeconds: 5 } as const;
-
-const children: ChildProcess[] = [];
-
-function spawnCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, out: () => out, err: () => err, exit };
-}
-
-/** `npx cc2d worker` as a child process; resolves once it prints its ready line. */
-async function spawnWorker(identity: string, gpuQueue: string): Promise<ChildProcess> {
-  const w = spawnCli(['worker', '--queues', 'gpu', '--allow-cpu', '--gpu-queue', gpuQueue, '--identity', identity, '--log-level', 'WARN'], (stack as IsolatedStack).childEnv);
-  const t0 = Date.now();
-  while (!w.out().includes('cc2d worker ready')) {
-    if (w.child.exitCode !== null) throw new Error(`worker ${identity} exited early (${w.child.exitCode}):\n${w.err()}`);
-    if (Date.now() - t0 > 90_000) throw new Error(`worker ${identity} not ready after 90 s:\n${w.err()}`);
-    await sleep(200);
-  }
-  return w.child;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function checkpointSteps(H: PipelineHarness, runId: string, kind: 'ssl' | 'tpl'): Promise<number[]> {
-  const listed = await H.deps.store.list(`${runPrefix(runId)}/${kind}/ckpt/`);
-  return listed.filter((o) => o.key.endsWith('/manifest.json')).map((o) => Number(/ckpt\/(\d+)-a/.exec(o.key)![1]));
-}
-
-async function waitForCheckpoints(H: PipelineHarness, runId: string, n: number, timeoutMs = 120_000): Promise<number[]> {
-  const t0 = Date.now();
-  for (;;) {
-    const steps = await checkpointSteps(H, runId, 'ssl');
-    if (steps.length >= n) return steps;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`fewer than ${n} SSL checkpoints after ${timeoutMs} ms`);
-    await sleep(150);
-  }
-}
-
-/** handle.result(), riding out a Temporal server restart (only real workflow failures are thrown). */
-async function resultOf(handle: WorkflowHandle): Promise<PipelineResult> {
-  const t0 = Date.now();
-  for (;;) {
-    try {
-      return (await handle.result()) as PipelineResult;
-    } catch (err) {
-      if (err instanceof WorkflowFailedError || Date.now() - t0 > 240_000) throw err;
-      await sleep(1000);
-    }
-  }
-}
-
-interface RunReport {
-  stages: { ssl: { resumedFromStep: number; attempt: number }; tpl: { resumedFromStep: number } };
-}
-
-async function reportOf(H: PipelineHarness, r: PipelineResult): Promise<RunReport> {
-  return JSON.parse(new TextDecoder().decode(await H.deps.store.get(r.reportKey))) as RunReport;
-}
-
-/** Every object of a completed run is published (in its manifest) or checkpoint/marker state. */
-async function expectNoOrphans(H: PipelineHarness, runId: string): Promise<void> {
-  const prefix = runPrefix(runId);
-  const manifest = await readManifest(H.deps.store, prefix, { verify: 'hashes' });
-  const published = new Set([...manifest.files.map((f) => `${prefix}/${f.key}`), `${prefix}/manifest.json`]);
-  const orphans = (await H.deps.store.list(`${prefix}/`))
-    .map((o) => o.key)
-    // The promotion gate decides after the run is published: its decision sits beside the report.
-    .filter((k) => !published.has(k) && k !== promotionKey(runId) && !/\/(ssl|tpl)\/ckpt\//.test(k) && !/\/(ssl|tpl)\/done\.json$/.test(k));
-  expect(orphans).toEqual([]);
-}
+const kids = new ChildProcesses(stack?.childEnv ?? {});
+const spawnCli = kids.spawnCli.bind(kids);
 
 /** Replay fixtures (test/pipeline/replay.test.ts), only when re-recording. */
 async function recordHistory(kind: string, history: History): Promise<void> {
@@ -152,49 +73,24 @@ function sslCompletedMs(history: History): number {
   return timestampMs(completed.eventTime)!;
 }
 
-function sameResult(r: PipelineResult, baseline: PipelineResult): void {
-  expect(r.artifacts.sslWeights.sha256).toBe(baseline.artifacts.sslWeights.sha256);
-  expect(r.artifacts.tplWeights.sha256).toBe(baseline.artifacts.tplWeights.sha256);
-  expect(r.metrics).toEqual(baseline.metrics);
-  expect(r.mreMm).toBe(baseline.mreMm);
-}
-
 describe.skipIf(!h)('faults on a private real stack', () => {
   const H = h as PipelineHarness;
   const S = stack as IsolatedStack;
   let baseline: PipelineResult;
   let baselineHistory: History;
 
-  beforeAll(async () => {
-    await H.workers(['workflows', 'cpu', 'gpu'], 'in-process');
-  }, 120_000);
-
-  afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await H?.cleanup();
-    await S?.cleanup();
-  }, 120_000);
+  faultFileHooks(H, S, kids);
 
   it('an uninterrupted run (the reference for the fault runs)', async () => {
-    const t0 = Date.now();
-    const handle = await H.start(H.input(FAULT_CONFIG), H.runId('baseline'));
-    baseline = await resultOf(handle);
-    baselineHistory = await handle.fetchHistory();
-    console.log(`uninterrupted run (SSL 150 steps): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    expect(baseline.status).toBe('completed');
-    expect((await reportOf(H, baseline)).stages.ssl.resumedFromStep).toBe(0);
-    await expectNoOrphans(H, baseline.runId);
+    ({ result: baseline, history: baselineHistory } = await uninterruptedRunWithHistory(H, FAULT_CONFIG));
   }, 240_000);
 
   it('kill -9 of the GPU worker process mid-SSL: a new worker resumes from a checkpoint; same weights and metrics', async () => {
-    const gpuQueue = `${H.queues.gpu}-child`;
-    await spawnWorker('child-1', gpuQueue);
-    const handle = await H.start(H.input({ ...FAULT_CONFIG, taskQueues: { gpu: gpuQueue } }), H.runId('kill9'));
-    const before = await waitForCheckpoints(H, handle.workflowId, 2);
-    children[children.length - 1]!.kill('SIGKILL');
+    const { gpuQueue, worker: first, handle, before } = await runOnChildWorker(H, kids, FAULT_CONFIG, { queue: 'child', worker: 'child-1', run: 'kill9' });
+    first.child.kill('SIGKILL');
     const killedAt = Date.now();
     console.log(`killed the GPU worker after SSL checkpoints at steps ${before.join(', ')}`);
-    await spawnWorker('child-2', gpuQueue);
+    await kids.spawnWorker('child-2', gpuQueue);
     const r = await resultOf(handle);
     console.log(`run completed ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
 

@@ -11,16 +11,18 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import type { PipelineResult } from '../../../contracts/types';
 import type { RunConfigInput } from '../../../infra/config/run-config';
 import { PROJECT_ROOT } from '../../../infra/config/stack';
+import { promotionKey } from '../../../infra/models/champion';
 import { runPrefix } from '../../../infra/storage/keys';
 import { readManifest } from '../../../infra/storage/manifest';
 import type { PipelineHarness } from './harness';
 import type { IsolatedStack } from './isolated-stack';
-import { promotionKey } from '../../../infra/models/champion';
 
 const CLI = path.join(PROJECT_ROOT, 'bin', 'cc2d.mjs');
 
 /** SSL long enough to crash in the middle; checkpoints every 10 steps. */
 export const FAULT_CONFIG = { overrides: { ssl: { steps: 150 } }, checkpointEvery: 10, heartbeatTimeoutSeconds: 5 } as const;
+
+export type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -107,15 +109,17 @@ export async function reportOf(H: PipelineHarness, r: PipelineResult): Promise<R
   return JSON.parse(new TextDecoder().decode(await H.deps.store.get(r.reportKey))) as RunReport;
 }
 
-/** Every object of a completed run is published (in its manifest) or checkpoint/marker state. */
+/**
+ * Every object of a completed run is published (in its manifest) or checkpoint/marker state. The
+ * promotion gate runs after publication, so its decision record is the one object outside the manifest.
+ */
 export async function expectNoOrphans(H: PipelineHarness, runId: string): Promise<void> {
   const prefix = runPrefix(runId);
   const manifest = await readManifest(H.deps.store, prefix, { verify: 'hashes' });
-  const published = new Set([...manifest.files.map((f) => `${prefix}/${f.key}`), `${prefix}/manifest.json`]);
+  const published = new Set([...manifest.files.map((f) => `${prefix}/${f.key}`), `${prefix}/manifest.json`, promotionKey(runId)]);
   const orphans = (await H.deps.store.list(`${prefix}/`))
     .map((o) => o.key)
-    // The promotion gate decides after the run is published: its decision sits beside the report.
-    .filter((k) => !published.has(k) && k !== promotionKey(runId) && !/\/(ssl|tpl)\/ckpt\//.test(k) && !/\/(ssl|tpl)\/done\.json$/.test(k));
+    .filter((k) => !published.has(k) && !/\/(ssl|tpl)\/ckpt\//.test(k) && !/\/(ssl|tpl)\/done\.json$/.test(k));
   expect(orphans).toEqual([]);
 }
 
@@ -128,13 +132,20 @@ export function sameResult(r: PipelineResult, baseline: PipelineResult): void {
 
 /** The reference the fault runs are compared with: the same config, nothing interrupted. */
 export async function uninterruptedRun(H: PipelineHarness, config: Partial<RunConfigInput>): Promise<PipelineResult> {
+  return (await uninterruptedRunWithHistory(H, config)).result;
+}
+
+/** `uninterruptedRun` and its workflow history, for comparing how often each activity ran. */
+export async function uninterruptedRunWithHistory(H: PipelineHarness, config: Partial<RunConfigInput>): Promise<{ result: PipelineResult; history: History }> {
   const t0 = Date.now();
-  const baseline = await resultOf(await H.start(H.input(config), H.runId('baseline')));
+  const handle = await H.start(H.input(config), H.runId('baseline'));
+  const baseline = await resultOf(handle);
+  const history = await handle.fetchHistory();
   console.log(`uninterrupted run: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   expect(baseline.status).toBe('completed');
   expect((await reportOf(H, baseline)).stages.ssl.resumedFromStep).toBe(0);
   await expectNoOrphans(H, baseline.runId);
-  return baseline;
+  return { result: baseline, history };
 }
 
 /**
