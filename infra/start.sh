@@ -2,7 +2,7 @@
 # `npm start` — the main job on the embedded default: installs (idempotent), starts the local
 # Temporal + S3 stack (left running, so the dashboard and `cc2d runs list` can show the run),
 # hosts a local worker and runs the pipeline on the dataset at ISBI_DIR with the `quick` profile
-# (about ten minutes on two cores), then says where to read the report and what to do next.
+# (about six minutes on two cores, measured), then says where to read the report and what to do next.
 # Extra arguments go to `cc2d run` (e.g. `npm start -- --profile cpu`).
 source "$(dirname "$0")/stack-session.sh"
 export ISBI_DIR="${ISBI_DIR:-$ROOT/../shared/datasets/isbi2015_ceph}"
