@@ -9,8 +9,7 @@ import type { Command } from 'commander';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
 import { reportHtmlKeyFor, runPrefix } from '../../infra/storage/keys';
-import { readRunManifest } from '../../infra/predict/model';
-import { readManifestFile } from '../../infra/storage/manifest';
+import { readManifestFile, readRunManifest } from '../../infra/storage/manifest';
 import type { ObjectStore } from '../../infra/storage/object-store';
 import { createS3Store } from '../../infra/storage/s3-store';
 

@@ -9,8 +9,8 @@ import { MetricsDocumentSchema, REPORT_FORMAT, StageErrorsSchema, type JsonValue
 import type { ErrorUnit, StageErrors } from '../../ml/metrics';
 import { UserError } from '../errors';
 import { runPrefix } from '../storage/keys';
-import { readManifest, readManifestFile } from '../storage/manifest';
-import { NotFoundError, type ObjectStore } from '../storage/object-store';
+import { readManifestFile, readRunManifest } from '../storage/manifest';
+import type { ObjectStore } from '../storage/object-store';
 import { InvalidDocumentError, parseJson } from '../storage/read-json';
 
 /**
@@ -20,13 +20,7 @@ import { InvalidDocumentError, parseJson } from '../storage/read-json';
  */
 export async function readPublishedReport<S extends z.ZodType>(store: ObjectStore, runId: string, schema: S, purpose: string): Promise<{ reportKey: string; report: z.output<S> }> {
   const prefix = runPrefix(runId);
-  let manifest;
-  try {
-    manifest = await readManifest(store, prefix, { verify: 'none' });
-  } catch (err) {
-    if (err instanceof NotFoundError) throw new UserError(`run ${runId} is not published (no ${prefix}/manifest.json): ${purpose}`);
-    throw err;
-  }
+  const manifest = await readRunManifest(store, runId, purpose);
   const reportKey = manifest.meta.reportKey;
   if (typeof reportKey !== 'string' || !reportKey.startsWith(`${prefix}/`)) throw new UserError(`run ${runId}: its manifest names no report (meta.reportKey)`);
   try {

@@ -4,13 +4,12 @@
  * JSON report. A site's champion (`sites/<site>/champion.json`, `{ runId }`) names a run too.
  */
 import { z } from 'zod';
-import type { Manifest } from '../../contracts/documents';
 import type { ArtifactRef } from '../../contracts/types';
 import { ProfileSchema, type Profile } from '../../ml/profiles';
 import { UserError } from '../errors';
 import { runPrefix } from '../storage/keys';
-import { readManifest } from '../storage/manifest';
-import { NotFoundError, type ObjectStore } from '../storage/object-store';
+import { readRunManifest } from '../storage/manifest';
+import type { ObjectStore } from '../storage/object-store';
 import { readJson } from '../storage/read-json';
 
 export interface RunModel {
@@ -38,17 +37,6 @@ const ReportSchema = z.looseObject({
   lineage: z.looseObject({ config: z.looseObject({ profile: ProfileSchema }) }),
   dataset: z.looseObject({ landmarkNames: z.array(z.string()).min(1) }),
 });
-
-/** The lineage manifest of a published run; a UserError when the run is not published. */
-export async function readRunManifest(store: ObjectStore, runId: string): Promise<Manifest> {
-  const prefix = runPrefix(runId);
-  try {
-    return await readManifest(store, prefix, { verify: 'none' });
-  } catch (err) {
-    if (err instanceof NotFoundError) throw new UserError(`run ${runId}: not published (${prefix}/manifest.json not found; is the run completed?)`);
-    throw err;
-  }
-}
 
 /** The model of a completed (published) run. */
 export async function loadRunModel(store: ObjectStore, runId: string): Promise<RunModel> {

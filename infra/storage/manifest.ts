@@ -18,7 +18,7 @@
 import { ManifestSchema, type JsonValue, type Manifest } from '../../contracts/documents';
 import { IntegrityError, InvalidDatasetKeyError, UserError } from '../errors';
 import { canonicalJson, sha256Hex } from './hash';
-import { assertValidKeys, normalizePrefix } from './keys';
+import { assertValidKeys, normalizePrefix, runPrefix } from './keys';
 import { NotFoundError, PreconditionFailedError, type ObjectStore } from './object-store';
 import { parseJson } from './read-json';
 
@@ -193,4 +193,18 @@ export async function readManifestFile(store: ObjectStore, prefix: string, manif
 /** True when `<prefix>/manifest.json` exists (the set is complete and visible). */
 export async function isPublished(store: ObjectStore, prefix: string): Promise<boolean> {
   return store.exists(manifestKeyOf(prefix));
+}
+
+/**
+ * The lineage manifest of a published run; a UserError when the run is not published (saying, when
+ * given, what `purpose` needs a completed run for).
+ */
+export async function readRunManifest(store: ObjectStore, runId: string, purpose?: string): Promise<Manifest> {
+  const prefix = runPrefix(runId);
+  try {
+    return await readManifest(store, prefix, { verify: 'none' });
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new UserError(`run ${runId} is not published (no ${prefix}/manifest.json; is the run completed?)${purpose ? `: ${purpose}` : ''}`);
+    throw err;
+  }
 }
