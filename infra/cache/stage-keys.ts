@@ -22,7 +22,7 @@ export type { CacheStage };
 export const CACHE_STAGES: readonly CacheStage[] = ['ssl', 'pseudo-labels', 'tpl'];
 
 /** Bump a stage's number by hand when its numerics change (see above). */
-export const STAGE_CODE_VERSIONS: Readonly<Record<CacheStage, number>> = { ssl: 1, 'pseudo-labels': 1, tpl: 1 };
+export const STAGE_CODE_VERSIONS: Readonly<Record<CacheStage, number>> = { ssl: 1, 'pseudo-labels': 2, tpl: 1 };
 
 /** SSL training reads every SSL hyper-parameter except the checkpoint interval (resuming is bit-identical). */
 export const SSL_FIELDS_READ = [

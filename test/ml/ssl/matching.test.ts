@@ -230,7 +230,7 @@ describe('template matching', () => {
     let progress: Array<[number, number]> = [];
     const all = await matchTemplate({ profile, weights, template: template!, templateLandmarks: landmarks, images, onProgress: (d, t) => progress.push([d, t]) });
     expect(all).toHaveLength(5);
-    expect(progress).toEqual([[1, 5], [2, 5], [3, 5], [4, 5], [5, 5]]);
+    expect(progress).toEqual([[4, 5], [5, 5]]); // one report per forward pass of EMBED_BATCH images
     progress = [];
     const shardA = await matchTemplate({ profile, weights, template: template!, templateLandmarks: landmarks, images: [images[3]!, images[1]!] });
     const shardB = await matchTemplate({ profile, weights, template: template!, templateLandmarks: landmarks, images: [images[4]!] });
@@ -243,6 +243,24 @@ describe('template matching', () => {
     expect(await matcher.matchEmbeddings(desc, embs.slice(2))).toEqual(all.slice(2));
     matcher.dispose();
     for (const row of all) for (const [y, x] of row) expect(Number.isInteger(y) && Number.isInteger(x) && y >= 0 && x >= 0 && y < S && x < S).toBe(true);
+  });
+
+  it('embeds an image bit for bit the same whatever its batch-mates and position in the batch', async () => {
+    const weights = await smokeWeights(8);
+    const images = texturedImages(7, S, 45);
+    const matcher = SslMatcher.create(profile, weights);
+    const alone = await Promise.all(images.map((img) => matcher.embed(img)));
+    const forward = await matcher.embedMany(images); // two passes: 4 + 3 (padded)
+    const backward = (await matcher.embedMany([...images].reverse())).reverse();
+    const shuffled = await matcher.embedMany([images[5]!, images[0]!, images[6]!]);
+    matcher.dispose();
+    const bytes = (e: ImageEmbeddings) => e.levels.map((l) => Buffer.from(l.data.buffer, l.data.byteOffset, l.data.byteLength).toString('hex')).join('|');
+    expect(forward).toHaveLength(7);
+    for (let i = 0; i < 7; i++) {
+      expect(bytes(forward[i]!)).toBe(bytes(alone[i]!));
+      expect(bytes(backward[i]!)).toBe(bytes(alone[i]!));
+    }
+    expect([bytes(shuffled[0]!), bytes(shuffled[1]!), bytes(shuffled[2]!)]).toEqual([bytes(alone[5]!), bytes(alone[0]!), bytes(alone[6]!)]);
   });
 
   it('does not leak tensors across matching calls and rejects bad input', async () => {
