@@ -5,7 +5,7 @@
  * pseudo-label shards each, and one GPU worker killed (-9) while it executes a shard. Asserted:
  * - every run completes;
  * - the killed shard ran again after a heartbeat timeout (attempt > the killed one) on another
- *   GPU worker, and completed once;
+ *   GPU worker, and completed once; no other activity ran twice;
  * - each run's pseudo-label objects in S3 are exactly its 3 shard files (no missing, extra or
  *   orphan key; one version per key if the bucket keeps versions), and every object of a run is
  *   in its manifest or checkpoint state;
@@ -120,6 +120,9 @@ describe.skipIf(!h)('scale-out: 3 GPU + 2 CPU worker processes, 6 runs, a GPU wo
         perWorker.set(worker, (perWorker.get(worker) ?? 0) + 1);
       }
       expect([...starts.values()].filter((s) => s.type === 'generatePseudoLabels')).toHaveLength(SHARDS);
+      // Nothing but the killed shard ran twice.
+      const again = [...starts.values()].filter((s) => s.attempt > 1).map((s) => `${r.runId}/${s.activityId}`);
+      expect(again).toEqual(r.runId === killed!.runId ? [`${r.runId}/${killed!.activityId}`] : []);
 
       if (r.runId === killed!.runId) {
         const retried = [...starts.values()].find((s) => s.activityId === killed!.activityId)!;
