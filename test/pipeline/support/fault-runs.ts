@@ -38,12 +38,15 @@ export interface CliProcess {
 /** `cc2d` child processes of one test file; `killAll` in afterAll. */
 export class ChildProcesses {
   readonly children: ChildProcess[] = [];
+  private readonly groups = new Set<ChildProcess>();
 
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
-  spawnCli(args: string[], env: NodeJS.ProcessEnv = this.env): CliProcess {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `ownGroup`: the child leads its own process group, so `killGroup` also reaches any process it starts. */
+  spawnCli(args: string[], env: NodeJS.ProcessEnv = this.env, opts: { ownGroup?: boolean } = {}): CliProcess {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.ownGroup ?? false });
     this.children.push(child);
+    if (opts.ownGroup) this.groups.add(child);
     let out = '';
     let err = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -54,18 +57,39 @@ export class ChildProcesses {
 
   /** `npx cc2d worker` as a child process; resolves once it prints its ready line. */
   async spawnWorker(identity: string, gpuQueue: string, env: NodeJS.ProcessEnv = this.env): Promise<CliProcess> {
-    const w = this.spawnCli(['worker', '--queues', 'gpu', '--allow-cpu', '--gpu-queue', gpuQueue, '--identity', identity, '--log-level', 'WARN'], env);
+    return this.spawnQueueWorker(identity, ['--queues', 'gpu', '--allow-cpu', '--gpu-queue', gpuQueue], { env });
+  }
+
+  /** `npx cc2d worker <queueArgs>` as a child process; resolves once it prints its ready line. */
+  async spawnQueueWorker(identity: string, queueArgs: string[], opts: { env?: NodeJS.ProcessEnv; ownGroup?: boolean; readyTimeoutMs?: number } = {}): Promise<CliProcess> {
+    const w = this.spawnCli(['worker', ...queueArgs, '--identity', identity, '--log-level', 'WARN'], opts.env ?? this.env, { ownGroup: opts.ownGroup ?? false });
     const t0 = Date.now();
+    const limit = opts.readyTimeoutMs ?? 90_000;
     while (!w.out().includes('cc2d worker ready')) {
       if (w.child.exitCode !== null) throw new Error(`worker ${identity} exited early (${w.child.exitCode}):\n${w.err()}`);
-      if (Date.now() - t0 > 90_000) throw new Error(`worker ${identity} not ready after 90 s:\n${w.err()}`);
+      if (Date.now() - t0 > limit) throw new Error(`worker ${identity} not ready after ${limit / 1000} s:\n${w.err()}`);
       await sleep(200);
     }
     return w;
   }
 
+  /** Signals the process group a child leads (`ownGroup`); false when none of it is left. */
+  killGroup(child: ChildProcess, signal: NodeJS.Signals): boolean {
+    try {
+      process.kill(-child.pid!, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   killAll(): void {
     for (const c of this.children) {
+      if (this.groups.has(c)) {
+        this.killGroup(c, 'SIGCONT');
+        this.killGroup(c, 'SIGKILL');
+        continue;
+      }
       if (c.exitCode !== null || c.signalCode !== null) continue;
       c.kill('SIGCONT');
       c.kill('SIGKILL');
