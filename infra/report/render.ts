@@ -385,7 +385,9 @@ function promotionSection(p: Promotion, unit: string): string {
     ['Compared with', p.championBefore !== undefined ? `champion <code>${esc(p.championBefore)}</code>` : 'no champion yet (first champion of the site)'],
     ...(p.candidateMre !== undefined ? [['MRE of this run', `${esc(mm(p.candidateMre))} ${esc(unit)}`] as [string, string]] : []),
     ...(p.championMre !== undefined ? [['MRE of the champion', `${esc(mm(p.championMre))} ${esc(unit)}`] as [string, string]] : []),
-    ...(p.comparedImages !== undefined ? [['Evaluation images compared', `${esc(p.comparedImages)} (protocol A, the ids both runs scored)`] as [string, string]] : []),
+    ...(p.comparedImages !== undefined
+      ? [[p.championBefore !== undefined ? 'Evaluation images compared' : 'Evaluation images scored', `${esc(p.comparedImages)} (protocol A${p.championBefore !== undefined ? ', the ids both runs scored' : ''})`] as [string, string]]
+      : []),
     ...(p.decidedAt !== undefined ? [['Decided', esc(p.decidedAt)]] as Array<[string, string]> : []),
   ];
   return `<p class="promotion ${esc(p.outcome)}"><b>${esc(OUTCOME_TEXT[p.outcome])}.</b></p>
