@@ -9,6 +9,10 @@
  * 2. `runs/<run>/report/report.html` (infra/report: tables, SDR curve, loss curves, overlays of
  *    the best/median/worst test image; without metrics the predictions of every image and a few
  *    overlays of predicted points); fixed key, served by the dashboard.
+ *    With `gate`, the promotion gate runs first (infra/models: the run against its site's champion,
+ *    on what the manifest is about to say) and both reports show its decision: the run is
+ *    published once, already decided. Crowning a run a moment before its manifest exists is safe:
+ *    the gate of another run waits for a champion's manifest, and a retry reuses the recorded decision.
  * 3. `runs/<run>/manifest.json`: every artifact's key, sha256 and size, plus the lineage meta
  *    (dataset version, config hash, code version, backend + TF versions, seeds, stages reused
  *    from earlier runs).
@@ -20,8 +24,10 @@ import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { MetricsDocumentSchema, PredictionsDocumentSchema, REPORT_FORMAT } from '../contracts/documents';
 import type { ArtifactRef, CacheStage, WriteReportInput, WriteReportOutput } from '../contracts/types';
+import type { MetricsDocument, PromotionDocument } from '../contracts/documents';
 import { DATASET_FILES, datasetPrefix } from '../infra/dataset/published';
 import { DatasetReader } from '../infra/dataset/reader';
+import { scoredRunOf } from '../infra/models/champion';
 import { buildRunReportInput, writeRunReportHtml, type Lineage, type PredictedImage } from '../infra/report';
 import { sha256Hex } from '../infra/storage/hash';
 import { runKeys, runPrefix } from '../infra/storage/keys';
@@ -29,6 +35,7 @@ import { readJson } from '../infra/storage/read-json';
 import { NO_METRICS_REASON } from '../ml/metrics';
 import type { ActivityDeps } from './deps';
 import { isTransientStorage, retryingStore, withStorageRetry } from './failures';
+import { decidePromotion, promotionDecisionOf, recordedPromotion } from './promote-run';
 import { buildLineageManifest, publishExisting } from './publish-run';
 import { recordRunStages } from './stage-cache';
 
@@ -37,6 +44,30 @@ function cacheStageOf(name: string): CacheStage | undefined {
   if (name === 'sslWeights' || name === 'sslLossLog') return 'ssl';
   if (name === 'tplWeights' || name === 'tplLossLog') return 'tpl';
   return name.startsWith('pseudoLabels') ? 'pseudo-labels' : undefined;
+}
+
+/**
+ * The gate on the run as its manifest will describe it. A decision already recorded (a retried
+ * attempt) is reused, so the reports of every attempt are identical. A gate that fails for a
+ * lasting reason (not storage being down) leaves the run unpromoted, with the reason.
+ */
+async function gateBeforePublishing(deps: ActivityDeps, input: WriteReportInput, metrics: MetricsDocument): Promise<PromotionDocument> {
+  const { runId, evaluation, pipeline } = input;
+  const recorded = await recordedPromotion(deps.store, runId);
+  if (recorded) return recorded;
+  const scored = evaluation.mreMm !== undefined;
+  const candidate = {
+    runId, site: pipeline.config.site, datasetVersion: input.datasetVersion,
+    ...(scored ? { mre: evaluation.mreMm!, unit: evaluation.unit ?? 'mm' } : {}),
+    scored: scored ? scoredRunOf(runId, metrics) : undefined,
+  };
+  const minMre = input.gate?.minMre;
+  try {
+    return await decidePromotion(deps, { runId, ...(minMre !== undefined ? { minMre } : {}) }, candidate);
+  } catch (err) {
+    if (isTransientStorage(err)) throw err;
+    return { runId, site: pipeline.config.site, outcome: 'skipped', reason: `the promotion gate failed: ${(err as Error).message}`, decidedAt: new Date().toISOString() };
+  }
 }
 
 export function createWriteReport(deps: ActivityDeps) {
@@ -88,6 +119,10 @@ export function createWriteReport(deps: ActivityDeps) {
       timings: input.timings,
     };
 
+    const promotion = input.gate ? await gateBeforePublishing(deps, input, metrics) : undefined;
+    // Both reports show the decision and when it was taken.
+    const promotionShown = promotion ? { ...promotionDecisionOf(promotion), decidedAt: promotion.decidedAt } : undefined;
+
     // 1. JSON report.
     const report = {
       format: REPORT_FORMAT,
@@ -119,6 +154,7 @@ export function createWriteReport(deps: ActivityDeps) {
         ...(evaluation.pseudoLabelSummary ? { pseudoLabelsOnTrain: evaluation.pseudoLabelSummary } : {}),
         detail: metrics,
       },
+      ...(promotionShown ? { promotion: promotionShown } : {}),
       artifacts,
     };
     const jsonBytes = new TextEncoder().encode(JSON.stringify(report, null, 2));
@@ -154,6 +190,7 @@ export function createWriteReport(deps: ActivityDeps) {
         losses: { ssl: sslLoss, tpl: tplLoss },
         ...(metrics.pseudoLabels ? { pseudoLabelErrors: metrics.pseudoLabels.images } : {}),
         warn: (m) => ctx.log.warn(m),
+        ...(promotionShown ? { promotion: promotionShown } : {}),
       });
       const html = await withStorageRetry('put report.html', () => writeRunReportHtml(deps.store, prefix, reportInput));
       reportHtml = { key: html.key, sha256: html.sha256, size: html.size };
@@ -195,6 +232,9 @@ export function createWriteReport(deps: ActivityDeps) {
       if (isTransientStorage(err)) throw err;
       ctx.log.warn('stage cache not updated; the run is published', { runId, error: (err as Error).message });
     }
-    return { report: reportRef, ...(reportHtml ? { reportHtml } : {}), manifestKey: published.manifestKey };
+    return {
+      report: reportRef, ...(reportHtml ? { reportHtml } : {}), manifestKey: published.manifestKey,
+      ...(promotion ? { promotion: promotionDecisionOf(promotion) } : {}),
+    };
   };
 }

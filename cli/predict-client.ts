@@ -15,7 +15,7 @@ import { EXPORT_FILES, EXPORT_FORMATS, type ExportFormat } from '../infra/export
 import { writeFilesAtomically } from '../infra/exports/write-local';
 import { collectImageFiles, datasetImages, readLocalImages, workingImage, type RequestImage } from '../infra/predict/inputs';
 import { championRunId, loadRunModel } from '../infra/predict/model';
-import { DEFAULT_FLAG_BELOW, PREDICT_REQUEST_FILE, shardCountFor } from '../infra/predict/request';
+import { PREDICT_REQUEST_FILE, shardCountFor } from '../infra/predict/request';
 import { canonicalJson, sha256Hex } from '../infra/storage/hash';
 import { siteKeys } from '../infra/storage/keys';
 import { readManifest, readManifestFile } from '../infra/storage/manifest';
@@ -67,7 +67,7 @@ export async function prepareRequest(store: ObjectStore, o: PredictOptions): Pro
   const local = o.datasetVersion === undefined ? await readLocalImages(await collectImageFiles(o.paths)) : undefined;
   const runId = o.runId ?? (o.site !== undefined ? await championRunId(store, o.site) : undefined);
   if (runId === undefined) throw new UserError(o.site !== undefined ? `site ${o.site} has no champion model yet: give --run ID` : 'predict: which model? give --run ID (or --site S for its champion)');
-  const model = await loadRunModel(store, runId);
+  const { model, flagBelow: runFlagBelow } = await loadRunModel(store, runId);
   const size = model.profile.inputSize;
   let images: RequestImage[];
   if (local) {
@@ -85,7 +85,7 @@ export async function prepareRequest(store: ObjectStore, o: PredictOptions): Pro
   const request: PredictRequest = {
     format: PREDICT_REQUEST_FORMAT,
     site: model.site,
-    flagBelow: o.flagBelow ?? DEFAULT_FLAG_BELOW,
+    flagBelow: o.flagBelow ?? runFlagBelow,
     model,
     ...(o.datasetVersion !== undefined ? { inputDatasetVersion: o.datasetVersion } : {}),
     images,
@@ -129,6 +129,8 @@ export interface PredictOutcome {
   result: PredictResult;
   /** Files written under `out`, relative to it. */
   written: string[];
+  /** The request's low-confidence threshold (--flag-below, else the model run's config). */
+  flagBelow: number;
 }
 
 export async function runPredict(client: Client, settings: StackSettings, store: ObjectStore, o: PredictOptions): Promise<PredictOutcome> {
@@ -163,7 +165,7 @@ export async function runPredict(client: Client, settings: StackSettings, store:
     }
   }
   const written = o.out !== undefined ? await downloadExports(store, prefix, request, o.formats, o.out) : [];
-  return { result, written };
+  return { result, written, flagBelow: request.flagBelow };
 }
 
 /** Writes the chosen exports of a published request under `out` (sha256-checked, atomically). */

@@ -246,6 +246,8 @@ export interface WriteReportInput {
   scheduleId?: string;
   /** Stages reused from an earlier run (stage cache): stage → source run id. */
   reusedFrom?: Partial<Record<CacheStage, string>>;
+  /** Run the promotion gate just before publishing, so the report shows its decision. */
+  gate?: { minMre?: number };
 }
 
 export interface WriteReportOutput {
@@ -255,6 +257,8 @@ export interface WriteReportOutput {
   reportHtml?: ArtifactRef;
   /** The run's lineage manifest; written last, so its presence means "published". */
   manifestKey: string;
+  /** The promotion gate's decision (when `gate` was given). */
+  promotion?: PromotionDecision;
 }
 
 export interface CleanupRunInput {

@@ -1,7 +1,7 @@
 /**
  * `cc2dPipeline`: one CC2D run, ingest-or-reuse → plan → SSL → pseudo-label shards (fan-out)
- * → TPL → evaluate → report → promotion gate. Every stage is an activity; the workflow passes only S3 keys,
- * hashes, ids and metrics. A run is published only when its lineage manifest is written, last.
+ * → TPL → evaluate → report (the promotion gate, then publishing). Every stage is an activity;
+ * the workflow passes only S3 keys, hashes, ids and metrics. A run is published only when its lineage manifest is written, last.
  * After a cancellation or a failure the run's unpublished objects (checkpoints, finished stages)
  * are kept so the run can be resumed (`cc2d resume`); `cc2d cancel --purge` deletes them.
  * With `config.cache` (default), SSL, pseudo-labels and TPL are each first looked up in the
@@ -102,6 +102,9 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       }),
     );
     const scheduleId = workflowInfo().typedSearchAttributes.get({ name: 'TemporalScheduledById', type: 'KEYWORD' });
+    // The report stage runs the gate just before publishing, so the report shows the decision;
+    // histories recorded before that ran the gate as its own stage afterwards, and replay so.
+    const gateInReport = patched('gate-in-report');
     const report = await tracker.stage('report', () =>
       light.writeReport({
         runId, pipeline: input, datasetVersion, datasetReused: dataset.reused,
@@ -113,13 +116,16 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
         ssl, pseudoLabels, tpl, evaluation, timings: tracker.stageTimings(),
         ...(scheduleId !== undefined ? { scheduleId } : {}),
         ...reused,
+        ...(gateInReport ? { gate: config.minMre !== undefined ? { minMre: config.minMre } : {} } : {}),
       }),
     );
     // Cc2dMre holds millimetres only, so visibility queries and `--sort mre` never mix units; the
     // memo carries the headline in its unit (px when a scored image has no spacing) for listings.
     if (evaluation.mreMm !== undefined && patched('mre-unit-memo')) upsertMemo({ mre: evaluation.mreMm, mreUnit: evaluation.unit ?? 'mm' });
-    // The gate runs on the published run only; histories from before it replay without it.
-    const promotion = patched('champion-gate') ? await tracker.stage('promote', () => promote(light, runId, config.minMre, config.site)) : undefined;
+    // Histories recorded before the gate existed replay without it.
+    const promotion = gateInReport
+      ? report.promotion
+      : patched('champion-gate') ? await tracker.stage('promote', () => promote(light, runId, config.minMre, config.site)) : undefined;
     if (promotion) {
       upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.promotion, value: promotion.outcome }]);
       upsertMemo({ promotion: promotion.outcome, promotionReason: promotion.reason });

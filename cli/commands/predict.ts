@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .option('--dataset-version <id>', 'predict the images of a published dataset version instead of paths')
     .option('--out <dir>', 'write the exports here (atomically)')
     .option('--format <list>', 'exports to write: csv,json,mrk', 'csv,json,mrk')
-    .option('--flag-below <x>', 'flag landmarks whose confidence (0-1) is below this (default 0.5)')
+    .option('--flag-below <x>', "flag landmarks whose confidence (0-1) is below this (default: the model run's config predict.flagBelow, 0.5 unless set)")
     .option('--spacing <mm>', 'pixel spacing of images without their own (DICOM), for the mm columns')
     .option('--shard-size <n>', 'images per GPU activity (default 64)')
     .option('--workers <mode>', 'auto: host workers for queues nobody polls | local: always | none', 'auto')
@@ -69,11 +69,11 @@ export function register(program: Command): void {
         }));
         const r = outcome.result;
         if (flags.json) {
-          console.log(JSON.stringify({ ...r, out: flags.out ?? null, files: outcome.written }));
+          console.log(JSON.stringify({ ...r, flagBelow: outcome.flagBelow, out: flags.out ?? null, files: outcome.written }));
           return;
         }
         console.log([
-          `${r.images} images, ${r.landmarks} landmarks, ${r.flagged} flagged low-confidence${r.alreadyPublished ? ' (an identical request was already published)' : ''}`,
+          `${r.images} images, ${r.landmarks} landmarks, ${r.flagged} flagged low-confidence (below ${outcome.flagBelow})${r.alreadyPublished ? ' (an identical request was already published)' : ''}`,
           `  stored  ${r.prefix}/`,
           ...(flags.out !== undefined ? [`  wrote   ${outcome.written.length} files to ${flags.out}`] : []),
         ].join('\n'));

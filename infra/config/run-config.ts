@@ -65,6 +65,17 @@ const SplitSchema = z
   })
   .strict();
 
+/** Default threshold of the low-confidence flag of predictions (confidence in [0, 1], ml/tpl voteConfidence). */
+export const DEFAULT_FLAG_BELOW = 0.5;
+
+/** How `cc2d predict` presents this run's model; the run's value is the default of predictions with it. */
+const PredictConfigSchema = z
+  .object({
+    /** A predicted landmark whose confidence is below this gets the `low-confidence` flag (`cc2d predict --flag-below`). */
+    flagBelow: z.number().min(0).max(1).default(DEFAULT_FLAG_BELOW),
+  })
+  .strict();
+
 const OverridesSchema = z
   .object({
     inputSize: z.number().int().optional(),
@@ -99,6 +110,7 @@ export const RunConfigSchema = z
      * its headline MRE (in its unit) is at most this. Later runs must beat the champion instead.
      */
     minMre: z.number().positive().optional(),
+    predict: PredictConfigSchema.default({ flagBelow: DEFAULT_FLAG_BELOW }),
     /** Route this run's activities to dedicated worker pools (default cc2d-gpu / cc2d-cpu). */
     taskQueues: z
       .object({
@@ -177,8 +189,9 @@ export function resolveRunProfile(config: RunConfig): Profile {
  * version has the same config hash as the original run from the folder.
  */
 export function configHashOf(config: RunConfig, profile: Profile): string {
-  // Where data came from, which worker pool ran it, whether stages were reused and the promotion bar do not change the result.
-  const { dataset, taskQueues: _queues, cache: _cache, minMre: _minMre, ...rest } = config;
+  // Where data came from, which worker pool ran it, whether stages were reused, the promotion bar
+  // and how predictions are flagged do not change the result.
+  const { dataset, taskQueues: _queues, cache: _cache, minMre: _minMre, predict: _predict, ...rest } = config;
   const { dir: _dir, version: _version, layout: _layout, ...datasetParams } = dataset;
   return sha256OfJson({ config: { ...rest, dataset: datasetParams }, profile });
 }

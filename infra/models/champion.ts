@@ -6,7 +6,7 @@
  * new champion, so two runs finishing together cannot both win.
  */
 import {
-  CHAMPION_FORMAT, ChampionDocumentSchema, MetricsDocumentSchema, type ChampionDocument, type ChampionEntry,
+  CHAMPION_FORMAT, ChampionDocumentSchema, MetricsDocumentSchema, type ChampionDocument, type ChampionEntry, type MetricsDocument,
 } from '../../contracts/documents';
 import { UserError } from '../errors';
 import { readManifest, readManifestFile } from '../storage/manifest';
@@ -101,11 +101,31 @@ export async function readPublishedRun(store: ObjectStore, runId: string): Promi
   const metricsRel = (meta.artifacts as Record<string, unknown> | undefined)?.metrics;
   if (typeof metricsRel !== 'string' || meta.noMetrics !== undefined) return { ...base, scored: undefined };
   const metrics = parseJson(`${prefix}/${metricsRel}`, await readManifestFile(store, prefix, manifest, metricsRel), MetricsDocumentSchema);
+  return { ...base, scored: scoredRunOf(runId, metrics) };
+}
+
+/** A run's protocol-A errors per scored evaluation image, as the gate compares them; undefined when nothing was scored. */
+export function scoredRunOf(runId: string, metrics: MetricsDocument): ScoredRun | undefined {
   const errorsById = new Map<string, number[]>();
   for (const set of Object.values(metrics.errors.find((e) => e.protocol === 'A')?.sets ?? {})) {
     for (const image of set) errorsById.set(image.id, image.errorsMm);
   }
-  return { ...base, scored: errorsById.size > 0 ? { runId, unit: metrics.unit ?? 'mm', errorsById } : undefined };
+  return errorsById.size > 0 ? { runId, unit: metrics.unit ?? 'mm', errorsById } : undefined;
+}
+
+/** How long the gate waits for a champion's lineage manifest: the report stage crowns a run just before publishing it. */
+const CHAMPION_PUBLISH_WAIT_MS = 30_000;
+
+async function readChampionRun(store: ObjectStore, runId: string): Promise<PublishedRun> {
+  const deadline = Date.now() + CHAMPION_PUBLISH_WAIT_MS;
+  for (;;) {
+    try {
+      return await readPublishedRun(store, runId);
+    } catch (err) {
+      if (!(err instanceof NotFoundError) || Date.now() >= deadline) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 function entryOf(run: PublishedRun, by: ChampionEntry['by'], reason: string, now: Date): ChampionEntry {
@@ -123,12 +143,16 @@ export interface GateResult extends GateDecision {
 }
 
 /**
- * The promotion gate on a published run: decides against the site's current champion (re-deciding
- * after a lost race) and, when promoted, makes the run the champion. Idempotent: a run that already
- * is the champion stays promoted.
+ * The promotion gate: decides against the site's current champion (re-deciding after a lost race)
+ * and, when promoted, makes the run the champion. The run is a published one, or `candidate`
+ * (what its manifest is about to say: the report stage decides just before publishing, so its
+ * report can show the decision). Idempotent: a run that already is the champion stays promoted.
  */
-export async function promoteIfBetter(store: VersionedObjectStore, args: { runId: string; minMre?: number; now?: Date }): Promise<GateResult> {
-  const candidate = await readPublishedRun(store, args.runId);
+export async function promoteIfBetter(
+  store: VersionedObjectStore,
+  args: { runId: string; candidate?: PublishedRun; minMre?: number; now?: Date },
+): Promise<GateResult> {
+  const candidate = args.candidate ?? (await readPublishedRun(store, args.runId));
   const { site } = candidate;
   const champions = new Map<string, PublishedRun | Error>();
   let result: GateResult = { site, outcome: 'skipped', reason: 'not decided' };
@@ -141,7 +165,7 @@ export async function promoteIfBetter(store: VersionedObjectStore, args: { runId
     }
     let champion: ScoredRun | undefined;
     if (championId !== undefined && candidate.scored) {
-      if (!champions.has(championId)) champions.set(championId, await readPublishedRun(store, championId).catch((err: unknown) => err as Error));
+      if (!champions.has(championId)) champions.set(championId, await readChampionRun(store, championId).catch((err: unknown) => err as Error));
       const read = champions.get(championId)!;
       if (read instanceof Error || !read.scored) {
         const why = read instanceof Error ? `its metrics cannot be read (${read.message})` : 'it has no metrics (promoted by hand)';

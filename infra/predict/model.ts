@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { ArtifactRef } from '../../contracts/types';
 import { ProfileSchema, type Profile } from '../../ml/profiles';
+import { DEFAULT_FLAG_BELOW } from '../config/run-config';
 import { UserError } from '../errors';
 import { runPrefix } from '../storage/keys';
 import { readRunManifest } from '../storage/manifest';
@@ -34,12 +35,18 @@ const LineageMetaSchema = z.looseObject({
 });
 
 const ReportSchema = z.looseObject({
-  lineage: z.looseObject({ config: z.looseObject({ profile: ProfileSchema }) }),
+  lineage: z.looseObject({
+    config: z.looseObject({
+      profile: ProfileSchema,
+      // Runs from before the field have none: the default applies.
+      config: z.looseObject({ predict: z.looseObject({ flagBelow: z.number().min(0).max(1) }).optional() }).optional(),
+    }),
+  }),
   dataset: z.looseObject({ landmarkNames: z.array(z.string()).min(1) }),
 });
 
-/** The model of a completed (published) run. */
-export async function loadRunModel(store: ObjectStore, runId: string): Promise<RunModel> {
+/** The model of a completed (published) run, and the flag threshold of its run config (the default of its predictions). */
+export async function loadRunModel(store: ObjectStore, runId: string): Promise<{ model: RunModel; flagBelow: number }> {
   const prefix = runPrefix(runId);
   const manifest = await readRunManifest(store, runId);
   const meta = LineageMetaSchema.safeParse(manifest.meta);
@@ -48,7 +55,7 @@ export async function loadRunModel(store: ObjectStore, runId: string): Promise<R
   if (!weightsEntry) throw new UserError(`run ${runId}: its manifest does not list ${meta.data.artifacts.tplWeights}`);
   const reportEntry = manifest.files.find((f) => `${prefix}/${f.key}` === meta.data.reportKey);
   const report = await readJson(store, { key: meta.data.reportKey, ...(reportEntry ? { sha256: reportEntry.sha256 } : {}) }, ReportSchema);
-  return {
+  const model: RunModel = {
     runId,
     site: meta.data.site,
     tplWeights: { key: `${prefix}/${weightsEntry.key}`, sha256: weightsEntry.sha256, size: weightsEntry.size },
@@ -57,4 +64,5 @@ export async function loadRunModel(store: ObjectStore, runId: string): Promise<R
     datasetVersion: meta.data.datasetVersion,
     codeVersion: meta.data.codeVersion,
   };
+  return { model, flagBelow: report.lineage.config.config?.predict?.flagBelow ?? DEFAULT_FLAG_BELOW };
 }

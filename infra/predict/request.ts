@@ -10,8 +10,6 @@ export const PREDICT_REQUEST_FILE = 'request.json';
 /** Images per GPU activity for large requests; below it, one shard. */
 export const DEFAULT_IMAGES_PER_SHARD = 64;
 export const MAX_SHARDS = 16;
-/** Default threshold of the low-confidence flag (confidence in [0, 1], ml/tpl voteConfidence). */
-export const DEFAULT_FLAG_BELOW = 0.5;
 
 export function shardCountFor(images: number, perShard = DEFAULT_IMAGES_PER_SHARD, maxShards = MAX_SHARDS): number {
   return Math.max(1, Math.min(maxShards, Math.ceil(images / perShard)));

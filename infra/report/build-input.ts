@@ -12,7 +12,7 @@ import { reportHtmlKeyFor } from '../storage/keys';
 import type { ObjectStore, PutResult } from '../storage/object-store';
 import { renderRunReport } from './render';
 import { imageMre, pickOverlayCases, withUnionSet } from './stats';
-import { LossLogSchema, type ImageErrors, type LossLog, type PredictedImage, type ProtocolErrors, type RunReportInput } from './types';
+import { LossLogSchema, type ImageErrors, type Promotion, type LossLog, type PredictedImage, type ProtocolErrors, type RunReportInput } from './types';
 
 /** Sample overlays shown when nothing was scored. */
 const SAMPLE_OVERLAYS = 3;
@@ -47,6 +47,8 @@ export interface BuildReportArgs {
   pseudoLabelErrors?: ImageErrors[];
   /** Report notes (e.g. a dropped loss log) are passed here. */
   warn?: (message: string) => void;
+  /** The promotion gate's decision on the run. */
+  promotion?: Promotion;
 }
 
 function parseLossLog(raw: unknown, stage: 'ssl' | 'tpl', warn: (m: string) => void): LossLog | undefined {
@@ -97,6 +99,7 @@ export async function buildRunReportInput(args: BuildReportArgs): Promise<RunRep
     ...(args.datasetKind ? { datasetKind: args.datasetKind } : {}),
     ...(args.unit ? { unit: args.unit } : {}),
     ...(args.predictedImages ? { predictions: args.predictedImages } : {}),
+    ...(args.promotion ? { promotion: args.promotion } : {}),
   };
   const losses = () => {
     const ssl = parseLossLog(args.losses?.ssl, 'ssl', warn);

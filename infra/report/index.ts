@@ -15,6 +15,7 @@ export {
   type Overlay,
   type Lineage,
   type PredictedImage,
+  type Promotion,
 } from './types';
 export { pickOverlayCases, summarizeErrors, sdrCurve, histogram, splitLabel } from './stats';
 export { ISBI_LANDMARK_NAMES, landmarkNames } from './landmarks';

@@ -26,7 +26,7 @@ import {
 } from './stats';
 import { NO_METRICS_REASON, SDR_RADII_MM, unitLabel } from '../../ml/metrics';
 import { barChart, lineChart, type Marker, type Series } from './svg';
-import { parseRunReportInput, type LossLog, type PredictedImage, type RunReportData, type RunReportInput, type SetErrors } from './types';
+import { parseRunReportInput, type LossLog, type PredictedImage, type Promotion, type RunReportData, type RunReportInput, type SetErrors } from './types';
 
 /** Name and definition of a protocol on an S×S working grid (the paper's S is 384). */
 export function protocolText(protocol: 'A' | 'B', gridSize: number): { name: string; description: string } {
@@ -371,6 +371,29 @@ function headline(data: RunReportData, names: readonly string[]): string {
   ).join('')}<div><span class="big">${main.set.images.length}</span><span class="lbl">test images (IDs ${esc(compressIds(main.set.images.map((i) => i.id)))})</span></div></div>`;
 }
 
+const OUTCOME_TEXT: Record<Promotion['outcome'], string> = {
+  promoted: 'Promoted: this run is now the site’s champion',
+  kept: 'Kept: the site’s champion is unchanged',
+  skipped: 'Skipped: not promoted automatically',
+};
+
+/** The gate's decision: outcome, reason, and the comparison it rests on (both MREs on the same evaluation images). */
+function promotionSection(p: Promotion, unit: string): string {
+  const rows: Array<[string, string]> = [
+    ['Site', esc(p.site)],
+    ['Reason', esc(p.reason)],
+    ['Compared with', p.championBefore !== undefined ? `champion <code>${esc(p.championBefore)}</code>` : 'no champion yet (first champion of the site)'],
+    ...(p.candidateMre !== undefined ? [['MRE of this run', `${esc(mm(p.candidateMre))} ${esc(unit)}`] as [string, string]] : []),
+    ...(p.championMre !== undefined ? [['MRE of the champion', `${esc(mm(p.championMre))} ${esc(unit)}`] as [string, string]] : []),
+    ...(p.comparedImages !== undefined
+      ? [[p.championBefore !== undefined ? 'Evaluation images compared' : 'Evaluation images scored', `${esc(p.comparedImages)} (protocol A${p.championBefore !== undefined ? ', the ids both runs scored' : ''})`] as [string, string]]
+      : []),
+    ...(p.decidedAt !== undefined ? [['Decided', esc(p.decidedAt)]] as Array<[string, string]> : []),
+  ];
+  return `<p class="promotion ${esc(p.outcome)}"><b>${esc(OUTCOME_TEXT[p.outcome])}.</b></p>
+<table class="kv">${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`).join('')}</table>`;
+}
+
 const CSS = `
 :root{color-scheme:light}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}
@@ -395,6 +418,8 @@ pre{background:#f6f8fa;padding:10px;border-radius:6px;overflow:auto;max-height:4
 .big{font-size:24px;font-weight:700}
 .lbl{font-size:12px;color:#5b6470}
 .warn{background:#fff7e6;border-left:4px solid #f59e0b;padding:8px 12px;margin:8px 0}
+.promotion{padding:8px 12px;margin:8px 0;border-left:4px solid #9ca3af;background:#f3f4f6}
+.promotion.promoted{border-left-color:#16a34a;background:#ecfdf5}
 .ok{background:#ecfdf3;border-left:4px solid #22c55e;padding:8px 12px;margin:8px 0}
 .tag{background:#fde68a;border-radius:4px;padding:0 5px;font-size:11px;white-space:nowrap}
 .small{font-size:12px;color:#5b6470}
@@ -439,7 +464,9 @@ export async function renderRunReport(input: RunReportInput): Promise<string> {
     ['metrics', 'Metrics'],
     ...(scored ? [['sdr', 'SDR curve'], ['landmarks', 'Per landmark']] as Array<[string, string]> : []),
     ...(data.predictions.length > 0 ? [['predictions', 'Predictions']] as Array<[string, string]> : []),
-    ['training', 'Training'], ['pseudo', 'Pseudo-labels'], ['overlays', 'Overlays'], ['lineage', 'Config &amp; lineage'],
+    ['training', 'Training'], ['pseudo', 'Pseudo-labels'], ['overlays', 'Overlays'],
+    ...(data.promotion ? [['promotion', 'Promotion']] as Array<[string, string]> : []),
+    ['lineage', 'Config &amp; lineage'],
   ];
   const metricsSection = scored
     ? `<h3>Final model (CC2D: SSL + TPL)</h3>
@@ -493,6 +520,7 @@ ${data.predictions.length > 0 ? `<section id="predictions"><h2>Predictions</h2>$
 <section id="overlays"><h2>Predictions on ${scored ? 'test ' : ''}radiographs</h2>
 <p class="small">${overlayIntro} Images are shown at the original aspect ratio, downscaled.</p>
 ${overlays}</section>
+${data.promotion ? `<section id="promotion"><h2>Promotion</h2>${promotionSection(data.promotion, u)}</section>` : ''}
 <section id="lineage"><h2>Config and lineage</h2>${lineageSection(data)}</section>
 </main>
 <footer>CC2D: Yao, Quan, Xiao, Zhou, “One-Shot Medical Landmark Detection”, MICCAI 2021 (arXiv 2103.04527).${

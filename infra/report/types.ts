@@ -129,6 +129,23 @@ export const PredictedImageSchema = z
   .strict();
 export type PredictedImage = z.infer<typeof PredictedImageSchema>;
 
+/** The promotion gate's decision on the run (taken just before the run was published). */
+export const PromotionSchema = z
+  .object({
+    site: z.string().min(1).max(64),
+    outcome: z.enum(['promoted', 'kept', 'skipped']),
+    reason: z.string().max(2000),
+    decidedAt: z.string().optional(),
+    /** The champion compared against (absent when the site had none). */
+    championBefore: z.string().max(512).optional(),
+    /** MREs of the run and of that champion on the evaluation images both scored. */
+    candidateMre: z.number().optional(),
+    championMre: z.number().optional(),
+    comparedImages: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type Promotion = z.infer<typeof PromotionSchema>;
+
 export const RunReportInputSchema = z
   .object({
     runId: z.string().min(1).max(512),
@@ -161,6 +178,8 @@ export const RunReportInputSchema = z
     overlays: z.array(OverlaySchema).max(12).default([]),
     /** Predicted landmarks per image (the table of predictions); optional. */
     predictions: z.array(PredictedImageSchema).default([]),
+    /** Absent when the gate did not run in the report stage (e.g. `cc2d report` of an older run). */
+    promotion: PromotionSchema.optional(),
   })
   .strict()
   .refine((r) => r.metrics.length > 0 || r.predictions.length > 0, { message: 'needs metrics or predictions', path: ['metrics'] });

@@ -113,4 +113,19 @@ describe.skipIf(!stack)('champion per site on the real S3 server', () => {
     expect(await promoteIfBetter(store, { runId: 'gate-2' })).toMatchObject({ outcome: 'kept', reason: expect.stringMatching(/cannot be compared with: it has no metrics/) });
     await expect(promoteManually(store, 'never-published')).rejects.toThrow(/not published/);
   });
+
+  it('the report stage decides before publishing: a candidate given by value is crowned, and a racing gate waits for its manifest', async () => {
+    const site = 'early';
+    const errors = { x: [2, 2], y: [2, 2] };
+    const scored = { runId: 'early-a', unit: 'mm' as const, errorsById: new Map(Object.entries(errors)) };
+    const a = await promoteIfBetter(store, { runId: 'early-a', candidate: { runId: 'early-a', site, mre: 2, unit: 'mm', scored } });
+    expect(a).toMatchObject({ outcome: 'promoted', reason: expect.stringMatching(/first champion/) });
+    expect(await championRunId(store, site)).toBe('early-a');
+    // early-a is champion but not yet published: early-b's gate waits, then compares with it.
+    await publishRun('early-b', site, { x: [3, 3], y: [3, 3] });
+    const b = promoteIfBetter(store, { runId: 'early-b' });
+    await new Promise((r) => setTimeout(r, 1500));
+    await publishRun('early-a', site, errors);
+    expect(await b).toMatchObject({ outcome: 'kept', championBefore: 'early-a', candidateMre: 3, championMre: 2, comparedImages: 2 });
+  });
 });

@@ -42,6 +42,8 @@ export interface DicomFixture {
   omitPixelData?: boolean;
   /** Bytes written at the start of the 128-byte preamble. */
   preamble?: Uint8Array;
+  /** More data-set elements by dcmjs keyword (e.g. PatientName). */
+  tags?: Record<string, unknown>;
 }
 
 export function buildDicom(f: DicomFixture): Uint8Array {
@@ -74,6 +76,7 @@ export function buildDicom(f: DicomFixture): Uint8Array {
   if (f.imagerPixelSpacing !== undefined) ds.ImagerPixelSpacing = f.imagerPixelSpacing;
   if (f.window !== undefined) Object.assign(ds, { WindowCenter: f.window.center, WindowWidth: f.window.width });
   if (f.rescale !== undefined) Object.assign(ds, { RescaleSlope: f.rescale.slope, RescaleIntercept: f.rescale.intercept });
+  if (f.tags !== undefined) Object.assign(ds, f.tags);
   if (f.omitPixelData !== true) ds.PixelData = [f.frame !== undefined ? f.frame.slice().buffer : nativePixels(f, bitsAllocated)];
   const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
   dict.dict = DicomMetaDictionary.denaturalizeDataset(ds);
