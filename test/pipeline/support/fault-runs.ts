@@ -54,11 +54,16 @@ export class ChildProcesses {
 
   /** `npx cc2d worker` as a child process; resolves once it prints its ready line. */
   async spawnWorker(identity: string, gpuQueue: string, env: NodeJS.ProcessEnv = this.env): Promise<CliProcess> {
-    const w = this.spawnCli(['worker', '--queues', 'gpu', '--allow-cpu', '--gpu-queue', gpuQueue, '--identity', identity, '--log-level', 'WARN'], env);
+    return this.spawnReadyWorker(['--queues', 'gpu', '--allow-cpu', '--gpu-queue', gpuQueue, '--identity', identity, '--log-level', 'WARN'], identity, env);
+  }
+
+  /** `npx cc2d worker <args>`; resolves once it prints its ready line. */
+  async spawnReadyWorker(args: string[], identity: string, env: NodeJS.ProcessEnv = this.env, timeoutMs = 90_000): Promise<CliProcess> {
+    const w = this.spawnCli(['worker', ...args], env);
     const t0 = Date.now();
     while (!w.out().includes('cc2d worker ready')) {
       if (w.child.exitCode !== null) throw new Error(`worker ${identity} exited early (${w.child.exitCode}):\n${w.err()}`);
-      if (Date.now() - t0 > 90_000) throw new Error(`worker ${identity} not ready after 90 s:\n${w.err()}`);
+      if (Date.now() - t0 > timeoutMs) throw new Error(`worker ${identity} not ready after ${timeoutMs / 1000} s:\n${w.err()}`);
       await sleep(200);
     }
     return w;
