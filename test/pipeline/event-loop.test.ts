@@ -8,7 +8,9 @@
  * has queries that wait for a training step to end: at least one takes longer than 2 s or times
  * out. SSL shapes are larger than `smoke` (256 px, batch 8, width 0.25: seconds per step on 2 cores)
  * so that one native step blocks longer than the query timeout.
+ * Also: the activity process does not outlive a `cc2d worker` killed with SIGKILL.
  */
+import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import proto from '@temporalio/proto';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -114,4 +116,31 @@ describe.skipIf(!h)('event loop: training does not starve workflow tasks and que
     const samples = await measure(H, 'inproc', { [IN_PROCESS_ENV]: '1' });
     expect(samples.filter((s) => s.timedOut || s.ms > QUERY_TIMEOUT_MS).length).toBeGreaterThan(0);
   }, 600_000);
+
+  it('kill -9 of the worker: its activity process exits too (no orphan polling the queues)', async () => {
+    const kids = new ChildProcesses(process.env);
+    try {
+      const worker = await spawnAllQueuesWorker(H, kids, 'event-loop-orphan', {});
+      // Other children (tsx's esbuild service) may be listed too: the activity process is the `worker --queues gpu,cpu` one.
+      const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(worker.child.pid)], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.includes('worker --queues gpu,cpu'))
+        .map((l) => Number(l.trim().split(/\s+/)[0]));
+      expect(children.length).toBe(1);
+      worker.child.kill('SIGKILL');
+      const alive = (pid: number): boolean => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const t0 = Date.now();
+      while (alive(children[0]!) && Date.now() - t0 < 30_000) await sleep(200);
+      expect(alive(children[0]!)).toBe(false);
+    } finally {
+      kids.killAll();
+    }
+  }, 300_000);
 });
