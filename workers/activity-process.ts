@@ -142,7 +142,10 @@ export async function hostSplit(o: SplitOptions): Promise<HostedSplit> {
   const common = { settings: o.settings, identityPrefix, ...(o.taskQueues ? { taskQueues: o.taskQueues } : {}), allowCpu: o.allowCpu };
   if (activitiesInProcess()) {
     const w = await hostWorkers({ ...common, roles: o.roles });
-    return { ...(w.deps ? { backend: { backend: w.deps.backend().backend, device: w.deps.backend().device ?? 'none' } } : {}), done: w.done.finally(() => w.deps?.store.destroy()), shutdown: () => w.shutdown() };
+    const done = w.done.finally(() => w.deps?.store.destroy());
+    done.catch(() => undefined); // a caller that never awaits `done` sees the failure through `shutdown`
+    const b = w.deps?.backend();
+    return { ...(b ? { backend: { backend: b.backend, device: b.device ?? 'none' } } : {}), done, shutdown: () => w.shutdown() };
   }
   const activityRoles = o.roles.filter((r): r is 'gpu' | 'cpu' => r !== 'workflows');
   const child = activityRoles.length > 0 ? await spawnActivityProcess({ ...o, roles: activityRoles, identityPrefix }) : undefined;

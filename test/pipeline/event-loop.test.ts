@@ -75,7 +75,7 @@ async function sampleWhileTraining(handle: WorkflowHandle): Promise<Sample[]> {
 function summary(samples: Sample[]): string {
   const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
   const steps = samples.flatMap((s) => (s.step === undefined ? [] : [s.step]));
-  return `${samples.length} queries, ${samples.filter((s) => s.timedOut).length} timed out, latency median ${ms[Math.floor(ms.length / 2)]} ms, max ${ms[ms.length - 1]} ms, ssl step ${Math.min(...steps)} → ${Math.max(...steps)}`;
+  return `${samples.length} queries, ${samples.filter((s) => s.timedOut).length} timed out, latency median ${ms[Math.floor(ms.length / 2)]} ms, max ${ms[ms.length - 1]} ms, ssl step ${steps.length > 0 ? `${Math.min(...steps)} → ${Math.max(...steps)}` : 'never answered'}`;
 }
 
 /** Starts the run on a worker process with `extraEnv`, samples, then terminates the run and drains the worker. */
