@@ -10,12 +10,16 @@
  *   exited. On a remote cluster `auto` never hosts (training must not silently land on a laptop).
  * Hosted GPU-queue workers run on the CPU when this machine has no GPU: they pass the allow flag
  * explicitly, say so, and record "CPU (allowed)" in the lineage.
+ * Hosted activity queues run in a child process (workers/activity-process.ts): a native training
+ * step would otherwise block this process's event loop, and with it workflow tasks, `progress`
+ * queries and the progress bar. Peak memory is therefore that of two processes.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { activityRole } from '../infra/config/names';
 import type { StackSettings } from '../infra/config/stack';
-import { ALL_ROLES, hostWorkers, type HostedWorkers, type QueueRole } from '../workers/local';
+import { hostSplit, type HostedSplit } from '../workers/activity-process';
+import { ALL_ROLES, type QueueRole } from '../workers/local';
 import { installRuntime } from '../workers/runtime-logger';
 import { missingRoles, QUEUE_OF_ROLE, timestampMs } from './pipeline-client';
 
@@ -24,7 +28,7 @@ export type WorkersMode = 'auto' | 'local' | 'none';
 const { PendingActivityState, PendingWorkflowTaskState } = proto.temporal.api.enums.v1;
 
 export class LocalWorkers {
-  private readonly hosted = new Map<QueueRole, HostedWorkers>();
+  private readonly hosted = new Map<QueueRole, HostedSplit>();
 
   constructor(
     private readonly client: Client,
@@ -48,8 +52,25 @@ export class LocalWorkers {
     if (todo.length === 0) return;
     // Quiet SDK logs in the CLI process unless --verbose (they would tear the progress bar).
     installRuntime(this.verbose ? 'INFO' : 'WARN');
-    process.stderr.write(`[cc2d] ${why}: hosting ${todo.join('+')} in this process${todo.includes('gpu') ? ' (GPU queue with --allow-cpu)' : ''}\n`);
-    const w = await hostWorkers({ roles: todo, settings: this.settings, identityPrefix: `cc2d-run-${process.pid}`, taskQueues: this.queues, allowCpu: true });
+    const activities = todo.filter((r) => r !== 'workflows');
+    const where = activities.length === 0 ? 'in this process' : todo.includes('workflows') ? `in this process (${activities.join('+')} in a child process)` : 'in a child process';
+    process.stderr.write(`[cc2d] ${why}: hosting ${todo.join('+')} ${where}${todo.includes('gpu') ? ' (GPU queue with --allow-cpu)' : ''}\n`);
+    const w = await hostSplit({
+      roles: todo,
+      settings: this.settings,
+      identityPrefix: `cc2d-run-${process.pid}`,
+      taskQueues: this.queues,
+      allowCpu: true,
+      logLevel: this.verbose ? 'INFO' : 'WARN',
+      // stdout carries the result (--json): the child's lines go to stderr.
+      stdout: process.stderr,
+      stderr: process.stderr,
+      onActivityExit: (err) => {
+        // A dead activity process is no longer hosting: `auto` hosts its queues again when their tasks wait.
+        for (const r of activities) if (this.hosted.get(r) === w) this.hosted.delete(r);
+        process.stderr.write(`[cc2d] the activity worker process stopped (${(err as Error | undefined)?.message ?? 'exit 0'})\n`);
+      },
+    });
     for (const r of todo) this.hosted.set(r, w);
   }
 
@@ -87,10 +108,7 @@ export class LocalWorkers {
 
   async shutdown(): Promise<void> {
     const all = new Set(this.hosted.values());
-    for (const w of all) {
-      await w.shutdown();
-      w.deps?.store.destroy();
-    }
+    for (const w of all) await w.shutdown();
     this.hosted.clear();
   }
 }

@@ -62,12 +62,16 @@ export class ChildProcesses {
 
   /** `npx cc2d worker <queueArgs>` as a child process; resolves once it prints its ready line. */
   async spawnQueueWorker(identity: string, queueArgs: string[], opts: { env?: NodeJS.ProcessEnv; ownGroup?: boolean; readyTimeoutMs?: number } = {}): Promise<CliProcess> {
-    const w = this.spawnCli(['worker', ...queueArgs, '--identity', identity, '--log-level', 'WARN'], opts.env ?? this.env, { ownGroup: opts.ownGroup ?? false });
+    return this.spawnReadyWorker([...queueArgs, '--identity', identity, '--log-level', 'WARN'], identity, opts.env ?? this.env, opts.readyTimeoutMs ?? 90_000, opts.ownGroup ?? false);
+  }
+
+  /** `npx cc2d worker <args>`; resolves once it prints its ready line. */
+  async spawnReadyWorker(args: string[], identity: string, env: NodeJS.ProcessEnv = this.env, timeoutMs = 90_000, ownGroup = false): Promise<CliProcess> {
+    const w = this.spawnCli(['worker', ...args], env, { ownGroup });
     const t0 = Date.now();
-    const limit = opts.readyTimeoutMs ?? 90_000;
     while (!w.out().includes('cc2d worker ready')) {
       if (w.child.exitCode !== null) throw new Error(`worker ${identity} exited early (${w.child.exitCode}):\n${w.err()}`);
-      if (Date.now() - t0 > limit) throw new Error(`worker ${identity} not ready after ${limit / 1000} s:\n${w.err()}`);
+      if (Date.now() - t0 > timeoutMs) throw new Error(`worker ${identity} not ready after ${timeoutMs / 1000} s:\n${w.err()}`);
       await sleep(200);
     }
     return w;
