@@ -28,7 +28,9 @@ const WINDOW_MS = 20_000;
 const CONFIG = {
   pseudoLabelShards: 1,
   checkpointEvery: 5,
-  overrides: { inputSize: 256, ssl: { width: 0.25, batchSize: 8, steps: 30 } },
+  // More steps than the query window can use (the run is terminated after it), so a fast machine
+  // cannot finish SSL inside the window.
+  overrides: { inputSize: 256, ssl: { width: 0.25, batchSize: 8, steps: 1000 } },
 } as const;
 
 interface Sample {
@@ -112,9 +114,18 @@ describe.skipIf(!h)('event loop: training does not starve workflow tasks and que
     expect(steps[steps.length - 1]!).toBeGreaterThan(steps[0]!);
   }, 600_000);
 
-  it('negative control, one process (CC2D_ACTIVITIES_IN_PROCESS=1): some query waits for a training step (> 2 s or timed out)', async () => {
+  it('negative control, one process (CC2D_ACTIVITIES_IN_PROCESS=1): some query waits for a training step (over half a step, or timed out)', async () => {
     const samples = await measure(H, 'inproc', { [IN_PROCESS_ENV]: '1' });
-    expect(samples.filter((s) => s.timedOut || s.ms > QUERY_TIMEOUT_MS).length).toBeGreaterThan(0);
+    // A query that arrives while a native step runs waits for the rest of that step. How long a
+    // step is depends on the machine (≈ 1 s quiet, several under load), so the bar is half the
+    // step time measured from the answered queries, or the 2 s timeout when no query got through.
+    const steps = samples.flatMap((s) => (s.step === undefined ? [] : [s.step]));
+    const advanced = steps.length > 1 ? Math.max(...steps) - Math.min(...steps) : 0;
+    const stepMs = advanced > 0 ? WINDOW_MS / advanced : Infinity;
+    const bar = Math.min(QUERY_TIMEOUT_MS, stepMs / 2);
+    const blocked = samples.filter((s) => s.timedOut || s.ms > bar);
+    console.log(`inproc: step ≈ ${Number.isFinite(stepMs) ? Math.round(stepMs) : '?'} ms, bar ${Math.round(bar)} ms, ${blocked.length} blocked queries`);
+    expect(blocked.length).toBeGreaterThan(0);
   }, 600_000);
 
   it('kill -9 of the worker: its activity process exits too (no orphan polling the queues)', async () => {
