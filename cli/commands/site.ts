@@ -1,12 +1,15 @@
 /**
- * `cc2d site add|list|show`: onboard an image folder with ONE labelled image as a site.
+ * `cc2d site add|list|show|suggest-template`: onboard an image folder with ONE labelled image as a site.
  *
- * `site add NAME --dir DIR --template ID [--spacing MM] [--size N]... [--json]` validates the whole
+ * `site add NAME --dir DIR [--template ID] [--spacing MM] [--size N]... [--json]` validates the whole
  * folder first (one report naming every file and problem, exit 2, nothing published), publishes a
  * content-addressed dataset version (an unchanged folder reuses it) and records the site at
  * `sites/<NAME>/site.json`, so that `cc2d run --site NAME` and `cc2d schedule create --site NAME`
  * need no other flag. With --json the last stdout line is one JSON object (site, datasetVersion,
- * images, labelled, landmarks, spacing, …). Progress goes to stderr.
+ * images, labelled, landmarks, spacing, …). Progress goes to stderr. Without --template (nothing
+ * labelled yet) the folder's images alone are published and the site is recorded without a
+ * template: `site suggest-template NAME` says which image to label, runs refuse the site until it
+ * is added again with --template.
  */
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -18,10 +21,11 @@ import { UserError } from '../../infra/errors';
 import { listSites, readSite, SITE_RECORD_FORMAT, writeSite } from '../../infra/sites/registry';
 import { createS3Store, type S3ObjectStore } from '../../infra/storage/s3-store';
 import { collectSize, DEFAULT_INGEST_SIZES, positiveNumber, progressPrinter } from './ingest';
+import { registerSuggest } from './site-suggest';
 
 interface AddFlags {
   dir: string;
-  template: string;
+  template?: string;
   spacing?: number;
   size?: number[];
   json?: boolean;
@@ -49,6 +53,9 @@ export async function registeredSiteDefaults(settings: StackSettings, site: stri
   const stored = await withStore(settings, (store) => readSite(store, site));
   if (stored === undefined) return {};
   const { record } = stored;
+  if (record.templateId === null) {
+    throw new UserError(`site ${site} has no template yet: label one image (cc2d site suggest-template ${site} says which), then cc2d site add ${site} --dir ${record.dir} --template ID`);
+  }
   return {
     site,
     dataset: { dir: record.dir, layout: 'site', ...(record.spacingMm !== null ? { pixelSpacingMm: record.spacingMm } : {}) },
@@ -59,7 +66,7 @@ export async function registeredSiteDefaults(settings: StackSettings, site: stri
 function describeRecord(r: SiteRecord): string {
   const spacing = r.spacing === 'unknown' ? 'spacing unknown (metrics in pixels)' : `spacing ${r.spacing}${r.spacingMm !== null ? ` ${r.spacingMm} mm` : ''}`;
   return [
-    `site ${r.site}: ${r.images} images, ${r.labelled} labelled (template ${r.templateId}), ${r.landmarkNames.length} landmarks, ${spacing}`,
+    `site ${r.site}: ${r.images} images, ${r.labelled} labelled (${r.templateId !== null ? `template ${r.templateId}` : 'no template yet: cc2d site suggest-template'}), ${r.landmarkNames.length} landmarks, ${spacing}`,
     `  folder ${r.dir}`,
     `  dataset version ${r.datasetVersion} (updated ${r.updatedAt})`,
     `  landmarks: ${r.landmarkNames.join(', ')}`,
@@ -92,7 +99,7 @@ export function register(program: Command): void {
     .command('add <name>')
     .description('Validate a site folder, publish its dataset version and record the site')
     .requiredOption('--dir <dir>', 'the site folder: images/ (PNG, JPEG, BMP, TIFF, DICOM), landmarks/ (CSV, .mrk.json, ISBI .txt), optional spacing.csv')
-    .requiredOption('--template <id>', 'the labelled image whose landmarks define the set')
+    .option('--template <id>', 'the labelled image whose landmarks define the set (omit before labelling: see site suggest-template)')
     .option('--spacing <mm>', 'pixel spacing in mm for images without a DICOM tag or spacing.csv entry (default: unknown)', positiveNumber)
     .option('--size <n>', `working size S (repeatable; default: ${DEFAULT_INGEST_SIZES.join(', ')})`, collectSize)
     .option('--json', 'print the result as one JSON object on the last line')
@@ -106,7 +113,7 @@ export function register(program: Command): void {
         const previous = await readSite(store, name);
         const result = await ingestSite(store, {
           dir,
-          templateId: flags.template,
+          ...(flags.template !== undefined ? { templateId: flags.template } : {}),
           sizes: flags.size ?? DEFAULT_INGEST_SIZES,
           site: name,
           ...(flags.spacing !== undefined ? { spacingMm: flags.spacing } : {}),
@@ -116,7 +123,7 @@ export function register(program: Command): void {
           format: SITE_RECORD_FORMAT,
           site: name,
           dir,
-          templateId: result.templateId,
+          templateId: result.templateId ?? null,
           landmarkNames: result.landmarkNames,
           spacingMm: flags.spacing ?? null,
           spacing: result.spacing,
@@ -154,4 +161,6 @@ export function register(program: Command): void {
       if (stored === undefined) throw new UserError(`site ${name} is not registered (cc2d site add ${name} --dir DIR --template ID)`);
       console.log(opts.json ? JSON.stringify(jsonLine(stored.record)) : describeRecord(stored.record));
     });
+
+  registerSuggest(site);
 }

@@ -1,0 +1,148 @@
+/**
+ * `cc2d site suggest-template NAME [--top N] [--json] [--run RUN_ID] [--profile P]`: which of a
+ * registered site's images to label as its one template, before anything is labelled. Starts
+ * (or joins) the `cc2dSuggestTemplate` workflow: SSL weights from `--run`, else from an earlier
+ * run's cached SSL stage on the same images, else trained on the site's images; then the images
+ * are ranked by a label-free score (ml/ssl/template-ranking.ts) and the ranking is stored under
+ * `sites/<NAME>/template-ranking/`. Prints the top N (with --json, one JSON object last).
+ */
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Command } from 'commander';
+import type { SuggestTemplateInput, SuggestTemplateResult } from '../../contracts/types';
+import { runSslSource } from '../ssl-stage';
+import { SUGGEST_TEMPLATE_WORKFLOW_TYPE, WORKFLOW_TASK_QUEUE } from '../../infra/config/names';
+import { RunConfigSchema, SITE_NAME_PATTERN, SITE_NAME_RULE } from '../../infra/config/run-config';
+import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
+import { DatasetReader } from '../../infra/dataset/reader';
+import { UserError } from '../../infra/errors';
+import { readSite } from '../../infra/sites/registry';
+import { sha256OfJson } from '../../infra/storage/hash';
+import { createS3Store, type S3ObjectStore } from '../../infra/storage/s3-store';
+import { withClient } from '../../infra/temporal/connect';
+import { resolveProfile } from '../../ml/profiles';
+import type { cc2dSuggestTemplate } from '../../workflows';
+import { LocalWorkers, type WorkersMode } from '../local-workers';
+
+interface SuggestFlags {
+  top: string;
+  json?: boolean;
+  run?: string;
+  profile?: string;
+  seed?: string;
+  workers: WorkersMode;
+  verbose?: boolean;
+  gpuQueue?: string;
+  cpuQueue?: string;
+}
+
+function positiveInt(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`${what}: expected a positive integer, got "${value}"`);
+  return n;
+}
+
+/** The workflow's input: the site's dataset version, its images, and where SSL weights come from. */
+async function suggestInput(store: S3ObjectStore, site: string, flags: SuggestFlags): Promise<SuggestTemplateInput> {
+  const stored = await readSite(store, site);
+  if (stored === undefined) throw new UserError(`site ${site} is not registered (cc2d site add ${site} --dir DIR)`);
+  const { datasetVersion } = stored.record;
+  const defaults = RunConfigSchema.parse({ dataset: { version: datasetVersion } });
+  const seed = flags.seed !== undefined ? positiveInt(flags.seed, '--seed') : defaults.seed;
+  const reader = new DatasetReader(store, datasetVersion);
+  const [split, labels] = await Promise.all([reader.split(), reader.labels()]);
+  const trainIds = split.train ?? [];
+  if (labels.ids.length < 2) throw new UserError(`site ${site}: ${labels.ids.length} image(s); ranking needs at least 2`);
+  const common = { site, datasetVersion, seed, trainIds, candidateIds: [...labels.ids], heartbeatTimeoutSeconds: defaults.heartbeatTimeoutSeconds,
+    ...(flags.gpuQueue !== undefined || flags.cpuQueue !== undefined ? { taskQueues: { ...(flags.gpuQueue ? { gpu: flags.gpuQueue } : {}), ...(flags.cpuQueue ? { cpu: flags.cpuQueue } : {}) } } : {}) };
+  if (flags.run !== undefined) {
+    if (flags.profile !== undefined) throw new UserError('--profile: the profile is the run\'s when --run is given');
+    const source = await runSslSource(store, flags.run);
+    return { ...common, profile: source.profile, sslWeights: source.sslWeights, sslRunId: flags.run };
+  }
+  let profile;
+  try {
+    profile = resolveProfile(flags.profile ?? defaults.profile);
+  } catch (err) {
+    throw new UserError(`--profile: ${(err as Error).message}`);
+  }
+  if (trainIds.length === 0) throw new UserError(`site ${site}: no training images to train SSL on`);
+  return { ...common, profile };
+}
+
+async function startOrJoin(client: Client, input: SuggestTemplateInput, workflowId: string): Promise<WorkflowHandle<typeof cc2dSuggestTemplate>> {
+  try {
+    return await client.workflow.start<typeof cc2dSuggestTemplate>(SUGGEST_TEMPLATE_WORKFLOW_TYPE, { taskQueue: WORKFLOW_TASK_QUEUE, workflowId, args: [input] });
+  } catch (err) {
+    // The same suggestion is already being computed (another terminal): wait for that one.
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return client.workflow.getHandle<typeof cc2dSuggestTemplate>(workflowId);
+    throw err;
+  }
+}
+
+/** Runs the workflow (hosting workers as `cc2d run` does) and returns its result. */
+export async function suggestTemplate(settings: StackSettings, store: S3ObjectStore, site: string, flags: SuggestFlags): Promise<SuggestTemplateResult> {
+  const input = await suggestInput(store, site, flags);
+  // One workflow per (site images, profile, seed, weights): a repeated command joins or re-runs the same id.
+  const key = sha256OfJson({ datasetVersion: input.datasetVersion, profile: input.profile, seed: input.seed, sslWeights: input.sslWeights?.sha256 ?? null });
+  const workflowId = `cc2d-suggest-${site}-${key.slice(0, 16)}`;
+  return withClient(settings, async (client) => {
+    const local = new LocalWorkers(client, settings, flags.workers, flags.verbose ?? false, input.taskQueues ?? {});
+    await local.beforeStart();
+    try {
+      const handle = await startOrJoin(client, input, workflowId);
+      const how = input.sslWeights ? `SSL weights of run ${flags.run}` : `profile ${input.profile.name}: SSL weights from the stage cache, else trained now`;
+      process.stderr.write(`[cc2d] ranking ${input.candidateIds.length} images of site ${site} (${how}): ${workflowId}\n`);
+      let done = false;
+      const result = handle.result().finally(() => {
+        done = true;
+      });
+      while (!done) {
+        await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+        if (!done) await local.check(handle).catch(() => undefined);
+      }
+      return await result;
+    } finally {
+      await local.shutdown();
+    }
+  });
+}
+
+export function registerSuggest(site: Command): void {
+  site
+    .command('suggest-template <name>')
+    .description("Rank a site's images by how good a template each would be, from self-supervised embeddings alone (no labels)")
+    .option('--top <n>', 'how many to list', '5')
+    .option('--json', 'print the result as one JSON object on the last line')
+    .option('--run <runId>', "use this finished run's SSL weights instead of training them")
+    .option('--profile <name>', 'profile whose SSL stage is trained (or reused from an earlier run of the site): smoke, quick, cpu, paper (default: the run default)')
+    .option('--seed <n>', 'SSL training seed (default: the run default)')
+    .option('--workers <mode>', 'auto: host workers for queues nobody polls | local: always | none', 'auto')
+    .option('--gpu-queue <name>', 'task queue of the SSL training activity (default: the GPU queue)')
+    .option('--cpu-queue <name>', 'task queue of the ranking activity (default: the CPU queue)')
+    .option('--verbose', 'show SDK and activity logs')
+    .action(async (name: string, flags: SuggestFlags) => {
+      if (!SITE_NAME_PATTERN.test(name)) throw new UserError(`site name ${JSON.stringify(name)}: ${SITE_NAME_RULE}`);
+      if (!['auto', 'local', 'none'].includes(flags.workers)) throw new UserError(`--workers: expected auto, local or none, got "${flags.workers}"`);
+      const top = positiveInt(flags.top, '--top');
+      const settings = loadStackSettings();
+      const store = createS3Store(settings);
+      let result: SuggestTemplateResult;
+      try {
+        result = await suggestTemplate(settings, store, name, flags);
+      } finally {
+        store.destroy();
+      }
+      const shown = result.top.slice(0, top);
+      const best = shown[0]!;
+      console.log(`site ${name}: label image ${best.id} (best of ${result.images} by ${result.scoreName} score; SSL weights ${result.sslFrom === 'run' ? `of run ${result.sslSource}` : result.sslFrom === 'cache' ? `reused from run ${result.sslSource}` : 'trained now'})`);
+      for (const e of shown) console.log(`  ${String(e.rank).padStart(3)}. ${e.id.padEnd(24)} ${Object.entries(e.scores).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ')}`);
+      console.log(`  ranking: ${result.ranking.key}`);
+      console.log(`  next: label ${best.id}, then cc2d site add ${name} --dir DIR --template ${best.id}`);
+      if (flags.json) {
+        console.log(JSON.stringify({
+          site: name, datasetVersion: result.datasetVersion, suggested: best.id, scoreName: result.scoreName, images: result.images,
+          top: shown, rankingKey: result.ranking.key, sslFrom: result.sslFrom, sslSource: result.sslSource, sslWeights: result.sslWeights.key, durationMs: result.durationMs,
+        }));
+      }
+    });
+}
