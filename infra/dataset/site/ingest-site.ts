@@ -13,7 +13,7 @@
  *    ("file: problem"); nothing is written then.
  * 4. Splits: `train` = the unlabelled images + the template, `eval` = the other annotated images
  *    (held out of training). Without a template (a site that has not labelled its one image yet,
- *    see `cc2d site suggest-template`) annotations are not read: every image is an unlabelled
+ *    see `cc2d site suggest-template`) `landmarks/` is not read: every image is an unlabelled
  *    training image and the version has no landmarks. Labelled images get gtMeanXyPx = the annotated point, gtTruncXyPx =
  *    its floor, workingYx[S] from gtTruncXyPx (as ISBI).
  */
@@ -103,13 +103,11 @@ export async function ingestSite(store: ObjectStore, options: SiteIngestOptions)
 
   report({ phase: 'scan', done: 0, total: 1 });
   const scan = await scanSiteFolder(options.dir, {
-    templateId: options.templateId,
+    ...(options.templateId !== undefined ? { templateId: options.templateId } : { imagesOnly: true }),
     ...(options.spacingMm !== undefined ? { spacingMm: options.spacingMm } : {}),
     ...(options.maxImages !== undefined ? { maxImages: options.maxImages } : {}),
     maxInputPixels: maxPixels,
   });
-  // Without a template no annotation defines the landmark set: the images alone are ingested.
-  if (options.templateId === undefined) scan.annotations.clear();
   const problems = scan.problems.map((p) => `${p.file}: ${p.problem}`);
   const warnings = scan.warnings.map((p) => `${p.file}: ${p.problem}`);
   report({ phase: 'scan', done: 1, total: 1 });
