@@ -10,6 +10,10 @@
  * labelled yet) the folder's images alone are published and the site is recorded without a
  * template: `site suggest-template NAME` says which image to label, runs refuse the site until it
  * is added again with --template.
+ *
+ * `site suggest-template NAME [--top N] [--json] [--run RUN_ID] [--profile P]` ranks the site's
+ * images by how good a template each would be (cli/suggest-template-client.ts) and prints the
+ * top N (with --json, one JSON object last).
  */
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -20,8 +24,8 @@ import { ingestSite, type SiteIngestResult } from '../../infra/dataset/site/inge
 import { UserError } from '../../infra/errors';
 import { listSites, readSite, SITE_RECORD_FORMAT, writeSite } from '../../infra/sites/registry';
 import { createS3Store, type S3ObjectStore } from '../../infra/storage/s3-store';
+import { positiveInt, suggestTemplate, type SuggestFlags } from '../suggest-template-client';
 import { collectSize, DEFAULT_INGEST_SIZES, positiveNumber, progressPrinter } from './ingest';
-import { registerSuggest } from './site-suggest';
 
 interface AddFlags {
   dir: string;
@@ -162,5 +166,35 @@ export function register(program: Command): void {
       console.log(opts.json ? JSON.stringify(jsonLine(stored.record)) : describeRecord(stored.record));
     });
 
-  registerSuggest(site);
+  site
+    .command('suggest-template <name>')
+    .description("Rank a site's images by how good a template each would be, from self-supervised embeddings alone (no labels)")
+    .option('--top <n>', 'how many to list', '5')
+    .option('--json', 'print the result as one JSON object on the last line')
+    .option('--run <runId>', "use this finished run's SSL weights instead of training them")
+    .option('--profile <name>', 'profile whose SSL stage is trained (or reused from an earlier run of the site): smoke, quick, cpu, paper (default: the run default)')
+    .option('--seed <n>', 'SSL training seed (default: the run default)')
+    .option('--workers <mode>', 'auto: host workers for queues nobody polls | local: always | none', 'auto')
+    .option('--gpu-queue <name>', 'task queue of the SSL training activity (default: the GPU queue)')
+    .option('--cpu-queue <name>', 'task queue of the ranking activity (default: the CPU queue)')
+    .option('--verbose', 'show SDK and activity logs')
+    .action(async (name: string, flags: SuggestFlags) => {
+      checkSiteName(name);
+      if (!['auto', 'local', 'none'].includes(flags.workers)) throw new UserError(`--workers: expected auto, local or none, got "${flags.workers}"`);
+      const top = positiveInt(flags.top, '--top');
+      const settings = loadStackSettings();
+      const result = await withStore(settings, (store) => suggestTemplate(settings, store, name, flags));
+      const shown = result.top.slice(0, top);
+      const best = shown[0]!;
+      console.log(`site ${name}: label image ${best.id} (best of ${result.images} by ${result.scoreName} score; SSL weights ${result.sslFrom === 'run' ? `of run ${result.sslSource}` : result.sslFrom === 'cache' ? `reused from run ${result.sslSource}` : 'trained now'})`);
+      for (const e of shown) console.log(`  ${String(e.rank).padStart(3)}. ${e.id.padEnd(24)} ${Object.entries(e.scores).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ')}`);
+      console.log(`  ranking: ${result.ranking.key}`);
+      console.log(`  next: label ${best.id}, then cc2d site add ${name} --dir DIR --template ${best.id}`);
+      if (flags.json) {
+        console.log(JSON.stringify({
+          site: name, datasetVersion: result.datasetVersion, suggested: best.id, scoreName: result.scoreName, images: result.images,
+          top: shown, rankingKey: result.ranking.key, sslFrom: result.sslFrom, sslSource: result.sslSource, sslWeights: result.sslWeights.key, durationMs: result.durationMs,
+        }));
+      }
+    });
 }

@@ -1,29 +1,28 @@
 /**
- * `cc2d site suggest-template NAME [--top N] [--json] [--run RUN_ID] [--profile P]`: which of a
+ * The client side of `cc2d site suggest-template NAME` (cli/commands/site.ts): which of a
  * registered site's images to label as its one template, before anything is labelled. Starts
  * (or joins) the `cc2dSuggestTemplate` workflow: SSL weights from `--run`, else from an earlier
  * run's cached SSL stage on the same images, else trained on the site's images; then the images
  * are ranked by a label-free score (ml/ssl/template-ranking.ts) and the ranking is stored under
- * `sites/<NAME>/template-ranking/`. Prints the top N (with --json, one JSON object last).
+ * `sites/<NAME>/template-ranking/`.
  */
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import type { Command } from 'commander';
-import type { SuggestTemplateInput, SuggestTemplateResult } from '../../contracts/types';
-import { runSslSource } from '../ssl-stage';
-import { SUGGEST_TEMPLATE_WORKFLOW_TYPE, WORKFLOW_TASK_QUEUE } from '../../infra/config/names';
-import { RunConfigSchema, SITE_NAME_PATTERN, SITE_NAME_RULE } from '../../infra/config/run-config';
-import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
-import { DatasetReader } from '../../infra/dataset/reader';
-import { UserError } from '../../infra/errors';
-import { readSite } from '../../infra/sites/registry';
-import { sha256OfJson } from '../../infra/storage/hash';
-import { createS3Store, type S3ObjectStore } from '../../infra/storage/s3-store';
-import { withClient } from '../../infra/temporal/connect';
-import { resolveProfile } from '../../ml/profiles';
-import type { cc2dSuggestTemplate } from '../../workflows';
-import { LocalWorkers, type WorkersMode } from '../local-workers';
+import type { SuggestTemplateInput, SuggestTemplateResult } from '../contracts/types';
+import { runSslSource } from './ssl-stage';
+import { SUGGEST_TEMPLATE_WORKFLOW_TYPE, WORKFLOW_TASK_QUEUE } from '../infra/config/names';
+import { RunConfigSchema } from '../infra/config/run-config';
+import { type StackSettings } from '../infra/config/stack';
+import { DatasetReader } from '../infra/dataset/reader';
+import { UserError } from '../infra/errors';
+import { readSite } from '../infra/sites/registry';
+import { sha256OfJson } from '../infra/storage/hash';
+import { type S3ObjectStore } from '../infra/storage/s3-store';
+import { withClient } from '../infra/temporal/connect';
+import { resolveProfile } from '../ml/profiles';
+import type { cc2dSuggestTemplate } from '../workflows';
+import { LocalWorkers, type WorkersMode } from './local-workers';
 
-interface SuggestFlags {
+export interface SuggestFlags {
   top: string;
   json?: boolean;
   run?: string;
@@ -35,7 +34,7 @@ interface SuggestFlags {
   cpuQueue?: string;
 }
 
-function positiveInt(value: string, what: string): number {
+export function positiveInt(value: string, what: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UserError(`${what}: expected a positive integer, got "${value}"`);
   return n;
@@ -105,44 +104,4 @@ export async function suggestTemplate(settings: StackSettings, store: S3ObjectSt
       await local.shutdown();
     }
   });
-}
-
-export function registerSuggest(site: Command): void {
-  site
-    .command('suggest-template <name>')
-    .description("Rank a site's images by how good a template each would be, from self-supervised embeddings alone (no labels)")
-    .option('--top <n>', 'how many to list', '5')
-    .option('--json', 'print the result as one JSON object on the last line')
-    .option('--run <runId>', "use this finished run's SSL weights instead of training them")
-    .option('--profile <name>', 'profile whose SSL stage is trained (or reused from an earlier run of the site): smoke, quick, cpu, paper (default: the run default)')
-    .option('--seed <n>', 'SSL training seed (default: the run default)')
-    .option('--workers <mode>', 'auto: host workers for queues nobody polls | local: always | none', 'auto')
-    .option('--gpu-queue <name>', 'task queue of the SSL training activity (default: the GPU queue)')
-    .option('--cpu-queue <name>', 'task queue of the ranking activity (default: the CPU queue)')
-    .option('--verbose', 'show SDK and activity logs')
-    .action(async (name: string, flags: SuggestFlags) => {
-      if (!SITE_NAME_PATTERN.test(name)) throw new UserError(`site name ${JSON.stringify(name)}: ${SITE_NAME_RULE}`);
-      if (!['auto', 'local', 'none'].includes(flags.workers)) throw new UserError(`--workers: expected auto, local or none, got "${flags.workers}"`);
-      const top = positiveInt(flags.top, '--top');
-      const settings = loadStackSettings();
-      const store = createS3Store(settings);
-      let result: SuggestTemplateResult;
-      try {
-        result = await suggestTemplate(settings, store, name, flags);
-      } finally {
-        store.destroy();
-      }
-      const shown = result.top.slice(0, top);
-      const best = shown[0]!;
-      console.log(`site ${name}: label image ${best.id} (best of ${result.images} by ${result.scoreName} score; SSL weights ${result.sslFrom === 'run' ? `of run ${result.sslSource}` : result.sslFrom === 'cache' ? `reused from run ${result.sslSource}` : 'trained now'})`);
-      for (const e of shown) console.log(`  ${String(e.rank).padStart(3)}. ${e.id.padEnd(24)} ${Object.entries(e.scores).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ')}`);
-      console.log(`  ranking: ${result.ranking.key}`);
-      console.log(`  next: label ${best.id}, then cc2d site add ${name} --dir DIR --template ${best.id}`);
-      if (flags.json) {
-        console.log(JSON.stringify({
-          site: name, datasetVersion: result.datasetVersion, suggested: best.id, scoreName: result.scoreName, images: result.images,
-          top: shown, rankingKey: result.ranking.key, sslFrom: result.sslFrom, sslSource: result.sslSource, sslWeights: result.sslWeights.key, durationMs: result.durationMs,
-        }));
-      }
-    });
 }
