@@ -45,6 +45,7 @@ export function createRankTemplates(deps: ActivityDeps) {
       scores = await templateScores(bank, {
         beforeCandidate: () => progress.throwIfCancelled(),
         onProgress: (done) => progress.update({ step: ids.length + done }),
+        onMatched: () => progress.update({}),
       });
     } finally {
       bank.dispose();

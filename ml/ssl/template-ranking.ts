@@ -155,6 +155,8 @@ export interface CycleOptions {
   onProgress?: (done: number, total: number) => void;
   /** Before each candidate (e.g. throws when cancelled). */
   beforeCandidate?: () => void;
+  /** After every batched matching call (a liveness hook: a candidate of a large profile takes a while). */
+  onMatched?: () => void;
 }
 
 /**
@@ -175,6 +177,7 @@ export async function cycleScores(bank: EmbeddingBank, opts: CycleOptions = {}):
     let forward: PointYX[][];
     try {
       forward = await bank.match(desc, partners);
+      opts.onMatched?.();
     } finally {
       tf.dispose(desc);
     }
@@ -189,6 +192,7 @@ export async function cycleScores(bank: EmbeddingBank, opts: CycleOptions = {}):
       let pts: PointYX[];
       try {
         pts = (await bank.match(back, [c]))[0]!;
+        opts.onMatched?.();
       } finally {
         tf.dispose(back);
       }
@@ -223,7 +227,7 @@ export function rankByScore(scores: readonly number[], higherIsBetter: boolean):
 
 /**
  * Embeds `count` images, loaded `chunk` at a time by `load(start, end)` (only the embeddings are
- * kept), into a bank. `onProgress(done, count)` after each chunk.
+ * kept), into a bank. `onProgress(done, count)` after each image.
  */
 export async function embedIntoBank(
   matcher: SslMatcher,
@@ -234,8 +238,10 @@ export async function embedIntoBank(
 ): Promise<EmbeddingBank> {
   const embeddings: ImageEmbeddings[] = [];
   for (let i = 0; i < count; i += chunk) {
-    for (const img of await load(i, Math.min(count, i + chunk))) embeddings.push(await matcher.embed(img));
-    onProgress?.(embeddings.length, count);
+    for (const img of await load(i, Math.min(count, i + chunk))) {
+      embeddings.push(await matcher.embed(img));
+      onProgress?.(embeddings.length, count);
+    }
   }
   return EmbeddingBank.create(embeddings);
 }
