@@ -7,8 +7,9 @@
  * `sites/<NAME>/template-ranking/`.
  */
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { RunSslWeightsReportSchema } from '../contracts/documents';
 import type { SuggestTemplateInput, SuggestTemplateResult } from '../contracts/types';
-import { runSslSource } from './ssl-stage';
+import { readPublishedReport } from '../infra/compare/snapshot';
 import { SUGGEST_TEMPLATE_WORKFLOW_TYPE, WORKFLOW_TASK_QUEUE } from '../infra/config/names';
 import { RunConfigSchema } from '../infra/config/run-config';
 import { type StackSettings } from '../infra/config/stack';
@@ -18,7 +19,7 @@ import { readSite } from '../infra/sites/registry';
 import { sha256OfJson } from '../infra/storage/hash';
 import { type S3ObjectStore } from '../infra/storage/s3-store';
 import { withClient } from '../infra/temporal/connect';
-import { resolveProfile } from '../ml/profiles';
+import { resolveProfile, type Profile } from '../ml/profiles';
 import type { cc2dSuggestTemplate } from '../workflows';
 import { LocalWorkers, type WorkersMode } from './local-workers';
 
@@ -55,8 +56,9 @@ async function suggestInput(store: S3ObjectStore, site: string, flags: SuggestFl
     ...(flags.gpuQueue !== undefined || flags.cpuQueue !== undefined ? { taskQueues: { ...(flags.gpuQueue ? { gpu: flags.gpuQueue } : {}), ...(flags.cpuQueue ? { cpu: flags.cpuQueue } : {}) } } : {}) };
   if (flags.run !== undefined) {
     if (flags.profile !== undefined) throw new UserError('--profile: the profile is the run\'s when --run is given');
-    const source = await runSslSource(store, flags.run);
-    return { ...common, profile: source.profile, sslWeights: source.sslWeights, sslRunId: flags.run };
+    const { report } = await readPublishedReport(store, flags.run, RunSslWeightsReportSchema, 'its SSL weights are read from completed runs only');
+    const { key, sha256 } = report.artifacts.sslWeights;
+    return { ...common, profile: report.lineage.config.profile as unknown as Profile, sslWeights: { key, sha256 }, sslRunId: flags.run };
   }
   let profile;
   try {

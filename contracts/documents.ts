@@ -427,6 +427,14 @@ export const RunReportDocumentSchema = z.looseObject({
   artifacts: z.looseObject({ sslWeights: ArtifactRefSchema }),
 });
 
+/** What `cc2d site suggest-template --run` reads of a run's report: its profile and SSL weights (runs without test splits included). */
+export const RunSslWeightsReportSchema = z.looseObject({
+  format: z.literal(REPORT_FORMAT),
+  runId: z.string(),
+  lineage: z.looseObject({ config: RunReportDocumentSchema.shape.lineage.shape.config }),
+  artifacts: z.looseObject({ sslWeights: ArtifactRefSchema }),
+});
+
 // ---- champion per site -----------------------------------------------------------------------------
 
 export const CHAMPION_FORMAT = 'cc2d-champion-v1';

@@ -3,9 +3,11 @@
  * tiny synthetic site that has labelled nothing yet: `site add` without --template records the
  * site, `run --site` refuses it (exit 2, naming suggest-template), and suggest-template trains the
  * smoke profile's SSL stage in its workflow, ranks all images and stores the ranking under the
- * site's keys. Skips locally without the stack; fails under CI.
+ * site's keys. A site with a template and a published smoke run: the ranking reuses that run's SSL
+ * stage from the stage cache, or takes its weights with --run. Skips locally without the stack;
+ * fails under CI.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -33,8 +35,8 @@ function lastJson<T = Record<string, unknown>>(stdout: string): T {
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
 }
 
-/** images/<id>.png: 80×96 grey, a gradient with a bright disc whose place varies per image; no landmarks/. */
-async function makeSite(): Promise<string> {
+/** images/<id>.png: 80×96 grey, a gradient with a bright disc whose place varies per image; `landmarks/<template>.csv` when given. */
+async function makeSite(template?: string): Promise<string> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'cc2d-site-suggest-'));
   folders.push(root);
   await mkdir(path.join(root, 'images'), { recursive: true });
@@ -45,11 +47,15 @@ async function makeSite(): Promise<string> {
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) px[y * W + x] = Math.min(255, Math.round(x + y) + ((x - cx) ** 2 + (y - cy) ** 2 < 100 ? 120 : 0));
     await sharp(px, { raw: { width: W, height: H, channels: 1 } }).png().toFile(path.join(root, 'images', `${id}.png`));
   }
+  if (template !== undefined) {
+    await mkdir(path.join(root, 'landmarks'));
+    await writeFile(path.join(root, 'landmarks', `${template}.csv`), 'name,x,y\nDisc,33,42\nCorner,60,70\n');
+  }
   return root;
 }
 
-describe.skipIf(!stack)('a site with nothing labelled: site add, run refused, suggest-template', () => {
-  it('ranks every image from SSL embeddings trained in the workflow and stores the ranking', async () => {
+describe.skipIf(!stack)('cc2d site suggest-template through the CLI', () => {
+  it('nothing labelled: site add without --template, run refused, ranking from SSL trained in the workflow, stored', async () => {
     const site = `suggest-${tag}`;
     const dir = await makeSite();
     const add = await cc2d(['site', 'add', site, '--dir', dir, '--size', '64', '--json']);
@@ -82,4 +88,26 @@ describe.skipIf(!stack)('a site with nothing labelled: site add, run refused, su
     const bad = await cc2d(['site', 'suggest-template', site, '--run', `no-such-run-${tag}`, '--workers', 'none']);
     expect(bad.code).toBe(2);
   }, TIMEOUT_MS + 60_000);
+
+  it('a site with a template and a published run: SSL reused from the stage cache, or the run\'s weights with --run', async () => {
+    const site = `suggest-run-${tag}`;
+    const dir = await makeSite('a01');
+    const add = await cc2d(['site', 'add', site, '--dir', dir, '--template', 'a01', '--size', '64', '--json']);
+    expect(add.code, add.stderr).toBe(0);
+    const runId = `cc2d-${site}`;
+    const run = await cc2d(['run', '--site', site, '--profile', 'smoke', '--run-id', runId, '--workers', 'local', '--json',
+      '--set', `taskQueues.gpu=cc2d-gpu-t-site-suggest-${tag}`, '--set', `taskQueues.cpu=cc2d-cpu-t-site-suggest-${tag}`]);
+    expect(run.code, run.stderr).toBe(0);
+
+    const cached = await cc2d(['site', 'suggest-template', site, '--profile', 'smoke', '--workers', 'local', '--json', ...QUEUES]);
+    expect(cached.code, cached.stderr).toBe(0);
+    const fromCache = lastJson<{ sslFrom: string; sslSource: string; sslWeights: string; suggested: string }>(cached.stdout);
+    expect(fromCache).toMatchObject({ sslFrom: 'cache', sslSource: runId });
+    expect(fromCache.sslWeights).toMatch(new RegExp(`^runs/${runId}/ssl/weights-`));
+
+    const given = await cc2d(['site', 'suggest-template', site, '--run', runId, '--workers', 'local', '--json', ...QUEUES]);
+    expect(given.code, given.stderr).toBe(0);
+    // The same weights and images give the same ranking.
+    expect(lastJson(given.stdout)).toMatchObject({ sslFrom: 'run', sslSource: runId, sslWeights: fromCache.sslWeights, suggested: fromCache.suggested });
+  }, 2 * TIMEOUT_MS);
 });
