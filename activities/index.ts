@@ -12,6 +12,7 @@ import { createGeneratePseudoLabels } from './generate-pseudo-labels';
 import { createPlanRun } from './plan-run';
 import { createLookupCache } from './stage-cache';
 import { createPromoteRun } from './promote-run';
+import { createRankTemplates } from './rank-templates';
 import { createPredictImages } from './predict-images';
 import { createPublishPredictions } from './predict-publish';
 import { createTrainSelfSupervised } from './train-self-supervised';
@@ -40,6 +41,7 @@ export function createCpuActivities(deps: ActivityDeps) {
     cleanupRun: activity(createCleanupRun(deps)),
     lookupCache: activity(createLookupCache(deps)),
     publishPredictions: activity(createPublishPredictions(deps)),
+    rankTemplates: activity(createRankTemplates(deps)),
   };
 }
 

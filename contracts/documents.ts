@@ -104,7 +104,8 @@ export const LANDMARK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 _().'+-]{0,63}$/;
 export const DatasetLabelsSchema = z
   .looseObject({
     format: z.literal('cc2d-labels-v2'),
-    landmarkCount: z.number().int().positive(),
+    /** 0 only for a site version ingested before its template was chosen (images only). */
+    landmarkCount: z.number().int().nonnegative(),
     /** K names, in the order of every point list (ISBI: the official 19; a site: the template's). */
     landmarkNames: z.array(z.string().regex(LANDMARK_NAME_PATTERN, 'must be a landmark name')),
     /** Ids in order (numeric for all-digit ids). */
@@ -129,7 +130,7 @@ export const DatasetDescriptionSchema = z.looseObject({
   kind: z.enum(['isbi2015', 'site']),
   name: z.string(),
   landmarkNames: z.array(z.string()),
-  landmarkCount: z.number().int().positive(),
+  landmarkCount: z.number().int().nonnegative(),
   /** The one spacing shared by every image, or null (mixed or unknown: see `spacing`). */
   pixelSpacingMm: z.number().positive().nullable(),
   spacing: SpacingRuleSchema,
@@ -163,7 +164,8 @@ export const SiteRecordSchema = z.looseObject({
   site: z.string(),
   /** The image folder as given to `site add` (absolute path on the machine that ingests). */
   dir: z.string(),
-  templateId: z.string(),
+  /** null: recorded before any image was labelled (`site suggest-template` picks one; runs refuse the site until then). */
+  templateId: z.string().nullable(),
   landmarkNames: z.array(z.string()),
   /** `--spacing MM` when given; DICOM tags and spacing.csv are read from the folder itself. */
   spacingMm: z.number().positive().nullable(),
@@ -425,6 +427,14 @@ export const RunReportDocumentSchema = z.looseObject({
   artifacts: z.looseObject({ sslWeights: ArtifactRefSchema }),
 });
 
+/** What `cc2d site suggest-template --run` reads of a run's report: its profile and SSL weights (runs without test splits included). */
+export const RunSslWeightsReportSchema = z.looseObject({
+  format: z.literal(REPORT_FORMAT),
+  runId: z.string(),
+  lineage: z.looseObject({ config: RunReportDocumentSchema.shape.lineage.shape.config }),
+  artifacts: z.looseObject({ sslWeights: ArtifactRefSchema }),
+});
+
 // ---- champion per site -----------------------------------------------------------------------------
 
 export const CHAMPION_FORMAT = 'cc2d-champion-v1';
@@ -468,3 +478,31 @@ export const PromotionDocumentSchema = z.looseObject({
   comparedImages: z.number().int().optional(),
 });
 export type PromotionDocument = z.infer<typeof PromotionDocumentSchema>;
+
+// ---- template suggestion ------------------------------------------------------------------------------
+
+export const TEMPLATE_RANKING_FORMAT = 'cc2d-template-ranking-v1';
+
+/** `sites/<site>/template-ranking/<sha256>.json`: a site's images ranked as template candidates (no labels used). */
+export const TemplateRankingSchema = z.looseObject({
+  format: z.literal(TEMPLATE_RANKING_FORMAT),
+  site: z.string(),
+  datasetVersion: z.string(),
+  profile: z.string(),
+  inputSize: z.number().int().positive(),
+  sslWeights: z.looseObject({ key: z.string(), sha256: z.string() }),
+  sslSource: z.string(),
+  /** The score the ranking is by, and how every score is computed. */
+  scoreName: z.string(),
+  method: z.record(z.string(), z.string()),
+  entries: z.array(z.looseObject({
+    id: z.string(),
+    rank: z.number().int().positive(),
+    score: z.number(),
+    scores: z.record(z.string(), z.number()),
+  })).min(1),
+  codeVersion: z.string(),
+  backend: z.looseObject({ backend: z.string() }),
+  createdAt: z.string(),
+});
+export type TemplateRanking = z.infer<typeof TemplateRankingSchema>;

@@ -24,7 +24,7 @@ export interface BackendRef {
   device?: string;
 }
 
-export type StageName = 'queued' | 'ingest' | 'plan' | 'ssl' | 'pseudo-labels' | 'tpl' | 'evaluate' | 'report' | 'promote' | 'cleanup' | 'done' | 'predict' | 'publish';
+export type StageName = 'queued' | 'ingest' | 'plan' | 'ssl' | 'pseudo-labels' | 'tpl' | 'evaluate' | 'report' | 'promote' | 'cleanup' | 'done' | 'predict' | 'publish' | 'rank';
 
 /** Live progress of a long activity: sent as heartbeat details and as `progress` signals. */
 export interface StageProgress {
@@ -400,4 +400,64 @@ export interface PredictResult {
   flagged: number;
   /** True when an identical request had already been published (nothing was written). */
   alreadyPublished: boolean;
+}
+
+// ---- template suggestion (`cc2d site suggest-template`) ----------------------------------------------
+
+/** `cc2dSuggestTemplate`: rank a site's images as template candidates from SSL embeddings alone. */
+export interface SuggestTemplateInput {
+  site: string;
+  datasetVersion: string;
+  profile: Profile;
+  seed: number;
+  /** The images SSL trains on (the dataset's train split, as a run of the site would). */
+  trainIds: string[];
+  /** The images ranked (every image of the version). */
+  candidateIds: string[];
+  /** SSL weights to use (`--run`); absent: looked up in the stage cache, else trained by this workflow. */
+  sslWeights?: Pick<ArtifactRef, 'key' | 'sha256'>;
+  /** With `sslWeights`: the run they belong to. */
+  sslRunId?: string;
+  heartbeatTimeoutSeconds: number;
+  taskQueues?: { gpu?: string; cpu?: string };
+}
+
+export interface RankTemplatesInput {
+  site: string;
+  datasetVersion: string;
+  profile: Profile;
+  sslWeights: Pick<ArtifactRef, 'key' | 'sha256'>;
+  /** Where the weights came from: a run id, or the stage cache's source run. */
+  sslSource: string;
+  candidateIds: string[];
+}
+
+/** One ranked image (rank 1 = the suggestion). */
+export interface RankedTemplateEntry {
+  id: string;
+  rank: number;
+  /** The ranking score (lower = better for `cycle`). */
+  score: number;
+  /** Every computed score of this image, by name. */
+  scores: Record<string, number>;
+}
+
+export interface RankTemplatesOutput {
+  /** The stored ranking (TemplateRankingSchema) under the site's keys. */
+  ranking: ArtifactRef;
+  scoreName: string;
+  /** The first entries of the ranking (the document holds all). */
+  top: RankedTemplateEntry[];
+  images: number;
+  backend: BackendRef;
+  durationMs: number;
+}
+
+export interface SuggestTemplateResult extends RankTemplatesOutput {
+  site: string;
+  datasetVersion: string;
+  sslWeights: Pick<ArtifactRef, 'key' | 'sha256'>;
+  /** `trained` by this workflow, `cache` (an earlier published run's SSL stage) or `run` (given). */
+  sslFrom: 'trained' | 'cache' | 'run';
+  sslSource: string;
 }

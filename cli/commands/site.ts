@@ -1,12 +1,19 @@
 /**
- * `cc2d site add|list|show`: onboard an image folder with ONE labelled image as a site.
+ * `cc2d site add|list|show|suggest-template`: onboard an image folder with ONE labelled image as a site.
  *
- * `site add NAME --dir DIR --template ID [--spacing MM] [--size N]... [--json]` validates the whole
+ * `site add NAME --dir DIR [--template ID] [--spacing MM] [--size N]... [--json]` validates the whole
  * folder first (one report naming every file and problem, exit 2, nothing published), publishes a
  * content-addressed dataset version (an unchanged folder reuses it) and records the site at
  * `sites/<NAME>/site.json`, so that `cc2d run --site NAME` and `cc2d schedule create --site NAME`
  * need no other flag. With --json the last stdout line is one JSON object (site, datasetVersion,
- * images, labelled, landmarks, spacing, …). Progress goes to stderr.
+ * images, labelled, landmarks, spacing, …). Progress goes to stderr. Without --template (nothing
+ * labelled yet) the folder's images alone are published and the site is recorded without a
+ * template: `site suggest-template NAME` says which image to label, runs refuse the site until it
+ * is added again with --template.
+ *
+ * `site suggest-template NAME [--top N] [--json] [--run RUN_ID] [--profile P]` ranks the site's
+ * images by how good a template each would be (cli/suggest-template-client.ts) and prints the
+ * top N (with --json, one JSON object last).
  */
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -17,11 +24,12 @@ import { ingestSite, type SiteIngestResult } from '../../infra/dataset/site/inge
 import { UserError } from '../../infra/errors';
 import { listSites, readSite, SITE_RECORD_FORMAT, writeSite } from '../../infra/sites/registry';
 import { createS3Store, type S3ObjectStore } from '../../infra/storage/s3-store';
+import { positiveInt, suggestTemplate, type SuggestFlags } from '../suggest-template-client';
 import { collectSize, DEFAULT_INGEST_SIZES, positiveNumber, progressPrinter } from './ingest';
 
 interface AddFlags {
   dir: string;
-  template: string;
+  template?: string;
   spacing?: number;
   size?: number[];
   json?: boolean;
@@ -49,6 +57,9 @@ export async function registeredSiteDefaults(settings: StackSettings, site: stri
   const stored = await withStore(settings, (store) => readSite(store, site));
   if (stored === undefined) return {};
   const { record } = stored;
+  if (record.templateId === null) {
+    throw new UserError(`site ${site} has no template yet: label one image (cc2d site suggest-template ${site} says which), then cc2d site add ${site} --dir ${record.dir} --template ID`);
+  }
   return {
     site,
     dataset: { dir: record.dir, layout: 'site', ...(record.spacingMm !== null ? { pixelSpacingMm: record.spacingMm } : {}) },
@@ -59,7 +70,7 @@ export async function registeredSiteDefaults(settings: StackSettings, site: stri
 function describeRecord(r: SiteRecord): string {
   const spacing = r.spacing === 'unknown' ? 'spacing unknown (metrics in pixels)' : `spacing ${r.spacing}${r.spacingMm !== null ? ` ${r.spacingMm} mm` : ''}`;
   return [
-    `site ${r.site}: ${r.images} images, ${r.labelled} labelled (template ${r.templateId}), ${r.landmarkNames.length} landmarks, ${spacing}`,
+    `site ${r.site}: ${r.images} images, ${r.labelled} labelled (${r.templateId !== null ? `template ${r.templateId}` : 'no template yet: cc2d site suggest-template'}), ${r.landmarkNames.length} landmarks, ${spacing}`,
     `  folder ${r.dir}`,
     `  dataset version ${r.datasetVersion} (updated ${r.updatedAt})`,
     `  landmarks: ${r.landmarkNames.join(', ')}`,
@@ -92,7 +103,7 @@ export function register(program: Command): void {
     .command('add <name>')
     .description('Validate a site folder, publish its dataset version and record the site')
     .requiredOption('--dir <dir>', 'the site folder: images/ (PNG, JPEG, BMP, TIFF, DICOM), landmarks/ (CSV, .mrk.json, ISBI .txt), optional spacing.csv')
-    .requiredOption('--template <id>', 'the labelled image whose landmarks define the set')
+    .option('--template <id>', 'the labelled image whose landmarks define the set (omit before labelling: see site suggest-template)')
     .option('--spacing <mm>', 'pixel spacing in mm for images without a DICOM tag or spacing.csv entry (default: unknown)', positiveNumber)
     .option('--size <n>', `working size S (repeatable; default: ${DEFAULT_INGEST_SIZES.join(', ')})`, collectSize)
     .option('--json', 'print the result as one JSON object on the last line')
@@ -106,7 +117,7 @@ export function register(program: Command): void {
         const previous = await readSite(store, name);
         const result = await ingestSite(store, {
           dir,
-          templateId: flags.template,
+          ...(flags.template !== undefined ? { templateId: flags.template } : {}),
           sizes: flags.size ?? DEFAULT_INGEST_SIZES,
           site: name,
           ...(flags.spacing !== undefined ? { spacingMm: flags.spacing } : {}),
@@ -116,7 +127,7 @@ export function register(program: Command): void {
           format: SITE_RECORD_FORMAT,
           site: name,
           dir,
-          templateId: result.templateId,
+          templateId: result.templateId ?? null,
           landmarkNames: result.landmarkNames,
           spacingMm: flags.spacing ?? null,
           spacing: result.spacing,
@@ -153,5 +164,37 @@ export function register(program: Command): void {
       const stored = await withStore(loadStackSettings(), (store) => readSite(store, name));
       if (stored === undefined) throw new UserError(`site ${name} is not registered (cc2d site add ${name} --dir DIR --template ID)`);
       console.log(opts.json ? JSON.stringify(jsonLine(stored.record)) : describeRecord(stored.record));
+    });
+
+  site
+    .command('suggest-template <name>')
+    .description("Rank a site's images by how good a template each would be, from self-supervised embeddings alone (no labels)")
+    .option('--top <n>', 'how many to list', '5')
+    .option('--json', 'print the result as one JSON object on the last line')
+    .option('--run <runId>', "use this finished run's SSL weights instead of training them")
+    .option('--profile <name>', 'profile whose SSL stage is trained (or reused from an earlier run of the site): smoke, quick, cpu, paper (default: the run default)')
+    .option('--seed <n>', 'SSL training seed (default: the run default)')
+    .option('--workers <mode>', 'auto: host workers for queues nobody polls | local: always | none', 'auto')
+    .option('--gpu-queue <name>', 'task queue of the SSL training activity (default: the GPU queue)')
+    .option('--cpu-queue <name>', 'task queue of the ranking activity (default: the CPU queue)')
+    .option('--verbose', 'show SDK and activity logs')
+    .action(async (name: string, flags: SuggestFlags) => {
+      checkSiteName(name);
+      if (!['auto', 'local', 'none'].includes(flags.workers)) throw new UserError(`--workers: expected auto, local or none, got "${flags.workers}"`);
+      const top = positiveInt(flags.top, '--top');
+      const settings = loadStackSettings();
+      const result = await withStore(settings, (store) => suggestTemplate(settings, store, name, flags));
+      const shown = result.top.slice(0, top);
+      const best = shown[0]!;
+      console.log(`site ${name}: label image ${best.id} (best of ${result.images} by ${result.scoreName} score; SSL weights ${result.sslFrom === 'run' ? `of run ${result.sslSource}` : result.sslFrom === 'cache' ? `reused from run ${result.sslSource}` : 'trained now'})`);
+      for (const e of shown) console.log(`  ${String(e.rank).padStart(3)}. ${e.id.padEnd(24)} ${Object.entries(e.scores).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ')}`);
+      console.log(`  ranking: ${result.ranking.key}`);
+      console.log(`  next: label ${best.id}, then cc2d site add ${name} --dir DIR --template ${best.id}`);
+      if (flags.json) {
+        console.log(JSON.stringify({
+          site: name, datasetVersion: result.datasetVersion, suggested: best.id, scoreName: result.scoreName, images: result.images,
+          top: shown, rankingKey: result.ranking.key, sslFrom: result.sslFrom, sslSource: result.sslSource, sslWeights: result.sslWeights.key, durationMs: result.durationMs,
+        }));
+      }
     });
 }

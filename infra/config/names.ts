@@ -65,3 +65,5 @@ export const SEARCH_ATTRIBUTE_CLI_TYPES: Readonly<Record<'KEYWORD' | 'DOUBLE', '
 export const PIPELINE_WORKFLOW_TYPE = 'cc2dPipeline';
 /** The prediction workflow's type name (`cc2d predict`). */
 export const PREDICT_WORKFLOW_TYPE = 'cc2dPredict';
+/** The template-suggestion workflow's type name (`cc2d site suggest-template`). */
+export const SUGGEST_TEMPLATE_WORKFLOW_TYPE = 'cc2dSuggestTemplate';

@@ -18,8 +18,8 @@ export interface VersionParams {
   sizes: readonly number[];
   /** ISBI importer: the spacing of every image. */
   pixelSpacingMm?: number;
-  /** Site importer: the template (it defines the landmark set and the splits) and `--spacing` (null: none). */
-  site?: { templateId: string; spacingMm: number | null };
+  /** Site importer: the template (it defines the landmark set and the splits; null: none yet) and `--spacing` (null: none). */
+  site?: { templateId: string | null; spacingMm: number | null };
 }
 
 export function canonicalVersionDocument(files: readonly SourceFileHash[], params: VersionParams): string {

@@ -137,4 +137,6 @@ export const siteKeys = {
   champion: (site: string) => joinKey('sites', site, 'champion.json'),
   predictions: (site: string, requestSha256: string) => joinKey('sites', site, 'predictions', requestSha256),
   predictionInput: (site: string, sha256: string) => joinKey('sites', site, 'predictions', 'inputs', `${sha256}.png`),
+  /** A template ranking (`cc2d site suggest-template`), content-addressed. */
+  templateRanking: (site: string, sha256: string) => joinKey('sites', site, 'template-ranking', `${sha256}.json`),
 };

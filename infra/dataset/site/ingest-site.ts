@@ -12,7 +12,9 @@
  * 3. Every image is decoded; ALL problems are collected and one DatasetInvalidError lists them
  *    ("file: problem"); nothing is written then.
  * 4. Splits: `train` = the unlabelled images + the template, `eval` = the other annotated images
- *    (held out of training). Labelled images get gtMeanXyPx = the annotated point, gtTruncXyPx =
+ *    (held out of training). Without a template (a site that has not labelled its one image yet,
+ *    see `cc2d site suggest-template`) `landmarks/` is not read: every image is an unlabelled
+ *    training image and the version has no landmarks. Labelled images get gtMeanXyPx = the annotated point, gtTruncXyPx =
  *    its floor, workingYx[S] from gtTruncXyPx (as ISBI).
  */
 import path from 'node:path';
@@ -38,8 +40,8 @@ const DEFAULT_CONCURRENCY = 2;
 export interface SiteIngestOptions {
   /** The site folder. */
   dir: string;
-  /** The annotated image whose landmarks define the set. */
-  templateId: string;
+  /** The annotated image whose landmarks define the set; absent: an unlabelled version (images only). */
+  templateId?: string;
   /** `--spacing MM`: for images without a DICOM tag or spacing.csv entry. */
   spacingMm?: number;
   sizes: readonly number[];
@@ -70,7 +72,7 @@ export interface SiteIngestResult {
   reused: boolean;
   counts: SiteIngestCounts;
   sizes: number[];
-  templateId: string;
+  templateId: string | undefined;
   landmarkNames: string[];
   /** How spacing is known over the whole folder ("unknown": metrics in pixels for some images). */
   spacing: SpacingRule;
@@ -90,7 +92,7 @@ export async function ingestSite(store: ObjectStore, options: SiteIngestOptions)
   const started = Date.now();
   const errors = sizeProblems(options.sizes);
   if (typeof options.dir !== 'string' || options.dir.trim() === '') errors.push('dir: required');
-  if (typeof options.templateId !== 'string' || options.templateId === '') errors.push('templateId: required (the annotated image that defines the landmarks)');
+  if (options.templateId !== undefined && (typeof options.templateId !== 'string' || options.templateId === '')) errors.push('templateId: required (the annotated image that defines the landmarks)');
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) errors.push(`concurrency: ${concurrency} is not an integer in [1, 16]`);
   if (errors.length > 0) throw new InvalidConfigError(`site ingest: ${errors.join('; ')}`);
@@ -101,7 +103,7 @@ export async function ingestSite(store: ObjectStore, options: SiteIngestOptions)
 
   report({ phase: 'scan', done: 0, total: 1 });
   const scan = await scanSiteFolder(options.dir, {
-    templateId: options.templateId,
+    ...(options.templateId !== undefined ? { templateId: options.templateId } : { imagesOnly: true }),
     ...(options.spacingMm !== undefined ? { spacingMm: options.spacingMm } : {}),
     ...(options.maxImages !== undefined ? { maxImages: options.maxImages } : {}),
     maxInputPixels: maxPixels,
@@ -127,7 +129,7 @@ export async function ingestSite(store: ObjectStore, options: SiteIngestOptions)
     const bytes = await readSource(file, problems);
     if (bytes !== undefined) sourceHashes.push({ relPath: file.relPath, sha256: sha256Hex(bytes) });
   }
-  const site = { templateId: options.templateId, spacingMm: options.spacingMm ?? null };
+  const site = { templateId: options.templateId ?? null, spacingMm: options.spacingMm ?? null };
   const datasetVersion = computeVersionId(sourceHashes, { sizes, site });
   const prefix = datasetPrefix(datasetVersion);
   const split = buildSplit(scan, options.templateId);
@@ -160,10 +162,10 @@ export async function ingestSite(store: ObjectStore, options: SiteIngestOptions)
     },
   );
   for (const p of processed) problems.push(...p.problems);
-  if (scan.landmarkNames === null && problems.length === 0) problems.push(`landmarks: template ${options.templateId} defines no landmark names`);
+  if (options.templateId !== undefined && scan.landmarkNames === null && problems.length === 0) problems.push(`landmarks: template ${options.templateId} defines no landmark names`);
   if (problems.length > 0) throw new DatasetInvalidError(problems);
 
-  const labels = buildLabels(processed, scan.landmarkNames as string[]);
+  const labels = buildLabels(processed, scan.landmarkNames ?? []);
   const sizesSeen = distinctSizes(labels);
   // Only notes that follow from the hashed content go into dataset.json (equal ids, equal bytes).
   const contentWarnings = [...processed.flatMap((p) => p.warnings), ...sizesNote(sizesSeen)];
@@ -182,7 +184,7 @@ export async function ingestSite(store: ObjectStore, options: SiteIngestOptions)
     counts: { ...counts },
     splits: Object.keys(split).filter((s) => (split[s] as string[]).length > 0),
     testIdsCovered: { [SITE_EVAL_SPLIT]: split[SITE_EVAL_SPLIT] as string[] },
-    templateId: options.templateId,
+    ...(options.templateId !== undefined ? { templateId: options.templateId } : {}),
     ...images,
     groundTruth: {
       paper: 'gtTruncXyPx = floor(annotated point), original px; workingYx[S] = [int(y*S/H), int(x*S/W)] of it',
@@ -192,7 +194,7 @@ export async function ingestSite(store: ObjectStore, options: SiteIngestOptions)
     workingImage: WORKING_IMAGE_NOTE,
     source: {
       layout: 'site folder: images/**/<id>.<png|jpg|bmp|tif|dcm>, landmarks/**/<id>.<csv|mrk.json|txt> for some images, optional spacing.csv (id,mm)',
-      description: `image formats: ${formatKeys.join(', ')}; template ${options.templateId}; ${labels.landmarkCount} landmarks`,
+      description: `image formats: ${formatKeys.join(', ')}; ${options.templateId !== undefined ? `template ${options.templateId}` : 'no template'}; ${labels.landmarkCount} landmarks`,
       files: sourceHashes.length,
     },
     warnings: contentWarnings,
@@ -219,11 +221,11 @@ async function spacingCsvFile(scan: SiteScan): Promise<SourceFile[]> {
   return (await readSource(file, missing)) === undefined ? [] : [file];
 }
 
-function splitOf(id: string, annotated: boolean, templateId: string): string {
+function splitOf(id: string, annotated: boolean, templateId: string | undefined): string {
   return annotated && id !== templateId ? SITE_EVAL_SPLIT : SITE_TRAIN_SPLIT;
 }
 
-function buildSplit(scan: SiteScan, templateId: string): DatasetSplit {
+function buildSplit(scan: SiteScan, templateId: string | undefined): DatasetSplit {
   const split: DatasetSplit = { [SITE_TRAIN_SPLIT]: [], [SITE_EVAL_SPLIT]: [] };
   for (const image of scan.images) (split[splitOf(image.id, scan.annotations.has(image.id), templateId)] as string[]).push(image.id);
   return split;
@@ -242,7 +244,7 @@ function spacingSummary(scan: SiteScan): { spacing: SpacingRule; pixelSpacingMm:
   };
 }
 
-async function processImage(h: Hashed, scan: SiteScan, templateId: string, sizes: readonly number[], maxPixels: number, validateOnly: boolean): Promise<ProcessedImage> {
+async function processImage(h: Hashed, scan: SiteScan, templateId: string | undefined, sizes: readonly number[], maxPixels: number, validateOnly: boolean): Promise<ProcessedImage> {
   const { image: src } = h;
   const problems: string[] = [];
   const warnings: string[] = [];

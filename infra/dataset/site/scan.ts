@@ -44,6 +44,8 @@ export interface ScanOptions {
   spacingMm?: number;
   /** Image id whose annotation defines the landmark set. */
   templateId?: string;
+  /** Images only: `landmarks/` is neither required nor read (a site before its template is labelled). */
+  imagesOnly?: boolean;
   maxImages?: number;
   maxInputPixels?: number;
 }
@@ -166,7 +168,7 @@ export async function scanSiteFolder(dir: string, opts: ScanOptions = {}): Promi
 
   // Landmark files.
   const labelFiles = new Map<string, Found & { format: LandmarkFileFormat }>();
-  for (const f of (await walk(LANDMARKS_DIR)) ?? []) {
+  for (const f of (opts.imagesOnly ? [] : await walk(LANDMARKS_DIR)) ?? []) {
     const kind = landmarkFileKind(f.name);
     if (kind === undefined) {
       warnings.push({ file: f.relPath, problem: 'not a .csv, .mrk.json or .txt landmark file, ignored' });
@@ -266,7 +268,7 @@ export async function scanSiteFolder(dir: string, opts: ScanOptions = {}): Promi
     for (const p of outside) problem(f.relPath, p);
     if (outside.length === 0) annotations.set(id, { path: f.path, relPath: f.relPath, format: f.format, landmarks });
   }
-  if (labelFiles.size === 0 && problems.every((p) => p.file !== LANDMARKS_DIR)) problem(LANDMARKS_DIR, 'no landmark files: at least the template needs one');
+  if (!opts.imagesOnly && labelFiles.size === 0 && problems.every((p) => p.file !== LANDMARKS_DIR)) problem(LANDMARKS_DIR, 'no landmark files: at least the template needs one');
 
   return {
     root,
