@@ -6,6 +6,8 @@
  * without manifest) is skipped for the previous valid one (docs/reliability.md#f2); a checkpoint of
  * another input is never used; a completed stage returns its stored result (docs/reliability.md#f8);
  * cancellation stops the loop. (That a manifest is never overwritten is asserted by the s3-store tests.)
+ * The torn/truncated case also runs with the REAL SSL trainer (smoke shapes): the corrupt blob is
+ * reported in the activity log, naming its key, and never loaded.
  */
 import { createHash } from 'node:crypto';
 import { CancelledFailure } from '@temporalio/common';
@@ -15,6 +17,9 @@ import { runKeys } from '../../infra/storage/keys';
 import { runTraining, type TrainingRun } from '../../activities/training-loop';
 import type { TrainHeartbeat, TrainOutput } from '../../contracts/types';
 import type { Trainer, TrainProgress } from '../../ml/types';
+import { resolveProfile } from '../../ml/profiles';
+import { createSslTrainer } from '../../ml/ssl';
+import { syntheticImages } from '../../bench/synthetic';
 import { SKIPPED, requireStack } from '../support/stack';
 
 const stack = await requireStack('checkpoint-resume');
@@ -118,6 +123,54 @@ describe.skipIf(!stack)('checkpointed training activity (fake trainer, real S3)'
     expect(steps[0]).toBe(6);
     expect(out.weights.sha256).toBe(reference.weights.sha256);
   });
+
+  it('real SSL trainer: a truncated newest blob and a torn later checkpoint are reported in the log and skipped; weights equal the uninterrupted run', async () => {
+    const profile = resolveProfile('smoke', { ssl: { steps: 12, checkpointEvery: 4 } });
+    const images = syntheticImages(3, profile.inputSize, 11);
+    const real = (c?: Uint8Array) => createSslTrainer({ profile, images, seed: 7, ...(c ? { checkpoint: c } : {}) });
+    const realRun = (runId: string, crashAt = Infinity): TrainingRun => ({
+      kind: 'ssl', runId, fingerprintOf: { real: 1 }, checkpointEvery: 4,
+      createTrainer: async (c) => {
+        const t = await real(c);
+        // A crash: the attempt dies once the trainer reaches `crashAt` (after its step-8 checkpoint).
+        return {
+          get step() {
+            return t.step;
+          },
+          totalSteps: t.totalSteps,
+          train: async (n, onStep) => {
+            if (t.step >= crashAt) throw new Error('simulated crash');
+            return t.train(Math.min(n, crashAt - t.step), onStep);
+          },
+          checkpoint: () => t.checkpoint(),
+          exportWeights: () => t.exportWeights(),
+          dispose: () => t.dispose(),
+        };
+      },
+    });
+    const reference = await attempt(realRun('r-real-ref'), 1);
+    await expect(attempt(realRun('r-real-torn', 10), 1)).rejects.toThrow(/simulated crash/);
+    const ck4 = runKeys.checkpoint('r-real-torn', 'ssl', 4, 1);
+    const ck8 = runKeys.checkpoint('r-real-torn', 'ssl', 8, 1);
+    expect(await store.exists(ck8.manifest)).toBe(true);
+    const blob = await store.get(ck8.blob);
+    await store.put(ck8.blob, blob.subarray(0, blob.length - 100));
+    const torn = runKeys.checkpoint('r-real-torn', 'ssl', 12, 2);
+    await store.put(torn.blob, blob);
+    const warnings: Array<{ message: string; meta?: Record<string, unknown> }> = [];
+    const logger = {
+      log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, error: () => undefined,
+      warn: (message: string, meta?: Record<string, unknown>) => void warnings.push({ message, ...(meta ? { meta } : {}) }),
+    };
+    const env = new MockActivityEnvironment({ attempt: 3, heartbeatDetails: { stage: 'ssl', step: 10, totalSteps: 12, checkpointKey: ck8.blob, manifestKey: ck8.manifest, checkpointStep: 8 } }, { logger });
+    const out: TrainOutput = await env.run(() => runTraining(deps, realRun('r-real-torn')));
+    expect(out.resumedFromStep).toBe(4);
+    expect(out.weights.sha256).toBe(reference.weights.sha256);
+    const corrupt = warnings.filter((w) => /corrupt/.test(w.message));
+    expect(corrupt.map((w) => w.meta?.key)).toContain(ck8.blob);
+    expect(warnings.some((w) => w.meta?.key === torn.blob || w.meta?.key === torn.manifest)).toBe(false); // never considered: no manifest
+    expect(ck4.blob).not.toBe(ck8.blob);
+  }, 180_000);
 
   it('prefers the newest durable checkpoint over an older one named by a throttled heartbeat', async () => {
     await attempt({ ...run('r-throttled', 20), createTrainer: async () => Object.assign(fakeTrainer(12), { totalSteps: 12 }) }, 1);
