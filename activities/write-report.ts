@@ -61,6 +61,7 @@ export function createWriteReport(deps: ActivityDeps) {
       tplLossLog: tpl.lossLog,
       metrics: evaluation.metrics,
       predictions: evaluation.predictions,
+      ...(evaluation.shapeModel ? { shapeModel: evaluation.shapeModel } : {}),
       ...Object.fromEntries(input.pseudoLabels.map((s) => [`pseudoLabels${s.shardIndex + 1}of${s.shardCount}`, s.labels])),
     };
     const reusedFrom = input.reusedFrom && Object.keys(input.reusedFrom).length > 0 ? input.reusedFrom : undefined;

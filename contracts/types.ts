@@ -209,6 +209,8 @@ export interface EvaluateModelOutput {
   metrics: ArtifactRef;
   /** Predicted landmarks of every image of the dataset (train, template and evaluation splits). */
   predictions: ArtifactRef;
+  /** The shape prior's model (contracts/documents ShapeModelDocumentSchema); only when the profile has it on. */
+  shapeModel?: ArtifactRef;
   /** Final model (TPL): protocol ("A" paper 384-grid | "B" clean full resolution) → set name → summary; {} without metrics. */
   summary: Record<string, Record<string, MetricSummary>>;
   /** The SSL stage alone (CC2D-SSL) on the same test images, same layout; absent when no SSL weights were given. */

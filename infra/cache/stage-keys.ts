@@ -39,6 +39,12 @@ export const TPL_FIELDS_READ = [
 ] as const satisfies ReadonlyArray<keyof TplProfile>;
 export const TPL_FIELDS_UNREAD = ['checkpointEvery'] as const satisfies ReadonlyArray<keyof TplProfile>;
 
+/**
+ * `profile.postprocess` (test-time augmentation, shape prior) is read by the evaluate stage and by
+ * predict only; neither is cached, and the shape model is rebuilt by every evaluation, so no stage
+ * key includes it (switching it on reuses SSL, pseudo-labels and TPL).
+ */
+
 /** Everything a stage key may be built from; each stage picks its part. */
 export interface StageKeyInput {
   datasetVersion: string;

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { detectDatasetLayout } from '../dataset/detect-layout';
 import { InvalidConfigError } from '../errors';
 import { sha256OfJson } from '../storage/hash';
-import { resolveProfile, SslProfileSchema, TplProfileSchema, type Profile } from '../../ml/profiles';
+import { PostprocessSchema, resolveProfile, SslProfileSchema, TplProfileSchema, type Profile } from '../../ml/profiles';
 
 /** Dataset ids are file stems (ISBI: "001"…"400"); a bare number is zero-padded to 3 digits. */
 const DatasetIdSchema = z
@@ -70,6 +70,10 @@ const OverridesSchema = z
     inputSize: z.number().int().optional(),
     ssl: SslProfileSchema.partial().strict().optional(),
     tpl: TplProfileSchema.partial().strict().optional(),
+    postprocess: z.object({
+      tta: PostprocessSchema.shape.tta.partial().strict().optional(),
+      shapePrior: PostprocessSchema.shape.shapePrior.partial().strict().optional(),
+    }).strict().optional(),
   })
   .strict();
 
@@ -162,6 +166,7 @@ export function resolveRunProfile(config: RunConfig): Profile {
     ...(config.overrides.inputSize !== undefined ? { inputSize: config.overrides.inputSize } : {}),
     ssl: { ...config.overrides.ssl, ...(config.checkpointEvery !== undefined ? { checkpointEvery: config.checkpointEvery } : {}) },
     tpl: { ...config.overrides.tpl, ...(config.checkpointEvery !== undefined ? { checkpointEvery: config.checkpointEvery } : {}) },
+    ...(config.overrides.postprocess ? { postprocess: config.overrides.postprocess } : {}),
   };
   try {
     return resolveProfile(config.profile, overrides);
