@@ -75,7 +75,9 @@ export function createWriteReport(deps: ActivityDeps) {
       seeds: { run: config.seed },
       templateId: config.templateId,
       imageFormat: description.imageFormat,
-      backboneInit: 'from scratch' as const,
+      ...(config.backboneWeights
+        ? { backboneInit: 'user-supplied' as const, backboneWeights: `sha256 ${config.backboneWeights.sha256}` }
+        : { backboneInit: 'from scratch' as const }),
       profile: profile.name,
       site: config.site,
       inputSize: profile.inputSize,

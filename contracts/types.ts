@@ -91,12 +91,20 @@ export interface PlanRunOutput {
 
 // ---- training ------------------------------------------------------------------------------
 
+/** Stored user-supplied VGG19 encoder weights (`backbones/<sha256>.bin`). */
+export interface BackboneWeightsRef {
+  key: string;
+  sha256: string;
+}
+
 export interface TrainSelfSupervisedInput {
   runId: string;
   datasetVersion: string;
   profile: Profile;
   seed: number;
   trainIds: string[];
+  /** Initialises the encoder (absent: from scratch). */
+  backboneWeights?: BackboneWeightsRef;
 }
 
 export interface TrainOutput {
@@ -149,6 +157,8 @@ export interface TrainSupervisedInput {
   trainIds: string[];
   templateId: string;
   pseudoLabels: ArtifactRef[];
+  /** Initialises the U-Net's encoder (absent: from scratch). */
+  backboneWeights?: BackboneWeightsRef;
 }
 
 // ---- cross-run stage cache -------------------------------------------------------------------

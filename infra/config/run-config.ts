@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { detectDatasetLayout } from '../dataset/detect-layout';
 import { InvalidConfigError } from '../errors';
 import { sha256OfJson } from '../storage/hash';
+import { BackboneWeightsRefSchema } from './backbone-weights';
 import { PostprocessSchema, resolveProfile, SslProfileSchema, TplProfileSchema, type Profile } from '../../ml/profiles';
 
 /** Dataset ids are file stems (ISBI: "001"…"400"); a bare number is zero-padded to 3 digits. */
@@ -96,6 +97,11 @@ export const RunConfigSchema = z
      * same (infra/cache/stage-keys.ts); false recomputes every stage (`cc2d run --no-cache`).
      */
     cache: z.boolean().default(true),
+    /**
+     * User-supplied VGG19 encoder weights initialising both stages' encoders, as stored by
+     * `cc2d run --backbone-weights FILE` (infra/config/backbone-weights.ts); absent = from scratch.
+     */
+    backboneWeights: BackboneWeightsRefSchema.optional(),
     /** Heartbeat timeout of the training activities: a dead worker is noticed within this. */
     heartbeatTimeoutSeconds: z.number().int().min(5).max(60).default(60),
     /**

@@ -1,11 +1,13 @@
 /**
- * The post-processing levers end to end on the REAL Temporal dev server and REAL S3: a smoke run
+ * Two accuracy levers end to end. The post-processing levers on the REAL Temporal dev server and REAL S3: a smoke run
  * on the synthetic ISBI dataset with test-time augmentation and the shape prior switched on by a
  * config override stores the shape model with the run (listed in its lineage manifest), records
  * the settings in its metrics, and `cc2d predict` with that run applies the same shape model
- * (every landmark it replaced has confidence 0, so it is flagged).
+ * (every landmark it replaced has confidence 0, so it is flagged). User-supplied backbone weights
+ * (a tfjs fixture built here with the smoke shapes, stored in S3 by the client as `cc2d run
+ * --backbone-weights` does) initialise both stages and are recorded in the lineage.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,10 +16,17 @@ import { MetricsDocumentSchema, PredictShardSchema, ShapeModelDocumentSchema } f
 import { loadRunModel } from '../../infra/predict/model';
 import { readJson } from '../../infra/storage/read-json';
 import { ISBI_LANDMARK_NAMES } from '../../infra/dataset/types';
+import { stageBackboneWeights } from '../../infra/config/backbone-weights';
+import { decodeCheckpoint } from '../../ml/core/checkpoint';
+import { vggEncoderShapes } from '../../ml/core/vgg-encoder';
+import { PROFILES } from '../../ml/profiles';
 import { createHarness, type PipelineHarness, type PipelineResult } from './support/harness';
 
 const h = await createHarness('postprocess', { dataset: { train: 4, test1: 3 } });
 const K = ISBI_LANDMARK_NAMES.length;
+afterAll(async () => {
+  await h?.cleanup();
+});
 
 describe.skipIf(!h)('TTA and shape prior in a smoke run and in predict', () => {
   const H = h as PipelineHarness;
@@ -35,7 +44,6 @@ describe.skipIf(!h)('TTA and shape prior in a smoke run and in predict', () => {
   }, 300_000);
   afterAll(async () => {
     await rm(tmp, { recursive: true, force: true });
-    await H.cleanup();
   });
 
   it('stores the shape model with the run and the settings in its metrics', async () => {
@@ -71,4 +79,27 @@ describe.skipIf(!h)('TTA and shape prior in a smoke run and in predict', () => {
     }
     expect(JSON.parse(await readFile(path.join(out, 'predictions.json'), 'utf8')).model.runId).toBe(runId);
   });
+});
+
+describe.skipIf(!h)('user-supplied backbone weights in a smoke run', () => {
+  const H = h as PipelineHarness;
+
+  it('initialise both encoders from S3 and are recorded in the lineage', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cc2d-backbone-run-'));
+    try {
+      const weights = [...vggEncoderShapes(1, PROFILES.smoke.ssl.width)].map(([name, shape]) => ({ name, shape, dtype: 'float32' }));
+      const n = weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+      await writeFile(path.join(dir, 'w.bin'), new Uint8Array(Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.05).buffer));
+      await writeFile(path.join(dir, 'model.json'), JSON.stringify({ weightsManifest: [{ paths: ['w.bin'], weights }] }));
+      const ref = await stageBackboneWeights(H.deps.store, path.join(dir, 'model.json'), PROFILES.smoke);
+      const result = await (await H.start(H.input({ backboneWeights: ref }), H.runId('bb'))).result();
+      expect(result.status).toBe('completed');
+      expect(decodeCheckpoint(await H.deps.store.get(result.artifacts.sslWeights.key)).meta.init).toBe('user-backbone');
+      const report = JSON.parse(new TextDecoder().decode(await H.deps.store.get(result.reportKey))) as { lineage: { backboneInit: string; backboneWeights?: string; config: { backboneWeights?: unknown } } };
+      expect(report.lineage.backboneInit).toBe('user-supplied');
+      expect(report.lineage.backboneWeights).toBe(`sha256 ${ref.sha256}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
