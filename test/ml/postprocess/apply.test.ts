@@ -17,8 +17,9 @@ async function fake(images: readonly GrayImage[]): Promise<PredictedLandmarks[]>
 }
 
 describe('post-processing as the profile says', () => {
-  it('every profile has both levers explicitly off; a stored profile without the field parses as off', () => {
-    for (const p of Object.values(PROFILES)) expect(p.postprocess).toEqual(POSTPROCESS_OFF);
+  it('both levers off except the shape prior of quick (measured to pay there); a stored profile without the field parses as off', () => {
+    for (const p of [PROFILES.smoke, PROFILES.cpu, PROFILES.paper]) expect(p.postprocess).toEqual(POSTPROCESS_OFF);
+    expect(PROFILES.quick.postprocess).toEqual({ ...POSTPROCESS_OFF, shapePrior: { ...POSTPROCESS_OFF.shapePrior, enabled: true } });
     const { postprocess: _dropped, ...old } = PROFILES.cpu;
     expect(ProfileSchema.parse(old).postprocess).toEqual(POSTPROCESS_OFF);
     expect(postprocessOf(old as never)).toEqual(POSTPROCESS_OFF);
