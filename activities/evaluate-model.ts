@@ -30,7 +30,7 @@ import { runKeys } from '../infra/storage/keys';
 import type { ObjectStore } from '../infra/storage/object-store';
 import { readJson } from '../infra/storage/read-json';
 import { errorUnitOf, evalCase, evaluateLandmarks, gridToOriginalXy, NO_METRICS_REASON, scoreTestPredictions, summaryOf, testIdsOf } from '../ml/metrics';
-import { buildRunShapeModel, predictPostprocessed, type ShapeModel } from '../ml/postprocess';
+import { buildRunShapeModel, predictPostprocessed, SHAPE_PRIOR_MIN_LANDMARKS, SHAPE_PRIOR_MIN_SHAPES, type ShapeModel } from '../ml/postprocess';
 import { postprocessOf, type Profile } from '../ml/profiles';
 import { createTplPredictor } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
@@ -118,7 +118,9 @@ export function createEvaluateModel(deps: ActivityDeps) {
       protocols: tpl?.protocols ?? {},
       errors: tpl?.errors ?? [],
       ...(ssl && input.sslWeights ? { sslStage: sslStageDocument(ssl, input.sslWeights, input.templateId) } : {}),
-      ...(postprocessOn(profile) ? { postprocess: { ...postprocessOf(profile), replacedLandmarks } } : {}),
+      ...(postprocessOn(profile)
+        ? { postprocess: { ...postprocessOf(profile), replacedLandmarks, ...(postprocessOf(profile).shapePrior.enabled && !shape ? { shapePriorSkipped: SHAPE_PRIOR_SKIPPED } : {}) } }
+        : {}),
       ...(pseudoReport
         ? { pseudoLabels: { protocol: 'A', overall: pseudoReport.overall, perLandmark: pseudoReport.perLandmark, images: pseudoReport.imageIds.map((id, k) => ({ id, errorsMm: pseudoReport.errors[k]! })) } }
         : {}),
@@ -155,16 +157,19 @@ export function createEvaluateModel(deps: ActivityDeps) {
   };
 }
 
+const SHAPE_PRIOR_SKIPPED = `fewer than ${SHAPE_PRIOR_MIN_LANDMARKS} landmarks or ${SHAPE_PRIOR_MIN_SHAPES} training shapes (template + pseudo-labels)`;
+
 function postprocessOn(profile: Profile): boolean {
   const pp = postprocessOf(profile);
   return pp.tta.enabled || pp.shapePrior.enabled;
 }
 
-/** Builds the run's shape model and stores it (content-addressed) for `cc2d predict`. */
+/** Builds the run's shape model and stores it (content-addressed) for `cc2d predict`; undefined when too few landmarks or shapes. */
 async function storeShapeModel(
   store: ObjectStore, runId: string, templateId: string, profile: Profile, templateLandmarks: PointYX[], pseudoLabels: PointYX[][],
-): Promise<{ model: ShapeModel; ref: ArtifactRef }> {
+): Promise<{ model: ShapeModel; ref: ArtifactRef } | undefined> {
   const model = buildRunShapeModel(profile, templateLandmarks, pseudoLabels);
+  if (!model) return undefined;
   const doc: ShapeModelDocument = { format: SHAPE_MODEL_FORMAT, inputSize: profile.inputSize, templateId, model };
   const bytes = new TextEncoder().encode(JSON.stringify(doc));
   return { model, ref: await store.put(runKeys.shapeModel(runId, sha256Hex(bytes)), bytes, { contentType: 'application/json' }) };

@@ -21,15 +21,25 @@ export function ttaSettingsOf(tta: PostprocessProfile['tta'], inputSize: number)
   return { scales: tta.scales, shifts: tta.shiftFractions.map((f) => Math.max(1, Math.round(f * inputSize))), rotationsDeg: tta.rotationsDeg };
 }
 
-/** The shape model of a run: the template's true landmarks and every other training image's pseudo-label. */
-export function buildRunShapeModel(profile: Profile, templateLandmarks: readonly PointYX[], pseudoLabels: ReadonlyArray<readonly PointYX[]>): ShapeModel {
+/** Fewest landmarks and shapes a shape model is built from: a similarity fit of fewer points leaves no shape to model. */
+export const SHAPE_PRIOR_MIN_LANDMARKS = 3;
+export const SHAPE_PRIOR_MIN_SHAPES = 3;
+
+/**
+ * The shape model of a run: the template's true landmarks and every other training image's
+ * pseudo-label; undefined (the prior is skipped) below SHAPE_PRIOR_MIN_LANDMARKS landmarks or
+ * SHAPE_PRIOR_MIN_SHAPES shapes, e.g. a site whose only training image is its template.
+ */
+export function buildRunShapeModel(profile: Profile, templateLandmarks: readonly PointYX[], pseudoLabels: ReadonlyArray<readonly PointYX[]>): ShapeModel | undefined {
+  if (templateLandmarks.length < SHAPE_PRIOR_MIN_LANDMARKS || pseudoLabels.length + 1 < SHAPE_PRIOR_MIN_SHAPES) return undefined;
   const { varianceKept, maxModes, trimFraction } = postprocessOf(profile).shapePrior;
   return buildShapeModel([templateLandmarks, ...pseudoLabels].map((s) => s.map(([y, x]): PointYX => [y, x])), { varianceKept, maxModes, trimFraction });
 }
 
 /**
- * Predicts `images` with `predict` and post-processes as the profile says. `shapeModel` is
- * required when the profile's shape prior is on.
+ * Predicts `images` with `predict` and post-processes as the profile says. The shape prior is
+ * applied when the profile has it on and the run has a model (`buildRunShapeModel` may have
+ * skipped it); evaluation and predict pass the same stored model.
  */
 export async function predictPostprocessed(
   predict: DetailedPredict, images: readonly GrayImage[], profile: Profile, shapeModel?: ShapeModel,
@@ -39,8 +49,7 @@ export async function predictPostprocessed(
   const raw = pp.tta.enabled
     ? await predictWithTta(predict, images, ttaSettingsOf(pp.tta, size), diskRadius(size, profile.tpl.radiusFraction))
     : await predict(images);
-  if (!pp.shapePrior.enabled) return raw.map((r) => ({ ...r, replaced: r.landmarks.map(() => false) }));
-  if (!shapeModel) throw new Error('predictPostprocessed: the profile\'s shape prior is on but no shape model was given');
+  if (!pp.shapePrior.enabled || !shapeModel) return raw.map((r) => ({ ...r, replaced: r.landmarks.map(() => false) }));
   const { replaceResidualFraction, maxSd, iterations } = pp.shapePrior;
   return raw.map((r) => {
     const fit = fitShapeModel(shapeModel, r.landmarks, r.confidence, { replaceResidual: replaceResidualFraction * size, maxSd, iterations });

@@ -3,5 +3,5 @@ export { combineViews, forwardPoint, inversePoint, predictWithTta, ttaViews, war
 export type { DetailedPredict, TtaSettings, ViewTransform } from './tta';
 export { alignSimilarity, applySimilarity, buildShapeModel, fitShapeModel, symmetricEigen } from './shape-model';
 export type { BuildShapeModelOptions, FitShapeOptions, ShapeFit, ShapeModel } from './shape-model';
-export { buildRunShapeModel, predictPostprocessed, ttaSettingsOf } from './apply';
+export { buildRunShapeModel, predictPostprocessed, SHAPE_PRIOR_MIN_LANDMARKS, SHAPE_PRIOR_MIN_SHAPES, ttaSettingsOf } from './apply';
 export type { PostprocessedLandmarks } from './apply';

@@ -36,12 +36,20 @@ describe('post-processing as the profile says', () => {
     const profile = resolveProfile('smoke', { postprocess: { shapePrior: { enabled: true, replaceResidualFraction: 0.1 } } });
     const jitter = (s: number): PointYX[] => SHAPE.map(([y, x], k) => [y + ((k * s) % 3) - 1, x + ((k * s * 7) % 3) - 1]);
     const model = buildRunShapeModel(profile, SHAPE, [1, 2, 3, 4, 5, 6, 7, 8].map(jitter));
-    await expect(predictPostprocessed(fake, [img], profile)).rejects.toThrow(/no shape model/);
+    expect(model).toBeDefined();
+    const [skipped] = await predictPostprocessed(fake, [img], profile);
+    expect(skipped!.replaced.every((r) => !r)).toBe(true);
     const [out] = await predictPostprocessed(fake, [img], profile, model);
     expect(out!.replaced).toEqual(SHAPE.map((_, k) => k === 2));
     expect(Math.hypot(out!.landmarks[2]![0] - 30, out!.landmarks[2]![1] - 60)).toBeLessThan(4);
     expect(out!.confidence[2]).toBe(0);
     expect(out!.confidence[0]).toBe(0.85);
+  });
+
+  it('no shape model from fewer than 3 landmarks or 3 shapes (the prior is then skipped)', () => {
+    const profile = resolveProfile('smoke', { postprocess: { shapePrior: { enabled: true } } });
+    expect(buildRunShapeModel(profile, SHAPE, [SHAPE])).toBeUndefined();
+    expect(buildRunShapeModel(profile, SHAPE.slice(0, 2), [SHAPE.slice(0, 2), SHAPE.slice(0, 2), SHAPE.slice(0, 2)])).toBeUndefined();
   });
 
   it('TTA shifts scale with the input size, at least one cell', () => {
