@@ -1,5 +1,7 @@
 /**
- * `evaluateModel` (CPU queue): predicts EVERY image of the dataset with the TPL model (ml/tpl):
+ * `evaluateModel` (CPU queue): predicts EVERY image of the dataset with the TPL model (ml/tpl),
+ * post-processed as the profile says (ml/postprocess: test-time augmentation; the shape prior, whose
+ * model it builds from the template and the pseudo-labels and stores for `cc2d predict`):
  * training images, the template and the evaluation splits; scores the labelled evaluation images
  * (the plan's test splits) with ml/metrics under both protocols (A "paper", B "clean"), per
  * landmark and per test split, plus the union of the splits when there are several, in mm or,
@@ -19,14 +21,17 @@
  *   SSL-stage points of the scored images under `sslPredictionsYx`.
  */
 import { Context } from '@temporalio/activity';
-import { METRICS_FORMAT, PseudoLabelFileSchema } from '../contracts/documents';
-import type { EvaluateModelInput, EvaluateModelOutput, StageProgress } from '../contracts/types';
+import { METRICS_FORMAT, PseudoLabelFileSchema, SHAPE_MODEL_FORMAT, type ShapeModelDocument } from '../contracts/documents';
+import type { ArtifactRef, EvaluateModelInput, EvaluateModelOutput, StageProgress } from '../contracts/types';
 import { DatasetReader } from '../infra/dataset/reader';
 import { evaluateSslStage, sslStageDocument, STAGE_CHUNK } from '../infra/evaluation/ssl-stage';
 import { sha256Hex } from '../infra/storage/hash';
 import { runKeys } from '../infra/storage/keys';
+import type { ObjectStore } from '../infra/storage/object-store';
 import { readJson } from '../infra/storage/read-json';
 import { errorUnitOf, evalCase, evaluateLandmarks, gridToOriginalXy, NO_METRICS_REASON, scoreTestPredictions, summaryOf, testIdsOf } from '../ml/metrics';
+import { buildRunShapeModel, predictPostprocessed, SHAPE_PRIOR_MIN_LANDMARKS, SHAPE_PRIOR_MIN_SHAPES, type ShapeModel } from '../ml/postprocess';
+import { postprocessOf, type Profile } from '../ml/profiles';
 import { createTplPredictor } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
@@ -55,15 +60,24 @@ export function createEvaluateModel(deps: ActivityDeps) {
     const progress = new ProgressReporter<StageProgress>(ctx, { stage: 'evaluate', step: 0, totalSteps }, deps.progress);
     progress.update({}, true);
 
-    // 1. Predictions, in chunks so heartbeats (and cancellation) get through; weights loaded once.
+    // 0. The pseudo-labels: scored below, and the shape prior's model when the profile has it on.
+    const pseudoFiles = await Promise.all(input.pseudoLabels.map((ref) => readJson(store, ref, PseudoLabelFileSchema)));
+    const shape = postprocessOf(profile).shapePrior.enabled
+      ? await storeShapeModel(store, runId, input.templateId, profile, await reader.workingLandmarks(input.templateId, size),
+          pseudoFiles.flatMap((f) => Object.entries(f.labels).filter(([id]) => id !== input.templateId).map(([, pts]) => pts)))
+      : undefined;
+
+    // 1. Predictions (post-processed as the profile says), in chunks so heartbeats (and cancellation) get through; weights loaded once.
     const predicted = new Map<string, PointYX[]>();
+    let replacedLandmarks = 0;
     const predictor = createTplPredictor({ profile, weights, landmarkCount });
     try {
       for (let i = 0; i < allIds.length; i += STAGE_CHUNK) {
         progress.throwIfCancelled();
         const ids = allIds.slice(i, i + STAGE_CHUNK);
-        const points = await predictor.predict(await reader.images(size, ids));
-        ids.forEach((id, j) => predicted.set(id, points[j]!));
+        const points = await predictPostprocessed((images) => predictor.predictDetailed(images), await reader.images(size, ids), profile, shape?.model);
+        ids.forEach((id, j) => predicted.set(id, points[j]!.landmarks));
+        replacedLandmarks += points.reduce((a, p) => a + p.replaced.filter(Boolean).length, 0);
         progress.update({ step: Math.min(i + STAGE_CHUNK, allIds.length) });
       }
     } finally {
@@ -84,8 +98,7 @@ export function createEvaluateModel(deps: ActivityDeps) {
 
     // 3. Pseudo-label quality on the training images (protocol A, template excluded: 0 by construction).
     const pseudo = new Map<string, PointYX[]>();
-    for (const ref of input.pseudoLabels) {
-      const file = await readJson(store, ref, PseudoLabelFileSchema);
+    for (const file of pseudoFiles) {
       for (const [id, pts] of Object.entries(file.labels)) if (id !== input.templateId && labels.images[id]?.labelled) pseudo.set(id, pts);
     }
     const pseudoUnit = errorUnitOf(labels, [...pseudo.keys()]);
@@ -105,6 +118,9 @@ export function createEvaluateModel(deps: ActivityDeps) {
       protocols: tpl?.protocols ?? {},
       errors: tpl?.errors ?? [],
       ...(ssl && input.sslWeights ? { sslStage: sslStageDocument(ssl, input.sslWeights, input.templateId) } : {}),
+      ...(postprocessOn(profile)
+        ? { postprocess: { ...postprocessOf(profile), replacedLandmarks, ...(postprocessOf(profile).shapePrior.enabled && !shape ? { shapePriorSkipped: SHAPE_PRIOR_SKIPPED } : {}) } }
+        : {}),
       ...(pseudoReport
         ? { pseudoLabels: { protocol: 'A', overall: pseudoReport.overall, perLandmark: pseudoReport.perLandmark, images: pseudoReport.imageIds.map((id, k) => ({ id, errorsMm: pseudoReport.errors[k]! })) } }
         : {}),
@@ -129,6 +145,7 @@ export function createEvaluateModel(deps: ActivityDeps) {
     return {
       metrics: metricsRef,
       predictions: predictionsRef,
+      ...(shape ? { shapeModel: shape.ref } : {}),
       summary: tpl?.summary ?? {},
       ...(ssl ? { sslSummary: ssl.summary } : {}),
       ...(pseudoReport ? { pseudoLabelSummary: summaryOf(pseudoReport.overall, pseudoReport.imageIds.length) } : {}),
@@ -138,4 +155,22 @@ export function createEvaluateModel(deps: ActivityDeps) {
       backend: deps.backend(),
     };
   };
+}
+
+const SHAPE_PRIOR_SKIPPED = `fewer than ${SHAPE_PRIOR_MIN_LANDMARKS} landmarks or ${SHAPE_PRIOR_MIN_SHAPES} training shapes (template + pseudo-labels)`;
+
+function postprocessOn(profile: Profile): boolean {
+  const pp = postprocessOf(profile);
+  return pp.tta.enabled || pp.shapePrior.enabled;
+}
+
+/** Builds the run's shape model and stores it (content-addressed) for `cc2d predict`; undefined when too few landmarks or shapes. */
+async function storeShapeModel(
+  store: ObjectStore, runId: string, templateId: string, profile: Profile, templateLandmarks: PointYX[], pseudoLabels: PointYX[][],
+): Promise<{ model: ShapeModel; ref: ArtifactRef } | undefined> {
+  const model = buildRunShapeModel(profile, templateLandmarks, pseudoLabels);
+  if (!model) return undefined;
+  const doc: ShapeModelDocument = { format: SHAPE_MODEL_FORMAT, inputSize: profile.inputSize, templateId, model };
+  const bytes = new TextEncoder().encode(JSON.stringify(doc));
+  return { model, ref: await store.put(runKeys.shapeModel(runId, sha256Hex(bytes)), bytes, { contentType: 'application/json' }) };
 }

@@ -17,6 +17,7 @@ function keyInputOf(input: LookupCacheInput): StageKeyInput {
     templateId: input.templateId, shardCount: input.shardCount,
     ...(input.sslWeights ? { sslWeightsSha256: input.sslWeights.sha256 } : {}),
     ...(input.pseudoLabels ? { pseudoLabelSha256s: input.pseudoLabels.map((r) => r.sha256) } : {}),
+    ...(input.backboneWeights ? { backboneWeightsSha256: input.backboneWeights.sha256 } : {}),
   };
 }
 
@@ -43,6 +44,7 @@ export async function recordRunStages(deps: Pick<ActivityDeps, 'store'>, input: 
     datasetVersion: input.datasetVersion, profile: pipeline.profile, seed: pipeline.config.seed, trainIds: plan.trainIds,
     templateId: pipeline.config.templateId, shardCount: plan.shardCount,
     sslWeightsSha256: ssl.weights.sha256, pseudoLabelSha256s: shards.map((s) => s.labels.sha256),
+    ...(pipeline.config.backboneWeights ? { backboneWeightsSha256: pipeline.config.backboneWeights.sha256 } : {}),
   };
   const results: Partial<Record<CacheStage, string>> = {};
   for (const stage of CACHE_STAGES) {

@@ -6,6 +6,7 @@
  */
 import { Context } from '@temporalio/activity';
 import type { TrainOutput, TrainSelfSupervisedInput } from '../contracts/types';
+import { decodeBackbone } from '../infra/config/backbone-weights';
 import { DatasetReader } from '../infra/dataset/reader';
 import { createSslTrainer } from '../ml/ssl';
 import type { ActivityDeps } from './deps';
@@ -17,13 +18,17 @@ export function createTrainSelfSupervised(deps: ActivityDeps) {
     const { profile, seed, trainIds, runId, datasetVersion } = input;
     const reader = new DatasetReader(retryingStore(deps.store), datasetVersion);
     const ctx = Context.current();
+    const backboneWeights = input.backboneWeights ? decodeBackbone(await retryingStore(deps.store).get(input.backboneWeights.key, input.backboneWeights.sha256)) : undefined;
     const images = await reader.images(profile.inputSize, trainIds, (done) => ctx.heartbeat({ stage: 'ssl', step: 0, totalSteps: profile.ssl.steps, loading: done }));
     return runTraining(deps, {
       kind: 'ssl',
       runId,
-      fingerprintOf: { stage: 'ssl', datasetVersion, trainIds, seed, inputSize: profile.inputSize, ssl: profile.ssl },
+      fingerprintOf: {
+        stage: 'ssl', datasetVersion, trainIds, seed, inputSize: profile.inputSize, ssl: profile.ssl,
+        ...(input.backboneWeights ? { backboneWeights: input.backboneWeights.sha256 } : {}),
+      },
       checkpointEvery: profile.ssl.checkpointEvery,
-      createTrainer: (checkpoint) => createSslTrainer({ profile, images, seed, ...(checkpoint ? { checkpoint } : {}) }),
+      createTrainer: (checkpoint) => createSslTrainer({ profile, images, seed, ...(checkpoint ? { checkpoint } : {}), ...(backboneWeights ? { backboneWeights } : {}) }),
     });
   };
 }

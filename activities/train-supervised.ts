@@ -5,6 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { PseudoLabelFileSchema } from '../contracts/documents';
 import type { TrainOutput, TrainSupervisedInput } from '../contracts/types';
+import { decodeBackbone } from '../infra/config/backbone-weights';
 import { DatasetInvalidError } from '../infra/errors';
 import { DatasetReader } from '../infra/dataset/reader';
 import { readJson } from '../infra/storage/read-json';
@@ -33,16 +34,20 @@ export function createTrainSupervised(deps: ActivityDeps) {
       reader.workingLandmarks(templateId, profile.inputSize),
     ]);
     const pseudoLabels = trainIds.map((id) => merged.get(id)!);
+    const backboneWeights = input.backboneWeights ? decodeBackbone(await store.get(input.backboneWeights.key, input.backboneWeights.sha256)) : undefined;
     return runTraining(deps, {
       kind: 'tpl',
       runId,
       fingerprintOf: {
         stage: 'tpl', datasetVersion, trainIds, templateId, seed, inputSize: profile.inputSize, tpl: profile.tpl,
         pseudoLabels: input.pseudoLabels.map((r) => r.sha256),
+        ...(input.backboneWeights ? { backboneWeights: input.backboneWeights.sha256 } : {}),
       },
       checkpointEvery: profile.tpl.checkpointEvery,
       createTrainer: (checkpoint) =>
-        createTplTrainer({ profile, images, pseudoLabels, template: template!, templateLandmarks, seed, ...(checkpoint ? { checkpoint } : {}) }),
+        createTplTrainer({
+          profile, images, pseudoLabels, template: template!, templateLandmarks, seed, ...(checkpoint ? { checkpoint } : {}), ...(backboneWeights ? { backboneWeights } : {}),
+        }),
     });
   };
 }

@@ -92,6 +92,7 @@ export function createWriteReport(deps: ActivityDeps) {
       tplLossLog: tpl.lossLog,
       metrics: evaluation.metrics,
       predictions: evaluation.predictions,
+      ...(evaluation.shapeModel ? { shapeModel: evaluation.shapeModel } : {}),
       ...Object.fromEntries(input.pseudoLabels.map((s) => [`pseudoLabels${s.shardIndex + 1}of${s.shardCount}`, s.labels])),
     };
     const reusedFrom = input.reusedFrom && Object.keys(input.reusedFrom).length > 0 ? input.reusedFrom : undefined;
@@ -105,7 +106,9 @@ export function createWriteReport(deps: ActivityDeps) {
       seeds: { run: config.seed },
       templateId: config.templateId,
       imageFormat: description.imageFormat,
-      backboneInit: 'from scratch' as const,
+      ...(config.backboneWeights
+        ? { backboneInit: 'user-supplied' as const, backboneWeights: `sha256 ${config.backboneWeights.sha256}` }
+        : { backboneInit: 'from scratch' as const }),
       profile: profile.name,
       site: config.site,
       inputSize: profile.inputSize,

@@ -278,6 +278,31 @@ export const PseudoLabelFileSchema = z.object({
   labels: z.record(z.string(), YxListSchema),
 });
 
+// ---- shape model (runs/<run>/eval/shape-model-<sha>.json) ------------------------------------------
+
+export const SHAPE_MODEL_FORMAT = 'cc2d-shape-model-v1';
+
+/**
+ * The statistical shape model of a run's landmarks (ml/postprocess/shape-model.ts), built by the
+ * evaluate stage from the template and the pseudo-labels when the profile's shape prior is on;
+ * `cc2d predict` applies the same model.
+ */
+export const ShapeModelDocumentSchema = z.object({
+  format: z.literal(SHAPE_MODEL_FORMAT),
+  inputSize: z.number().int().positive(),
+  templateId: z.string().min(1),
+  model: z.object({
+    landmarkCount: z.number().int().min(2),
+    mean: z.array(z.tuple([z.number(), z.number()])).min(2),
+    modes: z.array(z.array(z.number())),
+    variances: z.array(z.number().min(0)),
+    noiseVariance: z.number().positive(),
+    shapesUsed: z.number().int().min(1),
+    shapesGiven: z.number().int().min(1),
+  }).refine((m) => m.mean.length === m.landmarkCount && m.modes.length === m.variances.length && m.modes.every((v) => v.length === 2 * m.landmarkCount), 'inconsistent shape model sizes'),
+});
+export type ShapeModelDocument = z.infer<typeof ShapeModelDocumentSchema>;
+
 // ---- predictions (sites/<site>/predictions/<request sha>/) ------------------------------------------
 
 export const PREDICT_REQUEST_FORMAT = 'cc2d-predict-request-v1';
@@ -294,6 +319,8 @@ export const PredictRequestSchema = z.object({
     runId: z.string().min(1),
     site: z.string().min(1),
     tplWeights: ArtifactRefSchema,
+    /** The run's shape model (ShapeModelDocumentSchema), when its profile has the shape prior on. */
+    shapeModel: ArtifactRefSchema.optional(),
     profile: z.looseObject({ name: z.string(), inputSize: z.number().int().positive(), tpl: z.looseObject({ width: z.number().positive(), radiusFraction: z.number().positive() }) }),
     landmarkNames: z.array(z.string()).min(1),
     datasetVersion: z.string().min(1),
@@ -322,6 +349,8 @@ export const PredictShardSchema = z.object({
     peak: z.array(z.number()),
     agreement: z.array(z.number()),
     confidence: z.array(z.number()),
+    /** Landmarks the shape prior replaced (their confidence is 0); only when the model's profile has it on. */
+    shapeReplaced: z.array(z.boolean()).optional(),
   })),
 });
 export type PredictShard = z.infer<typeof PredictShardSchema>;

@@ -91,12 +91,20 @@ export interface PlanRunOutput {
 
 // ---- training ------------------------------------------------------------------------------
 
+/** Stored user-supplied VGG19 encoder weights (`backbones/<sha256>.bin`). */
+export interface BackboneWeightsRef {
+  key: string;
+  sha256: string;
+}
+
 export interface TrainSelfSupervisedInput {
   runId: string;
   datasetVersion: string;
   profile: Profile;
   seed: number;
   trainIds: string[];
+  /** Initialises the encoder (absent: from scratch). */
+  backboneWeights?: BackboneWeightsRef;
 }
 
 export interface TrainOutput {
@@ -149,6 +157,8 @@ export interface TrainSupervisedInput {
   trainIds: string[];
   templateId: string;
   pseudoLabels: ArtifactRef[];
+  /** Initialises the U-Net's encoder (absent: from scratch). */
+  backboneWeights?: BackboneWeightsRef;
 }
 
 // ---- cross-run stage cache -------------------------------------------------------------------
@@ -209,6 +219,8 @@ export interface EvaluateModelOutput {
   metrics: ArtifactRef;
   /** Predicted landmarks of every image of the dataset (train, template and evaluation splits). */
   predictions: ArtifactRef;
+  /** The shape prior's model (contracts/documents ShapeModelDocumentSchema); only when the profile has it on. */
+  shapeModel?: ArtifactRef;
   /** Final model (TPL): protocol ("A" paper 384-grid | "B" clean full resolution) → set name → summary; {} without metrics. */
   summary: Record<string, Record<string, MetricSummary>>;
   /** The SSL stage alone (CC2D-SSL) on the same test images, same layout; absent when no SSL weights were given. */

@@ -54,7 +54,8 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
     // Stage cache: only in executions started with this code, so histories recorded before it replay.
     const cacheOn = patched('stage-cache') && config.cache !== false;
     const reusedFrom: Partial<Record<CacheStage, string>> = {};
-    const keyInput = { runId, datasetVersion, profile, seed: config.seed, trainIds, templateId: config.templateId, shardCount: shards.length };
+    const backbone = config.backboneWeights ? { backboneWeights: config.backboneWeights } : {};
+    const keyInput = { runId, datasetVersion, profile, seed: config.seed, trainIds, templateId: config.templateId, shardCount: shards.length, ...backbone };
     const fromCache = async (stage: CacheStage, upstream: Pick<LookupCacheInput, 'sslWeights' | 'pseudoLabels'>) => {
       if (!cacheOn) return undefined;
       const { hit } = await light.lookupCache({ stage, ...keyInput, ...upstream });
@@ -63,7 +64,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
     };
 
     const ssl = await tracker.stage('ssl', async () =>
-      (await fromCache('ssl', {}))?.train ?? train.trainSelfSupervised({ ...common, seed: config.seed, trainIds }),
+      (await fromCache('ssl', {}))?.train ?? train.trainSelfSupervised({ ...common, seed: config.seed, trainIds, ...backbone }),
     );
 
     let shardsDone = 0;
@@ -92,7 +93,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
 
     const tpl = await tracker.stage('tpl', async () =>
       (await fromCache('tpl', { pseudoLabels: pseudoLabelRefs }))?.train ??
-      train.trainSupervised({ ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs }),
+      train.trainSupervised({ ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs, ...backbone }),
     );
     const reused = Object.keys(reusedFrom).length > 0 ? { reusedFrom } : {};
     const evaluation = await tracker.stage('evaluate', () =>

@@ -18,6 +18,7 @@ import { runSslSource } from '../../cli/ssl-stage';
 import { resolveProfile } from '../../ml/profiles';
 import { createTplTrainer, createTplPredictor } from '../../ml/tpl';
 import type { HeatLossNorm, PointYX } from '../../ml/types';
+import { loadRunArtifacts } from './run-artifacts';
 
 const [runId, stepsArg, cutArg, lrArg, normArg] = process.argv.slice(2);
 const steps = Number(stepsArg ?? 2000);
@@ -25,20 +26,13 @@ const cut = Number(cutArg ?? 1500);
 const lr = Number(lrArg ?? 3e-4);
 const backend = await initBackend();
 const store = createS3Store(loadStackSettings());
-const text = async (key: string) => new TextDecoder().decode(await store.get(key));
 // The run's dataset version, template and test splits, as `cc2d eval --compute-ssl` reads them.
 const { datasetVersion, templateId, testSplits } = await runSslSource(store, runId!);
-const manifest = JSON.parse(await text(`runs/${runId}/manifest.json`));
-const files: Array<{ key: string }> = manifest.files ?? manifest.artifacts ?? [];
-const abs = (k: string) => (k.startsWith('runs/') ? k : `runs/${runId}/${k}`);
 const heatLossNorm = (normArg ?? resolveProfile('cpu').tpl.heatLossNorm) as HeatLossNorm; // resolveProfile validates it
 const profile = resolveProfile('cpu', { tpl: { steps, lrDecaySteps: cut < steps ? [cut] : [], lr, heatLossNorm } });
-const pseudo = new Map<string, PointYX[]>();
 // Every train id, the template's own pseudo-label included, as the pipeline (and the reference's
 // training list of all 150 images) does; the template is also added to every batch with its truth.
-for (const f of files.filter((x) => /pseudo-labels\/shard/.test(x.key))) {
-  for (const [id, pts] of Object.entries(JSON.parse(await text(abs(f.key))).labels as Record<string, PointYX[]>)) pseudo.set(id, pts);
-}
+const { pseudoLabels: pseudo } = await loadRunArtifacts(store, runId!);
 const reader = new DatasetReader(store, datasetVersion);
 const labels = await reader.labels();
 const S = profile.inputSize;

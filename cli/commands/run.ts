@@ -5,8 +5,10 @@
  * from its record (any flag, env or config file value still wins).
  */
 import type { Command } from 'commander';
-import { loadRunConfig, type RunConfigFlags } from '../../infra/config/run-config';
-import { loadStackSettings } from '../../infra/config/stack';
+import { stageBackboneWeights } from '../../infra/config/backbone-weights';
+import { loadRunConfig, resolveRunProfile, type RunConfig, type RunConfigFlags } from '../../infra/config/run-config';
+import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
+import { createS3Store } from '../../infra/storage/s3-store';
 import { UserError } from '../../infra/errors';
 import { withClient } from '../../infra/temporal/connect';
 import { collect } from '../options';
@@ -16,6 +18,7 @@ import { registeredSiteDefaults } from './site';
 
 interface RunFlags extends RunConfigFlags, FollowFlags {
   runId?: string;
+  backboneWeights?: string;
 }
 
 export function register(program: Command): void {
@@ -35,6 +38,7 @@ export function register(program: Command): void {
     .option('--no-cache', 'recompute every stage instead of reusing unchanged ones from earlier runs')
     .option('--min-mre <value>', "the site's bar for a first champion: promoted only with an MRE at most this (run's unit)")
     .option('--set <field=value>', 'override any config field, e.g. --set overrides.ssl.steps=50 (repeatable)', collect, [])
+    .option('--backbone-weights <file>', 'initialise both encoders from VGG19 weights in tfjs format (a weights manifest JSON and its shards); stored in S3 with the run')
     .option('--run-id <id>', 'workflow id (default cc2d-<site>-<time>-<rand>)')
     .option('--detach', 'start and print the run id without waiting')
     .option('--json', 'print the final result (metrics, report key) as one JSON line, last')
@@ -43,8 +47,19 @@ export function register(program: Command): void {
     .action(async (flags: RunFlags) => {
       if (!['auto', 'local', 'none'].includes(flags.workers)) throw new UserError(`--workers: expected auto, local or none, got "${flags.workers}"`);
       const settings = loadStackSettings();
-      const config = await loadRunConfig(flags, process.env, await registeredSiteDefaults(settings, flags.site));
+      let config = await loadRunConfig(flags, process.env, await registeredSiteDefaults(settings, flags.site));
+      if (flags.backboneWeights !== undefined) config = await withBackboneWeights(config, flags.backboneWeights, settings);
       const input = await preflight(config, settings);
       await withClient(settings, (client) => runAndFollow(client, settings, input, flags));
     });
+}
+
+/** Checks the weights file against the run's profile (exit 2 naming the file and the layer) and stores it in S3 once. */
+export async function withBackboneWeights(config: RunConfig, file: string, settings: StackSettings): Promise<RunConfig> {
+  const store = createS3Store(settings);
+  try {
+    return { ...config, backboneWeights: await stageBackboneWeights(store, file, resolveRunProfile(config)) };
+  } finally {
+    store.destroy();
+  }
 }

@@ -39,6 +39,12 @@ export const TPL_FIELDS_READ = [
 ] as const satisfies ReadonlyArray<keyof TplProfile>;
 export const TPL_FIELDS_UNREAD = ['checkpointEvery'] as const satisfies ReadonlyArray<keyof TplProfile>;
 
+/**
+ * `profile.postprocess` (test-time augmentation, shape prior) is read by the evaluate stage and by
+ * predict only; neither is cached, and the shape model is rebuilt by every evaluation, so no stage
+ * key includes it (switching it on reuses SSL, pseudo-labels and TPL).
+ */
+
 /** Everything a stage key may be built from; each stage picks its part. */
 export interface StageKeyInput {
   datasetVersion: string;
@@ -53,6 +59,8 @@ export interface StageKeyInput {
   sslWeightsSha256?: string;
   /** Upstream of TPL, in shard order. */
   pseudoLabelSha256s?: readonly string[];
+  /** User-supplied encoder weights of SSL and TPL; absent (from scratch) leaves the keys as they were. */
+  backboneWeightsSha256?: string;
 }
 
 function pick<T extends object, K extends keyof T>(obj: T, fields: readonly K[]): Pick<T, K> {
@@ -68,9 +76,10 @@ function required<T>(value: T | undefined, what: string): T {
 export function stageKeyFields(stage: CacheStage, input: StageKeyInput, codeVersions: Readonly<Record<CacheStage, number>> = STAGE_CODE_VERSIONS): Record<string, unknown> {
   const { datasetVersion, profile } = input;
   const base = { stage, codeVersion: codeVersions[stage], datasetVersion, inputSize: profile.inputSize, trainIds: [...input.trainIds] };
+  const backbone = input.backboneWeightsSha256 !== undefined ? { backboneWeights: input.backboneWeightsSha256 } : {};
   switch (stage) {
     case 'ssl':
-      return { ...base, seed: input.seed, ssl: pick(profile.ssl, SSL_FIELDS_READ) };
+      return { ...base, seed: input.seed, ssl: pick(profile.ssl, SSL_FIELDS_READ), ...backbone };
     case 'pseudo-labels':
       return {
         ...base, templateId: input.templateId, shardCount: input.shardCount, ssl: pick(profile.ssl, MATCHING_SSL_FIELDS_READ),
@@ -79,7 +88,7 @@ export function stageKeyFields(stage: CacheStage, input: StageKeyInput, codeVers
     case 'tpl':
       return {
         ...base, templateId: input.templateId, seed: input.seed, tpl: pick(profile.tpl, TPL_FIELDS_READ),
-        pseudoLabels: [...required(input.pseudoLabelSha256s, 'the pseudo-label hashes')],
+        pseudoLabels: [...required(input.pseudoLabelSha256s, 'the pseudo-label hashes')], ...backbone,
       };
   }
 }

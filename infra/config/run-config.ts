@@ -14,7 +14,8 @@ import { z } from 'zod';
 import { detectDatasetLayout } from '../dataset/detect-layout';
 import { InvalidConfigError } from '../errors';
 import { sha256OfJson } from '../storage/hash';
-import { resolveProfile, SslProfileSchema, TplProfileSchema, type Profile } from '../../ml/profiles';
+import { BackboneWeightsRefSchema } from './backbone-weights';
+import { PostprocessSchema, resolveProfile, SslProfileSchema, TplProfileSchema, type Profile } from '../../ml/profiles';
 
 /** Dataset ids are file stems (ISBI: "001"…"400"); a bare number is zero-padded to 3 digits. */
 const DatasetIdSchema = z
@@ -81,6 +82,10 @@ const OverridesSchema = z
     inputSize: z.number().int().optional(),
     ssl: SslProfileSchema.partial().strict().optional(),
     tpl: TplProfileSchema.partial().strict().optional(),
+    postprocess: z.object({
+      tta: PostprocessSchema.shape.tta.partial().strict().optional(),
+      shapePrior: PostprocessSchema.shape.shapePrior.partial().strict().optional(),
+    }).strict().optional(),
   })
   .strict();
 
@@ -103,6 +108,11 @@ export const RunConfigSchema = z
      * same (infra/cache/stage-keys.ts); false recomputes every stage (`cc2d run --no-cache`).
      */
     cache: z.boolean().default(true),
+    /**
+     * User-supplied VGG19 encoder weights initialising both stages' encoders, as stored by
+     * `cc2d run --backbone-weights FILE` (infra/config/backbone-weights.ts); absent = from scratch.
+     */
+    backboneWeights: BackboneWeightsRefSchema.optional(),
     /** Heartbeat timeout of the training activities: a dead worker is noticed within this. */
     heartbeatTimeoutSeconds: z.number().int().min(5).max(60).default(60),
     /**
@@ -174,6 +184,7 @@ export function resolveRunProfile(config: RunConfig): Profile {
     ...(config.overrides.inputSize !== undefined ? { inputSize: config.overrides.inputSize } : {}),
     ssl: { ...config.overrides.ssl, ...(config.checkpointEvery !== undefined ? { checkpointEvery: config.checkpointEvery } : {}) },
     tpl: { ...config.overrides.tpl, ...(config.checkpointEvery !== undefined ? { checkpointEvery: config.checkpointEvery } : {}) },
+    ...(config.overrides.postprocess ? { postprocess: config.overrides.postprocess } : {}),
   };
   try {
     return resolveProfile(config.profile, overrides);

@@ -17,6 +17,8 @@ export interface RunModel {
   runId: string;
   site: string;
   tplWeights: ArtifactRef;
+  /** The shape prior's model, when the run's profile has the shape prior on. */
+  shapeModel?: ArtifactRef;
   profile: Profile;
   landmarkNames: string[];
   datasetVersion: string;
@@ -31,7 +33,7 @@ const LineageMetaSchema = z.looseObject({
   datasetVersion: z.string().min(1),
   codeVersion: z.string(),
   reportKey: z.string().min(1),
-  artifacts: z.looseObject({ tplWeights: z.string().min(1) }),
+  artifacts: z.looseObject({ tplWeights: z.string().min(1), shapeModel: z.string().min(1).optional() }),
 });
 
 const ReportSchema = z.looseObject({
@@ -53,12 +55,15 @@ export async function loadRunModel(store: ObjectStore, runId: string): Promise<{
   if (!meta.success) throw new UserError(`run ${runId}: its lineage manifest does not name a TPL model and report`);
   const weightsEntry = manifest.files.find((f) => f.key === meta.data.artifacts.tplWeights);
   if (!weightsEntry) throw new UserError(`run ${runId}: its manifest does not list ${meta.data.artifacts.tplWeights}`);
+  const shapeEntry = manifest.files.find((f) => f.key === meta.data.artifacts.shapeModel);
+  if (meta.data.artifacts.shapeModel !== undefined && !shapeEntry) throw new UserError(`run ${runId}: its manifest does not list ${meta.data.artifacts.shapeModel}`);
   const reportEntry = manifest.files.find((f) => `${prefix}/${f.key}` === meta.data.reportKey);
   const report = await readJson(store, { key: meta.data.reportKey, ...(reportEntry ? { sha256: reportEntry.sha256 } : {}) }, ReportSchema);
   const model: RunModel = {
     runId,
     site: meta.data.site,
     tplWeights: { key: `${prefix}/${weightsEntry.key}`, sha256: weightsEntry.sha256, size: weightsEntry.size },
+    ...(shapeEntry ? { shapeModel: { key: `${prefix}/${shapeEntry.key}`, sha256: shapeEntry.sha256, size: shapeEntry.size } } : {}),
     profile: report.lineage.config.profile,
     landmarkNames: report.dataset.landmarkNames,
     datasetVersion: meta.data.datasetVersion,

@@ -117,6 +117,7 @@ export const runKeys = {
     `${runPrefix(runId)}/pseudo-labels/shard-${shardIndex + 1}-of-${shardCount}-${sha256}.json`,
   metrics: (runId: string, sha256: string) => `${runPrefix(runId)}/eval/metrics-${sha256}.json`,
   predictions: (runId: string, sha256: string) => `${runPrefix(runId)}/eval/predictions-${sha256}.json`,
+  shapeModel: (runId: string, sha256: string) => `${runPrefix(runId)}/eval/shape-model-${sha256}.json`,
   /** SSL-stage metrics computed after the run (`cc2d eval --compute-ssl`); not in the run's manifest. */
   sslMetrics: (runId: string, sha256: string) => `${runPrefix(runId)}/eval/ssl-metrics-${sha256}.json`,
   sslMetricsPrefix: (runId: string) => `${runPrefix(runId)}/eval/ssl-metrics-`,

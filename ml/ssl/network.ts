@@ -20,7 +20,7 @@ import type { NamedArray } from '../core/params';
 import { ParamStore } from '../core/params';
 import type { Prng } from '../core/prng';
 import { decodeCheckpoint, encodeCheckpoint } from '../core/checkpoint';
-import { defineVggEncoder, vggChannels, vggEncoder } from '../core/vgg-encoder';
+import { defineVggEncoder, loadVggEncoderWeights, vggChannels, vggEncoder } from '../core/vgg-encoder';
 
 export interface SslNetConfig {
   /** Channel width multiplier (1 = paper). */
@@ -199,33 +199,7 @@ export class SslNetwork {
    * no mean/std normalisation, docs/method.md#backbone-init). Every encoder parameter must be supplied.
    */
   loadBackboneWeights(arrays: readonly NamedArray[]): void {
-    const byName = new Map(arrays.map((a) => [a.name.replace(/^enc\//, ''), a]));
-    const encNames = [...this.params.trainable.keys()].filter((n) => n.startsWith(`${ENC}/`));
-    const converted: NamedArray[] = [];
-    for (const full of encNames) {
-      const local = full.slice(ENC.length + 1);
-      const a = byName.get(local);
-      if (!a) throw new Error(`backbone weights lack ${local}`);
-      const target = this.params.get(full);
-      let data = a.data;
-      let shape = a.shape;
-      if (local === 's0c0/w' && shape.length === 4 && shape[2] === 3 && target.shape[2] === 1) {
-        const [kh, kw, , cout] = shape as [number, number, number, number];
-        const folded = new Float32Array(kh * kw * cout);
-        for (let i = 0; i < kh * kw; i++) {
-          for (let c = 0; c < 3; c++) for (let o = 0; o < cout; o++) folded[i * cout + o]! += data[(i * 3 + c) * cout + o]!;
-        }
-        data = folded;
-        shape = [kh, kw, 1, cout];
-      }
-      if (shape.join('x') !== target.shape.join('x')) throw new Error(`backbone weight ${local}: shape ${shape.join('x')} != ${target.shape.join('x')} (width ${this.config.width})`);
-      converted.push({ name: full, shape, data });
-    }
-    const byFull = new Map(converted.map((a) => [a.name, a]));
-    for (const [name, v] of this.params.trainable) {
-      const a = byFull.get(name);
-      if (a) tf.tidy(() => v.assign(tf.tensor(a.data, a.shape, 'float32')));
-    }
+    loadVggEncoderWeights(this.params, ENC, arrays, this.config.width);
   }
 
   dispose(): void {

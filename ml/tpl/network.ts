@@ -41,6 +41,8 @@ export interface TplNetworkConfig {
 export const HEAT_PRIOR = 0.01;
 
 const ENCODER = 'enc';
+/** Parameter-name prefix of the U-Net's VGG encoder (where backbone weights go). */
+export const TPL_ENCODER_PREFIX = ENCODER;
 /** [name, output channels at width 1, skip level or null]. */
 const DECODER = [
   ['up1', 256, 3],

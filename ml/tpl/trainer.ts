@@ -19,16 +19,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { encodeCheckpoint } from '../core/checkpoint';
 import { Fnv1a } from '../core/digest';
-import type { ParamStore } from '../core/params';
+import type { NamedArray, ParamStore } from '../core/params';
 import type { Prng } from '../core/prng';
-import { CHECKPOINT_FORMAT, checkResumeMeta, createTrainer, initTraining, openCheckpoint } from '../core/trainer';
+import { CHECKPOINT_FORMAT, checkResumeMeta, createTrainer, disposeTraining, initTraining, openCheckpoint } from '../core/trainer';
+import { loadVggEncoderWeights } from '../core/vgg-encoder';
 import type { StepPlan } from '../core/trainer';
 import type { Profile } from '../profiles';
 import type { GrayImage, PointYX, Trainer } from '../types';
 import { diskRadius, encodeDiskEntries, writeHeatmapOffset } from './codec';
 import type { DiskEntries } from './codec';
 import { tplLossSparse } from './loss';
-import { defineTplNetwork, tplFeatures, tplHeadAtRows, tplHeatLogits } from './network';
+import { defineTplNetwork, TPL_ENCODER_PREFIX, tplFeatures, tplHeadAtRows, tplHeatLogits } from './network';
 
 export const TPL_TRAIN_KIND = 'cc2d-tpl-train';
 const NAME = 'TPL trainer';
@@ -47,6 +48,11 @@ export interface TplTrainerInput {
   seed: number;
   /** Bytes from `checkpoint()` of a run with the same inputs, to resume it. */
   checkpoint?: Uint8Array;
+  /**
+   * User-supplied VGG19 weights for the U-Net's encoder on a fresh start (ml/core/vgg-encoder
+   * checkVggBackbone); the default is training from scratch. Ignored when resuming.
+   */
+  backboneWeights?: NamedArray[];
 }
 
 /** Metadata stored with exported weights; `predictLandmarks` checks it against its inputs. */
@@ -125,6 +131,12 @@ export async function createTplTrainer(input: TplTrainerInput): Promise<Trainer>
     : undefined;
   const state = initTraining(seed, c, tpl.weightDecay, (p) => defineTplNetwork(p, { width: tpl.width, landmarkCount: k }));
   const { params, dataPrng } = state;
+  try {
+    if (!c && input.backboneWeights) loadVggEncoderWeights(params, TPL_ENCODER_PREFIX, input.backboneWeights, tpl.width);
+  } catch (err) {
+    disposeTraining(state);
+    throw err;
+  }
   const batches = tplBatches(input, dataPrng, radius, (c?.meta as TrainMeta | undefined) ?? { epoch: 0, order: [], cursor: 0 });
   return createTrainer({
     name: NAME,
