@@ -48,7 +48,7 @@ describe.skipIf(!h)('TTA and shape prior in a smoke run and in predict', () => {
 
   it('stores the shape model with the run and the settings in its metrics', async () => {
     expect(result.status).toBe('completed');
-    const model = await loadRunModel(H.deps.store, runId);
+    const { model } = await loadRunModel(H.deps.store, runId);
     expect(model.profile.postprocess.shapePrior.enabled).toBe(true);
     expect(model.shapeModel?.key).toMatch(new RegExp(`^runs/${runId}/eval/shape-model-[0-9a-f]{64}\\.json$`));
     const doc = await readJson(H.deps.store, model.shapeModel!, ShapeModelDocumentSchema);
