@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { HEAT_LOSS_NORMS } from './types';
+import { RefineProfileSchema, type RefineProfile } from './refine/config';
 
 export const SslProfileSchema = z.object({
   /** Channel width multiplier of the VGG19-U-Net (1 = paper). */
@@ -54,6 +55,8 @@ export const ProfileSchema = z.object({
   inputSize: z.number().int().min(32).max(1024).refine((s) => s % 32 === 0, 'inputSize must be a multiple of 32'),
   ssl: SslProfileSchema,
   tpl: TplProfileSchema,
+  /** Full-resolution refinement after TPL (ml/refine); absent = off. */
+  refine: RefineProfileSchema.optional(),
 }).strict();
 
 export type SslProfile = z.infer<typeof SslProfileSchema>;
@@ -125,10 +128,21 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = { paper: PAPER, 
 /** Every profile's input size, ascending: what one dataset version serving all profiles holds. */
 export const PROFILE_INPUT_SIZES: readonly number[] = [...new Set(Object.values(PROFILES).map((p) => p.inputSize))].sort((a, b) => a - b);
 
+/**
+ * The refinement settings measured on the quick run's artifacts (docs/accuracy.md): what an
+ * `overrides.refine` switches on, field by field overridable. On no named profile yet.
+ */
+export const REFINE_DEFAULTS: RefineProfile = {
+  inputSize: 384, patch: 64, channels: 16, landmarkMode: 'shared', batch: 32, steps: 800,
+  lr: 1e-3, lrDecaySteps: [600], lrGamma: 0.1, weightDecay: 1e-4, jitter: 20, sigma: 1.5, passes: 1, checkpointEvery: 200,
+};
+
 export type ProfileOverrides = {
   inputSize?: number;
   ssl?: Partial<SslProfile>;
   tpl?: Partial<TplProfile>;
+  /** Switches refinement on: these fields over the profile's own refine settings or REFINE_DEFAULTS. */
+  refine?: Partial<RefineProfile>;
 };
 
 /** A named profile with field-by-field overrides, validated; errors name the field. */
@@ -140,6 +154,7 @@ export function resolveProfile(name: string, overrides: ProfileOverrides = {}): 
     ...(overrides.inputSize !== undefined ? { inputSize: overrides.inputSize } : {}),
     ssl: { ...base.ssl, ...overrides.ssl },
     tpl: { ...base.tpl, ...overrides.tpl },
+    ...(overrides.refine !== undefined ? { refine: { ...(base.refine ?? REFINE_DEFAULTS), ...overrides.refine } } : base.refine ? { refine: base.refine } : {}),
   };
   const parsed = ProfileSchema.safeParse(merged);
   if (!parsed.success) {

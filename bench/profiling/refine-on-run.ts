@@ -96,12 +96,18 @@ trainer.dispose();
 const tpl = createTplPredictor({ profile, weights: tplWeights, landmarkCount: templateLandmarks.length });
 const before = await tpl.predict(await reader.images(S, valIds));
 tpl.dispose();
-const t1 = performance.now();
-const refiner = createRefinePredictor({ refine, weights, landmarkCount: templateLandmarks.length });
-const fine = await refiner.refine(await fineImages(valIds), before.map((pts) => pts.map((p) => rescalePoint(p, S, F))));
-refiner.dispose();
-const refineSeconds = (performance.now() - t1) / 1000;
-const after = fine.map((pts) => pts.map((p) => rescalePoint(p, F, S)));
+// Each pass count up to refine.passes, from the same weights (pass n re-centres on pass n − 1).
+const afterByPasses: PointYX[][][] = [];
+let refineSeconds = 0;
+const valFine = await fineImages(valIds);
+for (let passes = 1; passes <= refine.passes; passes++) {
+  const t1 = performance.now();
+  const refiner = createRefinePredictor({ refine: { ...refine, passes }, weights, landmarkCount: templateLandmarks.length });
+  const fine = await refiner.refine(valFine, before.map((pts) => pts.map((p) => rescalePoint(p, S, F))));
+  refiner.dispose();
+  refineSeconds = (performance.now() - t1) / 1000;
+  afterByPasses.push(fine.map((pts) => pts.map((p) => rescalePoint(p, F, S))));
+}
 
 function score(pred: PointYX[][]) {
   const s = scoreTestPredictions({ labels, predicted: new Map(valIds.map((id, i) => [id, pred[i]!])), testSplits: { val: valIds }, gridSize: S });
@@ -116,7 +122,7 @@ function score(pred: PointYX[][]) {
 const result = {
   runId, backend: backend.backend, refine, trainImages: trainIds.length + 1, valImages: valIds.length,
   trainSeconds: Math.round(trainSeconds), refineSecondsPerImage: +(refineSeconds / valIds.length).toFixed(3),
-  before: score(before), after: score(after),
+  before: score(before), after: Object.fromEntries(afterByPasses.map((pred, i) => [`passes${i + 1}`, score(pred)])),
 };
 console.log(JSON.stringify(result));
 store.destroy();

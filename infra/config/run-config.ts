@@ -15,6 +15,7 @@ import { detectDatasetLayout } from '../dataset/detect-layout';
 import { InvalidConfigError } from '../errors';
 import { sha256OfJson } from '../storage/hash';
 import { resolveProfile, SslProfileSchema, TplProfileSchema, type Profile } from '../../ml/profiles';
+import { RefineProfileSchema } from '../../ml/refine/config';
 
 /** Dataset ids are file stems (ISBI: "001"…"400"); a bare number is zero-padded to 3 digits. */
 const DatasetIdSchema = z
@@ -70,6 +71,8 @@ const OverridesSchema = z
     inputSize: z.number().int().optional(),
     ssl: SslProfileSchema.partial().strict().optional(),
     tpl: TplProfileSchema.partial().strict().optional(),
+    /** Present (even `{}`) = the refinement stage on, these fields over the measured defaults. */
+    refine: RefineProfileSchema.partial().strict().optional(),
   })
   .strict();
 
@@ -162,6 +165,9 @@ export function resolveRunProfile(config: RunConfig): Profile {
     ...(config.overrides.inputSize !== undefined ? { inputSize: config.overrides.inputSize } : {}),
     ssl: { ...config.overrides.ssl, ...(config.checkpointEvery !== undefined ? { checkpointEvery: config.checkpointEvery } : {}) },
     tpl: { ...config.overrides.tpl, ...(config.checkpointEvery !== undefined ? { checkpointEvery: config.checkpointEvery } : {}) },
+    ...(config.overrides.refine !== undefined
+      ? { refine: { ...config.overrides.refine, ...(config.checkpointEvery !== undefined ? { checkpointEvery: config.checkpointEvery } : {}) } }
+      : {}),
   };
   try {
     return resolveProfile(config.profile, overrides);
