@@ -95,7 +95,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       (await fromCache('tpl', { pseudoLabels: pseudoLabelRefs }))?.train ??
       train.trainSupervised({ ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs }),
     );
-    // Full-resolution refinement, when the profile has it (never cached: it is cheap next to TPL).
+    // Full-resolution refinement, when the profile has it. Not in the stage cache: it always runs.
     const refine = profile.refine !== undefined && patched('refine-stage')
       ? await tracker.stage('refine', () =>
           train.trainRefiner({ ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs }))
