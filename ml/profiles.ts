@@ -133,7 +133,7 @@ export const PROFILE_INPUT_SIZES: readonly number[] = [...new Set(Object.values(
  * `overrides.refine` switches on, field by field overridable. On no named profile yet.
  */
 export const REFINE_DEFAULTS: RefineProfile = {
-  inputSize: 384, patch: 64, channels: 16, landmarkMode: 'shared', batch: 32, steps: 800,
+  inputSize: 384, patch: 64, channels: 16, landmarkMode: 'heads', batch: 32, steps: 800,
   lr: 1e-3, lrDecaySteps: [600], lrGamma: 0.1, weightDecay: 1e-4, jitter: 20, sigma: 1.5, passes: 1, checkpointEvery: 200,
 };
 

@@ -5,7 +5,7 @@
  * 101–150 (the template excluded), before (the run's TPL predictions) and after refinement.
  * Test images are never read. Not part of the pipeline; prints one JSON line last.
  *   npx tsx bench/profiling/refine-on-run.ts <runId> ['{"steps":800,"landmarkMode":"heads",…}']
- * The JSON overrides fields of the default settings below (ml/refine/config.ts). The fine images
+ * The JSON overrides fields of REFINE_DEFAULTS (ml/profiles.ts). The fine images
  * are made from the originals under ISBI_DIR (training images only) with the ingest's resampler,
  * so any refine.inputSize can be tried without a dataset version holding it; the working-grid
  * truth of the template at that size is computed as the ingest does (int(y·F/H), int(x·F/W)).
@@ -20,17 +20,13 @@ import { createS3Store } from '../../infra/storage/s3-store';
 import { DatasetReader } from '../../infra/dataset/reader';
 import { scoreTestPredictions } from '../../ml/metrics';
 import { runSslSource } from '../../cli/ssl-stage';
-import { resolveProfile } from '../../ml/profiles';
+import { REFINE_DEFAULTS, resolveProfile } from '../../ml/profiles';
 import { createTplPredictor } from '../../ml/tpl';
 import { createRefinePredictor, createRefineTrainer, RefineProfileSchema, rescalePoint } from '../../ml/refine';
 import type { GrayImage, PointYX } from '../../ml/types';
 
 const [runId, overridesArg] = process.argv.slice(2);
-const refine = RefineProfileSchema.parse({
-  inputSize: 384, patch: 64, channels: 16, landmarkMode: 'shared', batch: 32, steps: 800,
-  lr: 1e-3, lrDecaySteps: [600], lrGamma: 0.1, weightDecay: 1e-4, jitter: 20, sigma: 1.5, passes: 1, checkpointEvery: 200,
-  ...(overridesArg ? JSON.parse(overridesArg) : {}),
-});
+const refine = RefineProfileSchema.parse({ ...REFINE_DEFAULTS, ...(overridesArg ? JSON.parse(overridesArg) : {}) });
 const backend = await initBackend();
 const store = createS3Store(loadStackSettings());
 const text = async (key: string) => new TextDecoder().decode(await store.get(key));

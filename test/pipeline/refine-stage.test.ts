@@ -23,7 +23,7 @@ describe.skipIf(!h)('refinement stage in the pipeline', () => {
 
   it('trains between TPL and evaluation, publishes its weights and loss curve, and refines the predictions', async () => {
     const input = H.input({ overrides: { refine: REFINE } });
-    expect(input.profile.refine).toMatchObject({ ...REFINE, landmarkMode: 'shared', passes: 1 });
+    expect(input.profile.refine).toMatchObject({ ...REFINE, landmarkMode: 'heads', passes: 1 });
     const handle = await H.start(input);
     const run = await handle.result();
     expect(run.status).toBe('completed');

@@ -6,7 +6,7 @@ describe('profile.refine', () => {
   it('is absent (off) in every named profile, and overrides switch it on over the measured defaults', () => {
     for (const name of Object.keys(PROFILES)) expect(resolveProfile(name)).not.toHaveProperty('refine');
     expect(resolveProfile('smoke', { refine: {} }).refine).toEqual(REFINE_DEFAULTS);
-    expect(resolveProfile('cpu', { refine: { steps: 5, landmarkMode: 'heads' } }).refine).toEqual({ ...REFINE_DEFAULTS, steps: 5, landmarkMode: 'heads' });
+    expect(resolveProfile('cpu', { refine: { steps: 5, landmarkMode: 'shared' } }).refine).toEqual({ ...REFINE_DEFAULTS, steps: 5, landmarkMode: 'shared' });
     expect(() => resolveProfile('cpu', { refine: { patch: 20 } })).toThrow(/^profile\.refine\.patch: patch must be a multiple of 8/);
   });
 
