@@ -1,8 +1,9 @@
 /**
  * `evaluateModel` (CPU queue): predicts EVERY image of the dataset with the TPL model (ml/tpl),
  * post-processed as the profile says (ml/postprocess: test-time augmentation; the shape prior, whose
- * model it builds from the template and the pseudo-labels and stores for `cc2d predict`):
- * training images, the template and the evaluation splits; scores the labelled evaluation images
+ * model it builds from the template and the pseudo-labels and stores for `cc2d predict`), then
+ * refined by the refinement stage's weights when the run has them (ml/refine): training images,
+ * the template and the evaluation splits; scores the labelled evaluation images
  * (the plan's test splits) with ml/metrics under both protocols (A "paper", B "clean"), per
  * landmark and per test split, plus the union of the splits when there are several, in mm or,
  * when a scored image has no pixel spacing, in original pixels (`unit`); does the same for the
@@ -33,6 +34,7 @@ import { errorUnitOf, evalCase, evaluateLandmarks, gridToOriginalXy, NO_METRICS_
 import { buildRunShapeModel, predictPostprocessed, SHAPE_PRIOR_MIN_LANDMARKS, SHAPE_PRIOR_MIN_SHAPES, type ShapeModel } from '../ml/postprocess';
 import { postprocessOf, type Profile } from '../ml/profiles';
 import { createTplPredictor } from '../ml/tpl';
+import { createRefinePredictor, rescalePoint } from '../ml/refine';
 import type { PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
@@ -45,11 +47,12 @@ export function createEvaluateModel(deps: ActivityDeps) {
     const ctx = Context.current();
     const store = retryingStore(deps.store);
     const reader = new DatasetReader(store, input.datasetVersion);
-    const [labels, description, weights, sslWeights] = await Promise.all([
+    const [labels, description, weights, sslWeights, refineWeights] = await Promise.all([
       reader.labels(),
       reader.description(),
       store.get(input.tplWeights.key, input.tplWeights.sha256),
       input.sslWeights ? store.get(input.sslWeights.key, input.sslWeights.sha256) : undefined,
+      input.refineWeights && profile.refine ? store.get(input.refineWeights.key, input.refineWeights.sha256) : undefined,
     ]);
     const testIds = testIdsOf(testSplits);
     // Every image, the scored ones first (a failure on one of them surfaces early).
@@ -70,18 +73,28 @@ export function createEvaluateModel(deps: ActivityDeps) {
     // 1. Predictions (post-processed as the profile says), in chunks so heartbeats (and cancellation) get through; weights loaded once.
     const predicted = new Map<string, PointYX[]>();
     let replacedLandmarks = 0;
+    // With a refinement stage, each chunk's TPL points are refined on the fine grid and moved
+    // back to the working grid (unrounded), so everything downstream is unchanged.
     const predictor = createTplPredictor({ profile, weights, landmarkCount });
+    const refiner = refineWeights && profile.refine ? createRefinePredictor({ refine: profile.refine, weights: refineWeights, landmarkCount }) : undefined;
     try {
       for (let i = 0; i < allIds.length; i += STAGE_CHUNK) {
         progress.throwIfCancelled();
         const ids = allIds.slice(i, i + STAGE_CHUNK);
-        const points = await predictPostprocessed((images) => predictor.predictDetailed(images), await reader.images(size, ids), profile, shape?.model);
-        ids.forEach((id, j) => predicted.set(id, points[j]!.landmarks));
-        replacedLandmarks += points.reduce((a, p) => a + p.replaced.filter(Boolean).length, 0);
+        const processed = await predictPostprocessed((images) => predictor.predictDetailed(images), await reader.images(size, ids), profile, shape?.model);
+        replacedLandmarks += processed.reduce((a, p) => a + p.replaced.filter(Boolean).length, 0);
+        let points = processed.map((p) => p.landmarks);
+        if (refiner && profile.refine) {
+          const fine = profile.refine.inputSize;
+          const refined = await refiner.refine(await reader.images(fine, ids), points.map((pts) => pts.map((p) => rescalePoint(p, size, fine))));
+          points = refined.map((pts) => pts.map((p) => rescalePoint(p, fine, size)));
+        }
+        ids.forEach((id, j) => predicted.set(id, points[j]!));
         progress.update({ step: Math.min(i + STAGE_CHUNK, allIds.length) });
       }
     } finally {
       predictor.dispose();
+      refiner?.dispose();
     }
 
     // 2. Test metrics of the final model: each split, and their union when there are several.

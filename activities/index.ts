@@ -17,6 +17,7 @@ import { createPredictImages } from './predict-images';
 import { createPublishPredictions } from './predict-publish';
 import { createTrainSelfSupervised } from './train-self-supervised';
 import { createTrainSupervised } from './train-supervised';
+import { createTrainRefiner } from './train-refiner';
 import { createWriteReport } from './write-report';
 
 /** Training, matching and prediction: heavy TF work, one at a time per GPU worker. */
@@ -25,6 +26,7 @@ export function createGpuActivities(deps: ActivityDeps) {
     trainSelfSupervised: activity(createTrainSelfSupervised(deps)),
     generatePseudoLabels: activity(createGeneratePseudoLabels(deps)),
     trainSupervised: activity(createTrainSupervised(deps)),
+    trainRefiner: activity(createTrainRefiner(deps)),
     predictImages: activity(createPredictImages(deps)),
   };
 }

@@ -4,8 +4,9 @@
  */
 import { Context } from '@temporalio/activity';
 import { PseudoLabelFileSchema } from '../contracts/documents';
-import type { TrainOutput, TrainSupervisedInput } from '../contracts/types';
+import type { ArtifactRef, TrainOutput, TrainSupervisedInput } from '../contracts/types';
 import { decodeBackbone } from '../infra/config/backbone-weights';
+import type { ObjectStore } from '../infra/storage/object-store';
 import { DatasetInvalidError } from '../infra/errors';
 import { DatasetReader } from '../infra/dataset/reader';
 import { readJson } from '../infra/storage/read-json';
@@ -15,19 +16,25 @@ import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
 import { runTraining } from './training-loop';
 
+/** The pseudo-label shards merged by image id; every one of `ids` must have its labels. */
+export async function readPseudoLabels(store: ObjectStore, refs: readonly ArtifactRef[], ids: readonly string[]): Promise<Map<string, PointYX[]>> {
+  const merged = new Map<string, PointYX[]>();
+  for (const ref of refs) {
+    const file = await readJson(store, ref, PseudoLabelFileSchema);
+    for (const [id, pts] of Object.entries(file.labels)) merged.set(id, pts);
+  }
+  const missing = ids.filter((id) => !merged.has(id));
+  if (missing.length > 0) throw new DatasetInvalidError([`pseudo-labels missing for train ids: ${missing.slice(0, 10).join(', ')}`]);
+  return merged;
+}
+
 export function createTrainSupervised(deps: ActivityDeps) {
   return async function trainSupervised(input: TrainSupervisedInput): Promise<TrainOutput> {
     const { profile, seed, trainIds, templateId, runId, datasetVersion } = input;
     const ctx = Context.current();
     const store = retryingStore(deps.store);
     const reader = new DatasetReader(store, datasetVersion);
-    const merged = new Map<string, PointYX[]>();
-    for (const ref of input.pseudoLabels) {
-      const file = await readJson(store, ref, PseudoLabelFileSchema);
-      for (const [id, pts] of Object.entries(file.labels)) merged.set(id, pts);
-    }
-    const missing = trainIds.filter((id) => !merged.has(id));
-    if (missing.length > 0) throw new DatasetInvalidError([`pseudo-labels missing for train ids: ${missing.slice(0, 10).join(', ')}`]);
+    const merged = await readPseudoLabels(store, input.pseudoLabels, trainIds);
     const [images, [template], templateLandmarks] = await Promise.all([
       reader.images(profile.inputSize, trainIds, (done) => ctx.heartbeat({ stage: 'tpl', step: 0, totalSteps: profile.tpl.steps, loading: done })),
       reader.images(profile.inputSize, [templateId]),

@@ -79,9 +79,10 @@ export function createWriteReport(deps: ActivityDeps) {
     const store = retryingStore(deps.store);
     const reader = new DatasetReader(store, input.datasetVersion);
     // Loss logs are checked by the report builder, which drops a malformed one with a note.
-    const [description, labels, metrics, predictions, sslLoss, tplLoss] = await Promise.all([
+    const [description, labels, metrics, predictions, sslLoss, tplLoss, refineLoss] = await Promise.all([
       reader.description(), reader.labels(), readJson(store, evaluation.metrics, MetricsDocumentSchema), readJson(store, evaluation.predictions, PredictionsDocumentSchema),
       readJson(store, ssl.lossLog, z.unknown()), readJson(store, tpl.lossLog, z.unknown()),
+      input.refine ? readJson(store, input.refine.lossLog, z.unknown()) : undefined,
     ]);
     const createdAt = input.timings[input.timings.length - 1]?.endedAt ?? new Date(0).toISOString();
 
@@ -90,6 +91,7 @@ export function createWriteReport(deps: ActivityDeps) {
       sslLossLog: ssl.lossLog,
       tplWeights: tpl.weights,
       tplLossLog: tpl.lossLog,
+      ...(input.refine ? { refineWeights: input.refine.weights, refineLossLog: input.refine.lossLog } : {}),
       metrics: evaluation.metrics,
       predictions: evaluation.predictions,
       ...(evaluation.shapeModel ? { shapeModel: evaluation.shapeModel } : {}),
@@ -141,6 +143,7 @@ export function createWriteReport(deps: ActivityDeps) {
         ssl: { steps: ssl.steps, finalLoss: ssl.finalLoss, resumedFromStep: ssl.resumedFromStep, attempt: ssl.attempt, durationMs: ssl.durationMs },
         pseudoLabels: input.pseudoLabels.map((s) => ({ shard: s.shardIndex, count: s.count })),
         tpl: { steps: tpl.steps, finalLoss: tpl.finalLoss, resumedFromStep: tpl.resumedFromStep, attempt: tpl.attempt, durationMs: tpl.durationMs },
+        ...(input.refine ? { refine: { steps: input.refine.steps, finalLoss: input.refine.finalLoss, resumedFromStep: input.refine.resumedFromStep, attempt: input.refine.attempt, durationMs: input.refine.durationMs } } : {}),
       },
       evaluation: {
         ...(evaluation.mreMm !== undefined
@@ -190,7 +193,7 @@ export function createWriteReport(deps: ActivityDeps) {
         truthYx: predictions.truthYx,
         displayAspect: (id) => (labels.images[id] ? labels.images[id]!.widthPx / labels.images[id]!.heightPx : 1),
         loadImage: async (id) => store.get(`${datasetPrefix(input.datasetVersion)}/${DATASET_FILES.image(profile.inputSize, id)}`),
-        losses: { ssl: sslLoss, tpl: tplLoss },
+        losses: { ssl: sslLoss, tpl: tplLoss, ...(refineLoss !== undefined ? { refine: refineLoss } : {}) },
         ...(metrics.pseudoLabels ? { pseudoLabelErrors: metrics.pseudoLabels.images } : {}),
         warn: (m) => ctx.log.warn(m),
         ...(promotionShown ? { promotion: promotionShown } : {}),

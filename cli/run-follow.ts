@@ -33,7 +33,7 @@ export async function follow(handle: WorkflowHandle, view: ProgressView, client:
       const p = await queryProgress(handle);
       if (p) {
         let note: string | undefined;
-        if (p.stage === 'ssl' || p.stage === 'tpl' || p.stage === 'pseudo-labels') {
+        if (p.stage === 'ssl' || p.stage === 'tpl' || p.stage === 'refine' || p.stage === 'pseudo-labels') {
           // Never a silent hang when no GPU worker polls.
           if (Date.now() - lastWarn > 10_000 && p.step === 0 && (await livePollers(client, 'gpu', gpuQueue).catch(() => ['?'])).length === 0) {
             note = 'waiting for a GPU worker (start one: npx cc2d worker --queues gpu)';

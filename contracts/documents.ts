@@ -191,7 +191,7 @@ export type LossPoint = z.infer<typeof LossPointSchema>;
 
 export const LossLogSchema = z
   .object({
-    stage: z.enum(['ssl', 'tpl']),
+    stage: z.enum(['ssl', 'tpl', 'refine']),
     totalSteps: z.number().int().min(0).optional(),
     /** Steps at which an attempt resumed from a checkpoint (drawn as markers). */
     resumedAtSteps: z.array(z.number().int().min(0)).optional(),
@@ -200,7 +200,7 @@ export const LossLogSchema = z
   .strict();
 export type LossLog = z.infer<typeof LossLogSchema>;
 
-const TrainKindSchema = z.enum(['ssl', 'tpl']);
+const TrainKindSchema = z.enum(['ssl', 'tpl', 'refine']);
 
 /** A training stage's result (contracts/types.ts TrainOutput), as kept in its done marker. */
 export const TrainOutputSchema = z.object({

@@ -24,7 +24,7 @@ export interface BackendRef {
   device?: string;
 }
 
-export type StageName = 'queued' | 'ingest' | 'plan' | 'ssl' | 'pseudo-labels' | 'tpl' | 'evaluate' | 'report' | 'promote' | 'cleanup' | 'done' | 'predict' | 'publish' | 'rank';
+export type StageName = 'queued' | 'ingest' | 'plan' | 'ssl' | 'pseudo-labels' | 'tpl' | 'refine' | 'evaluate' | 'report' | 'promote' | 'cleanup' | 'done' | 'predict' | 'publish' | 'rank';
 
 /** Live progress of a long activity: sent as heartbeat details and as `progress` signals. */
 export interface StageProgress {
@@ -108,7 +108,7 @@ export interface TrainSelfSupervisedInput {
 }
 
 export interface TrainOutput {
-  stage: 'ssl' | 'tpl';
+  stage: 'ssl' | 'tpl' | 'refine';
   weights: ArtifactRef;
   /** Per-step loss curve (LossLog JSON: stage, totalSteps, resumedAtSteps, points). */
   lossLog: ArtifactRef;
@@ -161,6 +161,9 @@ export interface TrainSupervisedInput {
   backboneWeights?: BackboneWeightsRef;
 }
 
+/** The refinement stage (profile.refine set): trained on the same pseudo-labels as TPL. */
+export type TrainRefinerInput = TrainSupervisedInput;
+
 // ---- cross-run stage cache -------------------------------------------------------------------
 
 /** The stages whose results a later run may reuse (infra/cache/stage-keys.ts). */
@@ -200,6 +203,8 @@ export interface EvaluateModelInput {
    * evaluated on the test images too. Absent in inputs scheduled before this field existed.
    */
   sslWeights?: ArtifactRef;
+  /** The refinement stage's weights (profile.refine): the TPL predictions are refined with them. */
+  refineWeights?: ArtifactRef;
   pseudoLabels: ArtifactRef[];
   templateId: string;
   /** Labelled evaluation ids per split (may be empty: predictions without metrics). */
@@ -252,6 +257,8 @@ export interface WriteReportInput {
   ssl: TrainOutput;
   pseudoLabels: PseudoLabelShard[];
   tpl: TrainOutput;
+  /** The refinement stage, when the profile has one. */
+  refine?: TrainOutput;
   evaluation: EvaluateModelOutput;
   timings: StageTiming[];
   /** Set by schedules (TemporalScheduledById), when the run was started by one. */
@@ -332,6 +339,7 @@ export interface PipelineResult {
     sslWeights: ArtifactRef;
     pseudoLabels: ArtifactRef[];
     tplWeights: ArtifactRef;
+    refineWeights?: ArtifactRef;
     metrics: ArtifactRef;
     predictions: ArtifactRef;
     report: ArtifactRef;

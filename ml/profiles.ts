@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { HEAT_LOSS_NORMS } from './types';
+import { RefineProfileSchema, type RefineProfile } from './refine/config';
 
 export const SslProfileSchema = z.object({
   /** Channel width multiplier of the VGG19-U-Net (1 = paper). */
@@ -92,6 +93,8 @@ export const ProfileSchema = z.object({
   tpl: TplProfileSchema,
   /** Absent in profiles stored before it existed: both levers off. */
   postprocess: PostprocessSchema.default(POSTPROCESS_OFF),
+  /** Full-resolution refinement after TPL (ml/refine); absent = off. */
+  refine: RefineProfileSchema.optional(),
 }).strict();
 
 export type SslProfile = z.infer<typeof SslProfileSchema>;
@@ -175,11 +178,22 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = { paper: PAPER, 
 /** Every profile's input size, ascending: what one dataset version serving all profiles holds. */
 export const PROFILE_INPUT_SIZES: readonly number[] = [...new Set(Object.values(PROFILES).map((p) => p.inputSize))].sort((a, b) => a - b);
 
+/**
+ * The refinement settings measured on the quick run's artifacts (docs/accuracy.md): what an
+ * `overrides.refine` switches on, field by field overridable. On no named profile yet.
+ */
+export const REFINE_DEFAULTS: RefineProfile = {
+  inputSize: 384, patch: 64, channels: 16, landmarkMode: 'heads', batch: 32, steps: 800,
+  lr: 1e-3, lrDecaySteps: [600], lrGamma: 0.1, weightDecay: 1e-4, jitter: 20, sigma: 1.5, passes: 1, checkpointEvery: 200,
+};
+
 export type ProfileOverrides = {
   inputSize?: number;
   ssl?: Partial<SslProfile>;
   tpl?: Partial<TplProfile>;
   postprocess?: { tta?: Partial<PostprocessProfile['tta']>; shapePrior?: Partial<PostprocessProfile['shapePrior']> };
+  /** Switches refinement on: these fields over the profile's own refine settings or REFINE_DEFAULTS. */
+  refine?: Partial<RefineProfile>;
 };
 
 /** A named profile with field-by-field overrides, validated; errors name the field. */
@@ -195,6 +209,7 @@ export function resolveProfile(name: string, overrides: ProfileOverrides = {}): 
       tta: { ...base.postprocess.tta, ...overrides.postprocess?.tta },
       shapePrior: { ...base.postprocess.shapePrior, ...overrides.postprocess?.shapePrior },
     },
+    ...(overrides.refine !== undefined ? { refine: { ...(base.refine ?? REFINE_DEFAULTS), ...overrides.refine } } : base.refine ? { refine: base.refine } : {}),
   };
   const parsed = ProfileSchema.safeParse(merged);
   if (!parsed.success) {

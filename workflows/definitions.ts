@@ -23,7 +23,7 @@ export const STAGE_WEIGHTS: Readonly<Partial<Record<StageName, number>>> = {
   tpl: 0.27,
   evaluate: 0.05,
   report: 0.02,
-  // promote: no weight, so the fractions of runs from before the gate stay what they were.
+  // promote and refine: no weight, so the fractions of runs without them stay what they were.
 };
 
-export const STAGE_ORDER: readonly StageName[] = ['ingest', 'plan', 'ssl', 'pseudo-labels', 'tpl', 'evaluate', 'report', 'promote'];
+export const STAGE_ORDER: readonly StageName[] = ['ingest', 'plan', 'ssl', 'pseudo-labels', 'tpl', 'refine', 'evaluate', 'report', 'promote'];

@@ -1,7 +1,8 @@
 /**
  * `cc2dPipeline`: one CC2D run, ingest-or-reuse → plan → SSL → pseudo-label shards (fan-out)
- * → TPL → evaluate → report (the promotion gate, then publishing). Every stage is an activity;
- * the workflow passes only S3 keys, hashes, ids and metrics. A run is published only when its lineage manifest is written, last.
+ * → TPL → (refine, when the profile has it) → evaluate → report (the promotion gate, then
+ * publishing). Every stage is an activity; the workflow passes only S3 keys, hashes, ids and
+ * metrics. A run is published only when its lineage manifest is written, last.
  * After a cancellation or a failure the run's unpublished objects (checkpoints, finished stages)
  * are kept so the run can be resumed (`cc2d resume`); `cc2d cancel --purge` deletes them.
  * With `config.cache` (default), SSL, pseudo-labels and TPL are each first looked up in the
@@ -38,7 +39,8 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
         ? Promise.resolve({ datasetVersion: config.dataset.version, counts: {}, reused: true })
         : ingest.ingestDataset({
             datasetDir: config.dataset.dir!,
-            sizes: [profile.inputSize],
+            // The refinement stage cuts its patches from a finer working size.
+            sizes: profile.refine ? [profile.inputSize, profile.refine.inputSize] : [profile.inputSize],
             site: config.site,
             templateId: config.templateId,
             ...(config.dataset.layout !== undefined ? { layout: config.dataset.layout } : {}),
@@ -95,11 +97,17 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       (await fromCache('tpl', { pseudoLabels: pseudoLabelRefs }))?.train ??
       train.trainSupervised({ ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs, ...backbone }),
     );
+    // Full-resolution refinement, when the profile has it. Not in the stage cache: it always runs.
+    const refine = profile.refine !== undefined && patched('refine-stage')
+      ? await tracker.stage('refine', () =>
+          train.trainRefiner({ ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs }))
+      : undefined;
     const reused = Object.keys(reusedFrom).length > 0 ? { reusedFrom } : {};
     const evaluation = await tracker.stage('evaluate', () =>
       cpu.evaluateModel({
         ...common, tplWeights: tpl.weights, sslWeights: ssl.weights, pseudoLabels: pseudoLabelRefs, templateId: config.templateId,
         testSplits: plan.testSplits, landmarkCount: plan.landmarkCount,
+        ...(refine ? { refineWeights: refine.weights } : {}),
       }),
     );
     const scheduleId = workflowInfo().typedSearchAttributes.get({ name: 'TemporalScheduledById', type: 'KEYWORD' });
@@ -114,7 +122,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
           landmarkCount: plan.landmarkCount, pixelSpacingMm: plan.pixelSpacingMm, shardCount: shards.length,
           ...(plan.landmarkNames ? { landmarkNames: plan.landmarkNames } : {}),
         },
-        ssl, pseudoLabels, tpl, evaluation, timings: tracker.stageTimings(),
+        ssl, pseudoLabels, tpl, ...(refine ? { refine } : {}), evaluation, timings: tracker.stageTimings(),
         ...(scheduleId !== undefined ? { scheduleId } : {}),
         ...reused,
         ...(gateInReport ? { gate: config.minMre !== undefined ? { minMre: config.minMre } : {} } : {}),
@@ -145,7 +153,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       reportKey: report.report.key, manifestKey: report.manifestKey,
       ...(promotion ? { promotion } : {}),
       artifacts: {
-        sslWeights: ssl.weights, pseudoLabels: pseudoLabelRefs, tplWeights: tpl.weights,
+        sslWeights: ssl.weights, pseudoLabels: pseudoLabelRefs, tplWeights: tpl.weights, ...(refine ? { refineWeights: refine.weights } : {}),
         metrics: evaluation.metrics, predictions: evaluation.predictions, report: report.report,
         ...(report.reportHtml ? { reportHtml: report.reportHtml } : {}),
       },

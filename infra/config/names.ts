@@ -25,7 +25,7 @@ export const TASK_QUEUES = {
  * The workflow's routing (workflows/activity-options.ts) is checked against this list at
  * compile time; the CLI uses it to tell which worker a pending activity waits for.
  */
-export const GPU_ACTIVITIES = ['trainSelfSupervised', 'generatePseudoLabels', 'trainSupervised', 'predictImages'] as const;
+export const GPU_ACTIVITIES = ['trainSelfSupervised', 'generatePseudoLabels', 'trainSupervised', 'trainRefiner', 'predictImages'] as const;
 export type GpuActivityName = (typeof GPU_ACTIVITIES)[number];
 
 /** The worker role (and so the task queue) an activity type runs on. */

@@ -16,6 +16,7 @@ import { InvalidConfigError } from '../errors';
 import { sha256OfJson } from '../storage/hash';
 import { BackboneWeightsRefSchema } from './backbone-weights';
 import { PostprocessSchema, resolveProfile, SslProfileSchema, TplProfileSchema, type Profile } from '../../ml/profiles';
+import { RefineProfileSchema } from '../../ml/refine/config';
 
 /** Dataset ids are file stems (ISBI: "001"…"400"); a bare number is zero-padded to 3 digits. */
 const DatasetIdSchema = z
@@ -86,6 +87,8 @@ const OverridesSchema = z
       tta: PostprocessSchema.shape.tta.partial().strict().optional(),
       shapePrior: PostprocessSchema.shape.shapePrior.partial().strict().optional(),
     }).strict().optional(),
+    /** Present (even `{}`) = the refinement stage on, these fields over the measured defaults. */
+    refine: RefineProfileSchema.partial().strict().optional(),
   })
   .strict();
 
@@ -185,6 +188,9 @@ export function resolveRunProfile(config: RunConfig): Profile {
     ssl: { ...config.overrides.ssl, ...(config.checkpointEvery !== undefined ? { checkpointEvery: config.checkpointEvery } : {}) },
     tpl: { ...config.overrides.tpl, ...(config.checkpointEvery !== undefined ? { checkpointEvery: config.checkpointEvery } : {}) },
     ...(config.overrides.postprocess ? { postprocess: config.overrides.postprocess } : {}),
+    ...(config.overrides.refine !== undefined
+      ? { refine: { ...config.overrides.refine, ...(config.checkpointEvery !== undefined ? { checkpointEvery: config.checkpointEvery } : {}) } }
+      : {}),
   };
   try {
     return resolveProfile(config.profile, overrides);

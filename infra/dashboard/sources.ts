@@ -115,7 +115,7 @@ export function runsQuery(site?: string): string {
   return q;
 }
 
-const GPU_STAGES: ReadonlySet<string> = new Set(['ssl', 'pseudo-labels', 'tpl']);
+const GPU_STAGES: ReadonlySet<string> = new Set(['ssl', 'pseudo-labels', 'tpl', 'refine']);
 
 /** "a GPU worker on <queue>" when a GPU stage has made no step and nobody polls its queue (never a silent hang). */
 async function waitingForGpu(client: Client, p: PipelineProgress): Promise<string | undefined> {

@@ -42,7 +42,7 @@ export interface BuildReportArgs {
   /** PNG/JPEG bytes of image `id` (the working image is fine). Called for three ids at most. */
   loadImage: (id: string) => Promise<Uint8Array>;
   /** Parsed loss-log JSON of each training stage, as stored by the trainer activities. */
-  losses?: { ssl?: unknown; tpl?: unknown };
+  losses?: { ssl?: unknown; tpl?: unknown; refine?: unknown };
   /** Pseudo-label errors on the training images where ground truth exists (protocol A). */
   pseudoLabelErrors?: ImageErrors[];
   /** Report notes (e.g. a dropped loss log) are passed here. */
@@ -51,7 +51,7 @@ export interface BuildReportArgs {
   promotion?: Promotion;
 }
 
-function parseLossLog(raw: unknown, stage: 'ssl' | 'tpl', warn: (m: string) => void): LossLog | undefined {
+function parseLossLog(raw: unknown, stage: 'ssl' | 'tpl' | 'refine', warn: (m: string) => void): LossLog | undefined {
   if (raw === undefined) return undefined;
   const parsed = LossLogSchema.safeParse(raw);
   if (!parsed.success) {
@@ -104,7 +104,8 @@ export async function buildRunReportInput(args: BuildReportArgs): Promise<RunRep
   const losses = () => {
     const ssl = parseLossLog(args.losses?.ssl, 'ssl', warn);
     const tpl = parseLossLog(args.losses?.tpl, 'tpl', warn);
-    return { ...(ssl ? { ssl } : {}), ...(tpl ? { tpl } : {}) };
+    const refine = parseLossLog(args.losses?.refine, 'refine', warn);
+    return { ...(ssl ? { ssl } : {}), ...(tpl ? { tpl } : {}), ...(refine ? { refine } : {}) };
   };
   if (metrics.length === 0) {
     return { ...common, metrics, losses: losses(), overlays: await sampleOverlays(args) };

@@ -515,7 +515,7 @@ ${data.predictions.length > 0 ? `<section id="predictions"><h2>Predictions</h2>$
     data.losses.tpl,
     'Stage II: training on pseudo-labels (TPL) loss',
     '#ff7f0e',
-  )}</div></section>
+  )}${data.losses.refine ? lossChart(data.losses.refine, 'Refinement: full-resolution patches (cross-entropy)', '#2ca02c') : ''}</div></section>
 <section id="pseudo"><h2>Pseudo-label quality</h2>${pseudoLabelSection(data, names)}</section>
 <section id="overlays"><h2>Predictions on ${scored ? 'test ' : ''}radiographs</h2>
 <p class="small">${overlayIntro} Images are shown at the original aspect ratio, downscaled.</p>

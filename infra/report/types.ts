@@ -165,7 +165,7 @@ export const RunReportInputSchema = z
      * images, same layout as `metrics`; absent when the run did not evaluate it.
      */
     sslMetrics: z.array(ProtocolErrorsSchema).min(1).optional(),
-    losses: z.object({ ssl: LossLogSchema.optional(), tpl: LossLogSchema.optional() }).strict().default({}),
+    losses: z.object({ ssl: LossLogSchema.optional(), tpl: LossLogSchema.optional(), refine: LossLogSchema.optional() }).strict().default({}),
     /** Pseudo-label errors (vs ground truth) on the training images, where ground truth exists. */
     pseudoLabels: z
       .object({

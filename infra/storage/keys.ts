@@ -86,7 +86,7 @@ export function joinKey(...parts: string[]): string {
  * lineage manifest `runs/<runId>/manifest.json` is written LAST: a run is published iff it exists.
  * Dataset versions live under `datasets/<version>/` (infra/dataset/published.ts).
  */
-export type TrainKind = 'ssl' | 'tpl';
+export type TrainKind = 'ssl' | 'tpl' | 'refine';
 
 /** Workflow ids may hold characters that make awkward keys (schedules append a timestamp). */
 export function runSegment(runId: string): string {

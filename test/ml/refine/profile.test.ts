@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { PROFILES, REFINE_DEFAULTS, resolveProfile } from '../../../ml/profiles';
+import { buildPipelineInput, parseRunConfig } from '../../../infra/config/run-config';
+
+describe('profile.refine', () => {
+  it('is absent (off) in every named profile, and overrides switch it on over the measured defaults', () => {
+    for (const name of Object.keys(PROFILES)) expect(resolveProfile(name)).not.toHaveProperty('refine');
+    expect(resolveProfile('smoke', { refine: {} }).refine).toEqual(REFINE_DEFAULTS);
+    expect(resolveProfile('cpu', { refine: { steps: 5, landmarkMode: 'shared' } }).refine).toEqual({ ...REFINE_DEFAULTS, steps: 5, landmarkMode: 'shared' });
+    expect(() => resolveProfile('cpu', { refine: { patch: 20 } })).toThrow(/^profile\.refine\.patch: patch must be a multiple of 8/);
+  });
+
+  it('a run config switches it on with overrides.refine; the run-level checkpoint interval applies to it too', () => {
+    const base = { dataset: { dir: '/data/isbi' }, profile: 'smoke' };
+    expect(buildPipelineInput(parseRunConfig(base)).profile).not.toHaveProperty('refine');
+    const on = buildPipelineInput(parseRunConfig({ ...base, overrides: { refine: { steps: 7 } }, checkpointEvery: 2 }));
+    expect(on.profile.refine).toEqual({ ...REFINE_DEFAULTS, steps: 7, checkpointEvery: 2 });
+    expect(() => parseRunConfig({ ...base, overrides: { refine: { bogus: 1 } } })).toThrow(/refine/);
+  });
+});
