@@ -3,8 +3,11 @@ import { PROFILES, REFINE_DEFAULTS, resolveProfile } from '../../../ml/profiles'
 import { buildPipelineInput, parseRunConfig } from '../../../infra/config/run-config';
 
 describe('profile.refine', () => {
-  it('is absent (off) in every named profile, and overrides switch it on over the measured defaults', () => {
-    for (const name of Object.keys(PROFILES)) expect(resolveProfile(name)).not.toHaveProperty('refine');
+  it('is on in quick only (with the measured defaults), and overrides switch it on over them', () => {
+    for (const name of Object.keys(PROFILES)) {
+      if (name === 'quick') expect(resolveProfile(name).refine).toEqual(REFINE_DEFAULTS);
+      else expect(resolveProfile(name)).not.toHaveProperty('refine');
+    }
     expect(resolveProfile('smoke', { refine: {} }).refine).toEqual(REFINE_DEFAULTS);
     expect(resolveProfile('cpu', { refine: { steps: 5, landmarkMode: 'shared' } }).refine).toEqual({ ...REFINE_DEFAULTS, steps: 5, landmarkMode: 'shared' });
     expect(() => resolveProfile('cpu', { refine: { patch: 20 } })).toThrow(/^profile\.refine\.patch: patch must be a multiple of 8/);
