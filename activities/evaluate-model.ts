@@ -31,10 +31,9 @@ import { runKeys } from '../infra/storage/keys';
 import type { ObjectStore } from '../infra/storage/object-store';
 import { readJson } from '../infra/storage/read-json';
 import { errorUnitOf, evalCase, evaluateLandmarks, gridToOriginalXy, NO_METRICS_REASON, scoreTestPredictions, summaryOf, testIdsOf } from '../ml/metrics';
-import { buildRunShapeModel, predictPostprocessed, SHAPE_PRIOR_MIN_LANDMARKS, SHAPE_PRIOR_MIN_SHAPES, type ShapeModel } from '../ml/postprocess';
+import { buildRunShapeModel, SHAPE_PRIOR_MIN_LANDMARKS, SHAPE_PRIOR_MIN_SHAPES, type ShapeModel } from '../ml/postprocess';
 import { postprocessOf, type Profile } from '../ml/profiles';
-import { createTplPredictor } from '../ml/tpl';
-import { createRefinePredictor, rescalePoint } from '../ml/refine';
+import { createFinalLandmarkPredictor } from '../ml/final-landmarks';
 import type { PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
@@ -73,28 +72,21 @@ export function createEvaluateModel(deps: ActivityDeps) {
     // 1. Predictions (post-processed as the profile says), in chunks so heartbeats (and cancellation) get through; weights loaded once.
     const predicted = new Map<string, PointYX[]>();
     let replacedLandmarks = 0;
-    // With a refinement stage, each chunk's TPL points are refined on the fine grid and moved
-    // back to the working grid (unrounded), so everything downstream is unchanged.
-    const predictor = createTplPredictor({ profile, weights, landmarkCount });
-    const refiner = refineWeights && profile.refine ? createRefinePredictor({ refine: profile.refine, weights: refineWeights, landmarkCount }) : undefined;
+    // TPL -> post-processing -> refinement (when the run has it), the same path as `cc2d predict`.
+    const predictor = createFinalLandmarkPredictor({
+      profile, tplWeights: weights, ...(refineWeights ? { refineWeights } : {}), ...(shape ? { shapeModel: shape.model } : {}), landmarkCount,
+    });
     try {
       for (let i = 0; i < allIds.length; i += STAGE_CHUNK) {
         progress.throwIfCancelled();
         const ids = allIds.slice(i, i + STAGE_CHUNK);
-        const processed = await predictPostprocessed((images) => predictor.predictDetailed(images), await reader.images(size, ids), profile, shape?.model);
+        const processed = await predictor.predict(await reader.images(size, ids), (fine) => reader.images(fine, ids));
         replacedLandmarks += processed.reduce((a, p) => a + p.replaced.filter(Boolean).length, 0);
-        let points = processed.map((p) => p.landmarks);
-        if (refiner && profile.refine) {
-          const fine = profile.refine.inputSize;
-          const refined = await refiner.refine(await reader.images(fine, ids), points.map((pts) => pts.map((p) => rescalePoint(p, size, fine))));
-          points = refined.map((pts) => pts.map((p) => rescalePoint(p, fine, size)));
-        }
-        ids.forEach((id, j) => predicted.set(id, points[j]!));
+        ids.forEach((id, j) => predicted.set(id, processed[j]!.landmarks));
         progress.update({ step: Math.min(i + STAGE_CHUNK, allIds.length) });
       }
     } finally {
       predictor.dispose();
-      refiner?.dispose();
     }
 
     // 2. Test metrics of the final model: each split, and their union when there are several.

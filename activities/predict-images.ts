@@ -1,8 +1,9 @@
 /**
- * `predictImages` (GPU queue), one call per shard of a prediction request: loads the model's TPL
- * weights once, predicts the shard's working-size images in chunks (heartbeating, cancellable),
- * post-processes them as the model's profile says (test-time augmentation, the run's shape prior),
- * maps the points back to original pixels and stores the shard with each landmark's confidence.
+ * `predictImages` (GPU queue), one call per shard of a prediction request: loads the model's
+ * weights once, predicts the shard's working-size images in chunks (heartbeating, cancellable)
+ * exactly as evaluation does (ml/final-landmarks: TPL, the profile's post-processing with the
+ * run's shape prior, then the refinement stage on the images at its input size when the model has
+ * it), maps the points back to original pixels and stores the shard with each landmark's confidence.
  * The stored bytes depend only on the request and the shard, so a retry rewrites the same object.
  */
 import { Context } from '@temporalio/activity';
@@ -10,14 +11,14 @@ import { PredictRequestSchema, ShapeModelDocumentSchema, type PredictShard } fro
 import type { PredictImagesInput, PredictImagesOutput, StageProgress } from '../contracts/types';
 import { decodeWorkingGray } from '../infra/dataset/reader';
 import { mapLimit } from '../infra/dataset/concurrency';
+import { UserError } from '../infra/errors';
 import { shardRange } from '../infra/predict/request';
 import { STAGE_CHUNK } from '../infra/evaluation/ssl-stage';
 import { siteKeys } from '../infra/storage/keys';
 import { readJson } from '../infra/storage/read-json';
 import { gridToOriginalXy } from '../ml/metrics';
-import { predictPostprocessed } from '../ml/postprocess';
 import { postprocessOf, type Profile } from '../ml/profiles';
-import { createTplPredictor } from '../ml/tpl';
+import { createFinalLandmarkPredictor } from '../ml/final-landmarks';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
 import { ProgressReporter } from './progress';
@@ -34,19 +35,27 @@ export function createPredictImages(deps: ActivityDeps) {
     const progress = new ProgressReporter<StageProgress>(Context.current(), { stage: 'predict', step: 0, totalSteps: images.length }, deps.progress);
     progress.update({}, true);
 
-    const [weights, shapeDoc] = await Promise.all([
-      store.get(request.model.tplWeights.key, request.model.tplWeights.sha256),
-      request.model.shapeModel ? readJson(store, request.model.shapeModel, ShapeModelDocumentSchema) : undefined,
+    const { tplWeights, refineWeights, shapeModel } = request.model;
+    const [weights, refine, shapeDoc] = await Promise.all([
+      store.get(tplWeights.key, tplWeights.sha256),
+      refineWeights ? store.get(refineWeights.key, refineWeights.sha256) : undefined,
+      shapeModel ? readJson(store, shapeModel, ShapeModelDocumentSchema) : undefined,
     ]);
     const shapeOn = postprocessOf(profile).shapePrior.enabled;
-    const predictor = createTplPredictor({ profile, weights, landmarkCount: request.model.landmarkNames.length });
+    const predictor = createFinalLandmarkPredictor({
+      profile, tplWeights: weights, ...(refine ? { refineWeights: refine } : {}), ...(shapeDoc ? { shapeModel: shapeDoc.model } : {}),
+      landmarkCount: request.model.landmarkNames.length,
+    });
     const out: PredictShard = { shardIndex, shardCount, images: [] };
     try {
       for (let i = 0; i < images.length; i += STAGE_CHUNK) {
         progress.throwIfCancelled();
         const chunk = images.slice(i, i + STAGE_CHUNK);
         const grays = await mapLimit(chunk, 4, async (img) => decodeWorkingGray(await store.get(img.working.key, img.working.sha256), size, img.working.key));
-        const predicted = await predictPostprocessed((x) => predictor.predictDetailed(x), grays, profile, shapeDoc?.model);
+        const predicted = await predictor.predict(grays, (fine) => mapLimit(chunk, 4, async (img) => {
+          if (!img.fine) throw new UserError(`predict request: image ${img.id} has no ${fine} px image for the model's refinement stage`, 'InvalidPredictInput');
+          return decodeWorkingGray(await store.get(img.fine.key, img.fine.sha256), fine, img.fine.key);
+        }));
         chunk.forEach((img, j) => {
           const p = predicted[j]!;
           out.images.push({

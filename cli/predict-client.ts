@@ -14,7 +14,7 @@ import { UserError } from '../infra/errors';
 import { EXPORT_FILES, EXPORT_FORMATS, type ExportFormat } from '../infra/exports/predictions';
 import { writeFilesAtomically } from '../infra/exports/write-local';
 import { collectImageFiles, datasetImages, readLocalImages, workingImage, type RequestImage } from '../infra/predict/inputs';
-import { championRunId, loadRunModel } from '../infra/predict/model';
+import { championRunId, loadRunModel, refineSizeOf } from '../infra/predict/model';
 import { PREDICT_REQUEST_FILE, shardCountFor } from '../infra/predict/request';
 import { canonicalJson, sha256Hex } from '../infra/storage/hash';
 import { siteKeys } from '../infra/storage/keys';
@@ -69,18 +69,22 @@ export async function prepareRequest(store: ObjectStore, o: PredictOptions): Pro
   if (runId === undefined) throw new UserError(o.site !== undefined ? `site ${o.site} has no champion model yet: give --run ID` : 'predict: which model? give --run ID (or --site S for its champion)');
   const { model, flagBelow: runFlagBelow } = await loadRunModel(store, runId);
   const size = model.profile.inputSize;
+  const fineSize = refineSizeOf(model);
   let images: RequestImage[];
   if (local) {
-    images = [];
-    for (const img of local) {
-      const { png, entry } = await workingImage(img, size, o.spacingMm);
+    const storeInput = async (png: Uint8Array) => {
       const sha = sha256Hex(png);
       const key = siteKeys.predictionInput(model.site, sha);
       if (!(await store.exists(key))) await store.put(key, png, { contentType: 'image/png' });
-      images.push({ ...entry, working: { key, sha256: sha, size: png.byteLength } });
+      return { key, sha256: sha, size: png.byteLength };
+    };
+    images = [];
+    for (const img of local) {
+      const { png, finePng, entry } = await workingImage(img, size, o.spacingMm, fineSize);
+      images.push({ ...entry, working: await storeInput(png), ...(finePng ? { fine: await storeInput(finePng) } : {}) });
     }
   } else {
-    images = await datasetImages(store, o.datasetVersion!, size, model.landmarkNames);
+    images = await datasetImages(store, o.datasetVersion!, size, model.landmarkNames, fineSize);
   }
   const request: PredictRequest = {
     format: PREDICT_REQUEST_FORMAT,

@@ -321,6 +321,8 @@ export const PredictRequestSchema = z.object({
     tplWeights: ArtifactRefSchema,
     /** The run's shape model (ShapeModelDocumentSchema), when its profile has the shape prior on. */
     shapeModel: ArtifactRefSchema.optional(),
+    /** The run's refinement weights, when its profile has the refinement stage. */
+    refineWeights: ArtifactRefSchema.optional(),
     profile: z.looseObject({ name: z.string(), inputSize: z.number().int().positive(), tpl: z.looseObject({ width: z.number().positive(), radiusFraction: z.number().positive() }) }),
     landmarkNames: z.array(z.string()).min(1),
     datasetVersion: z.string().min(1),
@@ -334,6 +336,8 @@ export const PredictRequestSchema = z.object({
     spacingMm: z.number().positive().nullable(),
     /** The image at the model's input size (8-bit grey PNG). */
     working: ArtifactRefSchema,
+    /** The image at the refinement input size (same resampler), when the model has refineWeights. */
+    fine: ArtifactRefSchema.optional(),
   })).min(1),
 });
 export type PredictRequest = z.infer<typeof PredictRequestSchema>;

@@ -6,6 +6,8 @@
  *   ids are file names without extension and must be unique;
  * - a published dataset version: its working images at the model's size, when its landmark set
  *   is the model's.
+ * A model with the refinement stage also gets every image at the refinement input size, resized
+ * the same way (so a dataset image's pixels match the dataset version's at that size).
  * Every problem is collected and reported at once (UserError: exit code 2).
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -99,15 +101,23 @@ export async function readLocalImages(files: readonly string[]): Promise<LocalIm
   return images;
 }
 
-/** The request entry of a local image, with its working PNG (to be stored at `working.key`). */
-export async function workingImage(img: LocalImage, size: number, spacingMm: number | undefined): Promise<{ png: Uint8Array; entry: Omit<RequestImage, 'working'> }> {
+/**
+ * The request entry of a local image, with its working PNG (to be stored at `working.key`) and,
+ * given `fineSize`, its PNG at the refinement input size (to be stored at `fine.key`).
+ */
+export async function workingImage(
+  img: LocalImage, size: number, spacingMm: number | undefined, fineSize?: number,
+): Promise<{ png: Uint8Array; finePng?: Uint8Array; entry: Omit<RequestImage, 'working' | 'fine'> }> {
   const png = await makeWorkingPng(img.decoded, size);
+  const finePng = fineSize !== undefined ? await makeWorkingPng(img.decoded, fineSize) : undefined;
   const spacing = img.decoded.spacing?.mm ?? spacingMm ?? null;
-  return { png, entry: { id: img.id, widthPx: img.decoded.width, heightPx: img.decoded.height, spacingMm: spacing } };
+  return { png, ...(finePng ? { finePng } : {}), entry: { id: img.id, widthPx: img.decoded.width, heightPx: img.decoded.height, spacingMm: spacing } };
 }
 
-/** The request images of a published dataset version (its working images at `size`). */
-export async function datasetImages(store: ObjectStore, version: string, size: number, landmarkNames: readonly string[]): Promise<RequestImage[]> {
+/** The request images of a published dataset version (its working images at `size`, and at `fineSize` when given). */
+export async function datasetImages(
+  store: ObjectStore, version: string, size: number, landmarkNames: readonly string[], fineSize?: number,
+): Promise<RequestImage[]> {
   const prefix = datasetPrefix(version);
   let manifest;
   try {
@@ -125,16 +135,20 @@ export async function datasetImages(store: ObjectStore, version: string, size: n
   }
   const files = new Map(manifest.files.map((f) => [f.key, f]));
   const missing: string[] = [];
-  const images = labels.ids.flatMap((id): RequestImage[] => {
-    const rel = DATASET_FILES.image(size, id);
+  const refAt = (s: number, id: string) => {
+    const rel = DATASET_FILES.image(s, id);
     const f = files.get(rel);
+    if (!f) missing.push(`${prefix}/${rel}`);
+    return f && { key: `${prefix}/${rel}`, sha256: f.sha256, size: f.size };
+  };
+  const images = labels.ids.flatMap((id): RequestImage[] => {
     const img = labels.images[id]!;
-    if (!f) {
-      missing.push(`${prefix}/${rel}`);
-      return [];
-    }
-    return [{ id, widthPx: img.widthPx, heightPx: img.heightPx, spacingMm: img.spacingMm, working: { key: `${prefix}/${rel}`, sha256: f.sha256, size: f.size } }];
+    const working = refAt(size, id);
+    const fine = fineSize !== undefined ? refAt(fineSize, id) : undefined;
+    if (!working || (fineSize !== undefined && !fine)) return [];
+    return [{ id, widthPx: img.widthPx, heightPx: img.heightPx, spacingMm: img.spacingMm, working, ...(fine ? { fine } : {}) }];
   });
-  if (missing.length > 0) throw problemsError(`dataset version ${version}: no ${size} px working images (the model's input size)`, missing.slice(0, 10));
+  const sizes = fineSize !== undefined ? `${size} or ${fineSize} px working images (the model's input and refinement sizes)` : `${size} px working images (the model's input size)`;
+  if (missing.length > 0) throw problemsError(`dataset version ${version}: no ${sizes}`, missing.slice(0, 10));
   return images;
 }

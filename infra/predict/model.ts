@@ -1,5 +1,6 @@
 /**
- * The model a prediction request uses: a published run's TPL weights, its profile (input size,
+ * The model a prediction request uses: a published run's TPL weights (and its shape model and
+ * refinement weights when it has them), its profile (input size,
  * network width, disk radius) and its landmark names, read from the run's lineage manifest and
  * JSON report. A site's champion (`sites/<site>/champion.json`, `{ runId }`) names a run too.
  */
@@ -19,10 +20,17 @@ export interface RunModel {
   tplWeights: ArtifactRef;
   /** The shape prior's model, when the run's profile has the shape prior on. */
   shapeModel?: ArtifactRef;
+  /** The refinement stage's weights, when the run's profile has the refinement stage. */
+  refineWeights?: ArtifactRef;
   profile: Profile;
   landmarkNames: string[];
   datasetVersion: string;
   codeVersion: string;
+}
+
+/** The refinement stage's input size when the model refines its landmarks (the request then carries each image at that size too). */
+export function refineSizeOf(model: Pick<RunModel, 'refineWeights' | 'profile'>): number | undefined {
+  return model.refineWeights ? model.profile.refine?.inputSize : undefined;
 }
 
 /** The site's champion (infra/models/champion.ts): what `predict --site S` uses. */
@@ -33,7 +41,7 @@ const LineageMetaSchema = z.looseObject({
   datasetVersion: z.string().min(1),
   codeVersion: z.string(),
   reportKey: z.string().min(1),
-  artifacts: z.looseObject({ tplWeights: z.string().min(1), shapeModel: z.string().min(1).optional() }),
+  artifacts: z.looseObject({ tplWeights: z.string().min(1), shapeModel: z.string().min(1).optional(), refineWeights: z.string().min(1).optional() }),
 });
 
 const ReportSchema = z.looseObject({
@@ -55,15 +63,24 @@ export async function loadRunModel(store: ObjectStore, runId: string): Promise<{
   if (!meta.success) throw new UserError(`run ${runId}: its lineage manifest does not name a TPL model and report`);
   const weightsEntry = manifest.files.find((f) => f.key === meta.data.artifacts.tplWeights);
   if (!weightsEntry) throw new UserError(`run ${runId}: its manifest does not list ${meta.data.artifacts.tplWeights}`);
-  const shapeEntry = manifest.files.find((f) => f.key === meta.data.artifacts.shapeModel);
-  if (meta.data.artifacts.shapeModel !== undefined && !shapeEntry) throw new UserError(`run ${runId}: its manifest does not list ${meta.data.artifacts.shapeModel}`);
+  const optionalRef = (name: 'shapeModel' | 'refineWeights'): ArtifactRef | undefined => {
+    const rel = meta.data.artifacts[name];
+    if (rel === undefined) return undefined;
+    const entry = manifest.files.find((f) => f.key === rel);
+    if (!entry) throw new UserError(`run ${runId}: its manifest does not list ${rel}`);
+    return { key: `${prefix}/${entry.key}`, sha256: entry.sha256, size: entry.size };
+  };
+  const shapeModel = optionalRef('shapeModel');
+  const refineWeights = optionalRef('refineWeights');
   const reportEntry = manifest.files.find((f) => `${prefix}/${f.key}` === meta.data.reportKey);
   const report = await readJson(store, { key: meta.data.reportKey, ...(reportEntry ? { sha256: reportEntry.sha256 } : {}) }, ReportSchema);
   const model: RunModel = {
     runId,
     site: meta.data.site,
     tplWeights: { key: `${prefix}/${weightsEntry.key}`, sha256: weightsEntry.sha256, size: weightsEntry.size },
-    ...(shapeEntry ? { shapeModel: { key: `${prefix}/${shapeEntry.key}`, sha256: shapeEntry.sha256, size: shapeEntry.size } } : {}),
+    ...(shapeModel ? { shapeModel } : {}),
+    // Only a profile with the refinement stage applies its weights (as evaluation does).
+    ...(refineWeights && report.lineage.config.profile.refine ? { refineWeights } : {}),
     profile: report.lineage.config.profile,
     landmarkNames: report.dataset.landmarkNames,
     datasetVersion: meta.data.datasetVersion,
