@@ -24,10 +24,12 @@ import { ChildProcesses, expectNoOrphans, resultOf, sameResult, type CliProcess,
 import { createHarness, type PipelineHarness } from './support/harness';
 import { groupPeakRssMiB, killWorkerMidShard, objectVersions } from './support/scale-out';
 
-const h = await createHarness('scale-out', { dataset: { train: 12, test1: 3 } });
+// Shards heavy enough (12 images each at 128 px) that a GPU worker is caught executing one even
+// on a fast, quiet machine; at 64 px and 4 images a shard finished between two looks.
+const h = await createHarness('scale-out', { dataset: { train: 36, test1: 3 } });
 const RUNS = 6;
 const SHARDS = 3;
-const CONFIG = { pseudoLabelShards: SHARDS, heartbeatTimeoutSeconds: 5 } as const;
+const CONFIG = { pseudoLabelShards: SHARDS, heartbeatTimeoutSeconds: 5, overrides: { inputSize: 128 } } as const;
 const GPU_WORKERS = ['scale-gpu-1', 'scale-gpu-2', 'scale-gpu-3'];
 const CPU_WORKERS = ['scale-cpu-1', 'scale-cpu-2'];
 const GPU_ACTIVITIES = new Set(['trainSelfSupervised', 'generatePseudoLabels', 'trainSupervised']);
