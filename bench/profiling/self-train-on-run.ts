@@ -14,6 +14,7 @@ import { createS3Store } from '../../infra/storage/s3-store';
 import { DatasetReader } from '../../infra/dataset/reader';
 import { scoreTestPredictions } from '../../ml/metrics';
 import { runSslSource } from '../../cli/ssl-stage';
+import { loadRunArtifacts } from './run-artifacts';
 import { resolveProfile } from '../../ml/profiles';
 import { createTplTrainer, createTplPredictor } from '../../ml/tpl';
 import type { GrayImage, PointYX } from '../../ml/types';
@@ -23,17 +24,11 @@ if (!runId) throw new Error('usage: self-train-on-run.ts <runId> [profile=quick]
 const minConfidence = Number(minConfArg ?? 0);
 await initBackend();
 const store = createS3Store(loadStackSettings());
-const text = async (key: string) => new TextDecoder().decode(await store.get(key));
 const { datasetVersion, templateId } = await runSslSource(store, runId);
-const manifest = JSON.parse(await text(`runs/${runId}/manifest.json`)) as { files: Array<{ key: string }> };
-const abs = (k: string) => (k.startsWith('runs/') ? k : `runs/${runId}/${k}`);
+const { keys, pseudoLabels: round0 } = await loadRunArtifacts(store, runId);
+const tplWeightsKey = keys.find((k) => /tpl\/weights-/.test(k))!;
 const profile = resolveProfile(profileArg ?? 'quick');
 const S = profile.inputSize;
-const round0 = new Map<string, PointYX[]>();
-for (const f of manifest.files.filter((x) => /pseudo-labels\/shard/.test(x.key))) {
-  for (const [id, pts] of Object.entries(JSON.parse(await text(abs(f.key))).labels as Record<string, PointYX[]>)) round0.set(id, pts);
-}
-const tplKey = manifest.files.find((f) => /tpl\/weights-/.test(f.key))!.key;
 const reader = new DatasetReader(store, datasetVersion);
 const labels = await reader.labels();
 const { template, templateLandmarks } = await reader.template(templateId, S);
@@ -74,7 +69,7 @@ async function trainTpl(pseudo: ReadonlyMap<string, PointYX[]>): Promise<{ weigh
   return { weights, seconds: Math.round((performance.now() - t0) / 1000) };
 }
 
-const model0 = await predictAll(await store.get(abs(tplKey)), images);
+const model0 = await predictAll(await store.get(tplWeightsKey), images);
 const pred0 = new Map(trainIds.map((id, i) => [id, model0[i]!.landmarks]));
 let kept = 0;
 const round1 = new Map(trainIds.map((id, i) => {
