@@ -227,7 +227,7 @@ export function rankByScore(scores: readonly number[], higherIsBetter: boolean):
 
 /**
  * Embeds `count` images, loaded `chunk` at a time by `load(start, end)` (only the embeddings are
- * kept), into a bank. `onProgress(done, count)` after each image.
+ * kept), into a bank. `onProgress(done, count)` after each chunk.
  */
 export async function embedIntoBank(
   matcher: SslMatcher,
@@ -238,10 +238,9 @@ export async function embedIntoBank(
 ): Promise<EmbeddingBank> {
   const embeddings: ImageEmbeddings[] = [];
   for (let i = 0; i < count; i += chunk) {
-    for (const img of await load(i, Math.min(count, i + chunk))) {
-      embeddings.push(await matcher.embed(img));
-      onProgress?.(embeddings.length, count);
-    }
+    // embedMany: EMBED_BATCH images per forward pass (embed() alone pads one image to a full pass).
+    embeddings.push(...(await matcher.embedMany(await load(i, Math.min(count, i + chunk)))));
+    onProgress?.(embeddings.length, count);
   }
   return EmbeddingBank.create(embeddings);
 }
