@@ -325,6 +325,10 @@ async function stopPid(pid: number, timeoutMs: number, signal: NodeJS.Signals = 
     if (processState(pid) === 'dead') return 'stopped';
     await sleep(100);
   }
+  // Both servers are Go programs: SIGQUIT makes the runtime write every goroutine's stack to the
+  // service log and exit, so a stop that hung leaves the reason behind; SIGKILL if even that hangs.
+  send('SIGQUIT');
+  for (let i = 0; i < 30 && processState(pid) !== 'dead'; i++) await sleep(100);
   send('SIGKILL');
   for (let i = 0; i < 50 && processState(pid) !== 'dead'; i++) await sleep(100);
   return 'killed';

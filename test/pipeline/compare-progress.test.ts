@@ -47,9 +47,12 @@ describe.skipIf(!h)('progress within a stage, and compare, on the real stack', (
     console.log(`SSL stage: ${inSsl.length} samples, fractions ${[...new Set(fractions)].join(', ')}`);
     for (let i = 1; i < fractions.length; i++) expect(fractions[i]!).toBeGreaterThanOrEqual(fractions[i - 1]!);
     expect(new Set(fractions).size).toBeGreaterThanOrEqual(3);
-    // Past the finished stages' share (ingest + plan = 6 %), short of SSL's end (56 %).
+    // Past the finished stages' share (ingest + plan = 6 %), never beyond SSL's end (56 %): the
+    // last step's report can reach 0.56 before the stage changes, so the bound is inclusive and
+    // some sample must lie strictly inside the stage.
     expect(Math.max(...fractions)).toBeGreaterThan(0.07);
-    expect(Math.max(...fractions)).toBeLessThan(0.56);
+    expect(Math.max(...fractions)).toBeLessThanOrEqual(0.56);
+    expect(fractions.filter((f) => f > 0.06 && f < 0.56).length).toBeGreaterThanOrEqual(2);
     const measured = inSsl.filter((p) => p.etaSeconds !== undefined);
     expect(measured.length).toBeGreaterThan(0);
     for (const p of measured) {
