@@ -14,7 +14,7 @@ import type { CacheStage, IngestOutput, LookupCacheInput, PipelineResult, Promot
 import { GPU_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../infra/config/names';
 import type { PipelineInput } from '../infra/config/run-config';
 import { cpuOptions, ingestOptions, lightOptions, matchingOptions, trainingOptions } from './activity-options';
-import { progressQuery, stageProgressSignal } from './definitions';
+import { progressQuery, runStages, stageProgressSignal } from './definitions';
 import { StageTracker } from './stage-tracker';
 
 export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult> {
@@ -28,7 +28,9 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
   const train = proxyActivities<GpuActivities>(trainingOptions(hb, queues));
   const match = proxyActivities<GpuActivities>(matchingOptions(hb, queues));
 
-  const tracker = new StageTracker(runId);
+  // Refinement's share of the progress bar: only in executions started with this code, since the
+  // fraction is upserted as a search attribute at each stage's end.
+  const tracker = new StageTracker(runId, patched('refine-progress') ? runStages(profile.refine !== undefined) : undefined);
   setHandler(progressQuery, () => tracker.progress());
   setHandler(stageProgressSignal, (p) => tracker.onStageProgress(p));
   tracker.start(config.site, profile.name, queues?.gpu ?? GPU_TASK_QUEUE);

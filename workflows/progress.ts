@@ -7,7 +7,7 @@
  * fan-out), so a long stage moves the bar instead of holding it until its end.
  */
 import type { StageName } from '../contracts/types';
-import { STAGE_ORDER, STAGE_WEIGHTS } from './definitions';
+import { STAGE_WEIGHTS, runStages } from './definitions';
 
 export interface StageState {
   stagesDone: readonly StageName[];
@@ -16,10 +16,12 @@ export interface StageState {
   totalSteps: number;
   shardsDone?: number;
   shardCount?: number;
+  /** The run's stages (runStages); default: a run without refinement. */
+  stages?: readonly StageName[];
 }
 
 const weight = (s: StageName): number => STAGE_WEIGHTS[s] ?? 0;
-const TOTAL_WEIGHT = STAGE_ORDER.reduce((sum, s) => sum + weight(s), 0);
+const stagesOf = (p: StageState): readonly StageName[] => p.stages ?? runStages(false);
 const clamp01 = (v: number): number => (Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0);
 const round3 = (v: number): number => Math.round(v * 1000) / 1000;
 
@@ -32,9 +34,10 @@ export function stageFraction(p: StageState): number {
 
 /** 0–1 over the whole pipeline, to 3 decimals: finished stages' weights plus the running stage's share. */
 export function overallFraction(p: StageState): number {
+  const total = stagesOf(p).reduce((sum, s) => sum + weight(s), 0);
   const done = p.stagesDone.reduce((sum, s) => sum + weight(s), 0);
   const running = p.stagesDone.includes(p.stage) ? 0 : weight(p.stage) * stageFraction(p);
-  return round3(clamp01((done + running) / TOTAL_WEIGHT));
+  return round3(clamp01((done + running) / total));
 }
 
 /** A step count at a time (workflow time, ms). */
@@ -67,7 +70,8 @@ export function estimateEta(p: StageState, rate: number | undefined): Eta | unde
   if (p.stage === 'pseudo-labels' && (p.shardCount ?? 0) > 1) return undefined;
   const stageSeconds = Math.max(0, p.totalSteps - p.step) / rate;
   const secondsPerWeight = p.totalSteps / rate / weight(p.stage);
-  const later = STAGE_ORDER.slice(STAGE_ORDER.indexOf(p.stage) + 1).filter((s) => !p.stagesDone.includes(s));
+  const stages = stagesOf(p);
+  const later = stages.slice(stages.indexOf(p.stage) + 1).filter((s) => !p.stagesDone.includes(s));
   const laterSeconds = later.reduce((sum, s) => sum + weight(s), 0) * secondsPerWeight;
   return { stageSeconds: Math.round(stageSeconds), runSeconds: Math.round(stageSeconds + laterSeconds) };
 }

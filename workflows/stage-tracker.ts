@@ -17,7 +17,8 @@ export class StageTracker {
   /** First progress report of the running stage (or of its latest resume): the step rate's origin. */
   private rateOrigin?: StepSample;
 
-  constructor(runId: string) {
+  /** @param stages the run's stages (runStages), which share the overall fraction by weight */
+  constructor(runId: string, private readonly stages?: readonly StageName[]) {
     this.state = { runId, status: 'running', stage: 'queued', step: 0, totalSteps: 0, fraction: 0, stagesDone: [] };
   }
 
@@ -51,7 +52,7 @@ export class StageTracker {
     this.timings.push({ stage: name, startedAt: this.stageStartedAt, endedAt: new Date().toISOString() });
     this.state.stagesDone.push(name);
     this.clearEstimate();
-    this.state.fraction = overallFraction(this.state);
+    this.state.fraction = overallFraction(this.withStages());
     upsertSearchAttributes([{ key: SA.progress, value: this.state.fraction }]);
     return result;
   }
@@ -71,7 +72,7 @@ export class StageTracker {
     this.state.loss = p.loss;
     this.updateFraction();
     const rate = stepsPerSecond(this.rateOrigin, now);
-    const eta = estimateEta(this.state, rate);
+    const eta = estimateEta(this.withStages(), rate);
     if (rate !== undefined && eta) {
       Object.assign(this.state, {
         stepsPerSecond: Math.round(rate * 1000) / 1000, stageEtaSeconds: eta.stageSeconds, etaSeconds: eta.runSeconds, measuredAt: new Date(now.atMs).toISOString(),
@@ -93,7 +94,11 @@ export class StageTracker {
   /** Never backwards within a run (a retried stage resumes behind its last report). */
   private updateFraction(): void {
     this.state.stageFraction = stageFraction(this.state);
-    this.state.fraction = Math.max(this.state.fraction, overallFraction(this.state));
+    this.state.fraction = Math.max(this.state.fraction, overallFraction(this.withStages()));
+  }
+
+  private withStages(): PipelineProgress & { stages?: readonly StageName[] } {
+    return this.stages ? { ...this.state, stages: this.stages } : this.state;
   }
 
   private clearEstimate(): void {

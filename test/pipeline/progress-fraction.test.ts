@@ -1,10 +1,10 @@
 /** The run's overall progress fraction and ETA (pure functions the workflow's tracker uses). */
 import { describe, expect, it } from 'vitest';
-import { STAGE_WEIGHTS } from '../../workflows/definitions';
+import { STAGE_WEIGHTS, runStages } from '../../workflows/definitions';
 import { estimateEta, overallFraction, stageFraction, stepsPerSecond } from '../../workflows/progress';
 
 const before = { ingest: 0.05, plan: 0.01 };
-const total = Object.values(STAGE_WEIGHTS).reduce((s, w) => s + (w ?? 0), 0);
+const total = runStages(false).reduce((s, stage) => s + (STAGE_WEIGHTS[stage] ?? 0), 0);
 
 describe('overall progress fraction', () => {
   it('moves within a stage by its step fraction (a cpu run no longer holds at 6 % through SSL)', () => {
@@ -20,6 +20,25 @@ describe('overall progress fraction', () => {
     expect(overallFraction({ stagesDone: ['ingest', 'plan', 'ssl'], stage: 'ssl', step: 5, totalSteps: 10 })).toBeCloseTo(0.56 / total, 3);
     expect(overallFraction({ stagesDone: ['ingest', 'plan', 'ssl', 'pseudo-labels', 'tpl', 'evaluate', 'report'], stage: 'report', step: 0, totalSteps: 0 })).toBe(1);
     expect(overallFraction({ stagesDone: [], stage: 'queued', step: 0, totalSteps: 0 })).toBe(0);
+  });
+
+  it('a run that refines gives the refine stage its share: the bar moves through it instead of holding', () => {
+    const stages = runStages(true);
+    expect(stages).toContain('refine');
+    expect(runStages(false)).not.toContain('refine');
+    const refineWeight = STAGE_WEIGHTS.refine!;
+    expect(refineWeight).toBeGreaterThan(0);
+    const upToTpl = ['ingest', 'plan', 'ssl', 'pseudo-labels', 'tpl'] as const;
+    const at = (step: number) => overallFraction({ stagesDone: [...upToTpl], stage: 'refine', step, totalSteps: 800, stages });
+    const series = [0, 200, 400, 800].map(at);
+    for (let i = 1; i < series.length; i++) expect(series[i]!).toBeGreaterThan(series[i - 1]!);
+    expect(at(800) - at(0)).toBeCloseTo(refineWeight / (total + refineWeight), 3);
+    expect(overallFraction({ stagesDone: [...upToTpl, 'refine', 'evaluate', 'report'], stage: 'report', step: 0, totalSteps: 0, stages })).toBe(1);
+    // Without the run's stages (a run that does not refine), the same state reads as before.
+    expect(overallFraction({ stagesDone: [...upToTpl], stage: 'evaluate', step: 0, totalSteps: 0 })).toBeCloseTo(0.93 / total, 3);
+    // The ETA counts refinement among the later stages of a run that refines.
+    const ssl = { stagesDone: ['ingest', 'plan'] as ('ingest' | 'plan')[], stage: 'ssl' as const, step: 500, totalSteps: 2000 };
+    expect(estimateEta({ ...ssl, stages }, 2)!.runSeconds - estimateEta(ssl, 2)!.runSeconds).toBe(Math.round(refineWeight * 2000));
   });
 
   it('counts shards for the pseudo-label fan-out; unknown or odd step counts add nothing or are clamped', () => {
