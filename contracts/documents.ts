@@ -375,7 +375,7 @@ export const StageErrorsSchema = z.array(z.looseObject({ protocol: ProtocolSchem
 export type StageErrors = z.infer<typeof StageErrorsSchema>;
 
 /** contracts/types.ts MetricSummary: `sdr` is radius (mm, as string) → percent. */
-export const MetricSummarySchema = z.object({ images: z.number().int().nonnegative(), mreMm: maybeNaN, sdMm: maybeNaN, sdr: z.record(z.string(), maybeNaN) });
+export const MetricSummarySchema = z.object({ images: z.number().int().nonnegative(), mreMm: maybeNaN, sdMm: maybeNaN, sdr: z.record(z.string(), maybeNaN), outlierPercent: maybeNaN.optional() });
 
 /** protocol → set → summary. */
 export const StageSummarySchema = z.record(z.string(), z.record(z.string(), MetricSummarySchema));

@@ -24,7 +24,7 @@ import {
   withUnionSet,
   type ErrorSummary,
 } from './stats';
-import { NO_METRICS_REASON, SDR_RADII_MM, unitLabel } from '../../ml/metrics';
+import { NO_METRICS_REASON, OUTLIER_RADIUS_MM, SDR_RADII_MM, unitLabel } from '../../ml/metrics';
 import { barChart, lineChart, type Marker, type Series } from './svg';
 import { parseRunReportInput, type LossLog, type PredictedImage, type Promotion, type RunReportData, type RunReportInput, type SetErrors } from './types';
 
@@ -103,6 +103,8 @@ const isIsbi = (data: RunReportData): boolean => data.datasetKind === 'isbi2015'
 
 /** Both protocols × every set of `metrics` (default: the final model's), plus an optional published row. */
 function overallTable(data: RunReportData, metrics: RunReportData['metrics'] = data.metrics, reference?: ReferenceRow): string {
+  // Outliers are gross misses on the patient: a mm notion, left out when errors are in pixels.
+  const outliers = data.unit !== 'px';
   const rows: string[] = [];
   for (const p of metrics) {
     for (const v of setViews(p.sets)) {
@@ -111,7 +113,7 @@ function overallTable(data: RunReportData, metrics: RunReportData['metrics'] = d
         `<tr><td>${esc(protocolText(p.protocol, data.lineage.inputSize).name)}</td><td><b>${esc(v.label)}</b></td><td>${esc(compressIds(v.set.images.map((i) => i.id)))}</td>` +
           `<td class="num">${v.set.images.length}</td><td class="num">${s.count}</td><td class="num"><b>${mm(s.mreMm)}</b></td><td class="num">${mm(s.sdMm)}</td><td class="num">${mm(s.medianMm)}</td>` +
           SDR_RADII_MM.map((r) => `<td class="num">${pct(s.sdr.get(r))}</td>`).join('') +
-          `</tr>`,
+          `${outliers ? `<td class="num">${pct(s.outlierPercent)}</td>` : ''}</tr>`,
       );
     }
   }
@@ -121,11 +123,11 @@ function overallTable(data: RunReportData, metrics: RunReportData['metrics'] = d
       `<tr><td>Paper: ${esc(reference.method)} (protocol A)</td><td><b>${esc(splitLabel(reference.splitKey))}</b>${sameSet ? '' : ' <span class="tag">different test set</span>'}</td><td>${esc(reference.testSet)}</td>` +
         `<td class="num">–</td><td class="num">–</td><td class="num"><b>${mm(reference.mreMm)}</b></td><td class="num">–</td><td class="num">–</td>` +
         SDR_RADII_MM.map((r) => `<td class="num">${reference.sdrPercent[String(r) as '2']?.toFixed(2) ?? '–'}</td>`).join('') +
-        `</tr>`,
+        `${outliers ? '<td class="num">–</td>' : ''}</tr>`,
     );
   }
   const u = unitOf(data);
-  return `<table class="metrics"><thead><tr><th>Protocol</th><th>Set</th><th>Test IDs covered</th><th class="num">Images</th><th class="num">Errors</th><th class="num">MRE ${esc(unitLabel(data.unit))}</th><th class="num">SD ${u}</th><th class="num">Median ${u}</th>${sdrHeader(SDR_RADII_MM, u)}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table class="metrics"><thead><tr><th>Protocol</th><th>Set</th><th>Test IDs covered</th><th class="num">Images</th><th class="num">Errors</th><th class="num">MRE ${esc(unitLabel(data.unit))}</th><th class="num">SD ${u}</th><th class="num">Median ${u}</th>${sdrHeader(SDR_RADII_MM, u)}${outliers ? `<th class="num" title="errors above ${OUTLIER_RADIUS_MM} mm: gross misses">Outliers &gt; ${OUTLIER_RADIUS_MM} mm %</th>` : ''}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 /** The SSL stage alone (CC2D-SSL) beside the final model, with the paper's CC2D-SSL row. */

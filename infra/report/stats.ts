@@ -17,6 +17,8 @@ export interface ErrorSummary {
   maxMm: number;
   /** radius → percent of errors strictly below it. */
   sdr: Map<number, number>;
+  /** Percent of errors strictly above OUTLIER_RADIUS_MM. */
+  outlierPercent: number;
 }
 
 export function summarizeErrors(errors: readonly number[], radii: readonly number[] = SDR_RADII_MM): ErrorSummary {
@@ -24,7 +26,7 @@ export function summarizeErrors(errors: readonly number[], radii: readonly numbe
   const sorted = [...errors].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   const median = sorted.length === 0 ? Number.NaN : sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { count: s.n, mreMm: s.mreMm, sdMm: s.stdMm, medianMm: median, maxMm: s.maxMm, sdr: new Map(s.sdr.map((e) => [e.radiusMm, e.percent])) };
+  return { count: s.n, mreMm: s.mreMm, sdMm: s.stdMm, medianMm: median, maxMm: s.maxMm, sdr: new Map(s.sdr.map((e) => [e.radiusMm, e.percent])), outlierPercent: s.outlierPercent };
 }
 
 export function allErrors(images: readonly ImageErrors[]): number[] {

@@ -48,6 +48,8 @@ export interface MetricSummary {
   mreMm: number;
   sdMm: number;
   sdr: Record<string, number>;
+  /** Percent of errors above OUTLIER_RADIUS_MM (absent in summaries stored before it existed). */
+  outlierPercent?: number;
 }
 
 export type ImageErrorList = Array<{ id: string; errorsMm: number[] }>;
@@ -73,6 +75,7 @@ export function summaryOf(s: ErrorStats, images: number): MetricSummary {
     mreMm: s.mreMm,
     sdMm: s.stdMm,
     sdr: Object.fromEntries(s.sdr.map((e) => [String(e.radiusMm), e.percent])),
+    outlierPercent: s.outlierPercent,
   };
 }
 

@@ -5,11 +5,15 @@
  * - SDR(r) = percentage of errors STRICTLY below r mm (an error of exactly 2.0 mm does not count
  *   at 2 mm), for r ∈ {2, 2.5, 3, 4} by default.
  * - std = population standard deviation of the errors (divides by n, as numpy's default).
+ * - outliers = percentage of errors STRICTLY above 10 mm: the gross misses a clinician must redo.
  */
 import { radialErrorsMm, type EvalProtocol, type LandmarkEvalCase, type RadialErrorOptions } from './radial-error';
 
 /** The headline SDR radii (the paper's four): stored summaries, CLI and report tables. */
 export const SDR_RADII_MM: readonly number[] = [2, 2.5, 3, 4];
+
+/** Errors above this radius count as outliers (a gross miss, not an imprecise hit). */
+export const OUTLIER_RADIUS_MM = 10;
 
 export interface SdrEntry {
   radiusMm: number;
@@ -26,6 +30,8 @@ export interface ErrorStats {
   stdMm: number;
   maxMm: number;
   sdr: SdrEntry[];
+  /** Percent of errors strictly above OUTLIER_RADIUS_MM; NaN for an empty list. */
+  outlierPercent: number;
 }
 
 /**
@@ -35,6 +41,14 @@ export interface ErrorStats {
 export function sdrPercent(errors: readonly number[], radiusMm: number): number {
   if (errors.length === 0) return Number.NaN;
   return (100 * countBelow(errors, radiusMm)) / errors.length;
+}
+
+/** The PERCENT (0-100) of `errors` strictly above `radiusMm`; NaN for an empty list. */
+export function outlierPercent(errors: readonly number[], radiusMm = OUTLIER_RADIUS_MM): number {
+  if (errors.length === 0) return Number.NaN;
+  let count = 0;
+  for (const e of errors) if (e > radiusMm) count++;
+  return (100 * count) / errors.length;
 }
 
 function countBelow(errors: readonly number[], radiusMm: number): number {
@@ -62,6 +76,7 @@ export function errorStats(errors: readonly number[], radiiMm: readonly number[]
     stdMm: n > 0 ? Math.sqrt(ss / n) : Number.NaN,
     maxMm: max,
     sdr: radiiMm.map((r) => ({ radiusMm: r, count: countBelow(errors, r), percent: sdrPercent(errors, r) })),
+    outlierPercent: outlierPercent(errors),
   };
 }
 

@@ -55,6 +55,7 @@ describe('renderRunReport', () => {
       { id: '152', errorsMm: errs([2, 3]) },
       { id: '153', errorsMm: errs([2.5, 4]) },
       { id: '154', errorsMm: errs([0.5, 2]) },
+      { id: '155', errorsMm: errs([12, 2]) },
     ];
     const all = images.flatMap((i) => i.errorsMm);
     const mre = all.reduce((s, e) => s + e, 0) / all.length;
@@ -70,12 +71,14 @@ describe('renderRunReport', () => {
     const html = await renderRunReport(input);
     const rowA = overallRow(html, 'Protocol A', 'Test1');
     // Protocol | Set | ids | images | errors | MRE | SD | median | SDR 2 | 2.5 | 3 | 4 | 6 | 8
-    expect(rowA[2]).toBe('151–154');
-    expect(rowA[3]).toBe('4');
-    expect(rowA[4]).toBe('76');
+    expect(rowA[2]).toBe('151–155');
+    expect(rowA[3]).toBe('5');
+    expect(rowA[4]).toBe('95');
     expect(rowA[5]).toBe(mre.toFixed(2));
     expect(rowA[8]).toBe((below2 * 100).toFixed(2));
     expect(rowA[9]).toBe((below25 * 100).toFixed(2));
+    // Outliers (> 10 mm): image 155's 12 mm errors, 10 of 95; the last column.
+    expect(rowA.at(-1)).toBe(((100 * 10) / 95).toFixed(2));
     // The "≤" reading would give a different number here; make sure the fixture can tell them apart.
     expect((all.filter((e) => e <= 2).length / all.length).toFixed(4)).not.toBe(below2.toFixed(4));
     const rowB = overallRow(html, 'Protocol B', 'Test1');

@@ -67,6 +67,13 @@ describe('errorStats', () => {
     expect(s.sdr.map((e) => e.percent)).toEqual([25, 50, 50, 75]);
   });
 
+  it('outliers are the errors strictly above 10 mm, in percent', () => {
+    // 10.0 exactly is not an outlier; 10.01 and 25 are: 2 of 5.
+    expect(errorStats([1, 10, 10.01, 25, 3]).outlierPercent).toBe(40);
+    expect(errorStats([1, 2]).outlierPercent).toBe(0);
+    expect(errorStats([]).outlierPercent).toBeNaN();
+  });
+
   it('empty input gives NaN statistics, negative errors are rejected', () => {
     expect(errorStats([]).mreMm).toBeNaN();
     expect(() => errorStats([1, -1])).toThrow(/non-negative/);

@@ -19,9 +19,11 @@ describe('scoreTestPredictions', () => {
     const s = scoreTestPredictions({ labels, predicted, testSplits: { test1: ['a', 'b'], test2: ['c'] }, gridSize: 10 });
     expect(s.headlineSet).toBe('test1+test2');
     expect(Object.keys(s.summary)).toEqual(['A', 'B']);
-    expect(s.summary.A!.test1).toEqual({ images: 2, mreMm: 0, sdMm: 0, sdr: { '2': 100, '2.5': 100, '3': 100, '4': 100 } });
+    expect(s.summary.A!.test1).toEqual({ images: 2, mreMm: 0, sdMm: 0, sdr: { '2': 100, '2.5': 100, '3': 100, '4': 100 }, outlierPercent: 0 });
     expect(s.summary.A!['test1+test2']!.mreMm).toBeCloseTo(10 / 3, 12);
     expect(s.summary.A!['test1+test2']!.sdr['2']).toBeCloseTo(200 / 3, 12);
+    // Image c is off by exactly 10 mm: not an outlier (strictly above 10 mm counts).
+    expect(s.summary.A!['test1+test2']!.outlierPercent).toBe(0);
     // Per-image errors are kept for the splits themselves, not the union.
     expect(Object.keys(s.errors[0]!.sets)).toEqual(['test1', 'test2']);
     expect(testSetSpecs({ test1: ['a'] })).toEqual([{ name: 'test1', ids: ['a'] }]);
