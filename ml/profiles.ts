@@ -126,6 +126,15 @@ const PAPER: Profile = {
   postprocess: POSTPROCESS_OFF,
 };
 
+/**
+ * The refinement settings measured on the quick run's artifacts (docs/accuracy.md): what an
+ * `overrides.refine` switches on, field by field overridable; on in `cpu` and `quick`.
+ */
+export const REFINE_DEFAULTS: RefineProfile = {
+  inputSize: 384, patch: 64, channels: 16, landmarkMode: 'heads', batch: 32, steps: 800,
+  lr: 1e-3, lrDecaySteps: [600], lrGamma: 0.1, weightDecay: 1e-4, jitter: 20, sigma: 1.5, passes: 1, checkpointEvery: 200,
+};
+
 // Budget (measured on the 2-core project machine, native backend, quiet): SSL 1.12 s/step in the
 // bench, 37 min 48 s for 2000 steps in the run; TPL 0.442 s/step in the bench, 0.49 s/step and
 // 12 min 13 s for 1500 steps in the run (image loading included); the whole run took 50 min 37 s,
@@ -142,16 +151,9 @@ const CPU: Profile = {
   tpl: {
     ...PAPER.tpl, width: 0.25, steps: 1_500, lrDecaySteps: [1_000], heatLossNorm: 'positives', checkpointEvery: 250,
   },
-  postprocess: POSTPROCESS_OFF,
-};
-
-/**
- * The refinement settings measured on the quick run's artifacts (docs/accuracy.md): what an
- * `overrides.refine` switches on, field by field overridable; on in `quick`.
- */
-export const REFINE_DEFAULTS: RefineProfile = {
-  inputSize: 384, patch: 64, channels: 16, landmarkMode: 'heads', batch: 32, steps: 800,
-  lr: 1e-3, lrDecaySteps: [600], lrGamma: 0.1, weightDecay: 1e-4, jitter: 20, sigma: 1.5, passes: 1, checkpointEvery: 200,
+  // The two levers that paid on the training images (docs/accuracy.md), as in `quick`.
+  postprocess: { ...POSTPROCESS_OFF, shapePrior: { ...POSTPROCESS_OFF.shapePrior, enabled: true } },
+  refine: REFINE_DEFAULTS,
 };
 
 /**
@@ -168,7 +170,7 @@ const QUICK: Profile = {
   inputSize: 192,
   ssl: { ...CPU.ssl, steps: 500, lrStepEvery: 175, checkpointEvery: 100 },
   tpl: { ...CPU.tpl, steps: 300, lrDecaySteps: [200], checkpointEvery: 100 },
-  postprocess: { ...POSTPROCESS_OFF, shapePrior: { ...POSTPROCESS_OFF.shapePrior, enabled: true } },
+  postprocess: CPU.postprocess,
   refine: REFINE_DEFAULTS,
 };
 

@@ -3,9 +3,9 @@ import { PROFILES, REFINE_DEFAULTS, resolveProfile } from '../../../ml/profiles'
 import { buildPipelineInput, parseRunConfig } from '../../../infra/config/run-config';
 
 describe('profile.refine', () => {
-  it('is on in quick only (with the measured defaults), and overrides switch it on over them', () => {
+  it('is on in cpu and quick only (with the measured defaults), and overrides switch it on over them', () => {
     for (const name of Object.keys(PROFILES)) {
-      if (name === 'quick') expect(resolveProfile(name).refine).toEqual(REFINE_DEFAULTS);
+      if (name === 'quick' || name === 'cpu') expect(resolveProfile(name).refine).toEqual(REFINE_DEFAULTS);
       else expect(resolveProfile(name)).not.toHaveProperty('refine');
     }
     expect(resolveProfile('smoke', { refine: {} }).refine).toEqual(REFINE_DEFAULTS);
