@@ -135,10 +135,10 @@ export const REFINE_DEFAULTS: RefineProfile = {
   lr: 1e-3, lrDecaySteps: [600], lrGamma: 0.1, weightDecay: 1e-4, jitter: 20, sigma: 1.5, passes: 1, checkpointEvery: 200,
 };
 
-// Budget (measured on the 2-core project machine, native backend, quiet): SSL 1.12 s/step in the
-// bench, 37 min 48 s for 2000 steps in the run; TPL 0.442 s/step in the bench, 0.49 s/step and
-// 12 min 13 s for 1500 steps in the run (image loading included); the whole run took 50 min 37 s,
-// inside 90 min with margin for a busy machine.
+// Budget (measured on the 2-core project machine, AMD EPYC, native backend, nearly quiet,
+// 2026-11-30): SSL 987 s for 2000 steps (0.49 s/step), pseudo-labels 5 s, TPL 334 s for 1500
+// steps (image loading included), refinement 144 s, evaluation 33 s: the whole run took 25 min,
+// inside 90 min with room to spend (the first version of this profile took 50 min 37 s).
 // TPL: the heat loss is normalised by the disk pixels ('positives'): with the reference's pixel
 // mean the heatmap head did not learn in 1200 steps (final MRE 72 mm, README); with 'positives'
 // 300 steps already gave 5.3 mm. One lr cut at 2/3 of the run (docs/method.md#dev-heat-prior).
