@@ -153,7 +153,7 @@ export function createEvaluateModel(deps: ActivityDeps) {
       ...(shape ? { shapeModel: shape.ref } : {}),
       summary: tpl?.summary ?? {},
       ...(ssl ? { sslSummary: ssl.summary } : {}),
-      ...(pseudoReport ? { pseudoLabelSummary: summaryOf(pseudoReport.overall, pseudoReport.imageIds.length) } : {}),
+      ...(pseudoReport ? { pseudoLabelSummary: summaryOf(pseudoReport.overall, pseudoReport.imageIds.length, pseudoUnit) } : {}),
       ...(tpl
         ? { mreMm: tpl.summary.A![tpl.headlineSet]!.mreMm, headlineSet: tpl.headlineSet, unit: tpl.unit }
         : { noMetrics: NO_METRICS_REASON }),

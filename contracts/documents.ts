@@ -374,7 +374,7 @@ export type ImageErrorList = z.infer<typeof ImageErrorListSchema>;
 export const StageErrorsSchema = z.array(z.looseObject({ protocol: ProtocolSchema, sets: z.record(z.string(), ImageErrorListSchema) }));
 export type StageErrors = z.infer<typeof StageErrorsSchema>;
 
-/** contracts/types.ts MetricSummary: `sdr` is radius (mm, as string) → percent. */
+/** contracts/types.ts MetricSummary: `sdr` is radius (mm, as string) → percent; `outlierPercent` (> 10 mm) absent in px and in older documents. */
 export const MetricSummarySchema = z.object({ images: z.number().int().nonnegative(), mreMm: maybeNaN, sdMm: maybeNaN, sdr: z.record(z.string(), maybeNaN), outlierPercent: maybeNaN.optional() });
 
 /** protocol → set → summary. */

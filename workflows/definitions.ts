@@ -23,8 +23,9 @@ export const STAGE_WEIGHTS: Readonly<Partial<Record<StageName, number>>> = {
   tpl: 0.27,
   evaluate: 0.05,
   report: 0.02,
-  // Measured: 800 refinement steps took 114 s beside a 292 s quick SSL stage and a fraction of
-  // the cpu profile's; counted only in runs that refine (runStages), so the others are unchanged.
+  // 800 refinement steps took 114 s beside quick's 292 s of SSL (cc2d-quick-t125-s7-r2: 0.2 by
+  // SSL's 0.5) and 144 s beside cpu's 987 s (cc2d-cpu-levers-s2022: 0.07): 0.1 between the two.
+  // Counted only in runs that refine (runStages), so the others read as before.
   refine: 0.1,
   // promote: no weight.
 };

@@ -34,9 +34,13 @@ export function stageFraction(p: StageState): number {
 
 /** 0–1 over the whole pipeline, to 3 decimals: finished stages' weights plus the running stage's share. */
 export function overallFraction(p: StageState): number {
-  const total = stagesOf(p).reduce((sum, s) => sum + weight(s), 0);
-  const done = p.stagesDone.reduce((sum, s) => sum + weight(s), 0);
-  const running = p.stagesDone.includes(p.stage) ? 0 : weight(p.stage) * stageFraction(p);
+  // Only the run's own stages weigh: a run recorded before refinement had a weight keeps its
+  // fractions although it refines.
+  const stages = stagesOf(p);
+  const counted = (s: StageName): number => (stages.includes(s) ? weight(s) : 0);
+  const total = stages.reduce((sum, s) => sum + weight(s), 0);
+  const done = p.stagesDone.reduce((sum, s) => sum + counted(s), 0);
+  const running = p.stagesDone.includes(p.stage) ? 0 : counted(p.stage) * stageFraction(p);
   return round3(clamp01((done + running) / total));
 }
 
@@ -71,6 +75,7 @@ export function estimateEta(p: StageState, rate: number | undefined): Eta | unde
   const stageSeconds = Math.max(0, p.totalSteps - p.step) / rate;
   const secondsPerWeight = p.totalSteps / rate / weight(p.stage);
   const stages = stagesOf(p);
+  if (!stages.includes(p.stage)) return undefined;
   const later = stages.slice(stages.indexOf(p.stage) + 1).filter((s) => !p.stagesDone.includes(s));
   const laterSeconds = later.reduce((sum, s) => sum + weight(s), 0) * secondsPerWeight;
   return { stageSeconds: Math.round(stageSeconds), runSeconds: Math.round(stageSeconds + laterSeconds) };

@@ -109,9 +109,8 @@ function score(pred: PointYX[][]) {
   const s = scoreTestPredictions({ labels, predicted: new Map(valIds.map((id, i) => [id, pred[i]!])), testSplits: { val: valIds }, gridSize: S });
   const out: Record<string, unknown> = {};
   for (const e of s.errors) {
-    const errs = e.sets.val!.flatMap((x) => x.errorsMm);
     const m = s.summary[e.protocol]!.val!;
-    out[e.protocol] = { mre: +m.mreMm.toFixed(3), sd: +m.sdMm.toFixed(3), sdr2: +m.sdr['2']!.toFixed(1), sdr4: +m.sdr['4']!.toFixed(1), outliers10: +((100 * errs.filter((v) => v > 10).length) / errs.length).toFixed(2) };
+    out[e.protocol] = { mre: +m.mreMm.toFixed(3), sd: +m.sdMm.toFixed(3), sdr2: +m.sdr['2']!.toFixed(1), sdr4: +m.sdr['4']!.toFixed(1), outliers10: +m.outlierPercent!.toFixed(2) };
   }
   return out;
 }

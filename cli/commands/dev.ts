@@ -61,10 +61,10 @@ export function register(program: Command): void {
 
   dev
     .command('down')
-    .description('Stop both services (SIGTERM, then SIGKILL after the timeout)')
-    .option('--timeout <seconds>', 'grace period before SIGKILL (SeaweedFS takes ~15 s)', '25')
-    .action(async (opts: { timeout: string }) => {
-      printStop(await devDown(layout(), { timeoutMs: Number(opts.timeout) * 1000 }));
+    .description('Stop both services (SIGTERM; after the grace period SIGQUIT, which dumps the goroutines to the service log, then SIGKILL)')
+    .option('--timeout <seconds>', 'grace period per service (default: Temporal 25 s, SeaweedFS 60 s; it usually stops in ~15 s)')
+    .action(async (opts: { timeout?: string }) => {
+      printStop(await devDown(layout(), opts.timeout !== undefined ? { timeoutMs: Number(opts.timeout) * 1000 } : {}));
     });
 
   dev

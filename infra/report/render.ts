@@ -24,7 +24,7 @@ import {
   withUnionSet,
   type ErrorSummary,
 } from './stats';
-import { NO_METRICS_REASON, OUTLIER_RADIUS_MM, SDR_RADII_MM, unitLabel } from '../../ml/metrics';
+import { NO_METRICS_REASON, OUTLIER_RADIUS_MM, SDR_RADII_MM, showsOutliers, unitLabel } from '../../ml/metrics';
 import { barChart, lineChart, type Marker, type Series } from './svg';
 import { parseRunReportInput, type LossLog, type PredictedImage, type Promotion, type RunReportData, type RunReportInput, type SetErrors } from './types';
 
@@ -103,8 +103,7 @@ const isIsbi = (data: RunReportData): boolean => data.datasetKind === 'isbi2015'
 
 /** Both protocols × every set of `metrics` (default: the final model's), plus an optional published row. */
 function overallTable(data: RunReportData, metrics: RunReportData['metrics'] = data.metrics, reference?: ReferenceRow): string {
-  // Outliers are gross misses on the patient: a mm notion, left out when errors are in pixels.
-  const outliers = data.unit !== 'px';
+  const outliers = showsOutliers(data.unit);
   const rows: string[] = [];
   for (const p of metrics) {
     for (const v of setViews(p.sets)) {

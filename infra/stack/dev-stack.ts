@@ -546,7 +546,7 @@ export interface StopOptions {
   /** SIGTERM (default), or SIGKILL to simulate a crash. */
   signal?: NodeJS.Signals;
   /**
-   * Grace period before SIGKILL (default: STOP_GRACE_MS of the service). Fault tests that only
+   * Grace period before SIGQUIT (goroutine dump) and SIGKILL (default: STOP_GRACE_MS of the service). Fault tests that only
    * need S3 gone should use `signal: 'SIGKILL'` (a crash; data already written survives it).
    */
   timeoutMs?: number;
@@ -577,7 +577,7 @@ export async function stopService(layout: DevStackLayout, service: ServiceName, 
   for (let i = 0; i < 50 && (await portInUse(mainPort)); i++) await sleep(100);
   try {
     const fd = openSync(logFile(layout, service), 'a');
-    writeSync(fd, `=== ${new Date().toISOString()} cc2d dev: ${service} ${how} (${opts.signal ?? 'SIGTERM'})\n`);
+    writeSync(fd, `=== ${new Date().toISOString()} cc2d dev: ${service} ${how} (${opts.signal ?? 'SIGTERM'}${how === 'killed' && opts.signal !== 'SIGKILL' ? ', then SIGQUIT and SIGKILL after the grace period' : ''})\n`);
     closeSync(fd);
   } catch {
     /* log dir gone */

@@ -3,5 +3,5 @@ export { gridToOriginalXy, radialErrorsMm, protocolATruth, meanOfDoctors, ISBI_S
 export type { EvalProtocol, LandmarkEvalCase, RadialErrorOptions } from './radial-error';
 export { errorStats, evaluateLandmarks, evaluateBySplit, isbiTestSplits, outlierPercent, sdrPercent, OUTLIER_RADIUS_MM, SDR_RADII_MM } from './summary';
 export type { ErrorStats, EvaluationOptions, EvaluationReport, SdrEntry, SplitEvaluation, SplitReport, SplitSpec } from './summary';
-export { NO_METRICS_REASON, PROTOCOLS, errorUnitOf, unitLabel, evalCase, scoreTestPredictions, summaryOf, testIdsOf, testSetSpecs } from './scoring';
+export { NO_METRICS_REASON, PROTOCOLS, errorUnitOf, showsOutliers, unitLabel, evalCase, scoreTestPredictions, summaryOf, testIdsOf, testSetSpecs } from './scoring';
 export type { ErrorUnit, ImageErrorList, ImageTruth, LabelledImages, MetricSummary, StageErrors, StageScores } from './scoring';

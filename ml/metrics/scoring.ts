@@ -27,6 +27,11 @@ export type ErrorUnit = 'mm' | 'px';
 /** What a run without a labelled evaluation image reports instead of metrics. */
 export const NO_METRICS_REASON = 'no metrics: no labelled evaluation images';
 
+/** Outliers (> OUTLIER_RADIUS_MM) are gross misses on the patient: shown and stored only for errors in mm. */
+export function showsOutliers(unit: ErrorUnit | undefined): boolean {
+  return unit !== 'px';
+}
+
 /** "mm", or "px (no pixel spacing)": how tables and CLI lines name a unit. */
 export function unitLabel(unit: ErrorUnit | undefined): string {
   return unit === 'px' ? 'px (no pixel spacing)' : 'mm';
@@ -48,7 +53,7 @@ export interface MetricSummary {
   mreMm: number;
   sdMm: number;
   sdr: Record<string, number>;
-  /** Percent of errors above OUTLIER_RADIUS_MM (absent in summaries stored before it existed). */
+  /** Percent of errors above OUTLIER_RADIUS_MM; absent when errors are in px, and in summaries stored before it existed. */
   outlierPercent?: number;
 }
 
@@ -69,13 +74,13 @@ export interface StageScores {
   unit: ErrorUnit;
 }
 
-export function summaryOf(s: ErrorStats, images: number): MetricSummary {
+export function summaryOf(s: ErrorStats, images: number, unit: ErrorUnit): MetricSummary {
   return {
     images,
     mreMm: s.mreMm,
     sdMm: s.stdMm,
     sdr: Object.fromEntries(s.sdr.map((e) => [String(e.radiusMm), e.percent])),
-    outlierPercent: s.outlierPercent,
+    ...(showsOutliers(unit) ? { outlierPercent: s.outlierPercent } : {}),
   };
 }
 
@@ -128,7 +133,7 @@ export function scoreTestPredictions(args: {
     for (const s of bySplit.splits) {
       if (!s.report) continue;
       protocols[protocol]![s.split] = { coveredIds: s.coveredIds, missingIds: s.missingIds, overall: s.report.overall, perLandmark: s.report.perLandmark };
-      summary[protocol]![s.split] = summaryOf(s.report.overall, s.coveredIds.length);
+      summary[protocol]![s.split] = summaryOf(s.report.overall, s.coveredIds.length, unit);
       if (testSplits[s.split]) sets[s.split] = s.report.imageIds.map((id, k) => ({ id, errorsMm: s.report!.errors[k]! }));
     }
     errors.push({ protocol, sets });

@@ -36,6 +36,11 @@ describe('overall progress fraction', () => {
     expect(overallFraction({ stagesDone: [...upToTpl, 'refine', 'evaluate', 'report'], stage: 'report', step: 0, totalSteps: 0, stages })).toBe(1);
     // Without the run's stages (a run that does not refine), the same state reads as before.
     expect(overallFraction({ stagesDone: [...upToTpl], stage: 'evaluate', step: 0, totalSteps: 0 })).toBeCloseTo(0.93 / total, 3);
+    // A run recorded before refinement had a weight (no stages passed) that does refine: the
+    // refine stage adds nothing, so the bar does not reach 1 before evaluation; no ETA inside it.
+    expect(overallFraction({ stagesDone: [...upToTpl], stage: 'refine', step: 800, totalSteps: 800 })).toBeCloseTo(0.93 / total, 3);
+    expect(overallFraction({ stagesDone: [...upToTpl, 'refine'], stage: 'evaluate', step: 0, totalSteps: 0 })).toBeCloseTo(0.93 / total, 3);
+    expect(estimateEta({ stagesDone: [...upToTpl], stage: 'refine', step: 100, totalSteps: 800 }, 2)).toBeUndefined();
     // The ETA counts refinement among the later stages of a run that refines.
     const ssl = { stagesDone: ['ingest', 'plan'] as ('ingest' | 'plan')[], stage: 'ssl' as const, step: 500, totalSteps: 2000 };
     expect(estimateEta({ ...ssl, stages }, 2)!.runSeconds - estimateEta(ssl, 2)!.runSeconds).toBe(Math.round(refineWeight * 2000));

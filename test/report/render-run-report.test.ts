@@ -70,7 +70,7 @@ describe('renderRunReport', () => {
     };
     const html = await renderRunReport(input);
     const rowA = overallRow(html, 'Protocol A', 'Test1');
-    // Protocol | Set | ids | images | errors | MRE | SD | median | SDR 2 | 2.5 | 3 | 4 | 6 | 8
+    // Protocol | Set | ids | images | errors | MRE | SD | median | SDR 2 | 2.5 | 3 | 4 | outliers > 10 mm
     expect(rowA[2]).toBe('151–155');
     expect(rowA[3]).toBe('5');
     expect(rowA[4]).toBe('95');

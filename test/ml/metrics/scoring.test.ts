@@ -40,6 +40,8 @@ describe('scoring units', () => {
     // Protocol B: the cell centre (55, 65) px vs truth (50, 50) px → 15.81 px; × 0.5 and × 2 mm.
     const errs = s.errors.find((e) => e.protocol === 'B')!.sets.eval!.map((e) => e.errorsMm[0]!);
     expect(errs[0]! * 4).toBeCloseTo(errs[1]!, 9);
+    // 15.81 px × 2 mm = 31.6 mm > 10 mm: one of the two errors is an outlier.
+    expect(s.summary.B!.eval!.outlierPercent).toBe(50);
   });
 
   it('falls back to pixels for all when one scored image has no spacing, and says so', () => {
@@ -47,6 +49,8 @@ describe('scoring units', () => {
     expect(s.unit).toBe('px');
     const errs = s.errors.find((e) => e.protocol === 'B')!.sets.eval!.map((e) => e.errorsMm[0]!);
     expect(errs[0]).toBeCloseTo(errs[1]!, 9);
+    // 15.81 px errors, but outliers are a mm notion: none stored in px.
+    expect(s.summary.B!.eval).not.toHaveProperty('outlierPercent');
   });
 
   it('refuses to score an image without ground truth', () => {
