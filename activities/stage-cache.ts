@@ -2,18 +2,22 @@
  * The cross-run stage cache as the pipeline uses it: `lookupCache` (CPU), asked by the workflow
  * before SSL, pseudo-labels and TPL, returns the stage's key and, on a hit, the stored result of
  * the published run that computed it; `recordRunStages`, called by the report activity once the
- * run is published, indexes the stages this run computed itself. The SSL key's digest of the
+ * run is published, indexes the stages this run computed itself; `recordSuggestedSsl` does the
+ * same for the SSL weights `cc2dSuggestTemplate` trained, so the site's first run after labelling
+ * reuses them (the SSL key reads no labels). The SSL key's digest of the
  * training images is read here from the dataset version's manifest (S3, so never in a workflow).
  */
 import { Context } from '@temporalio/activity';
-import type { CacheStage, LookupCacheInput, LookupCacheOutput, WriteReportInput } from '../contracts/types';
+import type { CacheStage, LookupCacheInput, LookupCacheOutput, TrainOutput, TrainSelfSupervisedInput, WriteReportInput } from '../contracts/types';
 import { lookupStageCache, recordStageCache, STAGE_CACHE_FORMAT, type StageCacheEntry } from '../infra/cache/stage-cache';
 import { CACHE_STAGES, stageCacheKey, stageKeyFields, trainImagesDigest, type StageKeyInput } from '../infra/cache/stage-keys';
 import { datasetPrefix } from '../infra/dataset/published';
+import { runPrefix } from '../infra/storage/keys';
 import { readManifest } from '../infra/storage/manifest';
 import type { ObjectStore } from '../infra/storage/object-store';
 import type { ActivityDeps } from './deps';
-import { retryingStore } from './failures';
+import { isTransientStorage, retryingStore } from './failures';
+import { buildLineageManifest, publishExisting } from './publish-run';
 
 /** `trainImagesDigest` of a published dataset version (one manifest read). */
 async function trainImagesSha256(store: ObjectStore, datasetVersion: string, inputSize: number, trainIds: readonly string[]): Promise<string> {
@@ -73,3 +77,43 @@ export async function recordRunStages(deps: Pick<ActivityDeps, 'store'>, input: 
   return results;
 }
 
+/** The SSL stage a template suggestion trained, with the input it was trained from. */
+export interface RecordSuggestedSslInput extends Omit<TrainSelfSupervisedInput, 'backboneWeights'> {
+  ssl: TrainOutput;
+}
+
+/**
+ * `recordSuggestedSsl` (CPU): publishes the suggestion's SSL artifacts under its own run prefix
+ * (a manifest of kind `cc2d-ssl-suggestion`, so they count as published: a hit needs that, and
+ * cleanup never deletes them) and records them as the SSL stage of its key.
+ */
+export function createRecordSuggestedSsl(deps: Pick<ActivityDeps, 'store'>) {
+  return async function recordSuggestedSsl(input: RecordSuggestedSslInput): Promise<'created' | 'kept' | 'replaced' | 'skipped'> {
+    const store = retryingStore(deps.store);
+    const { runId, datasetVersion, profile, seed, trainIds, ssl } = input;
+    const log = Context.current().log;
+    try {
+      const prefix = runPrefix(runId);
+      const manifest = buildLineageManifest({
+        runId, prefix, artifacts: { sslWeights: ssl.weights, sslLossLog: ssl.lossLog },
+        lineage: { kind: 'cc2d-ssl-suggestion', runId, datasetVersion, profile: profile.name, seeds: { run: seed }, backends: { ssl: ssl.backend } },
+      });
+      await publishExisting(store, prefix, manifest);
+      const keyInput: StageKeyInput = {
+        datasetVersion, profile, seed, trainIds, templateId: '', shardCount: 1,
+        trainImagesSha256: await trainImagesSha256(store, datasetVersion, profile.inputSize, trainIds),
+      };
+      const entry: StageCacheEntry = {
+        format: STAGE_CACHE_FORMAT, stage: 'ssl', key: stageCacheKey('ssl', keyInput), sourceRunId: runId, fields: stageKeyFields('ssl', keyInput), train: ssl,
+      };
+      const recorded = await recordStageCache(store, entry);
+      log.info('suggestion SSL recorded in the stage cache', { runId, key: entry.key, recorded });
+      return recorded;
+    } catch (err) {
+      // The ranking does not need the cache entry: only a later run's reuse is lost.
+      if (isTransientStorage(err)) throw err;
+      log.warn('suggestion SSL not recorded in the stage cache', { runId, error: (err as Error).message });
+      return 'skipped';
+    }
+  };
+}
