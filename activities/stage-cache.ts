@@ -14,14 +14,21 @@ import { CACHE_STAGES, stageCacheKey, stageKeyFields, trainImagesDigest, type St
 import { datasetPrefix } from '../infra/dataset/published';
 import { runPrefix } from '../infra/storage/keys';
 import { readManifest } from '../infra/storage/manifest';
-import type { ObjectStore } from '../infra/storage/object-store';
+import { DatasetInvalidError } from '../infra/errors';
+import { NotFoundError, type ObjectStore } from '../infra/storage/object-store';
 import type { ActivityDeps } from './deps';
 import { isTransientStorage, retryingStore } from './failures';
 import { buildLineageManifest, publishExisting } from './publish-run';
 
 /** `trainImagesDigest` of a published dataset version (one manifest read). */
 async function trainImagesSha256(store: ObjectStore, datasetVersion: string, inputSize: number, trainIds: readonly string[]): Promise<string> {
-  const manifest = await readManifest(store, datasetPrefix(datasetVersion), { verify: 'none' });
+  let manifest;
+  try {
+    manifest = await readManifest(store, datasetPrefix(datasetVersion), { verify: 'none' });
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new DatasetInvalidError([`dataset version ${datasetVersion}: manifest.json not found (is the version published?)`]);
+    throw err;
+  }
   return trainImagesDigest(manifest.files, inputSize, trainIds);
 }
 

@@ -23,6 +23,7 @@
 import type { CacheStage } from '../../contracts/types';
 import type { Profile, SslProfile, TplProfile } from '../../ml/profiles';
 import { DATASET_FILES } from '../dataset/published';
+import { DatasetInvalidError } from '../errors';
 import { sha256OfJson } from '../storage/hash';
 
 export type { CacheStage };
@@ -90,7 +91,7 @@ export function trainImagesDigest(files: ReadonlyArray<{ key: string; sha256: st
   const byKey = new Map(files.map((f) => [f.key, f.sha256]));
   const pairs = [...new Set(trainIds)].sort().map((id) => {
     const sha256 = byKey.get(DATASET_FILES.image(inputSize, id));
-    if (sha256 === undefined) throw new Error(`stage cache key: the dataset version lists no ${inputSize}px working image of "${id}"`);
+    if (sha256 === undefined) throw new DatasetInvalidError([`stage cache key: the dataset version lists no ${inputSize}px working image of "${id}"`]);
     return [id, sha256];
   });
   return sha256OfJson(pairs);
