@@ -16,6 +16,7 @@ import type { PipelineResult, SuggestTemplateInput, SuggestTemplateResult } from
 import { SUGGEST_TEMPLATE_WORKFLOW_TYPE } from '../../infra/config/names';
 import { DatasetReader } from '../../infra/dataset/reader';
 import { runPrefix } from '../../infra/storage/keys';
+import { readManifest } from '../../infra/storage/manifest';
 import { createHarness, type PipelineHarness } from './support/harness';
 import { syntheticImage } from './support/synthetic-isbi';
 
@@ -80,10 +81,13 @@ describe.skipIf(!h)('SSL stage key: training images, not labels', () => {
     await H.cleanup();
   });
 
-  it('the suggestion trains SSL and records it in the stage cache', () => {
+  it('the suggestion trains SSL, publishes it under its own prefix and records it in the stage cache', async () => {
     expect(suggestion.sslFrom).toBe('trained');
     expect(suggestion.sslWeights.key.startsWith(`${runPrefix(suggestion.workflowId)}/ssl/`)).toBe(true);
     expect(scheduled(histories.suggest!)).toEqual(expect.arrayContaining(['trainSelfSupervised', 'recordSuggestedSsl', 'rankTemplates']));
+    const manifest = await readManifest(H.deps.store, runPrefix(suggestion.workflowId));
+    expect(manifest.meta.kind).toBe('cc2d-ssl-suggestion');
+    expect(manifest.files.map((f) => f.key)).toContain(suggestion.sslWeights.key.slice(runPrefix(suggestion.workflowId).length + 1));
   });
 
   it('a changed label file reuses the suggestion\'s SSL and recomputes pseudo-labels and TPL', async () => {
