@@ -10,7 +10,7 @@ import { createEvaluateModel } from './evaluate-model';
 import { activity } from './failures';
 import { createGeneratePseudoLabels } from './generate-pseudo-labels';
 import { createPlanRun } from './plan-run';
-import { createLookupCache } from './stage-cache';
+import { createLookupCache, createRecordSuggestedSsl } from './stage-cache';
 import { createPromoteRun } from './promote-run';
 import { createRankTemplates } from './rank-templates';
 import { createPredictImages } from './predict-images';
@@ -42,6 +42,7 @@ export function createCpuActivities(deps: ActivityDeps) {
     promoteRun: activity(createPromoteRun(deps)),
     cleanupRun: activity(createCleanupRun(deps)),
     lookupCache: activity(createLookupCache(deps)),
+    recordSuggestedSsl: activity(createRecordSuggestedSsl(deps)),
     publishPredictions: activity(createPublishPredictions(deps)),
     rankTemplates: activity(createRankTemplates(deps)),
   };

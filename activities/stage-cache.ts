@@ -2,19 +2,41 @@
  * The cross-run stage cache as the pipeline uses it: `lookupCache` (CPU), asked by the workflow
  * before SSL, pseudo-labels and TPL, returns the stage's key and, on a hit, the stored result of
  * the published run that computed it; `recordRunStages`, called by the report activity once the
- * run is published, indexes the stages this run computed itself.
+ * run is published, indexes the stages this run computed itself; `recordSuggestedSsl` does the
+ * same for the SSL weights `cc2dSuggestTemplate` trained, so the site's first run after labelling
+ * reuses them (the SSL key reads no labels). The SSL key's digest of the
+ * training images is read here from the dataset version's manifest (S3, so never in a workflow).
  */
 import { Context } from '@temporalio/activity';
-import type { CacheStage, LookupCacheInput, LookupCacheOutput, WriteReportInput } from '../contracts/types';
+import type { CacheStage, LookupCacheInput, LookupCacheOutput, TrainOutput, TrainSelfSupervisedInput, WriteReportInput } from '../contracts/types';
 import { lookupStageCache, recordStageCache, STAGE_CACHE_FORMAT, type StageCacheEntry } from '../infra/cache/stage-cache';
-import { CACHE_STAGES, stageCacheKey, stageKeyFields, type StageKeyInput } from '../infra/cache/stage-keys';
+import { CACHE_STAGES, stageCacheKey, stageKeyFields, trainImagesDigest, type StageKeyInput } from '../infra/cache/stage-keys';
+import { datasetPrefix } from '../infra/dataset/published';
+import { runPrefix } from '../infra/storage/keys';
+import { readManifest } from '../infra/storage/manifest';
+import { DatasetInvalidError } from '../infra/errors';
+import { NotFoundError, type ObjectStore } from '../infra/storage/object-store';
 import type { ActivityDeps } from './deps';
-import { retryingStore } from './failures';
+import { isTransientStorage, retryingStore } from './failures';
+import { buildLineageManifest, publishExisting } from './publish-run';
 
-function keyInputOf(input: LookupCacheInput): StageKeyInput {
+/** `trainImagesDigest` of a published dataset version (one manifest read). */
+async function trainImagesSha256(store: ObjectStore, datasetVersion: string, inputSize: number, trainIds: readonly string[]): Promise<string> {
+  let manifest;
+  try {
+    manifest = await readManifest(store, datasetPrefix(datasetVersion), { verify: 'none' });
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new DatasetInvalidError([`dataset version ${datasetVersion}: manifest.json not found (is the version published?)`]);
+    throw err;
+  }
+  return trainImagesDigest(manifest.files, inputSize, trainIds);
+}
+
+async function keyInputOf(store: ObjectStore, input: LookupCacheInput): Promise<StageKeyInput> {
   return {
     datasetVersion: input.datasetVersion, profile: input.profile, seed: input.seed, trainIds: input.trainIds,
     templateId: input.templateId, shardCount: input.shardCount,
+    ...(input.stage === 'ssl' ? { trainImagesSha256: await trainImagesSha256(store, input.datasetVersion, input.profile.inputSize, input.trainIds) } : {}),
     ...(input.sslWeights ? { sslWeightsSha256: input.sslWeights.sha256 } : {}),
     ...(input.pseudoLabels ? { pseudoLabelSha256s: input.pseudoLabels.map((r) => r.sha256) } : {}),
     ...(input.backboneWeights ? { backboneWeightsSha256: input.backboneWeights.sha256 } : {}),
@@ -23,8 +45,9 @@ function keyInputOf(input: LookupCacheInput): StageKeyInput {
 
 export function createLookupCache(deps: Pick<ActivityDeps, 'store'>) {
   return async function lookupCache(input: LookupCacheInput): Promise<LookupCacheOutput> {
-    const key = stageCacheKey(input.stage, keyInputOf(input));
-    const found = await lookupStageCache(retryingStore(deps.store), input.stage, key);
+    const store = retryingStore(deps.store);
+    const key = stageCacheKey(input.stage, await keyInputOf(store, input));
+    const found = await lookupStageCache(store, input.stage, key);
     const log = Context.current().log;
     if (!found.entry) {
       log.info('stage cache miss', { stage: input.stage, key, reason: found.miss });
@@ -40,9 +63,11 @@ export function createLookupCache(deps: Pick<ActivityDeps, 'store'>) {
 export async function recordRunStages(deps: Pick<ActivityDeps, 'store'>, input: WriteReportInput): Promise<Partial<Record<CacheStage, string>>> {
   const { pipeline, plan, ssl, tpl } = input;
   const shards = [...input.pseudoLabels].sort((a, b) => a.shardIndex - b.shardIndex);
+  const store = retryingStore(deps.store);
   const keyInput: StageKeyInput = {
     datasetVersion: input.datasetVersion, profile: pipeline.profile, seed: pipeline.config.seed, trainIds: plan.trainIds,
     templateId: pipeline.config.templateId, shardCount: plan.shardCount,
+    trainImagesSha256: await trainImagesSha256(store, input.datasetVersion, pipeline.profile.inputSize, plan.trainIds),
     sslWeightsSha256: ssl.weights.sha256, pseudoLabelSha256s: shards.map((s) => s.labels.sha256),
     ...(pipeline.config.backboneWeights ? { backboneWeightsSha256: pipeline.config.backboneWeights.sha256 } : {}),
   };
@@ -54,7 +79,48 @@ export async function recordRunStages(deps: Pick<ActivityDeps, 'store'>, input: 
       fields: stageKeyFields(stage, keyInput),
       ...(stage === 'ssl' ? { train: ssl } : stage === 'tpl' ? { train: tpl } : { shards }),
     };
-    results[stage] = await recordStageCache(retryingStore(deps.store), entry);
+    results[stage] = await recordStageCache(store, entry);
   }
   return results;
+}
+
+/** The SSL stage a template suggestion trained, with the input it was trained from. */
+export interface RecordSuggestedSslInput extends Omit<TrainSelfSupervisedInput, 'backboneWeights'> {
+  ssl: TrainOutput;
+}
+
+/**
+ * `recordSuggestedSsl` (CPU): publishes the suggestion's SSL artifacts under its own run prefix
+ * (a manifest of kind `cc2d-ssl-suggestion`, so they count as published: a hit needs that, and
+ * cleanup never deletes them) and records them as the SSL stage of its key.
+ */
+export function createRecordSuggestedSsl(deps: Pick<ActivityDeps, 'store'>) {
+  return async function recordSuggestedSsl(input: RecordSuggestedSslInput): Promise<'created' | 'kept' | 'replaced' | 'skipped'> {
+    const store = retryingStore(deps.store);
+    const { runId, datasetVersion, profile, seed, trainIds, ssl } = input;
+    const log = Context.current().log;
+    try {
+      const prefix = runPrefix(runId);
+      const manifest = buildLineageManifest({
+        runId, prefix, artifacts: { sslWeights: ssl.weights, sslLossLog: ssl.lossLog },
+        lineage: { kind: 'cc2d-ssl-suggestion', runId, datasetVersion, profile: profile.name, seeds: { run: seed }, backends: { ssl: ssl.backend } },
+      });
+      await publishExisting(store, prefix, manifest);
+      const keyInput: StageKeyInput = {
+        datasetVersion, profile, seed, trainIds, templateId: '', shardCount: 1,
+        trainImagesSha256: await trainImagesSha256(store, datasetVersion, profile.inputSize, trainIds),
+      };
+      const entry: StageCacheEntry = {
+        format: STAGE_CACHE_FORMAT, stage: 'ssl', key: stageCacheKey('ssl', keyInput), sourceRunId: runId, fields: stageKeyFields('ssl', keyInput), train: ssl,
+      };
+      const recorded = await recordStageCache(store, entry);
+      log.info('suggestion SSL recorded in the stage cache', { runId, key: entry.key, recorded });
+      return recorded;
+    } catch (err) {
+      // The ranking does not need the cache entry: only a later run's reuse is lost.
+      if (isTransientStorage(err)) throw err;
+      log.warn('suggestion SSL not recorded in the stage cache', { runId, error: (err as Error).message });
+      return 'skipped';
+    }
+  };
 }

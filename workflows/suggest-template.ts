@@ -1,12 +1,13 @@
 /**
  * `cc2dSuggestTemplate` (`cc2d site suggest-template`): which of a site's images to label as its
  * one template. SSL weights on the site's images come from `--run`, else from the stage cache
- * (an earlier published run's SSL stage with the same dataset version, training ids, seed and SSL
- * config), else are trained here by the pipeline's own `trainSelfSupervised` (GPU queue; stored
- * under `runs/<this workflow id>/ssl/`). Then `rankTemplates` (CPU queue) ranks the images and
+ * (an earlier published run's SSL stage with the same training images, seed and SSL config), else
+ * are trained here by the pipeline's own `trainSelfSupervised` (GPU queue; stored under
+ * `runs/<this workflow id>/ssl/`) and recorded in the stage cache, so the site's first run after
+ * labelling the template reuses them (the SSL key reads images, not labels). Then `rankTemplates` (CPU queue) ranks the images and
  * stores the ranking under the site's keys. Only keys, hashes and ids pass through.
  */
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities';
 import type { ArtifactRef, SuggestTemplateInput, SuggestTemplateResult } from '../contracts/types';
 import { cpuOptions, lightOptions, trainingOptions } from './activity-options';
@@ -31,6 +32,8 @@ export async function cc2dSuggestTemplate(input: SuggestTemplateInput): Promise<
       [sslWeights, sslFrom, sslSource] = [hit.train.weights, 'cache', hit.sourceRunId];
     } else {
       const trained = await train.trainSelfSupervised({ runId, datasetVersion, profile, seed, trainIds });
+      // Only in executions started with this code, so histories recorded before it replay.
+      if (patched('ssl-key-images')) await light.recordSuggestedSsl({ runId, datasetVersion, profile, seed, trainIds, ssl: trained });
       [sslWeights, sslFrom, sslSource] = [trained.weights, 'trained', runId];
     }
   }

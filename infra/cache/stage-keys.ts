@@ -1,9 +1,15 @@
 /**
  * Cross-run stage cache keys: a cacheable stage (SSL, the whole pseudo-label set, TPL) is reused
  * from an earlier published run when its key matches. The key is the sha256 of exactly what the
- * stage reads: the dataset version, the config and profile fields listed here, the sha256 of its
- * upstream artifacts and the stage's code version. A field not listed cannot change the stage's
- * output, so changing it keeps the key (e.g. a new TPL lr reuses SSL and the pseudo-labels).
+ * stage reads: its data, the config and profile fields listed here, the sha256 of its upstream
+ * artifacts and the stage's code version. A field not listed cannot change the stage's output, so
+ * changing it keeps the key (e.g. a new TPL lr reuses SSL and the pseudo-labels).
+ *
+ * The data: SSL is self-supervised and reads only the training images at profile.inputSize, so
+ * its key hashes their content (`trainImagesDigest`, from the dataset version's manifest), not the
+ * dataset version: labelling an image (a new version, same images) reuses SSL, e.g. the weights
+ * `cc2d site suggest-template` trained before the template was labelled. Pseudo-labels and TPL
+ * read labels (the template's landmarks), so their keys hash the dataset version.
  *
  * Every profile field is either READ or UNREAD below (the unit test fails when a new field is in
  * neither list), so adding a hyper-parameter forces a decision about the cache.
@@ -16,6 +22,8 @@
  */
 import type { CacheStage } from '../../contracts/types';
 import type { Profile, SslProfile, TplProfile } from '../../ml/profiles';
+import { DATASET_FILES } from '../dataset/published';
+import { DatasetInvalidError } from '../errors';
 import { sha256OfJson } from '../storage/hash';
 
 export type { CacheStage };
@@ -55,6 +63,8 @@ export interface StageKeyInput {
   templateId: string;
   /** Pseudo-label shards: the stored artifacts are one file per shard. */
   shardCount: number;
+  /** What SSL reads of the dataset (`trainImagesDigest`); required by the SSL key. */
+  trainImagesSha256?: string;
   /** Upstream of the pseudo-labels. */
   sslWeightsSha256?: string;
   /** Upstream of TPL, in shard order. */
@@ -72,14 +82,34 @@ function required<T>(value: T | undefined, what: string): T {
   return value;
 }
 
+/**
+ * The content of the training images SSL reads: sha256 of the sorted (id, sha256) pairs of their
+ * S×S working PNGs, taken from the dataset version's manifest (`files`, keys relative to the
+ * version prefix). Every id must be listed: SSL could not train on a missing image either.
+ */
+export function trainImagesDigest(files: ReadonlyArray<{ key: string; sha256: string }>, inputSize: number, trainIds: readonly string[]): string {
+  const byKey = new Map(files.map((f) => [f.key, f.sha256]));
+  const pairs = [...new Set(trainIds)].sort().map((id) => {
+    const sha256 = byKey.get(DATASET_FILES.image(inputSize, id));
+    if (sha256 === undefined) throw new DatasetInvalidError([`stage cache key: the dataset version lists no ${inputSize}px working image of "${id}"`]);
+    return [id, sha256];
+  });
+  return sha256OfJson(pairs);
+}
+
 /** The exact fields a stage's key hashes (also what the cache entry records, for inspection). */
 export function stageKeyFields(stage: CacheStage, input: StageKeyInput, codeVersions: Readonly<Record<CacheStage, number>> = STAGE_CODE_VERSIONS): Record<string, unknown> {
   const { datasetVersion, profile } = input;
-  const base = { stage, codeVersion: codeVersions[stage], datasetVersion, inputSize: profile.inputSize, trainIds: [...input.trainIds] };
+  // trainIds stay in every key: their order is the order SSL and TPL see the images in.
+  const common = { stage, codeVersion: codeVersions[stage], inputSize: profile.inputSize, trainIds: [...input.trainIds] };
+  const base = { ...common, datasetVersion };
   const backbone = input.backboneWeightsSha256 !== undefined ? { backboneWeights: input.backboneWeightsSha256 } : {};
   switch (stage) {
     case 'ssl':
-      return { ...base, seed: input.seed, ssl: pick(profile.ssl, SSL_FIELDS_READ), ...backbone };
+      return {
+        ...common, trainImages: required(input.trainImagesSha256, 'the training images digest'), seed: input.seed,
+        ssl: pick(profile.ssl, SSL_FIELDS_READ), ...backbone,
+      };
     case 'pseudo-labels':
       return {
         ...base, templateId: input.templateId, shardCount: input.shardCount, ssl: pick(profile.ssl, MATCHING_SSL_FIELDS_READ),

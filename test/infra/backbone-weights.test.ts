@@ -86,7 +86,7 @@ describe('backbone weights (tfjs format)', () => {
   });
 
   it('stage keys of SSL and TPL include the weights\' sha256 only when given', () => {
-    const input: StageKeyInput = { datasetVersion: 'v', profile, seed: 1, trainIds: ['a'], templateId: 'a', shardCount: 1, sslWeightsSha256: 's', pseudoLabelSha256s: ['p'] };
+    const input: StageKeyInput = { datasetVersion: 'v', profile, seed: 1, trainIds: ['a'], templateId: 'a', shardCount: 1, trainImagesSha256: 'i', sslWeightsSha256: 's', pseudoLabelSha256s: ['p'] };
     for (const stage of ['ssl', 'tpl'] as const) {
       expect(stageCacheKey(stage, { ...input, backboneWeightsSha256: 'x' })).not.toBe(stageCacheKey(stage, input));
       expect(stageCacheKey(stage, { ...input, backboneWeightsSha256: 'x' })).not.toBe(stageCacheKey(stage, { ...input, backboneWeightsSha256: 'y' }));

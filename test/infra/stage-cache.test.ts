@@ -1,7 +1,7 @@
 /**
  * The cross-run stage cache without servers: which fields each stage key reads (a read field,
- * the dataset version, an upstream hash or the stage code version changes the key; an unread
- * field keeps it), and the cache index over an in-memory store (only a published run's entry
+ * the data, an upstream hash or the stage code version changes the key; an unread field keeps
+ * it; SSL reads the training images' digest, the others the dataset version), and the cache index over an in-memory store (only a published run's entry
  * with all its artifacts present is a hit; the first usable entry wins).
  */
 import { describe, expect, it } from 'vitest';
@@ -10,7 +10,8 @@ import type { TrainOutput } from '../../contracts/types';
 import { buildPipelineInput, loadRunConfig } from '../../infra/config/run-config';
 import { lookupStageCache, recordStageCache, stageCacheEntryKey } from '../../infra/cache/stage-cache';
 import {
-  SSL_FIELDS_READ, SSL_FIELDS_UNREAD, STAGE_CODE_VERSIONS, TPL_FIELDS_READ, TPL_FIELDS_UNREAD, stageCacheKey, type CacheStage, type StageKeyInput,
+  SSL_FIELDS_READ, SSL_FIELDS_UNREAD, STAGE_CODE_VERSIONS, TPL_FIELDS_READ, TPL_FIELDS_UNREAD, stageCacheKey, stageKeyFields, trainImagesDigest,
+  type CacheStage, type StageKeyInput,
 } from '../../infra/cache/stage-keys';
 import { runKeys } from '../../infra/storage/keys';
 import { PROFILES, resolveProfile, type ProfileOverrides } from '../../ml/profiles';
@@ -19,7 +20,7 @@ import { RecordingMemoryStore } from '../dataset/support/memory-store';
 const SHA = (c: string) => c.repeat(64);
 const BASE: StageKeyInput = {
   datasetVersion: 'v1', profile: PROFILES.smoke, seed: 2022, trainIds: ['001', '002', '003'], templateId: '002', shardCount: 2,
-  sslWeightsSha256: SHA('a'), pseudoLabelSha256s: [SHA('b'), SHA('c')],
+  trainImagesSha256: SHA('9'), sslWeightsSha256: SHA('a'), pseudoLabelSha256s: [SHA('b'), SHA('c')],
 };
 const STAGES: CacheStage[] = ['ssl', 'pseudo-labels', 'tpl'];
 const keys = (input: StageKeyInput, versions = STAGE_CODE_VERSIONS) => Object.fromEntries(STAGES.map((s) => [s, stageCacheKey(s, input, versions)]));
@@ -47,8 +48,10 @@ describe('stage cache keys', () => {
     expect(changedStages({ ...BASE, profile: { ...BASE.profile, name: 'renamed' } })).toEqual([]);
   });
 
-  it('change the key when a read field, the dataset version or the seed changes', () => {
-    expect(changedStages({ ...BASE, datasetVersion: 'v2' })).toEqual(STAGES);
+  it('change the key when a read field, the data or the seed changes', () => {
+    // A new dataset version with the same training images (e.g. a label changed) keeps the SSL key.
+    expect(changedStages({ ...BASE, datasetVersion: 'v2' })).toEqual(['pseudo-labels', 'tpl']);
+    expect(changedStages({ ...BASE, trainImagesSha256: SHA('8') })).toEqual(['ssl']);
     expect(changedStages({ ...BASE, trainIds: ['001', '002'] })).toEqual(STAGES);
     expect(changedStages(withProfile({ inputSize: 96 }))).toEqual(STAGES);
     expect(changedStages({ ...BASE, seed: 7 })).toEqual(['ssl', 'tpl']);
@@ -76,6 +79,30 @@ describe('stage cache keys', () => {
   it('require the upstream hashes of the stages that read them', () => {
     expect(() => stageCacheKey('pseudo-labels', { ...BASE, sslWeightsSha256: undefined })).toThrow(/SSL weights/);
     expect(() => stageCacheKey('tpl', { ...BASE, pseudoLabelSha256s: undefined })).toThrow(/pseudo-label/);
+    expect(() => stageCacheKey('ssl', { ...BASE, trainImagesSha256: undefined })).toThrow(/training images/);
+  });
+
+  it('SSL hashes the training images, not the dataset version; the others hash the version', () => {
+    expect(stageKeyFields('ssl', BASE)).toMatchObject({ trainImages: SHA('9'), trainIds: BASE.trainIds });
+    expect(stageKeyFields('ssl', BASE)).not.toHaveProperty('datasetVersion');
+    for (const stage of ['pseudo-labels', 'tpl'] as const) expect(stageKeyFields(stage, BASE)).toMatchObject({ datasetVersion: 'v1' });
+  });
+
+  it('digest the training images from the manifest: sorted (id, sha256) pairs at the input size', () => {
+    const files = ['001', '002', '003'].flatMap((id, i) => [
+      { key: `images/64/${id}.png`, sha256: SHA(String(i + 1)) }, { key: `images/128/${id}.png`, sha256: SHA('f') },
+    ]);
+    const digest = trainImagesDigest([...files, { key: 'labels.json', sha256: SHA('a') }], 64, ['001', '002']);
+    expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    // Labels, other sizes, the order of the files or of the ids, and untrained images do not count.
+    expect(trainImagesDigest([...files].reverse(), 64, ['002', '001'])).toBe(digest);
+    expect(trainImagesDigest([...files, { key: 'labels.json', sha256: SHA('b') }], 64, ['001', '002'])).toBe(digest);
+    expect(trainImagesDigest(files.map((f) => (f.key === 'images/128/001.png' ? { ...f, sha256: SHA('e') } : f)), 64, ['001', '002'])).toBe(digest);
+    // The content of a trained image, or another set of images, does.
+    expect(trainImagesDigest(files.map((f) => (f.key === 'images/64/002.png' ? { ...f, sha256: SHA('e') } : f)), 64, ['001', '002'])).not.toBe(digest);
+    expect(trainImagesDigest(files, 64, ['001', '003'])).not.toBe(digest);
+    expect(trainImagesDigest(files, 128, ['001', '002'])).not.toBe(digest);
+    expect(() => trainImagesDigest(files, 64, ['001', '004'])).toThrow(/no 64px working image of "004"/);
   });
 });
 

@@ -3,7 +3,8 @@
  * tiny synthetic site that has labelled nothing yet: `site add` without --template records the
  * site, `run --site` refuses it (exit 2, naming suggest-template), and suggest-template trains the
  * smoke profile's SSL stage in its workflow, ranks all images and stores the ranking under the
- * site's keys. A site with a template and a published smoke run: the ranking reuses that run's SSL
+ * site's keys; once the suggested image is labelled, the site's first run reuses those SSL
+ * weights from the stage cache. A site with a template and a published smoke run: the ranking reuses that run's SSL
  * stage from the stage cache, or takes its weights with --run. Skips locally without the stack;
  * fails under CI.
  */
@@ -35,15 +36,18 @@ function lastJson<T = Record<string, unknown>>(stdout: string): T {
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
 }
 
-/** images/<id>.png: 80×96 grey, a gradient with a bright disc whose place varies per image; `landmarks/<template>.csv` when given. */
-async function makeSite(template?: string): Promise<string> {
+/**
+ * images/<id>.png: 80×96 grey, a gradient with a bright disc whose place varies per image (and
+ * with `shift`); `landmarks/<template>.csv` when given.
+ */
+async function makeSite(template?: string, shift = 0): Promise<string> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'cc2d-site-suggest-'));
   folders.push(root);
   await mkdir(path.join(root, 'images'), { recursive: true });
   for (const [n, id] of IDS.entries()) {
     const [W, H] = [80, 96];
     const px = Buffer.alloc(W * H);
-    const [cx, cy] = [30 + 3 * n, 40 + 2 * n];
+    const [cx, cy] = [30 + 3 * n + shift, 40 + 2 * n];
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) px[y * W + x] = Math.min(255, Math.round(x + y) + ((x - cx) ** 2 + (y - cy) ** 2 < 100 ? 120 : 0));
     await sharp(px, { raw: { width: W, height: H, channels: 1 } }).png().toFile(path.join(root, 'images', `${id}.png`));
   }
@@ -55,7 +59,7 @@ async function makeSite(template?: string): Promise<string> {
 }
 
 describe.skipIf(!stack)('cc2d site suggest-template through the CLI', () => {
-  it('nothing labelled: site add without --template, run refused, ranking from SSL trained in the workflow, stored', async () => {
+  it('nothing labelled: site add without --template, run refused, ranking from SSL trained in the workflow, stored, reused by the first run after labelling', async () => {
     const site = `suggest-${tag}`;
     const dir = await makeSite();
     const add = await cc2d(['site', 'add', site, '--dir', dir, '--size', '64', '--json']);
@@ -87,11 +91,26 @@ describe.skipIf(!stack)('cc2d site suggest-template through the CLI', () => {
     // A run that does not exist is a user error before anything starts.
     const bad = await cc2d(['site', 'suggest-template', site, '--run', `no-such-run-${tag}`, '--workers', 'none']);
     expect(bad.code).toBe(2);
-  }, TIMEOUT_MS + 60_000);
+
+    // Labelling the suggested image makes a new dataset version with the same images: the first
+    // run reuses the suggestion's SSL weights (the SSL key reads images, not labels).
+    const suggestion = lastJson<{ sslSource: string; sslWeights: string }>(suggest.stdout);
+    await mkdir(path.join(dir, 'landmarks'));
+    await writeFile(path.join(dir, 'landmarks', `${out.suggested}.csv`), 'name,x,y\nDisc,33,42\nCorner,60,70\n');
+    const labelled = await cc2d(['site', 'add', site, '--dir', dir, '--template', out.suggested, '--size', '64', '--json']);
+    expect(labelled.code, labelled.stderr).toBe(0);
+    const first = await cc2d(['run', '--site', site, '--profile', 'smoke', '--workers', 'local', '--json',
+      '--set', `taskQueues.gpu=cc2d-gpu-t-site-suggest-${tag}`, '--set', `taskQueues.cpu=cc2d-cpu-t-site-suggest-${tag}`]);
+    expect(first.code, first.stderr).toBe(0);
+    const result = lastJson<{ reusedFrom?: Record<string, string>; artifacts: { sslWeights: { key: string } } }>(first.stdout);
+    expect(result.reusedFrom).toEqual({ ssl: suggestion.sslSource });
+    expect(result.artifacts.sslWeights.key).toBe(suggestion.sslWeights);
+  }, 2 * TIMEOUT_MS);
 
   it('a site with a template and a published run: SSL reused from the stage cache, or the run\'s weights with --run', async () => {
     const site = `suggest-run-${tag}`;
-    const dir = await makeSite('a01');
+    // Other images than the first test's: the SSL key reads images only, so its suggestion's SSL would be the hit.
+    const dir = await makeSite('a01', 1);
     const add = await cc2d(['site', 'add', site, '--dir', dir, '--template', 'a01', '--size', '64', '--json']);
     expect(add.code, add.stderr).toBe(0);
     const runId = `cc2d-${site}`;
