@@ -59,6 +59,11 @@ export function createLookupCache(deps: Pick<ActivityDeps, 'store'>) {
   };
 }
 
+/** The cache entry saying `sourceRunId` computed `stage` (its result) for `keyInput`. */
+function entryOf(stage: CacheStage, keyInput: StageKeyInput, sourceRunId: string, result: Pick<StageCacheEntry, 'train' | 'shards'>): StageCacheEntry {
+  return { format: STAGE_CACHE_FORMAT, stage, key: stageCacheKey(stage, keyInput), sourceRunId, fields: stageKeyFields(stage, keyInput), ...result };
+}
+
 /** Indexes the stages the (just published) run computed itself; reused stages keep their source's entry. */
 export async function recordRunStages(deps: Pick<ActivityDeps, 'store'>, input: WriteReportInput): Promise<Partial<Record<CacheStage, string>>> {
   const { pipeline, plan, ssl, tpl } = input;
@@ -74,12 +79,7 @@ export async function recordRunStages(deps: Pick<ActivityDeps, 'store'>, input: 
   const results: Partial<Record<CacheStage, string>> = {};
   for (const stage of CACHE_STAGES) {
     if (input.reusedFrom?.[stage] !== undefined) continue;
-    const entry: StageCacheEntry = {
-      format: STAGE_CACHE_FORMAT, stage, key: stageCacheKey(stage, keyInput), sourceRunId: input.runId,
-      fields: stageKeyFields(stage, keyInput),
-      ...(stage === 'ssl' ? { train: ssl } : stage === 'tpl' ? { train: tpl } : { shards }),
-    };
-    results[stage] = await recordStageCache(store, entry);
+    results[stage] = await recordStageCache(store, entryOf(stage, keyInput, input.runId, stage === 'ssl' ? { train: ssl } : stage === 'tpl' ? { train: tpl } : { shards }));
   }
   return results;
 }
@@ -110,9 +110,7 @@ export function createRecordSuggestedSsl(deps: Pick<ActivityDeps, 'store'>) {
         datasetVersion, profile, seed, trainIds, templateId: '', shardCount: 1,
         trainImagesSha256: await trainImagesSha256(store, datasetVersion, profile.inputSize, trainIds),
       };
-      const entry: StageCacheEntry = {
-        format: STAGE_CACHE_FORMAT, stage: 'ssl', key: stageCacheKey('ssl', keyInput), sourceRunId: runId, fields: stageKeyFields('ssl', keyInput), train: ssl,
-      };
+      const entry = entryOf('ssl', keyInput, runId, { train: ssl });
       const recorded = await recordStageCache(store, entry);
       log.info('suggestion SSL recorded in the stage cache', { runId, key: entry.key, recorded });
       return recorded;
