@@ -24,28 +24,31 @@ npx eslint . </dev/null || static_rc=$?
 # closed". So: core dumps on for the suite, and after it the crashing thread's native stack of
 # every core the suite left in the project root, printed into this log, then the core deleted.
 native_crash_report() {
-  local pattern core exe
+  local pattern core what exe
   pattern=$(cat /proc/sys/kernel/core_pattern 2>/dev/null || echo '?')
-  shopt -s nullglob
-  for core in "$ROOT"/core "$ROOT"/core.[0-9]*; do
-    exe=$(file -b "$core" 2>/dev/null | sed -n "s/.*execfn: '\([^']*\)'.*/\1/p")
-    echo "[test-all] native crash: core dump $core ($(du -h "$core" | cut -f1), executable ${exe:-unknown})" >&2
+  for core in "$ROOT"/core "$ROOT"/core.*; do
+    [[ -f $core ]] || continue # (an unmatched pattern stays literal)
+    what=$(file -b "$core" 2>/dev/null || true)
+    [[ -z $what || $what == *"core file"* ]] || continue # without `file`, trust the name
+    exe=$(sed -n "s/.*execfn: '\([^']*\)'.*/\1/p" <<<"$what")
+    echo "[test-all] native crash: core dump $core ($(du -h "$core" 2>/dev/null | cut -f1), executable ${exe:-unknown})" >&2
     if command -v gdb >/dev/null; then
-      gdb -q -batch -ex 'bt 40' -ex 'info threads' "${exe:-$(command -v node)}" "$core" 2>&1 | grep -v 'New LWP\|reg-xstate' | head -n 200 >&2
+      { timeout 120 gdb -q -batch -ex 'bt 40' -ex 'info threads' "${exe:-$(command -v node)}" "$core" 2>&1 || true; } |
+        grep -v 'New LWP\|reg-xstate' | head -n 200 >&2 || true
     else
       echo "[test-all] gdb is not installed: no stack (apt-get install gdb)" >&2
     fi
     rm -f "$core"
   done
-  shopt -u nullglob
   [[ $pattern == core* ]] || echo "[test-all] (core dumps go to '$pattern', not the project root: none read here)" >&2
 }
 
 step "tests (ISBI_DIR=$ISBI_DIR)"
 test_rc=0
 # Guard against a hung suite: CI must finish well inside 30 minutes.
-( ulimit -c unlimited 2>/dev/null; exec timeout --kill-after=30s 25m npx vitest run </dev/null ) || test_rc=$?
-native_crash_report
+( ulimit -Sc "$(ulimit -Hc)" 2>/dev/null; exec timeout --kill-after=30s 25m npx vitest run </dev/null ) || test_rc=$?
+# (Called in a condition so that errexit cannot end the script inside the report.)
+native_crash_report || echo "[test-all] the native crash report failed (ignored)" >&2
 if [[ $test_rc != 0 ]]; then echo "[test-all] tests failed (exit $test_rc)" >&2; exit "$test_rc"; fi
 if [[ $static_rc != 0 ]]; then echo "[test-all] typecheck or lint failed (exit $static_rc)" >&2; exit "$static_rc"; fi
 echo "[test-all] all green" >&2
