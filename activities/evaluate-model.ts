@@ -26,6 +26,7 @@ import { METRICS_FORMAT, PseudoLabelFileSchema, SHAPE_MODEL_FORMAT, type ShapeMo
 import type { ArtifactRef, EvaluateModelInput, EvaluateModelOutput, StageProgress } from '../contracts/types';
 import { DatasetReader } from '../infra/dataset/reader';
 import { evaluateSslStage, sslStageDocument, STAGE_CHUNK } from '../infra/evaluation/ssl-stage';
+import { prototypePoolIds } from '../ml/ssl';
 import { sha256Hex } from '../infra/storage/hash';
 import { runKeys } from '../infra/storage/keys';
 import type { ObjectStore } from '../infra/storage/object-store';
@@ -96,7 +97,13 @@ export function createEvaluateModel(deps: ActivityDeps) {
     const ssl = sslWeights && tpl
       ? await evaluateSslStage({
           reader, profile, weights: sslWeights, templateId: input.templateId, testSplits,
+          // The prototypes' pool is what pseudo-labelling matched: the training ids, template excluded.
+          poolIds: prototypePoolIds(pseudoFiles.flatMap((f) => Object.keys(f.labels)), input.templateId),
           beforeChunk: () => progress.throwIfCancelled(),
+          onPoolChunk: () => {
+            progress.throwIfCancelled();
+            progress.update({});
+          },
           onProgress: (done) => progress.update({ step: allIds.length + done }),
         })
       : undefined;

@@ -2,14 +2,15 @@
  * `generatePseudoLabels` (GPU queue), one call per shard: matches the template's landmarks into
  * the shard's training images with the SSL embeddings (docs/method.md#matching) and stores
  * {id → [y, x] per landmark} as content-addressed JSON. Shards of one run can run on different
- * workers; their union equals an unsharded run (matching is per image).
+ * workers; their union equals an unsharded run (matching is per image; with prototype rounds,
+ * every shard builds the same prototypes from all the run's training images first).
  */
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { GeneratePseudoLabelsInput, PseudoLabelFile, PseudoLabelShard, StageProgress } from '../contracts/types';
 import { DatasetReader } from '../infra/dataset/reader';
 import { sha256Hex } from '../infra/storage/hash';
 import { runKeys } from '../infra/storage/keys';
-import { matchTemplate } from '../ml/ssl';
+import { matchTemplate, prototypePoolIds, prototypeSettingsOf } from '../ml/ssl';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
 import { ProgressReporter } from './progress';
@@ -22,15 +23,25 @@ export function createGeneratePseudoLabels(deps: ActivityDeps) {
     progress.update({}, true);
     const store = retryingStore(deps.store);
     const reader = new DatasetReader(store, input.datasetVersion);
-    const [weights, { template, templateLandmarks }, images] = await Promise.all([
+    const { rounds } = prototypeSettingsOf(profile.ssl);
+    if (rounds > 0 && input.trainIds === undefined) {
+      throw ApplicationFailure.nonRetryable(`generatePseudoLabels: profile.ssl.prototypeRounds is ${rounds} but the input has no trainIds (the prototypes' pool)`, 'InvalidInput');
+    }
+    const poolIds = rounds > 0 ? prototypePoolIds(input.trainIds!, templateId) : [];
+    const [weights, { template, templateLandmarks }, images, pool] = await Promise.all([
       store.get(input.sslWeights.key, input.sslWeights.sha256),
       reader.template(templateId, profile.inputSize),
       reader.images(profile.inputSize, ids),
+      reader.images(profile.inputSize, poolIds),
     ]);
     progress.throwIfCancelled();
     const points = await matchTemplate({
-      profile, weights, template, templateLandmarks, images,
+      profile, weights, template, templateLandmarks, images, pool,
       onProgress: (done) => progress.update({ step: done }),
+      onPoolChunk: () => {
+        progress.throwIfCancelled();
+        progress.update({});
+      },
     });
     progress.throwIfCancelled();
     deps.beforeShardPublish?.({ shardIndex, attempt: ctx.info.attempt });

@@ -11,6 +11,7 @@ import { RunReportDocumentSchema, SSL_METRICS_FORMAT, StoredSslStageSchema, type
 import type { ArtifactRef, BackendRef } from '../contracts/types';
 import { DatasetReader } from '../infra/dataset/reader';
 import { evaluateSslStage, sslStageDocument } from '../infra/evaluation/ssl-stage';
+import { prototypePoolIds } from '../ml/ssl';
 import { sha256Hex } from '../infra/storage/hash';
 import { readPublishedReport } from '../infra/compare/snapshot';
 import { runKeys } from '../infra/storage/keys';
@@ -27,6 +28,8 @@ export interface RunSslSource {
   templateId: string;
   testSplits: Record<string, string[]>;
   sslWeights: Pick<ArtifactRef, 'key' | 'sha256'>;
+  /** The run's training ids (the prototypes' pool, template excluded); absent in reports that predate the field. */
+  trainIds?: string[];
 }
 
 /** The stored SSL-stage file (also what `cc2d eval --compute-ssl --json` prints, minus errors). */
@@ -39,6 +42,7 @@ export async function runSslSource(store: ObjectStore, runId: string): Promise<R
   return {
     runId, reportKey, datasetVersion: lineage.datasetVersion, profile: lineage.config.profile as unknown as Profile, templateId: lineage.templateId,
     testSplits: plan.testSplits, sslWeights: { key: artifacts.sslWeights.key, sha256: artifacts.sslWeights.sha256 },
+    ...(Array.isArray(lineage.trainIds) ? { trainIds: lineage.trainIds as string[] } : {}),
   };
 }
 
@@ -61,6 +65,7 @@ export async function computeRunSslStage(
     weights,
     templateId: source.templateId,
     testSplits: source.testSplits,
+    ...(source.trainIds ? { poolIds: prototypePoolIds(source.trainIds, source.templateId) } : {}),
     ...(env.onProgress ? { onProgress: env.onProgress } : {}),
   });
   const doc: StoredSslStage = {

@@ -130,6 +130,11 @@ export interface GeneratePseudoLabelsInput {
   sslWeights: ArtifactRef;
   templateId: string;
   ids: string[];
+  /**
+   * The plan's training ids (the template among them): the pool the prototypes are built from when
+   * profile.ssl.prototypeRounds > 0. Absent in inputs scheduled before prototypes existed.
+   */
+  trainIds?: string[];
   shardIndex: number;
   shardCount: number;
 }

@@ -83,7 +83,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       const settled = await Promise.allSettled(
         shards.map(async (ids, shardIndex) => {
           const shard = await match.generatePseudoLabels({
-            ...common, sslWeights: ssl.weights, templateId: config.templateId, ids, shardIndex, shardCount: shards.length,
+            ...common, sslWeights: ssl.weights, templateId: config.templateId, ids, trainIds, shardIndex, shardCount: shards.length,
           });
           tracker.setShards(++shardsDone, shards.length);
           return shard;

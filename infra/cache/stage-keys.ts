@@ -37,10 +37,13 @@ export const SSL_FIELDS_READ = [
   'width', 'embedDim', 'useRfb', 'batchSize', 'steps', 'lr', 'lrStepEvery', 'lrGamma', 'weightDecay',
   'temperature', 'window', 'distanceBias', 'rotationDeg', 'brightness', 'contrast',
 ] as const satisfies ReadonlyArray<keyof SslProfile>;
-export const SSL_FIELDS_UNREAD = ['checkpointEvery'] as const satisfies ReadonlyArray<keyof SslProfile>;
+export const SSL_FIELDS_UNREAD = ['checkpointEvery', 'prototypeRounds', 'prototypeFromLevel'] as const satisfies ReadonlyArray<keyof SslProfile>;
 
-/** Matching loads the SSL network: only its shape fields matter, the training ones are in the weights' hash. */
-export const MATCHING_SSL_FIELDS_READ = ['width', 'embedDim', 'useRfb'] as const satisfies ReadonlyArray<keyof SslProfile>;
+/**
+ * Matching loads the SSL network (only its shape fields matter, the training ones are in the
+ * weights' hash) and builds the prototypes (rounds, levels; their pool is the plan's trainIds).
+ */
+export const MATCHING_SSL_FIELDS_READ = ['width', 'embedDim', 'useRfb', 'prototypeRounds', 'prototypeFromLevel'] as const satisfies ReadonlyArray<keyof SslProfile>;
 
 export const TPL_FIELDS_READ = [
   'width', 'batchPseudo', 'steps', 'lr', 'lrDecaySteps', 'lrGamma', 'weightDecay', 'radiusFraction', 'heatLossWeight', 'heatLossNorm',

@@ -7,7 +7,7 @@
  */
 import { scoreTestPredictions, testIdsOf, type StageScores } from '../../ml/metrics';
 import type { Profile } from '../../ml/profiles';
-import { SslMatcher } from '../../ml/ssl';
+import { prototypeSettingsOf, SslMatcher } from '../../ml/ssl';
 import type { PointYX } from '../../ml/types';
 import type { DatasetReader } from '../dataset/reader';
 
@@ -21,8 +21,15 @@ export interface SslStageInput {
   weights: Uint8Array;
   templateId: string;
   testSplits: Record<string, string[]>;
+  /**
+   * The run's unlabelled training images (template excluded) the prototypes are built from, as in
+   * pseudo-labelling; required when profile.ssl.prototypeRounds > 0.
+   */
+  poolIds?: readonly string[];
   /** Before each chunk (e.g. throws when the activity was cancelled). */
   beforeChunk?: () => void;
+  /** After each chunk of pool images while the prototypes are built (heartbeats, cancellation). */
+  onPoolChunk?: () => void;
   /** After each matched image: (done, total). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -49,12 +56,16 @@ export async function evaluateSslStage(input: SslStageInput): Promise<SslStageRe
   ]);
   const testIds = testIdsOf(testSplits);
   const predicted = new Map<string, PointYX[]>();
+  const { rounds, fromLevel } = prototypeSettingsOf(profile.ssl);
+  if (rounds > 0 && input.poolIds === undefined) throw new Error(`SSL stage: profile.ssl.prototypeRounds is ${rounds}, but no pool of training ids was given`);
   const matcher = SslMatcher.create(profile, input.weights);
   try {
+    const pool = rounds > 0 ? await reader.images(size, [...input.poolIds!]) : [];
+    const desc = await matcher.describePrototypes(template, templateLandmarks, pool, { rounds, fromLevel }, input.onPoolChunk);
     for (let i = 0; i < testIds.length; i += STAGE_CHUNK) {
       input.beforeChunk?.();
       const ids = testIds.slice(i, i + STAGE_CHUNK);
-      const points = await matcher.matchImages(template, templateLandmarks, await reader.images(size, ids), (done) => input.onProgress?.(i + done, testIds.length));
+      const points = await matcher.matchDescribed(desc, await reader.images(size, ids), (done) => input.onProgress?.(i + done, testIds.length));
       ids.forEach((id, j) => predicted.set(id, points[j]!));
     }
   } finally {

@@ -14,6 +14,17 @@
  * position in the batch (checked bit for bit by test/ml/ssl/matching.test.ts), so
  * `matchTemplate` on any subset returns exactly the rows it would return on the full set.
  * All landmarks of an image share one matmul per level.
+ *
+ * Prototype matching (profile.ssl.prototypeRounds > 0, docs/method.md#prototypes): the template
+ * is one image, so its vector of a landmark carries that image's quirks. Each round matches the
+ * whole pool of training images, takes the unit vector of every image at its match, and replaces
+ * the landmark's vector at levels ≥ prototypeFromLevel by the mean direction of those vectors and
+ * the template's own; the finest levels keep the template's vector (a mean over slightly misplaced
+ * matches blurs them). The final matching uses the last round's vectors. The pool is the same for
+ * every shard, so shard invariance holds (on one kind of backend: each shard rebuilds the
+ * prototypes). Prototypes are unit vectors, so the cosine's 1e-3 guard weighs relatively more
+ * than against the template's raw vector: rounds > 0 with an empty pool keeps the template's
+ * direction but is not bit-identical to rounds = 0.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Profile } from '../profiles';
@@ -35,6 +46,26 @@ export interface MatchTemplateInput {
   images: GrayImage[];
   /** Called after each image with (done, total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * The unlabelled training images (template excluded) the prototypes are built from; required
+   * when profile.ssl.prototypeRounds > 0, unused otherwise.
+   */
+  pool?: readonly GrayImage[];
+  /** Called after each chunk of pool images while the prototypes are built (heartbeats, cancellation). */
+  onPoolChunk?: () => void;
+}
+
+/**
+ * The prototypes' pool: the training ids without the template, sorted and unique, so every caller
+ * (each pseudo-label shard, the SSL-stage evaluation) sums the same vectors in the same order.
+ */
+export function prototypePoolIds(trainIds: Iterable<string>, templateId: string): string[] {
+  return [...new Set(trainIds)].filter((id) => id !== templateId).sort();
+}
+
+/** How many prototype rounds, from which level; a profile stored before the fields existed has none. */
+export function prototypeSettingsOf(ssl: { prototypeRounds?: number; prototypeFromLevel?: number }): { rounds: number; fromLevel: number } {
+  return { rounds: ssl.prototypeRounds ?? 0, fromLevel: ssl.prototypeFromLevel ?? 2 };
 }
 
 /** One level's embedding map as plain data: [height, width, dim] row-major. */
@@ -57,6 +88,38 @@ export interface TemplateDescriptor {
   numLandmarks: number;
   dim: number;
   levels: Float32Array[];
+}
+
+function addUnit(into: Float32Array, offset: number, v: ArrayLike<number>, from: number, dim: number): void {
+  let n = 0;
+  for (let d = 0; d < dim; d++) n += v[from + d]! ** 2;
+  const inv = 1 / Math.sqrt(Math.max(n, 1e-24));
+  for (let d = 0; d < dim; d++) into[offset + d]! += v[from + d]! * inv;
+}
+
+/**
+ * One prototype round's descriptor: at levels ≥ fromLevel, each landmark's vector is the unit
+ * mean direction of the template's own vector (from `template`, the round-0 descriptor) and
+ * `sums` (per level [K, dim]: the sum of the pool's unit vectors at its matches); lower levels
+ * keep the template's vectors. Pure.
+ */
+export function prototypeDescriptor(template: TemplateDescriptor, sums: readonly Float32Array[], fromLevel: number): TemplateDescriptor {
+  const { numLandmarks: K, dim: D } = template;
+  if (sums.length !== template.levels.length) throw new Error(`prototypes: ${sums.length} levels of sums for ${template.levels.length} template levels`);
+  const levels = template.levels.map((t, i) => {
+    if (i + 1 < fromLevel) return t;
+    const sum = sums[i]!;
+    if (sum.length !== K * D) throw new Error(`prototypes: level ${i + 1} sums have ${sum.length} values, expected ${K * D}`);
+    const out = new Float32Array(K * D);
+    for (let k = 0; k < K; k++) {
+      const mean = new Float32Array(D);
+      addUnit(mean, 0, t, k * D, D);
+      for (let d = 0; d < D; d++) mean[d]! += sum[k * D + d]!;
+      addUnit(out, k * D, mean, 0, D);
+    }
+    return out;
+  });
+  return { numLandmarks: K, dim: D, levels };
 }
 
 /**
@@ -228,21 +291,75 @@ export class SslMatcher {
 
   /** Embeds and matches images one by one without keeping embeddings. */
   async matchImages(template: GrayImage, landmarks: readonly PointYX[], images: readonly GrayImage[], onProgress?: (done: number, total: number) => void): Promise<PointYX[][]> {
-    const tpl = this.templateTensors(template, landmarks);
+    return this.matchDescribed(await this.describeTemplate(template, landmarks), images, onProgress);
+  }
+
+  /** Embeds and matches images against a descriptor, EMBED_BATCH per forward pass, without keeping embeddings. */
+  async matchDescribed(desc: TemplateDescriptor, images: readonly GrayImage[], onProgress?: (done: number, total: number) => void): Promise<PointYX[][]> {
+    const out: PointYX[][] = [];
+    await this.eachMatchedChunk(desc, images, async (points, _maps, done) => {
+      out.push(...points);
+      onProgress?.(done, images.length);
+    });
+    return out;
+  }
+
+  /**
+   * The template's descriptor after `rounds` prototype rounds over `pool` (see the file header);
+   * rounds = 0 gives the template's own. `onChunk` runs after each chunk of pool images.
+   */
+  async describePrototypes(template: GrayImage, landmarks: readonly PointYX[], pool: readonly GrayImage[], opts: { rounds: number; fromLevel: number }, onChunk?: () => void): Promise<TemplateDescriptor> {
+    if (!Number.isInteger(opts.rounds) || opts.rounds < 0) throw new Error(`prototypes: rounds must be an integer >= 0, got ${opts.rounds}`);
+    if (!Number.isInteger(opts.fromLevel) || opts.fromLevel < 1 || opts.fromLevel > 5) throw new Error(`prototypes: fromLevel must be 1..5, got ${opts.fromLevel}`);
+    const own = await this.describeTemplate(template, landmarks);
+    let desc = own;
+    for (let r = 0; r < opts.rounds; r++) {
+      const K = own.numLandmarks;
+      const sums = own.levels.map((l) => new Float32Array(l.length));
+      await this.eachMatchedChunk(desc, pool, async (points, maps) => {
+        const chunkSums = tf.tidy(() => maps.map((m, i) => {
+          const level = i + 1;
+          const [n, H, W, L] = m.shape;
+          const idx = new Int32Array(n * K);
+          points.forEach((row, b) => row.forEach(([y, x], k) => {
+            const cy = Math.min(Math.max(Math.floor(y) >> level, 0), H - 1);
+            const cx = Math.min(Math.max(Math.floor(x) >> level, 0), W - 1);
+            idx[b * K + k] = (b * H + cy) * W + cx;
+          }));
+          const v = tf.gather(tf.reshape(m, [n * H * W, L]), tf.tensor1d(idx, 'int32')); // [n·K, L]
+          const unit = tf.div(v, safeNorm(v, 1, true));
+          return tf.sum(tf.reshape(unit, [n, K, L]), 0); // [K, L]
+        }));
+        try {
+          for (const [i, t] of chunkSums.entries()) {
+            const data = await t.data();
+            const acc = sums[i]!;
+            for (let j = 0; j < acc.length; j++) acc[j]! += data[j]!;
+          }
+        } finally {
+          tf.dispose(chunkSums);
+        }
+        onChunk?.();
+      });
+      desc = prototypeDescriptor(own, sums, opts.fromLevel);
+    }
+    return desc;
+  }
+
+  /** Embeds `images` EMBED_BATCH at a time, matches each chunk against `desc`, hands (points, level maps, done) to `use`. */
+  private async eachMatchedChunk(desc: TemplateDescriptor, images: readonly GrayImage[], use: (points: PointYX[][], maps: readonly tf.Tensor4D[], done: number) => Promise<void>): Promise<void> {
+    const tpl = tf.tidy(() => desc.levels.map((d) => tf.tensor2d(d, [desc.numLandmarks, desc.dim])));
     try {
-      const out: PointYX[][] = [];
       for (let start = 0; start < images.length; start += EMBED_BATCH) {
         const chunk = images.slice(start, start + EMBED_BATCH);
         const maps = this.embedTensors(chunk, (i) => `image ${start + i}`);
         try {
-          out.push(...(await this.matchOne(tpl, maps)));
+          await use(await this.matchOne(tpl, maps), maps, start + chunk.length);
         } finally {
           tf.dispose(maps);
         }
-        onProgress?.(start + chunk.length, images.length);
         await yieldToEventLoop();
       }
-      return out;
     } finally {
       tf.dispose(tpl);
     }
@@ -265,9 +382,12 @@ export class SslMatcher {
 
 /** Pseudo-labels (docs/method.md#matching): for every image, the matched [y, x] of every template landmark. */
 export async function matchTemplate(input: MatchTemplateInput): Promise<PointYX[][]> {
+  const { rounds, fromLevel } = prototypeSettingsOf(input.profile.ssl);
+  if (rounds > 0 && input.pool === undefined) throw new Error(`matching: profile.ssl.prototypeRounds is ${rounds}, but no pool of training images was given`);
   const matcher = SslMatcher.create(input.profile, input.weights);
   try {
-    return await matcher.matchImages(input.template, input.templateLandmarks, input.images, input.onProgress);
+    const desc = await matcher.describePrototypes(input.template, input.templateLandmarks, input.pool ?? [], { rounds, fromLevel }, input.onPoolChunk);
+    return await matcher.matchDescribed(desc, input.images, input.onProgress);
   } finally {
     matcher.dispose();
   }

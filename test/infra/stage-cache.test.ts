@@ -56,6 +56,9 @@ describe('stage cache keys', () => {
     expect(changedStages(withProfile({ inputSize: 96 }))).toEqual(STAGES);
     expect(changedStages({ ...BASE, seed: 7 })).toEqual(['ssl', 'tpl']);
     expect(changedStages(withProfile({ ssl: { width: 0.125 } }))).toEqual(['ssl', 'pseudo-labels']);
+    // Prototype matching changes the pseudo-labels, not what SSL trains.
+    expect(changedStages(withProfile({ ssl: { prototypeRounds: 0 } }))).toEqual(['pseudo-labels']);
+    expect(changedStages(withProfile({ ssl: { prototypeFromLevel: 3 } }))).toEqual(['pseudo-labels']);
     expect(changedStages(withProfile({ tpl: { heatLossNorm: 'positives' } }))).toEqual(['tpl']);
     expect(changedStages({ ...BASE, shardCount: 3 })).toEqual(['pseudo-labels']);
   });

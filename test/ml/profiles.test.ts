@@ -19,11 +19,19 @@ describe('profiles', () => {
   it('quick is the cpu profile with fewer steps and the same schedule shape', () => {
     const { quick, cpu } = PROFILES;
     expect(quick.inputSize).toBe(cpu.inputSize);
-    expect({ ...quick.ssl, steps: 0, lrStepEvery: 0, checkpointEvery: 0 }).toEqual({ ...cpu.ssl, steps: 0, lrStepEvery: 0, checkpointEvery: 0 });
+    // Same network and training; matching without prototypes (the README's quick numbers predate them).
+    expect({ ...quick.ssl, steps: 0, lrStepEvery: 0, checkpointEvery: 0, prototypeRounds: 0 }).toEqual({ ...cpu.ssl, steps: 0, lrStepEvery: 0, checkpointEvery: 0, prototypeRounds: 0 });
+    expect([quick.ssl.prototypeRounds, cpu.ssl.prototypeRounds]).toEqual([0, 2]);
     expect(quick.ssl.steps).toBeLessThan(cpu.ssl.steps);
     expect(quick.ssl.lrStepEvery / quick.ssl.steps).toBeCloseTo(cpu.ssl.lrStepEvery / cpu.ssl.steps, 1);
     expect(quick.tpl.lrDecaySteps[0]! / quick.tpl.steps).toBeCloseTo(2 / 3, 2);
     expect(quick.tpl.heatLossNorm).toBe('positives');
+  });
+
+  it('a stored profile from before prototype matching existed still parses, with none', () => {
+    const { prototypeRounds: _r, prototypeFromLevel: _l, ...oldSsl } = PROFILES.cpu.ssl;
+    const parsed = ProfileSchema.parse({ ...PROFILES.cpu, ssl: oldSsl });
+    expect([parsed.ssl.prototypeRounds, parsed.ssl.prototypeFromLevel]).toEqual([0, 2]);
   });
 
   it('a stored profile from before heatLossNorm existed still parses, as the reference pixel mean', () => {

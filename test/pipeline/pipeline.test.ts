@@ -19,7 +19,7 @@ import type { PipelineResult, PseudoLabelFile } from '../../contracts/types';
 import { DatasetReader } from '../../infra/dataset/reader';
 import { runPrefix } from '../../infra/storage/keys';
 import { evaluateLandmarks } from '../../ml/metrics';
-import { matchTemplate } from '../../ml/ssl';
+import { matchTemplate, prototypePoolIds } from '../../ml/ssl';
 import type { PointYX } from '../../ml/types';
 import { loadRunConfig } from '../../infra/config/run-config';
 import { InvalidConfigError } from '../../infra/errors';
@@ -162,6 +162,7 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
       profile, weights, template: (await reader.images(profile.inputSize, [templateId]))[0]!,
       templateLandmarks: labels.images[templateId]!.workingYx![String(profile.inputSize)]!.map(([y, x]) => [y, x] as PointYX),
       images: await reader.images(profile.inputSize, H.dataset.test1),
+      pool: await reader.images(profile.inputSize, prototypePoolIds(H.dataset.train, templateId)),
     });
     const spacingMm = (await reader.description()).pixelSpacingMm!;
     for (const protocol of ['A', 'B'] as const) {

@@ -11,7 +11,7 @@ import { evaluateSslStage, STAGE_CHUNK } from '../../infra/evaluation/ssl-stage'
 import { Prng } from '../../ml/core/prng';
 import { evaluateBySplit, type EvalProtocol, type LandmarkEvalCase } from '../../ml/metrics';
 import { resolveProfile } from '../../ml/profiles';
-import { matchTemplate } from '../../ml/ssl';
+import { matchTemplate, prototypePoolIds } from '../../ml/ssl';
 import { encodeSslWeights, SslNetwork } from '../../ml/ssl/network';
 import type { PointYX } from '../../ml/types';
 import { makeFixture, type Fixture } from '../dataset/support/fixtures';
@@ -24,6 +24,7 @@ const TRAIN = ids(1, 2);
 const TEST1 = ids(3, STAGE_CHUNK + 2); // more than one chunk
 const TEST2 = ids(3 + STAGE_CHUNK + 2, 2);
 const TEMPLATE = TRAIN[1]!;
+const POOL = prototypePoolIds(TRAIN, TEMPLATE); // the prototypes' pool (the smoke profile has prototype rounds)
 
 describe('evaluateSslStage', () => {
   let fx: Fixture;
@@ -45,7 +46,7 @@ describe('evaluateSslStage', () => {
     const progress: number[] = [];
     const chunks: number[] = [];
     const got = await evaluateSslStage({
-      reader: new DatasetReader(store, version), profile, weights, templateId: TEMPLATE, testSplits,
+      reader: new DatasetReader(store, version), profile, weights, templateId: TEMPLATE, testSplits, poolIds: POOL,
       beforeChunk: () => chunks.push(chunks.length), onProgress: (done) => progress.push(done),
     });
 
@@ -57,9 +58,16 @@ describe('evaluateSslStage', () => {
     const points = await matchTemplate({
       profile, weights, template: template!,
       templateLandmarks: labels.images[TEMPLATE]!.workingYx![String(S)]!.map(([y, x]) => [y, x] as PointYX),
-      images: await reader.images(S, testIds),
+      images: await reader.images(S, testIds), pool: await reader.images(S, POOL),
     });
     expect(testIds.map((id) => got.predicted.get(id))).toEqual(points);
+    // The stage really used the prototypes: matching with the template's own vectors lands elsewhere.
+    const withoutPrototypes = await matchTemplate({
+      profile: { ...profile, ssl: { ...profile.ssl, prototypeRounds: 0 } }, weights, template: template!,
+      templateLandmarks: labels.images[TEMPLATE]!.workingYx![String(S)]!.map(([y, x]) => [y, x] as PointYX),
+      images: await reader.images(S, testIds),
+    });
+    expect(withoutPrototypes).not.toEqual(points);
 
     const spacingMm = (await reader.description()).pixelSpacingMm!;
     const cases: LandmarkEvalCase[] = testIds.map((id, i) => ({

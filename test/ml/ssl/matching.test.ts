@@ -5,7 +5,8 @@ import { resolveProfile } from '../../../ml/profiles';
 import { argmax2d, cascadeSimilarity, matchTemplate, SslMatcher } from '../../../ml/ssl';
 import type { ImageEmbeddings, TemplateDescriptor } from '../../../ml/ssl';
 import { encodeSslWeights, SslNetwork } from '../../../ml/ssl/network';
-import type { GrayImage, PointYX } from '../../../ml/types';
+import type { PointYX } from '../../../ml/types';
+import { smokeSslWeights, texturedImages } from './support';
 
 /** Half-pixel (align-corners false) bilinear upsampling of one channel, written out in JS. */
 function upsampleRef(map: Float32Array, h: number, w: number, outH: number, outW: number): Float64Array {
@@ -105,28 +106,11 @@ function describeFrom(e: ImageEmbeddings, landmarks: PointYX[]): TemplateDescrip
   };
 }
 
-function texturedImages(n: number, S: number, seed: number): GrayImage[] {
-  const prng = Prng.fromSeed(seed);
-  return Array.from({ length: n }, () => {
-    const data = new Float32Array(S * S);
-    const fy = 3 + 6 * prng.next();
-    const fx = 3 + 6 * prng.next();
-    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) data[y * S + x] = Math.min(1, Math.max(0, 0.5 + 0.3 * Math.sin(y / fy) * Math.cos(x / fx) + 0.2 * (prng.next() - 0.5)));
-    return { height: S, width: S, data };
-  });
-}
-
-const profile = resolveProfile('smoke', { ssl: { useRfb: true } });
+// The reference matching (no prototype rounds; test/ml/ssl/prototypes.test.ts covers them).
+const profile = resolveProfile('smoke', { ssl: { useRfb: true, prototypeRounds: 0 } });
 const S = profile.inputSize;
+const smokeWeights = (seed: number) => smokeSslWeights(profile, seed);
 
-async function smokeWeights(seed: number): Promise<Uint8Array> {
-  const net = SslNetwork.create({ width: profile.ssl.width, embedDim: profile.ssl.embedDim, useRfb: profile.ssl.useRfb }, Prng.fromSeed(seed));
-  // A few training-mode passes give non-trivial BN running statistics.
-  for (const img of texturedImages(2, S, seed)) tf.tidy(() => net.forward(tf.tensor4d(img.data, [1, S, S, 1]), { training: true }));
-  const bytes = await encodeSslWeights(net, S);
-  net.dispose();
-  return bytes;
-}
 
 describe('cascade similarity', () => {
   it('finds a planted vector on a non-square map and clamps negative cosines to 0', async () => {
@@ -283,7 +267,7 @@ describe('template matching', () => {
     matcher.dispose();
     expect(tf.memory().numTensors).toBe(before);
 
-    await expect(matchTemplate({ profile: resolveProfile('smoke', { ssl: { embedDim: 16 } }), weights, template: template!, templateLandmarks: landmarks, images })).rejects.toThrow(/architecture/);
+    await expect(matchTemplate({ profile: resolveProfile('smoke', { ssl: { embedDim: 16, prototypeRounds: 0 } }), weights, template: template!, templateLandmarks: landmarks, images })).rejects.toThrow(/architecture/);
     await expect(matchTemplate({ profile, weights, template: template!, templateLandmarks: [], images })).rejects.toThrow(/no template landmarks/);
     await expect(matchTemplate({ profile, weights, template: template!, templateLandmarks: landmarks, images: [{ height: 32, width: 64, data: new Float32Array(32 * 64) }] })).rejects.toThrow(/expected 64x64/);
     expect(tf.memory().numTensors).toBe(before);
