@@ -19,15 +19,17 @@ export function createGeneratePseudoLabels(deps: ActivityDeps) {
   return async function generatePseudoLabels(input: GeneratePseudoLabelsInput): Promise<PseudoLabelShard> {
     const { profile, ids, templateId, runId, shardIndex, shardCount } = input;
     const ctx = Context.current();
-    const progress = new ProgressReporter<StageProgress>(ctx, { stage: 'pseudo-labels', step: 0, totalSteps: ids.length }, deps.progress);
-    progress.update({}, true);
-    const store = retryingStore(deps.store);
-    const reader = new DatasetReader(store, input.datasetVersion);
     const { rounds } = prototypeSettingsOf(profile.ssl);
     if (rounds > 0 && input.trainIds === undefined) {
       throw ApplicationFailure.nonRetryable(`generatePseudoLabels: profile.ssl.prototypeRounds is ${rounds} but the input has no trainIds (the prototypes' pool)`, 'InvalidInput');
     }
     const poolIds = rounds > 0 ? prototypePoolIds(input.trainIds!, templateId) : [];
+    // Steps: every pool image of every prototype round, then the shard's own images.
+    const poolSteps = rounds * poolIds.length;
+    const progress = new ProgressReporter<StageProgress>(ctx, { stage: 'pseudo-labels', step: 0, totalSteps: poolSteps + ids.length }, deps.progress);
+    progress.update({}, true);
+    const store = retryingStore(deps.store);
+    const reader = new DatasetReader(store, input.datasetVersion);
     const [weights, { template, templateLandmarks }, images, pool] = await Promise.all([
       store.get(input.sslWeights.key, input.sslWeights.sha256),
       reader.template(templateId, profile.inputSize),
@@ -37,10 +39,10 @@ export function createGeneratePseudoLabels(deps: ActivityDeps) {
     progress.throwIfCancelled();
     const points = await matchTemplate({
       profile, weights, template, templateLandmarks, images, pool,
-      onProgress: (done) => progress.update({ step: done }),
-      onPoolChunk: () => {
+      onProgress: (done) => progress.update({ step: poolSteps + done }),
+      onPoolChunk: (done) => {
         progress.throwIfCancelled();
-        progress.update({});
+        progress.update({ step: done });
       },
     });
     progress.throwIfCancelled();

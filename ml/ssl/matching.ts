@@ -51,8 +51,8 @@ export interface MatchTemplateInput {
    * when profile.ssl.prototypeRounds > 0, unused otherwise.
    */
   pool?: readonly GrayImage[];
-  /** Called after each chunk of pool images while the prototypes are built (heartbeats, cancellation). */
-  onPoolChunk?: () => void;
+  /** Called after each chunk of pool images while the prototypes are built, with (pool images done over all rounds, rounds × pool size). */
+  onPoolChunk?: (done: number, total: number) => void;
 }
 
 /**
@@ -306,9 +306,10 @@ export class SslMatcher {
 
   /**
    * The template's descriptor after `rounds` prototype rounds over `pool` (see the file header);
-   * rounds = 0 gives the template's own. `onChunk` runs after each chunk of pool images.
+   * rounds = 0 gives the template's own. `onChunk` runs after each chunk of pool images with
+   * (pool images done over all rounds, rounds × pool size).
    */
-  async describePrototypes(template: GrayImage, landmarks: readonly PointYX[], pool: readonly GrayImage[], opts: { rounds: number; fromLevel: number }, onChunk?: () => void): Promise<TemplateDescriptor> {
+  async describePrototypes(template: GrayImage, landmarks: readonly PointYX[], pool: readonly GrayImage[], opts: { rounds: number; fromLevel: number }, onChunk?: (done: number, total: number) => void): Promise<TemplateDescriptor> {
     if (!Number.isInteger(opts.rounds) || opts.rounds < 0) throw new Error(`prototypes: rounds must be an integer >= 0, got ${opts.rounds}`);
     if (!Number.isInteger(opts.fromLevel) || opts.fromLevel < 1 || opts.fromLevel > 5) throw new Error(`prototypes: fromLevel must be 1..5, got ${opts.fromLevel}`);
     const own = await this.describeTemplate(template, landmarks);
@@ -316,7 +317,7 @@ export class SslMatcher {
     for (let r = 0; r < opts.rounds; r++) {
       const K = own.numLandmarks;
       const sums = own.levels.map((l) => new Float32Array(l.length));
-      await this.eachMatchedChunk(desc, pool, async (points, maps) => {
+      await this.eachMatchedChunk(desc, pool, async (points, maps, done) => {
         const chunkSums = tf.tidy(() => maps.map((m, i) => {
           const level = i + 1;
           const [n, H, W, L] = m.shape;
@@ -339,7 +340,7 @@ export class SslMatcher {
         } finally {
           tf.dispose(chunkSums);
         }
-        onChunk?.();
+        onChunk?.(r * pool.length + done, opts.rounds * pool.length);
       });
       desc = prototypeDescriptor(own, sums, opts.fromLevel);
     }
