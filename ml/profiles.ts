@@ -158,7 +158,7 @@ const CPU: Profile = {
   ssl: {
     ...PAPER.ssl, width: 0.25, steps: 4_000, lrStepEvery: 1_400, checkpointEvery: 200,
     // Two prototype rounds from level 2 cut the pseudo-label error on the training images on each
-    // of three seeds (docs/accuracy.md#prototypes); matching stays a few seconds.
+    // of three seeds (docs/accuracy.md#prototypes); matching costs ≈ 2.7× (8.8 s for 150 images).
     prototypeRounds: 2, prototypeFromLevel: 2,
   },
   tpl: {
