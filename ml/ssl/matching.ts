@@ -90,6 +90,17 @@ export interface TemplateDescriptor {
   levels: Float32Array[];
 }
 
+/**
+ * Row-major index, in an H×W level-`level` map, of the cell under working-grid point [y, x]:
+ * (⌊y⌋ >> level, ⌊x⌋ >> level), clamped to the map. The one rule by which a point picks its
+ * vector (template description, prototypes, template ranking).
+ */
+export function levelCellIndex([y, x]: PointYX, level: number, H: number, W: number): number {
+  const cy = Math.min(Math.max(Math.floor(y) >> level, 0), H - 1);
+  const cx = Math.min(Math.max(Math.floor(x) >> level, 0), W - 1);
+  return cy * W + cx;
+}
+
 function addUnit(into: Float32Array, offset: number, v: ArrayLike<number>, from: number, dim: number): void {
   let n = 0;
   for (let d = 0; d < dim; d++) n += v[from + d]! ** 2;
@@ -218,11 +229,7 @@ export class SslMatcher {
         const m = tf.slice(batched, 0, 1);
         const level = i + 1;
         const [, H, W, L] = m.shape;
-        const idx = new Int32Array(landmarks.map(([y, x]) => {
-          const cy = Math.min(Math.max(Math.floor(y) >> level, 0), H - 1);
-          const cx = Math.min(Math.max(Math.floor(x) >> level, 0), W - 1);
-          return cy * W + cx;
-        }));
+        const idx = new Int32Array(landmarks.map((p) => levelCellIndex(p, level, H, W)));
         return tf.gather(tf.reshape(m, [H * W, L]), tf.tensor1d(idx, 'int32')) as tf.Tensor2D;
       });
     });
@@ -322,11 +329,7 @@ export class SslMatcher {
           const level = i + 1;
           const [n, H, W, L] = m.shape;
           const idx = new Int32Array(n * K);
-          points.forEach((row, b) => row.forEach(([y, x], k) => {
-            const cy = Math.min(Math.max(Math.floor(y) >> level, 0), H - 1);
-            const cx = Math.min(Math.max(Math.floor(x) >> level, 0), W - 1);
-            idx[b * K + k] = (b * H + cy) * W + cx;
-          }));
+          points.forEach((row, b) => row.forEach((p, k) => (idx[b * K + k] = b * H * W + levelCellIndex(p, level, H, W))));
           const v = tf.gather(tf.reshape(m, [n * H * W, L]), tf.tensor1d(idx, 'int32')); // [n·K, L]
           const unit = tf.div(v, safeNorm(v, 1, true));
           return tf.sum(tf.reshape(unit, [n, K, L]), 0); // [K, L]

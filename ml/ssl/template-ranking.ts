@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GrayImage, PointYX } from '../types';
 import { yieldToEventLoop } from '../core/async';
-import { argmax2d, cascadeSimilarity, type ImageEmbeddings, type SslMatcher } from './matching';
+import { argmax2d, cascadeSimilarity, levelCellIndex, type ImageEmbeddings, type SslMatcher } from './matching';
 
 export const TEMPLATE_SCORES = ['cycle', 'medoid'] as const;
 export type TemplateScoreName = (typeof TEMPLATE_SCORES)[number];
@@ -87,11 +87,7 @@ export class EmbeddingBank {
     return tf.tidy(() => this.levels.map((m, i) => {
       const [, H, W, L] = m.shape;
       const level = i + 1;
-      const idx = new Int32Array(points.map(([y, x]) => {
-        const cy = Math.min(Math.max(Math.floor(y) >> level, 0), H - 1);
-        const cx = Math.min(Math.max(Math.floor(x) >> level, 0), W - 1);
-        return n * H * W + cy * W + cx;
-      }));
+      const idx = new Int32Array(points.map((p) => n * H * W + levelCellIndex(p, level, H, W)));
       return tf.gather(tf.reshape(m, [-1, L]), tf.tensor1d(idx, 'int32')) as tf.Tensor2D;
     }));
   }
