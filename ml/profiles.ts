@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { HEAT_LOSS_NORMS } from './types';
 import { RefineProfileSchema, type RefineProfile } from './refine/config';
 
+/** Matching without prototypes (the reference): what a profile stored before the fields existed means. */
+export const PROTOTYPES_OFF = { prototypeRounds: 0, prototypeFromLevel: 2 } as const;
+
 export const SslProfileSchema = z.object({
   /** Channel width multiplier of the VGG19-U-Net (1 = paper). */
   width: z.number().positive().max(1),
@@ -33,9 +36,9 @@ export const SslProfileSchema = z.object({
    * Prototype rounds of matching (docs/method.md#prototypes): 0 = the template's vectors only (the
    * reference); a profile stored before the field existed has 0.
    */
-  prototypeRounds: z.number().int().min(0).max(5).default(0),
+  prototypeRounds: z.number().int().min(0).max(5).default(PROTOTYPES_OFF.prototypeRounds),
   /** The coarsest levels from this one up use prototypes; finer levels keep the template's vectors. */
-  prototypeFromLevel: z.number().int().min(1).max(5).default(2),
+  prototypeFromLevel: z.number().int().min(1).max(5).default(PROTOTYPES_OFF.prototypeFromLevel),
 });
 
 export const TplProfileSchema = z.object({
@@ -123,7 +126,7 @@ const PAPER: Profile = {
     steps: 61_800, lr: 1e-3, lrStepEvery: 10_300, lrGamma: 0.5, weightDecay: 1e-4,
     temperature: 0.1, window: 19, distanceBias: false,
     rotationDeg: 20, brightness: 0.15, contrast: 0.25, checkpointEvery: 2_060,
-    prototypeRounds: 0, prototypeFromLevel: 2,
+    ...PROTOTYPES_OFF,
   },
   tpl: {
     width: 1, batchPseudo: 3,

@@ -27,7 +27,7 @@
  * direction but is not bit-identical to rounds = 0.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Profile } from '../profiles';
+import { PROTOTYPES_OFF, type Profile } from '../profiles';
 import type { GrayImage, PointYX } from '../types';
 import { yieldToEventLoop } from '../core/async';
 import { COSINE_EPS, safeNorm } from './loss';
@@ -65,7 +65,7 @@ export function prototypePoolIds(trainIds: Iterable<string>, templateId: string)
 
 /** How many prototype rounds, from which level; a profile stored before the fields existed has none. */
 export function prototypeSettingsOf(ssl: { prototypeRounds?: number; prototypeFromLevel?: number }): { rounds: number; fromLevel: number } {
-  return { rounds: ssl.prototypeRounds ?? 0, fromLevel: ssl.prototypeFromLevel ?? 2 };
+  return { rounds: ssl.prototypeRounds ?? PROTOTYPES_OFF.prototypeRounds, fromLevel: ssl.prototypeFromLevel ?? PROTOTYPES_OFF.prototypeFromLevel };
 }
 
 /** One level's embedding map as plain data: [height, width, dim] row-major. */
