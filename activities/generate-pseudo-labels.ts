@@ -30,12 +30,17 @@ export function createGeneratePseudoLabels(deps: ActivityDeps) {
     progress.update({}, true);
     const store = retryingStore(deps.store);
     const reader = new DatasetReader(store, input.datasetVersion);
-    const [weights, { template, templateLandmarks }, images, pool] = await Promise.all([
+    // The shard's images are in the pool (all but the template): read each image once.
+    const inPool = new Set(poolIds);
+    const rest = ids.filter((id) => !inPool.has(id));
+    const [weights, { template, templateLandmarks }, pool, restImages] = await Promise.all([
       store.get(input.sslWeights.key, input.sslWeights.sha256),
       reader.template(templateId, profile.inputSize),
-      reader.images(profile.inputSize, ids),
       reader.images(profile.inputSize, poolIds),
+      reader.images(profile.inputSize, rest),
     ]);
+    const byId = new Map([...poolIds.map((id, i) => [id, pool[i]!] as const), ...rest.map((id, i) => [id, restImages[i]!] as const)]);
+    const images = ids.map((id) => byId.get(id)!);
     progress.throwIfCancelled();
     const points = await matchTemplate({
       profile, weights, template, templateLandmarks, images, pool,
