@@ -41,7 +41,9 @@ export class CheckpointStore {
   ) {}
 
   /** Writes blob then manifest; returns the heartbeat fields naming the new checkpoint. */
-  async save(bytes: Uint8Array, step: number, totalSteps: number, attempt: number, loss: number, lossLog?: Uint8Array): Promise<Required<Pick<TrainHeartbeat, 'checkpointKey' | 'manifestKey' | 'sha256' | 'checkpointStep'>> & { blob: ArtifactRef }> {
+  async save(
+    bytes: Uint8Array, step: number, totalSteps: number, attempt: number, loss: number, lossLog?: Uint8Array, continuedFrom?: CheckpointManifest['continuedFrom'],
+  ): Promise<Required<Pick<TrainHeartbeat, 'checkpointKey' | 'manifestKey' | 'sha256' | 'checkpointStep'>> & { blob: ArtifactRef }> {
     const keys = runKeys.checkpoint(this.runId, this.kind, step, attempt);
     const blob = await withStorageRetry(`put ${keys.blob}`, () => this.store.put(keys.blob, bytes));
     const log = lossLog
@@ -49,7 +51,7 @@ export class CheckpointStore {
       : undefined;
     const manifest: CheckpointManifest = {
       format: CHECKPOINT_MANIFEST_FORMAT, kind: this.kind, runId: this.runId, fingerprint: this.fingerprint,
-      step, totalSteps, attempt, loss, blob, ...(log ? { lossLog: log } : {}), createdAt: new Date().toISOString(),
+      step, totalSteps, attempt, loss, blob, ...(log ? { lossLog: log } : {}), ...(continuedFrom ? { continuedFrom } : {}), createdAt: new Date().toISOString(),
     };
     const body = enc.encode(JSON.stringify(manifest));
     try {

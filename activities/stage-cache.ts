@@ -1,7 +1,8 @@
 /**
  * The cross-run stage cache as the pipeline uses it: `lookupCache` (CPU), asked by the workflow
  * before SSL, pseudo-labels and TPL, returns the stage's key and, on a hit, the stored result of
- * the published run that computed it; `recordRunStages`, called by the report activity once the
+ * the published run that computed it (on an SSL miss, a shorter earlier run to continue from:
+ * infra/cache/ssl-continuation.ts); `recordRunStages`, called by the report activity once the
  * run is published, indexes the stages this run computed itself; `recordSuggestedSsl` does the
  * same for the SSL weights `cc2dSuggestTemplate` trained, so the site's first run after labelling
  * reuses them (the SSL key reads no labels). The SSL key's digest of the
@@ -10,6 +11,7 @@
 import { Context } from '@temporalio/activity';
 import type { CacheStage, LookupCacheInput, LookupCacheOutput, TrainOutput, TrainSelfSupervisedInput, WriteReportInput } from '../contracts/types';
 import { lookupStageCache, recordStageCache, STAGE_CACHE_FORMAT, type StageCacheEntry } from '../infra/cache/stage-cache';
+import { findSslContinuation } from '../infra/cache/ssl-continuation';
 import { CACHE_STAGES, stageCacheKey, stageKeyFields, trainImagesDigest, type StageKeyInput } from '../infra/cache/stage-keys';
 import { datasetPrefix } from '../infra/dataset/published';
 import { runPrefix } from '../infra/storage/keys';
@@ -46,12 +48,15 @@ async function keyInputOf(store: ObjectStore, input: LookupCacheInput): Promise<
 export function createLookupCache(deps: Pick<ActivityDeps, 'store'>) {
   return async function lookupCache(input: LookupCacheInput): Promise<LookupCacheOutput> {
     const store = retryingStore(deps.store);
-    const key = stageCacheKey(input.stage, await keyInputOf(store, input));
+    const keyInput = await keyInputOf(store, input);
+    const key = stageCacheKey(input.stage, keyInput);
     const found = await lookupStageCache(store, input.stage, key);
     const log = Context.current().log;
     if (!found.entry) {
       log.info('stage cache miss', { stage: input.stage, key, reason: found.miss });
-      return { key };
+      const continueFrom = input.stage === 'ssl' ? await findSslContinuation(store, stageKeyFields('ssl', keyInput)) : undefined;
+      if (continueFrom) log.info('SSL continues from a shorter earlier run', { ...continueFrom });
+      return { key, ...(continueFrom ? { continueFrom } : {}) };
     }
     const { entry } = found;
     log.info('stage cache hit', { stage: input.stage, key, sourceRunId: entry.sourceRunId });

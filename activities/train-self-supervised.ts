@@ -2,7 +2,8 @@
  * `trainSelfSupervised` (GPU queue): stage I, CC2D-SSL on the run's training images (docs/method.md#ssl).
  * Loads the working images from the dataset version, trains with ml/ssl, checkpoints every
  * profile.ssl.checkpointEvery steps and resumes from the heartbeat's checkpoint on retry
- * (see ./training-loop.ts). Returns the content-addressed weights key.
+ * (see ./training-loop.ts); with `continueFrom` and no checkpoint of its own, starts from that
+ * earlier run's checkpoint (infra/cache/ssl-continuation.ts). Returns the content-addressed weights key.
  */
 import { Context } from '@temporalio/activity';
 import type { TrainOutput, TrainSelfSupervisedInput } from '../contracts/types';
@@ -28,6 +29,7 @@ export function createTrainSelfSupervised(deps: ActivityDeps) {
         ...(input.backboneWeights ? { backboneWeights: input.backboneWeights.sha256 } : {}),
       },
       checkpointEvery: profile.ssl.checkpointEvery,
+      ...(input.continueFrom ? { continueFrom: input.continueFrom } : {}),
       createTrainer: (checkpoint) => createSslTrainer({ profile, images, seed, ...(checkpoint ? { checkpoint } : {}), ...(backboneWeights ? { backboneWeights } : {}) }),
     });
   };

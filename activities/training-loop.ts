@@ -1,6 +1,7 @@
 /**
  * The resumable training loop shared by `trainSelfSupervised` and `trainSupervised`:
- * completion marker → resume from the newest verified checkpoint → train step by step with
+ * completion marker → resume from the newest verified checkpoint (or, with none, from an earlier
+ * run's checkpoint the stage cache named: SSL continuation) → train step by step with
  * heartbeats → checkpoint every `checkpointEvery` steps → export weights to a content-addressed
  * key → completion marker. No tensor math here: the Trainer (ml/) does it.
  */
@@ -9,13 +10,13 @@ import type { Trainer } from '../ml/types';
 import type { ObjectStore } from '../infra/storage/object-store';
 import { NotFoundError } from '../infra/storage/object-store';
 import { InvalidDocumentError, parseJson, readJson } from '../infra/storage/read-json';
-import { DoneMarkerSchema, LossLogSchema, type DoneMarker } from '../contracts/documents';
+import { CheckpointManifestSchema, DoneMarkerSchema, LossLogSchema, type DoneMarker } from '../contracts/documents';
 import { sha256Hex, sha256OfJson } from '../infra/storage/hash';
 import { CheckpointStore } from './checkpoints';
-import { retryingStore, withStorageRetry } from './failures';
+import { isTransientStorage, retryingStore, withStorageRetry } from './failures';
 import { ProgressReporter, type ProgressOptions } from './progress';
 import { runKeys, type TrainKind } from '../infra/storage/keys';
-import type { ArtifactRef, BackendRef, TrainHeartbeat, TrainOutput } from '../contracts/types';
+import type { ArtifactRef, BackendRef, SslContinuation, TrainHeartbeat, TrainOutput } from '../contracts/types';
 
 export interface TrainingRun {
   kind: TrainKind;
@@ -25,6 +26,8 @@ export interface TrainingRun {
   checkpointEvery: number;
   /** Builds a trainer, resuming from `checkpoint` when given; throws if the bytes do not fit. */
   createTrainer(checkpoint?: Uint8Array): Promise<Trainer>;
+  /** An earlier run's checkpoint to start from when this run has none of its own (infra/cache/ssl-continuation.ts). */
+  continueFrom?: SslContinuation;
 }
 
 export interface TrainingDeps {
@@ -73,11 +76,21 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
       return false;
     }
   });
+  let continuedFrom = loaded?.manifest.continuedFrom;
+  let continuedLossLog: Uint8Array | undefined;
+  if (!trainer && run.continueFrom) {
+    const earlier = await startFromEarlierRun(store, ckpts, run);
+    if (earlier) {
+      ({ trainer, lossLog: continuedLossLog } = earlier);
+      continuedFrom = { runId: run.continueFrom.sourceRunId, step: run.continueFrom.step };
+    }
+  }
   trainer ??= await run.createTrainer();
   const t: Trainer = trainer;
   const resumedFromStep = t.step;
   const lossLog = new LossLogRecorder(run.kind, t.totalSteps);
   if (loaded) lossLog.restore(await ckpts.readLossLog(loaded.manifest), resumedFromStep);
+  else if (continuedFrom) lossLog.restore(continuedLossLog, resumedFromStep);
   let lastCheckpoint: ArtifactRef | undefined = loaded?.manifest.blob;
   let lastCheckpointStep = loaded?.manifest.step ?? 0;
   let loss = loaded?.manifest.loss ?? Number.NaN;
@@ -94,7 +107,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
 
   const saveCheckpoint = async (): Promise<void> => {
     const bytes = await t.checkpoint();
-    const saved = await ckpts.save(bytes, t.step, t.totalSteps, attempt, loss, lossLog.bytes());
+    const saved = await ckpts.save(bytes, t.step, t.totalSteps, attempt, loss, lossLog.bytes(), continuedFrom);
     lastCheckpoint = saved.blob;
     lastCheckpointStep = t.step;
     const { checkpointKey, manifestKey, sha256, checkpointStep } = saved;
@@ -124,7 +137,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
     );
     const output: TrainOutput = {
       stage: run.kind, weights, lossLog: lossLogRef, ...(lastCheckpoint ? { lastCheckpoint } : {}), steps: t.step,
-      finalLoss: loss, resumedFromStep, attempt, backend: deps.backend(), durationMs: Date.now() - started,
+      finalLoss: loss, resumedFromStep, ...(continuedFrom ? { continuedFrom } : {}), attempt, backend: deps.backend(), durationMs: Date.now() - started,
     };
     const marker: DoneMarker = { fingerprint: fp, output };
     await withStorageRetry('put done marker', () => store.put(doneKey, enc.encode(JSON.stringify(marker)), { contentType: 'application/json' }));
@@ -132,6 +145,33 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
     return output;
   } finally {
     t.dispose();
+  }
+}
+
+/**
+ * A trainer at the earlier run's checkpoint (sha256-verified, at the step its manifest names) and
+ * that checkpoint's loss log; undefined when it is gone or does not load: the stage then trains
+ * from step 0, which gives the same weights, only later.
+ */
+async function startFromEarlierRun(store: ObjectStore, ckpts: CheckpointStore, run: TrainingRun): Promise<{ trainer: Trainer; lossLog?: Uint8Array } | undefined> {
+  const c = run.continueFrom!;
+  const log = Context.current().log;
+  try {
+    const manifest = await readJson(retryingStore(store), c.manifestKey, CheckpointManifestSchema);
+    if (manifest.blob.sha256 !== c.checkpoint.sha256 || manifest.step !== c.step) throw new Error(`manifest ${c.manifestKey} names another checkpoint`);
+    const bytes = await withStorageRetry(`get ${c.checkpoint.key}`, () => store.get(c.checkpoint.key, c.checkpoint.sha256));
+    const trainer = await run.createTrainer(bytes);
+    if (trainer.step !== c.step) {
+      trainer.dispose();
+      throw new Error(`the checkpoint is at step ${trainer.step}, its manifest says ${c.step}`);
+    }
+    log.info(`${run.kind} training continues from an earlier run's checkpoint`, { sourceRunId: c.sourceRunId, step: c.step, key: c.checkpoint.key });
+    const lossLog = await ckpts.readLossLog(manifest);
+    return { trainer, ...(lossLog ? { lossLog } : {}) };
+  } catch (err) {
+    if (isTransientStorage(err)) throw err;
+    log.warn(`${run.kind}: the earlier run's checkpoint is not usable; training from step 0`, { sourceRunId: c.sourceRunId, key: c.checkpoint.key, error: (err as Error).message });
+    return undefined;
   }
 }
 

@@ -98,6 +98,8 @@ export function createWriteReport(deps: ActivityDeps) {
       ...Object.fromEntries(input.pseudoLabels.map((s) => [`pseudoLabels${s.shardIndex + 1}of${s.shardCount}`, s.labels])),
     };
     const reusedFrom = input.reusedFrom && Object.keys(input.reusedFrom).length > 0 ? input.reusedFrom : undefined;
+    // SSL trained from an earlier run's checkpoint (stage-cache continuation): the same weights, but the lineage names it.
+    const sslContinued = ssl.continuedFrom && input.reusedFrom?.ssl === undefined ? { sslContinuedFrom: ssl.continuedFrom } : {};
     const testIdsCovered = Object.fromEntries(Object.entries(input.plan.testSplits));
     const lineageBase = {
       datasetVersion: input.datasetVersion,
@@ -120,6 +122,7 @@ export function createWriteReport(deps: ActivityDeps) {
       missingTestSplits: input.plan.missingTestSplits,
       ...(input.scheduleId !== undefined ? { scheduleId: input.scheduleId } : {}),
       ...(reusedFrom ? { reusedFrom } : {}),
+      ...sslContinued,
       config: { config, profile },
       timings: input.timings,
     };
@@ -140,7 +143,7 @@ export function createWriteReport(deps: ActivityDeps) {
       },
       plan: input.plan,
       stages: {
-        ssl: { steps: ssl.steps, finalLoss: ssl.finalLoss, resumedFromStep: ssl.resumedFromStep, attempt: ssl.attempt, durationMs: ssl.durationMs },
+        ssl: { steps: ssl.steps, finalLoss: ssl.finalLoss, resumedFromStep: ssl.resumedFromStep, ...sslContinued, attempt: ssl.attempt, durationMs: ssl.durationMs },
         pseudoLabels: input.pseudoLabels.map((s) => ({ shard: s.shardIndex, count: s.count })),
         tpl: { steps: tpl.steps, finalLoss: tpl.finalLoss, resumedFromStep: tpl.resumedFromStep, attempt: tpl.attempt, durationMs: tpl.durationMs },
         ...(input.refine ? { refine: { steps: input.refine.steps, finalLoss: input.refine.finalLoss, resumedFromStep: input.refine.resumedFromStep, attempt: input.refine.attempt, durationMs: input.refine.durationMs } } : {}),
@@ -225,6 +228,7 @@ export function createWriteReport(deps: ActivityDeps) {
         reportKey: reportRef.key, ...(reportHtml ? { reportHtmlKey: reportHtml.key } : {}),
         ...(input.scheduleId !== undefined ? { scheduleId: input.scheduleId } : {}),
         ...(reusedFrom ? { reusedFrom } : {}),
+        ...sslContinued,
       },
     });
     const published = await withStorageRetry('publish run manifest', () => publishExisting(deps.store, prefix, manifest));

@@ -202,6 +202,9 @@ export type LossLog = z.infer<typeof LossLogSchema>;
 
 const TrainKindSchema = z.enum(['ssl', 'tpl', 'refine']);
 
+/** The earlier run (and its checkpoint's step) a training stage started from: SSL continuation. */
+const ContinuedFromSchema = z.object({ runId: z.string().min(1), step: z.number().int().positive() }).strict();
+
 /** A training stage's result (contracts/types.ts TrainOutput), as kept in its done marker. */
 export const TrainOutputSchema = z.object({
   stage: TrainKindSchema,
@@ -211,6 +214,7 @@ export const TrainOutputSchema = z.object({
   steps: z.number().int().nonnegative(),
   finalLoss: maybeNaN,
   resumedFromStep: z.number().int().nonnegative(),
+  continuedFrom: ContinuedFromSchema.optional(),
   attempt: z.number().int(),
   backend: BackendRefSchema,
   durationMs: z.number(),
@@ -267,6 +271,8 @@ export const CheckpointManifestSchema = z.object({
   blob: ArtifactRefSchema,
   /** Loss log up to `step` (LossLog JSON), so a resumed attempt keeps the earlier curve. */
   lossLog: ArtifactRefSchema.optional(),
+  /** The earlier run this training started from (SSL continuation), kept so a resumed attempt still reports it. */
+  continuedFrom: ContinuedFromSchema.optional(),
   createdAt: z.string(),
 });
 export type CheckpointManifest = z.infer<typeof CheckpointManifestSchema>;

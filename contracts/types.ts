@@ -105,6 +105,21 @@ export interface TrainSelfSupervisedInput {
   trainIds: string[];
   /** Initialises the encoder (absent: from scratch). */
   backboneWeights?: BackboneWeightsRef;
+  /** Start from this shorter earlier run's checkpoint instead of step 0 (the stage cache found it). */
+  continueFrom?: SslContinuation;
+}
+
+/**
+ * A published run's SSL checkpoint that a run with more SSL steps and otherwise the same SSL key
+ * fields starts from (infra/cache/ssl-continuation.ts): resuming is exact and the lr depends only on
+ * the step, so the result equals training from step 0.
+ */
+export interface SslContinuation {
+  sourceRunId: string;
+  step: number;
+  /** The checkpoint's manifest (its loss log comes along, so the curve starts at step 0). */
+  manifestKey: string;
+  checkpoint: ArtifactRef;
 }
 
 export interface TrainOutput {
@@ -118,6 +133,8 @@ export interface TrainOutput {
   finalLoss: number;
   /** Step the final attempt started from (0 = from scratch). */
   resumedFromStep: number;
+  /** The earlier run whose checkpoint the stage started from (SSL continuation), and its step. */
+  continuedFrom?: { runId: string; step: number };
   attempt: number;
   backend: BackendRef;
   durationMs: number;
@@ -186,6 +203,8 @@ export interface LookupCacheInput extends Omit<TrainSupervisedInput, 'pseudoLabe
 
 export interface LookupCacheOutput {
   key: string;
+  /** On an SSL miss: a shorter earlier run to continue from, when one is usable. */
+  continueFrom?: SslContinuation;
   /** Present on a hit: the stage's stored result in a published run. */
   hit?: {
     sourceRunId: string;
@@ -336,6 +355,8 @@ export interface PipelineResult {
   pseudoLabelMetrics?: MetricSummary;
   /** Stages reused from an earlier published run (stage cache): stage → source run id. */
   reusedFrom?: Partial<Record<CacheStage, string>>;
+  /** This run's SSL started from that earlier run's checkpoint at `step` (stage-cache continuation). */
+  sslContinuedFrom?: { runId: string; step: number };
   reportKey: string;
   manifestKey: string;
   /** The promotion gate's decision (absent in runs from before the gate). */

@@ -60,16 +60,20 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
     const reusedFrom: Partial<Record<CacheStage, string>> = {};
     const backbone = config.backboneWeights ? { backboneWeights: config.backboneWeights } : {};
     const keyInput = { runId, datasetVersion, profile, seed: config.seed, trainIds, templateId: config.templateId, shardCount: shards.length, ...backbone };
-    const fromCache = async (stage: CacheStage, upstream: Pick<LookupCacheInput, 'sslWeights' | 'pseudoLabels'>) => {
+    const lookup = async (stage: CacheStage, upstream: Pick<LookupCacheInput, 'sslWeights' | 'pseudoLabels'>) => {
       if (!cacheOn) return undefined;
-      const { hit } = await light.lookupCache({ stage, ...keyInput, ...upstream });
-      if (hit) reusedFrom[stage] = hit.sourceRunId;
-      return hit;
+      const found = await light.lookupCache({ stage, ...keyInput, ...upstream });
+      if (found.hit) reusedFrom[stage] = found.hit.sourceRunId;
+      return found;
     };
+    const fromCache = async (stage: CacheStage, upstream: Pick<LookupCacheInput, 'sslWeights' | 'pseudoLabels'>) => (await lookup(stage, upstream))?.hit;
 
-    const ssl = await tracker.stage('ssl', async () =>
-      (await fromCache('ssl', {}))?.train ?? train.trainSelfSupervised({ ...common, seed: config.seed, trainIds, ...backbone }),
-    );
+    // An SSL miss may name a shorter earlier run to continue from (same weights, fewer steps to train).
+    const ssl = await tracker.stage('ssl', async () => {
+      const found = await lookup('ssl', {});
+      const continueFrom = found?.continueFrom ? { continueFrom: found.continueFrom } : {};
+      return found?.hit?.train ?? train.trainSelfSupervised({ ...common, seed: config.seed, trainIds, ...backbone, ...continueFrom });
+    });
 
     let shardsDone = 0;
     tracker.setShards(0, shards.length);
@@ -150,6 +154,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       ...(evaluation.noMetrics !== undefined ? { noMetrics: evaluation.noMetrics } : {}),
       metrics: evaluation.summary,
       ...reused,
+      ...(ssl.continuedFrom && reusedFrom.ssl === undefined ? { sslContinuedFrom: ssl.continuedFrom } : {}),
       ...(evaluation.sslSummary ? { sslMetrics: evaluation.sslSummary } : {}),
       ...(evaluation.pseudoLabelSummary ? { pseudoLabelMetrics: evaluation.pseudoLabelSummary } : {}),
       reportKey: report.report.key, manifestKey: report.manifestKey,

@@ -27,11 +27,11 @@ export async function cc2dSuggestTemplate(input: SuggestTemplateInput): Promise<
     [sslWeights, sslFrom, sslSource] = [input.sslWeights, 'run', input.sslRunId ?? 'given'];
   } else {
     // The SSL key reads no template: a placeholder id and one shard leave it unchanged.
-    const { hit } = await light.lookupCache({ stage: 'ssl', runId, datasetVersion, profile, seed, trainIds, templateId: '', shardCount: 1 });
+    const { hit, continueFrom } = await light.lookupCache({ stage: 'ssl', runId, datasetVersion, profile, seed, trainIds, templateId: '', shardCount: 1 });
     if (hit?.train) {
       [sslWeights, sslFrom, sslSource] = [hit.train.weights, 'cache', hit.sourceRunId];
     } else {
-      const trained = await train.trainSelfSupervised({ runId, datasetVersion, profile, seed, trainIds });
+      const trained = await train.trainSelfSupervised({ runId, datasetVersion, profile, seed, trainIds, ...(continueFrom ? { continueFrom } : {}) });
       // Only in executions started with this code, so histories recorded before it replay.
       if (patched('ssl-key-images')) await light.recordSuggestedSsl({ runId, datasetVersion, profile, seed, trainIds, ssl: trained });
       [sslWeights, sslFrom, sslSource] = [trained.weights, 'trained', runId];

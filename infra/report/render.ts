@@ -329,6 +329,9 @@ function lineageSection(data: RunReportData): string {
     ...(l.reusedFrom && Object.keys(l.reusedFrom).length > 0
       ? [['Reused stages (stage cache)', Object.entries(l.reusedFrom).map(([stage, run]) => `${stage} from ${run}`).join('; ')] as [string, string]]
       : []),
+    ...(l.sslContinuedFrom
+      ? [['SSL continued from (stage cache)', `${l.sslContinuedFrom.runId} at step ${l.sslContinuedFrom.step}`] as [string, string]]
+      : []),
   ];
   const kv = rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('');
   const timings =

@@ -109,6 +109,8 @@ export const LineageSchema = z
     scheduleId: z.string().optional(),
     /** Stages reused from an earlier published run (stage cache): stage → that run's id. */
     reusedFrom: z.record(z.string(), z.string()).optional(),
+    /** SSL started from this earlier run's checkpoint (stage-cache continuation; the same weights as from step 0). */
+    sslContinuedFrom: z.object({ runId: z.string(), step: z.number().int().positive() }).strict().optional(),
     /** The validated run config and resolved profile, shown as JSON. */
     config: z.unknown().optional(),
     artifacts: z.array(ArtifactRowSchema).default([]),

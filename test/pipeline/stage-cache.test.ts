@@ -3,7 +3,8 @@
  * ISBI-layout data): a run whose only change is an unread field (TPL lr) reuses SSL and the
  * pseudo-labels of the earlier published run and trains TPL only; an identical run reuses all
  * three; a new seed, an SSL field or other data miss; `cache: false` (`--no-cache`) recomputes
- * (byte-identical). The lineage manifest and report record where each reused artifact came from,
+ * (byte-identical); more SSL steps continue from the shorter run's last checkpoint, to the same
+ * weights as training from step 0. The lineage manifest and report record where each reused artifact came from,
  * and cleaning up the source run never deletes what the reusing run references.
  * The stage keys themselves (code version, each field) are unit-tested in test/infra/stage-cache.test.ts.
  */
@@ -97,6 +98,33 @@ describe.skipIf(!h)('cross-run stage cache', () => {
     expect(r.artifacts.sslWeights.sha256).toBe(first.artifacts.sslWeights.sha256);
     expect(r.artifacts.tplWeights.sha256).toBe(first.artifacts.tplWeights.sha256);
   }, 600_000);
+
+  it('more SSL steps continue from the newest checkpoint of a shorter run, to the same weights as from step 0', async () => {
+    type Report = { stages: { ssl: { resumedFromStep: number; steps: number; sslContinuedFrom?: unknown } }; artifacts: { sslLossLog: { key: string } } };
+    const reportOf = async (r: PipelineResult) => JSON.parse(new TextDecoder().decode(await H.deps.store.get(r.reportKey))) as Report;
+    // smoke: 12 SSL steps, a checkpoint every 4, so the first run's last checkpoint is at step 8.
+    const longer = await run('ssl-16', { overrides: { ssl: { steps: 16 } } });
+    expect(longer.reusedFrom).toBeUndefined();
+    expect(longer.sslContinuedFrom).toEqual({ runId: first.runId, step: 8 });
+    const report = await reportOf(longer);
+    expect(report.stages.ssl).toMatchObject({ steps: 16, resumedFromStep: 8, sslContinuedFrom: { runId: first.runId, step: 8 } });
+    // The loss curve starts at step 1: the earlier run's part comes with its checkpoint.
+    const curve = JSON.parse(new TextDecoder().decode(await H.deps.store.get(report.artifacts.sslLossLog.key))) as { points: Array<{ step: number }> };
+    expect(curve.points.map((p) => p.step)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    expect((await readManifest(H.deps.store, runPrefix(longer.runId))).meta.sslContinuedFrom).toEqual({ runId: first.runId, step: 8 });
+    const html = new TextDecoder().decode(await H.deps.store.get(longer.artifacts.reportHtml!.key));
+    expect(html).toContain(`${first.runId} at step 8`);
+
+    const fresh = await run('ssl-16-fresh', { cache: false, overrides: { ssl: { steps: 16 } } });
+    expect(fresh.sslContinuedFrom).toBeUndefined();
+    expect((await reportOf(fresh)).stages.ssl.resumedFromStep).toBe(0);
+    expect(longer.artifacts.sslWeights.sha256).toBe(fresh.artifacts.sslWeights.sha256);
+    expect(longer.artifacts.tplWeights.sha256).toBe(fresh.artifacts.tplWeights.sha256);
+
+    // The continued run's own checkpoint (step 12) is now the newest of the shorter runs.
+    const longest = await run('ssl-20', { overrides: { ssl: { steps: 20 } } });
+    expect(longest.sslContinuedFrom).toEqual({ runId: longer.runId, step: 12 });
+  }, 900_000);
 
   it('a new seed, a changed SSL field or other data is a miss for every stage', async () => {
     const seed = await run('seed', { seed: 7 });
