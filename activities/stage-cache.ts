@@ -9,7 +9,7 @@
  * training images is read here from the dataset version's manifest (S3, so never in a workflow).
  */
 import { Context } from '@temporalio/activity';
-import type { CacheStage, LookupCacheInput, LookupCacheOutput, TrainOutput, TrainSelfSupervisedInput, WriteReportInput } from '../contracts/types';
+import type { CacheStage, LookupCacheInput, LookupCacheOutput, SslContinuation, TrainOutput, TrainSelfSupervisedInput, WriteReportInput } from '../contracts/types';
 import { lookupStageCache, recordStageCache, STAGE_CACHE_FORMAT, type StageCacheEntry } from '../infra/cache/stage-cache';
 import { findSslContinuation } from '../infra/cache/ssl-continuation';
 import { CACHE_STAGES, stageCacheKey, stageKeyFields, trainImagesDigest, type StageKeyInput } from '../infra/cache/stage-keys';
@@ -45,6 +45,16 @@ async function keyInputOf(store: ObjectStore, input: LookupCacheInput): Promise<
   };
 }
 
+/** A shorter run to continue from; a failed search only costs the speed-up (the stage trains from step 0). */
+async function continuationOf(store: ObjectStore, keyInput: StageKeyInput): Promise<SslContinuation | undefined> {
+  try {
+    return await findSslContinuation(store, stageKeyFields('ssl', keyInput));
+  } catch (err) {
+    Context.current().log.warn('SSL continuation not searched; training from step 0', { error: (err as Error).message });
+    return undefined;
+  }
+}
+
 export function createLookupCache(deps: Pick<ActivityDeps, 'store'>) {
   return async function lookupCache(input: LookupCacheInput): Promise<LookupCacheOutput> {
     const store = retryingStore(deps.store);
@@ -54,7 +64,7 @@ export function createLookupCache(deps: Pick<ActivityDeps, 'store'>) {
     const log = Context.current().log;
     if (!found.entry) {
       log.info('stage cache miss', { stage: input.stage, key, reason: found.miss });
-      const continueFrom = input.stage === 'ssl' ? await findSslContinuation(store, stageKeyFields('ssl', keyInput)) : undefined;
+      const continueFrom = input.stage === 'ssl' ? await continuationOf(store, keyInput) : undefined;
       if (continueFrom) log.info('SSL continues from a shorter earlier run', { ...continueFrom });
       return { key, ...(continueFrom ? { continueFrom } : {}) };
     }

@@ -78,10 +78,11 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
   });
   let continuedFrom = loaded?.manifest.continuedFrom;
   let continuedLossLog: Uint8Array | undefined;
+  let continuedLoss = Number.NaN;
   if (!trainer && run.continueFrom) {
-    const earlier = await startFromEarlierRun(store, ckpts, run);
+    const earlier = await startFromEarlierRun(deps, ckpts, run);
     if (earlier) {
-      ({ trainer, lossLog: continuedLossLog } = earlier);
+      ({ trainer, lossLog: continuedLossLog, loss: continuedLoss } = earlier);
       continuedFrom = { runId: run.continueFrom.sourceRunId, step: run.continueFrom.step };
     }
   }
@@ -93,7 +94,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
   else if (continuedFrom) lossLog.restore(continuedLossLog, resumedFromStep);
   let lastCheckpoint: ArtifactRef | undefined = loaded?.manifest.blob;
   let lastCheckpointStep = loaded?.manifest.step ?? 0;
-  let loss = loaded?.manifest.loss ?? Number.NaN;
+  let loss = loaded?.manifest.loss ?? continuedLoss;
   const progress = new ProgressReporter<TrainHeartbeat>(
     ctx,
     {
@@ -148,17 +149,27 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
   }
 }
 
+const describeBackend = (b: BackendRef) => `${b.backend} (TF ${b.tfVersion}, TF.js ${b.tfjsVersion}, ${b.device ?? 'device unknown'})`;
+
 /**
  * A trainer at the earlier run's checkpoint (sha256-verified, at the step its manifest names) and
- * that checkpoint's loss log; undefined when it is gone or does not load: the stage then trains
- * from step 0, which gives the same weights, only later.
+ * that checkpoint's loss log; undefined when it was trained on another backend, or is gone or does
+ * not load: the stage then trains from step 0, which gives the same weights, only later.
  */
-async function startFromEarlierRun(store: ObjectStore, ckpts: CheckpointStore, run: TrainingRun): Promise<{ trainer: Trainer; lossLog?: Uint8Array } | undefined> {
+async function startFromEarlierRun(deps: TrainingDeps, ckpts: CheckpointStore, run: TrainingRun): Promise<{ trainer: Trainer; loss: number; lossLog?: Uint8Array } | undefined> {
   const c = run.continueFrom!;
+  const { store } = deps;
   const log = Context.current().log;
   try {
+    const here = deps.backend();
+    const device = (b: BackendRef) => (b.device?.startsWith('GPU') ? 'GPU' : 'CPU');
+    if (c.backend.backend !== here.backend || c.backend.tfVersion !== here.tfVersion || c.backend.tfjsVersion !== here.tfjsVersion || device(c.backend) !== device(here)) {
+      throw new Error(`it was trained on ${describeBackend(c.backend)}, this worker is ${describeBackend(here)}`);
+    }
     const manifest = await readJson(retryingStore(store), c.manifestKey, CheckpointManifestSchema);
-    if (manifest.blob.sha256 !== c.checkpoint.sha256 || manifest.step !== c.step) throw new Error(`manifest ${c.manifestKey} names another checkpoint`);
+    if (manifest.kind !== run.kind || manifest.runId !== c.sourceRunId || manifest.blob.sha256 !== c.checkpoint.sha256 || manifest.step !== c.step) {
+      throw new Error(`manifest ${c.manifestKey} names another checkpoint`);
+    }
     const bytes = await withStorageRetry(`get ${c.checkpoint.key}`, () => store.get(c.checkpoint.key, c.checkpoint.sha256));
     const trainer = await run.createTrainer(bytes);
     if (trainer.step !== c.step) {
@@ -167,7 +178,7 @@ async function startFromEarlierRun(store: ObjectStore, ckpts: CheckpointStore, r
     }
     log.info(`${run.kind} training continues from an earlier run's checkpoint`, { sourceRunId: c.sourceRunId, step: c.step, key: c.checkpoint.key });
     const lossLog = await ckpts.readLossLog(manifest);
-    return { trainer, ...(lossLog ? { lossLog } : {}) };
+    return { trainer, loss: manifest.loss, ...(lossLog ? { lossLog } : {}) };
   } catch (err) {
     if (isTransientStorage(err)) throw err;
     log.warn(`${run.kind}: the earlier run's checkpoint is not usable; training from step 0`, { sourceRunId: c.sourceRunId, key: c.checkpoint.key, error: (err as Error).message });

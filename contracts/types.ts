@@ -120,6 +120,8 @@ export interface SslContinuation {
   /** The checkpoint's manifest (its loss log comes along, so the curve starts at step 0). */
   manifestKey: string;
   checkpoint: ArtifactRef;
+  /** What the earlier run trained on: continued only on the same backend and TF versions (float rounding). */
+  backend: BackendRef;
 }
 
 export interface TrainOutput {

@@ -7,9 +7,13 @@
  * (lr·gamma^⌊step/lrStepEvery⌋), not on the total. So the SSL key stays that of a fresh run and the
  * continued run records its own cache entry like any run that computed its stage.
  *
- * Candidates are the SSL entries of the stage cache (their `fields` are what their key hashed);
- * the one with the newest checkpoint wins, and it is used only when its run is still published
- * and the checkpoint's manifest and blob are intact.
+ * Candidates are the SSL entries of the stage cache whose `fields` hash to their key; the one with
+ * the checkpoint of the highest step wins, and it is used only when its run is still published
+ * and the checkpoint's manifest and blob are intact. The training activity then continues only on
+ * the backend and TF versions the earlier run trained on (otherwise float rounding differs); the
+ * CPU model is not recorded, so across CPU models the continued weights differ from a fresh run's
+ * by rounding, as any stage-cache hit across machines does. Every SSL entry is read on an SSL miss:
+ * dozens of small documents in a deployment's store, not worth an index yet.
  */
 import { CheckpointManifestSchema, StageCacheEntrySchema, type StageCacheEntry } from '../../contracts/documents';
 import type { SslContinuation } from '../../contracts/types';
@@ -43,7 +47,9 @@ export function continuableEntries(entries: readonly StageCacheEntry[], fields: 
   const lineage = sha256OfJson(withoutSteps(fields));
   return entries.filter((e) => {
     const theirSteps = sslStepsOf(e.fields);
-    return e.stage === 'ssl' && e.train?.lastCheckpoint !== undefined && theirSteps !== undefined && theirSteps < steps && sha256OfJson(withoutSteps(e.fields)) === lineage;
+    // `fields` must be what the entry's key hashed, and the stored result that many steps long.
+    return e.stage === 'ssl' && e.train?.lastCheckpoint !== undefined && theirSteps !== undefined && theirSteps < steps && e.train.steps === theirSteps &&
+      sha256OfJson(e.fields) === e.key && sha256OfJson(withoutSteps(e.fields)) === lineage;
   });
 }
 
@@ -78,8 +84,8 @@ export async function findSslContinuation(store: ObjectStore, fields: Readonly<R
       if (err instanceof NotFoundError || err instanceof InvalidDocumentError) continue;
       throw err;
     }
-    if (manifest.kind !== 'ssl' || manifest.blob.sha256 !== checkpoint.sha256 || manifest.step < 1) continue;
-    found.push({ sourceRunId: entry.sourceRunId, step: manifest.step, manifestKey, checkpoint });
+    if (manifest.kind !== 'ssl' || manifest.runId !== entry.sourceRunId || manifest.blob.sha256 !== checkpoint.sha256 || manifest.step < 1) continue;
+    found.push({ sourceRunId: entry.sourceRunId, step: manifest.step, manifestKey, checkpoint, backend: entry.train!.backend });
   }
   found.sort((a, b) => b.step - a.step || a.sourceRunId.localeCompare(b.sourceRunId));
   for (const c of found) {

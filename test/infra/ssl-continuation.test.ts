@@ -6,7 +6,8 @@
  * the real servers in test/pipeline/stage-cache.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { CHECKPOINT_MANIFEST_FORMAT, STAGE_CACHE_FORMAT, type CheckpointManifest, type StageCacheEntry } from '../../contracts/documents';
+import { CHECKPOINT_MANIFEST_FORMAT, STAGE_CACHE_FORMAT, StageCacheEntrySchema, type CheckpointManifest, type StageCacheEntry } from '../../contracts/documents';
+import { readJson } from '../../infra/storage/read-json';
 import { checkpointManifestKey, continuableEntries, findSslContinuation } from '../../infra/cache/ssl-continuation';
 import { recordStageCache } from '../../infra/cache/stage-cache';
 import { stageCacheKey, stageKeyFields, type StageKeyInput } from '../../infra/cache/stage-keys';
@@ -63,7 +64,7 @@ describe('SSL continuation', () => {
     const c = await findSslContinuation(store, fieldsOf(longer));
     expect(c).toEqual({
       sourceRunId: 'run-20', step: 16, manifestKey: runKeys.checkpoint('run-20', 'ssl', 16, 1).manifest,
-      checkpoint: expect.objectContaining({ key: runKeys.checkpoint('run-20', 'ssl', 16, 1).blob }),
+      checkpoint: expect.objectContaining({ key: runKeys.checkpoint('run-20', 'ssl', 16, 1).blob }), backend: { backend: 'cpu', tfVersion: '-', tfjsVersion: '-' },
     });
     // A prototype field is not in the SSL key: a run differing only there still continues.
     expect((await findSslContinuation(store, fieldsOf(input({ ssl: { steps: 40, prototypeRounds: 0 } }))))?.sourceRunId).toBe('run-20');
@@ -89,9 +90,17 @@ describe('SSL continuation', () => {
     expect(await findSslContinuation(store, fieldsOf(longer))).toBeUndefined();
   });
 
-  it('reads the manifest beside the checkpoint blob and needs SSL key fields', () => {
+  it('trusts an entry only when its fields hash to its key and its result is that long', async () => {
+    const store = new RecordingMemoryStore();
+    await storeRun(store, 'run-12', input(), 8);
+    const [entry] = continuableEntries([await readJson(store, 'cache/ssl/' + stageCacheKey('ssl', input()) + '.json', StageCacheEntrySchema)], fieldsOf(longer));
+    expect(entry?.sourceRunId).toBe('run-12');
+    // Edited fields (a longer lrStepEvery, say) no longer match the key the entry was stored under.
+    const edited = { ...entry!, fields: { ...entry!.fields, ssl: { ...(entry!.fields.ssl as object), lrStepEvery: 99 } } };
+    expect(continuableEntries([edited], stageKeyFields('ssl', input({ ssl: { steps: 40, lrStepEvery: 99 } })))).toEqual([]);
+    expect(continuableEntries([{ ...entry!, train: { ...entry!.train!, steps: 11 } }], fieldsOf(longer))).toEqual([]);
+    expect(continuableEntries([entry!], { stage: 'tpl' })).toEqual([]);
     const keys = runKeys.checkpoint('r', 'ssl', 8, 2);
     expect(checkpointManifestKey(keys.blob)).toBe(keys.manifest);
-    expect(continuableEntries([], { stage: 'tpl' })).toEqual([]);
   });
 });

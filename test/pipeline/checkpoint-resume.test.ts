@@ -5,6 +5,8 @@
  * heartbeat's checkpoint; a corrupt (truncated) checkpoint blob or a torn checkpoint (blob
  * without manifest) is skipped for the previous valid one (docs/reliability.md#f2); a checkpoint of
  * another input is never used; a completed stage returns its stored result (docs/reliability.md#f8);
+ * an earlier run's checkpoint (SSL continuation) is started from only when it is intact and of
+ * this backend, and a retry still reports it;
  * cancellation stops the loop. (That a manifest is never overwritten is asserted by the s3-store tests.)
  * The torn/truncated case also runs with the REAL SSL trainer (smoke shapes): the corrupt blob is
  * reported in the activity log, naming its key, and never loaded.
@@ -15,7 +17,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runKeys } from '../../infra/storage/keys';
 import { runTraining, type TrainingRun } from '../../activities/training-loop';
-import type { TrainHeartbeat, TrainOutput } from '../../contracts/types';
+import type { SslContinuation, TrainHeartbeat, TrainOutput } from '../../contracts/types';
 import type { Trainer, TrainProgress } from '../../ml/types';
 import { resolveProfile } from '../../ml/profiles';
 import { createSslTrainer } from '../../ml/ssl';
@@ -185,6 +187,49 @@ describe.skipIf(!stack)('checkpointed training activity (fake trainer, real S3)'
     await store.delete([runKeys.trainDone('r-fp', 'ssl')]);
     const out = await attempt(run('r-fp', 12, undefined, { v: 2 }), 2);
     expect(out.resumedFromStep).toBe(0);
+  });
+
+  it('continues from an earlier run\'s checkpoint (same weights as from step 0), and a retry after a crash still reports it', async () => {
+    const reference = await attempt(run('r-cont-ref', 23), 1);
+    const source = await attempt(run('r-cont-src', 12, undefined, { v: 'shorter' }), 1);
+    const continueFrom: SslContinuation = {
+      sourceRunId: 'r-cont-src', step: 10, manifestKey: runKeys.checkpoint('r-cont-src', 'ssl', 10, 1).manifest, checkpoint: source.lastCheckpoint!, backend: deps.backend(),
+    };
+    const steps: number[] = [];
+    const out = await attempt({ ...run('r-cont', 23, steps), continueFrom }, 1);
+    expect(out).toMatchObject({ resumedFromStep: 10, continuedFrom: { runId: 'r-cont-src', step: 10 } });
+    expect(steps[0]).toBe(11);
+    expect(out.weights.sha256).toBe(reference.weights.sha256);
+    const log = JSON.parse(new TextDecoder().decode(await store.get(out.lossLog.key))) as { points: Array<{ step: number }> };
+    expect(log.points.map((p) => p.step)).toEqual(Array.from({ length: 23 }, (_, i) => i + 1));
+
+    // A retry (the completion lost) resumes from the run's own checkpoint (20), which carries the continuation.
+    await store.delete([runKeys.trainDone('r-cont', 'ssl')]);
+    const retried = await attempt({ ...run('r-cont', 23), continueFrom }, 2);
+    expect(retried).toMatchObject({ resumedFromStep: 20, continuedFrom: { runId: 'r-cont-src', step: 10 } });
+    expect(retried.weights.sha256).toBe(reference.weights.sha256);
+  });
+
+  it('trains from step 0 when the earlier checkpoint is of another backend, corrupt, or not the one its manifest names', async () => {
+    const reference = await attempt(run('r-cfb-ref', 23), 1);
+    const source = await attempt(run('r-cfb-src', 12, undefined, { v: 'shorter' }), 1);
+    const good: SslContinuation = {
+      sourceRunId: 'r-cfb-src', step: 10, manifestKey: runKeys.checkpoint('r-cfb-src', 'ssl', 10, 1).manifest, checkpoint: source.lastCheckpoint!, backend: deps.backend(),
+    };
+    const cases: Array<[string, SslContinuation]> = [
+      ['backend', { ...good, backend: { ...good.backend, tfVersion: '9' } }],
+      ['sha256', { ...good, checkpoint: { ...good.checkpoint, sha256: 'f'.repeat(64) } }],
+      ['step', { ...good, step: 5 }],
+      ['manifest', { ...good, manifestKey: runKeys.checkpoint('r-cfb-src', 'ssl', 5, 1).manifest }],
+    ];
+    for (const [name, continueFrom] of cases) {
+      const steps: number[] = [];
+      const out = await attempt({ ...run(`r-cfb-${name}`, 23, steps), continueFrom }, 1);
+      expect(out.resumedFromStep, name).toBe(0);
+      expect(out.continuedFrom, name).toBeUndefined();
+      expect(steps[0], name).toBe(1);
+      expect(out.weights.sha256, name).toBe(reference.weights.sha256);
+    }
   });
 
   it('returns the stored result after a lost completion, without training again', async () => {
