@@ -16,14 +16,17 @@ describe('profiles', () => {
     expect(t.lrDecaySteps[0]! / t.steps).toBeCloseTo(2 / 3, 2);
   });
 
-  it('quick is the cpu profile with fewer steps and the same schedule shape', () => {
+  it('quick is the cpu profile with fewer steps, the SSL lr halved every 35 % of its run', () => {
     const { quick, cpu } = PROFILES;
     expect(quick.inputSize).toBe(cpu.inputSize);
     // Same network and training; matching without prototypes (the README's quick numbers predate them).
     expect({ ...quick.ssl, steps: 0, lrStepEvery: 0, checkpointEvery: 0, prototypeRounds: 0 }).toEqual({ ...cpu.ssl, steps: 0, lrStepEvery: 0, checkpointEvery: 0, prototypeRounds: 0 });
     expect([quick.ssl.prototypeRounds, cpu.ssl.prototypeRounds]).toEqual([0, 2]);
     expect(quick.ssl.steps).toBeLessThan(cpu.ssl.steps);
-    expect(quick.ssl.lrStepEvery / quick.ssl.steps).toBeCloseTo(cpu.ssl.lrStepEvery / cpu.ssl.steps, 1);
+    // The 4000-step cpu schedule scaled down; cpu has since trained on with the same lrStepEvery
+    // (a longer run continues the shorter one: docs/operating-pipeline.md#stage-cache-reuse-across-runs).
+    expect(quick.ssl.lrStepEvery / quick.ssl.steps).toBeCloseTo(1_400 / 4_000, 2);
+    expect(cpu.ssl.lrStepEvery).toBe(1_400);
     expect(quick.tpl.lrDecaySteps[0]! / quick.tpl.steps).toBeCloseTo(2 / 3, 2);
     expect(quick.tpl.heatLossNorm).toBe('positives');
   });
