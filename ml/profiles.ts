@@ -149,8 +149,8 @@ export const REFINE_DEFAULTS: RefineProfile = {
 // Budget (measured on the 2-core project machine, AMD EPYC, native backend, 2026-11-30/12-01):
 // SSL 0.46–0.50 s/step (1872–1889 s for 4000 steps in whole runs; 1254–1353 s for the 2700 steps
 // the 6500-step runs continued), pseudo-labels 15 s, TPL 344–366 s for 1500 steps (image loading
-// included), refinement 107–120 s, evaluation 27–30 s: a fresh 6500-step run ≈ 60–64 min, inside
-// 90 min (a sum of stages; README "Results"). 4000 SSL steps instead of 2000 (same lr-halving at ~35 % of the run) cut the
+// included), refinement 107–120 s, evaluation 27–30 s: a fresh 6500-step run ≈ 59–64 min, inside
+// 90 min (a sum of stages; README "Results"). 4000 SSL steps instead of 2000 (lr halved at ~35 % of the run, as in 2000) cut the
 // pseudo-label error on the training images (the validation set) on each of three seeds
 // (5.16 → 4.14, 4.77 → 4.39, 4.31 → 3.82 mm; README "Results").
 // TPL: the heat loss is normalised by the disk pixels ('positives'): with the reference's pixel
