@@ -203,7 +203,7 @@ export type LossLog = z.infer<typeof LossLogSchema>;
 const TrainKindSchema = z.enum(['ssl', 'tpl', 'refine']);
 
 /** The earlier run (and its checkpoint's step) a training stage started from: SSL continuation. */
-const ContinuedFromSchema = z.object({ runId: z.string().min(1), step: z.number().int().positive() }).strict();
+export const ContinuedFromSchema = z.object({ runId: z.string().min(1), step: z.number().int().positive() }).strict();
 
 /** A training stage's result (contracts/types.ts TrainOutput), as kept in its done marker. */
 export const TrainOutputSchema = z.object({

@@ -124,6 +124,12 @@ export interface SslContinuation {
   backend: BackendRef;
 }
 
+/** The earlier run, and its checkpoint's step, a training stage started from (SSL continuation). */
+export interface ContinuedFrom {
+  runId: string;
+  step: number;
+}
+
 export interface TrainOutput {
   stage: 'ssl' | 'tpl' | 'refine';
   weights: ArtifactRef;
@@ -136,7 +142,7 @@ export interface TrainOutput {
   /** Step the final attempt started from (0 = from scratch). */
   resumedFromStep: number;
   /** The earlier run whose checkpoint the stage started from (SSL continuation), and its step. */
-  continuedFrom?: { runId: string; step: number };
+  continuedFrom?: ContinuedFrom;
   attempt: number;
   backend: BackendRef;
   durationMs: number;
@@ -358,7 +364,7 @@ export interface PipelineResult {
   /** Stages reused from an earlier published run (stage cache): stage → source run id. */
   reusedFrom?: Partial<Record<CacheStage, string>>;
   /** This run's SSL started from that earlier run's checkpoint at `step` (stage-cache continuation). */
-  sslContinuedFrom?: { runId: string; step: number };
+  sslContinuedFrom?: ContinuedFrom;
   reportKey: string;
   manifestKey: string;
   /** The promotion gate's decision (absent in runs from before the gate). */

@@ -13,7 +13,7 @@
  *   other key is shown as given.
  */
 import { z } from 'zod';
-import { ImageFormatSchema, LossLogSchema, LossPointSchema, type LossLog, type LossPoint } from '../../contracts/documents';
+import { ContinuedFromSchema, ImageFormatSchema, LossLogSchema, LossPointSchema, type LossLog, type LossPoint } from '../../contracts/documents';
 
 const finiteNonNeg = z.number().min(0).max(1e6);
 
@@ -110,7 +110,7 @@ export const LineageSchema = z
     /** Stages reused from an earlier published run (stage cache): stage → that run's id. */
     reusedFrom: z.record(z.string(), z.string()).optional(),
     /** SSL started from this earlier run's checkpoint (stage-cache continuation; the same weights as from step 0). */
-    sslContinuedFrom: z.object({ runId: z.string(), step: z.number().int().positive() }).strict().optional(),
+    sslContinuedFrom: ContinuedFromSchema.optional(),
     /** The validated run config and resolved profile, shown as JSON. */
     config: z.unknown().optional(),
     artifacts: z.array(ArtifactRowSchema).default([]),
