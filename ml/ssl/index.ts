@@ -1,8 +1,8 @@
 /** Stage I (self-supervised cascade embeddings) public API. */
 export { createSslTrainer, SSL_REPEATS, sslLearningRate } from './trainer';
 export type { SslTrainerInput, SslInit } from './trainer';
-export { matchTemplate, cascadeSimilarity, argmax2d, SslMatcher, prototypeDescriptor, prototypePoolIds, prototypeSettingsOf } from './matching';
-export type { MatchTemplateInput, ImageEmbeddings, EmbeddingLevel, TemplateDescriptor } from './matching';
+export { matchTemplate, cascadeSimilarity, argmax2d, SslMatcher, prototypeDescriptor, prototypePoolIds, prototypeSettingsOf, KEPT_POOL_BYTES } from './matching';
+export type { MatchTemplateInput, ImageEmbeddings, EmbeddingLevel, TemplateDescriptor, PrototypeOptions } from './matching';
 export { SslNetwork, SSL_LEVELS, loadSslNetwork, encodeSslWeights, SSL_WEIGHTS_KIND, SSL_CHECKPOINT_KIND } from './network';
 export type { SslNetConfig, SslEmbeddingMaps, SslWeightsMeta, SslLevel } from './network';
 export { sslLoss } from './loss';

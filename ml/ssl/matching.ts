@@ -22,9 +22,11 @@
  * the template's own; the finest levels keep the template's vector (a mean over slightly misplaced
  * matches blurs them). The final matching uses the last round's vectors. The pool is the same for
  * every shard, so shard invariance holds (on one kind of backend: each shard rebuilds the
- * prototypes). Prototypes are unit vectors, so the cosine's 1e-3 guard weighs relatively more
- * than against the template's raw vector: rounds > 0 with an empty pool keeps the template's
- * direction but is not bit-identical to rounds = 0.
+ * prototypes). The pool is embedded once: its level maps are kept for every round and for the
+ * final matching of pool members (up to KEPT_POOL_BYTES), so two rounds cost one forward pass per
+ * image plus three matchings instead of three of each. Prototypes are unit vectors, so the
+ * cosine's 1e-3 guard weighs relatively more than against the template's raw vector: rounds > 0
+ * with an empty pool keeps the template's direction but is not bit-identical to rounds = 0.
  */
 import * as tf from '@tensorflow/tfjs';
 import { PROTOTYPES_OFF, type Profile } from '../profiles';
@@ -182,6 +184,85 @@ export async function argmax2d(maps: tf.Tensor4D): Promise<PointYX[][]> {
 /** Images per forward pass when embedding; fixed so every pass has the same shape (see above). */
 export const EMBED_BATCH = 4;
 
+/**
+ * How many bytes of pool level maps a matcher keeps between prototype rounds (≈ 0.8 MB an image
+ * at the cpu profile's 192 grid, so ≈ 640 images); the chunks past it are embedded again in each
+ * round, so a site with thousands of training images costs time, not memory.
+ */
+export const KEPT_POOL_BYTES = 512 * 2 ** 20;
+
+export interface PrototypeOptions {
+  rounds: number;
+  fromLevel: number;
+  /** Bytes of pool level maps kept between rounds (default KEPT_POOL_BYTES). */
+  keptPoolBytes?: number;
+}
+
+/**
+ * A pool's level maps, EMBED_BATCH images per chunk as the forward pass made them; a chunk is
+ * embedded the first time it is used and kept while the kept bytes stay within the budget.
+ */
+class KeptPoolEmbeddings {
+  private readonly kept = new Map<number, tf.Tensor4D[]>();
+  private bytes = 0;
+  private readonly indexOf: Map<GrayImage, number>;
+
+  constructor(
+    readonly images: readonly GrayImage[],
+    private readonly embed: (imgs: readonly GrayImage[], what: (i: number) => string) => tf.Tensor4D[],
+    private readonly budgetBytes: number,
+  ) {
+    this.indexOf = new Map(images.map((img, i) => [img, i] as const));
+  }
+
+  /** Calls `use(maps, done)` for each chunk in order; the maps belong to this object (do not dispose). */
+  async forEachChunk(use: (maps: readonly tf.Tensor4D[], done: number) => Promise<void>): Promise<void> {
+    for (let start = 0; start < this.images.length; start += EMBED_BATCH) {
+      const chunk = this.images.slice(start, start + EMBED_BATCH);
+      let maps = this.kept.get(start);
+      const fresh = maps === undefined;
+      maps ??= this.embed(chunk, (i) => `image ${start + i}`);
+      try {
+        await use(maps, start + chunk.length);
+      } finally {
+        if (fresh) this.keepOrDispose(start, maps);
+      }
+      await yieldToEventLoop();
+    }
+  }
+
+  /**
+   * The level maps [n, Hk, Wk, L] of `imgs` (caller disposes) cut from kept chunks, or undefined
+   * when one of them is not a kept pool image.
+   */
+  mapsOf(imgs: readonly GrayImage[]): tf.Tensor4D[] | undefined {
+    const rows: Array<{ maps: tf.Tensor4D[]; row: number }> = [];
+    for (const img of imgs) {
+      const i = this.indexOf.get(img);
+      const maps = i === undefined ? undefined : this.kept.get(i - (i % EMBED_BATCH));
+      if (i === undefined || maps === undefined) return undefined;
+      rows.push({ maps, row: i % EMBED_BATCH });
+    }
+    return tf.tidy(() => rows[0]!.maps.map((_, level) => tf.concat(rows.map((r) => tf.slice(r.maps[level]!, r.row, 1)), 0)));
+  }
+
+  private keepOrDispose(start: number, maps: tf.Tensor4D[]): void {
+    const size = maps.reduce((n, m) => n + m.size * 4, 0);
+    if (this.bytes + size <= this.budgetBytes) {
+      this.kept.set(start, maps);
+      this.bytes += size;
+    } else {
+      tf.dispose(maps);
+    }
+  }
+
+  dispose(): void {
+    for (const maps of this.kept.values()) tf.dispose(maps);
+    this.kept.clear();
+    this.bytes = 0;
+  }
+}
+
 function checkImage(img: GrayImage, S: number, what: string): void {
   if (img.height !== S || img.width !== S || img.data.length !== S * S) {
     throw new Error(`${what} is ${img.height}x${img.width} (${img.data.length} values), expected ${S}x${S}`);
@@ -202,7 +283,14 @@ function paddedBatch(imgs: readonly GrayImage[], S: number, what: (i: number) =>
  * images (e.g. per shard). Call `dispose()` when done.
  */
 export class SslMatcher {
+  private passes = 0;
+
   private constructor(private readonly net: SslNetwork, readonly inputSize: number) {}
+
+  /** Forward passes of the network so far (each EMBED_BATCH images, or the template): what embedding cost. */
+  get forwardPasses(): number {
+    return this.passes;
+  }
 
   static create(profile: Profile, weights: Uint8Array): SslMatcher {
     const cfg: SslNetConfig = { width: profile.ssl.width, embedDim: profile.ssl.embedDim, useRfb: profile.ssl.useRfb };
@@ -211,6 +299,7 @@ export class SslMatcher {
 
   /** Level maps of up to EMBED_BATCH images as tensors [n, Hk, Wk, L] (caller disposes). */
   private embedTensors(imgs: readonly GrayImage[], what: (i: number) => string): tf.Tensor4D[] {
+    this.passes++;
     return tf.tidy(() => {
       const maps = this.net.forward(paddedBatch(imgs, this.inputSize, what), { training: false });
       return imgs.length === EMBED_BATCH ? maps : maps.map((m) => tf.slice(m, 0, imgs.length));
@@ -223,6 +312,7 @@ export class SslMatcher {
     landmarks.forEach(([y, x], i) => {
       if (!Number.isFinite(y) || !Number.isFinite(x)) throw new Error(`matching: template landmark ${i} is not finite: [${y}, ${x}]`);
     });
+    this.passes++;
     return tf.tidy(() => {
       const maps = this.net.forward(paddedBatch([template], this.inputSize, () => 'template'), { training: false });
       return maps.map((batched, i) => {
@@ -316,35 +406,88 @@ export class SslMatcher {
    * rounds = 0 gives the template's own. `onChunk` runs after each chunk of pool images with
    * (pool images done over all rounds, rounds × pool size).
    */
-  async describePrototypes(template: GrayImage, landmarks: readonly PointYX[], pool: readonly GrayImage[], opts: { rounds: number; fromLevel: number }, onChunk?: (done: number, total: number) => void): Promise<TemplateDescriptor> {
+  async describePrototypes(template: GrayImage, landmarks: readonly PointYX[], pool: readonly GrayImage[], opts: PrototypeOptions, onChunk?: (done: number, total: number) => void): Promise<TemplateDescriptor> {
+    const kept = new KeptPoolEmbeddings(opts.rounds > 0 ? pool : [], (imgs, what) => this.embedTensors(imgs, what), opts.keptPoolBytes ?? KEPT_POOL_BYTES);
+    try {
+      return await this.prototypesOver(kept, template, landmarks, opts, onChunk);
+    } finally {
+      kept.dispose();
+    }
+  }
+
+  /**
+   * `describePrototypes` then the matches of `images` against its descriptor, with the pool
+   * embedded once: its level maps are kept (up to opts.keptPoolBytes, default KEPT_POOL_BYTES) for every round and for the
+   * images that are pool members (the same GrayImage objects), which are not embedded again.
+   * The points equal `matchDescribed(describePrototypes(…), images)`: a sample's maps do not
+   * depend on its batch-mates (file header).
+   */
+  async matchWithPrototypes(
+    template: GrayImage, landmarks: readonly PointYX[], pool: readonly GrayImage[], images: readonly GrayImage[], opts: PrototypeOptions,
+    hooks: { onPoolChunk?: (done: number, total: number) => void; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<PointYX[][]> {
+    const kept = new KeptPoolEmbeddings(opts.rounds > 0 ? pool : [], (imgs, what) => this.embedTensors(imgs, what), opts.keptPoolBytes ?? KEPT_POOL_BYTES);
+    try {
+      const desc = await this.prototypesOver(kept, template, landmarks, opts, hooks.onPoolChunk);
+      const tpl = tf.tidy(() => desc.levels.map((d) => tf.tensor2d(d, [desc.numLandmarks, desc.dim])));
+      try {
+        const out: PointYX[][] = [];
+        for (let start = 0; start < images.length; start += EMBED_BATCH) {
+          const chunk = images.slice(start, start + EMBED_BATCH);
+          const maps = kept.mapsOf(chunk) ?? this.embedTensors(chunk, (i) => `image ${start + i}`);
+          try {
+            out.push(...(await this.matchOne(tpl, maps)));
+          } finally {
+            tf.dispose(maps);
+          }
+          hooks.onProgress?.(start + chunk.length, images.length);
+          await yieldToEventLoop();
+        }
+        return out;
+      } finally {
+        tf.dispose(tpl);
+      }
+    } finally {
+      kept.dispose();
+    }
+  }
+
+  private async prototypesOver(kept: KeptPoolEmbeddings, template: GrayImage, landmarks: readonly PointYX[], opts: PrototypeOptions, onChunk?: (done: number, total: number) => void): Promise<TemplateDescriptor> {
     if (!Number.isInteger(opts.rounds) || opts.rounds < 0) throw new Error(`prototypes: rounds must be an integer >= 0, got ${opts.rounds}`);
     if (!Number.isInteger(opts.fromLevel) || opts.fromLevel < 1 || opts.fromLevel > 5) throw new Error(`prototypes: fromLevel must be 1..5, got ${opts.fromLevel}`);
     const own = await this.describeTemplate(template, landmarks);
+    const pool = kept.images;
     let desc = own;
     for (let r = 0; r < opts.rounds; r++) {
       const K = own.numLandmarks;
       const sums = own.levels.map((l) => new Float32Array(l.length));
-      await this.eachMatchedChunk(desc, pool, async (points, maps, done) => {
-        const chunkSums = tf.tidy(() => maps.map((m, i) => {
-          const level = i + 1;
-          const [n, H, W, L] = m.shape;
-          const idx = new Int32Array(n * K);
-          points.forEach((row, b) => row.forEach((p, k) => (idx[b * K + k] = b * H * W + levelCellIndex(p, level, H, W))));
-          const v = tf.gather(tf.reshape(m, [n * H * W, L]), tf.tensor1d(idx, 'int32')); // [n·K, L]
-          const unit = tf.div(v, safeNorm(v, 1, true));
-          return tf.sum(tf.reshape(unit, [n, K, L]), 0); // [K, L]
-        }));
-        try {
-          for (const [i, t] of chunkSums.entries()) {
-            const data = await t.data();
-            const acc = sums[i]!;
-            for (let j = 0; j < acc.length; j++) acc[j]! += data[j]!;
+      const tpl = tf.tidy(() => desc.levels.map((d) => tf.tensor2d(d, [desc.numLandmarks, desc.dim])));
+      try {
+        await kept.forEachChunk(async (maps, done) => {
+          const points = await this.matchOne(tpl, maps);
+          const chunkSums = tf.tidy(() => maps.map((m, i) => {
+            const level = i + 1;
+            const [n, H, W, L] = m.shape;
+            const idx = new Int32Array(n * K);
+            points.forEach((row, b) => row.forEach((p, k) => (idx[b * K + k] = b * H * W + levelCellIndex(p, level, H, W))));
+            const v = tf.gather(tf.reshape(m, [n * H * W, L]), tf.tensor1d(idx, 'int32')); // [n·K, L]
+            const unit = tf.div(v, safeNorm(v, 1, true));
+            return tf.sum(tf.reshape(unit, [n, K, L]), 0); // [K, L]
+          }));
+          try {
+            for (const [i, t] of chunkSums.entries()) {
+              const data = await t.data();
+              const acc = sums[i]!;
+              for (let j = 0; j < acc.length; j++) acc[j]! += data[j]!;
+            }
+          } finally {
+            tf.dispose(chunkSums);
           }
-        } finally {
-          tf.dispose(chunkSums);
-        }
-        onChunk?.(r * pool.length + done, opts.rounds * pool.length);
-      });
+          onChunk?.(r * pool.length + done, opts.rounds * pool.length);
+        });
+      } finally {
+        tf.dispose(tpl);
+      }
       desc = prototypeDescriptor(own, sums, opts.fromLevel);
     }
     return desc;
@@ -390,8 +533,7 @@ export async function matchTemplate(input: MatchTemplateInput): Promise<PointYX[
   if (rounds > 0 && input.pool === undefined) throw new Error(`matching: profile.ssl.prototypeRounds is ${rounds}, but no pool of training images was given`);
   const matcher = SslMatcher.create(input.profile, input.weights);
   try {
-    const desc = await matcher.describePrototypes(input.template, input.templateLandmarks, input.pool ?? [], { rounds, fromLevel }, input.onPoolChunk);
-    return await matcher.matchDescribed(desc, input.images, input.onProgress);
+    return await matcher.matchWithPrototypes(input.template, input.templateLandmarks, input.pool ?? [], input.images, { rounds, fromLevel }, { onPoolChunk: input.onPoolChunk, onProgress: input.onProgress });
   } finally {
     matcher.dispose();
   }

@@ -1,7 +1,8 @@
 /**
  * Prototype matching (ml/ssl/matching.ts, docs/method.md#prototypes): the descriptor of one round
  * equals a JS reference built from the pool's embeddings at its round-0 matches; the finest levels
- * keep the template's vectors; shards still agree row for row; bad settings are refused; no leak.
+ * keep the template's vectors; shards still agree row for row; the pool is embedded once for all
+ * rounds and the final matching (fewer forward passes, the same points); bad settings are refused; no leak.
  */
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
@@ -113,6 +114,36 @@ describe('prototype matching', () => {
     expect(await matchTemplate({ ...base, images: [images[5]!] })).toEqual([all[5]]);
     expect(tf.memory().numTensors).toBe(before);
     await expect(matchTemplate({ profile: p2, weights, template: template!, templateLandmarks: landmarks, images })).rejects.toThrow(/prototypeRounds is 2, but no pool/);
+  });
+
+  it('embeds the pool once for every round and the final matching, with the same points as embedding it again each time', async () => {
+    const weights = await smokeSslWeights(profile, 33);
+    const [template, ...pool] = texturedImages(11, S, 79); // 10 pool images: 3 chunks of EMBED_BATCH (4)
+    const landmarks: PointYX[] = [[9, 14], [47, 40], [30, 58]];
+    const opts = { rounds: 2, fromLevel: 2 };
+    const matcher = SslMatcher.create(profile, weights);
+    try {
+      const images = [pool[7]!, template!, pool[2]!, pool[3]!, pool[9]!, pool[0]!]; // members in another order, and one that is not
+      // Reference: describe (embedding the pool each round), then embed and match the images again.
+      const expected = await matcher.matchDescribed(await matcher.describePrototypes(template!, landmarks, pool, { ...opts, keptPoolBytes: 0 }), images);
+      const before = tf.memory().numTensors;
+      const p0 = matcher.forwardPasses;
+      expect(await matcher.matchWithPrototypes(template!, landmarks, pool, images, opts)).toEqual(expected);
+      // Template once, the 3 pool chunks once; of the images' 2 chunks the one holding the template is embedded.
+      expect(matcher.forwardPasses - p0).toBe(1 + 3 + 1);
+      // A budget of one chunk keeps the first chunk only: the other two are embedded in each round.
+      const chunkBytes = (await matcher.embedMany(pool.slice(0, 4))).reduce((n, e) => n + e.levels.reduce((m, l) => m + l.data.length * 4, 0), 0);
+      const p1 = matcher.forwardPasses;
+      expect(await matcher.matchWithPrototypes(template!, landmarks, pool, images, { ...opts, keptPoolBytes: chunkBytes })).toEqual(expected);
+      expect(matcher.forwardPasses - p1).toBe(1 + 3 + 2 + 2);
+      // No budget: the same points, every chunk embedded each time it is needed.
+      const p2 = matcher.forwardPasses;
+      expect(await matcher.matchWithPrototypes(template!, landmarks, pool, images, { ...opts, keptPoolBytes: 0 })).toEqual(expected);
+      expect(matcher.forwardPasses - p2).toBe(1 + 3 + 3 + 2);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      matcher.dispose();
+    }
   });
 
   it('settings: a stored profile without the fields has no rounds; the pool is sorted, unique, without the template', () => {
