@@ -99,7 +99,7 @@ export function createWriteReport(deps: ActivityDeps) {
     };
     const reusedFrom = input.reusedFrom && Object.keys(input.reusedFrom).length > 0 ? input.reusedFrom : undefined;
     // SSL trained from an earlier run's checkpoint (stage-cache continuation): the same weights, but the lineage names it.
-    const sslContinued = ssl.continuedFrom && input.reusedFrom?.ssl === undefined ? { sslContinuedFrom: ssl.continuedFrom } : {};
+    const sslContinued = input.sslContinuedFrom ? { sslContinuedFrom: input.sslContinuedFrom } : {};
     const testIdsCovered = Object.fromEntries(Object.entries(input.plan.testSplits));
     const lineageBase = {
       datasetVersion: input.datasetVersion,

@@ -297,6 +297,8 @@ export interface WriteReportInput {
   scheduleId?: string;
   /** Stages reused from an earlier run (stage cache): stage → source run id. */
   reusedFrom?: Partial<Record<CacheStage, string>>;
+  /** The run and step this run's own SSL training continued from (absent when SSL was reused): the workflow decides it, the reports show it. */
+  sslContinuedFrom?: ContinuedFrom;
   /** Run the promotion gate just before publishing, so the report shows its decision. */
   gate?: { minMre?: number };
 }

@@ -120,6 +120,8 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
     // The report stage runs the gate just before publishing, so the report shows the decision;
     // histories recorded before that ran the gate as its own stage afterwards, and replay so.
     const gateInReport = patched('gate-in-report');
+    // Decided once for the result and the report activity: a reused SSL stage is named by reusedFrom only.
+    const sslContinued = ssl.continuedFrom && reusedFrom.ssl === undefined ? { sslContinuedFrom: ssl.continuedFrom } : {};
     const report = await tracker.stage('report', () =>
       light.writeReport({
         runId, pipeline: input, datasetVersion, datasetReused: dataset.reused,
@@ -130,7 +132,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
         },
         ssl, pseudoLabels, tpl, ...(refine ? { refine } : {}), evaluation, timings: tracker.stageTimings(),
         ...(scheduleId !== undefined ? { scheduleId } : {}),
-        ...reused,
+        ...reused, ...sslContinued,
         ...(gateInReport ? { gate: config.minMre !== undefined ? { minMre: config.minMre } : {} } : {}),
       }),
     );
@@ -154,7 +156,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       ...(evaluation.noMetrics !== undefined ? { noMetrics: evaluation.noMetrics } : {}),
       metrics: evaluation.summary,
       ...reused,
-      ...(ssl.continuedFrom && reusedFrom.ssl === undefined ? { sslContinuedFrom: ssl.continuedFrom } : {}),
+      ...sslContinued,
       ...(evaluation.sslSummary ? { sslMetrics: evaluation.sslSummary } : {}),
       ...(evaluation.pseudoLabelSummary ? { pseudoLabelMetrics: evaluation.pseudoLabelSummary } : {}),
       reportKey: report.report.key, manifestKey: report.manifestKey,
