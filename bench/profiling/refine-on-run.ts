@@ -18,8 +18,8 @@ import { resizeBilinearAntialias } from '../../infra/dataset/resample';
 import { loadStackSettings } from '../../infra/config/stack';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { DatasetReader } from '../../infra/dataset/reader';
-import { scoreTestPredictions } from '../../ml/metrics';
 import { runSslSource } from '../../cli/ssl-stage';
+import { scoreValidation } from './validation-score';
 import { REFINE_DEFAULTS, resolveProfile } from '../../ml/profiles';
 import { createTplPredictor } from '../../ml/tpl';
 import { createRefinePredictor, createRefineTrainer, RefineProfileSchema, rescalePoint } from '../../ml/refine';
@@ -105,15 +105,7 @@ for (let passes = 1; passes <= refine.passes; passes++) {
   afterByPasses.push(fine.map((pts) => pts.map((p) => rescalePoint(p, F, S))));
 }
 
-function score(pred: PointYX[][]) {
-  const s = scoreTestPredictions({ labels, predicted: new Map(valIds.map((id, i) => [id, pred[i]!])), testSplits: { val: valIds }, gridSize: S });
-  const out: Record<string, unknown> = {};
-  for (const e of s.errors) {
-    const m = s.summary[e.protocol]!.val!;
-    out[e.protocol] = { mre: +m.mreMm.toFixed(3), sd: +m.sdMm.toFixed(3), sdr2: +m.sdr['2']!.toFixed(1), sdr4: +m.sdr['4']!.toFixed(1), outliers10: +m.outlierPercent!.toFixed(2) };
-  }
-  return out;
-}
+const score = (pred: readonly PointYX[][]) => scoreValidation(labels, valIds, pred, S);
 const result = {
   runId, backend: backend.backend, refine, trainImages: trainIds.length + 1, valImages: valIds.length,
   trainSeconds: Math.round(trainSeconds), refineSecondsPerImage: +(refineSeconds / valIds.length).toFixed(3),

@@ -34,6 +34,12 @@ export const RefineProfileSchema = z.object({
   /** Refinement passes at prediction: each re-centres the patch on the previous answer. */
   passes: z.number().int().min(1).max(4),
   checkpointEvery: z.number().int().min(1),
+  /**
+   * A refined point that lands farther than this (fine pixels) from where refinement started keeps
+   * its starting point: the refiner learnt from patches centred within `jitter` of the label, and
+   * its long moves are mostly jumps to a look-alike structure. Absent = no limit.
+   */
+  maxMove: z.number().positive().optional(),
 }).strict();
 
 export type RefineProfile = z.infer<typeof RefineProfileSchema>;

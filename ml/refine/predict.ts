@@ -1,7 +1,8 @@
 /**
  * Applies trained refinement weights: for each image and landmark, a patch of the fine image
  * centred on the current point, its softmax read back to a point (ml/refine/patches), repeated
- * `passes` times, each pass re-centred on the previous answer.
+ * `passes` times, each pass re-centred on the previous answer; with `maxMove`, a point whose answer
+ * lies farther than that from its start keeps the start.
  */
 import * as tf from '@tensorflow/tfjs';
 import { yieldToEventLoop } from '../core/async';
@@ -63,6 +64,13 @@ export function createRefinePredictor(input: { refine: RefineProfile; weights: U
           });
           await yieldToEventLoop();
         }
+      }
+      const limit = refine.maxMove;
+      if (limit !== undefined) {
+        out.forEach((pts, i) => pts.forEach((p, j) => {
+          const [y0, x0] = points[i]![j]!;
+          if (Math.hypot(p[0] - y0, p[1] - x0) > limit) pts[j] = [y0, x0];
+        }));
       }
       return out;
     },

@@ -152,6 +152,17 @@ describe('refine trainer', () => {
       const err = out.flatMap((pts, i) => pts.map((p, j) => Math.hypot(p[0] - labels[i]![j]![0], p[1] - labels[i]![j]![1])));
       const before = Math.hypot(3, 3);
       expect(err.reduce((a, b) => a + b, 0) / err.length).toBeLessThan(before / 2);
+      // maxMove: the same weights with a limit between the shortest and the longest move keep the
+      // start of every landmark that moved farther, and move the others as without the limit.
+      const moves = out.flatMap((pts, i) => pts.map((p, j) => Math.hypot(p[0] - start[i]![j]![0], p[1] - start[i]![j]![1])));
+      const limit = (Math.min(...moves) + Math.max(...moves)) / 2;
+      const limited = createRefinePredictor({ refine: { ...refine, maxMove: limit }, weights, landmarkCount: 2 });
+      const outLimited = await limited.refine(images, start);
+      limited.dispose();
+      const kept = moves.filter((m) => m > limit).length;
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThan(moves.length);
+      outLimited.forEach((pts, i) => pts.forEach((p, j) => expect(p).toEqual(moves[i * 2 + j]! > limit ? start[i]![j] : out[i]![j])));
     }
   }, 120_000);
 });

@@ -1,0 +1,136 @@
+/**
+ * Held-out validation of the stages after pseudo-labelling (TPL, post-processing, refinement) on a
+ * finished run's pseudo-labels, training images only: TPL and the refiner are trained, with the
+ * cpu profile's settings plus the given overrides, on the pseudo-labels of training images 001–100
+ * (+ the template with its true labels), the shape model is built from the same pseudo-labels, and
+ * the final landmarks (ml/final-landmarks.ts, as evaluation computes them) of 101–150 (the template
+ * excluded) are scored against their TRUE labels. Test images are never read. Unlike
+ * tta-on-run.ts, the scored images' pseudo-labels are in no stage's training data, so TPL settings
+ * (steps, schedule) can be compared without the optimism of scoring images the net was fitted to.
+ * Not part of the pipeline; prints one JSON line last.
+ *   npx tsx bench/profiling/holdout-on-run.ts <runId> ['{"tpl":{"steps":3000,"lrDecaySteps":[2000]},"refine":{…}}']
+ * The JSON is a profile override (as a run config's `overrides`) on top of `cpu`. Each stage's
+ * weights are kept under /tmp/cc2d-holdout keyed by the run and that stage's settings, so variants
+ * of a later stage reuse the earlier stage's training. With `rounds` ≥ 1 (self-training), round r
+ * relabels 001–100 with round r − 1's final landmarks (TPL, shape prior, refinement) and trains
+ * TPL, the shape model and the refiner again from scratch on those labels; every round is scored.
+ *   npx tsx bench/profiling/holdout-on-run.ts <runId> '<overrides JSON>' [rounds=0]
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { initBackend } from '../../infra/tf-backend';
+import { loadStackSettings } from '../../infra/config/stack';
+import { createS3Store } from '../../infra/storage/s3-store';
+import { DatasetReader } from '../../infra/dataset/reader';
+import { runSslSource } from '../../cli/ssl-stage';
+import { scoreValidation } from './validation-score';
+import { resolveProfile, type Profile } from '../../ml/profiles';
+import { createTplTrainer } from '../../ml/tpl';
+import { createRefineTrainer, rescalePoint } from '../../ml/refine';
+import { buildRunShapeModel } from '../../ml/postprocess';
+import { createFinalLandmarkPredictor } from '../../ml/final-landmarks';
+import type { GrayImage, PointYX } from '../../ml/types';
+import { loadRunArtifacts } from './run-artifacts';
+
+const [runId, overridesArg, roundsArg] = process.argv.slice(2);
+const rounds = Number(roundsArg ?? 0);
+const overrides = overridesArg ? JSON.parse(overridesArg) : {};
+const profile = resolveProfile('cpu', overrides);
+const backend = await initBackend();
+const store = createS3Store(loadStackSettings());
+const { datasetVersion, templateId } = await runSslSource(store, runId!);
+const { pseudoLabels: pseudo } = await loadRunArtifacts(store, runId!);
+const reader = new DatasetReader(store, datasetVersion);
+const labels = await reader.labels();
+const S = profile.inputSize;
+const num = (id: string) => Number(id);
+const trainIds = [...pseudo.keys()].filter((id) => num(id) >= 1 && num(id) <= 100 && id !== templateId).sort();
+const valIds = [...pseudo.keys()].filter((id) => num(id) >= 101 && num(id) <= 150 && id !== templateId).sort();
+if (valIds.some((id) => !labels.images[id]?.gtMeanXyPx)) throw new Error('holdout-on-run: validation images without ground truth');
+const trainLabels = trainIds.map((id) => pseudo.get(id)!);
+
+const cacheDir = '/tmp/cc2d-holdout';
+mkdirSync(cacheDir, { recursive: true });
+const seconds: Record<string, number> = {};
+async function cachedWeights(stage: string, settings: unknown, labelsTrained: readonly PointYX[][], train: () => Promise<Uint8Array>): Promise<Uint8Array> {
+  const key = createHash('sha256').update(JSON.stringify({ runId, stage, settings, trainIds, labelsTrained: labelsTrained === trainLabels ? undefined : labelsTrained })).digest('hex').slice(0, 16);
+  const file = join(cacheDir, `${runId}-${stage}-${key}.bin`);
+  if (existsSync(file)) return new Uint8Array(readFileSync(file));
+  const t0 = performance.now();
+  const weights = await train();
+  seconds[stage] = (seconds[stage] ?? 0) + Math.round((performance.now() - t0) / 1000);
+  writeFileSync(file, weights);
+  return weights;
+}
+
+function progress(stage: string, steps: number, t0: number) {
+  return (p: { step: number; loss: number }) => {
+    if (p.step % 250 === 0 || p.step === steps) console.error(`${stage} step ${p.step}/${steps} loss ${p.loss.toFixed(4)} ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  };
+}
+
+const { template, templateLandmarks } = await reader.template(templateId, S);
+const refine = profile.refine!;
+const F = refine.inputSize;
+const fineTemplate = await reader.template(templateId, F);
+const trainImages = await reader.images(S, trainIds);
+interface Stages { tplWeights: Uint8Array; refineWeights: Uint8Array; shapeModel: ReturnType<typeof buildRunShapeModel> }
+async function trainStages(stageLabels: PointYX[][]): Promise<Stages> {
+  const tplWeights = await cachedWeights('tpl', profile.tpl, stageLabels, async () => {
+    const trainer = await createTplTrainer({ profile, images: trainImages, pseudoLabels: stageLabels, template, templateLandmarks, seed: 2022 });
+    await trainer.train(profile.tpl.steps, progress('tpl', profile.tpl.steps, performance.now()));
+    const w = await trainer.exportWeights();
+    trainer.dispose();
+    return w;
+  });
+  const refineWeights = await cachedWeights('refine', refine, stageLabels, async () => {
+    const trainer = await createRefineTrainer({
+      refine, images: await reader.images(F, trainIds), labels: stageLabels.map((pts) => pts.map((p) => rescalePoint(p, S, F))),
+      template: fineTemplate.template, templateLandmarks: fineTemplate.templateLandmarks, seed: 2022,
+    });
+    await trainer.train(refine.steps, progress('refine', refine.steps, performance.now()));
+    const w = await trainer.exportWeights();
+    trainer.dispose();
+    return w;
+  });
+  return { tplWeights, refineWeights, shapeModel: buildRunShapeModel(profile, templateLandmarks, stageLabels) };
+}
+
+const score = (pred: readonly PointYX[][]) => scoreValidation(labels, valIds, pred, S);
+const valImages = await reader.images(S, valIds);
+async function finalLandmarks(stages: Stages, p: Profile, withRefine: boolean, ids: readonly string[], images: readonly GrayImage[]) {
+  const t0 = performance.now();
+  const predictor = createFinalLandmarkPredictor({
+    profile: p, tplWeights: stages.tplWeights, refineWeights: withRefine ? stages.refineWeights : undefined, shapeModel: stages.shapeModel, landmarkCount: templateLandmarks.length,
+  });
+  const out = await predictor.predict(images, () => reader.images(F, ids));
+  predictor.dispose();
+  return { pts: out.map((o) => o.landmarks), msPerImage: Math.round((performance.now() - t0) / ids.length) };
+}
+const withTta = resolveProfile('cpu', { ...overrides, postprocess: { ...overrides.postprocess, tta: { ...overrides.postprocess?.tta, enabled: true } } });
+const byRound: Record<string, unknown>[] = [];
+let stageLabels = trainLabels;
+for (let round = 0; round <= rounds; round++) {
+  const stages = await trainStages(stageLabels);
+  const variants: Record<string, unknown> = {};
+  for (const [name, p, withRefine] of [['tpl+shape', profile, false], ['final', profile, true], ['final+tta', withTta, true]] as const) {
+    const { pts, msPerImage } = await finalLandmarks(stages, p, withRefine, valIds, valImages);
+    variants[name] = { ...score(pts), msPerImage };
+    console.error(`round ${round}`, name, JSON.stringify(variants[name]));
+  }
+  // Refinement moves limited to r fine-grid px from the post-processed TPL point (the refiner is trained
+  // with its patch centre within `jitter` px of the label): a move beyond r keeps the TPL point.
+  const tplPts = (await finalLandmarks(stages, profile, false, valIds, valImages)).pts;
+  const finalPts = (await finalLandmarks(stages, profile, true, valIds, valImages)).pts;
+  for (const r of [10, 15, 20, 25]) {
+    const limit = r * (S / F);
+    const pts = finalPts.map((row, i) => row.map((p, k): PointYX => (Math.hypot(p[0] - tplPts[i]![k]![0], p[1] - tplPts[i]![k]![1]) > limit ? tplPts[i]![k]! : p)));
+    variants[`final-move<=${r}`] = score(pts);
+    console.error(`round ${round}`, `final-move<=${r}`, JSON.stringify(variants[`final-move<=${r}`]));
+  }
+  byRound.push(variants);
+  if (round < rounds) stageLabels = (await finalLandmarks(stages, profile, true, trainIds, trainImages)).pts;
+}
+console.log(JSON.stringify({ runId, backend: backend.backend, overrides, rounds, trainImages: trainIds.length + 1, valImages: valIds.length, trainSeconds: seconds, byRound }));
+store.destroy();
