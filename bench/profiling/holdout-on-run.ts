@@ -84,7 +84,8 @@ async function trainStages(stageLabels: PointYX[][]): Promise<Stages> {
     trainer.dispose();
     return w;
   });
-  const refineWeights = await cachedWeights('refine', refine, stageLabels, async () => {
+  // maxMove acts at prediction only: not part of the weights' key.
+  const refineWeights = await cachedWeights('refine', { ...refine, maxMove: undefined }, stageLabels, async () => {
     const trainer = await createRefineTrainer({
       refine, images: await reader.images(F, trainIds), labels: stageLabels.map((pts) => pts.map((p) => rescalePoint(p, S, F))),
       template: fineTemplate.template, templateLandmarks: fineTemplate.templateLandmarks, seed: 2022,

@@ -3,13 +3,15 @@ import { PROFILES, REFINE_DEFAULTS, resolveProfile } from '../../../ml/profiles'
 import { buildPipelineInput, parseRunConfig } from '../../../infra/config/run-config';
 
 describe('profile.refine', () => {
-  it('is on in cpu and quick only (with the measured defaults), and overrides switch it on over them', () => {
+  it('is on in cpu and quick only (with the measured defaults; cpu limits the move), and overrides switch it on over them', () => {
     for (const name of Object.keys(PROFILES)) {
-      if (name === 'quick' || name === 'cpu') expect(resolveProfile(name).refine).toEqual(REFINE_DEFAULTS);
+      if (name === 'quick') expect(resolveProfile(name).refine).toEqual(REFINE_DEFAULTS);
+      else if (name === 'cpu') expect(resolveProfile(name).refine).toEqual({ ...REFINE_DEFAULTS, maxMove: 15 });
       else expect(resolveProfile(name)).not.toHaveProperty('refine');
     }
+    expect(REFINE_DEFAULTS).not.toHaveProperty('maxMove');
     expect(resolveProfile('smoke', { refine: {} }).refine).toEqual(REFINE_DEFAULTS);
-    expect(resolveProfile('cpu', { refine: { steps: 5, landmarkMode: 'shared' } }).refine).toEqual({ ...REFINE_DEFAULTS, steps: 5, landmarkMode: 'shared' });
+    expect(resolveProfile('cpu', { refine: { steps: 5, landmarkMode: 'shared' } }).refine).toEqual({ ...REFINE_DEFAULTS, maxMove: 15, steps: 5, landmarkMode: 'shared' });
     expect(() => resolveProfile('cpu', { refine: { patch: 20 } })).toThrow(/^profile\.refine\.patch: patch must be a multiple of 8/);
   });
 
