@@ -146,11 +146,10 @@ export const REFINE_DEFAULTS: RefineProfile = {
   lr: 1e-3, lrDecaySteps: [600], lrGamma: 0.1, weightDecay: 1e-4, jitter: 20, sigma: 1.5, passes: 1, checkpointEvery: 200,
 };
 
-// Budget (measured on the 2-core project machine, AMD EPYC, native backend, 2026-11-30/12-01):
-// SSL 0.46–0.50 s/step (1872–1889 s for 4000 steps in whole runs; 1254–1353 s for the 2700 steps
-// the 6500-step runs continued), pseudo-labels 15 s, TPL 344–366 s for 1500 steps (image loading
-// included), refinement 107–120 s, evaluation 27–30 s: a fresh 6500-step run ≈ 59–64 min, inside
-// 90 min (a sum of stages; README "Results"). 4000 SSL steps instead of 2000 (lr halved at ~35 % of the run, as in 2000) cut the
+// Budget (measured on the 2-core project machine, AMD EPYC, native backend, 2026-12-01): a whole
+// fresh run took 55 min, inside 90 min: SSL 6500 steps 2861 s (0.44 s/step), pseudo-labels 4-7 s
+// per shard, TPL 301 s for 1500 steps (image loading included), refinement 98 s, evaluation 23 s
+// (README "Results"; other sessions measured SSL at 0.46-0.50 s/step). 4000 SSL steps instead of 2000 (lr halved at ~35 % of the run, as in 2000) cut the
 // pseudo-label error on the training images (the validation set) on each of three seeds
 // (5.16 → 4.14, 4.77 → 4.39, 4.31 → 3.82 mm; README "Results").
 // TPL: the heat loss is normalised by the disk pixels ('positives'): with the reference's pixel
@@ -165,7 +164,8 @@ const CPU: Profile = {
     // 5500 to 6500 steps (docs/accuracy.md#ssl-steps).
     ...PAPER.ssl, width: 0.25, steps: 6_500, lrStepEvery: 1_400, checkpointEvery: 200,
     // Two prototype rounds from level 2 cut the pseudo-label error on the training images on each
-    // of three seeds (docs/accuracy.md#prototypes); matching costs ≈ 2.7× (8.8 s for 150 images).
+    // of three seeds (docs/accuracy.md#prototypes); the pool is embedded once, so matching 150
+    // images costs 3.9 s with them (README "Benchmarks").
     prototypeRounds: 2, prototypeFromLevel: 2,
   },
   tpl: {

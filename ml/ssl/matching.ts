@@ -417,8 +417,9 @@ export class SslMatcher {
 
   /**
    * `describePrototypes` then the matches of `images` against its descriptor, with the pool
-   * embedded once: its level maps are kept (up to opts.keptPoolBytes, default KEPT_POOL_BYTES) for every round and for the
-   * images that are pool members (the same GrayImage objects), which are not embedded again.
+   * embedded once: its level maps are kept (up to opts.keptPoolBytes, default KEPT_POOL_BYTES)
+   * for every round and for the images that are pool members (the same GrayImage objects), which
+   * are not embedded again.
    * The points equal `matchDescribed(describePrototypes(…), images)`: a sample's maps do not
    * depend on its batch-mates (file header).
    */
