@@ -99,6 +99,8 @@ export function createWriteReport(deps: ActivityDeps) {
     };
     const reusedFrom = input.reusedFrom && Object.keys(input.reusedFrom).length > 0 ? input.reusedFrom : undefined;
     // SSL trained from an earlier run's checkpoint (stage-cache continuation): the same weights, but the lineage names it.
+    // Decided by the workflow (workflows/pipeline.ts). A writeReport already scheduled by older
+    // workflow code when a worker is upgraded lacks the field: that one report omits the line.
     const sslContinued = input.sslContinuedFrom ? { sslContinuedFrom: input.sslContinuedFrom } : {};
     const testIdsCovered = Object.fromEntries(Object.entries(input.plan.testSplits));
     const lineageBase = {

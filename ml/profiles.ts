@@ -174,7 +174,7 @@ const CPU: Profile = {
   // The two levers that paid on the training images (docs/accuracy.md), as in `quick`.
   postprocess: { ...POSTPROCESS_OFF, shapePrior: { ...POSTPROCESS_OFF.shapePrior, enabled: true } },
   // A refined point more than 15 fine px (≈ 8 mm) from the TPL point keeps the TPL point: on held-out
-  // training images of two seeds it cut the MRE by 0.09-0.10 mm and the errors > 10 mm by a third
+  // training images of three seeds it cut the MRE by 0.06-0.10 mm and the errors > 10 mm by a third
   // (docs/accuracy.md#held-out). `quick` keeps no limit until its README numbers are measured again.
   refine: { ...REFINE_DEFAULTS, maxMove: 15 },
 };

@@ -9,9 +9,10 @@
  * (steps, schedule) can be compared without the optimism of scoring images the net was fitted to.
  * Not part of the pipeline; prints one JSON line last.
  *   npx tsx bench/profiling/holdout-on-run.ts <runId> ['{"tpl":{"steps":3000,"lrDecaySteps":[2000]},"refine":{…}}']
- * The JSON is a profile override (as a run config's `overrides`) on top of `cpu`. Each stage's
- * weights are kept under /tmp/cc2d-holdout keyed by the run and that stage's settings, so variants
- * of a later stage reuse the earlier stage's training. With `rounds` ≥ 1 (self-training), round r
+ * The JSON is a profile override (as a run config's `overrides`) on top of `cpu`; besides the
+ * profile's own final landmarks it scores refinement without `maxMove` and a post-hoc sweep of it.
+ * Each stage's weights are kept under /tmp/cc2d-holdout keyed by the run and that stage's
+ * settings, so variants of a later stage reuse the earlier stage's training. With `rounds` ≥ 1 (self-training), round r
  * relabels 001–100 with round r − 1's final landmarks (TPL, shape prior, refinement) and trains
  * TPL, the shape model and the refiner again from scratch on those labels; every round is scored.
  *   npx tsx bench/profiling/holdout-on-run.ts <runId> '<overrides JSON>' [rounds=0]
@@ -110,23 +111,27 @@ async function finalLandmarks(stages: Stages, p: Profile, withRefine: boolean, i
   return { pts: out.map((o) => o.landmarks), msPerImage: Math.round((performance.now() - t0) / ids.length) };
 }
 const withTta = resolveProfile('cpu', { ...overrides, postprocess: { ...overrides.postprocess, tta: { ...overrides.postprocess?.tta, enabled: true } } });
+// The post-hoc sweep of move limits starts from refinement without a limit, whatever the profile says.
+const { maxMove: _profileLimit, ...refineUnlimited } = profile.refine!;
+const unlimited: Profile = { ...profile, refine: refineUnlimited };
 const byRound: Record<string, unknown>[] = [];
 let stageLabels = trainLabels;
 for (let round = 0; round <= rounds; round++) {
   const stages = await trainStages(stageLabels);
   const variants: Record<string, unknown> = {};
-  for (const [name, p, withRefine] of [['tpl+shape', profile, false], ['final', profile, true], ['final+tta', withTta, true]] as const) {
+  const predicted: Record<string, PointYX[][]> = {};
+  for (const [name, p, withRefine] of [['tpl+shape', profile, false], ['final', profile, true], ['final+tta', withTta, true], ['final-no-limit', unlimited, true]] as const) {
     const { pts, msPerImage } = await finalLandmarks(stages, p, withRefine, valIds, valImages);
+    predicted[name] = pts;
     variants[name] = { ...score(pts), msPerImage };
     console.error(`round ${round}`, name, JSON.stringify(variants[name]));
   }
   // Refinement moves limited to r fine-grid px from the post-processed TPL point (the refiner is trained
   // with its patch centre within `jitter` px of the label): a move beyond r keeps the TPL point.
-  const tplPts = (await finalLandmarks(stages, profile, false, valIds, valImages)).pts;
-  const finalPts = (await finalLandmarks(stages, profile, true, valIds, valImages)).pts;
+  const tplPts = predicted['tpl+shape']!;
   for (const r of [10, 15, 20, 25]) {
     const limit = r * (S / F);
-    const pts = finalPts.map((row, i) => row.map((p, k): PointYX => (Math.hypot(p[0] - tplPts[i]![k]![0], p[1] - tplPts[i]![k]![1]) > limit ? tplPts[i]![k]! : p)));
+    const pts = predicted['final-no-limit']!.map((row, i) => row.map((p, k): PointYX => (Math.hypot(p[0] - tplPts[i]![k]![0], p[1] - tplPts[i]![k]![1]) > limit ? tplPts[i]![k]! : p)));
     variants[`final-move<=${r}`] = score(pts);
     console.error(`round ${round}`, `final-move<=${r}`, JSON.stringify(variants[`final-move<=${r}`]));
   }

@@ -186,7 +186,7 @@ export const EMBED_BATCH = 4;
 
 /**
  * How many bytes of pool level maps a matcher keeps between prototype rounds (≈ 0.8 MB an image
- * at the cpu profile's 192 grid, so ≈ 640 images); the chunks past it are embedded again in each
+ * at the cpu profile's 192 grid, so ≈ 680 images); the chunks past it are embedded again in each
  * round, so a site with thousands of training images costs time, not memory.
  */
 export const KEPT_POOL_BYTES = 512 * 2 ** 20;
@@ -407,7 +407,9 @@ export class SslMatcher {
    * (pool images done over all rounds, rounds × pool size).
    */
   async describePrototypes(template: GrayImage, landmarks: readonly PointYX[], pool: readonly GrayImage[], opts: PrototypeOptions, onChunk?: (done: number, total: number) => void): Promise<TemplateDescriptor> {
-    const kept = new KeptPoolEmbeddings(opts.rounds > 0 ? pool : [], (imgs, what) => this.embedTensors(imgs, what), opts.keptPoolBytes ?? KEPT_POOL_BYTES);
+    // Kept maps are reused only by a later round here (no final matching follows): one round keeps none.
+    const budget = opts.rounds > 1 ? (opts.keptPoolBytes ?? KEPT_POOL_BYTES) : 0;
+    const kept = new KeptPoolEmbeddings(opts.rounds > 0 ? pool : [], (imgs, what) => this.embedTensors(imgs, what), budget);
     try {
       return await this.prototypesOver(kept, template, landmarks, opts, onChunk);
     } finally {

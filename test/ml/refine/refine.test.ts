@@ -163,6 +163,21 @@ describe('refine trainer', () => {
       expect(kept).toBeGreaterThan(0);
       expect(kept).toBeLessThan(moves.length);
       outLimited.forEach((pts, i) => pts.forEach((p, j) => expect(p).toEqual(moves[i * 2 + j]! > limit ? start[i]![j] : out[i]![j])));
+      // With two passes the move is measured from the first pass's start, not from the second's.
+      const twoPasses = async (maxMove?: number) => {
+        const p2 = createRefinePredictor({ refine: { ...refine, passes: 2, ...(maxMove !== undefined ? { maxMove } : {}) }, weights, landmarkCount: 2 });
+        try {
+          return await p2.refine(images, start);
+        } finally {
+          p2.dispose();
+        }
+      };
+      const out2 = await twoPasses();
+      const moves2 = out2.flatMap((pts, i) => pts.map((p, j) => Math.hypot(p[0] - start[i]![j]![0], p[1] - start[i]![j]![1])));
+      const limit2 = (Math.min(...moves2) + Math.max(...moves2)) / 2;
+      const out2Limited = await twoPasses(limit2);
+      expect(moves2.some((m) => m > limit2)).toBe(true);
+      out2Limited.forEach((pts, i) => pts.forEach((p, j) => expect(p).toEqual(moves2[i * 2 + j]! > limit2 ? start[i]![j] : out2[i]![j])));
     }
   }, 120_000);
 });
