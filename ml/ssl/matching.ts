@@ -263,6 +263,11 @@ class KeptPoolEmbeddings {
   }
 }
 
+/** A descriptor's vectors as tensors [K, L] per level (caller disposes). */
+function descriptorTensors(desc: TemplateDescriptor): tf.Tensor2D[] {
+  return tf.tidy(() => desc.levels.map((d) => tf.tensor2d(d, [desc.numLandmarks, desc.dim])));
+}
+
 function checkImage(img: GrayImage, S: number, what: string): void {
   if (img.height !== S || img.width !== S || img.data.length !== S * S) {
     throw new Error(`${what} is ${img.height}x${img.width} (${img.data.length} values), expected ${S}x${S}`);
@@ -365,7 +370,7 @@ export class SslMatcher {
 
   /** Matches already-embedded images against a template descriptor (one image at a time). */
   async matchEmbeddings(desc: TemplateDescriptor, embeddings: readonly ImageEmbeddings[], onProgress?: (done: number, total: number) => void): Promise<PointYX[][]> {
-    const tpl = tf.tidy(() => desc.levels.map((d) => tf.tensor2d(d, [desc.numLandmarks, desc.dim])));
+    const tpl = descriptorTensors(desc);
     try {
       const out: PointYX[][] = [];
       for (const [n, emb] of embeddings.entries()) {
@@ -393,11 +398,16 @@ export class SslMatcher {
 
   /** Embeds and matches images against a descriptor, EMBED_BATCH per forward pass, without keeping embeddings. */
   async matchDescribed(desc: TemplateDescriptor, images: readonly GrayImage[], onProgress?: (done: number, total: number) => void): Promise<PointYX[][]> {
+    return this.matchAll(desc, images, onProgress);
+  }
+
+  /** `matchDescribed`, cutting kept pool images' maps from `kept` instead of embedding them again. */
+  private async matchAll(desc: TemplateDescriptor, images: readonly GrayImage[], onProgress?: (done: number, total: number) => void, kept?: KeptPoolEmbeddings): Promise<PointYX[][]> {
     const out: PointYX[][] = [];
     await this.eachMatchedChunk(desc, images, async (points, _maps, done) => {
       out.push(...points);
       onProgress?.(done, images.length);
-    });
+    }, kept);
     return out;
   }
 
@@ -432,24 +442,7 @@ export class SslMatcher {
     const kept = new KeptPoolEmbeddings(opts.rounds > 0 ? pool : [], (imgs, what) => this.embedTensors(imgs, what), opts.keptPoolBytes ?? KEPT_POOL_BYTES);
     try {
       const desc = await this.prototypesOver(kept, template, landmarks, opts, hooks.onPoolChunk);
-      const tpl = tf.tidy(() => desc.levels.map((d) => tf.tensor2d(d, [desc.numLandmarks, desc.dim])));
-      try {
-        const out: PointYX[][] = [];
-        for (let start = 0; start < images.length; start += EMBED_BATCH) {
-          const chunk = images.slice(start, start + EMBED_BATCH);
-          const maps = kept.mapsOf(chunk) ?? this.embedTensors(chunk, (i) => `image ${start + i}`);
-          try {
-            out.push(...(await this.matchOne(tpl, maps)));
-          } finally {
-            tf.dispose(maps);
-          }
-          hooks.onProgress?.(start + chunk.length, images.length);
-          await yieldToEventLoop();
-        }
-        return out;
-      } finally {
-        tf.dispose(tpl);
-      }
+      return await this.matchAll(desc, images, hooks.onProgress, kept);
     } finally {
       kept.dispose();
     }
@@ -464,7 +457,7 @@ export class SslMatcher {
     for (let r = 0; r < opts.rounds; r++) {
       const K = own.numLandmarks;
       const sums = own.levels.map((l) => new Float32Array(l.length));
-      const tpl = tf.tidy(() => desc.levels.map((d) => tf.tensor2d(d, [desc.numLandmarks, desc.dim])));
+      const tpl = descriptorTensors(desc);
       try {
         await kept.forEachChunk(async (maps, done) => {
           const points = await this.matchOne(tpl, maps);
@@ -496,13 +489,18 @@ export class SslMatcher {
     return desc;
   }
 
-  /** Embeds `images` EMBED_BATCH at a time, matches each chunk against `desc`, hands (points, level maps, done) to `use`. */
-  private async eachMatchedChunk(desc: TemplateDescriptor, images: readonly GrayImage[], use: (points: PointYX[][], maps: readonly tf.Tensor4D[], done: number) => Promise<void>): Promise<void> {
-    const tpl = tf.tidy(() => desc.levels.map((d) => tf.tensor2d(d, [desc.numLandmarks, desc.dim])));
+  /**
+   * Embeds `images` EMBED_BATCH at a time (a chunk of kept pool images is cut from `kept` instead),
+   * matches each chunk against `desc`, hands (points, level maps, done) to `use`.
+   */
+  private async eachMatchedChunk(
+    desc: TemplateDescriptor, images: readonly GrayImage[], use: (points: PointYX[][], maps: readonly tf.Tensor4D[], done: number) => Promise<void>, kept?: KeptPoolEmbeddings,
+  ): Promise<void> {
+    const tpl = descriptorTensors(desc);
     try {
       for (let start = 0; start < images.length; start += EMBED_BATCH) {
         const chunk = images.slice(start, start + EMBED_BATCH);
-        const maps = this.embedTensors(chunk, (i) => `image ${start + i}`);
+        const maps = kept?.mapsOf(chunk) ?? this.embedTensors(chunk, (i) => `image ${start + i}`);
         try {
           await use(await this.matchOne(tpl, maps), maps, start + chunk.length);
         } finally {
