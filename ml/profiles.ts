@@ -149,9 +149,10 @@ export const REFINE_DEFAULTS: RefineProfile = {
 // Budget (measured on the 2-core project machine, AMD EPYC, native backend, 2026-12-01): a whole
 // fresh run took 55 min, inside 90 min: SSL 6500 steps 2861 s (0.44 s/step), pseudo-labels 4-7 s
 // per shard, TPL 301 s for 1500 steps (image loading included), refinement 98 s, evaluation 23 s
-// (README "Results"; other sessions measured SSL at 0.46-0.50 s/step). 4000 SSL steps instead of 2000 (lr halved at ~35 % of the run, as in 2000) cut the
-// pseudo-label error on the training images (the validation set) on each of three seeds
-// (5.16 → 4.14, 4.77 → 4.39, 4.31 → 3.82 mm; README "Results").
+// (README "Results"; other sessions measured SSL at 0.46-0.50 s/step). 4000 SSL steps instead of
+// 2000 (lr halved at ~35 % of the run, as in 2000) cut the pseudo-label error on the training
+// images (the validation set) on each of three seeds (5.16 → 4.14, 4.77 → 4.39, 4.31 → 3.82 mm;
+// README "Results").
 // TPL: the heat loss is normalised by the disk pixels ('positives'): with the reference's pixel
 // mean the heatmap head did not learn in 1200 steps (final MRE 72 mm, README); with 'positives'
 // 300 steps already gave 5.3 mm. One lr cut at 2/3 of the run (docs/method.md#dev-heat-prior).

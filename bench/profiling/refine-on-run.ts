@@ -19,7 +19,7 @@ import { loadStackSettings } from '../../infra/config/stack';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { DatasetReader } from '../../infra/dataset/reader';
 import { runSslSource } from '../../cli/ssl-stage';
-import { scoreValidation } from './validation-score';
+import { holdoutSplit, scoreValidation } from './validation-score';
 import { REFINE_DEFAULTS, resolveProfile } from '../../ml/profiles';
 import { createTplPredictor } from '../../ml/tpl';
 import { createRefinePredictor, createRefineTrainer, RefineProfileSchema, rescalePoint } from '../../ml/refine';
@@ -45,8 +45,7 @@ const F = refine.inputSize;
 const reader = new DatasetReader(store, datasetVersion);
 const labels = await reader.labels();
 const num = (id: string) => Number(id);
-const trainIds = [...pseudo.keys()].filter((id) => num(id) >= 1 && num(id) <= 100 && id !== templateId).sort();
-const valIds = [...pseudo.keys()].filter((id) => num(id) >= 101 && num(id) <= 150 && id !== templateId).sort();
+const { trainIds, valIds } = holdoutSplit(pseudo.keys(), templateId);
 if (valIds.some((id) => !labels.images[id]?.gtMeanXyPx)) throw new Error('validation images without ground truth');
 
 const isbiDir = process.env.ISBI_DIR ?? '../shared/datasets/isbi2015_ceph';

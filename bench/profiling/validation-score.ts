@@ -20,3 +20,9 @@ export function scoreValidation(labels: LabelledImages, ids: readonly string[], 
   }
   return out;
 }
+
+/** The ISBI training images split for held-out validation: train on 001-100, score 101-150; the template in neither. */
+export function holdoutSplit(ids: Iterable<string>, templateId: string): { trainIds: string[]; valIds: string[] } {
+  const all = [...ids].filter((id) => id !== templateId).sort();
+  return { trainIds: all.filter((id) => Number(id) >= 1 && Number(id) <= 100), valIds: all.filter((id) => Number(id) >= 101 && Number(id) <= 150) };
+}
