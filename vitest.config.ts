@@ -11,7 +11,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
-    setupFiles: ['test/support/setup-backend.ts'],
+    setupFiles: ['test/support/setup-backend.ts', 'test/support/record-test-file.ts'],
     reporters: ['default'],
   },
 });
