@@ -13,6 +13,8 @@ import { InvalidDocumentError, parseJson, readJson } from '../infra/storage/read
 import { CheckpointManifestSchema, DoneMarkerSchema, LossLogSchema, type DoneMarker } from '../contracts/documents';
 import { sha256Hex, sha256OfJson } from '../infra/storage/hash';
 import { CheckpointStore } from './checkpoints';
+import { describeBackendRef } from '../infra/backend-ref';
+import { manifestDescribes } from '../infra/cache/ssl-continuation';
 import { isTransientStorage, retryingStore, withStorageRetry } from './failures';
 import { ProgressReporter, type ProgressOptions } from './progress';
 import { runKeys, type TrainKind } from '../infra/storage/keys';
@@ -149,8 +151,6 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
   }
 }
 
-const describeBackend = (b: BackendRef) => `${b.backend} (TF ${b.tfVersion}, TF.js ${b.tfjsVersion}, ${b.device ?? 'device unknown'})`;
-
 /**
  * A trainer at the earlier run's checkpoint (sha256-verified, at the step its manifest names) and
  * that checkpoint's loss log; undefined when it was trained on another backend, or is gone or does
@@ -164,10 +164,10 @@ async function startFromEarlierRun(deps: TrainingDeps, ckpts: CheckpointStore, r
     const here = deps.backend();
     const device = (b: BackendRef) => (b.device?.startsWith('GPU') ? 'GPU' : 'CPU');
     if (c.backend.backend !== here.backend || c.backend.tfVersion !== here.tfVersion || c.backend.tfjsVersion !== here.tfjsVersion || device(c.backend) !== device(here)) {
-      throw new Error(`it was trained on ${describeBackend(c.backend)}, this worker is ${describeBackend(here)}`);
+      throw new Error(`it was trained on ${describeBackendRef(c.backend)}, this worker is ${describeBackendRef(here)}`);
     }
     const manifest = await readJson(retryingStore(store), c.manifestKey, CheckpointManifestSchema);
-    if (manifest.kind !== run.kind || manifest.runId !== c.sourceRunId || manifest.blob.sha256 !== c.checkpoint.sha256 || manifest.step !== c.step) {
+    if (!manifestDescribes(manifest, c.sourceRunId, c.checkpoint) || manifest.step !== c.step) {
       throw new Error(`manifest ${c.manifestKey} names another checkpoint`);
     }
     const bytes = await withStorageRetry(`get ${c.checkpoint.key}`, () => store.get(c.checkpoint.key, c.checkpoint.sha256));

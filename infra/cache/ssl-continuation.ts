@@ -15,8 +15,8 @@
  * by rounding, as any stage-cache hit across machines does. Every SSL entry is read on an SSL miss:
  * dozens of small documents in a deployment's store, not worth an index yet.
  */
-import { CheckpointManifestSchema, StageCacheEntrySchema, type StageCacheEntry } from '../../contracts/documents';
-import type { SslContinuation } from '../../contracts/types';
+import { CheckpointManifestSchema, StageCacheEntrySchema, type CheckpointManifest, type StageCacheEntry } from '../../contracts/documents';
+import type { ArtifactRef, SslContinuation } from '../../contracts/types';
 import { sha256OfJson } from '../storage/hash';
 import { runPrefix } from '../storage/keys';
 import { isPublished } from '../storage/manifest';
@@ -58,6 +58,11 @@ export function checkpointManifestKey(blobKey: string): string {
   return blobKey.replace(/\/[^/]+$/, '/manifest.json');
 }
 
+/** Whether `manifest` is the one SSL checkpoint `checkpoint` of run `sourceRunId` was saved with. */
+export function manifestDescribes(manifest: CheckpointManifest, sourceRunId: string, checkpoint: ArtifactRef): boolean {
+  return manifest.kind === 'ssl' && manifest.runId === sourceRunId && manifest.blob.sha256 === checkpoint.sha256;
+}
+
 async function readEntries(store: ObjectStore): Promise<StageCacheEntry[]> {
   const keys = (await store.list(SSL_CACHE_DIR)).map((o) => o.key).filter((k) => k.endsWith('.json'));
   const entries: StageCacheEntry[] = [];
@@ -84,7 +89,7 @@ export async function findSslContinuation(store: ObjectStore, fields: Readonly<R
       if (err instanceof NotFoundError || err instanceof InvalidDocumentError) continue;
       throw err;
     }
-    if (manifest.kind !== 'ssl' || manifest.runId !== entry.sourceRunId || manifest.blob.sha256 !== checkpoint.sha256 || manifest.step < 1) continue;
+    if (!manifestDescribes(manifest, entry.sourceRunId, checkpoint) || manifest.step < 1) continue;
     found.push({ sourceRunId: entry.sourceRunId, step: manifest.step, manifestKey, checkpoint, backend: entry.train!.backend });
   }
   found.sort((a, b) => b.step - a.step || a.sourceRunId.localeCompare(b.sourceRunId));

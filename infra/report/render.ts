@@ -8,6 +8,7 @@
  * backbone initialisation (docs/method.md#test-sets), and sets the paper's numbers beside the run's, labelled
  * as a different test set unless Test1+Test2 was evaluated.
  */
+import { describeBackendRef } from '../backend-ref';
 import { escapeHtml as esc } from './html';
 import { landmarkNames } from './landmarks';
 import { renderOverlay } from './overlay';
@@ -316,7 +317,7 @@ function lineageSection(data: RunReportData): string {
     ['Dataset version', `${l.datasetVersion}${l.datasetReused === undefined ? '' : l.datasetReused ? ' (reused, unchanged content)' : ' (ingested by this run)'}`],
     ['Config hash', l.configHash],
     ['Code version', l.codeVersion],
-    ['Backend', `${l.backend.backend} · TensorFlow ${l.backend.tfVersion} · TF.js ${l.backend.tfjsVersion}${l.backend.device ? ` · ${l.backend.device}` : ''}`],
+    ['Backend', describeBackendRef(l.backend)],
     ['Seeds', Object.entries(l.seeds).map(([k, v]) => `${k}=${v}`).join(', ')],
     ['Template id', l.templateId],
     ['Image format', formatLabel(l.imageFormat)],
