@@ -11,6 +11,7 @@
  * The JSON records the devices TensorFlow computed on (infra/tf-backend.ts).
  * --vs-torch: afterwards runs the PyTorch yardstick (torch_ref's bench.py, see ./vs-torch.ts) on
  * the same nets and batches and prints the ratio per stage; skipped with a message without torch.
+ * It also times the SSL step without the RFB blocks (torch_ref's net has none) for a net-for-net row.
  */
 import os from 'node:os';
 import { Command } from 'commander';
@@ -48,7 +49,22 @@ async function timeSteps(train: () => Promise<unknown>, steps: number): Promise<
   return times;
 }
 
-async function benchProfile(profile: Profile, quick: boolean, timedSteps?: number) {
+/**
+ * The SSL step of `profile` with its RFB blocks left out (median s, GFLOP per step): torch_ref's SSL
+ * net has none, so `--vs-torch` compares this step with PyTorch's net for net.
+ */
+async function sslStepWithoutRfb(profile: Profile, images: Parameters<typeof createSslTrainer>[0]['images'], steps: number): Promise<{ medianStepS: number; gflopPerStep: number }> {
+  const ssl = await createSslTrainer({ profile: { ...profile, ssl: { ...profile.ssl, useRfb: false } }, images, seed: 1 });
+  try {
+    await ssl.train(1);
+    const flops = await countFlops(() => ssl.train(1));
+    return { medianStepS: median(await timeSteps(() => ssl.train(1), steps)), gflopPerStep: flops.flops / 1e9 };
+  } finally {
+    ssl.dispose();
+  }
+}
+
+async function benchProfile(profile: Profile, quick: boolean, timedSteps?: number, netForNet = false) {
   const prng = Prng.fromSeed(2022);
   const S = profile.inputSize;
   const nImages = 8;
@@ -66,6 +82,7 @@ async function benchProfile(profile: Profile, quick: boolean, timedSteps?: numbe
   ssl.dispose();
   const sslMed = median(sslTimes);
   const sslStats: StepStats = { medianStepS: sslMed, gflopPerStep: sslFlops.flops / 1e9, gflopPerS: sslFlops.flops / 1e9 / sslMed, steps };
+  const withoutRfb = netForNet && profile.ssl.useRfb ? await sslStepWithoutRfb(profile, images, steps) : undefined;
 
   // Matching: measured on a subset and scaled to 150 images. As in pseudo-labelling, the images
   // are also the prototypes' pool (profile.ssl.prototypeRounds passes over it come first), so
@@ -108,7 +125,7 @@ async function benchProfile(profile: Profile, quick: boolean, timedSteps?: numbe
   return {
     profile: profile.name,
     inputSize: S,
-    ssl: { ...sslStats, width: profile.ssl.width, batch: profile.ssl.batchSize, matchPerImageS, match150S: matchPerImageS * 150 },
+    ssl: { ...sslStats, width: profile.ssl.width, batch: profile.ssl.batchSize, matchPerImageS, match150S: matchPerImageS * 150, ...(withoutRfb ? { withoutRfb } : {}) },
     tpl: { ...tplStats, width: profile.tpl.width, batch: profile.tpl.batchPseudo + 1, inferPerImageS, inferLoadS },
     peakRssMiB: Math.round(peakRss / 2 ** 20),
     estimatedFullRunS: sslMed * profile.ssl.steps + matchPerImageS * 150 + tplMed * profile.tpl.steps + inferLoadS + inferPerImageS * 150,
@@ -139,7 +156,7 @@ async function main() {
     const overrides = name === 'paper'
       ? { ssl: { ...(opts.sslBatch ? { batchSize: opts.sslBatch } : {}) }, tpl: { ...(opts.tplBatchPseudo ? { batchPseudo: opts.tplBatchPseudo } : {}) } }
       : {};
-    results.push(await benchProfile(resolveProfile(name, overrides), !!opts.quick, opts.steps));
+    results.push(await benchProfile(resolveProfile(name, overrides), !!opts.quick, opts.steps, !!opts.vsTorch));
   }
   sampleRss();
   const machine = {

@@ -22,7 +22,7 @@ const TORCH_PROFILES: Record<string, { name: string; size: number; width: number
 export interface OwnResult {
   profile: string;
   inputSize: number;
-  ssl: { medianStepS: number; batch: number; width: number };
+  ssl: { medianStepS: number; batch: number; width: number; withoutRfb?: { medianStepS: number; gflopPerStep: number } };
   tpl: { medianStepS: number; batch: number; width: number; inferPerImageS: number };
 }
 
@@ -30,6 +30,8 @@ interface TorchLine {
   net: 'ssl' | 'tpl';
   step_ms: number;
   batch: number;
+  /** Forward FLOPs × 3 of one step as torch_ref counts them. */
+  flops_step?: number;
   infer_ms_per_image?: number;
 }
 
@@ -92,6 +94,11 @@ export function compareWithTorch(results: readonly OwnResult[]): Record<string, 
       ratios.push({ stage, cc2dMs: Math.round(cc2dMs), torchMs: Math.round(torchMs), speedup: Number((torchMs / cc2dMs).toFixed(2)) });
     };
     add('SSL step', r.ssl.medianStepS * 1000, ssl?.step_ms, ssl?.batch === r.ssl.batch);
+    // torch_ref's SSL net has no RFB blocks: the same step without them is the net-for-net ratio.
+    if (r.ssl.withoutRfb && ssl?.flops_step) {
+      console.log(`vs-torch: ${r.profile} SSL GFLOP/step without RFB: cc2d ${r.ssl.withoutRfb.gflopPerStep.toFixed(1)}, torch_ref ${(ssl.flops_step / 1e9).toFixed(1)}`);
+    }
+    if (r.ssl.withoutRfb) add('SSL step, no RFB (torch_ref\'s net)', r.ssl.withoutRfb.medianStepS * 1000, ssl?.step_ms, ssl?.batch === r.ssl.batch);
     add('TPL step', r.tpl.medianStepS * 1000, tpl?.step_ms, tpl?.batch === r.tpl.batch);
     add('TPL inference / image', r.tpl.inferPerImageS * 1000, tpl?.infer_ms_per_image, true);
     console.log(`vs-torch ${r.profile} (torch_ref ${tp.name}; load after ${load()}): speedup = torch ms / cc2d ms`);

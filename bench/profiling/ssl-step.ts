@@ -1,6 +1,6 @@
 /**
  * Median SSL training-step time on this machine (not a test; run by hand):
- *   npx tsx bench/profiling/ssl-step.ts [profile=cpu] [steps=12]
+ *   npx tsx bench/profiling/ssl-step.ts [profile=cpu] [steps=12] ['<profile overrides JSON>', e.g. '{"ssl":{"useRfb":false}}']
  * Uses synthetic images; the first 2 steps are warm-up and not counted.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -10,7 +10,7 @@ import { createSslTrainer } from '../../ml/ssl';
 import { syntheticImages } from '../synthetic';
 
 const info = await initBackend();
-const profile = resolveProfile(process.argv[2] ?? 'cpu');
+const profile = resolveProfile(process.argv[2] ?? 'cpu', process.argv[4] ? JSON.parse(process.argv[4]) : {});
 const steps = Number(process.argv[3] ?? 12);
 const S = profile.inputSize;
 const images = syntheticImages(6, S, 2022);
