@@ -1,4 +1,5 @@
 /** The `cc2d` program: one module per command under cli/commands/, all wired by cli/main.ts. */
+import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,4 +31,18 @@ describe('activity roles', () => {
     for (const name of GPU_ACTIVITIES) expect(activityRole(name)).toBe('gpu');
     for (const name of ['ingestDataset', 'planRun', 'evaluateModel', 'writeReport', 'cleanupRun', 'publishPredictions', '?']) expect(activityRole(name)).toBe('cpu');
   });
+});
+
+describe('cc2d as the first command of a pipe', () => {
+  it('exits 0 without a stack trace when the reader has closed its end (EPIPE)', async () => {
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'cc2d.mjs'), '--help'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Closed before the CLI has started (tsx takes far longer than this), so its help text is
+    // written into a pipe nobody reads: the write fails with EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
+  }, 30_000);
 });
