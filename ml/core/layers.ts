@@ -28,6 +28,9 @@ export function conv2d(p: ParamStore, name: string, x: tf.Tensor4D, opts: ConvOp
   const dilation = opts.dilation ?? 1;
   const pad = opts.pad ?? 'same';
   let y: tf.Tensor4D;
+  // TF 2.21's oneDNN filter gradient of a 1×1 kernel with stride > 1 writes outside its buffers
+  // (glibc aborts with a corrupted heap; bench/profiling/native-strided-1x1-grad.ts): no net uses one.
+  if (stride > 1 && w.shape[0] === 1 && w.shape[1] === 1) throw new Error(`conv2d ${name}: a 1×1 kernel with stride ${stride} is not supported (its native gradient corrupts memory)`);
   if (dilation > 1) {
     if (stride !== 1) throw new Error(`conv2d ${name}: dilation ${dilation} needs stride 1, got ${stride}`);
     y = dilatedConv2d(x, w, dilation, pad);

@@ -87,11 +87,13 @@ describe('backend parity: native tensorflow vs wasm', () => {
   it('wasm Conv2DBackpropFilter matches the reference for strides 1–3 and both paddings', async () => {
     const reference = activeBackend()?.backend === 'tensorflow' ? 'tensorflow' : 'cpu';
     const prng = Prng.fromSeed(11);
-    const cases: Array<{ shape: [number, number, number, number]; k: number; stride: number | [number, number]; pad: 'same' | 'valid' }> = [
+    const cases: Array<{ shape: [number, number, number, number]; k: number; stride: number | [number, number]; pad: 'same' | 'valid'; reference?: 'cpu' }> = [
       { shape: [2, 9, 11, 3], k: 3, stride: 1, pad: 'same' },
       { shape: [1, 10, 7, 2], k: 3, stride: 2, pad: 'valid' },
       { shape: [2, 13, 13, 4], k: 5, stride: 3, pad: 'same' },
-      { shape: [1, 12, 15, 3], k: 1, stride: [2, 3], pad: 'valid' },
+      // Reference on the pure-JS cpu backend: the native filter gradient of a strided 1×1 kernel
+      // corrupts the heap (TF 2.21; bench/profiling/native-strided-1x1-grad.ts), about one run in six here.
+      { shape: [1, 12, 15, 3], k: 1, stride: [2, 3], pad: 'valid', reference: 'cpu' },
       { shape: [1, 8, 8, 2], k: 4, stride: 2, pad: 'same' },
     ];
     for (const c of cases) {
@@ -106,7 +108,7 @@ describe('backend parity: native tensorflow vs wasm', () => {
           return g.dataSync() as Float32Array;
         });
       };
-      const a = await grad(reference);
+      const a = await grad(c.reference ?? reference);
       const b = await grad('wasm');
       expect(maxRelDiff(a, b), JSON.stringify(c)).toBeLessThan(TOL);
     }

@@ -52,6 +52,19 @@ describe('core layers', () => {
     p.dispose();
   });
 
+  it('conv2d refuses a 1×1 kernel with stride > 1 (its native filter gradient corrupts memory) and keeps 3×3 strided', () => {
+    const p = new ParamStore(Prng.fromSeed(1));
+    p.conv('one', 1, 1, 2, 2, false);
+    p.conv('three', 3, 3, 2, 2, false);
+    tf.tidy(() => {
+      const x = tf.randomNormal([1, 12, 12, 2], 0, 1, 'float32', 4) as tf.Tensor4D;
+      expect(() => conv2d(p, 'one', x, { stride: 2 })).toThrow(/conv2d one: a 1×1 kernel with stride 2/);
+      expect(conv2d(p, 'one', x).shape).toEqual([1, 12, 12, 2]);
+      expect(conv2d(p, 'three', x, { stride: 2 }).shape).toEqual([1, 6, 6, 2]);
+    });
+    p.dispose();
+  });
+
   it('batchNorm (custom gradient) matches the generic tfjs gradient and updates running stats like PyTorch', () => {
     const p = new ParamStore(Prng.fromSeed(1));
     p.batchNorm('bn', 3);
