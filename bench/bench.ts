@@ -49,16 +49,22 @@ async function timeSteps(train: () => Promise<unknown>, steps: number): Promise<
   return times;
 }
 
+/** One training loop's step: a burn-in step (lazy allocations, kernel selection), FLOPs of one step, then `steps` timed. */
+async function measureSteps(train: () => Promise<unknown>, steps: number): Promise<StepStats> {
+  await train();
+  const flops = await countFlops(train);
+  const medianStepS = median(await timeSteps(train, steps));
+  return { medianStepS, gflopPerStep: flops.flops / 1e9, gflopPerS: flops.flops / 1e9 / medianStepS, steps };
+}
+
 /**
- * The SSL step of `profile` with its RFB blocks left out (median s, GFLOP per step): torch_ref's SSL
- * net has none, so `--vs-torch` compares this step with PyTorch's net for net.
+ * The SSL step of `profile` with its RFB blocks left out: torch_ref's SSL net has none, so
+ * `--vs-torch` compares this step with PyTorch's net for net.
  */
-async function sslStepWithoutRfb(profile: Profile, images: Parameters<typeof createSslTrainer>[0]['images'], steps: number): Promise<{ medianStepS: number; gflopPerStep: number }> {
+async function sslStepWithoutRfb(profile: Profile, images: Parameters<typeof createSslTrainer>[0]['images'], steps: number): Promise<StepStats> {
   const ssl = await createSslTrainer({ profile: { ...profile, ssl: { ...profile.ssl, useRfb: false } }, images, seed: 1 });
   try {
-    await ssl.train(1);
-    const flops = await countFlops(() => ssl.train(1));
-    return { medianStepS: median(await timeSteps(() => ssl.train(1), steps)), gflopPerStep: flops.flops / 1e9 };
+    return await measureSteps(() => ssl.train(1), steps);
   } finally {
     ssl.dispose();
   }
@@ -75,13 +81,9 @@ async function benchProfile(profile: Profile, quick: boolean, timedSteps?: numbe
 
   // SSL
   const ssl = await createSslTrainer({ profile, images, seed: 1 });
-  await ssl.train(1); // burn-in: lazy allocations, kernel selection
-  const sslFlops = await countFlops(() => ssl.train(1));
-  const sslTimes = await timeSteps(() => ssl.train(1), steps);
+  const sslStats = await measureSteps(() => ssl.train(1), steps);
   const weights = await ssl.exportWeights();
   ssl.dispose();
-  const sslMed = median(sslTimes);
-  const sslStats: StepStats = { medianStepS: sslMed, gflopPerStep: sslFlops.flops / 1e9, gflopPerS: sslFlops.flops / 1e9 / sslMed, steps };
   const withoutRfb = netForNet && profile.ssl.useRfb ? await sslStepWithoutRfb(profile, images, steps) : undefined;
 
   // Matching: measured on a subset and scaled to 150 images. As in pseudo-labelling, the images
@@ -98,13 +100,9 @@ async function benchProfile(profile: Profile, quick: boolean, timedSteps?: numbe
   // TPL
   const pseudo = images.map(() => randomLandmarks(LANDMARKS, S, prng));
   const tpl = await createTplTrainer({ profile, images, pseudoLabels: pseudo, template, templateLandmarks, seed: 1 });
-  await tpl.train(1);
-  const tplFlops = await countFlops(() => tpl.train(1));
-  const tplTimes = await timeSteps(() => tpl.train(1), steps);
+  const tplStats = await measureSteps(() => tpl.train(1), steps);
   const tplWeights = await tpl.exportWeights();
   tpl.dispose();
-  const tplMed = median(tplTimes);
-  const tplStats: StepStats = { medianStepS: tplMed, gflopPerStep: tplFlops.flops / 1e9, gflopPerS: tplFlops.flops / 1e9 / tplMed, steps };
 
   // The network is built from the weights once per predictor (evaluation predicts all images
   // with one): timed apart, so the per-image time is the forward, top-K and voting only.
@@ -128,7 +126,7 @@ async function benchProfile(profile: Profile, quick: boolean, timedSteps?: numbe
     ssl: { ...sslStats, width: profile.ssl.width, batch: profile.ssl.batchSize, matchPerImageS, match150S: matchPerImageS * 150, ...(withoutRfb ? { withoutRfb } : {}) },
     tpl: { ...tplStats, width: profile.tpl.width, batch: profile.tpl.batchPseudo + 1, inferPerImageS, inferLoadS },
     peakRssMiB: Math.round(peakRss / 2 ** 20),
-    estimatedFullRunS: sslMed * profile.ssl.steps + matchPerImageS * 150 + tplMed * profile.tpl.steps + inferLoadS + inferPerImageS * 150,
+    estimatedFullRunS: sslStats.medianStepS * profile.ssl.steps + matchPerImageS * 150 + tplStats.medianStepS * profile.tpl.steps + inferLoadS + inferPerImageS * 150,
   };
 }
 
