@@ -30,7 +30,9 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
 
   // Refinement's share of the progress bar: only in executions started with this code, since the
   // fraction is upserted as a search attribute at each stage's end.
-  const tracker = new StageTracker(runId, patched('refine-progress') ? runStages(profile.refine !== undefined) : undefined);
+  // The planned steps only feed the ETA (query state, no command): no patch needed.
+  const plannedSteps = { ssl: profile.ssl.steps, tpl: profile.tpl.steps, ...(profile.refine ? { refine: profile.refine.steps } : {}) };
+  const tracker = new StageTracker(runId, patched('refine-progress') ? runStages(profile.refine !== undefined) : undefined, plannedSteps);
   setHandler(progressQuery, () => tracker.progress());
   setHandler(stageProgressSignal, (p) => tracker.onStageProgress(p));
   tracker.start(config.site, profile.name, queues?.gpu ?? GPU_TASK_QUEUE);

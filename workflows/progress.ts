@@ -18,6 +18,8 @@ export interface StageState {
   shardCount?: number;
   /** The run's stages (runStages); default: a run without refinement. */
   stages?: readonly StageName[];
+  /** The profile's training steps per stage (ssl, tpl, refine): the ETA's cost model; without them, the stage weights. */
+  plannedSteps?: Partial<Record<StageName, number>>;
 }
 
 const weight = (s: StageName): number => STAGE_WEIGHTS[s] ?? 0;
@@ -57,12 +59,24 @@ export function stepsPerSecond(first: StepSample, last: StepSample): number | un
   return dt > 0 && ds > 0 ? ds / dt : undefined;
 }
 
+/**
+ * The ETA's cost model, in units of one SSL training step, from a whole fresh `cpu` run (2 vCPU AMD
+ * EPYC, README "Results"): SSL 0.44 s/step, TPL 301 s for 1500 steps (0.46 units a step),
+ * refinement 98 s for 800 (0.28), pseudo-labels ≈ 11 s (25 units), evaluation 23 s (52). The
+ * `quick` profile has the same shapes; `paper`'s larger nets keep roughly the same ratios. The
+ * stage weights above are shares of a run, not costs: they made a `cpu` run's ETA twice too long
+ * (SSL is 87 % of it, not 50 %).
+ */
+export const STEP_COST: Readonly<Partial<Record<StageName, number>>> = { ssl: 1, tpl: 0.46, refine: 0.28 };
+export const STAGE_COST: Readonly<Partial<Record<StageName, number>>> = { 'pseudo-labels': 25, evaluate: 52, report: 5 };
+
 export interface Eta {
   /** Seconds left in the running stage at the measured step rate. */
   stageSeconds: number;
   /**
-   * Seconds left in the run: the stage's remainder plus the later stages, each estimated as the
-   * running stage's measured duration scaled by the stages' weights.
+   * Seconds left in the run: the stage's remainder plus the later stages, each estimated from the
+   * running stage's measured step time through the cost model (training stages by their planned
+   * steps), or, without planned steps, as the running stage's duration scaled by the weights.
    */
   runSeconds: number;
 }
@@ -73,10 +87,17 @@ export function estimateEta(p: StageState, rate: number | undefined): Eta | unde
   // Parallel shards report their own step counts in turn: no single rate to measure.
   if (p.stage === 'pseudo-labels' && (p.shardCount ?? 0) > 1) return undefined;
   const stageSeconds = Math.max(0, p.totalSteps - p.step) / rate;
-  const secondsPerWeight = p.totalSteps / rate / weight(p.stage);
   const stages = stagesOf(p);
   if (!stages.includes(p.stage)) return undefined;
   const later = stages.slice(stages.indexOf(p.stage) + 1).filter((s) => !p.stagesDone.includes(s));
-  const laterSeconds = later.reduce((sum, s) => sum + weight(s), 0) * secondsPerWeight;
+  const laterSeconds = p.plannedSteps && STEP_COST[p.stage] !== undefined
+    ? later.reduce((sum, s) => sum + costUnits(s, p.plannedSteps!), 0) / (rate * STEP_COST[p.stage]!)
+    : later.reduce((sum, s) => sum + weight(s), 0) * (p.totalSteps / rate / weight(p.stage));
   return { stageSeconds: Math.round(stageSeconds), runSeconds: Math.round(stageSeconds + laterSeconds) };
+}
+
+/** A later stage's cost in SSL-step units: planned steps × step cost for training, else its fixed cost. */
+function costUnits(s: StageName, plannedSteps: Partial<Record<StageName, number>>): number {
+  const steps = plannedSteps[s];
+  return STEP_COST[s] !== undefined && steps !== undefined ? steps * STEP_COST[s]! : STAGE_COST[s] ?? 0;
 }

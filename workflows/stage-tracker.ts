@@ -6,7 +6,7 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import type { PipelineProgress, StageName, StageProgress, StageTiming } from '../contracts/types';
 import { SEARCH_ATTRIBUTES as SA } from '../infra/config/names';
-import { estimateEta, overallFraction, stageFraction, stepsPerSecond, type StepSample } from './progress';
+import { estimateEta, overallFraction, stageFraction, stepsPerSecond, type StageState, type StepSample } from './progress';
 
 type Status = PipelineProgress['status'];
 
@@ -17,8 +17,11 @@ export class StageTracker {
   /** First progress report of the running stage (or of its latest resume): the step rate's origin. */
   private rateOrigin?: StepSample;
 
-  /** @param stages the run's stages (runStages), which share the overall fraction by weight */
-  constructor(runId: string, private readonly stages?: readonly StageName[]) {
+  /**
+   * @param stages the run's stages (runStages), which share the overall fraction by weight
+   * @param plannedSteps the profile's training steps per stage, for the ETA (query state only)
+   */
+  constructor(runId: string, private readonly stages?: readonly StageName[], private readonly plannedSteps?: Partial<Record<StageName, number>>) {
     this.state = { runId, status: 'running', stage: 'queued', step: 0, totalSteps: 0, fraction: 0, stagesDone: [] };
   }
 
@@ -97,8 +100,8 @@ export class StageTracker {
     this.state.fraction = Math.max(this.state.fraction, overallFraction(this.withStages()));
   }
 
-  private withStages(): PipelineProgress & { stages?: readonly StageName[] } {
-    return this.stages ? { ...this.state, stages: this.stages } : this.state;
+  private withStages(): PipelineProgress & Pick<StageState, 'stages' | 'plannedSteps'> {
+    return { ...this.state, ...(this.stages ? { stages: this.stages } : {}), ...(this.plannedSteps ? { plannedSteps: this.plannedSteps } : {}) };
   }
 
   private clearEstimate(): void {

@@ -1,7 +1,8 @@
 /** The run's overall progress fraction and ETA (pure functions the workflow's tracker uses). */
 import { describe, expect, it } from 'vitest';
+import type { StageName } from '../../contracts/types';
 import { STAGE_WEIGHTS, runStages } from '../../workflows/definitions';
-import { estimateEta, overallFraction, stageFraction, stepsPerSecond } from '../../workflows/progress';
+import { STAGE_COST, STEP_COST, estimateEta, overallFraction, stageFraction, stepsPerSecond } from '../../workflows/progress';
 
 const before = { ingest: 0.05, plan: 0.01 };
 const total = runStages(false).reduce((s, stage) => s + (STAGE_WEIGHTS[stage] ?? 0), 0);
@@ -71,5 +72,24 @@ describe('step rate and ETA', () => {
     expect(estimateEta({ ...p, stagesDone: [...p.stagesDone] }, undefined)).toBeUndefined();
     expect(estimateEta({ stagesDone: [], stage: 'queued', step: 0, totalSteps: 0 }, 3)).toBeUndefined();
     expect(estimateEta({ stagesDone: ['ingest', 'plan', 'ssl'], stage: 'pseudo-labels', step: 3, totalSteps: 9, shardCount: 2 }, 3)).toBeUndefined();
+  });
+
+  it('with the profile\'s planned steps, estimates the later stages by their steps, not by weight', () => {
+    // A whole fresh `cpu` run (README "Results", 2026-12-01): SSL 6500 steps at 0.44 s/step (2861 s),
+    // then pseudo-labels ≈ 11 s, TPL 301 s, refinement 98 s, evaluation 23 s: 3294 s in all.
+    const plannedSteps = { ssl: 6500, tpl: 1500, refine: 800 };
+    const atStart = { stagesDone: ['ingest', 'plan'] as StageName[], stage: 'ssl' as const, step: 1, totalSteps: 6500, stages: runStages(true) };
+    const modelled = estimateEta({ ...atStart, plannedSteps }, 1 / 0.44)!;
+    expect(Math.abs(modelled.runSeconds - 3294) / 3294).toBeLessThan(0.05);
+    // The weights alone make that run last 1.9× as long.
+    expect(estimateEta(atStart, 1 / 0.44)!.runSeconds).toBeGreaterThan(1.8 * 3294);
+    // During TPL (0.2 s/step), the rest is refinement, evaluation and the report.
+    const inTpl = { stagesDone: ['ingest', 'plan', 'ssl', 'pseudo-labels'] as StageName[], stage: 'tpl' as const, step: 500, totalSteps: 1500, stages: runStages(true), plannedSteps };
+    const eta = estimateEta(inTpl, 5)!;
+    expect(eta.stageSeconds).toBe(200);
+    const unitSeconds = 1 / (5 * STEP_COST.tpl!);
+    expect(eta.runSeconds).toBe(Math.round(200 + (800 * STEP_COST.refine! + STAGE_COST.evaluate! + STAGE_COST.report!) * unitSeconds));
+    // A run without refinement has no refinement to wait for.
+    expect(estimateEta({ ...inTpl, stages: runStages(false) }, 5)!.runSeconds).toBe(Math.round(200 + (STAGE_COST.evaluate! + STAGE_COST.report!) * unitSeconds));
   });
 });
