@@ -298,7 +298,23 @@ export interface DiskEntries {
   offsetY: Float32Array;
 }
 
-export function encodeDiskEntries(batch: readonly (readonly PointYX[])[], height: number, width: number, radius: number, landmarkCount: number): DiskEntries {
+/**
+ * The most rows `encodeDiskEntries` can list for `images` images: every disk whole and apart. A
+ * disk of radius R holds at most (⌊2R⌋ + 1)² grid points, wherever its centre lies.
+ */
+export function maxDiskRows(images: number, height: number, width: number, radius: number, landmarkCount: number): number {
+  checkGrid('maxDiskRows', height, width, radius);
+  return Math.min(images * height * width, images * landmarkCount * (Math.floor(2 * radius) + 1) ** 2);
+}
+
+/**
+ * `padRowsTo`: list that many rows, the disk pixels first and then distinct pixels no disk
+ * touches (no entry refers to them, so they get no gradient). A fixed row count gives the
+ * offset head's matmul one shape for the whole training: with a new shape per batch, TF's oneDNN
+ * kernels cache a primitive per shape and the process grew by ~0.7 MiB a step
+ * (bench/profiling/rss-stages.ts, docs/speed.md "Memory").
+ */
+export function encodeDiskEntries(batch: readonly (readonly PointYX[])[], height: number, width: number, radius: number, landmarkCount: number, padRowsTo?: number): DiskEntries {
   const hw = height * width;
   const rowOf = new Int32Array(batch.length * hw).fill(-1);
   const rows: number[] = [];
@@ -321,5 +337,9 @@ export function encodeDiskEntries(batch: readonly (readonly PointYX[])[], height
       oy.push(dy);
     });
   });
+  if (padRowsTo !== undefined) {
+    if (padRowsTo < rows.length || padRowsTo > rowOf.length) throw new Error(`encodeDiskEntries: padRowsTo ${padRowsTo} outside [${rows.length}, ${rowOf.length}] (the disk rows, the batch's pixels)`);
+    for (let pixel = 0; rows.length < padRowsTo; pixel++) if (rowOf[pixel]! < 0) rows.push(pixel);
+  }
   return { rows: Int32Array.from(rows), entries: Int32Array.from(entries), offsetX: Float32Array.from(ox), offsetY: Float32Array.from(oy) };
 }

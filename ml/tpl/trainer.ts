@@ -26,7 +26,7 @@ import { loadVggEncoderWeights } from '../core/vgg-encoder';
 import type { StepPlan } from '../core/trainer';
 import type { Profile } from '../profiles';
 import type { GrayImage, PointYX, Trainer } from '../types';
-import { diskRadius, encodeDiskEntries, writeHeatmapOffset } from './codec';
+import { diskRadius, encodeDiskEntries, maxDiskRows, writeHeatmapOffset } from './codec';
 import type { DiskEntries } from './codec';
 import { tplLossSparse } from './loss';
 import { defineTplNetwork, TPL_ENCODER_PREFIX, tplFeatures, tplHeadAtRows, tplHeatLogits } from './network';
@@ -158,13 +158,13 @@ export async function createTplTrainer(input: TplTrainerInput): Promise<Trainer>
   });
 }
 
-interface DataCursor {
+export interface DataCursor {
   epoch: number;
   order: number[];
   cursor: number;
 }
 
-interface TplBatch {
+export interface TplBatch {
   /** Batch size: the pseudo-labelled images + the template. */
   size: number;
   inputSize: number;
@@ -178,9 +178,9 @@ interface TplBatch {
 
 /**
  * The batch stream: `batchPseudo` images in a shuffled order, epoch after epoch (a batch may
- * straddle two), plus the template with its true landmarks.
+ * straddle two), plus the template with its true landmarks. Exported for its test.
  */
-function tplBatches(input: TplTrainerInput, dataPrng: Prng, radius: number, start: DataCursor) {
+export function tplBatches(input: TplTrainerInput, dataPrng: Prng, radius: number, start: DataCursor) {
   const { profile, images, pseudoLabels, template, templateLandmarks } = input;
   const size = profile.inputSize;
   const k = templateLandmarks.length;
@@ -198,6 +198,8 @@ function tplBatches(input: TplTrainerInput, dataPrng: Prng, radius: number, star
   const batchSize = profile.tpl.batchPseudo + 1;
   const xBuf = new Float32Array(batchSize * plane);
   const heatBuf = new Float32Array(batchSize * perImage);
+  // One row count for every batch: the offset head's kernels see one shape (codec.ts).
+  const diskRows = maxDiskRows(batchSize, size, size, radius, k);
 
   function nextIndices(): number[] {
     const out: number[] = [];
@@ -223,7 +225,7 @@ function tplBatches(input: TplTrainerInput, dataPrng: Prng, radius: number, star
       });
       xBuf.set(template.data, indices.length * plane);
       heatBuf.set(templateHeat, indices.length * perImage);
-      const disk = encodeDiskEntries([...indices.map((i) => pseudoLabels[i]!), templateLandmarks], size, size, radius, k);
+      const disk = encodeDiskEntries([...indices.map((i) => pseudoLabels[i]!), templateLandmarks], size, size, radius, k, diskRows);
       return { size: batchSize, inputSize: size, images: xBuf, heat: heatBuf, disk };
     },
   };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from '../../../ml/core/params';
 import { Prng } from '../../../ml/core/prng';
-import { encodeDiskEntries, encodeHeatmapOffset } from '../../../ml/tpl/codec';
+import { encodeDiskEntries, encodeHeatmapOffset, maxDiskRows } from '../../../ml/tpl/codec';
 import { tplLoss, tplLossSparse } from '../../../ml/tpl/loss';
 import { defineTplNetwork, splitTplOutput, tplFeatures, tplForward, tplHeadAtRows, tplHeatLogits } from '../../../ml/tpl/network';
 import type { PointYX } from '../../../ml/types';
@@ -25,7 +25,31 @@ describe('sparse disk-pixel offsets (trainer fast path)', () => {
     expect(e.rows.length).toBe(12); // union of two 3×3-ish disks shifted by one column
   });
 
-  it('gives the same loss and the same parameter gradients as the dense tplLoss', () => {
+  it('pads to a fixed row count with distinct pixels no entry refers to; the bound holds wherever the centres lie', () => {
+    const labels: PointYX[][] = [[[2, 2], [2, 3]], [[5, 7.5], [0.5, 0]]];
+    const plain = encodeDiskEntries(labels, 6, 8, 2, 2);
+    const max = maxDiskRows(2, 6, 8, 2, 2);
+    expect(max).toBe(2 * 6 * 8); // 2 · 2 · 25 = 100 disk points, capped by the batch's 96 pixels
+    expect(maxDiskRows(2, 60, 80, 2, 2)).toBe(2 * 2 * 25);
+    const padded = encodeDiskEntries(labels, 6, 8, 2, 2, max);
+    expect(padded.rows.length).toBe(max);
+    expect(Array.from(padded.rows.subarray(0, plain.rows.length))).toEqual(Array.from(plain.rows));
+    expect(new Set(padded.rows).size).toBe(max);
+    expect(Array.from(padded.entries)).toEqual(Array.from(plain.entries));
+    expect(Math.max(...Array.from(padded.entries, (e) => Math.floor(e / 6)))).toBeLessThan(plain.rows.length);
+    expect(() => encodeDiskEntries(labels, 6, 8, 2, 2, plain.rows.length - 1)).toThrow(/padRowsTo/);
+    expect(() => encodeDiskEntries(labels, 6, 8, 2, 2, 2 * 6 * 8 + 1)).toThrow(/padRowsTo/);
+    // Isolated disks at random fractional centres never list more rows than the bound.
+    const prng = Prng.fromSeed(11);
+    for (const R of [1, 2, 3, 6, 10]) {
+      for (let t = 0; t < 50; t++) {
+        const one = encodeDiskEntries([[[40 + prng.uniform(0, 1), 40 + prng.uniform(0, 1)]]], 96, 96, R, 1);
+        expect(one.rows.length).toBeLessThanOrEqual(maxDiskRows(1, 96, 96, R, 1));
+      }
+    }
+  });
+
+  it.each([false, true])('gives the same loss and the same parameter gradients as the dense tplLoss (rows padded: %s)', (pad) => {
     const K = 3;
     const S = 64;
     const R = 6;
@@ -35,7 +59,7 @@ describe('sparse disk-pixel offsets (trainer fast path)', () => {
     // Borders, overlapping disks, two images.
     const labels: PointYX[][] = [[[0, 0], [30, 31], [31, 33]], [[63, 10], [5, 63], [40, 40]]];
     const dense = labels.map((l) => encodeHeatmapOffset(l, S, S, R));
-    const sparse = encodeDiskEntries(labels, S, S, R, K);
+    const sparse = encodeDiskEntries(labels, S, S, R, K, pad ? maxDiskRows(2, S, S, R, K) : undefined);
     const xs = tf.randomUniform([2, S, S, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
     const heatT = nhwc(dense.map((d) => d.heatmap), S, S, K);
     const oxT = nhwc(dense.map((d) => d.offsetX), S, S, K);

@@ -7,6 +7,8 @@ import { resolveProfile, type Profile } from '../../../ml/profiles';
 import type { GrayImage, PointYX, TrainProgress } from '../../../ml/types';
 import { createTplPredictor, createTplTrainer, decodeVoting, diskRadius, predictLandmarks, tplLearningRate } from '../../../ml/tpl';
 import { defineTplNetwork, HEAT_PRIOR, splitTplOutput, tplForward } from '../../../ml/tpl/network';
+import { maxDiskRows } from '../../../ml/tpl/codec';
+import { tplBatches } from '../../../ml/tpl/trainer';
 
 /** 64×64 gray images with Gaussian dots at the landmarks: even landmarks bright, odd ones dark. */
 function dotSample(prng: Prng, size: number, k: number): { img: GrayImage; pts: PointYX[] } {
@@ -269,5 +271,23 @@ describe('TPL trainer', () => {
     const pred = await predictLandmarks({ profile, weights, images: data.images, landmarkCount: 2 });
     expect(pred).toEqual([[[0, 0], [0, 0]], [[0, 0], [0, 0]]]);
     expect(pred).toEqual(await fullMapDecode(profile, weights, data.images, 2));
+  });
+
+  it('gives every batch the same offset-head row count although its disk pixels vary (one matmul shape: no per-shape native memory)', () => {
+    const profile = resolveProfile('smoke', { tpl: { batchPseudo: 2 } });
+    const k = 4;
+    const input = { profile, ...dataset(5, 12, profile.inputSize, k), seed: 1 };
+    const radius = diskRadius(profile.inputSize, profile.tpl.radiusFraction);
+    const batches = tplBatches(input, Prng.fromSeed(3), radius, { epoch: 0, order: [], cursor: 0 });
+    const rowCounts = new Set<number>();
+    const diskPixels = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const { disk } = batches.next();
+      rowCounts.add(disk.rows.length);
+      diskPixels.add(new Set(Array.from(disk.entries, (e) => Math.floor(e / (3 * k)))).size);
+    }
+    expect([...rowCounts]).toEqual([maxDiskRows(3, profile.inputSize, profile.inputSize, radius, k)]);
+    // What the padding hides: the distinct disk pixels (the rows before padding) change between batches.
+    expect(diskPixels.size).toBeGreaterThan(1);
   });
 });
