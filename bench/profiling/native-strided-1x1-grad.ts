@@ -8,7 +8,7 @@
  * 2×3, and k=1 with stride 1, ran clean. Without MALLOC_CHECK_ the corruption surfaces later,
  * in an unrelated malloc ("corrupted size vs. prev_size"): test/infra/backend-parity.test.ts hit
  * it about one run in six until its strided 1×1 case moved to the cpu reference. ml/core/layers.ts
- * refuses such a convolution.
+ * computes such a convolution as a stride-1 1×1 conv of the subsampled input instead.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../infra/tf-backend';

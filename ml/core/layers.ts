@@ -28,10 +28,13 @@ export function conv2d(p: ParamStore, name: string, x: tf.Tensor4D, opts: ConvOp
   const dilation = opts.dilation ?? 1;
   const pad = opts.pad ?? 'same';
   let y: tf.Tensor4D;
-  // TF 2.21's oneDNN filter gradient of a 1×1 kernel with stride > 1 writes outside its buffers
-  // (glibc aborts with a corrupted heap; bench/profiling/native-strided-1x1-grad.ts): no net uses one.
-  if (stride > 1 && w.shape[0] === 1 && w.shape[1] === 1) throw new Error(`conv2d ${name}: a 1×1 kernel with stride ${stride} is not supported (its native gradient corrupts memory)`);
-  if (dilation > 1) {
+  if (stride > 1 && w.shape[0] === 1 && w.shape[1] === 1) {
+    // TF 2.21's oneDNN filter gradient of a 1×1 kernel with stride > 1 writes outside its buffers
+    // (glibc aborts with a corrupted heap; bench/profiling/native-strided-1x1-grad.ts). The same
+    // conv is a stride-1 1×1 conv of every stride-th pixel (a 1×1 kernel needs no 'same' padding).
+    const padded = Array.isArray(pad) ? tf.pad(x, [[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]]) : x;
+    y = tf.conv2d(subsample(padded, stride), w, 1, 'valid');
+  } else if (dilation > 1) {
     if (stride !== 1) throw new Error(`conv2d ${name}: dilation ${dilation} needs stride 1, got ${stride}`);
     y = dilatedConv2d(x, w, dilation, pad);
   } else {
@@ -40,6 +43,19 @@ export function conv2d(p: ParamStore, name: string, x: tf.Tensor4D, opts: ConvOp
   }
   if (p.has(`${name}/b`)) y = biasAdd(y, p.get(`${name}/b`) as tf.Tensor1D);
   return y;
+}
+
+/**
+ * Every `stride`-th row and column of x, from the first (what a strided 1×1 kernel reads), built
+ * from pad, reshape and slice, which all have gradients (tfjs has none for a strided slice).
+ */
+export function subsample(x: tf.Tensor4D, stride: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const ho = Math.ceil(h / stride);
+  const wo = Math.ceil(w / stride);
+  const full = tf.pad(x, [[0, 0], [0, ho * stride - h], [0, wo * stride - w], [0, 0]]);
+  const blocks = tf.reshape(full, [n, ho, stride, wo, stride, c]);
+  return tf.reshape(tf.slice(blocks, [0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, c]), [n, ho, wo, c]);
 }
 
 /**

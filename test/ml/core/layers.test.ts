@@ -52,15 +52,37 @@ describe('core layers', () => {
     p.dispose();
   });
 
-  it('conv2d refuses a 1×1 kernel with stride > 1 (its native filter gradient corrupts memory) and keeps 3×3 strided', () => {
+  it('conv2d computes a strided 1×1 kernel without the native strided kernel (its filter gradient corrupts memory): same values, gradients of the subsampled conv', () => {
     const p = new ParamStore(Prng.fromSeed(1));
-    p.conv('one', 1, 1, 2, 2, false);
-    p.conv('three', 3, 3, 2, 2, false);
+    p.conv('one', 1, 1, 2, 3, true);
     tf.tidy(() => {
-      const x = tf.randomNormal([1, 12, 12, 2], 0, 1, 'float32', 4) as tf.Tensor4D;
-      expect(() => conv2d(p, 'one', x, { stride: 2 })).toThrow(/conv2d one: a 1×1 kernel with stride 2/);
-      expect(conv2d(p, 'one', x).shape).toEqual([1, 12, 12, 2]);
-      expect(conv2d(p, 'three', x, { stride: 2 }).shape).toEqual([1, 6, 6, 2]);
+      for (const [size, pad] of [[12, 'same'], [11, 'same'], [11, 'valid'], [9, [1, 2]]] as Array<[number, 'same' | 'valid' | [number, number]]>) {
+        const x = tf.randomNormal([2, size, size + 2, 2], 0, 1, 'float32', 4) as tf.Tensor4D;
+        const padding = Array.isArray(pad) ? ([[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]] as tf.backend_util.ExplicitPadding) : pad;
+        // The forward pass of the native strided conv is sound: the reference for the values.
+        const ref = tf.add(tf.conv2d(x, p.get('one/w') as tf.Tensor4D, 2, padding), p.get('one/b'));
+        const y = conv2d(p, 'one', x, { stride: 2, pad });
+        expect(y.shape, `${size} ${pad}`).toEqual(ref.shape);
+        expect(tf.max(tf.abs(tf.sub(y, ref))).dataSync()[0]).toBeLessThan(1e-5);
+        // Gradients, against sums written out: dx is w·dy at every other pixel and 0 between;
+        // dw sums x·dy over the pixels read.
+        if (Array.isArray(pad)) continue;
+        const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 5);
+        const loss = (xx: tf.Tensor) => tf.sum(tf.mul(conv2d(p, 'one', xx as tf.Tensor4D, { stride: 2, pad }), dy)) as tf.Scalar;
+        const dx = tf.grad(loss)(x).arraySync() as number[][][][];
+        const dw = tf.variableGrads(() => loss(x)).grads[p.get('one/w').name]!.arraySync() as number[][][][];
+        const xs = x.arraySync();
+        const dys = dy.arraySync() as number[][][][];
+        const ws = p.get('one/w').arraySync() as number[][][][];
+        let dw00 = 0;
+        for (let b = 0; b < 2; b++) for (let i = 0; i < y.shape[1]; i++) for (let j = 0; j < y.shape[2]; j++) dw00 += xs[b]![2 * i]![2 * j]![0]! * dys[b]![i]![j]![0]!;
+        expect(dw[0]![0]![0]![0]!).toBeCloseTo(dw00, 4);
+        const dx00 = [0, 1, 2].reduce((sum, c) => sum + ws[0]![0]![0]![c]! * dys[0]![0]![0]![c]!, 0);
+        expect(dx[0]![0]![0]![0]!).toBeCloseTo(dx00, 5);
+        expect(dx[0]![1]![0]![0]).toBe(0);
+        expect(dx[0]![0]![1]![0]).toBe(0);
+      }
+      expect(conv2d(p, 'one', tf.zeros([1, 12, 12, 2]) as tf.Tensor4D).shape).toEqual([1, 12, 12, 3]);
     });
     p.dispose();
   });
