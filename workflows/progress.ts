@@ -62,7 +62,8 @@ export function stepsPerSecond(first: StepSample, last: StepSample): number | un
 /**
  * The ETA's cost model, in units of one SSL training step, from a whole fresh `cpu` run (2 vCPU AMD
  * EPYC, README "Results"): SSL 0.44 s/step, TPL 301 s for 1500 steps (0.46 units a step),
- * refinement 98 s for 800 (0.28), pseudo-labels ≈ 11 s (25 units), evaluation 23 s (52). The
+ * refinement 98 s for 800 (0.28), pseudo-labels ≈ 11 s (25 units), evaluation 23 s (52); the
+report ≈ 5 units (what a run's wall time left after its timed stages, 2026-12-02). The
  * `quick` profile has the same shapes; `paper`'s larger nets keep roughly the same ratios. The
  * stage weights above are shares of a run, not costs: they made a `cpu` run's ETA twice too long
  * (SSL is 87 % of it, not 50 %).
