@@ -63,10 +63,10 @@ export function stepsPerSecond(first: StepSample, last: StepSample): number | un
  * The ETA's cost model, in units of one SSL training step, from a whole fresh `cpu` run (2 vCPU AMD
  * EPYC, README "Results"): SSL 0.44 s/step, TPL 301 s for 1500 steps (0.46 units a step),
  * refinement 98 s for 800 (0.28), pseudo-labels ≈ 11 s (25 units), evaluation 23 s (52); the
-report ≈ 5 units (what a run's wall time left after its timed stages, 2026-12-02). The
+ * report ≈ 5 units (what a run's wall time left after its timed stages, 2026-12-02). The
  * `quick` profile has the same shapes; `paper`'s larger nets keep roughly the same ratios. The
- * stage weights above are shares of a run, not costs: they made a `cpu` run's ETA twice too long
- * (SSL is 87 % of it, not 50 %).
+ * stage weights above are shares of a run, not costs: they made a `cpu` run's ETA 1.8× too long
+ * at the start of SSL (SSL is 87 % of that run, not 50 %).
  */
 export const STEP_COST: Readonly<Partial<Record<StageName, number>>> = { ssl: 1, tpl: 0.46, refine: 0.28 };
 export const STAGE_COST: Readonly<Partial<Record<StageName, number>>> = { 'pseudo-labels': 25, evaluate: 52, report: 5 };
@@ -91,8 +91,12 @@ export function estimateEta(p: StageState, rate: number | undefined): Eta | unde
   const stages = stagesOf(p);
   if (!stages.includes(p.stage)) return undefined;
   const later = stages.slice(stages.indexOf(p.stage) + 1).filter((s) => !p.stagesDone.includes(s));
-  const laterSeconds = p.plannedSteps && STEP_COST[p.stage] !== undefined
-    ? later.reduce((sum, s) => sum + costUnits(s, p.plannedSteps!), 0) / (rate * STEP_COST[p.stage]!)
+  // Seconds per cost unit, measured on the running stage: a training step is STEP_COST units, a
+  // whole fixed-cost stage (one pseudo-label shard) STAGE_COST units.
+  const unitSeconds = STEP_COST[p.stage] !== undefined ? 1 / (rate * STEP_COST[p.stage]!)
+    : STAGE_COST[p.stage] !== undefined ? p.totalSteps / rate / STAGE_COST[p.stage]! : undefined;
+  const laterSeconds = p.plannedSteps && unitSeconds !== undefined
+    ? later.reduce((sum, s) => sum + costUnits(s, p.plannedSteps!), 0) * unitSeconds
     : later.reduce((sum, s) => sum + weight(s), 0) * (p.totalSteps / rate / weight(p.stage));
   return { stageSeconds: Math.round(stageSeconds), runSeconds: Math.round(stageSeconds + laterSeconds) };
 }

@@ -29,8 +29,11 @@ import { sha256OfJson } from '../storage/hash';
 export type { CacheStage };
 export const CACHE_STAGES: readonly CacheStage[] = ['ssl', 'pseudo-labels', 'tpl'];
 
-/** Bump a stage's number by hand when its numerics change (see above). */
-export const STAGE_CODE_VERSIONS: Readonly<Record<CacheStage, number>> = { ssl: 1, 'pseudo-labels': 2, tpl: 1 };
+/**
+ * Bump a stage's number by hand when its numerics change (see above). tpl 2: the offset head's
+ * rows padded to a fixed count (ml/tpl/codec.ts), which moves the weights by float rounding.
+ */
+export const STAGE_CODE_VERSIONS: Readonly<Record<CacheStage, number>> = { ssl: 1, 'pseudo-labels': 2, tpl: 2 };
 
 /** SSL training reads every SSL hyper-parameter except the checkpoint interval (resuming is bit-identical). */
 export const SSL_FIELDS_READ = [

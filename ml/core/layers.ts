@@ -28,18 +28,18 @@ export function conv2d(p: ParamStore, name: string, x: tf.Tensor4D, opts: ConvOp
   const dilation = opts.dilation ?? 1;
   const pad = opts.pad ?? 'same';
   let y: tf.Tensor4D;
+  const explicit = Array.isArray(pad) ? ([[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]] as tf.backend_util.ExplicitPadding) : undefined;
   if (stride > 1 && w.shape[0] === 1 && w.shape[1] === 1) {
     // TF 2.21's oneDNN filter gradient of a 1×1 kernel with stride > 1 writes outside its buffers
     // (glibc aborts with a corrupted heap; bench/profiling/native-strided-1x1-grad.ts). The same
     // conv is a stride-1 1×1 conv of every stride-th pixel (a 1×1 kernel needs no 'same' padding).
-    const padded = Array.isArray(pad) ? tf.pad(x, [[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]]) : x;
+    const padded = explicit ? tf.pad(x, explicit) : x;
     y = tf.conv2d(subsample(padded, stride), w, 1, 'valid');
   } else if (dilation > 1) {
     if (stride !== 1) throw new Error(`conv2d ${name}: dilation ${dilation} needs stride 1, got ${stride}`);
     y = dilatedConv2d(x, w, dilation, pad);
   } else {
-    const padding = Array.isArray(pad) ? ([[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]] as tf.backend_util.ExplicitPadding) : pad;
-    y = tf.conv2d(x, w, stride, padding, 'NHWC', dilation);
+    y = tf.conv2d(x, w, stride, explicit ?? (pad as 'same' | 'valid'), 'NHWC', dilation);
   }
   if (p.has(`${name}/b`)) y = biasAdd(y, p.get(`${name}/b`) as tf.Tensor1D);
   return y;

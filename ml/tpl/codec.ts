@@ -299,12 +299,13 @@ export interface DiskEntries {
 }
 
 /**
- * The most rows `encodeDiskEntries` can list for `images` images: every disk whole and apart. A
- * disk of radius R holds at most (⌊2R⌋ + 1)² grid points, wherever its centre lies.
+ * The most rows `encodeDiskEntries` can list for `images` images: every disk whole and apart. The
+ * radius is an integer (checkGrid) and a disk pixel lies strictly within it, so at most 2R grid
+ * lines per axis meet a disk wherever its centre lies: at most (2R)² pixels (reached at R = 1).
  */
 export function maxDiskRows(images: number, height: number, width: number, radius: number, landmarkCount: number): number {
   checkGrid('maxDiskRows', height, width, radius);
-  return Math.min(images * height * width, images * landmarkCount * (Math.floor(2 * radius) + 1) ** 2);
+  return Math.min(images * height * width, images * landmarkCount * (2 * radius) ** 2);
 }
 
 /**

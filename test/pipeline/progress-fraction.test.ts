@@ -81,7 +81,7 @@ describe('step rate and ETA', () => {
     const atStart = { stagesDone: ['ingest', 'plan'] as StageName[], stage: 'ssl' as const, step: 1, totalSteps: 6500, stages: runStages(true) };
     const modelled = estimateEta({ ...atStart, plannedSteps }, 1 / 0.44)!;
     expect(Math.abs(modelled.runSeconds - 3294) / 3294).toBeLessThan(0.05);
-    // The weights alone make that run last 1.9× as long.
+    // The weights alone make that run last 1.8× as long.
     expect(estimateEta(atStart, 1 / 0.44)!.runSeconds).toBeGreaterThan(1.8 * 3294);
     // During TPL (0.2 s/step), the rest is refinement, evaluation and the report.
     const inTpl = { stagesDone: ['ingest', 'plan', 'ssl', 'pseudo-labels'] as StageName[], stage: 'tpl' as const, step: 500, totalSteps: 1500, stages: runStages(true), plannedSteps };
@@ -89,6 +89,10 @@ describe('step rate and ETA', () => {
     expect(eta.stageSeconds).toBe(200);
     const unitSeconds = 1 / (5 * STEP_COST.tpl!);
     expect(eta.runSeconds).toBe(Math.round(200 + (800 * STEP_COST.refine! + STAGE_COST.evaluate! + STAGE_COST.report!) * unitSeconds));
+    // One pseudo-label shard: its own duration (totalSteps / rate) is STAGE_COST units.
+    const inPseudo = { stagesDone: ['ingest', 'plan', 'ssl'] as StageName[], stage: 'pseudo-labels' as const, step: 0, totalSteps: 150, shardCount: 1, stages: runStages(true), plannedSteps };
+    const pseudoUnit = 150 / 15 / STAGE_COST['pseudo-labels']!;
+    expect(estimateEta(inPseudo, 15)!.runSeconds).toBe(Math.round(10 + (1500 * STEP_COST.tpl! + 800 * STEP_COST.refine! + STAGE_COST.evaluate! + STAGE_COST.report!) * pseudoUnit));
     // A run without refinement has no refinement to wait for.
     expect(estimateEta({ ...inTpl, stages: runStages(false) }, 5)!.runSeconds).toBe(Math.round(200 + (STAGE_COST.evaluate! + STAGE_COST.report!) * unitSeconds));
   });

@@ -52,10 +52,11 @@ describe('core layers', () => {
     p.dispose();
   });
 
-  it('conv2d computes a strided 1×1 kernel without the native strided kernel (its filter gradient corrupts memory): same values, gradients of the subsampled conv', () => {
+  it('conv2d computes a strided 1×1 kernel without the native strided kernel (its filter gradient corrupts memory): same values, gradients of the subsampled conv', async () => {
     const p = new ParamStore(Prng.fromSeed(1));
     p.conv('one', 1, 1, 2, 3, true);
-    tf.tidy(() => {
+    tf.engine().startScope();
+    try {
       for (const [size, pad] of [[12, 'same'], [11, 'same'], [11, 'valid'], [9, [1, 2]]] as Array<[number, 'same' | 'valid' | [number, number]]>) {
         const x = tf.randomNormal([2, size, size + 2, 2], 0, 1, 'float32', 4) as tf.Tensor4D;
         const padding = Array.isArray(pad) ? ([[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]] as tf.backend_util.ExplicitPadding) : pad;
@@ -70,7 +71,16 @@ describe('core layers', () => {
         const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 5);
         const loss = (xx: tf.Tensor) => tf.sum(tf.mul(conv2d(p, 'one', xx as tf.Tensor4D, { stride: 2, pad }), dy)) as tf.Scalar;
         const dx = tf.grad(loss)(x).arraySync() as number[][][][];
-        const dw = tf.variableGrads(() => loss(x)).grads[p.get('one/w').name]!.arraySync() as number[][][][];
+        let dw: number[][][][] = [];
+        // No convolution kernel of the forward or backward pass is strided: each keeps its input's size.
+        const profile = await tf.profile(() => {
+          const g = tf.variableGrads(() => loss(x));
+          dw = g.grads[p.get('one/w').name]!.arraySync() as number[][][][];
+        });
+        const convs = profile.kernels.filter((k) => k.name.startsWith('Conv2D'));
+        expect(convs.map((k) => k.name).sort()).toEqual(['Conv2D', 'Conv2DBackpropFilter']);
+        const forward = convs.find((k) => k.name === 'Conv2D')!;
+        expect(forward.outputShapes[0]!.slice(1, 3)).toEqual(forward.inputShapes[0]!.slice(1, 3));
         const xs = x.arraySync();
         const dys = dy.arraySync() as number[][][][];
         const ws = p.get('one/w').arraySync() as number[][][][];
@@ -83,8 +93,10 @@ describe('core layers', () => {
         expect(dx[0]![0]![1]![0]).toBe(0);
       }
       expect(conv2d(p, 'one', tf.zeros([1, 12, 12, 2]) as tf.Tensor4D).shape).toEqual([1, 12, 12, 3]);
-    });
-    p.dispose();
+    } finally {
+      tf.engine().endScope();
+      p.dispose();
+    }
   });
 
   it('batchNorm (custom gradient) matches the generic tfjs gradient and updates running stats like PyTorch', () => {
