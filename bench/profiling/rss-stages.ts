@@ -6,9 +6,8 @@
  * allocator pool, oneDNN's caches, glibc). Allocator settings are tried through the environment:
  *   [ONEDNN_PRIMITIVE_CACHE_CAPACITY=16] [MALLOC_ARENA_MAX=2] \
  *     npx tsx bench/profiling/rss-stages.ts [sslSteps=40] [tplSteps=400] [refineSteps=200] [every=50]
- * Prints one JSON line last: the RSS after each stage and the peak (VmHWM).
+ * Prints one JSON line last: the RSS after each stage and the peak (maxRSS).
  */
-import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../infra/tf-backend';
 import { Prng } from '../../ml/core/prng';
@@ -24,7 +23,8 @@ const IMAGES = 150;
 await initBackend();
 const profile = resolveProfile('cpu');
 const MiB = (b: number) => Math.round(b / 2 ** 20);
-const hwmMiB = () => Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024);
+// The process's peak RSS, as bench.ts reads it (maxRSS is in KiB).
+const hwmMiB = () => MiB(process.resourceUsage().maxRSS * 1024);
 function sample(stage: string, step: number): number {
   const m = process.memoryUsage();
   const t = tf.memory();
