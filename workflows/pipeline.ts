@@ -16,6 +16,7 @@ import type { PipelineInput } from '../infra/config/run-config';
 import { cpuOptions, ingestOptions, lightOptions, matchingOptions, trainingOptions } from './activity-options';
 import { progressQuery, runStages, stageProgressSignal } from './definitions';
 import { StageTracker } from './stage-tracker';
+import { plannedStepsOf } from './progress';
 
 export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult> {
   const { config, profile, configHash } = input;
@@ -28,11 +29,11 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
   const train = proxyActivities<GpuActivities>(trainingOptions(hb, queues));
   const match = proxyActivities<GpuActivities>(matchingOptions(hb, queues));
 
-  // Refinement's share of the progress bar: only in executions started with this code, since the
-  // fraction is upserted as a search attribute at each stage's end.
-  // The planned steps only feed the ETA (query state, no command): no patch needed.
-  const plannedSteps = { ssl: profile.ssl.steps, tpl: profile.tpl.steps, ...(profile.refine ? { refine: profile.refine.steps } : {}) };
-  const tracker = new StageTracker(runId, patched('refine-progress') ? runStages(profile.refine !== undefined) : undefined, plannedSteps);
+  // Refinement's share of the progress bar, and the bar shared by the cost model of the planned
+  // steps: only in executions started with this code, since the fraction is upserted as a search
+  // attribute at each stage's end. The ETA reads the planned steps in every execution (query
+  // state, no command).
+  const tracker = new StageTracker(runId, patched('refine-progress') ? runStages(profile.refine !== undefined) : undefined, plannedStepsOf(profile), patched('cost-progress'));
   setHandler(progressQuery, () => tracker.progress());
   setHandler(stageProgressSignal, (p) => tracker.onStageProgress(p));
   tracker.start(config.site, profile.name, queues?.gpu ?? GPU_TASK_QUEUE);

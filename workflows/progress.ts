@@ -2,9 +2,12 @@
  * The run's overall progress and ETA, as pure functions of the progress state (no clock, no
  * Temporal): the tracker calls them with workflow time, tests call them directly.
  *
- * The overall fraction counts the finished stages by their weight plus the running stage's
- * weight times its own fraction (steps done / total, or shards done for the pseudo-label
- * fan-out), so a long stage moves the bar instead of holding it until its end.
+ * The overall fraction counts the finished stages by their share plus the running stage's share
+ * times its own fraction (steps done / total, or shards done for the pseudo-label fan-out), so a
+ * long stage moves the bar instead of holding it until its end. A stage's share is its cost in
+ * the cost model below (from the profile's planned steps) when the run asks for it
+ * (`fractionByCost`), else its fixed weight (workflows/definitions.ts), which runs started before
+ * the cost model keep so that their histories replay unchanged.
  */
 import type { StageName } from '../contracts/types';
 import { STAGE_WEIGHTS, runStages } from './definitions';
@@ -20,6 +23,8 @@ export interface StageState {
   stages?: readonly StageName[];
   /** The profile's training steps per stage (ssl, tpl, refine): the ETA's cost model; without them, the stage weights. */
   plannedSteps?: Partial<Record<StageName, number>>;
+  /** The overall fraction shares the run by the cost model (needs plannedSteps) instead of the stage weights. */
+  fractionByCost?: boolean;
 }
 
 const weight = (s: StageName): number => STAGE_WEIGHTS[s] ?? 0;
@@ -34,13 +39,16 @@ export function stageFraction(p: StageState): number {
   return p.totalSteps > 0 ? clamp01(p.step / p.totalSteps) : 0;
 }
 
-/** 0–1 over the whole pipeline, to 3 decimals: finished stages' weights plus the running stage's share. */
+/** 0–1 over the whole pipeline, to 3 decimals: finished stages' shares plus the running stage's part of its share. */
 export function overallFraction(p: StageState): number {
+  const planned = p.fractionByCost ? p.plannedSteps : undefined;
+  const share = planned ? (s: StageName): number => costUnits(s, planned) : weight;
   // Only the run's own stages weigh: a run recorded before refinement had a weight keeps its
   // fractions although it refines.
   const stages = stagesOf(p);
-  const counted = (s: StageName): number => (stages.includes(s) ? weight(s) : 0);
-  const total = stages.reduce((sum, s) => sum + weight(s), 0);
+  const counted = (s: StageName): number => (stages.includes(s) ? share(s) : 0);
+  const total = stages.reduce((sum, s) => sum + share(s), 0);
+  if (!(total > 0)) return 0;
   const done = p.stagesDone.reduce((sum, s) => sum + counted(s), 0);
   const running = p.stagesDone.includes(p.stage) ? 0 : counted(p.stage) * stageFraction(p);
   return round3(clamp01((done + running) / total));
@@ -60,13 +68,18 @@ export function stepsPerSecond(first: StepSample, last: StepSample): number | un
 }
 
 /**
- * The ETA's cost model, in units of one SSL training step, from a whole fresh `cpu` run (2 vCPU AMD
+ * The cost model of the ETA and of the fraction, in units of one SSL training step, from a whole fresh `cpu` run (2 vCPU AMD
  * EPYC, README "Results"): SSL 0.44 s/step, TPL 301 s for 1500 steps (0.46 units a step),
  * refinement 98 s for 800 (0.28), pseudo-labels ≈ 11 s (25 units), evaluation 23 s (52); the
  * report ≈ 5 units (what a run's wall time left after its timed stages, 2026-12-02). The
  * `quick` profile has the same shapes; `paper`'s larger nets keep roughly the same ratios. The
  * stage weights above are shares of a run, not costs: they made a `cpu` run's ETA 1.8× too long
- * at the start of SSL (SSL is 87 % of that run, not 50 %).
+ * at the start of SSL (SSL is 87 % of that run, not 50 %), and put the bar at 51 % when SSL ended.
+ * Checked on the whole `cpu` run of 2026-12-02 (`cpu-t125-s2022-1202b`, a slower AMD EPYC, SSL
+ * 0.68 s/step): TPL 0.48 units a step, refinement 0.28, pseudo-labels 15, evaluation 65; SSL ended
+ * at 86 % of the wall time, where this model puts the bar at 87 %.
+ * Ingest and plan have no cost: a few seconds of a `cpu` run (the ingest's time grows with the
+ * site's images, not with any step count), so the bar starts moving with SSL.
  */
 export const STEP_COST: Readonly<Partial<Record<StageName, number>>> = { ssl: 1, tpl: 0.46, refine: 0.28 };
 export const STAGE_COST: Readonly<Partial<Record<StageName, number>>> = { 'pseudo-labels': 25, evaluate: 52, report: 5 };
@@ -99,6 +112,11 @@ export function estimateEta(p: StageState, rate: number | undefined): Eta | unde
     ? later.reduce((sum, s) => sum + costUnits(s, p.plannedSteps!), 0) * unitSeconds
     : later.reduce((sum, s) => sum + weight(s), 0) * (p.totalSteps / rate / weight(p.stage));
   return { stageSeconds: Math.round(stageSeconds), runSeconds: Math.round(stageSeconds + laterSeconds) };
+}
+
+/** The training steps a profile plans per stage: the cost model's input. */
+export function plannedStepsOf(profile: { ssl: { steps: number }; tpl: { steps: number }; refine?: { steps: number } }): Partial<Record<StageName, number>> {
+  return { ssl: profile.ssl.steps, tpl: profile.tpl.steps, ...(profile.refine ? { refine: profile.refine.steps } : {}) };
 }
 
 /** A later stage's cost in SSL-step units: planned steps × step cost for training, else its fixed cost. */

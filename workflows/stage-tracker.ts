@@ -18,10 +18,17 @@ export class StageTracker {
   private rateOrigin?: StepSample;
 
   /**
-   * @param stages the run's stages (runStages), which share the overall fraction by weight
+   * @param stages the run's stages (runStages), which share the overall fraction
    * @param plannedSteps the profile's training steps per stage, for the ETA (query state only)
+   * @param fractionByCost share the overall fraction by the cost model instead of the stage
+   *   weights; it is upserted at each stage's end, so a workflow change (patched by the caller)
    */
-  constructor(runId: string, private readonly stages?: readonly StageName[], private readonly plannedSteps?: Partial<Record<StageName, number>>) {
+  constructor(
+    runId: string,
+    private readonly stages?: readonly StageName[],
+    private readonly plannedSteps?: Partial<Record<StageName, number>>,
+    private readonly fractionByCost = false,
+  ) {
     this.state = { runId, status: 'running', stage: 'queued', step: 0, totalSteps: 0, fraction: 0, stagesDone: [] };
   }
 
@@ -100,8 +107,13 @@ export class StageTracker {
     this.state.fraction = Math.max(this.state.fraction, overallFraction(this.withStages()));
   }
 
-  private withStages(): PipelineProgress & Pick<StageState, 'stages' | 'plannedSteps'> {
-    return { ...this.state, ...(this.stages ? { stages: this.stages } : {}), ...(this.plannedSteps ? { plannedSteps: this.plannedSteps } : {}) };
+  private withStages(): PipelineProgress & Pick<StageState, 'stages' | 'plannedSteps' | 'fractionByCost'> {
+    return {
+      ...this.state,
+      ...(this.stages ? { stages: this.stages } : {}),
+      ...(this.plannedSteps ? { plannedSteps: this.plannedSteps } : {}),
+      fractionByCost: this.fractionByCost,
+    };
   }
 
   private clearEstimate(): void {

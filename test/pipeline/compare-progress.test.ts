@@ -11,7 +11,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineProgress, PipelineResult } from '../../contracts/types';
 import type { RunComparison } from '../../infra/compare';
-import { progressQuery } from '../../workflows/definitions';
+import { progressQuery, runStages } from '../../workflows/definitions';
+import { overallFraction, plannedStepsOf } from '../../workflows/progress';
 import { createHarness, type PipelineHarness } from './support/harness';
 
 const h = await createHarness('compare-progress');
@@ -31,7 +32,8 @@ describe.skipIf(!h)('progress within a stage, and compare, on the real stack', (
   afterAll(() => H.cleanup());
 
   it("the progress query's fraction increases within the SSL stage, with an ETA from the step rate", async () => {
-    const handle = await H.start(H.input({ overrides: { ssl: { steps: 60 } } }));
+    const input = H.input({ overrides: { ssl: { steps: 60 } } });
+    const handle = await H.start(input);
     const inSsl: PipelineProgress[] = [];
     let done = false;
     const result = handle.result().finally(() => {
@@ -47,12 +49,22 @@ describe.skipIf(!h)('progress within a stage, and compare, on the real stack', (
     console.log(`SSL stage: ${inSsl.length} samples, fractions ${[...new Set(fractions)].join(', ')}`);
     for (let i = 1; i < fractions.length; i++) expect(fractions[i]!).toBeGreaterThanOrEqual(fractions[i - 1]!);
     expect(new Set(fractions).size).toBeGreaterThanOrEqual(3);
-    // Past the finished stages' share (ingest + plan = 6 %), never beyond SSL's end (56 %): the
-    // last step's report can reach 0.56 before the stage changes, so the bound is inclusive and
-    // some sample must lie strictly inside the stage.
-    expect(Math.max(...fractions)).toBeGreaterThan(0.07);
-    expect(Math.max(...fractions)).toBeLessThanOrEqual(0.56);
-    expect(fractions.filter((f) => f > 0.06 && f < 0.56).length).toBeGreaterThanOrEqual(2);
+    // SSL's share of the bar under the cost model of the planned steps (workflows/progress.ts):
+    // the stage weights would start it at 6 % and end it at 56 %.
+    const sslAt = (step: number): number => overallFraction({
+      stagesDone: ['ingest', 'plan'], stage: 'ssl', step, totalSteps: 60,
+      stages: runStages(input.profile.refine !== undefined), plannedSteps: plannedStepsOf(input.profile), fractionByCost: true,
+    });
+    const [start, end] = [sslAt(0), sslAt(60)];
+    console.log(`SSL's share of the bar: ${start} → ${end}`);
+    expect(end - start).toBeGreaterThan(0.1);
+    // Each answer's fraction is the cost share of the step it reports (the weights give others).
+    for (const p of inSsl) expect(p.fraction).toBeCloseTo(sslAt(p.step), 3);
+    // The last step's report can reach the end before the stage changes, so the bounds are
+    // inclusive and some sample must lie strictly inside the stage.
+    expect(Math.min(...fractions)).toBeGreaterThanOrEqual(start);
+    expect(Math.max(...fractions)).toBeLessThanOrEqual(end);
+    expect(fractions.filter((f) => f > start && f < end).length).toBeGreaterThanOrEqual(2);
     const measured = inSsl.filter((p) => p.etaSeconds !== undefined);
     expect(measured.length).toBeGreaterThan(0);
     for (const p of measured) {

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { StageName } from '../../contracts/types';
 import { STAGE_WEIGHTS, runStages } from '../../workflows/definitions';
-import { STAGE_COST, STEP_COST, estimateEta, overallFraction, stageFraction, stepsPerSecond } from '../../workflows/progress';
+import { STAGE_COST, STEP_COST, estimateEta, overallFraction, plannedStepsOf, stageFraction, stepsPerSecond } from '../../workflows/progress';
+import { PROFILES } from '../../ml/profiles';
 
 const before = { ingest: 0.05, plan: 0.01 };
 const total = runStages(false).reduce((s, stage) => s + (STAGE_WEIGHTS[stage] ?? 0), 0);
@@ -53,6 +54,41 @@ describe('overall progress fraction', () => {
     expect(stageFraction({ stagesDone: done, stage: 'tpl', step: 3, totalSteps: 0 })).toBe(0);
     expect(stageFraction({ stagesDone: done, stage: 'tpl', step: 30, totalSteps: 10 })).toBe(1);
     expect(stageFraction({ stagesDone: done, stage: 'tpl', step: Number.NaN, totalSteps: 10 })).toBe(0);
+  });
+});
+
+describe('overall fraction shared by the cost model (runs started with the cost-progress patch)', () => {
+  const plannedSteps = plannedStepsOf(PROFILES.cpu);
+  const stages = runStages(true);
+  const at = (stagesDone: StageName[], stage: StageName, step: number, totalSteps: number, fractionByCost = true): number =>
+    overallFraction({ stagesDone, stage, step, totalSteps, stages, plannedSteps, fractionByCost });
+
+  it("puts a cpu run's bar at the end of SSL where its time is, not at SSL's weight", () => {
+    expect(plannedSteps).toEqual({ ssl: 6500, tpl: 1500, refine: 800 });
+    // The whole fresh cpu run of 2026-12-01 (README "Results"): SSL 2861 s of 3294 s (87 %) after
+    // an ingest of a few seconds; the weights put the end of SSL at half the bar.
+    const endOfSsl = at(['ingest', 'plan', 'ssl'], 'ssl', 6500, 6500);
+    expect(endOfSsl).toBeGreaterThan(0.86);
+    expect(endOfSsl).toBeLessThan(0.9);
+    expect(at(['ingest', 'plan', 'ssl'], 'ssl', 6500, 6500, false)).toBeCloseTo(0.56 / 1.11, 2);
+    // Without planned steps there is no cost to share by: the weights.
+    expect(overallFraction({ stagesDone: ['ingest', 'plan', 'ssl'], stage: 'ssl', step: 0, totalSteps: 0, stages, fractionByCost: true })).toBeCloseTo(0.56 / 1.11, 2);
+  });
+
+  it('moves monotonically through every step of every stage of a whole run, from 0 to 1', () => {
+    const series: number[] = [at([], 'queued', 0, 0)];
+    const done: StageName[] = [];
+    for (const stage of stages) {
+      const total = plannedSteps[stage] ?? 10;
+      for (let step = 0; step <= total; step += Math.max(1, Math.floor(total / 20))) series.push(at(done, stage, step, total));
+      done.push(stage);
+      series.push(at(done, stage, total, total));
+    }
+    expect(series[0]).toBe(0);
+    expect(series.at(-1)).toBe(1);
+    for (let i = 1; i < series.length; i++) expect(series[i]!).toBeGreaterThanOrEqual(series[i - 1]!);
+    // Every costed stage moves the bar.
+    expect(at(['ingest', 'plan', 'ssl', 'pseudo-labels'], 'tpl', 750, 1500)).toBeGreaterThan(at(['ingest', 'plan', 'ssl', 'pseudo-labels'], 'tpl', 0, 1500));
   });
 });
 
