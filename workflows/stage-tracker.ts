@@ -21,7 +21,7 @@ export class StageTracker {
    * @param stages the run's stages (runStages), which share the overall fraction
    * @param plannedSteps the profile's training steps per stage, for the ETA (query state only)
    * @param fractionByCost share the overall fraction by the cost model instead of the stage
-   *   weights; it is upserted at each stage's end, so a workflow change (patched by the caller)
+   *   weights; the fraction is upserted at each stage's end, so the caller decides with patched()
    */
   constructor(
     runId: string,

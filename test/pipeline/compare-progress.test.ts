@@ -58,8 +58,13 @@ describe.skipIf(!h)('progress within a stage, and compare, on the real stack', (
     const [start, end] = [sslAt(0), sslAt(60)];
     console.log(`SSL's share of the bar: ${start} → ${end}`);
     expect(end - start).toBeGreaterThan(0.1);
-    // Each answer's fraction is the cost share of the step it reports (the weights give others).
-    for (const p of inSsl) expect(p.fraction).toBeCloseTo(sslAt(p.step), 3);
+    // Each answer's fraction is the cost share of the step it reports (the weights give others), or
+    // of an earlier step if a retried attempt resumed behind it: the bar never moves back.
+    let highest = 0;
+    for (const p of inSsl) {
+      highest = Math.max(highest, sslAt(p.step));
+      expect(p.fraction).toBeCloseTo(highest, 3);
+    }
     // The last step's report can reach the end before the stage changes, so the bounds are
     // inclusive and some sample must lie strictly inside the stage.
     expect(Math.min(...fractions)).toBeGreaterThanOrEqual(start);
