@@ -68,9 +68,9 @@ export function stepsPerSecond(first: StepSample, last: StepSample): number | un
 }
 
 /**
- * The cost model of the ETA and of the fraction, in units of one SSL training step, from a whole fresh `cpu` run (2 vCPU AMD
- * EPYC, README "Results"): SSL 0.44 s/step, TPL 301 s for 1500 steps (0.46 units a step),
- * refinement 98 s for 800 (0.28), pseudo-labels ≈ 11 s (25 units), evaluation 23 s (52); the
+ * The cost model of the ETA and of the fraction, in units of one SSL training step, from a whole
+ * fresh `cpu` run (2 vCPU AMD EPYC, README "Results"): SSL 0.44 s/step, TPL 301 s for 1500 steps
+ * (0.46 units a step), refinement 98 s for 800 (0.28), pseudo-labels ≈ 11 s (25 units), evaluation 23 s (52); the
  * report ≈ 5 units (what a run's wall time left after its timed stages, 2026-12-02). The
  * `quick` profile has the same shapes; `paper`'s larger nets keep roughly the same ratios. The
  * stage weights above are shares of a run, not costs: they made a `cpu` run's ETA 1.8× too long
@@ -119,7 +119,7 @@ export function plannedStepsOf(profile: { ssl: { steps: number }; tpl: { steps: 
   return { ssl: profile.ssl.steps, tpl: profile.tpl.steps, ...(profile.refine ? { refine: profile.refine.steps } : {}) };
 }
 
-/** A later stage's cost in SSL-step units: planned steps × step cost for training, else its fixed cost. */
+/** A stage's cost in SSL-step units: planned steps × step cost for training, else its fixed cost (0 when it has none). */
 function costUnits(s: StageName, plannedSteps: Partial<Record<StageName, number>>): number {
   const steps = plannedSteps[s];
   return STEP_COST[s] !== undefined && steps !== undefined ? steps * STEP_COST[s]! : STAGE_COST[s] ?? 0;

@@ -80,10 +80,10 @@ describe('overall fraction shared by the cost model (runs started with the cost-
     const series: number[] = [at([], 'queued', 0, 0)];
     const done: StageName[] = [];
     for (const stage of stages) {
-      const total = plannedSteps[stage] ?? 10;
-      for (let step = 0; step <= total; step += Math.max(1, Math.floor(total / 20))) series.push(at(done, stage, step, total));
+      const steps = plannedSteps[stage] ?? 10;
+      for (let step = 0; step <= steps; step += Math.max(1, Math.floor(steps / 20))) series.push(at(done, stage, step, steps));
       done.push(stage);
-      series.push(at(done, stage, total, total));
+      series.push(at(done, stage, steps, steps));
     }
     expect(series[0]).toBe(0);
     expect(series.at(-1)).toBe(1);
