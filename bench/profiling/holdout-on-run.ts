@@ -28,7 +28,7 @@ import { runSslSource } from '../../cli/ssl-stage';
 import { holdoutSplit, scoreValidation } from './validation-score';
 import { resolveProfile, type Profile } from '../../ml/profiles';
 import { createTplTrainer } from '../../ml/tpl';
-import { createRefineTrainer, rescalePoint } from '../../ml/refine';
+import { createRefinePredictor, createRefineTrainer, rescalePoint } from '../../ml/refine';
 import { buildRunShapeModel } from '../../ml/postprocess';
 import { createFinalLandmarkPredictor } from '../../ml/final-landmarks';
 import type { GrayImage, PointYX } from '../../ml/types';
@@ -112,6 +112,45 @@ const withTta = resolveProfile('cpu', { ...overrides, postprocess: { ...override
 // The post-hoc sweep of move limits starts from refinement without a limit, whatever the profile says.
 const { maxMove: _profileLimit, ...refineUnlimited } = profile.refine!;
 const unlimited: Profile = { ...profile, refine: refineUnlimited };
+const near = (a: PointYX, b: PointYX, tau: number) => Math.hypot(a[0] - b[0], a[1] - b[1]) <= tau;
+const mid = (a: PointYX, b: PointYX): PointYX => [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+/**
+ * SSL matching fused with the later stages. The run's pseudo-labels of 101-150 are the SSL stage's
+ * matches (prototype rounds included), and no TPL or refiner here was trained on them, so they are
+ * what matching gives a new image. τ in working-grid cells: where the match and the other point
+ * agree within τ, take the match ('ssl-or-…') or the midpoint ('mean-…'), else the other point.
+ */
+async function sslFusionVariants(stages: Stages, predicted: Record<string, PointYX[][]>): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const ssl = valIds.map((id) => pseudo.get(id)!);
+  const fuse = (base: PointYX[][], tau: number, how: 'ssl' | 'mean') =>
+    base.map((row, i) => row.map((p, k) => (near(p, ssl[i]![k]!, tau) ? (how === 'ssl' ? ssl[i]![k]! : mid(p, ssl[i]![k]!)) : p)));
+  const report = (name: string, pts: PointYX[][]) => {
+    out[name] = score(pts);
+    console.error('fusion', name, JSON.stringify(out[name]));
+  };
+  report('ssl-only', ssl);
+  for (const tau of [2, 4, 8, 12, Infinity]) {
+    report(`ssl-or-final<=${tau}`, fuse(predicted['final']!, tau, 'ssl'));
+    report(`mean-ssl-final<=${tau}`, fuse(predicted['final']!, tau, 'mean'));
+  }
+  // Refinement started from the fused point instead of the TPL point, and from the match itself.
+  const refiner = createRefinePredictor({ refine: profile.refine!, weights: stages.refineWeights, landmarkCount: templateLandmarks.length });
+  const fine = await reader.images(F, valIds);
+  const refineFrom = async (starts: PointYX[][]) =>
+    (await refiner.refine(fine, starts.map((row) => row.map((p) => rescalePoint(p, S, F))))).map((row) => row.map((p) => rescalePoint(p, F, S)));
+  const fromSsl = await refineFrom(ssl);
+  report('refine(ssl)', fromSsl);
+  for (const tau of [2, 4, 8, 12, Infinity]) {
+    report(`mean-refine(ssl)-final<=${tau}`, predicted['final']!.map((row, i) => row.map((p, k) => (near(p, fromSsl[i]![k]!, tau) ? mid(p, fromSsl[i]![k]!) : p))));
+  }
+  for (const tau of [4, 8, 12]) {
+    report(`refine(ssl-or-tpl<=${tau})`, await refineFrom(fuse(predicted['tpl+shape']!, tau, 'ssl')));
+    report(`refine(mean-ssl-tpl<=${tau})`, await refineFrom(fuse(predicted['tpl+shape']!, tau, 'mean')));
+  }
+  refiner.dispose();
+  return out;
+}
 const byRound: Record<string, unknown>[] = [];
 let stageLabels = trainLabels;
 for (let round = 0; round <= rounds; round++) {
@@ -133,6 +172,7 @@ for (let round = 0; round <= rounds; round++) {
     variants[`final-move<=${r}`] = score(pts);
     console.error(`round ${round}`, `final-move<=${r}`, JSON.stringify(variants[`final-move<=${r}`]));
   }
+  if (round === 0) Object.assign(variants, await sslFusionVariants(stages, predicted));
   byRound.push(variants);
   if (round < rounds) stageLabels = (await finalLandmarks(stages, profile, true, trainIds, trainImages)).pts;
 }
