@@ -30,12 +30,14 @@ import { resolveProfile, type Profile } from '../../ml/profiles';
 import { createTplTrainer } from '../../ml/tpl';
 import { createRefinePredictor, createRefineTrainer, rescalePoint } from '../../ml/refine';
 import { buildRunShapeModel } from '../../ml/postprocess';
+import { embedIntoBank, labelRoundTrips, SslMatcher } from '../../ml/ssl';
 import { createFinalLandmarkPredictor } from '../../ml/final-landmarks';
 import type { GrayImage, PointYX } from '../../ml/types';
 import { loadRunArtifacts } from './run-artifacts';
 
-const [runId, overridesArg, roundsArg] = process.argv.slice(2);
+const [runId, overridesArg, roundsArg, roundTripArg] = process.argv.slice(2);
 const rounds = Number(roundsArg ?? 0);
+const roundTripMax = roundTripArg === undefined ? undefined : Number(roundTripArg);
 const overrides = overridesArg ? JSON.parse(overridesArg) : {};
 const profile = resolveProfile('cpu', overrides);
 const backend = await initBackend();
@@ -48,6 +50,27 @@ const S = profile.inputSize;
 const { trainIds, valIds } = holdoutSplit(pseudo.keys(), templateId);
 if (valIds.some((id) => !labels.images[id]?.gtMeanXyPx)) throw new Error('holdout-on-run: validation images without ground truth');
 const trainLabels = trainIds.map((id) => pseudo.get(id)!);
+/**
+ * With `roundTripMax` (cells): the refiner never samples a pseudo-label of 001-100 whose round trip
+ * (matched back into the template with the run's SSL weights, cycle-confidence-on-run.ts) ends
+ * farther than that from the template's own landmark.
+ */
+async function roundTripMask(): Promise<boolean[][] | undefined> {
+  if (roundTripMax === undefined) return undefined;
+  const source = await runSslSource(store, runId!);
+  const { template: tpl, templateLandmarks: tl } = await reader.template(templateId, S);
+  const matcher = SslMatcher.create(profile, await store.get(source.sslWeights.key, source.sslWeights.sha256));
+  const all = [tpl, ...(await reader.images(S, trainIds))];
+  const bank = await embedIntoBank(matcher, all.length, async (a, b) => all.slice(a, b));
+  matcher.dispose();
+  const trips = await labelRoundTrips(bank, 0, tl, trainLabels.map((points, i) => ({ index: i + 1, points })));
+  bank.dispose();
+  const mask = trips.map((row) => row.map((d) => d <= roundTripMax));
+  const flagged = mask.flat().filter((use) => !use).length;
+  console.error(`round trip > ${roundTripMax} cells: ${flagged} of ${mask.flat().length} pseudo-labels left out of the refiner's training`);
+  return mask;
+}
+const refineMask = await roundTripMask();
 
 const cacheDir = '/tmp/cc2d-holdout';
 mkdirSync(cacheDir, { recursive: true });
@@ -84,8 +107,10 @@ async function trainStages(stageLabels: PointYX[][]): Promise<Stages> {
     return w;
   });
   // maxMove acts at prediction only: not part of the weights' key.
-  const refineWeights = await cachedWeights('refine', { ...refine, maxMove: undefined }, stageLabels, async () => {
+  const labelMask = stageLabels === trainLabels ? refineMask : undefined;
+  const refineWeights = await cachedWeights('refine', { ...refine, maxMove: undefined, roundTripMax: labelMask ? roundTripMax : undefined }, stageLabels, async () => {
     const trainer = await createRefineTrainer({
+      labelMask,
       refine, images: await reader.images(F, trainIds), labels: stageLabels.map((pts) => pts.map((p) => rescalePoint(p, S, F))),
       template: fineTemplate.template, templateLandmarks: fineTemplate.templateLandmarks, seed: 2022,
     });
@@ -176,5 +201,5 @@ for (let round = 0; round <= rounds; round++) {
   byRound.push(variants);
   if (round < rounds) stageLabels = (await finalLandmarks(stages, profile, true, trainIds, trainImages)).pts;
 }
-console.log(JSON.stringify({ runId, backend: backend.backend, overrides, rounds, trainImages: trainIds.length + 1, valImages: valIds.length, trainSeconds: seconds, byRound }));
+console.log(JSON.stringify({ runId, backend: backend.backend, overrides, rounds, roundTripMax, trainImages: trainIds.length + 1, valImages: valIds.length, trainSeconds: seconds, byRound }));
 store.destroy();

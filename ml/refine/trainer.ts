@@ -31,6 +31,11 @@ export interface RefineTrainerInput {
   templateLandmarks: PointYX[];
   seed: number;
   checkpoint?: Uint8Array;
+  /**
+   * Per image and landmark, whether its label is trusted (same shape as `labels`); an untrusted
+   * label is never sampled. Absent = every label is. The template's landmarks always are.
+   */
+  labelMask?: boolean[][];
 }
 
 /** Stored with the weights; the predictor checks it against its settings. */
@@ -64,6 +69,12 @@ function check(input: RefineTrainerInput): void {
     if (pts.length !== k) throw new Error(`${NAME}: ${what} has ${pts.length} landmarks, expected K = ${k}`);
     for (const [y, x] of pts) if (!(Number.isFinite(y) && Number.isFinite(x))) throw new Error(`${NAME}: ${what} has a non-finite point [${y}, ${x}]`);
   });
+  if (input.labelMask) {
+    if (input.labelMask.length !== labels.length) throw new Error(`${NAME}: labelMask has ${input.labelMask.length} rows, expected ${labels.length} (one per image)`);
+    input.labelMask.forEach((row, i) => {
+      if (row.length !== k) throw new Error(`${NAME}: labelMask[${i}] has ${row.length} entries, expected K = ${k}`);
+    });
+  }
 }
 
 function digest(input: RefineTrainerInput): string {
@@ -73,6 +84,7 @@ function digest(input: RefineTrainerInput): string {
     h.word(pts.length);
     for (const [y, x] of pts) h.float(y).float(x);
   }
+  for (const row of input.labelMask ?? []) for (const use of row) h.word(use ? 1 : 0);
   return h.digest(input.images.length);
 }
 
@@ -88,6 +100,7 @@ export async function createRefineTrainer(input: RefineTrainerInput): Promise<Tr
   const { params, dataPrng } = state;
   const images = [...input.images, input.template];
   const labels = [...input.labels, input.templateLandmarks];
+  const trusted = (i: number, j: number) => input.labelMask?.[i]?.[j] !== false;
   const { patch: P, batch: B } = refine;
   const xBuf = new Float32Array(B * P * P);
   const tBuf = new Float32Array(B * P * P);
@@ -101,8 +114,13 @@ export async function createRefineTrainer(input: RefineTrainerInput): Promise<Tr
     learningRate: (step) => refineLearningRate(refine, step),
     planStep: () => {
       for (let b = 0; b < B; b++) {
-        const i = dataPrng.int(images.length);
-        const j = dataPrng.int(k);
+        let i: number;
+        let j: number;
+        // Untrusted labels are drawn again (the template's are always trusted, so this ends).
+        do {
+          i = dataPrng.int(images.length);
+          j = dataPrng.int(k);
+        } while (!trusted(i, j));
         const r = refine.jitter * Math.sqrt(dataPrng.next());
         const a = 2 * Math.PI * dataPrng.next();
         const label = labels[i]![j]!;

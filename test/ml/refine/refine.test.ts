@@ -107,6 +107,31 @@ describe('refine trainer', () => {
     expect(() => RefineProfileSchema.parse({ ...BASE, patch: 20 })).toThrow(/multiple of 8/);
   });
 
+  it('labelMask: an untrusted label never reaches training, the mask is part of the data a checkpoint resumes on, and its shape is checked', async () => {
+    const ok = input(BASE, 5);
+    // Images 2.. get two different sets of wrong labels; images 0-1 and the template stay right.
+    const wrongBy = (to: PointYX) => ({ ...ok, labels: ok.labels.map((pts, i) => (i < 2 ? pts : pts.map(() => to))) });
+    const labelMask = ok.labels.map((pts, i) => pts.map(() => i < 2));
+    const weightsOf = async (trainInput: Parameters<typeof createRefineTrainer>[0]) => {
+      const t = await createRefineTrainer(trainInput);
+      await t.train(6);
+      const w = Buffer.from(await t.exportWeights());
+      t.dispose();
+      return w;
+    };
+    // Masked, the wrong labels' values cannot matter; unmasked (the control) they do.
+    expect((await weightsOf({ ...wrongBy([24, 24]), labelMask })).equals(await weightsOf({ ...wrongBy([10, 30]), labelMask }))).toBe(true);
+    expect((await weightsOf(wrongBy([24, 24]))).equals(await weightsOf(wrongBy([10, 30])))).toBe(false);
+
+    const t = await createRefineTrainer({ ...ok, labelMask });
+    await t.train(2);
+    const ck = await t.checkpoint();
+    t.dispose();
+    await expect(createRefineTrainer({ ...ok, checkpoint: ck })).rejects.toThrow(/other data/);
+    await expect(createRefineTrainer({ ...ok, labelMask: labelMask.slice(1) })).rejects.toThrow(/labelMask has 4 rows, expected 5/);
+    await expect(createRefineTrainer({ ...ok, labelMask: labelMask.map((row, i) => (i === 2 ? row.slice(1) : row)) })).rejects.toThrow(/labelMask\[2\] has 1 entries, expected K = 2/);
+  });
+
   it('does not leak tensors across training steps or refinement, and frees the event loop between steps', async () => {
     const start = tf.memory().numTensors;
     const t = await createRefineTrainer(input(BASE, 3));

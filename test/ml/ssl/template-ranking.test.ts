@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { Prng } from '../../../ml/core/prng';
 import { resolveProfile } from '../../../ml/profiles';
-import { cycleGrid, cycleScores, EmbeddingBank, embedIntoBank, medoidScores, rankByScore, SslMatcher, templateScores } from '../../../ml/ssl';
+import { cycleGrid, cycleScores, EmbeddingBank, embedIntoBank, labelRoundTrips, medoidScores, rankByScore, SslMatcher, templateScores } from '../../../ml/ssl';
 import type { ImageEmbeddings } from '../../../ml/ssl';
 import { encodeSslWeights, SslNetwork } from '../../../ml/ssl/network';
 import type { GrayImage, PointYX } from '../../../ml/types';
@@ -29,6 +29,18 @@ const noisy = (seed: number) => {
   return embeddings(64, () => Array.from({ length: 64 }, () => prng.next()));
 };
 
+/** The smoke profile's SSL network with random weights, and three random images of its input size. */
+async function smokeNetAndImages(imageSeed: number): Promise<{ profile: ReturnType<typeof resolveProfile>; weights: Uint8Array; images: GrayImage[] }> {
+  const profile = resolveProfile('smoke');
+  const P = profile.inputSize;
+  const net = SslNetwork.create({ width: profile.ssl.width, embedDim: profile.ssl.embedDim, useRfb: profile.ssl.useRfb }, Prng.fromSeed(3));
+  const weights = await encodeSslWeights(net, P);
+  net.dispose();
+  const prng = Prng.fromSeed(imageSeed);
+  const images: GrayImage[] = Array.from({ length: 3 }, () => ({ height: P, width: P, data: Float32Array.from({ length: P * P }, () => prng.next()) }));
+  return { profile, weights, images };
+}
+
 function withBank<T>(embs: ImageEmbeddings[], fn: (bank: EmbeddingBank) => Promise<T>): Promise<T> {
   const bank = EmbeddingBank.create(embs);
   return fn(bank).finally(() => bank.dispose());
@@ -44,13 +56,7 @@ describe('template ranking (label-free scores on SSL embeddings)', () => {
   });
 
   it('a bank describes and matches exactly as SslMatcher does (same points, no tensor leaked)', async () => {
-    const profile = resolveProfile('smoke');
-    const P = profile.inputSize;
-    const net = SslNetwork.create({ width: profile.ssl.width, embedDim: profile.ssl.embedDim, useRfb: profile.ssl.useRfb }, Prng.fromSeed(3));
-    const weights = await encodeSslWeights(net, P);
-    net.dispose();
-    const prng = Prng.fromSeed(4);
-    const images: GrayImage[] = Array.from({ length: 3 }, () => ({ height: P, width: P, data: Float32Array.from({ length: P * P }, () => prng.next()) }));
+    const { profile, weights, images } = await smokeNetAndImages(4);
     const landmarks: PointYX[] = [[5, 7], [30, 40], [63, 0]];
     const matcher = SslMatcher.create(profile, weights);
     const before = tf.memory().numTensors;
@@ -61,6 +67,36 @@ describe('template ranking (label-free scores on SSL embeddings)', () => {
       const desc = bank.describe(0, landmarks);
       expect(await bank.match(desc, [1, 2])).toEqual(expected);
       tf.dispose(desc);
+      bank.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      matcher.dispose();
+    }
+  });
+
+  it('label round trips: where a label lands back in the template, measured from the template landmark; as SslMatcher matches back', async () => {
+    // Identical one-hot embeddings: a label comes back to its own level-1 cell (2 × 2 px), so its
+    // round trip is its distance from the template landmark, within that cell.
+    const landmarks: PointYX[] = [[2, 2], [8, 10], [14, 4]];
+    await withBank([structured(), structured()], async (bank) => {
+      const trips = await labelRoundTrips(bank, 0, landmarks, [{ index: 1, points: landmarks }, { index: 1, points: [[2, 2], [12, 10], [14, 10]] }]);
+      [[0, 0, 0], [0, 4, 6]].forEach((row, i) => row.forEach((d, k) => expect(Math.abs(trips[i]![k]! - d)).toBeLessThanOrEqual(Math.SQRT2)));
+      await expect(labelRoundTrips(bank, 0, landmarks, [{ index: 1, points: landmarks.slice(1) }])).rejects.toThrow(/image 1 has 2 labels, the template 3 landmarks/);
+    });
+
+    const { profile, weights, images } = await smokeNetAndImages(5);
+    const tplLandmarks: PointYX[] = [[5, 7], [30, 40], [63, 0]];
+    const labels: PointYX[][] = [[[9, 3], [28, 44], [60, 8]], [[1, 1], [40, 33], [50, 5]]];
+    const matcher = SslMatcher.create(profile, weights);
+    const before = tf.memory().numTensors;
+    try {
+      const expected: number[][] = [];
+      for (const [n, pts] of labels.entries()) {
+        const [back] = await matcher.matchImages(images[n + 1]!, pts, [images[0]!]);
+        expected.push(back!.map(([y, x], k) => Math.hypot(y - tplLandmarks[k]![0], x - tplLandmarks[k]![1])));
+      }
+      const bank = await embedIntoBank(matcher, images.length, async (a, b) => images.slice(a, b));
+      expect(await labelRoundTrips(bank, 0, tplLandmarks, labels.map((points, n) => ({ index: n + 1, points })))).toEqual(expected);
       bank.dispose();
       expect(tf.memory().numTensors).toBe(before);
     } finally {
