@@ -4,11 +4,13 @@
  * moved onto that grid, plus the template with its true landmarks. Same checkpoint/resume,
  * heartbeat and completion-marker design as the other training stages (./training-loop).
  */
-import { Context } from '@temporalio/activity';
-import type { TrainOutput, TrainRefinerInput } from '../contracts/types';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { LeftOutLabels, TrainOutput, TrainRefinerInput } from '../contracts/types';
 import { DatasetInvalidError } from '../infra/errors';
 import { DatasetReader } from '../infra/dataset/reader';
 import { createRefineTrainer, rescalePoint } from '../ml/refine';
+import { embedIntoBank, labelRoundTrips, SslMatcher, type EmbeddingBank } from '../ml/ssl';
+import type { PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
 import { runTraining } from './training-loop';
@@ -32,16 +34,62 @@ export function createTrainRefiner(deps: ActivityDeps) {
       reader.workingLandmarks(templateId, fine),
     ]);
     const labels = ids.map((id) => merged.get(id)!.map((p) => rescalePoint(p, profile.inputSize, fine)));
-    return runTraining(deps, {
+    const leftOut = refine.maxRoundTrip === undefined ? undefined : await roundTripMask(deps, input, ids, merged, refine.maxRoundTrip);
+    const out = await runTraining(deps, {
       kind: 'refine',
       runId,
       fingerprintOf: {
         stage: 'refine', datasetVersion, trainIds, templateId, seed, inputSize: profile.inputSize, refine,
         pseudoLabels: input.pseudoLabels.map((r) => r.sha256),
+        // The mask comes from the SSL weights: other weights, other training data.
+        ...(leftOut ? { sslWeights: input.sslWeights!.sha256 } : {}),
       },
       checkpointEvery: refine.checkpointEvery,
       createTrainer: (checkpoint) =>
-        createRefineTrainer({ refine, images, labels, template: template!, templateLandmarks, seed, ...(checkpoint ? { checkpoint } : {}) }),
+        createRefineTrainer({
+          refine, images, labels, template: template!, templateLandmarks, seed,
+          ...(leftOut ? { labelMask: leftOut.mask } : {}), ...(checkpoint ? { checkpoint } : {}),
+        }),
     });
+    // Recomputed on a retry that finds the stage done (the same weights give the same mask).
+    return leftOut ? { ...out, leftOutLabels: leftOut.summary } : out;
   };
+}
+
+/**
+ * Which pseudo-labels train (profile.refine.maxRoundTrip): each image's labels matched back into
+ * the template with the run's SSL weights on the working grid (ml/ssl/round-trip.ts).
+ */
+async function roundTripMask(deps: ActivityDeps, input: TrainRefinerInput, ids: readonly string[], labels: ReadonlyMap<string, PointYX[]>, maxRoundTrip: number): Promise<{ mask: boolean[][]; summary: LeftOutLabels }> {
+  if (!input.sslWeights) {
+    throw ApplicationFailure.nonRetryable('trainRefiner: profile.refine.maxRoundTrip is set but the input has no sslWeights to match the round trips with', 'InvalidInput');
+  }
+  const ctx = Context.current();
+  const { profile, templateId } = input;
+  const store = retryingStore(deps.store);
+  const reader = new DatasetReader(store, input.datasetVersion);
+  const [weights, { template, templateLandmarks }] = await Promise.all([
+    store.get(input.sslWeights.key, input.sslWeights.sha256),
+    reader.template(templateId, profile.inputSize),
+  ]);
+  const matcher = SslMatcher.create(profile, weights);
+  let bank: EmbeddingBank;
+  try {
+    bank = await embedIntoBank(matcher, ids.length + 1, async (a, b) => {
+      // Bank index 0 is the template, i + 1 the i-th training image.
+      const want = ids.slice(Math.max(a - 1, 0), b - 1);
+      return [...(a === 0 ? [template] : []), ...(await reader.images(profile.inputSize, want))];
+    }, (done, total) => ctx.heartbeat({ stage: 'refine', step: 0, totalSteps: profile.refine!.steps, roundTrips: `${done}/${total} embedded` }));
+  } finally {
+    matcher.dispose();
+  }
+  try {
+    const trips = await labelRoundTrips(bank, 0, templateLandmarks, ids.map((id, i) => ({ index: i + 1, points: labels.get(id)! })));
+    const mask = trips.map((row) => row.map((d) => d <= maxRoundTrip));
+    const count = mask.flat().filter((use) => !use).length;
+    ctx.log.info('refinement: pseudo-labels left out by their round trip', { count, of: mask.flat().length, maxRoundTrip });
+    return { mask, summary: { count, of: mask.flat().length, maxRoundTrip } };
+  } finally {
+    bank.dispose();
+  }
 }

@@ -148,7 +148,10 @@ export function createWriteReport(deps: ActivityDeps) {
         ssl: { steps: ssl.steps, finalLoss: ssl.finalLoss, resumedFromStep: ssl.resumedFromStep, ...sslContinued, attempt: ssl.attempt, durationMs: ssl.durationMs },
         pseudoLabels: input.pseudoLabels.map((s) => ({ shard: s.shardIndex, count: s.count })),
         tpl: { steps: tpl.steps, finalLoss: tpl.finalLoss, resumedFromStep: tpl.resumedFromStep, attempt: tpl.attempt, durationMs: tpl.durationMs },
-        ...(input.refine ? { refine: { steps: input.refine.steps, finalLoss: input.refine.finalLoss, resumedFromStep: input.refine.resumedFromStep, attempt: input.refine.attempt, durationMs: input.refine.durationMs } } : {}),
+        ...(input.refine ? { refine: {
+          steps: input.refine.steps, finalLoss: input.refine.finalLoss, resumedFromStep: input.refine.resumedFromStep, attempt: input.refine.attempt, durationMs: input.refine.durationMs,
+          ...(input.refine.leftOutLabels ? { leftOutLabels: input.refine.leftOutLabels } : {}),
+        } } : {}),
       },
       evaluation: {
         ...(evaluation.mreMm !== undefined

@@ -218,6 +218,7 @@ export const TrainOutputSchema = z.object({
   attempt: z.number().int(),
   backend: BackendRefSchema,
   durationMs: z.number(),
+  leftOutLabels: z.object({ count: z.number().int().nonnegative(), of: z.number().int().nonnegative(), maxRoundTrip: z.number().positive() }).strict().optional(),
 });
 
 /** `runs/<run>/<kind>/done.json`: the completed stage's output and the input it was trained on. */

@@ -146,6 +146,14 @@ export interface TrainOutput {
   attempt: number;
   backend: BackendRef;
   durationMs: number;
+  /** Refinement with profile.refine.maxRoundTrip: pseudo-labels left out of training, of how many. */
+  leftOutLabels?: LeftOutLabels;
+}
+
+export interface LeftOutLabels {
+  count: number;
+  of: number;
+  maxRoundTrip: number;
 }
 
 export interface GeneratePseudoLabelsInput {
@@ -192,7 +200,10 @@ export interface TrainSupervisedInput {
 }
 
 /** The refinement stage (profile.refine set): trained on the same pseudo-labels as TPL. */
-export type TrainRefinerInput = TrainSupervisedInput;
+export interface TrainRefinerInput extends TrainSupervisedInput {
+  /** The run's SSL weights: required when profile.refine.maxRoundTrip is set (the round trips are matched with them). */
+  sslWeights?: ArtifactRef;
+}
 
 // ---- cross-run stage cache -------------------------------------------------------------------
 

@@ -109,7 +109,10 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
     // Full-resolution refinement, when the profile has it. Not in the stage cache: it always runs.
     const refine = profile.refine !== undefined && patched('refine-stage')
       ? await tracker.stage('refine', () =>
-          train.trainRefiner({ ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs }))
+          train.trainRefiner({
+            ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs,
+            ...(profile.refine?.maxRoundTrip !== undefined ? { sslWeights: ssl.weights } : {}),
+          }))
       : undefined;
     const reused = Object.keys(reusedFrom).length > 0 ? { reusedFrom } : {};
     const evaluation = await tracker.stage('evaluate', () =>

@@ -40,6 +40,13 @@ export const RefineProfileSchema = z.object({
    * its long moves are mostly jumps to a look-alike structure. Absent = no limit.
    */
   maxMove: z.number().positive().optional(),
+  /**
+   * Pseudo-labels whose round trip (matched back into the template with the run's SSL network,
+   * ml/ssl/round-trip.ts) ends farther than this (working-grid cells) from the template's own
+   * landmark are left out of the refiner's training: they are the ones matching most often got
+   * wrong. Absent = every pseudo-label trains.
+   */
+  maxRoundTrip: z.number().positive().optional(),
 }).strict();
 
 export type RefineProfile = z.infer<typeof RefineProfileSchema>;

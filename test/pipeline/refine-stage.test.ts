@@ -3,7 +3,8 @@
  * switched on in a smoke run through the run config (`overrides.refine`): the dataset is ingested
  * at the refinement size too, `trainRefiner` trains between TPL and evaluation with checkpoints
  * and a loss log, its weights are published with the run, evaluation applies them (the stored
- * predictions are no longer on whole grid cells) and the report draws its loss curve.
+ * predictions are no longer on whole grid cells) and the report draws its loss curve; with
+ * `refine.maxRoundTrip` the stage leaves far-travelling pseudo-labels out and the report counts them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../infra/storage/manifest';
@@ -45,5 +46,24 @@ describe.skipIf(!h)('refinement stage in the pipeline', () => {
     const predictions = JSON.parse(new TextDecoder().decode(await H.deps.store.get(run.artifacts.predictions.key))) as { predictionsYx: Record<string, number[][]> };
     const coords = Object.values(predictions.predictionsYx).flat(2);
     expect(coords.some((v) => !Number.isInteger(v))).toBe(true);
+  });
+
+  it('with maxRoundTrip, leaves the pseudo-labels that come back far out of training and reports how many', async () => {
+    const maxRoundTrip = 1;
+    const input = H.input({ overrides: { refine: { ...REFINE, maxRoundTrip } } });
+    const run = await (await H.start(input)).result();
+    expect(run.status).toBe('completed');
+    const report = JSON.parse(new TextDecoder().decode(await H.deps.store.get(run.reportKey))) as {
+      lineage: { templateId: string };
+      plan: { trainIds: string[]; landmarkCount: number };
+      stages: Record<string, { leftOutLabels?: { count: number; of: number; maxRoundTrip: number } }>;
+    };
+    const leftOut = report.stages.refine!.leftOutLabels!;
+    // Every landmark of every training image but the template; the smoke run's barely trained SSL
+    // network sends labels back elsewhere, so some are left out (the template's always train).
+    const pseudoLabelled = report.plan.trainIds.filter((id) => id !== report.lineage.templateId).length;
+    expect(leftOut).toMatchObject({ of: pseudoLabelled * report.plan.landmarkCount, maxRoundTrip });
+    expect(leftOut.count).toBeGreaterThan(0);
+    expect(leftOut.count).toBeLessThanOrEqual(leftOut.of);
   });
 });
