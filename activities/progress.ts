@@ -67,9 +67,14 @@ export class ProgressReporter<D extends StageProgress = StageProgress> {
 
   /** Throws CancelledFailure once the workflow asked to cancel (delivered with a heartbeat). */
   throwIfCancelled(): void {
-    const signal = this.ctx.cancellationSignal;
-    if (!signal.aborted) return;
-    const reason: unknown = signal.reason;
-    throw reason instanceof CancelledFailure ? reason : new CancelledFailure(String((reason as Error | undefined)?.message ?? reason));
+    throwIfCancelled(this.ctx);
   }
+}
+
+/** Throws the activity's cancellation (a CancelledFailure) once Temporal has delivered it. */
+export function throwIfCancelled(ctx: Context): void {
+  const signal = ctx.cancellationSignal;
+  if (!signal.aborted) return;
+  const reason: unknown = signal.reason;
+  throw reason instanceof CancelledFailure ? reason : new CancelledFailure(String((reason as Error | undefined)?.message ?? reason));
 }

@@ -9,10 +9,11 @@ import type { LeftOutLabels, TrainOutput, TrainRefinerInput } from '../contracts
 import { DatasetInvalidError } from '../infra/errors';
 import { DatasetReader } from '../infra/dataset/reader';
 import { createRefineTrainer, rescalePoint } from '../ml/refine';
-import { embedIntoBank, labelRoundTrips, SslMatcher, type EmbeddingBank } from '../ml/ssl';
+import { roundTripMask, SslMatcher } from '../ml/ssl';
 import type { PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
+import { throwIfCancelled } from './progress';
 import { runTraining } from './training-loop';
 import { readPseudoLabels } from './train-supervised';
 
@@ -34,8 +35,8 @@ export function createTrainRefiner(deps: ActivityDeps) {
       reader.workingLandmarks(templateId, fine),
     ]);
     const labels = ids.map((id) => merged.get(id)!.map((p) => rescalePoint(p, profile.inputSize, fine)));
-    const leftOut = refine.maxRoundTrip === undefined ? undefined : await roundTripMask(deps, input, ids, merged, refine.maxRoundTrip);
-    const out = await runTraining(deps, {
+    const leftOut = refine.maxRoundTrip === undefined ? undefined : await roundTripMaskOf(deps, input, ids, merged, refine.maxRoundTrip);
+    return runTraining(deps, {
       kind: 'refine',
       runId,
       fingerprintOf: {
@@ -50,9 +51,9 @@ export function createTrainRefiner(deps: ActivityDeps) {
           refine, images, labels, template: template!, templateLandmarks, seed,
           ...(leftOut ? { labelMask: leftOut.mask } : {}), ...(checkpoint ? { checkpoint } : {}),
         }),
+      // A retry that finds the stage done returns the count stored with the weights.
+      ...(leftOut ? { outputExtras: { leftOutLabels: leftOut.summary } } : {}),
     });
-    // Recomputed on a retry that finds the stage done (the same weights give the same mask).
-    return leftOut ? { ...out, leftOutLabels: leftOut.summary } : out;
   };
 }
 
@@ -60,7 +61,7 @@ export function createTrainRefiner(deps: ActivityDeps) {
  * Which pseudo-labels train (profile.refine.maxRoundTrip): each image's labels matched back into
  * the template with the run's SSL weights on the working grid (ml/ssl/round-trip.ts).
  */
-async function roundTripMask(deps: ActivityDeps, input: TrainRefinerInput, ids: readonly string[], labels: ReadonlyMap<string, PointYX[]>, maxRoundTrip: number): Promise<{ mask: boolean[][]; summary: LeftOutLabels }> {
+async function roundTripMaskOf(deps: ActivityDeps, input: TrainRefinerInput, ids: readonly string[], labels: ReadonlyMap<string, PointYX[]>, maxRoundTrip: number): Promise<{ mask: boolean[][]; summary: LeftOutLabels }> {
   if (!input.sslWeights) {
     throw ApplicationFailure.nonRetryable('trainRefiner: profile.refine.maxRoundTrip is set but the input has no sslWeights to match the round trips with', 'InvalidInput');
   }
@@ -73,23 +74,22 @@ async function roundTripMask(deps: ActivityDeps, input: TrainRefinerInput, ids: 
     reader.template(templateId, profile.inputSize),
   ]);
   const matcher = SslMatcher.create(profile, weights);
-  let bank: EmbeddingBank;
   try {
-    bank = await embedIntoBank(matcher, ids.length + 1, async (a, b) => {
-      // Bank index 0 is the template, i + 1 the i-th training image.
-      const want = ids.slice(Math.max(a - 1, 0), b - 1);
-      return [...(a === 0 ? [template] : []), ...(await reader.images(profile.inputSize, want))];
-    }, (done, total) => ctx.heartbeat({ stage: 'refine', step: 0, totalSteps: profile.refine!.steps, roundTrips: `${done}/${total} embedded` }));
+    const { mask, leftOut } = await roundTripMask({
+      matcher, template, templateLandmarks, maxRoundTrip,
+      labels: ids.map((id) => labels.get(id)!),
+      load: (a, b) => reader.images(profile.inputSize, ids.slice(a, b)),
+      onProgress: (done, total) => {
+        throwIfCancelled(ctx);
+        // The same heartbeat shape as the image loading above: training has not started.
+        ctx.heartbeat({ stage: 'refine', step: 0, totalSteps: profile.refine!.steps, roundTrips: `${done}/${total}` });
+      },
+    });
+    const of = mask.length * templateLandmarks.length;
+    if (leftOut === of) ctx.log.warn('refinement: every pseudo-label is left out by its round trip; the refiner trains on the template alone', { maxRoundTrip });
+    ctx.log.info('refinement: pseudo-labels left out by their round trip', { count: leftOut, of, maxRoundTrip });
+    return { mask, summary: { count: leftOut, of, maxRoundTrip } };
   } finally {
     matcher.dispose();
-  }
-  try {
-    const trips = await labelRoundTrips(bank, 0, templateLandmarks, ids.map((id, i) => ({ index: i + 1, points: labels.get(id)! })));
-    const mask = trips.map((row) => row.map((d) => d <= maxRoundTrip));
-    const count = mask.flat().filter((use) => !use).length;
-    ctx.log.info('refinement: pseudo-labels left out by their round trip', { count, of: mask.flat().length, maxRoundTrip });
-    return { mask, summary: { count, of: mask.flat().length, maxRoundTrip } };
-  } finally {
-    bank.dispose();
   }
 }

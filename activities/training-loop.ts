@@ -30,6 +30,8 @@ export interface TrainingRun {
   createTrainer(checkpoint?: Uint8Array): Promise<Trainer>;
   /** An earlier run's checkpoint to start from when this run has none of its own (infra/cache/ssl-continuation.ts). */
   continueFrom?: SslContinuation;
+  /** Stage-specific fields of the output, kept in the done marker with the rest. */
+  outputExtras?: Pick<TrainOutput, 'leftOutLabels'>;
 }
 
 export interface TrainingDeps {
@@ -140,7 +142,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
     );
     const output: TrainOutput = {
       stage: run.kind, weights, lossLog: lossLogRef, ...(lastCheckpoint ? { lastCheckpoint } : {}), steps: t.step,
-      finalLoss: loss, resumedFromStep, ...(continuedFrom ? { continuedFrom } : {}), attempt, backend: deps.backend(), durationMs: Date.now() - started,
+      finalLoss: loss, resumedFromStep, ...(continuedFrom ? { continuedFrom } : {}), attempt, backend: deps.backend(), durationMs: Date.now() - started, ...run.outputExtras,
     };
     const marker: DoneMarker = { fingerprint: fp, output };
     await withStorageRetry('put done marker', () => store.put(doneKey, enc.encode(JSON.stringify(marker)), { contentType: 'application/json' }));

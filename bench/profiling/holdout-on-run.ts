@@ -15,6 +15,8 @@
  * settings, so variants of a later stage reuse the earlier stage's training. With `rounds` ≥ 1 (self-training), round r
  * relabels 001–100 with round r − 1's final landmarks (TPL, shape prior, refinement) and trains
  * TPL, the shape model and the refiner again from scratch on those labels; every round is scored.
+ * `refine.maxRoundTrip` in the overrides leaves pseudo-labels out of the refiner's training (round 0)
+ * as the pipeline does, e.g. '{"refine":{"maxRoundTrip":2}}'.
  *   npx tsx bench/profiling/holdout-on-run.ts <runId> '<overrides JSON>' [rounds=0]
  */
 import { createHash } from 'node:crypto';
@@ -30,14 +32,13 @@ import { resolveProfile, type Profile } from '../../ml/profiles';
 import { createTplTrainer } from '../../ml/tpl';
 import { createRefinePredictor, createRefineTrainer, rescalePoint } from '../../ml/refine';
 import { buildRunShapeModel } from '../../ml/postprocess';
-import { embedIntoBank, labelRoundTrips, SslMatcher } from '../../ml/ssl';
+import { roundTripMask, SslMatcher } from '../../ml/ssl';
 import { createFinalLandmarkPredictor } from '../../ml/final-landmarks';
 import type { GrayImage, PointYX } from '../../ml/types';
 import { loadRunArtifacts } from './run-artifacts';
 
-const [runId, overridesArg, roundsArg, roundTripArg] = process.argv.slice(2);
+const [runId, overridesArg, roundsArg] = process.argv.slice(2);
 const rounds = Number(roundsArg ?? 0);
-const roundTripMax = roundTripArg === undefined ? undefined : Number(roundTripArg);
 const overrides = overridesArg ? JSON.parse(overridesArg) : {};
 const profile = resolveProfile('cpu', overrides);
 const backend = await initBackend();
@@ -51,26 +52,25 @@ const { trainIds, valIds } = holdoutSplit(pseudo.keys(), templateId);
 if (valIds.some((id) => !labels.images[id]?.gtMeanXyPx)) throw new Error('holdout-on-run: validation images without ground truth');
 const trainLabels = trainIds.map((id) => pseudo.get(id)!);
 /**
- * With `roundTripMax` (cells): the refiner never samples a pseudo-label of 001-100 whose round trip
- * (matched back into the template with the run's SSL weights, cycle-confidence-on-run.ts) ends
- * farther than that from the template's own landmark.
+ * With `refine.maxRoundTrip` (cells), as the refinement activity does: the refiner never samples a
+ * pseudo-label of 001-100 whose round trip, matched back into the template with the run's SSL
+ * weights (ml/ssl/round-trip.ts), ends farther than that from the template's own landmark.
  */
-async function roundTripMask(): Promise<boolean[][] | undefined> {
-  if (roundTripMax === undefined) return undefined;
+async function refineLabelMask(): Promise<boolean[][] | undefined> {
+  const maxRoundTrip = profile.refine?.maxRoundTrip;
+  if (maxRoundTrip === undefined) return undefined;
   const source = await runSslSource(store, runId!);
   const { template: tpl, templateLandmarks: tl } = await reader.template(templateId, S);
-  const matcher = SslMatcher.create(profile, await store.get(source.sslWeights.key, source.sslWeights.sha256));
-  const all = [tpl, ...(await reader.images(S, trainIds))];
-  const bank = await embedIntoBank(matcher, all.length, async (a, b) => all.slice(a, b));
-  matcher.dispose();
-  const trips = await labelRoundTrips(bank, 0, tl, trainLabels.map((points, i) => ({ index: i + 1, points })));
-  bank.dispose();
-  const mask = trips.map((row) => row.map((d) => d <= roundTripMax));
-  const flagged = mask.flat().filter((use) => !use).length;
-  console.error(`round trip > ${roundTripMax} cells: ${flagged} of ${mask.flat().length} pseudo-labels left out of the refiner's training`);
-  return mask;
+  const matcher = SslMatcher.create(source.profile, await store.get(source.sslWeights.key, source.sslWeights.sha256));
+  try {
+    const { mask, leftOut } = await roundTripMask({ matcher, template: tpl, templateLandmarks: tl, labels: trainLabels, maxRoundTrip, load: (a, b) => reader.images(S, trainIds.slice(a, b)) });
+    console.error(`round trip > ${maxRoundTrip} cells: ${leftOut} of ${mask.flat().length} pseudo-labels left out of the refiner's training`);
+    return mask;
+  } finally {
+    matcher.dispose();
+  }
 }
-const refineMask = await roundTripMask();
+const refineMask = await refineLabelMask();
 
 const cacheDir = '/tmp/cc2d-holdout';
 mkdirSync(cacheDir, { recursive: true });
@@ -108,7 +108,7 @@ async function trainStages(stageLabels: PointYX[][]): Promise<Stages> {
   });
   // maxMove acts at prediction only: not part of the weights' key.
   const labelMask = stageLabels === trainLabels ? refineMask : undefined;
-  const refineWeights = await cachedWeights('refine', { ...refine, maxMove: undefined, roundTripMax: labelMask ? roundTripMax : undefined }, stageLabels, async () => {
+  const refineWeights = await cachedWeights('refine', { ...refine, maxMove: undefined, maxRoundTrip: labelMask ? refine.maxRoundTrip : undefined }, stageLabels, async () => {
     const trainer = await createRefineTrainer({
       labelMask,
       refine, images: await reader.images(F, trainIds), labels: stageLabels.map((pts) => pts.map((p) => rescalePoint(p, S, F))),
@@ -201,5 +201,5 @@ for (let round = 0; round <= rounds; round++) {
   byRound.push(variants);
   if (round < rounds) stageLabels = (await finalLandmarks(stages, profile, true, trainIds, trainImages)).pts;
 }
-console.log(JSON.stringify({ runId, backend: backend.backend, overrides, rounds, roundTripMax, trainImages: trainIds.length + 1, valImages: valIds.length, trainSeconds: seconds, byRound }));
+console.log(JSON.stringify({ runId, backend: backend.backend, overrides, rounds, trainImages: trainIds.length + 1, valImages: valIds.length, trainSeconds: seconds, byRound }));
 store.destroy();

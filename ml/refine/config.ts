@@ -43,8 +43,9 @@ export const RefineProfileSchema = z.object({
   /**
    * Pseudo-labels whose round trip (matched back into the template with the run's SSL network,
    * ml/ssl/round-trip.ts) ends farther than this (working-grid cells) from the template's own
-   * landmark are left out of the refiner's training: they are the ones matching most often got
-   * wrong. Absent = every pseudo-label trains.
+   * landmark are left out of the refiner's training: on ISBI such labels are wrong by more, on
+   * average, than those that come back close (docs/accuracy.md#round-trip). Absent = every
+   * pseudo-label trains.
    */
   maxRoundTrip: z.number().positive().optional(),
 }).strict();
