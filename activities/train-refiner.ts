@@ -86,7 +86,7 @@ async function roundTripMaskOf(deps: ActivityDeps, input: TrainRefinerInput, ids
       },
     });
     const of = mask.length * templateLandmarks.length;
-    if (leftOut === of) ctx.log.warn('refinement: every pseudo-label is left out by its round trip; the refiner trains on the template alone', { maxRoundTrip });
+    if (of > 0 && leftOut === of) ctx.log.warn('refinement: every pseudo-label is left out by its round trip; the refiner trains on the template alone', { maxRoundTrip });
     ctx.log.info('refinement: pseudo-labels left out by their round trip', { count: leftOut, of, maxRoundTrip });
     return { mask, summary: { count: leftOut, of, maxRoundTrip } };
   } finally {
