@@ -35,7 +35,7 @@ export function createTrainRefiner(deps: ActivityDeps) {
       reader.workingLandmarks(templateId, fine),
     ]);
     const labels = ids.map((id) => merged.get(id)!.map((p) => rescalePoint(p, profile.inputSize, fine)));
-    const leftOut = refine.maxRoundTrip === undefined ? undefined : await roundTripMaskOf(deps, input, ids, merged, refine.maxRoundTrip);
+    const masked = refine.maxRoundTrip === undefined ? undefined : await roundTripMaskOf(deps, input, ids, merged, refine.maxRoundTrip);
     return runTraining(deps, {
       kind: 'refine',
       runId,
@@ -43,16 +43,16 @@ export function createTrainRefiner(deps: ActivityDeps) {
         stage: 'refine', datasetVersion, trainIds, templateId, seed, inputSize: profile.inputSize, refine,
         pseudoLabels: input.pseudoLabels.map((r) => r.sha256),
         // The mask comes from the SSL weights: other weights, other training data.
-        ...(leftOut ? { sslWeights: input.sslWeights!.sha256 } : {}),
+        ...(masked ? { sslWeights: input.sslWeights!.sha256 } : {}),
       },
       checkpointEvery: refine.checkpointEvery,
       createTrainer: (checkpoint) =>
         createRefineTrainer({
           refine, images, labels, template: template!, templateLandmarks, seed,
-          ...(leftOut ? { labelMask: leftOut.mask } : {}), ...(checkpoint ? { checkpoint } : {}),
+          ...(masked ? { labelMask: masked.mask } : {}), ...(checkpoint ? { checkpoint } : {}),
         }),
       // A retry that finds the stage done returns the count stored with the weights.
-      ...(leftOut ? { outputExtras: { leftOutLabels: leftOut.summary } } : {}),
+      ...(masked ? { outputExtras: { leftOutLabels: masked.summary } } : {}),
     });
   };
 }

@@ -15,7 +15,7 @@ import { createS3Store } from '../../infra/storage/s3-store';
 import { DatasetReader } from '../../infra/dataset/reader';
 import { runSslSource } from '../../cli/ssl-stage';
 import { scoreTestPredictions } from '../../ml/metrics';
-import { embedIntoBank, labelRoundTrips, SslMatcher } from '../../ml/ssl';
+import { SslMatcher, templateRoundTrips } from '../../ml/ssl';
 import { loadRunArtifacts } from './run-artifacts';
 
 const [runId] = process.argv.slice(2);
@@ -34,11 +34,8 @@ const images = await reader.images(S, ids);
 
 const t0 = performance.now();
 const matcher = SslMatcher.create(profile, await store.get(source.sslWeights.key, source.sslWeights.sha256));
-const all = [template, ...images];
-const bank = await embedIntoBank(matcher, all.length, async (a, b) => all.slice(a, b));
+const roundTrip = await templateRoundTrips({ matcher, template, templateLandmarks, labels: ids.map((id) => pseudoLabels.get(id)!), load: async (a, b) => images.slice(a, b) });
 matcher.dispose();
-const roundTrip = await labelRoundTrips(bank, 0, templateLandmarks, ids.map((id, i) => ({ index: i + 1, points: pseudoLabels.get(id)! })));
-bank.dispose();
 const matchSeconds = Math.round((performance.now() - t0) / 1000);
 
 const scores = scoreTestPredictions({ labels, predicted: new Map(ids.map((id) => [id, pseudoLabels.get(id)!])), testSplits: { train: ids }, gridSize: S });

@@ -43,7 +43,8 @@ const overrides = overridesArg ? JSON.parse(overridesArg) : {};
 const profile = resolveProfile('cpu', overrides);
 const backend = await initBackend();
 const store = createS3Store(loadStackSettings());
-const { datasetVersion, templateId } = await runSslSource(store, runId!);
+const source = await runSslSource(store, runId!);
+const { datasetVersion, templateId } = source;
 const { pseudoLabels: pseudo } = await loadRunArtifacts(store, runId!);
 const reader = new DatasetReader(store, datasetVersion);
 const labels = await reader.labels();
@@ -51,26 +52,6 @@ const S = profile.inputSize;
 const { trainIds, valIds } = holdoutSplit(pseudo.keys(), templateId);
 if (valIds.some((id) => !labels.images[id]?.gtMeanXyPx)) throw new Error('holdout-on-run: validation images without ground truth');
 const trainLabels = trainIds.map((id) => pseudo.get(id)!);
-/**
- * With `refine.maxRoundTrip` (cells), as the refinement activity does: the refiner never samples a
- * pseudo-label of 001-100 whose round trip, matched back into the template with the run's SSL
- * weights (ml/ssl/round-trip.ts), ends farther than that from the template's own landmark.
- */
-async function refineLabelMask(): Promise<boolean[][] | undefined> {
-  const maxRoundTrip = profile.refine?.maxRoundTrip;
-  if (maxRoundTrip === undefined) return undefined;
-  const source = await runSslSource(store, runId!);
-  const { template: tpl, templateLandmarks: tl } = await reader.template(templateId, S);
-  const matcher = SslMatcher.create(source.profile, await store.get(source.sslWeights.key, source.sslWeights.sha256));
-  try {
-    const { mask, leftOut } = await roundTripMask({ matcher, template: tpl, templateLandmarks: tl, labels: trainLabels, maxRoundTrip, load: (a, b) => reader.images(S, trainIds.slice(a, b)) });
-    console.error(`round trip > ${maxRoundTrip} cells: ${leftOut} of ${mask.flat().length} pseudo-labels left out of the refiner's training`);
-    return mask;
-  } finally {
-    matcher.dispose();
-  }
-}
-const refineMask = await refineLabelMask();
 
 const cacheDir = '/tmp/cc2d-holdout';
 mkdirSync(cacheDir, { recursive: true });
@@ -97,6 +78,24 @@ const refine = profile.refine!;
 const F = refine.inputSize;
 const fineTemplate = await reader.template(templateId, F);
 const trainImages = await reader.images(S, trainIds);
+/**
+ * With `refine.maxRoundTrip` (cells), as the refinement activity does: the refiner never samples a
+ * pseudo-label of 001-100 whose round trip, matched back into the template with the run's SSL
+ * weights (ml/ssl/round-trip.ts), ends farther than that from the template's own landmark.
+ */
+async function refineLabelMask(): Promise<boolean[][] | undefined> {
+  const maxRoundTrip = profile.refine?.maxRoundTrip;
+  if (maxRoundTrip === undefined) return undefined;
+  const matcher = SslMatcher.create(source.profile, await store.get(source.sslWeights.key, source.sslWeights.sha256));
+  try {
+    const { mask, leftOut } = await roundTripMask({ matcher, template, templateLandmarks, labels: trainLabels, maxRoundTrip, load: async (a, b) => trainImages.slice(a, b) });
+    console.error(`round trip > ${maxRoundTrip} cells: ${leftOut} of ${mask.flat().length} pseudo-labels left out of the refiner's training`);
+    return mask;
+  } finally {
+    matcher.dispose();
+  }
+}
+const refineMask = await refineLabelMask();
 interface Stages { tplWeights: Uint8Array; refineWeights: Uint8Array; shapeModel: ReturnType<typeof buildRunShapeModel> }
 async function trainStages(stageLabels: PointYX[][]): Promise<Stages> {
   const tplWeights = await cachedWeights('tpl', profile.tpl, stageLabels, async () => {

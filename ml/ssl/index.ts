@@ -7,7 +7,7 @@ export { SslNetwork, SSL_LEVELS, loadSslNetwork, encodeSslWeights, SSL_WEIGHTS_K
 export type { SslNetConfig, SslEmbeddingMaps, SslWeightsMeta, SslLevel } from './network';
 export { sslLoss } from './loss';
 export type { SslLossConfig, SslLossTargets, SslLossResult } from './loss';
-export { labelRoundTrips, roundTripMask } from './round-trip';
-export type { LabelledImage, RoundTripMask } from './round-trip';
+export { labelRoundTrips, roundTripMask, templateRoundTrips } from './round-trip';
+export type { LabelledImage, RoundTripMask, TemplateRoundTripInput } from './round-trip';
 export { SUGGEST_SCORE, TEMPLATE_SCORE_METHODS, DEFAULT_CYCLE_PARTNERS, EmbeddingBank, embedIntoBank, templateScores, cycleGrid, cycleScores, medoidScores, rankByScore, HIGHER_IS_BETTER, TEMPLATE_SCORES } from './template-ranking';
 export type { CycleOptions, RankedTemplate, TemplateScoreName } from './template-ranking';

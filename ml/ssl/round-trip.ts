@@ -47,23 +47,24 @@ export interface RoundTripMask {
   leftOut: number;
 }
 
-/**
- * Which of `labels` (image i's labels for `load`'s image i) come back within `maxRoundTrip` cells:
- * the template and the images are embedded into one bank (template first; `load(start, end)`
- * gives images start..end−1), and each image's labels are matched back into the template.
- * `onProgress(done, total)` after each embedded chunk and each matched image (2·n + 1 in all).
- */
-export async function roundTripMask(input: {
+export interface TemplateRoundTripInput {
   matcher: SslMatcher;
   template: GrayImage;
   templateLandmarks: readonly PointYX[];
+  /** Image i's labels, for `load`'s image i. */
   labels: readonly (readonly PointYX[])[];
+  /** Images start..end−1 of the labelled images. */
   load: (start: number, end: number) => Promise<GrayImage[]>;
-  maxRoundTrip: number;
+  /** After each embedded chunk and each matched image (2·n + 1 in all). */
   onProgress?: (done: number, total: number) => void;
-}): Promise<RoundTripMask> {
-  const { matcher, template, templateLandmarks, labels, maxRoundTrip } = input;
-  if (!(maxRoundTrip > 0)) throw new Error(`roundTripMask: maxRoundTrip must be a positive number of cells, got ${maxRoundTrip}`);
+}
+
+/**
+ * Round trips (cells) of every label of the loaded images: the template and the images are
+ * embedded into one bank (template first), and each image's labels matched back into the template.
+ */
+export async function templateRoundTrips(input: TemplateRoundTripInput): Promise<number[][]> {
+  const { matcher, template, templateLandmarks, labels } = input;
   const n = labels.length;
   const total = 2 * n + 1;
   const bank = await embedIntoBank(matcher, n + 1, async (a, b) => [
@@ -71,10 +72,16 @@ export async function roundTripMask(input: {
     ...(await input.load(Math.max(a - 1, 0), b - 1)),
   ], (done) => input.onProgress?.(done, total));
   try {
-    const trips = await labelRoundTrips(bank, 0, templateLandmarks, labels.map((points, i) => ({ index: i + 1, points })), (done) => input.onProgress?.(n + 1 + done, total));
-    const mask = trips.map((row) => row.map((d) => d <= maxRoundTrip));
-    return { mask, leftOut: mask.flat().filter((use) => !use).length };
+    return await labelRoundTrips(bank, 0, templateLandmarks, labels.map((points, i) => ({ index: i + 1, points })), (done) => input.onProgress?.(n + 1 + done, total));
   } finally {
     bank.dispose();
   }
+}
+
+/** Which labels come back within `maxRoundTrip` cells (templateRoundTrips). */
+export async function roundTripMask(input: TemplateRoundTripInput & { maxRoundTrip: number }): Promise<RoundTripMask> {
+  const { maxRoundTrip } = input;
+  if (!(maxRoundTrip > 0)) throw new Error(`roundTripMask: maxRoundTrip must be a positive number of cells, got ${maxRoundTrip}`);
+  const mask = (await templateRoundTrips(input)).map((row) => row.map((d) => d <= maxRoundTrip));
+  return { mask, leftOut: mask.flat().filter((use) => !use).length };
 }
