@@ -205,6 +205,7 @@ export function createWriteReport(deps: ActivityDeps) {
         ...(metrics.pseudoLabels ? { pseudoLabelErrors: metrics.pseudoLabels.images } : {}),
         warn: (m) => ctx.log.warn(m),
         ...(promotionShown ? { promotion: promotionShown } : {}),
+        ...(input.refine?.leftOutLabels ? { refineLeftOutLabels: input.refine.leftOutLabels } : {}),
       });
       const html = await withStorageRetry('put report.html', () => writeRunReportHtml(deps.store, prefix, reportInput));
       reportHtml = { key: html.key, sha256: html.sha256, size: html.size };

@@ -205,6 +205,9 @@ const TrainKindSchema = z.enum(['ssl', 'tpl', 'refine']);
 /** The earlier run (and its checkpoint's step) a training stage started from: SSL continuation. */
 export const ContinuedFromSchema = z.object({ runId: z.string().min(1), step: z.number().int().positive() }).strict();
 
+/** Refinement with `refine.maxRoundTrip`: how many pseudo-labels the refiner did not train on, of how many, and the limit. */
+export const LeftOutLabelsSchema = z.object({ count: z.number().int().nonnegative(), of: z.number().int().nonnegative(), maxRoundTrip: z.number().positive() }).strict();
+
 /** A training stage's result (contracts/types.ts TrainOutput), as kept in its done marker. */
 export const TrainOutputSchema = z.object({
   stage: TrainKindSchema,
@@ -218,7 +221,7 @@ export const TrainOutputSchema = z.object({
   attempt: z.number().int(),
   backend: BackendRefSchema,
   durationMs: z.number(),
-  leftOutLabels: z.object({ count: z.number().int().nonnegative(), of: z.number().int().nonnegative(), maxRoundTrip: z.number().positive() }).strict().optional(),
+  leftOutLabels: LeftOutLabelsSchema.optional(),
 });
 
 /** `runs/<run>/<kind>/done.json`: the completed stage's output and the input it was trained on. */

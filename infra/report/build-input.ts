@@ -49,6 +49,8 @@ export interface BuildReportArgs {
   warn?: (message: string) => void;
   /** The promotion gate's decision on the run. */
   promotion?: Promotion;
+  /** The pseudo-labels the refiner did not train on (profile `refine.maxRoundTrip`). */
+  refineLeftOutLabels?: RunReportInput['refineLeftOutLabels'];
 }
 
 function parseLossLog(raw: unknown, stage: 'ssl' | 'tpl' | 'refine', warn: (m: string) => void): LossLog | undefined {
@@ -100,6 +102,7 @@ export async function buildRunReportInput(args: BuildReportArgs): Promise<RunRep
     ...(args.unit ? { unit: args.unit } : {}),
     ...(args.predictedImages ? { predictions: args.predictedImages } : {}),
     ...(args.promotion ? { promotion: args.promotion } : {}),
+    ...(args.refineLeftOutLabels ? { refineLeftOutLabels: args.refineLeftOutLabels } : {}),
   };
   const losses = () => {
     const ssl = parseLossLog(args.losses?.ssl, 'ssl', warn);

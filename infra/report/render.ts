@@ -309,6 +309,16 @@ async function overlaysSection(data: RunReportData): Promise<string> {
   return `<p class="legend-row">${legend}</p><div class="overlays">${figs.join('')}</div>`;
 }
 
+/** The pseudo-labels the refiner did not train on (profile `refine.maxRoundTrip`); empty without the limit. */
+function leftOutLabelsNote(data: RunReportData): string {
+  const l = data.refineLeftOutLabels;
+  if (!l) return '';
+  const share = l.of > 0 ? ` (${((100 * l.count) / l.of).toFixed(1)} %)` : '';
+  return `<p class="left-out">The refinement stage did not train on <b>${esc(l.count)} of ${esc(l.of)}</b> pseudo-labels${share}: matched back into template ${esc(
+    data.lineage.templateId,
+  )} with the SSL network, each ended more than ${esc(l.maxRoundTrip)} working-grid cells from the template’s landmark (profile <code>refine.maxRoundTrip</code>). The TPL stage trained on all of them.</p>`;
+}
+
 function lineageSection(data: RunReportData): string {
   const l = data.lineage;
   const rows: Array<[string, string]> = [
@@ -521,7 +531,7 @@ ${data.predictions.length > 0 ? `<section id="predictions"><h2>Predictions</h2>$
     'Stage II: training on pseudo-labels (TPL) loss',
     '#ff7f0e',
   )}${data.losses.refine ? lossChart(data.losses.refine, 'Refinement: full-resolution patches (cross-entropy)', '#2ca02c') : ''}</div></section>
-<section id="pseudo"><h2>Pseudo-label quality</h2>${pseudoLabelSection(data, names)}</section>
+<section id="pseudo"><h2>Pseudo-label quality</h2>${pseudoLabelSection(data, names)}${leftOutLabelsNote(data)}</section>
 <section id="overlays"><h2>Predictions on ${scored ? 'test ' : ''}radiographs</h2>
 <p class="small">${overlayIntro} Images are shown at the original aspect ratio, downscaled.</p>
 ${overlays}</section>

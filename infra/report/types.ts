@@ -13,7 +13,7 @@
  *   other key is shown as given.
  */
 import { z } from 'zod';
-import { ContinuedFromSchema, ImageFormatSchema, LossLogSchema, LossPointSchema, type LossLog, type LossPoint } from '../../contracts/documents';
+import { ContinuedFromSchema, ImageFormatSchema, LeftOutLabelsSchema, LossLogSchema, LossPointSchema, type LossLog, type LossPoint } from '../../contracts/documents';
 
 const finiteNonNeg = z.number().min(0).max(1e6);
 
@@ -182,6 +182,8 @@ export const RunReportInputSchema = z
     predictions: z.array(PredictedImageSchema).default([]),
     /** Absent when the gate did not run in the report stage (e.g. `cc2d report` of an older run). */
     promotion: PromotionSchema.optional(),
+    /** The pseudo-labels the refiner did not train on (profile `refine.maxRoundTrip`); absent without the limit. */
+    refineLeftOutLabels: LeftOutLabelsSchema.optional(),
   })
   .strict()
   .refine((r) => r.metrics.length > 0 || r.predictions.length > 0, { message: 'needs metrics or predictions', path: ['metrics'] });

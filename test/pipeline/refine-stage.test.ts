@@ -44,6 +44,7 @@ describe.skipIf(!h)('refinement stage in the pipeline', () => {
     expect(report.stages.refine!.steps).toBe(REFINE.steps);
     const html = new TextDecoder().decode(await H.deps.store.get(run.artifacts.reportHtml!.key));
     expect(html).toContain('Refinement: full-resolution patches');
+    expect(html).not.toContain('class="left-out"');
 
     // Refined points come back unrounded from the finer grid: not all on whole cells.
     const predictions = JSON.parse(new TextDecoder().decode(await H.deps.store.get(run.artifacts.predictions.key))) as { predictionsYx: Record<string, number[][]> };
@@ -75,5 +76,8 @@ describe.skipIf(!h)('refinement stage in the pipeline', () => {
     // The count is kept with the weights (a retry that finds the stage done returns it).
     const done = JSON.parse(new TextDecoder().decode(await H.deps.store.get(`${runPrefix(run.runId)}/refine/done.json`))) as { output: { leftOutLabels?: unknown } };
     expect(done.output.leftOutLabels).toEqual(leftOut);
+    // And shown in the HTML report.
+    const html = new TextDecoder().decode(await H.deps.store.get(run.artifacts.reportHtml!.key));
+    expect(html).toContain(`did not train on <b>${leftOut.count} of ${leftOut.of}</b> pseudo-labels`);
   });
 });

@@ -176,4 +176,15 @@ describe('renderRunReport', () => {
     expect(html).toContain('pseudo-label quality was not measured');
     expect(html).toContain('No overlay images were supplied');
   });
+
+  it('says how many pseudo-labels the refiner left out, and nothing without the limit', async () => {
+    const base = await syntheticReportInput();
+    const without = await renderRunReport(base);
+    expect(without).not.toContain('class="left-out"');
+    const html = await renderRunReport({ ...base, refineLeftOutLabels: { count: 1117, of: 2831, maxRoundTrip: 2 } });
+    const note = html.slice(html.indexOf('<section id="pseudo">'), html.indexOf('<section id="overlays">'));
+    expect(note).toContain('did not train on <b>1117 of 2831</b> pseudo-labels (39.5 %)');
+    expect(note).toContain('more than 2 working-grid cells');
+    expect(() => parseRunReportInput({ ...base, refineLeftOutLabels: { count: -1, of: 2, maxRoundTrip: 2 } })).toThrow(/refineLeftOutLabels\.count/);
+  });
 });
