@@ -50,7 +50,7 @@ async function trainOnDots(profile: Profile, dataSeed: number, k: number) {
     template: template.img, templateLandmarks: template.pts, seed: 3,
   });
   const log: TrainProgress[] = [];
-  await trainer.train(60, (p) => log.push(p));
+  await trainer.train(profile.tpl.steps, (p) => log.push(p));
   const weights = await trainer.exportWeights();
   trainer.dispose();
   return { weights, log, test };
@@ -227,15 +227,16 @@ describe('TPL trainer', () => {
     // One bright dot per 64×64 image. (With a bright and a dark dot, 60 steps of this tiny net
     // are not reliably enough for the bright one across seeds; one dot succeeded for every data
     // seed tried, 5–8. Landmark-index bookkeeping with K > 1 is covered by the codec, sparse-loss
-    // and decoding-equivalence tests.)
-    const profile = resolveProfile('smoke', { tpl: { width: 0.125, batchPseudo: 3, steps: 60, lr: 5e-3, lrDecaySteps: [] } });
+    // and decoding-equivalence tests.) 100 steps: at 60 the heat loss had fallen to 0.55-0.57 of
+    // its start on an AMD EPYC (float rounding differs by CPU), still falling steadily.
+    const profile = resolveProfile('smoke', { tpl: { width: 0.125, batchPseudo: 3, steps: 100, lr: 5e-3, lrDecaySteps: [] } });
     const { weights, log, test } = await trainOnDots(profile, 5, 1);
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     const heatFirst = mean(log.slice(0, 5).map((p) => p.parts.heat!));
     const heatLast = mean(log.slice(-5).map((p) => p.parts.heat!));
-    expect(heatLast).toBeLessThan(0.5 * heatFirst);
     const pred = await predictLandmarks({ profile, weights, images: test.map((s) => s.img), landmarkCount: 1 });
     const errors = pred.flatMap((pts, i) => pts.map(([y, x], k) => Math.hypot(y - test[i]!.pts[k]![0], x - test[i]!.pts[k]![1])));
+    expect(heatLast).toBeLessThan(0.5 * heatFirst);
     expect(mean(errors)).toBeLessThan(2);
     expect(Math.max(...errors)).toBeLessThan(4);
 
