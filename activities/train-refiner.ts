@@ -35,7 +35,8 @@ export function createTrainRefiner(deps: ActivityDeps) {
       reader.workingLandmarks(templateId, fine),
     ]);
     const labels = ids.map((id) => merged.get(id)!.map((p) => rescalePoint(p, profile.inputSize, fine)));
-    const masked = refine.maxRoundTrip === undefined ? undefined : await roundTripMaskOf(deps, input, ids, merged, refine.maxRoundTrip);
+    const maxRoundTrip = refine.maxRoundTrip ?? undefined;
+    const masked = maxRoundTrip === undefined ? undefined : await roundTripMaskOf(deps, input, ids, merged, maxRoundTrip);
     return runTraining(deps, {
       kind: 'refine',
       runId,

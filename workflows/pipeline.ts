@@ -111,7 +111,7 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
       ? await tracker.stage('refine', () =>
           train.trainRefiner({
             ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs,
-            ...(profile.refine?.maxRoundTrip !== undefined ? { sslWeights: ssl.weights } : {}),
+            ...((profile.refine?.maxRoundTrip ?? undefined) !== undefined ? { sslWeights: ssl.weights } : {}),
           }))
       : undefined;
     const reused = Object.keys(reusedFrom).length > 0 ? { reusedFrom } : {};

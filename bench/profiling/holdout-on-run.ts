@@ -84,7 +84,7 @@ const trainImages = await reader.images(S, trainIds);
  * weights (ml/ssl/round-trip.ts), ends farther than that from the template's own landmark.
  */
 async function refineLabelMask(): Promise<boolean[][] | undefined> {
-  const maxRoundTrip = profile.refine?.maxRoundTrip;
+  const maxRoundTrip = profile.refine?.maxRoundTrip ?? undefined;
   if (maxRoundTrip === undefined) return undefined;
   const matcher = SslMatcher.create(source.profile, await store.get(source.sslWeights.key, source.sslWeights.sha256));
   try {

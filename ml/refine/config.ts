@@ -44,10 +44,10 @@ export const RefineProfileSchema = z.object({
    * Pseudo-labels whose round trip (matched back into the template with the run's SSL network,
    * ml/ssl/round-trip.ts) ends farther than this (working-grid cells) from the template's own
    * landmark are left out of the refiner's training: on ISBI such labels are wrong by more, on
-   * average, than those that come back close (docs/accuracy.md#round-trip). Absent = every
-   * pseudo-label trains.
+   * average, than those that come back close (docs/accuracy.md#round-trip). Absent or null = every
+   * pseudo-label trains (null switches a profile's filter off: `--set overrides.refine.maxRoundTrip=null`).
    */
-  maxRoundTrip: z.number().positive().optional(),
+  maxRoundTrip: z.number().positive().nullable().optional(),
 }).strict();
 
 export type RefineProfile = z.infer<typeof RefineProfileSchema>;

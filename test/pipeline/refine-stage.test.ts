@@ -25,8 +25,10 @@ describe.skipIf(!h)('refinement stage in the pipeline', () => {
   let unmaskedRefineSha: string | undefined;
 
   it('trains between TPL and evaluation, publishes its weights and loss curve, and refines the predictions', async () => {
-    const input = H.input({ overrides: { refine: REFINE } });
-    expect(input.profile.refine).toMatchObject({ ...REFINE, landmarkMode: 'heads', passes: 1 });
+    // maxRoundTrip null, as `--set overrides.refine.maxRoundTrip=null` switches a profile's filter
+    // off: the workflow passes no SSL weights and the stage must train on every pseudo-label.
+    const input = H.input({ overrides: { refine: { ...REFINE, maxRoundTrip: null } } });
+    expect(input.profile.refine).toMatchObject({ ...REFINE, landmarkMode: 'heads', passes: 1, maxRoundTrip: null });
     const handle = await H.start(input);
     const run = await handle.result();
     expect(run.status).toBe('completed');
@@ -40,8 +42,9 @@ describe.skipIf(!h)('refinement stage in the pipeline', () => {
     expect(listed).toContain(refineWeights.key.slice(runPrefix(run.runId).length + 1));
     expect(listed.some((k) => /^refine\/loss-[0-9a-f]{64}\.json$/.test(k))).toBe(true);
 
-    const report = JSON.parse(new TextDecoder().decode(await H.deps.store.get(run.reportKey))) as { stages: Record<string, { steps: number }> };
+    const report = JSON.parse(new TextDecoder().decode(await H.deps.store.get(run.reportKey))) as { stages: Record<string, { steps: number; leftOutLabels?: unknown }> };
     expect(report.stages.refine!.steps).toBe(REFINE.steps);
+    expect(report.stages.refine).not.toHaveProperty('leftOutLabels');
     const html = new TextDecoder().decode(await H.deps.store.get(run.artifacts.reportHtml!.key));
     expect(html).toContain('Refinement: full-resolution patches');
     expect(html).not.toContain('class="left-out"');
