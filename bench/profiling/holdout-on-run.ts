@@ -9,15 +9,17 @@
  * (steps, schedule) can be compared without the optimism of scoring images the net was fitted to.
  * Not part of the pipeline; prints one JSON line last.
  *   npx tsx bench/profiling/holdout-on-run.ts <runId> ['{"tpl":{"steps":3000,"lrDecaySteps":[2000]},"refine":{…}}']
- * The JSON is a profile override (as a run config's `overrides`) on top of `cpu`; besides the
+ * The JSON is a profile override (as a run config's `overrides`) on top of the run's profile (as
+ * ml/profiles.ts defines it now; `cpu` for the runs in docs/accuracy.md); besides the
  * profile's own final landmarks it scores refinement without `maxMove` and a post-hoc sweep of it.
  * Each stage's weights are kept under /tmp/cc2d-holdout keyed by the run and that stage's
  * settings, so variants of a later stage reuse the earlier stage's training. With `rounds` ≥ 1 (self-training), round r
  * relabels 001–100 with round r − 1's final landmarks (TPL, shape prior, refinement) and trains
  * TPL, the shape model and the refiner again from scratch on those labels; every round is scored.
  * `refine.maxRoundTrip` in the overrides leaves pseudo-labels out of the refiner's training (round 0)
- * as the pipeline does, e.g. '{"refine":{"maxRoundTrip":2}}'.
- *   npx tsx bench/profiling/holdout-on-run.ts <runId> '<overrides JSON>' [rounds=0]
+ * as the pipeline does, e.g. '{"refine":{"maxRoundTrip":2}}'; `tplMaxRoundTrip` does the same for
+ * TPL's training (ml/tpl/trainer.ts labelMask), round 0 only.
+ *   npx tsx bench/profiling/holdout-on-run.ts <runId> '<overrides JSON>' [rounds=0] [tplMaxRoundTrip]
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -37,13 +39,16 @@ import { createFinalLandmarkPredictor } from '../../ml/final-landmarks';
 import type { GrayImage, PointYX } from '../../ml/types';
 import { loadRunArtifacts } from './run-artifacts';
 
-const [runId, overridesArg, roundsArg] = process.argv.slice(2);
+const [runId, overridesArg, roundsArg, tplRoundTripArg] = process.argv.slice(2);
 const rounds = Number(roundsArg ?? 0);
+const tplMaxRoundTrip = tplRoundTripArg ? Number(tplRoundTripArg) : undefined;
 const overrides = overridesArg ? JSON.parse(overridesArg) : {};
-const profile = resolveProfile('cpu', overrides);
 const backend = await initBackend();
 const store = createS3Store(loadStackSettings());
 const source = await runSslSource(store, runId!);
+// The run's profile as the code defines it now, plus the overrides.
+const profileName = source.profile.name;
+const profile = resolveProfile(profileName, overrides);
 const { datasetVersion, templateId } = source;
 const { pseudoLabels: pseudo } = await loadRunArtifacts(store, runId!);
 const reader = new DatasetReader(store, datasetVersion);
@@ -83,23 +88,28 @@ const trainImages = await reader.images(S, trainIds);
  * pseudo-label of 001-100 whose round trip, matched back into the template with the run's SSL
  * weights (ml/ssl/round-trip.ts), ends farther than that from the template's own landmark.
  */
-async function refineLabelMask(): Promise<boolean[][] | undefined> {
-  const maxRoundTrip = profile.refine?.maxRoundTrip ?? undefined;
+async function roundTripLabelMask(maxRoundTrip: number | undefined, stage: string): Promise<boolean[][] | undefined> {
   if (maxRoundTrip === undefined) return undefined;
   const matcher = SslMatcher.create(source.profile, await store.get(source.sslWeights.key, source.sslWeights.sha256));
   try {
     const { mask, leftOut } = await roundTripMask({ matcher, template, templateLandmarks, labels: trainLabels, maxRoundTrip, load: async (a, b) => trainImages.slice(a, b) });
-    console.error(`round trip > ${maxRoundTrip} cells: ${leftOut} of ${mask.flat().length} pseudo-labels left out of the refiner's training`);
+    console.error(`round trip > ${maxRoundTrip} cells: ${leftOut} of ${mask.flat().length} pseudo-labels left out of the ${stage}'s training`);
     return mask;
   } finally {
     matcher.dispose();
   }
 }
-const refineMask = await refineLabelMask();
+const refineMask = await roundTripLabelMask(profile.refine?.maxRoundTrip ?? undefined, 'refiner');
+// The fourth argument: the same filter for TPL's training (round 0), with its own limit.
+const tplMask = await roundTripLabelMask(tplMaxRoundTrip, 'TPL net');
 interface Stages { tplWeights: Uint8Array; refineWeights: Uint8Array; shapeModel: ReturnType<typeof buildRunShapeModel> }
 async function trainStages(stageLabels: PointYX[][]): Promise<Stages> {
-  const tplWeights = await cachedWeights('tpl', profile.tpl, stageLabels, async () => {
-    const trainer = await createTplTrainer({ profile, images: trainImages, pseudoLabels: stageLabels, template, templateLandmarks, seed: 2022 });
+  const tplLabelMask = stageLabels === trainLabels ? tplMask : undefined;
+  const tplSettings = tplLabelMask ? { ...profile.tpl, maxRoundTrip: tplMaxRoundTrip } : profile.tpl;
+  const tplWeights = await cachedWeights('tpl', tplSettings, stageLabels, async () => {
+    const trainer = await createTplTrainer({
+      profile, images: trainImages, pseudoLabels: stageLabels, template, templateLandmarks, seed: 2022, ...(tplLabelMask ? { labelMask: tplLabelMask } : {}),
+    });
     await trainer.train(profile.tpl.steps, progress('tpl', profile.tpl.steps, performance.now()));
     const w = await trainer.exportWeights();
     trainer.dispose();
@@ -132,7 +142,7 @@ async function finalLandmarks(stages: Stages, p: Profile, withRefine: boolean, i
   predictor.dispose();
   return { pts: out.map((o) => o.landmarks), msPerImage: Math.round((performance.now() - t0) / ids.length) };
 }
-const withTta = resolveProfile('cpu', { ...overrides, postprocess: { ...overrides.postprocess, tta: { ...overrides.postprocess?.tta, enabled: true } } });
+const withTta = resolveProfile(profileName, { ...overrides, postprocess: { ...overrides.postprocess, tta: { ...overrides.postprocess?.tta, enabled: true } } });
 // The post-hoc sweep of move limits starts from refinement without a limit, whatever the profile says.
 const { maxMove: _profileLimit, ...refineUnlimited } = profile.refine!;
 const unlimited: Profile = { ...profile, refine: refineUnlimited };
@@ -200,5 +210,5 @@ for (let round = 0; round <= rounds; round++) {
   byRound.push(variants);
   if (round < rounds) stageLabels = (await finalLandmarks(stages, profile, true, trainIds, trainImages)).pts;
 }
-console.log(JSON.stringify({ runId, backend: backend.backend, overrides, rounds, trainImages: trainIds.length + 1, valImages: valIds.length, trainSeconds: seconds, byRound }));
+console.log(JSON.stringify({ runId, profile: profileName, backend: backend.backend, overrides, rounds, ...(tplMask ? { tplMaxRoundTrip, tplLeftOut: tplMask.flat().filter((u) => !u).length } : {}), trainImages: trainIds.length + 1, valImages: valIds.length, trainSeconds: seconds, byRound }));
 store.destroy();

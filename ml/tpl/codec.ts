@@ -54,14 +54,17 @@ function checkGrid(fn: string, height: number, width: number, radius: number): v
  * Calls `visit(k, y, x, offsetX, offsetY)` for every disk pixel of every landmark, in landmark
  * order then row-major order: the pixels with ‖(y, x) − l_k‖ < R inside the H×W map, with
  * offsets (l − p)/R. The single definition of the disk geometry used by every encoder here.
+ * With `use`, landmark k is skipped where `use[k]` is false (a label that does not train).
  */
 export function forEachDiskPixel(
   landmarks: readonly PointYX[], height: number, width: number, radius: number,
   visit: (k: number, y: number, x: number, offsetX: number, offsetY: number) => void,
+  use?: readonly boolean[],
 ): void {
   checkGrid('forEachDiskPixel', height, width, radius);
   const r2 = radius * radius;
   landmarks.forEach((lm, k) => {
+    if (use?.[k] === false) return;
     const [ly, lx] = lm;
     if (!Number.isFinite(ly) || !Number.isFinite(lx)) throw new Error(`disk encoding: landmark ${k} is not finite: [${ly}, ${lx}]`);
     const y0 = Math.max(0, Math.ceil(ly - radius));
@@ -88,6 +91,7 @@ export function writeHeatmapOffset(
   landmarks: readonly PointYX[], height: number, width: number, radius: number,
   out: { heatmap: Float32Array; offsetX?: Float32Array; offsetY?: Float32Array },
   layout: { base: number; rowStride: number; colStride: number; chanStride: number },
+  use?: readonly boolean[],
 ): void {
   const { base, rowStride, colStride, chanStride } = layout;
   const { heatmap, offsetX, offsetY } = out;
@@ -96,7 +100,7 @@ export function writeHeatmapOffset(
     heatmap[i] = 1;
     if (offsetX) offsetX[i] = ox;
     if (offsetY) offsetY[i] = oy;
-  });
+  }, use);
 }
 
 /** Targets for one image, as K planes of H×W (see the file comment for the exact definition). */
@@ -314,8 +318,12 @@ export function maxDiskRows(images: number, height: number, width: number, radiu
  * offset head's matmul one shape for the whole training: with a new shape per batch, TF's oneDNN
  * kernels cache a primitive per shape and the process grew by ~0.7 MiB a step
  * (bench/profiling/rss-stages.ts, docs/speed.md "Memory").
+ * `use[b]`: which landmarks of image b train (forEachDiskPixel); an unused one has no entries.
  */
-export function encodeDiskEntries(batch: readonly (readonly PointYX[])[], height: number, width: number, radius: number, landmarkCount: number, padRowsTo?: number): DiskEntries {
+export function encodeDiskEntries(
+  batch: readonly (readonly PointYX[])[], height: number, width: number, radius: number, landmarkCount: number, padRowsTo?: number,
+  use?: readonly (readonly boolean[] | undefined)[],
+): DiskEntries {
   const hw = height * width;
   const rowOf = new Int32Array(batch.length * hw).fill(-1);
   const rows: number[] = [];
@@ -336,7 +344,7 @@ export function encodeDiskEntries(batch: readonly (readonly PointYX[])[], height
       entries.push(u * k3 + landmarkCount + k);
       ox.push(dx);
       oy.push(dy);
-    });
+    }, use?.[b]);
   });
   if (padRowsTo !== undefined) {
     if (padRowsTo < rows.length || padRowsTo > rowOf.length) throw new Error(`encodeDiskEntries: padRowsTo ${padRowsTo} outside [${rows.length}, ${rowOf.length}] (the disk rows, the batch's pixels)`);

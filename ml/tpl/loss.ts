@@ -56,30 +56,40 @@ function sameShape(what: string, a: tf.Tensor, b: tf.Tensor): void {
  * (tfjs's generic one costs ~3× more kernels): with p = clamp(σ(z)),
  *   ∂L/∂z = [t·(p(1−p)·log p − (1−p)²) + (1−t)·(p² − p(1−p)·log(1−p))] · [ε ≤ σ(z) ≤ 1−ε] / n
  * (the clamp passes no gradient outside its range, as in PyTorch). `target` gets no gradient.
+ * `weight` (0 or 1, broadcast to the logits, e.g. [N, 1, 1, K]) multiplies each element's loss
+ * and gradient: a (image, landmark) channel of weight 0 teaches nothing, neither where its disk
+ * would be nor elsewhere; both norms then count the weighted elements only.
  */
-export function focalHeatLoss(heatLogits: tf.Tensor, target: tf.Tensor, norm: HeatLossNorm = 'pixels'): tf.Scalar {
+export function focalHeatLoss(heatLogits: tf.Tensor, target: tf.Tensor, norm: HeatLossNorm = 'pixels', weight?: tf.Tensor): tf.Scalar {
   sameShape('heatmap', heatLogits, target);
   if (!HEAT_LOSS_NORMS.includes(norm)) throw new Error(`focalHeatLoss: norm must be 'pixels' or 'positives', got ${String(norm)}`);
+  if (weight && (weight.rank !== heatLogits.rank || weight.shape.some((d, i) => d !== 1 && d !== heatLogits.shape[i]))) {
+    throw new Error(`focalHeatLoss: weight shape ${weight.shape.join('x')} does not broadcast to ${heatLogits.shape.join('x')}`);
+  }
   const f = unaryCustomGrad((z, save) => {
     const raw = tf.sigmoid(z);
     const p = tf.clipByValue(raw, PROB_EPS, 1 - PROB_EPS);
     const q = tf.sub(1, p);
     const logP = tf.log(p);
     const logQ = tf.log(q);
-    const denom = norm === 'pixels' ? tf.scalar(z.size) : tf.maximum(tf.sum(target), 1);
-    const loss = tf.neg(tf.div(tf.sum(tf.add(tf.mul(tf.mul(q, target), logP), tf.mul(tf.mul(p, tf.sub(1, target)), logQ))), denom));
-    save([raw, p, q, logP, logQ, target, denom]);
+    // 'pixels' with a weight: the mean over the weighted elements (0/1 weights: the kept channels).
+    const denom = norm === 'positives' ? tf.maximum(tf.sum(weight ? tf.mul(target, weight) : target), 1)
+      : weight ? tf.maximum(tf.mul(tf.sum(weight), z.size / weight.size), 1) : tf.scalar(z.size);
+    const elems = tf.add(tf.mul(tf.mul(q, target), logP), tf.mul(tf.mul(p, tf.sub(1, target)), logQ));
+    const loss = tf.neg(tf.div(tf.sum(weight ? tf.mul(elems, weight) : elems), denom));
+    save([raw, p, q, logP, logQ, target, denom, ...(weight ? [weight] : [])]);
     return {
       value: loss,
       gradFunc: (dy, saved) => {
-        const [rawS, pS, qS, logPS, logQS, tS, denomS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const [rawS, pS, qS, logPS, logQS, tS, denomS, weightS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
         const pq = tf.mul(pS, qS);
         const dPos = tf.sub(tf.mul(pq, logPS), tf.square(qS));
         const dNeg = tf.sub(tf.square(pS), tf.mul(pq, logQS));
         const d = tf.add(tf.mul(tS, tf.sub(dPos, dNeg)), dNeg);
         const inRange = tf.logicalAnd(tf.greaterEqual(rawS, PROB_EPS), tf.lessEqual(rawS, 1 - PROB_EPS));
         const scale = tf.div(dy, denomS);
-        return tf.where(inRange, tf.mul(d, scale), tf.zerosLike(d));
+        const g = tf.mul(d, scale);
+        return tf.where(inRange, weightS ? tf.mul(g, weightS) : g, tf.zerosLike(d));
       },
     };
   });
@@ -134,12 +144,16 @@ export interface DiskOffsetTargets {
  * [rows, 3K] output at the pixels of `encodeDiskEntries(...).rows` (see tplHeadAtRows). The
  * offset terms only ever see disk pixels, so value and gradients equal the dense form (tested);
  * it skips the offset heads' full-resolution maps, which cost ~2/3 of the head and loss work.
+ * `heatWeight`: see focalHeatLoss (the disk entries of a weight-0 channel are left out by the caller).
  */
-export function tplLossSparse(heatLogits: tf.Tensor4D, heatTarget: tf.Tensor4D, headRows: tf.Tensor2D, t: DiskOffsetTargets, heatLossWeight: number, heatNorm: HeatLossNorm = 'pixels'): TplLoss {
+export function tplLossSparse(
+  heatLogits: tf.Tensor4D, heatTarget: tf.Tensor4D, headRows: tf.Tensor2D, t: DiskOffsetTargets, heatLossWeight: number, heatNorm: HeatLossNorm = 'pixels',
+  heatWeight?: tf.Tensor4D,
+): TplLoss {
   if (!(heatLossWeight >= 0)) throw new Error(`tplLoss: heatLossWeight must be >= 0, got ${heatLossWeight}`);
   const k = heatLogits.shape[3];
   if (headRows.shape[1] !== 3 * k) throw new Error(`tplLossSparse: head rows have ${headRows.shape[1]} channels, expected 3·K = ${3 * k}`);
-  const heat = focalHeatLoss(heatLogits, heatTarget, heatNorm);
+  const heat = focalHeatLoss(heatLogits, heatTarget, heatNorm, heatWeight);
   const [l1x, l1y] = tf.tidy(() => {
     const flat = tf.reshape(headRows, [-1]);
     const ox = gatherRows(flat, t.entries);

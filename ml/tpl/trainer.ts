@@ -53,6 +53,12 @@ export interface TplTrainerInput {
    * checkVggBackbone); the default is training from scratch. Ignored when resuming.
    */
   backboneWeights?: NamedArray[];
+  /**
+   * Which pseudo-labels train, [image][landmark] (absent: all). A false entry's heatmap channel
+   * and offsets are left out of the loss for that image: the net learns nothing there, neither
+   * the label nor its absence. The template's landmarks always train.
+   */
+  labelMask?: boolean[][];
 }
 
 /** Metadata stored with exported weights; `predictLandmarks` checks it against its inputs. */
@@ -90,14 +96,15 @@ function checkLandmarks(what: string, pts: readonly PointYX[], k: number, size: 
   });
 }
 
-/** FNV-1a (32-bit) over the training data, as hex. */
-export function digestTplData(images: readonly GrayImage[], labels: readonly PointYX[][], template: GrayImage, templateLandmarks: readonly PointYX[]): string {
+/** FNV-1a (32-bit) over the training data (and the label mask, when there is one), as hex. */
+export function digestTplData(images: readonly GrayImage[], labels: readonly PointYX[][], template: GrayImage, templateLandmarks: readonly PointYX[], labelMask?: readonly (readonly boolean[])[]): string {
   const h = new Fnv1a();
   for (const img of [...images, template]) h.image(img);
   for (const pts of [...labels, templateLandmarks]) {
     h.word(pts.length);
     for (const [y, x] of pts) h.float(y).float(x);
   }
+  for (const row of labelMask ?? []) for (const use of row) h.word(use ? 1 : 0);
   return h.digest(images.length);
 }
 
@@ -122,9 +129,15 @@ export async function createTplTrainer(input: TplTrainerInput): Promise<Trainer>
   checkLandmarks('templateLandmarks', templateLandmarks, k, size);
   images.forEach((img, i) => checkImage(`images[${i}]`, img, size));
   pseudoLabels.forEach((pts, i) => checkLandmarks(`pseudoLabels[${i}]`, pts, k, size));
+  if (input.labelMask) {
+    if (input.labelMask.length !== images.length) throw new Error(`createTplTrainer: labelMask has ${input.labelMask.length} rows, expected ${images.length} (one per image)`);
+    input.labelMask.forEach((row, i) => {
+      if (row.length !== k) throw new Error(`createTplTrainer: labelMask[${i}] has ${row.length} entries, expected K = ${k}`);
+    });
+  }
 
   const radius = diskRadius(size, tpl.radiusFraction);
-  const dataDigest = digestTplData(images, pseudoLabels, template, templateLandmarks);
+  const dataDigest = digestTplData(images, pseudoLabels, template, templateLandmarks, input.labelMask);
   const runFields = { landmarkCount: k, width: tpl.width, inputSize: size, radius, imageCount: images.length, batchPseudo: tpl.batchPseudo, seed };
   const c = input.checkpoint
     ? openCheckpoint(NAME, input.checkpoint, TPL_TRAIN_KIND, (meta) => checkResumeMeta(meta, runFields, ['dataDigest', dataDigest]))
@@ -174,6 +187,8 @@ export interface TplBatch {
   heat: Float32Array;
   /** Offset targets at the disk pixels. */
   disk: DiskEntries;
+  /** With a label mask: 1 where the (image, landmark) trains, else 0, [B, 1, 1, K]. */
+  heatWeight?: Float32Array;
 }
 
 /**
@@ -181,7 +196,7 @@ export interface TplBatch {
  * straddle two), plus the template with its true landmarks. Exported for its test.
  */
 export function tplBatches(input: TplTrainerInput, dataPrng: Prng, radius: number, start: DataCursor) {
-  const { profile, images, pseudoLabels, template, templateLandmarks } = input;
+  const { profile, images, pseudoLabels, template, templateLandmarks, labelMask } = input;
   const size = profile.inputSize;
   const k = templateLandmarks.length;
   const plane = size * size;
@@ -200,6 +215,8 @@ export function tplBatches(input: TplTrainerInput, dataPrng: Prng, radius: numbe
   const heatBuf = new Float32Array(batchSize * perImage);
   // One row count for every batch: the offset head's kernels see one shape (codec.ts).
   const diskRows = maxDiskRows(batchSize, size, size, radius, k);
+  // Only with a mask, so that training without one runs exactly the kernels it always did.
+  const weightBuf = labelMask ? new Float32Array(batchSize * k) : undefined;
 
   function nextIndices(): number[] {
     const out: number[] = [];
@@ -221,12 +238,15 @@ export function tplBatches(input: TplTrainerInput, dataPrng: Prng, radius: numbe
       heatBuf.fill(0);
       indices.forEach((idx, i) => {
         xBuf.set(images[idx]!.data, i * plane);
-        writeHeatmapOffset(pseudoLabels[idx]!, size, size, radius, { heatmap: heatBuf }, { base: i * perImage, rowStride: size * k, colStride: k, chanStride: 1 });
+        writeHeatmapOffset(pseudoLabels[idx]!, size, size, radius, { heatmap: heatBuf }, { base: i * perImage, rowStride: size * k, colStride: k, chanStride: 1 }, labelMask?.[idx]);
+        labelMask?.[idx]!.forEach((use, j) => (weightBuf![i * k + j] = use ? 1 : 0));
       });
       xBuf.set(template.data, indices.length * plane);
       heatBuf.set(templateHeat, indices.length * perImage);
-      const disk = encodeDiskEntries([...indices.map((i) => pseudoLabels[i]!), templateLandmarks], size, size, radius, k, diskRows);
-      return { size: batchSize, inputSize: size, images: xBuf, heat: heatBuf, disk };
+      weightBuf?.fill(1, indices.length * k);
+      const uses = labelMask ? [...indices.map((i) => labelMask[i]), undefined] : undefined;
+      const disk = encodeDiskEntries([...indices.map((i) => pseudoLabels[i]!), templateLandmarks], size, size, radius, k, diskRows, uses);
+      return { size: batchSize, inputSize: size, images: xBuf, heat: heatBuf, disk, ...(weightBuf ? { heatWeight: weightBuf } : {}) };
     },
   };
 }
@@ -238,12 +258,13 @@ function tplStepPlan(params: ParamStore, batch: TplBatch, k: number, tpl: Profil
   const heatT = tf.tensor4d(batch.heat, [b, size, size, k]);
   const rowsT = tf.tensor1d(batch.disk.rows, 'int32');
   const diskT = { entries: tf.tensor1d(batch.disk.entries, 'int32'), offsetX: tf.tensor1d(batch.disk.offsetX), offsetY: tf.tensor1d(batch.disk.offsetY) };
+  const weightT = batch.heatWeight ? tf.tensor4d(batch.heatWeight, [b, 1, 1, k]) : undefined;
   return {
     loss: () => {
       const feats = tplFeatures(params, xs);
-      const loss = tplLossSparse(tplHeatLogits(params, feats, k), heatT, tplHeadAtRows(params, feats, rowsT), diskT, tpl.heatLossWeight, tpl.heatLossNorm);
+      const loss = tplLossSparse(tplHeatLogits(params, feats, k), heatT, tplHeadAtRows(params, feats, rowsT), diskT, tpl.heatLossWeight, tpl.heatLossNorm, weightT);
       return { total: loss.total, parts: tf.stack([loss.heat, loss.l1x, loss.l1y]) };
     },
-    dispose: () => tf.dispose([xs, heatT, rowsT, diskT.entries, diskT.offsetX, diskT.offsetY]),
+    dispose: () => tf.dispose([xs, heatT, rowsT, diskT.entries, diskT.offsetX, diskT.offsetY, ...(weightT ? [weightT] : [])]),
   };
 }

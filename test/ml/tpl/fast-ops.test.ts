@@ -64,6 +64,31 @@ describe('hand-written gradients match tfjs autodiff of the plain ops', () => {
     });
   });
 
+  it('focalHeatLoss with a channel weight: the loss of the kept channels alone, and no gradient in the left-out ones', () => {
+    tf.tidy(() => {
+      // [N=2, H=3, W=4, K=3]; left out: image 0 landmark 1, image 1 landmark 0.
+      const z = tf.mul(tf.randomNormal([2, 3, 4, 3], 0, 1, 'float32', 11), 3);
+      const t = tf.cast(tf.greater(tf.randomUniform([2, 3, 4, 3], 0, 1, 'float32', 12), 0.8), 'float32');
+      const weight = tf.tensor4d([1, 0, 1, 0, 1, 1], [2, 1, 1, 3]);
+      // The kept channels as a flat list: the unweighted loss of exactly those elements.
+      const keep = (v: tf.Tensor) => tf.concat([
+        tf.reshape(tf.gather(tf.slice(v, [0, 0, 0, 0], [1, 3, 4, 3]), [0, 2], 3), [-1]),
+        tf.reshape(tf.gather(tf.slice(v, [1, 0, 0, 0], [1, 3, 4, 3]), [1, 2], 3), [-1]),
+      ]);
+      const kt = keep(t);
+      for (const norm of ['pixels', 'positives'] as const) {
+        const mine = (v: tf.Tensor) => focalHeatLoss(v, t, norm, weight);
+        const ref = (v: tf.Tensor) => focalHeatLoss(keep(v), kt, norm);
+        expect(Math.abs(mine(z).dataSync()[0]! - ref(z).dataSync()[0]!), norm).toBeLessThan(1e-6);
+        const g = tf.grad(mine)(z);
+        expect(maxDiff(g, tf.grad(ref)(z)), norm).toBeLessThan(1e-7);
+        expect(tf.sum(tf.abs(tf.mul(g, tf.sub(1, weight)))).dataSync()[0], norm).toBe(0);
+        expect(tf.sum(tf.abs(tf.mul(g, weight))).dataSync()[0], norm).toBeGreaterThan(0);
+      }
+      expect(() => focalHeatLoss(z, t, 'pixels', tf.ones([2, 1, 1, 2]))).toThrow(/weight shape 2x1x1x2 does not broadcast to 2x3x4x3/);
+    });
+  });
+
   it('maskedL1: gradient equals autodiff of Σ|d|·m / Σm', () => {
     tf.tidy(() => {
       const x = tf.randomNormal([4, 6], 0, 1, 'float32', 8);

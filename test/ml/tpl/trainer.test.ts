@@ -163,6 +163,71 @@ describe('TPL trainer', () => {
     expect(tf.memory().numTensors).toBe(before); // failed resumes free what they built
   });
 
+  it('labelMask: a left-out label teaches nothing (its value does not matter), an all-true mask changes nothing, and the mask changes what is learnt', async () => {
+    const profile = resolveProfile('smoke', { tpl: { batchPseudo: 2, steps: 4, lrDecaySteps: [] } });
+    const data = dataset(26, 3);
+    const mask = [[true, false], [false, false], [true, true]];
+    // The left-out labels moved elsewhere (still on the grid): same mask, other values.
+    const moved = data.pseudoLabels.map((pts, i) => pts.map((p, j) => (mask[i]![j] ? p : [(p[0] + 17) % 64, (p[1] + 29) % 64] as PointYX)));
+    const run = async (pseudoLabels: PointYX[][], labelMask?: boolean[][]) => {
+      const start = tf.memory().numTensors;
+      const t = await createTplTrainer({ ...data, pseudoLabels, profile, seed: 5, ...(labelMask ? { labelMask } : {}) });
+      await t.train(1); // burn-in
+      const counts: number[] = [];
+      await t.train(3, () => counts.push(tf.memory().numTensors));
+      expect(new Set(counts).size).toBe(1); // no leak per step with or without a mask
+      const w = await weightsOf(await t.exportWeights());
+      t.dispose();
+      expect(tf.memory().numTensors).toBe(start);
+      return w;
+    };
+    const maxDiff = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) => {
+      let m = 0;
+      for (const [name, x] of a) x.forEach((v, i) => (m = Math.max(m, Math.abs(v - b.get(name)![i]!))));
+      return m;
+    };
+    const plain = await run(data.pseudoLabels);
+    const masked = await run(data.pseudoLabels, mask);
+    expect(maxDiff(await run(moved, mask), masked)).toBe(0);
+    expect(maxDiff(await run(data.pseudoLabels, mask.map((r) => r.map(() => true))), plain)).toBe(0);
+    expect(maxDiff(await run(moved), plain)).toBeGreaterThan(0); // without the mask the moved labels do train
+    expect(maxDiff(masked, plain)).toBeGreaterThan(0);
+
+    // The mask is part of the data a checkpoint belongs to.
+    const t = await createTplTrainer({ ...data, profile, seed: 5, labelMask: mask });
+    await t.train(1);
+    const ckpt = await t.checkpoint();
+    t.dispose();
+    await expect(createTplTrainer({ ...data, profile, seed: 5, checkpoint: ckpt })).rejects.toThrow(/other data/);
+    await expect(createTplTrainer({ ...data, profile, seed: 5, labelMask: mask.slice(1) })).rejects.toThrow(/labelMask has 2 rows, expected 3/);
+    await expect(createTplTrainer({ ...data, profile, seed: 5, labelMask: [[true], ...mask.slice(1)] })).rejects.toThrow(/labelMask\[0\] has 1 entries, expected K = 2/);
+  });
+
+  it('tplBatches with a label mask: left-out channels have no disk, no offset entries and weight 0; the template always trains', () => {
+    const profile = resolveProfile('smoke', { tpl: { batchPseudo: 2 } });
+    const data = dataset(27, 2);
+    const k = 2;
+    const s = profile.inputSize;
+    const radius = diskRadius(s, profile.tpl.radiusFraction);
+    const labelMask = [[false, true], [true, false]];
+    const batch = tplBatches({ ...data, profile, seed: 1, labelMask }, Prng.fromSeed(3), radius, { epoch: 0, order: [0, 1], cursor: 0 }).next();
+    expect(Array.from(batch.heatWeight!)).toEqual([0, 1, 1, 0, 1, 1]);
+    const heatSum = (b: number, j: number) => {
+      let sum = 0;
+      for (let p = 0; p < s * s; p++) sum += batch.heat[(b * s * s + p) * k + j]!;
+      return sum;
+    };
+    expect([heatSum(0, 0), heatSum(1, 1)]).toEqual([0, 0]);
+    for (const [b, j] of [[0, 1], [1, 0], [2, 0], [2, 1]] as const) expect(heatSum(b, j)).toBeGreaterThan(0);
+    // Each entry names (row, landmark); rows are batch pixels: no entry of a left-out channel.
+    const channels = Array.from(batch.disk.entries, (e) => {
+      const row = Math.floor(e / (3 * k));
+      return [Math.floor(batch.disk.rows[row]! / (s * s)), (e % (3 * k)) - k].join(',');
+    });
+    expect(new Set(channels)).toEqual(new Set(['0,1', '1,0', '2,0', '2,1']));
+    expect(tplBatches({ ...data, profile, seed: 1 }, Prng.fromSeed(3), radius, { epoch: 0, order: [0, 1], cursor: 0 }).next().heatWeight).toBeUndefined();
+  });
+
   it('validates its inputs with messages naming the field', async () => {
     const profile = resolveProfile('smoke');
     const data = dataset(24, 2);
