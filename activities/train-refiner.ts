@@ -4,16 +4,14 @@
  * moved onto that grid, plus the template with its true landmarks. Same checkpoint/resume,
  * heartbeat and completion-marker design as the other training stages (./training-loop).
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { LeftOutLabels, TrainOutput, TrainRefinerInput } from '../contracts/types';
+import { Context } from '@temporalio/activity';
+import type { TrainOutput, TrainRefinerInput } from '../contracts/types';
 import { DatasetInvalidError } from '../infra/errors';
 import { DatasetReader } from '../infra/dataset/reader';
 import { createRefineTrainer, rescalePoint } from '../ml/refine';
-import { roundTripMask, SslMatcher } from '../ml/ssl';
-import type { PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
-import { throwIfCancelled } from './progress';
+import { roundTripMaskOf } from './round-trip-mask';
 import { runTraining } from './training-loop';
 import { readPseudoLabels } from './train-supervised';
 
@@ -36,7 +34,9 @@ export function createTrainRefiner(deps: ActivityDeps) {
     ]);
     const labels = ids.map((id) => merged.get(id)!.map((p) => rescalePoint(p, profile.inputSize, fine)));
     const maxRoundTrip = refine.maxRoundTrip ?? undefined;
-    const masked = maxRoundTrip === undefined ? undefined : await roundTripMaskOf(deps, input, ids, merged, maxRoundTrip);
+    const masked = maxRoundTrip === undefined ? undefined : await roundTripMaskOf(deps, input, ids, merged, maxRoundTrip, {
+      activity: 'trainRefiner', field: 'profile.refine.maxRoundTrip', heartbeat: { stage: 'refine', totalSteps: refine.steps }, label: 'refinement',
+    });
     return runTraining(deps, {
       kind: 'refine',
       runId,
@@ -56,41 +56,4 @@ export function createTrainRefiner(deps: ActivityDeps) {
       ...(masked ? { outputExtras: { leftOutLabels: masked.summary } } : {}),
     });
   };
-}
-
-/**
- * Which pseudo-labels train (profile.refine.maxRoundTrip): each image's labels matched back into
- * the template with the run's SSL weights on the working grid (ml/ssl/round-trip.ts).
- */
-async function roundTripMaskOf(deps: ActivityDeps, input: TrainRefinerInput, ids: readonly string[], labels: ReadonlyMap<string, PointYX[]>, maxRoundTrip: number): Promise<{ mask: boolean[][]; summary: LeftOutLabels }> {
-  if (!input.sslWeights) {
-    throw ApplicationFailure.nonRetryable('trainRefiner: profile.refine.maxRoundTrip is set but the input has no sslWeights to match the round trips with', 'InvalidInput');
-  }
-  const ctx = Context.current();
-  const { profile, templateId } = input;
-  const store = retryingStore(deps.store);
-  const reader = new DatasetReader(store, input.datasetVersion);
-  const [weights, { template, templateLandmarks }] = await Promise.all([
-    store.get(input.sslWeights.key, input.sslWeights.sha256),
-    reader.template(templateId, profile.inputSize),
-  ]);
-  const matcher = SslMatcher.create(profile, weights);
-  try {
-    const { mask, leftOut } = await roundTripMask({
-      matcher, template, templateLandmarks, maxRoundTrip,
-      labels: ids.map((id) => labels.get(id)!),
-      load: (a, b) => reader.images(profile.inputSize, ids.slice(a, b)),
-      onProgress: (done, total) => {
-        throwIfCancelled(ctx);
-        // The same heartbeat shape as the image loading above: training has not started.
-        ctx.heartbeat({ stage: 'refine', step: 0, totalSteps: profile.refine!.steps, roundTrips: `${done}/${total}` });
-      },
-    });
-    const of = mask.length * templateLandmarks.length;
-    if (of > 0 && leftOut === of) ctx.log.warn('refinement: every pseudo-label is left out by its round trip; the refiner trains on the template alone', { maxRoundTrip });
-    ctx.log.info('refinement: pseudo-labels left out by their round trip', { count: leftOut, of, maxRoundTrip });
-    return { mask, summary: { count: leftOut, of, maxRoundTrip } };
-  } finally {
-    matcher.dispose();
-  }
 }

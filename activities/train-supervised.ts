@@ -14,6 +14,7 @@ import { createTplTrainer } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
+import { roundTripMaskOf } from './round-trip-mask';
 import { runTraining } from './training-loop';
 
 /** The pseudo-label shards merged by image id; every one of `ids` must have its labels. */
@@ -42,6 +43,12 @@ export function createTrainSupervised(deps: ActivityDeps) {
     ]);
     const pseudoLabels = trainIds.map((id) => merged.get(id)!);
     const backboneWeights = input.backboneWeights ? decodeBackbone(await store.get(input.backboneWeights.key, input.backboneWeights.sha256)) : undefined;
+    // trainIds include the template: its pseudo-label is filtered like the others; its true
+    // landmarks train in every batch.
+    const maxRoundTrip = profile.tpl.maxRoundTrip ?? undefined;
+    const masked = maxRoundTrip === undefined ? undefined : await roundTripMaskOf(deps, input, trainIds, merged, maxRoundTrip, {
+      activity: 'trainSupervised', field: 'profile.tpl.maxRoundTrip', heartbeat: { stage: 'tpl', totalSteps: profile.tpl.steps }, label: 'TPL',
+    });
     return runTraining(deps, {
       kind: 'tpl',
       runId,
@@ -49,12 +56,17 @@ export function createTrainSupervised(deps: ActivityDeps) {
         stage: 'tpl', datasetVersion, trainIds, templateId, seed, inputSize: profile.inputSize, tpl: profile.tpl,
         pseudoLabels: input.pseudoLabels.map((r) => r.sha256),
         ...(input.backboneWeights ? { backboneWeights: input.backboneWeights.sha256 } : {}),
+        // The mask comes from the SSL weights: other weights, other training data.
+        ...(masked ? { sslWeights: input.sslWeights!.sha256 } : {}),
       },
       checkpointEvery: profile.tpl.checkpointEvery,
       createTrainer: (checkpoint) =>
         createTplTrainer({
           profile, images, pseudoLabels, template: template!, templateLandmarks, seed, ...(checkpoint ? { checkpoint } : {}), ...(backboneWeights ? { backboneWeights } : {}),
+          ...(masked ? { labelMask: masked.mask } : {}),
         }),
+      // A retry that finds the stage done returns the count stored with the weights.
+      ...(masked ? { outputExtras: { leftOutLabels: masked.summary } } : {}),
     });
   };
 }

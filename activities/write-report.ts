@@ -147,7 +147,10 @@ export function createWriteReport(deps: ActivityDeps) {
       stages: {
         ssl: { steps: ssl.steps, finalLoss: ssl.finalLoss, resumedFromStep: ssl.resumedFromStep, ...sslContinued, attempt: ssl.attempt, durationMs: ssl.durationMs },
         pseudoLabels: input.pseudoLabels.map((s) => ({ shard: s.shardIndex, count: s.count })),
-        tpl: { steps: tpl.steps, finalLoss: tpl.finalLoss, resumedFromStep: tpl.resumedFromStep, attempt: tpl.attempt, durationMs: tpl.durationMs },
+        tpl: {
+          steps: tpl.steps, finalLoss: tpl.finalLoss, resumedFromStep: tpl.resumedFromStep, attempt: tpl.attempt, durationMs: tpl.durationMs,
+          ...(tpl.leftOutLabels ? { leftOutLabels: tpl.leftOutLabels } : {}),
+        },
         ...(input.refine ? { refine: {
           steps: input.refine.steps, finalLoss: input.refine.finalLoss, resumedFromStep: input.refine.resumedFromStep, attempt: input.refine.attempt, durationMs: input.refine.durationMs,
           ...(input.refine.leftOutLabels ? { leftOutLabels: input.refine.leftOutLabels } : {}),
@@ -206,6 +209,7 @@ export function createWriteReport(deps: ActivityDeps) {
         warn: (m) => ctx.log.warn(m),
         ...(promotionShown ? { promotion: promotionShown } : {}),
         ...(input.refine?.leftOutLabels ? { refineLeftOutLabels: input.refine.leftOutLabels } : {}),
+        ...(tpl.leftOutLabels ? { tplLeftOutLabels: tpl.leftOutLabels } : {}),
       });
       const html = await withStorageRetry('put report.html', () => writeRunReportHtml(deps.store, prefix, reportInput));
       reportHtml = { key: html.key, sha256: html.sha256, size: html.size };

@@ -146,7 +146,7 @@ export interface TrainOutput {
   attempt: number;
   backend: BackendRef;
   durationMs: number;
-  /** Refinement with profile.refine.maxRoundTrip: pseudo-labels left out of training, of how many. */
+  /** TPL or refinement with a round-trip limit (maxRoundTrip): pseudo-labels left out of training, of how many. */
   leftOutLabels?: LeftOutLabels;
 }
 
@@ -197,13 +197,16 @@ export interface TrainSupervisedInput {
   pseudoLabels: ArtifactRef[];
   /** Initialises the U-Net's encoder (absent: from scratch). */
   backboneWeights?: BackboneWeightsRef;
+  /**
+   * The run's SSL weights: required when the stage filters its pseudo-labels by their round trip
+   * (profile.tpl.maxRoundTrip for TPL, profile.refine.maxRoundTrip for refinement), which is
+   * matched with them.
+   */
+  sslWeights?: ArtifactRef;
 }
 
 /** The refinement stage (profile.refine set): trained on the same pseudo-labels as TPL. */
-export interface TrainRefinerInput extends TrainSupervisedInput {
-  /** The run's SSL weights: required when profile.refine.maxRoundTrip is set (the round trips are matched with them). */
-  sslWeights?: ArtifactRef;
-}
+export type TrainRefinerInput = TrainSupervisedInput;
 
 // ---- cross-run stage cache -------------------------------------------------------------------
 

@@ -57,6 +57,12 @@ export const TplProfileSchema = z.object({
   /** Heat loss = focal sum / element count ('pixels', reference) or / disk pixels ('positives'). */
   heatLossNorm: z.enum(HEAT_LOSS_NORMS).default('pixels'),
   checkpointEvery: z.number().int().min(1),
+  /**
+   * As refine.maxRoundTrip, for the TPL net: a pseudo-label whose round trip ends farther than
+   * this (working-grid cells) from the template's landmark does not train it (ml/tpl/trainer.ts
+   * labelMask). Absent or null = every pseudo-label trains.
+   */
+  maxRoundTrip: z.number().positive().nullable().optional(),
 });
 
 /**

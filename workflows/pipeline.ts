@@ -102,9 +102,11 @@ export async function cc2dPipeline(input: PipelineInput): Promise<PipelineResult
     });
     const pseudoLabelRefs = pseudoLabels.map((s) => s.labels);
 
+    // A stage that filters its pseudo-labels by their round trip matches them with the SSL weights.
+    const tplRoundTrip = (profile.tpl.maxRoundTrip ?? undefined) !== undefined ? { sslWeights: ssl.weights } : {};
     const tpl = await tracker.stage('tpl', async () =>
-      (await fromCache('tpl', { pseudoLabels: pseudoLabelRefs }))?.train ??
-      train.trainSupervised({ ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs, ...backbone }),
+      (await fromCache('tpl', { pseudoLabels: pseudoLabelRefs, ...tplRoundTrip }))?.train ??
+      train.trainSupervised({ ...common, seed: config.seed, trainIds, templateId: config.templateId, pseudoLabels: pseudoLabelRefs, ...backbone, ...tplRoundTrip }),
     );
     // Full-resolution refinement, when the profile has it. Not in the stage cache: it always runs.
     const refine = profile.refine !== undefined && patched('refine-stage')

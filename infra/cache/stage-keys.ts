@@ -48,8 +48,9 @@ export const SSL_FIELDS_UNREAD = ['checkpointEvery', 'prototypeRounds', 'prototy
  */
 export const MATCHING_SSL_FIELDS_READ = ['width', 'embedDim', 'useRfb', 'prototypeRounds', 'prototypeFromLevel'] as const satisfies ReadonlyArray<keyof SslProfile>;
 
+/** `maxRoundTrip`: null and absent both mean no filter and give one key; with a limit the key also reads the SSL weights (the round trips are matched with them). */
 export const TPL_FIELDS_READ = [
-  'width', 'batchPseudo', 'steps', 'lr', 'lrDecaySteps', 'lrGamma', 'weightDecay', 'radiusFraction', 'heatLossWeight', 'heatLossNorm',
+  'width', 'batchPseudo', 'steps', 'lr', 'lrDecaySteps', 'lrGamma', 'weightDecay', 'radiusFraction', 'heatLossWeight', 'heatLossNorm', 'maxRoundTrip',
 ] as const satisfies ReadonlyArray<keyof TplProfile>;
 export const TPL_FIELDS_UNREAD = ['checkpointEvery'] as const satisfies ReadonlyArray<keyof TplProfile>;
 
@@ -121,11 +122,14 @@ export function stageKeyFields(stage: CacheStage, input: StageKeyInput, codeVers
         ...base, templateId: input.templateId, shardCount: input.shardCount, ssl: pick(profile.ssl, MATCHING_SSL_FIELDS_READ),
         sslWeights: required(input.sslWeightsSha256, 'the SSL weights hash'),
       };
-    case 'tpl':
+    case 'tpl': {
+      const maxRoundTrip = profile.tpl.maxRoundTrip ?? undefined;
       return {
-        ...base, templateId: input.templateId, seed: input.seed, tpl: pick(profile.tpl, TPL_FIELDS_READ),
+        ...base, templateId: input.templateId, seed: input.seed, tpl: { ...pick(profile.tpl, TPL_FIELDS_READ), maxRoundTrip },
         pseudoLabels: [...required(input.pseudoLabelSha256s, 'the pseudo-label hashes')], ...backbone,
+        ...(maxRoundTrip !== undefined ? { sslWeights: required(input.sslWeightsSha256, 'the SSL weights hash') } : {}),
       };
+    }
   }
 }
 

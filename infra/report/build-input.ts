@@ -51,6 +51,8 @@ export interface BuildReportArgs {
   promotion?: Promotion;
   /** The pseudo-labels the refiner did not train on (profile `refine.maxRoundTrip`). */
   refineLeftOutLabels?: RunReportInput['refineLeftOutLabels'];
+  /** The pseudo-labels the TPL net did not train on (profile `tpl.maxRoundTrip`). */
+  tplLeftOutLabels?: RunReportInput['tplLeftOutLabels'];
 }
 
 function parseLossLog(raw: unknown, stage: 'ssl' | 'tpl' | 'refine', warn: (m: string) => void): LossLog | undefined {
@@ -103,6 +105,7 @@ export async function buildRunReportInput(args: BuildReportArgs): Promise<RunRep
     ...(args.predictedImages ? { predictions: args.predictedImages } : {}),
     ...(args.promotion ? { promotion: args.promotion } : {}),
     ...(args.refineLeftOutLabels ? { refineLeftOutLabels: args.refineLeftOutLabels } : {}),
+    ...(args.tplLeftOutLabels ? { tplLeftOutLabels: args.tplLeftOutLabels } : {}),
   };
   const losses = () => {
     const ssl = parseLossLog(args.losses?.ssl, 'ssl', warn);

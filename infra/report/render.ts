@@ -309,14 +309,21 @@ async function overlaysSection(data: RunReportData): Promise<string> {
   return `<p class="legend-row">${legend}</p><div class="overlays">${figs.join('')}</div>`;
 }
 
-/** The pseudo-labels the refiner did not train on (profile `refine.maxRoundTrip`); empty without the limit. */
+/** The pseudo-labels the TPL net and the refiner did not train on (profile `tpl.maxRoundTrip`, `refine.maxRoundTrip`); empty without a limit. */
 function leftOutLabelsNote(data: RunReportData): string {
-  const l = data.refineLeftOutLabels;
-  if (!l) return '';
-  const share = l.of > 0 ? ` (${((100 * l.count) / l.of).toFixed(1)} %)` : '';
-  return `<p class="left-out">The refinement stage did not train on <b>${esc(l.count)} of ${esc(l.of)}</b> pseudo-labels${share}: matched back into template ${esc(
-    data.lineage.templateId,
-  )} with the SSL network, each ended more than ${esc(l.maxRoundTrip)} working-grid cells from the template’s landmark (profile <code>refine.maxRoundTrip</code>). The TPL stage trained on all of them.</p>`;
+  const stages = [
+    { name: 'TPL stage', field: 'tpl.maxRoundTrip', l: data.tplLeftOutLabels },
+    { name: 'refinement stage', field: 'refine.maxRoundTrip', l: data.refineLeftOutLabels },
+  ];
+  const notes = stages.flatMap(({ name, field, l }) => {
+    if (!l) return [];
+    const share = l.of > 0 ? ` (${((100 * l.count) / l.of).toFixed(1)} %)` : '';
+    return [`<p class="left-out">The ${name} did not train on <b>${esc(l.count)} of ${esc(l.of)}</b> pseudo-labels${share}: matched back into template ${esc(
+      data.lineage.templateId,
+    )} with the SSL network, each ended more than ${esc(l.maxRoundTrip)} working-grid cells from the template’s landmark (profile <code>${field}</code>).</p>`];
+  });
+  const tplOnAll = data.refineLeftOutLabels && !data.tplLeftOutLabels ? '<p class="left-out">The TPL stage trained on all of them.</p>' : '';
+  return notes.join('') + tplOnAll;
 }
 
 function lineageSection(data: RunReportData): string {

@@ -184,6 +184,8 @@ export const RunReportInputSchema = z
     promotion: PromotionSchema.optional(),
     /** The pseudo-labels the refiner did not train on (profile `refine.maxRoundTrip`); absent without the limit. */
     refineLeftOutLabels: LeftOutLabelsSchema.optional(),
+    /** The pseudo-labels the TPL net did not train on (profile `tpl.maxRoundTrip`); absent without the limit. */
+    tplLeftOutLabels: LeftOutLabelsSchema.optional(),
   })
   .strict()
   .refine((r) => r.metrics.length > 0 || r.predictions.length > 0, { message: 'needs metrics or predictions', path: ['metrics'] });

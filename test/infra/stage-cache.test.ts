@@ -14,7 +14,7 @@ import {
   type CacheStage, type StageKeyInput,
 } from '../../infra/cache/stage-keys';
 import { runKeys } from '../../infra/storage/keys';
-import { PROFILES, resolveProfile, type ProfileOverrides } from '../../ml/profiles';
+import { PROFILES, resolveProfile, SslProfileSchema, TplProfileSchema, type ProfileOverrides } from '../../ml/profiles';
 import { RecordingMemoryStore } from '../dataset/support/memory-store';
 
 const SHA = (c: string) => c.repeat(64);
@@ -35,8 +35,9 @@ function changedStages(changed: StageKeyInput, versions = STAGE_CODE_VERSIONS): 
 
 describe('stage cache keys', () => {
   it('list every profile field as read or unread', () => {
-    expect([...SSL_FIELDS_READ, ...SSL_FIELDS_UNREAD].sort()).toEqual(Object.keys(PROFILES.cpu.ssl).sort());
-    expect([...TPL_FIELDS_READ, ...TPL_FIELDS_UNREAD].sort()).toEqual(Object.keys(PROFILES.cpu.tpl).sort());
+    // The schemas' fields, optional ones included (no built-in profile needs to set them).
+    expect([...SSL_FIELDS_READ, ...SSL_FIELDS_UNREAD].sort()).toEqual(Object.keys(SslProfileSchema.shape).sort());
+    expect([...TPL_FIELDS_READ, ...TPL_FIELDS_UNREAD].sort()).toEqual(Object.keys(TplProfileSchema.shape).sort());
   });
 
   it('keep the key when only an unread field changes', () => {
@@ -66,6 +67,18 @@ describe('stage cache keys', () => {
   it('change the key when an upstream artifact hash changes', () => {
     expect(changedStages({ ...BASE, sslWeightsSha256: SHA('d') })).toEqual(['pseudo-labels']);
     expect(changedStages({ ...BASE, pseudoLabelSha256s: [SHA('b'), SHA('d')] })).toEqual(['tpl']);
+  });
+
+  it('TPL with a round-trip limit also reads the SSL weights (its label mask is matched with them); null is no limit', () => {
+    const limited = withProfile({ tpl: { maxRoundTrip: 2 } });
+    expect(changedStages(limited)).toEqual(['tpl']);
+    expect(stageKeyFields('tpl', limited)).toMatchObject({ sslWeights: SHA('a'), tpl: { maxRoundTrip: 2 } });
+    expect(stageCacheKey('tpl', { ...limited, sslWeightsSha256: SHA('d') })).not.toBe(stageCacheKey('tpl', limited));
+    expect(() => stageCacheKey('tpl', { ...limited, sslWeightsSha256: undefined })).toThrow(/SSL weights/);
+    expect(changedStages(withProfile({ tpl: { maxRoundTrip: 3 } }))).toEqual(['tpl']);
+    // Without a limit, null or absent: the key of before the field existed; the SSL weights unread.
+    expect(changedStages(withProfile({ tpl: { maxRoundTrip: null } }))).toEqual([]);
+    expect(stageKeyFields('tpl', BASE)).not.toHaveProperty('sslWeights');
   });
 
   it("change only that stage's key when its code version is bumped", () => {

@@ -4,7 +4,8 @@
  * at the refinement size too, `trainRefiner` trains between TPL and evaluation with checkpoints
  * and a loss log, its weights are published with the run, evaluation applies them (the stored
  * predictions are no longer on whole grid cells) and the report draws its loss curve; with
- * `refine.maxRoundTrip` the stage leaves far-travelling pseudo-labels out and the report counts them.
+ * `refine.maxRoundTrip` the stage leaves far-travelling pseudo-labels out and the report counts them;
+ * with `tpl.maxRoundTrip` the TPL stage does the same.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../infra/storage/manifest';
@@ -23,6 +24,8 @@ describe.skipIf(!h)('refinement stage in the pipeline', () => {
   afterAll(() => H.cleanup());
   // The first run's refinement weights: the second differs from it only by refine.maxRoundTrip.
   let unmaskedRefineSha: string | undefined;
+  let unmaskedTplSha: string | undefined;
+  let firstPseudoLabelShas: string[] | undefined;
 
   it('trains between TPL and evaluation, publishes its weights and loss curve, and refines the predictions', async () => {
     // maxRoundTrip null, as `--set overrides.refine.maxRoundTrip=null` switches a profile's filter
@@ -35,6 +38,8 @@ describe.skipIf(!h)('refinement stage in the pipeline', () => {
     expect(Number.isFinite(run.mreMm)).toBe(true);
     const refineWeights = run.artifacts.refineWeights!;
     unmaskedRefineSha = refineWeights.sha256;
+    unmaskedTplSha = run.artifacts.tplWeights.sha256;
+    firstPseudoLabelShas = run.artifacts.pseudoLabels.map((r) => r.sha256);
     expect(refineWeights.key).toMatch(/\/refine\/weights-[0-9a-f]{64}\.bin$/);
 
     const manifest = await readManifest(H.deps.store, runPrefix(run.runId), { verify: 'hashes' });
@@ -82,5 +87,33 @@ describe.skipIf(!h)('refinement stage in the pipeline', () => {
     // And shown in the HTML report.
     const html = new TextDecoder().decode(await H.deps.store.get(run.artifacts.reportHtml!.key));
     expect(html).toContain(`did not train on <b>${leftOut.count} of ${leftOut.of}</b> pseudo-labels`);
+  });
+
+  it('with tpl.maxRoundTrip, the TPL stage leaves them out too (same pseudo-labels, other TPL weights), and the report counts them per stage', async () => {
+    const maxRoundTrip = 12;
+    // The harness's runs recompute every stage (no stage cache), so this run's SSL weights and
+    // pseudo-labels equal the first run's: only TPL's limit differs.
+    const input = H.input({ overrides: { refine: { ...REFINE, maxRoundTrip: null }, tpl: { maxRoundTrip } } });
+    const run = await (await H.start(input)).result();
+    expect(run.status).toBe('completed');
+    expect(run.artifacts.pseudoLabels.map((r) => r.sha256)).toEqual(firstPseudoLabelShas);
+    const report = JSON.parse(new TextDecoder().decode(await H.deps.store.get(run.reportKey))) as {
+      plan: { trainIds: string[]; landmarkCount: number };
+      stages: Record<string, { leftOutLabels?: { count: number; of: number; maxRoundTrip: number } }>;
+    };
+    const leftOut = report.stages.tpl!.leftOutLabels!;
+    // TPL trains on every training image's pseudo-labels, the template's included.
+    expect(leftOut).toMatchObject({ of: report.plan.trainIds.length * report.plan.landmarkCount, maxRoundTrip });
+    expect(leftOut.count).toBeGreaterThan(0);
+    expect(leftOut.count).toBeLessThan(leftOut.of);
+    expect(report.stages.refine).not.toHaveProperty('leftOutLabels');
+    // The mask reached the TPL trainer: same pseudo-labels, other weights.
+    expect(unmaskedTplSha).toBeDefined();
+    expect(run.artifacts.tplWeights.sha256).not.toBe(unmaskedTplSha);
+    const done = JSON.parse(new TextDecoder().decode(await H.deps.store.get(`${runPrefix(run.runId)}/tpl/done.json`))) as { output: { leftOutLabels?: unknown } };
+    expect(done.output.leftOutLabels).toEqual(leftOut);
+    const html = new TextDecoder().decode(await H.deps.store.get(run.artifacts.reportHtml!.key));
+    expect(html).toContain(`The TPL stage did not train on <b>${leftOut.count} of ${leftOut.of}</b> pseudo-labels`);
+    expect(html).not.toContain('The refinement stage did not train on');
   });
 });

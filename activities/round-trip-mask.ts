@@ -1,0 +1,58 @@
+/**
+ * Which pseudo-labels a training stage learns from when its profile sets a round-trip limit
+ * (profile.tpl.maxRoundTrip, profile.refine.maxRoundTrip): each image's labels are matched back
+ * into the template with the run's SSL weights on the working grid (ml/ssl/round-trip.ts); a
+ * label whose round trip ends farther than the limit does not train.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { LeftOutLabels, TrainSupervisedInput } from '../contracts/types';
+import { DatasetReader } from '../infra/dataset/reader';
+import { roundTripMask, SslMatcher } from '../ml/ssl';
+import type { PointYX } from '../ml/types';
+import type { ActivityDeps } from './deps';
+import { retryingStore } from './failures';
+import { throwIfCancelled } from './progress';
+
+export interface RoundTripStage {
+  /** The activity and profile field, for messages: 'trainSupervised' / 'profile.tpl.maxRoundTrip'. */
+  activity: string;
+  field: string;
+  /** Heartbeat details while matching: the stage has not started training. */
+  heartbeat: { stage: string; totalSteps: number };
+  /** For the log lines: 'TPL' / 'refinement'. */
+  label: string;
+}
+
+export async function roundTripMaskOf(
+  deps: ActivityDeps, input: TrainSupervisedInput, ids: readonly string[], labels: ReadonlyMap<string, PointYX[]>, maxRoundTrip: number, stage: RoundTripStage,
+): Promise<{ mask: boolean[][]; summary: LeftOutLabels }> {
+  if (!input.sslWeights) {
+    throw ApplicationFailure.nonRetryable(`${stage.activity}: ${stage.field} is set but the input has no sslWeights to match the round trips with`, 'InvalidInput');
+  }
+  const ctx = Context.current();
+  const { profile, templateId } = input;
+  const store = retryingStore(deps.store);
+  const reader = new DatasetReader(store, input.datasetVersion);
+  const [weights, { template, templateLandmarks }] = await Promise.all([
+    store.get(input.sslWeights.key, input.sslWeights.sha256),
+    reader.template(templateId, profile.inputSize),
+  ]);
+  const matcher = SslMatcher.create(profile, weights);
+  try {
+    const { mask, leftOut } = await roundTripMask({
+      matcher, template, templateLandmarks, maxRoundTrip,
+      labels: ids.map((id) => labels.get(id)!),
+      load: (a, b) => reader.images(profile.inputSize, ids.slice(a, b)),
+      onProgress: (done, total) => {
+        throwIfCancelled(ctx);
+        ctx.heartbeat({ ...stage.heartbeat, step: 0, roundTrips: `${done}/${total}` });
+      },
+    });
+    const of = mask.length * templateLandmarks.length;
+    if (of > 0 && leftOut === of) ctx.log.warn(`${stage.label}: every pseudo-label is left out by its round trip; it trains on the template alone`, { maxRoundTrip });
+    ctx.log.info(`${stage.label}: pseudo-labels left out by their round trip`, { count: leftOut, of, maxRoundTrip });
+    return { mask, summary: { count: leftOut, of, maxRoundTrip } };
+  } finally {
+    matcher.dispose();
+  }
+}
