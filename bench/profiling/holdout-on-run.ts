@@ -17,9 +17,9 @@
  * relabels 001–100 with round r − 1's final landmarks (TPL, shape prior, refinement) and trains
  * TPL, the shape model and the refiner again from scratch on those labels; every round is scored.
  * `refine.maxRoundTrip` in the overrides leaves pseudo-labels out of the refiner's training (round 0)
- * as the pipeline does, e.g. '{"refine":{"maxRoundTrip":2}}'; `tplMaxRoundTrip` does the same for
- * TPL's training (ml/tpl/trainer.ts labelMask), round 0 only.
- *   npx tsx bench/profiling/holdout-on-run.ts <runId> '<overrides JSON>' [rounds=0] [tplMaxRoundTrip]
+ * as the pipeline does, e.g. '{"refine":{"maxRoundTrip":2}}'; `tpl.maxRoundTrip` does the same for
+ * TPL's training.
+ *   npx tsx bench/profiling/holdout-on-run.ts <runId> '<overrides JSON>' [rounds=0]
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,9 +39,8 @@ import { createFinalLandmarkPredictor } from '../../ml/final-landmarks';
 import type { GrayImage, PointYX } from '../../ml/types';
 import { loadRunArtifacts } from './run-artifacts';
 
-const [runId, overridesArg, roundsArg, tplRoundTripArg] = process.argv.slice(2);
+const [runId, overridesArg, roundsArg] = process.argv.slice(2);
 const rounds = Number(roundsArg ?? 0);
-const tplMaxRoundTrip = tplRoundTripArg ? Number(tplRoundTripArg) : undefined;
 const overrides = overridesArg ? JSON.parse(overridesArg) : {};
 const backend = await initBackend();
 const store = createS3Store(loadStackSettings());
@@ -100,13 +99,12 @@ async function roundTripLabelMask(maxRoundTrip: number | undefined, stage: strin
   }
 }
 const refineMask = await roundTripLabelMask(profile.refine?.maxRoundTrip ?? undefined, 'refiner');
-// The fourth argument: the same filter for TPL's training (round 0), with its own limit.
+const tplMaxRoundTrip = profile.tpl.maxRoundTrip ?? undefined;
 const tplMask = await roundTripLabelMask(tplMaxRoundTrip, 'TPL net');
 interface Stages { tplWeights: Uint8Array; refineWeights: Uint8Array; shapeModel: ReturnType<typeof buildRunShapeModel> }
 async function trainStages(stageLabels: PointYX[][]): Promise<Stages> {
   const tplLabelMask = stageLabels === trainLabels ? tplMask : undefined;
-  const tplSettings = tplLabelMask ? { ...profile.tpl, maxRoundTrip: tplMaxRoundTrip } : profile.tpl;
-  const tplWeights = await cachedWeights('tpl', tplSettings, stageLabels, async () => {
+  const tplWeights = await cachedWeights('tpl', { ...profile.tpl, maxRoundTrip: tplLabelMask ? tplMaxRoundTrip : undefined }, stageLabels, async () => {
     const trainer = await createTplTrainer({
       profile, images: trainImages, pseudoLabels: stageLabels, template, templateLandmarks, seed: 2022, ...(tplLabelMask ? { labelMask: tplLabelMask } : {}),
     });
