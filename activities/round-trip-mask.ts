@@ -8,7 +8,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { LeftOutLabels, TrainSupervisedInput } from '../contracts/types';
 import { DatasetReader } from '../infra/dataset/reader';
 import { roundTripMask, SslMatcher } from '../ml/ssl';
-import type { PointYX } from '../ml/types';
+import type { GrayImage, PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
 import { throwIfCancelled } from './progress';
@@ -21,6 +21,8 @@ export interface RoundTripStage {
   heartbeat: { stage: string; totalSteps: number };
   /** For the log lines: 'TPL' / 'refinement'. */
   label: string;
+  /** The images of `ids` at profile.inputSize when the stage already holds them (TPL); else read per batch. */
+  images?: readonly GrayImage[];
 }
 
 export async function roundTripMaskOf(
@@ -42,7 +44,7 @@ export async function roundTripMaskOf(
     const { mask, leftOut } = await roundTripMask({
       matcher, template, templateLandmarks, maxRoundTrip,
       labels: ids.map((id) => labels.get(id)!),
-      load: (a, b) => reader.images(profile.inputSize, ids.slice(a, b)),
+      load: async (a, b) => stage.images?.slice(a, b) ?? reader.images(profile.inputSize, ids.slice(a, b)),
       onProgress: (done, total) => {
         throwIfCancelled(ctx);
         ctx.heartbeat({ ...stage.heartbeat, step: 0, roundTrips: `${done}/${total}` });

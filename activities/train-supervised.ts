@@ -47,7 +47,7 @@ export function createTrainSupervised(deps: ActivityDeps) {
     // landmarks train in every batch.
     const maxRoundTrip = profile.tpl.maxRoundTrip ?? undefined;
     const masked = maxRoundTrip === undefined ? undefined : await roundTripMaskOf(deps, input, trainIds, merged, maxRoundTrip, {
-      activity: 'trainSupervised', field: 'profile.tpl.maxRoundTrip', heartbeat: { stage: 'tpl', totalSteps: profile.tpl.steps }, label: 'TPL',
+      activity: 'trainSupervised', field: 'profile.tpl.maxRoundTrip', heartbeat: { stage: 'tpl', totalSteps: profile.tpl.steps }, label: 'TPL', images,
     });
     return runTraining(deps, {
       kind: 'tpl',

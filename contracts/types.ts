@@ -217,7 +217,7 @@ export type CacheStage = 'ssl' | 'pseudo-labels' | 'tpl';
 export interface LookupCacheInput extends Omit<TrainSupervisedInput, 'pseudoLabels'> {
   stage: CacheStage;
   shardCount: number;
-  /** Upstream of the pseudo-labels. */
+  /** Upstream of the pseudo-labels, and of TPL with `tpl.maxRoundTrip`. */
   sslWeights?: ArtifactRef;
   /** Upstream of TPL, in shard order. */
   pseudoLabels?: ArtifactRef[];

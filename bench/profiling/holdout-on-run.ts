@@ -9,8 +9,8 @@
  * (steps, schedule) can be compared without the optimism of scoring images the net was fitted to.
  * Not part of the pipeline; prints one JSON line last.
  *   npx tsx bench/profiling/holdout-on-run.ts <runId> ['{"tpl":{"steps":3000,"lrDecaySteps":[2000]},"refine":{…}}']
- * The JSON is a profile override (as a run config's `overrides`) on top of the run's profile (as
- * ml/profiles.ts defines it now; `cpu` for the runs in docs/accuracy.md); besides the
+ * The JSON is a profile override (as a run config's `overrides`) on top of the run's own profile
+ * as ml/profiles.ts defines it now (`cpu` or `quick`: one with refinement); besides the
  * profile's own final landmarks it scores refinement without `maxMove` and a post-hoc sweep of it.
  * Each stage's weights are kept under /tmp/cc2d-holdout keyed by the run and that stage's
  * settings, so variants of a later stage reuse the earlier stage's training. With `rounds` ≥ 1 (self-training), round r
@@ -48,6 +48,7 @@ const source = await runSslSource(store, runId!);
 // The run's profile as the code defines it now, plus the overrides.
 const profileName = source.profile.name;
 const profile = resolveProfile(profileName, overrides);
+if (!profile.refine) throw new Error(`holdout-on-run: profile '${profileName}' has no refinement stage; use a cpu or quick run (or add "refine" to the overrides)`);
 const { datasetVersion, templateId } = source;
 const { pseudoLabels: pseudo } = await loadRunArtifacts(store, runId!);
 const reader = new DatasetReader(store, datasetVersion);

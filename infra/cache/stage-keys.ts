@@ -72,7 +72,7 @@ export interface StageKeyInput {
   shardCount: number;
   /** What SSL reads of the dataset (`trainImagesDigest`); required by the SSL key. */
   trainImagesSha256?: string;
-  /** Upstream of the pseudo-labels. */
+  /** Upstream of the pseudo-labels, and of TPL with `tpl.maxRoundTrip`. */
   sslWeightsSha256?: string;
   /** Upstream of TPL, in shard order. */
   pseudoLabelSha256s?: readonly string[];

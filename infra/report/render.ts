@@ -322,7 +322,7 @@ function leftOutLabelsNote(data: RunReportData): string {
       data.lineage.templateId,
     )} with the SSL network, each ended more than ${esc(l.maxRoundTrip)} working-grid cells from the template’s landmark (profile <code>${field}</code>).</p>`];
   });
-  const tplOnAll = data.refineLeftOutLabels && !data.tplLeftOutLabels ? '<p class="left-out">The TPL stage trained on all of them.</p>' : '';
+  const tplOnAll = data.refineLeftOutLabels && !data.tplLeftOutLabels ? '<p class="left-out">The TPL stage trained on every pseudo-label (no <code>tpl.maxRoundTrip</code>).</p>' : '';
   return notes.join('') + tplOnAll;
 }
 

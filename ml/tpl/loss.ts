@@ -13,6 +13,9 @@
  * the element count, as CenterNet's focal loss does. With disks covering < 1 % of the map, the
  * pixel mean makes the heat gradient ~100× smaller than the offsets' and a short run leaves the
  * heatmap head untrained (measured, see README); the paper profile keeps 'pixels'.
+ *
+ * An optional 0/1 channel weight (focalHeatLoss) leaves (image, landmark) channels out: the mean
+ * is then over the weighted elements, and 'positives' divides by max(Σ t·w, 1).
  */
 import * as tf from '@tensorflow/tfjs';
 import { HEAT_LOSS_NORMS, type HeatLossNorm } from '../types';

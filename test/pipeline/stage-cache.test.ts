@@ -3,7 +3,8 @@
  * ISBI-layout data): a run whose only change is an unread field (TPL lr) reuses SSL and the
  * pseudo-labels of the earlier published run and trains TPL only; an identical run reuses all
  * three; a new seed, an SSL field or other data miss; `cache: false` (`--no-cache`) recomputes
- * (byte-identical); more SSL steps continue from the shorter run's last checkpoint, to the same
+ * (byte-identical); a TPL round-trip limit (its key also reads the SSL weights) is reused like any
+ * TPL; more SSL steps continue from the shorter run's last checkpoint, to the same
  * weights as training from step 0. The lineage manifest and report record where each reused artifact came from,
  * and cleaning up the source run never deletes what the reusing run references.
  * The stage keys themselves (code version, each field) are unit-tested in test/infra/stage-cache.test.ts.
@@ -89,6 +90,21 @@ describe.skipIf(!h)('cross-run stage cache', () => {
     expect(r.reusedFrom).toEqual({ ssl: first.runId, 'pseudo-labels': first.runId, tpl: first.runId });
     expect(r.artifacts.tplWeights).toEqual(first.artifacts.tplWeights);
     expect(r.mreMm).toBe(first.mreMm);
+  }, 600_000);
+
+  it('a TPL round-trip limit reuses SSL and the pseudo-labels, and a second run with it reuses that TPL and its left-out count', async () => {
+    // tpl.maxRoundTrip makes the TPL key read the SSL weights: the workflow must pass them to the lookup.
+    const limited = { overrides: { tpl: { maxRoundTrip: 12 } } };
+    const a = await run('tpl-round-trip', limited);
+    expect(a.reusedFrom).toEqual({ ssl: first.runId, 'pseudo-labels': first.runId });
+    expect(a.artifacts.tplWeights.sha256).not.toBe(first.artifacts.tplWeights.sha256);
+    const b = await run('tpl-round-trip-again', limited);
+    expect(b.reusedFrom).toEqual({ ssl: first.runId, 'pseudo-labels': first.runId, tpl: a.runId });
+    expect(b.artifacts.tplWeights).toEqual(a.artifacts.tplWeights);
+    const leftOut = async (r: PipelineResult) =>
+      (JSON.parse(new TextDecoder().decode(await H.deps.store.get(r.reportKey))) as { stages: { tpl: { leftOutLabels?: { count: number } } } }).stages.tpl.leftOutLabels;
+    expect((await leftOut(a))?.count).toBeGreaterThan(0);
+    expect(await leftOut(b)).toEqual(await leftOut(a));
   }, 600_000);
 
   it('cache: false (--no-cache) recomputes every stage, to the same bytes', async () => {

@@ -186,7 +186,7 @@ describe('renderRunReport', () => {
     expect(note).toContain('did not train on <b>1117 of 2831</b> pseudo-labels (39.5 %)');
     expect(note).toContain('more than 2 working-grid cells');
     expect(note).toContain('(profile <code>refine.maxRoundTrip</code>)');
-    expect(note).toContain('The TPL stage trained on all of them.');
+    expect(note).toContain('The TPL stage trained on every pseudo-label (no <code>tpl.maxRoundTrip</code>).');
     expect(() => parseRunReportInput({ ...base, refineLeftOutLabels: { count: -1, of: 2, maxRoundTrip: 2 } })).toThrow(/refineLeftOutLabels\.count/);
     // Both stages filtered (profile tpl.maxRoundTrip too): one note each, none saying TPL saw every label.
     const both = await renderRunReport({ ...base, refineLeftOutLabels: { count: 1117, of: 2831, maxRoundTrip: 2 }, tplLeftOutLabels: { count: 1130, of: 2850, maxRoundTrip: 3 } });
@@ -194,7 +194,7 @@ describe('renderRunReport', () => {
     expect(notes).toContain('The TPL stage did not train on <b>1130 of 2850</b> pseudo-labels (39.6 %)');
     expect(notes).toContain('more than 3 working-grid cells from the template’s landmark (profile <code>tpl.maxRoundTrip</code>)');
     expect(notes).toContain('The refinement stage did not train on <b>1117 of 2831</b>');
-    expect(notes).not.toContain('trained on all of them');
+    expect(notes).not.toContain('trained on every pseudo-label');
     expect(() => parseRunReportInput({ ...base, tplLeftOutLabels: { count: 1, of: 2 } })).toThrow(/tplLeftOutLabels\.maxRoundTrip/);
   });
 });
