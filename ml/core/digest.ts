@@ -28,6 +28,12 @@ export class Fnv1a {
     return this;
   }
 
+  /** A label mask's entries, row by row, as 1 / 0 words (nothing without a mask). */
+  labelMask(mask: readonly (readonly boolean[])[] | undefined): this {
+    for (const row of mask ?? []) for (const use of row) this.word(use ? 1 : 0);
+    return this;
+  }
+
   /** Height, width, then the pixels. */
   image(img: GrayImage): this {
     return this.word(img.height).word(img.width).floats(img.data);

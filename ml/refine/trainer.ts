@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { encodeCheckpoint } from '../core/checkpoint';
 import { Fnv1a } from '../core/digest';
+import { checkLabelMask } from '../core/label-mask';
 import { CHECKPOINT_FORMAT, checkResumeMeta, createTrainer, initTraining, openCheckpoint } from '../core/trainer';
 import type { GrayImage, PointYX, Trainer } from '../types';
 import type { RefineProfile } from './config';
@@ -69,12 +70,7 @@ function check(input: RefineTrainerInput): void {
     if (pts.length !== k) throw new Error(`${NAME}: ${what} has ${pts.length} landmarks, expected K = ${k}`);
     for (const [y, x] of pts) if (!(Number.isFinite(y) && Number.isFinite(x))) throw new Error(`${NAME}: ${what} has a non-finite point [${y}, ${x}]`);
   });
-  if (input.labelMask) {
-    if (input.labelMask.length !== labels.length) throw new Error(`${NAME}: labelMask has ${input.labelMask.length} rows, expected ${labels.length} (one per image)`);
-    input.labelMask.forEach((row, i) => {
-      if (row.length !== k) throw new Error(`${NAME}: labelMask[${i}] has ${row.length} entries, expected K = ${k}`);
-    });
-  }
+  if (input.labelMask) checkLabelMask(NAME, input.labelMask, labels.length, k);
 }
 
 function digest(input: RefineTrainerInput): string {
@@ -84,7 +80,7 @@ function digest(input: RefineTrainerInput): string {
     h.word(pts.length);
     for (const [y, x] of pts) h.float(y).float(x);
   }
-  for (const row of input.labelMask ?? []) for (const use of row) h.word(use ? 1 : 0);
+  h.labelMask(input.labelMask);
   return h.digest(input.images.length);
 }
 

@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { encodeCheckpoint } from '../core/checkpoint';
 import { Fnv1a } from '../core/digest';
+import { checkLabelMask } from '../core/label-mask';
 import type { NamedArray, ParamStore } from '../core/params';
 import type { Prng } from '../core/prng';
 import { CHECKPOINT_FORMAT, checkResumeMeta, createTrainer, disposeTraining, initTraining, openCheckpoint } from '../core/trainer';
@@ -104,8 +105,7 @@ export function digestTplData(images: readonly GrayImage[], labels: readonly Poi
     h.word(pts.length);
     for (const [y, x] of pts) h.float(y).float(x);
   }
-  for (const row of labelMask ?? []) for (const use of row) h.word(use ? 1 : 0);
-  return h.digest(images.length);
+  return h.labelMask(labelMask).digest(images.length);
 }
 
 /** lr0 · γ^(number of decay steps ≤ step), `step` counting completed updates. */
@@ -129,12 +129,7 @@ export async function createTplTrainer(input: TplTrainerInput): Promise<Trainer>
   checkLandmarks('templateLandmarks', templateLandmarks, k, size);
   images.forEach((img, i) => checkImage(`images[${i}]`, img, size));
   pseudoLabels.forEach((pts, i) => checkLandmarks(`pseudoLabels[${i}]`, pts, k, size));
-  if (input.labelMask) {
-    if (input.labelMask.length !== images.length) throw new Error(`createTplTrainer: labelMask has ${input.labelMask.length} rows, expected ${images.length} (one per image)`);
-    input.labelMask.forEach((row, i) => {
-      if (row.length !== k) throw new Error(`createTplTrainer: labelMask[${i}] has ${row.length} entries, expected K = ${k}`);
-    });
-  }
+  if (input.labelMask) checkLabelMask('createTplTrainer', input.labelMask, images.length, k);
 
   const radius = diskRadius(size, tpl.radiusFraction);
   const dataDigest = digestTplData(images, pseudoLabels, template, templateLandmarks, input.labelMask);
