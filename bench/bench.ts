@@ -13,6 +13,7 @@
  * the same nets and batches and prints the ratio per stage; skipped with a message without torch.
  * It also times the SSL step without the RFB blocks (torch_ref's net has none) for a net-for-net row.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { Command } from 'commander';
 import { initBackend } from '../infra/tf-backend';
@@ -30,6 +31,25 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+
+/**
+ * `lscpu`'s family and model and the widest vector ISA (Linux; empty elsewhere): "AMD EPYC" alone
+ * names machines up to 3× apart, and whether TensorFlow uses oneDNN by itself depends on the ISA.
+ */
+function cpuIdentity(): { cpuFamily?: number; cpuModelNumber?: number; vectorIsa?: string } {
+  let text: string;
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return {};
+  }
+  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim();
+  const flags = new Set((field('flags') ?? '').split(/\s+/));
+  const vectorIsa = flags.has('avx512f') ? 'avx512' : flags.has('avx2') ? 'avx2' : flags.has('avx') ? 'avx' : 'sse';
+  const family = Number(field('cpu family'));
+  const model = Number(field('model'));
+  return { ...(Number.isFinite(family) ? { cpuFamily: family } : {}), ...(Number.isFinite(model) ? { cpuModelNumber: model } : {}), vectorIsa };
+}
 
 let peakRss = 0;
 // The kernel's high-water mark (ru_maxrss, KiB) sees peaks inside native ops too. It never
@@ -158,7 +178,7 @@ async function main() {
   }
   sampleRss();
   const machine = {
-    cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version,
+    cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', ...cpuIdentity(), memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version,
     // Other processes share the cores: every number is only as good as the load it was taken at.
     loadavg: os.loadavg().map((v) => Number(v.toFixed(2))),
   };
@@ -179,11 +199,12 @@ async function main() {
     'peak RSS MiB': r.peakRssMiB,
     'est. full run h': (r.estimatedFullRunS / 3600).toFixed(2),
   }));
-  console.log(`backend ${backend.backend} (TF ${backend.tfVersion}) on ${backend.devices.join(', ')}; ${machine.cpus}× ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}, load ${machine.loadavg.join(' ')}`);
+  console.log(`backend ${backend.backend} (TF ${backend.tfVersion}${backend.oneDnnOpts !== undefined ? `, TF_ENABLE_ONEDNN_OPTS=${backend.oneDnnOpts}` : ''}) on ${backend.devices.join(', ')}; ${machine.cpus}× ${machine.cpuModel} (family ${machine.cpuFamily ?? '?'} model ${machine.cpuModelNumber ?? '?'}, ${machine.vectorIsa ?? '?'}), ${machine.memGiB} GiB, Node ${machine.node}, load ${machine.loadavg.join(' ')}`);
   console.table(rows);
   const vsTorch = opts.vsTorch ? compareWithTorch(results) : undefined;
   const json = {
     backend: backend.backend, tfVersion: backend.tfVersion, devices: backend.devices, machine,
+    ...(backend.oneDnnOpts !== undefined ? { oneDnnOpts: backend.oneDnnOpts } : {}),
     peakRssMiB: Object.fromEntries(results.map((r) => [r.profile, r.peakRssMiB])),
     ssl: Object.fromEntries(results.map((r) => [r.profile, r.ssl])),
     tpl: Object.fromEntries(results.map((r) => [r.profile, r.tpl])),

@@ -16,7 +16,7 @@ export const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowerc
 /** A stored object: its key and the sha256 of its bytes (contracts/types.ts ArtifactRef). */
 export const ArtifactRefSchema = z.object({ key: z.string().min(1), sha256: Sha256Schema, size: z.number().int().nonnegative() });
 
-export const BackendRefSchema = z.object({ backend: z.string(), tfVersion: z.string(), tfjsVersion: z.string(), device: z.string().optional() });
+export const BackendRefSchema = z.object({ backend: z.string(), tfVersion: z.string(), tfjsVersion: z.string(), device: z.string().optional(), oneDnnOpts: z.string().optional() });
 
 /** A number JSON may have stored as null (it was NaN or infinite); read back as NaN. */
 const maybeNaN = z.number().nullable().transform((v) => v ?? Number.NaN);

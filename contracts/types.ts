@@ -22,6 +22,8 @@ export interface BackendRef {
   tfjsVersion: string;
   /** What the worker computed on: "GPU:0 <name>", "CPU", or "CPU (allowed)" (a GPU-queue worker run with --allow-cpu); absent in older documents. */
   device?: string;
+  /** TF_ENABLE_ONEDNN_OPTS the native backend loaded with (oneDNN convolutions round differently); absent in older documents. */
+  oneDnnOpts?: string;
 }
 
 export type StageName = 'queued' | 'ingest' | 'plan' | 'ssl' | 'pseudo-labels' | 'tpl' | 'refine' | 'evaluate' | 'report' | 'promote' | 'cleanup' | 'done' | 'predict' | 'publish' | 'rank';

@@ -7,6 +7,10 @@
  * `TFJS_BACKEND` or an explicit argument overrides; an explicitly requested backend that cannot
  * load is an error, never a silent fallback. The devices TensorFlow computes on are reported
  * with the backend: the GPU build runs on the CPU when the host has no usable GPU, and says so.
+ * On x86-64 the native backend runs TensorFlow's oneDNN kernels (`TF_ENABLE_ONEDNN_OPTS=1`)
+ * unless the environment says otherwise: TensorFlow switches them on by itself only on CPUs with
+ * AVX-512 VNNI/BF16 or AMX, and without them a training step on an AVX2-only CPU is ≈ 1.4× slower
+ * (docs/speed.md#onednn-on-avx2).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -28,6 +32,8 @@ export interface BackendInfo {
   nativePackage?: NativePackage;
   /** What TensorFlow computes on: `["GPU:0 <name>", …]` or `["CPU"]`. */
   devices: string[];
+  /** TensorFlow's oneDNN CPU kernels: the value of TF_ENABLE_ONEDNN_OPTS it loaded with (native backend only). */
+  oneDnnOpts?: string;
   /** Why a fallback happened, when one did (another backend, or the GPU build on the CPU). */
   fallbackReason?: string;
 }
@@ -53,6 +59,7 @@ interface NativeLoad {
   tfVersion: string;
   nativePackage: NativePackage;
   devices: string[];
+  oneDnnOpts: string;
   /** The GPU build failed to load, or loaded without a usable GPU. */
   gpuNote?: string;
 }
@@ -74,6 +81,9 @@ function gpuNames(): string[] {
 function loadNative(): NativeLoad {
   // Quiet the C library's start-up banner before it loads.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  // Read once by the C library when it loads; an explicit value (0 or 1) is left as it is.
+  if (process.arch === 'x64') process.env.TF_ENABLE_ONEDNN_OPTS ??= '1';
+  const oneDnnOpts = process.env.TF_ENABLE_ONEDNN_OPTS ?? 'unset (TensorFlow decides)';
   let tfnode: typeof tf | undefined;
   let nativePackage: NativePackage = '@tensorflow/tfjs-node';
   let gpuNote: string | undefined;
@@ -96,7 +106,7 @@ function loadNative(): NativeLoad {
   if (nativePackage === '@tensorflow/tfjs-node-gpu' && !onGpu) {
     gpuNote = 'GPU build loaded but TensorFlow found no usable GPU (no NVIDIA driver or device, or CUDA libraries missing): running on the CPU';
   }
-  return { tfVersion: backend.binding?.TF_Version ?? 'unknown', nativePackage, devices: onGpu ? gpuNames() : ['CPU'], ...(gpuNote ? { gpuNote } : {}) };
+  return { tfVersion: backend.binding?.TF_Version ?? 'unknown', nativePackage, devices: onGpu ? gpuNames() : ['CPU'], oneDnnOpts, ...(gpuNote ? { gpuNote } : {}) };
 }
 
 async function loadWasm(): Promise<void> {
@@ -138,7 +148,7 @@ export async function initBackend(requested: string | undefined = process.env.TF
   await tf.ready();
   active = {
     backend: name, tfVersion, tfjsVersion: tf.version.tfjs,
-    ...(native ? { nativePackage: native.nativePackage } : {}),
+    ...(native ? { nativePackage: native.nativePackage, oneDnnOpts: native.oneDnnOpts } : {}),
     devices: native?.devices ?? ['CPU'],
     ...(fallbackReason ? { fallbackReason } : {}),
   };

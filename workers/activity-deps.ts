@@ -66,7 +66,10 @@ export async function buildActivityDeps(settings: StackSettings, options: { with
   let backend: BackendRef = { backend: 'none', tfVersion: 'none', tfjsVersion: 'none' };
   if (options.withBackend ?? true) {
     const info = await initBackend();
-    backend = { backend: info.backend, tfVersion: info.tfVersion, tfjsVersion: info.tfjsVersion, device: workerDevice(info, options.allowCpu ?? false) };
+    backend = {
+      backend: info.backend, tfVersion: info.tfVersion, tfjsVersion: info.tfjsVersion, device: workerDevice(info, options.allowCpu ?? false),
+      ...(info.oneDnnOpts !== undefined ? { oneDnnOpts: info.oneDnnOpts } : {}),
+    };
   }
   return {
     store: createS3Store(settings),

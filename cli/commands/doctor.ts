@@ -26,6 +26,8 @@ export interface DoctorReport {
   devices: string[];
   /** @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu (native backend only). */
   nativePackage?: string;
+  /** TF_ENABLE_ONEDNN_OPTS the native backend loaded with (infra/tf-backend.ts). */
+  oneDnnOpts?: string;
   backendFallbackReason?: string;
   dataset: string;
   temporalAddress: string;
@@ -73,6 +75,7 @@ export async function runDoctor(timeoutMs = 10_000): Promise<{ report: DoctorRep
     ...(backend.ok ? { tfVersion: backend.info.tfVersion, tfjsVersion: backend.info.tfjsVersion } : {}),
     devices: backend.ok ? backend.info.devices : [],
     ...(backend.ok && backend.info.nativePackage ? { nativePackage: backend.info.nativePackage } : {}),
+    ...(backend.ok && backend.info.oneDnnOpts !== undefined ? { oneDnnOpts: backend.info.oneDnnOpts } : {}),
     ...(backend.ok && backend.info.fallbackReason ? { backendFallbackReason: backend.info.fallbackReason } : {}),
     dataset: verdict(dataset),
     temporalAddress: settings.temporal.address,
@@ -88,7 +91,7 @@ export async function runDoctor(timeoutMs = 10_000): Promise<{ report: DoctorRep
     temporal: temporal.ok ? temporal.detail : temporal.reason,
     s3: s3.ok ? s3.detail : s3.reason,
     backend: backend.ok
-      ? `${backend.info.backend} (TensorFlow ${backend.info.tfVersion}, tfjs ${backend.info.tfjsVersion}${backend.info.nativePackage ? `, ${backend.info.nativePackage}` : ''}) on ${backend.info.devices.join(', ')}` +
+      ? `${backend.info.backend} (TensorFlow ${backend.info.tfVersion}, tfjs ${backend.info.tfjsVersion}${backend.info.nativePackage ? `, ${backend.info.nativePackage}` : ''}${backend.info.oneDnnOpts !== undefined ? `, TF_ENABLE_ONEDNN_OPTS=${backend.info.oneDnnOpts}` : ''}) on ${backend.info.devices.join(', ')}` +
         `${backend.info.fallbackReason ? `; fallback: ${backend.info.fallbackReason}` : ''}`
       : backend.reason,
     dataset: dataset.ok ? dataset.detail : dataset.reason,

@@ -13,7 +13,7 @@
  *   other key is shown as given.
  */
 import { z } from 'zod';
-import { ContinuedFromSchema, ImageFormatSchema, LeftOutLabelsSchema, LossLogSchema, LossPointSchema, type LossLog, type LossPoint } from '../../contracts/documents';
+import { BackendRefSchema, ContinuedFromSchema, ImageFormatSchema, LeftOutLabelsSchema, LossLogSchema, LossPointSchema, type LossLog, type LossPoint } from '../../contracts/documents';
 
 const finiteNonNeg = z.number().min(0).max(1e6);
 
@@ -87,7 +87,7 @@ export const LineageSchema = z
     configHash: z.string().min(1),
     /** Git commit (plus "-dirty") or package version of the code that ran. */
     codeVersion: z.string().min(1),
-    backend: z.object({ backend: z.string(), tfVersion: z.string(), tfjsVersion: z.string(), device: z.string().optional() }).strict(),
+    backend: BackendRefSchema.strict(),
     /** Named seeds, e.g. { run: 2022 } or { ssl: 2022, tpl: 2022 }. */
     seeds: z.record(z.string(), z.number().int()),
     templateId: z.string().min(1),

@@ -127,6 +127,11 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     const report = JSON.parse(new TextDecoder().decode(await H.deps.store.get(first.reportKey))) as Record<string, any>;
     expect(report.lineage).toMatchObject({ datasetVersion: first.datasetVersion, templateId: H.dataset.train[1], profile: 'smoke', site: H.site });
     expect(report.lineage.backends.ssl.device).toBe(device);
+    // And with which kernels: oneDNN's convolutions round differently (infra/tf-backend.ts).
+    if (process.arch === 'x64' && H.deps.backend().backend === 'tensorflow') {
+      expect(H.deps.backend().oneDnnOpts).toBe(process.env.TF_ENABLE_ONEDNN_OPTS);
+      expect(report.lineage.backends.tpl.oneDnnOpts).toBe(process.env.TF_ENABLE_ONEDNN_OPTS);
+    }
     expect(report.evaluation.detail.errors.map((e: { protocol: string }) => e.protocol)).toEqual(['A', 'B']);
     const html = new TextDecoder().decode(await H.deps.store.get(first.artifacts.reportHtml!.key));
     expect(html).toMatch(/<html/i);
