@@ -25,9 +25,15 @@ export interface RoundTripStage {
   images?: readonly GrayImage[];
 }
 
+/** Which (image, landmark) pseudo-labels train (true) and the count left out, for the output. */
+export interface RoundTripMask {
+  mask: boolean[][];
+  summary: LeftOutLabels;
+}
+
 export async function roundTripMaskOf(
   deps: ActivityDeps, input: TrainSupervisedInput, ids: readonly string[], labels: ReadonlyMap<string, PointYX[]>, maxRoundTrip: number, stage: RoundTripStage,
-): Promise<{ mask: boolean[][]; summary: LeftOutLabels }> {
+): Promise<RoundTripMask> {
   if (!input.sslWeights) {
     throw ApplicationFailure.nonRetryable(`${stage.activity}: ${stage.field} is set but the input has no sslWeights to match the round trips with`, 'InvalidInput');
   }

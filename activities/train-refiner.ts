@@ -11,7 +11,7 @@ import { DatasetReader } from '../infra/dataset/reader';
 import { createRefineTrainer, rescalePoint } from '../ml/refine';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
-import { roundTripMaskOf } from './round-trip-mask';
+import { roundTripMaskOf, type RoundTripMask } from './round-trip-mask';
 import { runTraining } from './training-loop';
 import { readPseudoLabels } from './train-supervised';
 
@@ -34,9 +34,7 @@ export function createTrainRefiner(deps: ActivityDeps) {
     ]);
     const labels = ids.map((id) => merged.get(id)!.map((p) => rescalePoint(p, profile.inputSize, fine)));
     const maxRoundTrip = refine.maxRoundTrip ?? undefined;
-    const masked = maxRoundTrip === undefined ? undefined : await roundTripMaskOf(deps, input, ids, merged, maxRoundTrip, {
-      activity: 'trainRefiner', field: 'profile.refine.maxRoundTrip', heartbeat: { stage: 'refine', totalSteps: refine.steps }, label: 'refinement',
-    });
+    let masked: RoundTripMask | undefined;
     return runTraining(deps, {
       kind: 'refine',
       runId,
@@ -44,16 +42,23 @@ export function createTrainRefiner(deps: ActivityDeps) {
         stage: 'refine', datasetVersion, trainIds, templateId, seed, inputSize: profile.inputSize, refine,
         pseudoLabels: input.pseudoLabels.map((r) => r.sha256),
         // The mask comes from the SSL weights: other weights, other training data.
-        ...(masked ? { sslWeights: input.sslWeights!.sha256 } : {}),
+        ...(maxRoundTrip !== undefined ? { sslWeights: input.sslWeights?.sha256 } : {}),
       },
+      ...(maxRoundTrip !== undefined ? {
+        prepare: async () => {
+          masked = await roundTripMaskOf(deps, input, ids, merged, maxRoundTrip, {
+            activity: 'trainRefiner', field: 'profile.refine.maxRoundTrip', heartbeat: { stage: 'refine', totalSteps: refine.steps }, label: 'refinement',
+          });
+        },
+        // A retry that finds the stage done returns the count stored with the weights.
+        outputExtras: () => ({ leftOutLabels: masked!.summary }),
+      } : {}),
       checkpointEvery: refine.checkpointEvery,
       createTrainer: (checkpoint) =>
         createRefineTrainer({
           refine, images, labels, template: template!, templateLandmarks, seed,
           ...(masked ? { labelMask: masked.mask } : {}), ...(checkpoint ? { checkpoint } : {}),
         }),
-      // A retry that finds the stage done returns the count stored with the weights.
-      ...(masked ? { outputExtras: { leftOutLabels: masked.summary } } : {}),
     });
   };
 }

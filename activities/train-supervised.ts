@@ -14,7 +14,7 @@ import { createTplTrainer } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
-import { roundTripMaskOf } from './round-trip-mask';
+import { roundTripMaskOf, type RoundTripMask } from './round-trip-mask';
 import { runTraining } from './training-loop';
 
 /** The pseudo-label shards merged by image id; every one of `ids` must have its labels. */
@@ -46,9 +46,7 @@ export function createTrainSupervised(deps: ActivityDeps) {
     // trainIds include the template: its pseudo-label is filtered like the others; its true
     // landmarks train in every batch.
     const maxRoundTrip = profile.tpl.maxRoundTrip ?? undefined;
-    const masked = maxRoundTrip === undefined ? undefined : await roundTripMaskOf(deps, input, trainIds, merged, maxRoundTrip, {
-      activity: 'trainSupervised', field: 'profile.tpl.maxRoundTrip', heartbeat: { stage: 'tpl', totalSteps: profile.tpl.steps }, label: 'TPL', images,
-    });
+    let masked: RoundTripMask | undefined;
     return runTraining(deps, {
       kind: 'tpl',
       runId,
@@ -57,16 +55,23 @@ export function createTrainSupervised(deps: ActivityDeps) {
         pseudoLabels: input.pseudoLabels.map((r) => r.sha256),
         ...(input.backboneWeights ? { backboneWeights: input.backboneWeights.sha256 } : {}),
         // The mask comes from the SSL weights: other weights, other training data.
-        ...(masked ? { sslWeights: input.sslWeights!.sha256 } : {}),
+        ...(maxRoundTrip !== undefined ? { sslWeights: input.sslWeights?.sha256 } : {}),
       },
+      ...(maxRoundTrip !== undefined ? {
+        prepare: async () => {
+          masked = await roundTripMaskOf(deps, input, trainIds, merged, maxRoundTrip, {
+            activity: 'trainSupervised', field: 'profile.tpl.maxRoundTrip', heartbeat: { stage: 'tpl', totalSteps: profile.tpl.steps }, label: 'TPL', images,
+          });
+        },
+        // A retry that finds the stage done returns the count stored with the weights.
+        outputExtras: () => ({ leftOutLabels: masked!.summary }),
+      } : {}),
       checkpointEvery: profile.tpl.checkpointEvery,
       createTrainer: (checkpoint) =>
         createTplTrainer({
           profile, images, pseudoLabels, template: template!, templateLandmarks, seed, ...(checkpoint ? { checkpoint } : {}), ...(backboneWeights ? { backboneWeights } : {}),
           ...(masked ? { labelMask: masked.mask } : {}),
         }),
-      // A retry that finds the stage done returns the count stored with the weights.
-      ...(masked ? { outputExtras: { leftOutLabels: masked.summary } } : {}),
     });
   };
 }

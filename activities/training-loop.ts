@@ -30,8 +30,13 @@ export interface TrainingRun {
   createTrainer(checkpoint?: Uint8Array): Promise<Trainer>;
   /** An earlier run's checkpoint to start from when this run has none of its own (infra/cache/ssl-continuation.ts). */
   continueFrom?: SslContinuation;
-  /** Stage-specific fields of the output, kept in the done marker with the rest. */
-  outputExtras?: Pick<TrainOutput, 'leftOutLabels'>;
+  /**
+   * Work only training needs (the round-trip mask: seconds of matching), run after the done-check
+   * so that a retry finding the stage done skips it; before any trainer is created.
+   */
+  prepare?: () => Promise<void>;
+  /** Stage-specific fields of the output, kept in the done marker with the rest (read after training). */
+  outputExtras?: () => Pick<TrainOutput, 'leftOutLabels'>;
 }
 
 export interface TrainingDeps {
@@ -68,6 +73,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
     return done.output;
   }
 
+  await run.prepare?.();
   const ckpts = new CheckpointStore(store, run.runId, run.kind, fp, ctx.log);
   const hb = ctx.info.heartbeatDetails as TrainHeartbeat | undefined;
   let trainer: Trainer | undefined;
@@ -142,7 +148,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
     );
     const output: TrainOutput = {
       stage: run.kind, weights, lossLog: lossLogRef, ...(lastCheckpoint ? { lastCheckpoint } : {}), steps: t.step,
-      finalLoss: loss, resumedFromStep, ...(continuedFrom ? { continuedFrom } : {}), attempt, backend: deps.backend(), durationMs: Date.now() - started, ...run.outputExtras,
+      finalLoss: loss, resumedFromStep, ...(continuedFrom ? { continuedFrom } : {}), attempt, backend: deps.backend(), durationMs: Date.now() - started, ...run.outputExtras?.(),
     };
     const marker: DoneMarker = { fingerprint: fp, output };
     await withStorageRetry('put done marker', () => store.put(doneKey, enc.encode(JSON.stringify(marker)), { contentType: 'application/json' }));

@@ -240,6 +240,28 @@ describe.skipIf(!stack)('checkpointed training activity (fake trainer, real S3)'
     expect(steps).toEqual([]);
   });
 
+  it('prepares (the round-trip mask) only when it trains: a retry after a lost completion skips it and returns the extras stored with the result', async () => {
+    let prepared = 0;
+    const extras = { leftOutLabels: { count: 3, of: 10, maxRoundTrip: 2 } };
+    const r = (): TrainingRun => ({
+      ...run('r-prepare', 9),
+      prepare: async () => {
+        prepared++;
+      },
+      createTrainer: async (c) => {
+        expect(prepared).toBe(1);
+        return fakeTrainer(9, c);
+      },
+      outputExtras: () => extras,
+    });
+    const first = await attempt(r(), 1);
+    expect(prepared).toBe(1);
+    expect(first.leftOutLabels).toEqual(extras.leftOutLabels);
+    const again = await attempt(r(), 2);
+    expect(prepared).toBe(1);
+    expect(again).toEqual(first);
+  });
+
   it('stops with CancelledFailure when cancelled between steps', async () => {
     const env = new MockActivityEnvironment({ attempt: 1 });
     const p = env.run(() =>
