@@ -57,7 +57,7 @@ export function createTrainRefiner(deps: ActivityDeps) {
       createTrainer: (checkpoint) =>
         createRefineTrainer({
           refine, images, labels, template: template!, templateLandmarks, seed,
-          ...(masked ? { labelMask: masked.mask } : {}), ...(checkpoint ? { checkpoint } : {}),
+          ...(maxRoundTrip !== undefined ? { labelMask: masked!.mask } : {}), ...(checkpoint ? { checkpoint } : {}),
         }),
     });
   };

@@ -70,7 +70,7 @@ export function createTrainSupervised(deps: ActivityDeps) {
       createTrainer: (checkpoint) =>
         createTplTrainer({
           profile, images, pseudoLabels, template: template!, templateLandmarks, seed, ...(checkpoint ? { checkpoint } : {}), ...(backboneWeights ? { backboneWeights } : {}),
-          ...(masked ? { labelMask: masked.mask } : {}),
+          ...(maxRoundTrip !== undefined ? { labelMask: masked!.mask } : {}),
         }),
     });
   };

@@ -171,7 +171,9 @@ async function startFromEarlierRun(deps: TrainingDeps, ckpts: CheckpointStore, r
   try {
     const here = deps.backend();
     const device = (b: BackendRef) => (b.device?.startsWith('GPU') ? 'GPU' : 'CPU');
-    if (c.backend.backend !== here.backend || c.backend.tfVersion !== here.tfVersion || c.backend.tfjsVersion !== here.tfjsVersion || device(c.backend) !== device(here)) {
+    // The kernel path too: oneDNN's convolutions round differently (an earlier run without the
+    // value recorded trained before it was set, and counts as another path).
+    if (c.backend.backend !== here.backend || c.backend.tfVersion !== here.tfVersion || c.backend.tfjsVersion !== here.tfjsVersion || device(c.backend) !== device(here) || c.backend.oneDnnOpts !== here.oneDnnOpts) {
       throw new Error(`it was trained on ${describeBackendRef(c.backend)}, this worker is ${describeBackendRef(here)}`);
     }
     const manifest = await readJson(retryingStore(store), c.manifestKey, CheckpointManifestSchema);

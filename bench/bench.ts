@@ -32,11 +32,14 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+/** The CPU features TensorFlow looks for to switch its oneDNN kernels on by itself. */
+const ONEDNN_DEFAULT_FLAGS = ['avx512_vnni', 'avx512_bf16', 'avx_vnni', 'amx_tile', 'amx_bf16', 'amx_int8'];
+
 /**
- * `lscpu`'s family and model and the widest vector ISA (Linux; empty elsewhere): "AMD EPYC" alone
- * names machines up to 3× apart, and whether TensorFlow uses oneDNN by itself depends on the ISA.
+ * `lscpu`'s family and model, the widest x86 vector ISA and the flags above (Linux; empty
+ * elsewhere): "AMD EPYC" alone names machines up to 3× apart.
  */
-function cpuIdentity(): { cpuFamily?: number; cpuModelNumber?: number; vectorIsa?: string } {
+function cpuIdentity(): { cpuFamily?: number; cpuModelNumber?: number; vectorIsa?: string; oneDnnDefaultFlags?: string[] } {
   let text: string;
   try {
     text = readFileSync('/proc/cpuinfo', 'utf8');
@@ -44,11 +47,15 @@ function cpuIdentity(): { cpuFamily?: number; cpuModelNumber?: number; vectorIsa
     return {};
   }
   const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim();
-  const flags = new Set((field('flags') ?? '').split(/\s+/));
-  const vectorIsa = flags.has('avx512f') ? 'avx512' : flags.has('avx2') ? 'avx2' : flags.has('avx') ? 'avx' : 'sse';
+  const flagLine = field('flags');
+  const flags = new Set((flagLine ?? '').split(/\s+/));
+  const x86 = flagLine === undefined ? {} : {
+    vectorIsa: flags.has('avx512f') ? 'avx512' : flags.has('avx2') ? 'avx2' : flags.has('avx') ? 'avx' : 'sse',
+    oneDnnDefaultFlags: ONEDNN_DEFAULT_FLAGS.filter((f) => flags.has(f)),
+  };
   const family = Number(field('cpu family'));
   const model = Number(field('model'));
-  return { ...(Number.isFinite(family) ? { cpuFamily: family } : {}), ...(Number.isFinite(model) ? { cpuModelNumber: model } : {}), vectorIsa };
+  return { ...(Number.isFinite(family) ? { cpuFamily: family } : {}), ...(Number.isFinite(model) ? { cpuModelNumber: model } : {}), ...x86 };
 }
 
 let peakRss = 0;

@@ -32,7 +32,7 @@ export interface BackendInfo {
   nativePackage?: NativePackage;
   /** What TensorFlow computes on: `["GPU:0 <name>", …]` or `["CPU"]`. */
   devices: string[];
-  /** TensorFlow's oneDNN CPU kernels: the value of TF_ENABLE_ONEDNN_OPTS it loaded with (native backend only). */
+  /** TensorFlow's oneDNN CPU kernels: the value of TF_ENABLE_ONEDNN_OPTS it loaded with (native backend; absent = unset, TensorFlow decides by the CPU). */
   oneDnnOpts?: string;
   /** Why a fallback happened, when one did (another backend, or the GPU build on the CPU). */
   fallbackReason?: string;
@@ -59,7 +59,7 @@ interface NativeLoad {
   tfVersion: string;
   nativePackage: NativePackage;
   devices: string[];
-  oneDnnOpts: string;
+  oneDnnOpts?: string;
   /** The GPU build failed to load, or loaded without a usable GPU. */
   gpuNote?: string;
 }
@@ -81,9 +81,10 @@ function gpuNames(): string[] {
 function loadNative(): NativeLoad {
   // Quiet the C library's start-up banner before it loads.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
-  // Read once by the C library when it loads; an explicit value (0 or 1) is left as it is.
-  if (process.arch === 'x64') process.env.TF_ENABLE_ONEDNN_OPTS ??= '1';
-  const oneDnnOpts = process.env.TF_ENABLE_ONEDNN_OPTS ?? 'unset (TensorFlow decides)';
+  // Read once by the C library when it loads; an explicit value (0 or 1) is left as it is. Not on
+  // Windows, where the C runtime's getenv need not see a variable Node sets at run time.
+  if (process.arch === 'x64' && process.platform !== 'win32') process.env.TF_ENABLE_ONEDNN_OPTS ??= '1';
+  const oneDnnOpts = process.env.TF_ENABLE_ONEDNN_OPTS;
   let tfnode: typeof tf | undefined;
   let nativePackage: NativePackage = '@tensorflow/tfjs-node';
   let gpuNote: string | undefined;
@@ -106,7 +107,7 @@ function loadNative(): NativeLoad {
   if (nativePackage === '@tensorflow/tfjs-node-gpu' && !onGpu) {
     gpuNote = 'GPU build loaded but TensorFlow found no usable GPU (no NVIDIA driver or device, or CUDA libraries missing): running on the CPU';
   }
-  return { tfVersion: backend.binding?.TF_Version ?? 'unknown', nativePackage, devices: onGpu ? gpuNames() : ['CPU'], oneDnnOpts, ...(gpuNote ? { gpuNote } : {}) };
+  return { tfVersion: backend.binding?.TF_Version ?? 'unknown', nativePackage, devices: onGpu ? gpuNames() : ['CPU'], ...(oneDnnOpts !== undefined ? { oneDnnOpts } : {}), ...(gpuNote ? { gpuNote } : {}) };
 }
 
 async function loadWasm(): Promise<void> {
@@ -148,7 +149,8 @@ export async function initBackend(requested: string | undefined = process.env.TF
   await tf.ready();
   active = {
     backend: name, tfVersion, tfjsVersion: tf.version.tfjs,
-    ...(native ? { nativePackage: native.nativePackage, oneDnnOpts: native.oneDnnOpts } : {}),
+    ...(native ? { nativePackage: native.nativePackage } : {}),
+    ...(native?.oneDnnOpts !== undefined ? { oneDnnOpts: native.oneDnnOpts } : {}),
     devices: native?.devices ?? ['CPU'],
     ...(fallbackReason ? { fallbackReason } : {}),
   };

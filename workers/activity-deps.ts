@@ -13,6 +13,7 @@ import type { StackSettings } from '../infra/config/stack';
 import { UserError } from '../infra/errors';
 import { createS3Store, type S3ObjectStore } from '../infra/storage/s3-store';
 import { initBackend, type BackendInfo } from '../infra/tf-backend';
+import { backendRefOf } from '../infra/backend-ref';
 
 const execFileP = promisify(execFile);
 
@@ -66,10 +67,7 @@ export async function buildActivityDeps(settings: StackSettings, options: { with
   let backend: BackendRef = { backend: 'none', tfVersion: 'none', tfjsVersion: 'none' };
   if (options.withBackend ?? true) {
     const info = await initBackend();
-    backend = {
-      backend: info.backend, tfVersion: info.tfVersion, tfjsVersion: info.tfjsVersion, device: workerDevice(info, options.allowCpu ?? false),
-      ...(info.oneDnnOpts !== undefined ? { oneDnnOpts: info.oneDnnOpts } : {}),
-    };
+    backend = backendRefOf(info, workerDevice(info, options.allowCpu ?? false));
   }
   return {
     store: createS3Store(settings),

@@ -11,6 +11,7 @@ import { PAPER_REFERENCE } from '../../infra/report/reference';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { withClient } from '../../infra/temporal/connect';
 import { initBackend } from '../../infra/tf-backend';
+import { backendRefOf } from '../../infra/backend-ref';
 import { codeVersion } from '../../workers/activity-deps';
 import { formatResult, formatStageMetrics } from '../format';
 import { computeRunSslStage, runSslSource, storedSslStages, type StoredSslStage } from '../ssl-stage';
@@ -64,7 +65,7 @@ async function computeSslCommand(runId: string, json: boolean): Promise<void> {
   try {
     const source = await runSslSource(store, runId);
     const info = await initBackend();
-    const backend = { backend: info.backend, tfVersion: info.tfVersion, tfjsVersion: info.tfjsVersion };
+    const backend = backendRefOf(info);
     const total = Object.values(source.testSplits).flat().length;
     process.stderr.write(`[cc2d] SSL stage of ${runId}: matching ${total} test images against template ${source.templateId} (profile ${source.profile.name}, ${source.profile.inputSize} px, ${backend.backend}, weights ${source.sslWeights.key})\n`);
     const tty = process.stderr.isTTY === true;

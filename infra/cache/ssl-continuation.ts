@@ -10,7 +10,7 @@
  * Candidates are the SSL entries of the stage cache whose `fields` hash to their key; the one with
  * the checkpoint of the highest step wins, and it is used only when its run is still published
  * and the checkpoint's manifest and blob are intact. The training activity then continues only on
- * the backend and TF versions the earlier run trained on (otherwise float rounding differs); the
+ * the backend, TF versions and TF_ENABLE_ONEDNN_OPTS the earlier run trained on (otherwise float rounding differs); the
  * CPU model is not recorded, so across CPU models the continued weights differ from a fresh run's
  * by rounding, as any stage-cache hit across machines does. Every SSL entry is read on an SSL miss:
  * dozens of small documents in a deployment's store, not worth an index yet.

@@ -218,6 +218,7 @@ describe.skipIf(!stack)('checkpointed training activity (fake trainer, real S3)'
     };
     const cases: Array<[string, SslContinuation]> = [
       ['backend', { ...good, backend: { ...good.backend, tfVersion: '9' } }],
+      ['kernel path', { ...good, backend: { ...good.backend, oneDnnOpts: '0' } }],
       ['sha256', { ...good, checkpoint: { ...good.checkpoint, sha256: 'f'.repeat(64) } }],
       ['step', { ...good, step: 5 }],
       ['manifest', { ...good, manifestKey: runKeys.checkpoint('r-cfb-src', 'ssl', 5, 1).manifest }],
