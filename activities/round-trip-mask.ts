@@ -12,6 +12,7 @@ import type { GrayImage, PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
 import { throwIfCancelled } from './progress';
+import type { TrainingRun } from './training-loop';
 
 export interface RoundTripStage {
   /** The activity and profile field, for messages: 'trainSupervised' / 'profile.tpl.maxRoundTrip'. */
@@ -25,15 +26,40 @@ export interface RoundTripStage {
   images?: readonly GrayImage[];
 }
 
-/** Which (image, landmark) pseudo-labels train (true) and the count left out, for the output. */
-export interface RoundTripMask {
-  mask: boolean[][];
-  summary: LeftOutLabels;
+/** A training stage's round-trip filter, as its `runTraining` call uses it. */
+export interface RoundTripFilter {
+  /** Into the stage's fingerprint: the mask comes from the SSL weights (other weights, other training data). */
+  fingerprint: { sslWeights?: string };
+  /**
+   * The mask is computed in `prepare`, after the training loop's done-check, so a retry that finds
+   * the stage done skips the matching and returns the count stored with the weights.
+   */
+  run: Pick<TrainingRun, 'prepare' | 'outputExtras'>;
+  /** Into the trainer's options, once `prepare` ran. */
+  trainerOptions(): { labelMask?: boolean[][] };
 }
 
-export async function roundTripMaskOf(
+/** The filter of a stage whose limit is `maxRoundTrip`; absent = every pseudo-label trains (all fields empty). */
+export function roundTripFilter(
+  deps: ActivityDeps, input: TrainSupervisedInput, ids: readonly string[], labels: ReadonlyMap<string, PointYX[]>, maxRoundTrip: number | undefined, stage: RoundTripStage,
+): RoundTripFilter {
+  if (maxRoundTrip === undefined) return { fingerprint: {}, run: {}, trainerOptions: () => ({}) };
+  let masked: { mask: boolean[][]; summary: LeftOutLabels } | undefined;
+  return {
+    fingerprint: { sslWeights: input.sslWeights?.sha256 },
+    run: {
+      prepare: async () => {
+        masked = await roundTripMaskOf(deps, input, ids, labels, maxRoundTrip, stage);
+      },
+      outputExtras: () => ({ leftOutLabels: masked!.summary }),
+    },
+    trainerOptions: () => ({ labelMask: masked!.mask }),
+  };
+}
+
+async function roundTripMaskOf(
   deps: ActivityDeps, input: TrainSupervisedInput, ids: readonly string[], labels: ReadonlyMap<string, PointYX[]>, maxRoundTrip: number, stage: RoundTripStage,
-): Promise<RoundTripMask> {
+): Promise<{ mask: boolean[][]; summary: LeftOutLabels }> {
   if (!input.sslWeights) {
     throw ApplicationFailure.nonRetryable(`${stage.activity}: ${stage.field} is set but the input has no sslWeights to match the round trips with`, 'InvalidInput');
   }

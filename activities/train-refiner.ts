@@ -11,7 +11,7 @@ import { DatasetReader } from '../infra/dataset/reader';
 import { createRefineTrainer, rescalePoint } from '../ml/refine';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
-import { roundTripMaskOf, type RoundTripMask } from './round-trip-mask';
+import { roundTripFilter } from './round-trip-mask';
 import { runTraining } from './training-loop';
 import { readPseudoLabels } from './train-supervised';
 
@@ -33,31 +33,23 @@ export function createTrainRefiner(deps: ActivityDeps) {
       reader.workingLandmarks(templateId, fine),
     ]);
     const labels = ids.map((id) => merged.get(id)!.map((p) => rescalePoint(p, profile.inputSize, fine)));
-    const maxRoundTrip = refine.maxRoundTrip ?? undefined;
-    let masked: RoundTripMask | undefined;
+    const filter = roundTripFilter(deps, input, ids, merged, refine.maxRoundTrip ?? undefined, {
+      activity: 'trainRefiner', field: 'profile.refine.maxRoundTrip', heartbeat: { stage: 'refine', totalSteps: refine.steps }, label: 'refinement',
+    });
     return runTraining(deps, {
       kind: 'refine',
       runId,
       fingerprintOf: {
         stage: 'refine', datasetVersion, trainIds, templateId, seed, inputSize: profile.inputSize, refine,
         pseudoLabels: input.pseudoLabels.map((r) => r.sha256),
-        // The mask comes from the SSL weights: other weights, other training data.
-        ...(maxRoundTrip !== undefined ? { sslWeights: input.sslWeights?.sha256 } : {}),
+        ...filter.fingerprint,
       },
-      ...(maxRoundTrip !== undefined ? {
-        prepare: async () => {
-          masked = await roundTripMaskOf(deps, input, ids, merged, maxRoundTrip, {
-            activity: 'trainRefiner', field: 'profile.refine.maxRoundTrip', heartbeat: { stage: 'refine', totalSteps: refine.steps }, label: 'refinement',
-          });
-        },
-        // A retry that finds the stage done returns the count stored with the weights.
-        outputExtras: () => ({ leftOutLabels: masked!.summary }),
-      } : {}),
+      ...filter.run,
       checkpointEvery: refine.checkpointEvery,
       createTrainer: (checkpoint) =>
         createRefineTrainer({
           refine, images, labels, template: template!, templateLandmarks, seed,
-          ...(maxRoundTrip !== undefined ? { labelMask: masked!.mask } : {}), ...(checkpoint ? { checkpoint } : {}),
+          ...filter.trainerOptions(), ...(checkpoint ? { checkpoint } : {}),
         }),
     });
   };

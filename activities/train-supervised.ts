@@ -14,7 +14,7 @@ import { createTplTrainer } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
-import { roundTripMaskOf, type RoundTripMask } from './round-trip-mask';
+import { roundTripFilter } from './round-trip-mask';
 import { runTraining } from './training-loop';
 
 /** The pseudo-label shards merged by image id; every one of `ids` must have its labels. */
@@ -45,8 +45,9 @@ export function createTrainSupervised(deps: ActivityDeps) {
     const backboneWeights = input.backboneWeights ? decodeBackbone(await store.get(input.backboneWeights.key, input.backboneWeights.sha256)) : undefined;
     // trainIds include the template: its pseudo-label is filtered like the others; its true
     // landmarks train in every batch.
-    const maxRoundTrip = profile.tpl.maxRoundTrip ?? undefined;
-    let masked: RoundTripMask | undefined;
+    const filter = roundTripFilter(deps, input, trainIds, merged, profile.tpl.maxRoundTrip ?? undefined, {
+      activity: 'trainSupervised', field: 'profile.tpl.maxRoundTrip', heartbeat: { stage: 'tpl', totalSteps: profile.tpl.steps }, label: 'TPL', images,
+    });
     return runTraining(deps, {
       kind: 'tpl',
       runId,
@@ -54,23 +55,14 @@ export function createTrainSupervised(deps: ActivityDeps) {
         stage: 'tpl', datasetVersion, trainIds, templateId, seed, inputSize: profile.inputSize, tpl: profile.tpl,
         pseudoLabels: input.pseudoLabels.map((r) => r.sha256),
         ...(input.backboneWeights ? { backboneWeights: input.backboneWeights.sha256 } : {}),
-        // The mask comes from the SSL weights: other weights, other training data.
-        ...(maxRoundTrip !== undefined ? { sslWeights: input.sslWeights?.sha256 } : {}),
+        ...filter.fingerprint,
       },
-      ...(maxRoundTrip !== undefined ? {
-        prepare: async () => {
-          masked = await roundTripMaskOf(deps, input, trainIds, merged, maxRoundTrip, {
-            activity: 'trainSupervised', field: 'profile.tpl.maxRoundTrip', heartbeat: { stage: 'tpl', totalSteps: profile.tpl.steps }, label: 'TPL', images,
-          });
-        },
-        // A retry that finds the stage done returns the count stored with the weights.
-        outputExtras: () => ({ leftOutLabels: masked!.summary }),
-      } : {}),
+      ...filter.run,
       checkpointEvery: profile.tpl.checkpointEvery,
       createTrainer: (checkpoint) =>
         createTplTrainer({
           profile, images, pseudoLabels, template: template!, templateLandmarks, seed, ...(checkpoint ? { checkpoint } : {}), ...(backboneWeights ? { backboneWeights } : {}),
-          ...(maxRoundTrip !== undefined ? { labelMask: masked!.mask } : {}),
+          ...filter.trainerOptions(),
         }),
     });
   };

@@ -23,9 +23,9 @@ function probe(oneDnnOpts: string | undefined) {
     cwd: PROJECT_ROOT, env, encoding: 'utf8', timeout: 120_000,
   });
   expect(r.status, r.stderr).toBe(0);
-  const line = r.stdout.split('\n').find((l) => l.startsWith('probe '));
-  expect(line, r.stdout).toBeDefined();
   const lines = r.stdout.split('\n');
+  const line = lines.find((l) => l.startsWith('probe '));
+  expect(line, r.stdout).toBeDefined();
   // oneDNN's verbose log is on in both cases (its version line), so "no convolution" below means
   // none ran, not that nothing was logged.
   expect(lines.some((l) => /^onednn_verbose,.*,info,oneDNN v\d/.test(l)), r.stdout).toBe(true);
