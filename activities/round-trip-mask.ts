@@ -5,14 +5,13 @@
  * label whose round trip ends farther than the limit does not train.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { LeftOutLabels, TrainSupervisedInput } from '../contracts/types';
+import type { LeftOutLabels, TrainOutput, TrainSupervisedInput } from '../contracts/types';
 import { DatasetReader } from '../infra/dataset/reader';
 import { roundTripMask, SslMatcher } from '../ml/ssl';
 import type { GrayImage, PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
 import { throwIfCancelled } from './progress';
-import type { TrainingRun } from './training-loop';
 
 export interface RoundTripStage {
   /** The activity and profile field, for messages: 'trainSupervised' / 'profile.tpl.maxRoundTrip'. */
@@ -22,44 +21,50 @@ export interface RoundTripStage {
   heartbeat: { stage: string; totalSteps: number };
   /** For the log lines: 'TPL' / 'refinement'. */
   label: string;
-  /** The images of `ids` at profile.inputSize when the stage already holds them (TPL); else read per batch. */
-  images?: readonly GrayImage[];
 }
 
-/** A training stage's round-trip filter, as its `runTraining` call uses it. */
+/** Which labels train (mask[image][landmark]) and how many were left out, for the stage's output. */
+export interface LabelMask {
+  mask: boolean[][];
+  summary: LeftOutLabels;
+}
+
+/** A training stage's round-trip filter. */
 export interface RoundTripFilter {
   /** Into the stage's fingerprint: the mask comes from the SSL weights (other weights, other training data). */
   fingerprint: { sslWeights?: string };
   /**
-   * The mask is computed in `prepare`, after the training loop's done-check, so a retry that finds
-   * the stage done skips the matching and returns the count stored with the weights.
+   * The mask of `labels` (one entry per id), undefined without a limit. Called in the stage's
+   * `prepare`, after the training loop's done-check, so a retry that finds the stage done skips the
+   * matching and returns the count stored with the weights. `images`: the ids' images at
+   * profile.inputSize when the stage holds them already (TPL); else read per batch.
    */
-  run: Pick<TrainingRun, 'prepare' | 'outputExtras'>;
-  /** Into the trainer's options, once `prepare` ran. */
-  trainerOptions(): { labelMask?: boolean[][] };
+  mask(labels: ReadonlyMap<string, PointYX[]>, images?: readonly GrayImage[]): Promise<LabelMask | undefined>;
 }
 
-/** The filter of a stage whose limit is `maxRoundTrip`; absent = every pseudo-label trains (all fields empty). */
-export function roundTripFilter(
-  deps: ActivityDeps, input: TrainSupervisedInput, ids: readonly string[], labels: ReadonlyMap<string, PointYX[]>, maxRoundTrip: number | undefined, stage: RoundTripStage,
-): RoundTripFilter {
-  if (maxRoundTrip === undefined) return { fingerprint: {}, run: {}, trainerOptions: () => ({}) };
-  let masked: { mask: boolean[][]; summary: LeftOutLabels } | undefined;
+/** The filter of a stage whose limit is `maxRoundTrip`; absent = every pseudo-label trains. */
+export function roundTripFilter(deps: ActivityDeps, input: TrainSupervisedInput, ids: readonly string[], maxRoundTrip: number | undefined, stage: RoundTripStage): RoundTripFilter {
+  if (maxRoundTrip === undefined) return { fingerprint: {}, mask: async () => undefined };
   return {
     fingerprint: { sslWeights: input.sslWeights?.sha256 },
-    run: {
-      prepare: async () => {
-        masked = await roundTripMaskOf(deps, input, ids, labels, maxRoundTrip, stage);
-      },
-      outputExtras: () => ({ leftOutLabels: masked!.summary }),
-    },
-    trainerOptions: () => ({ labelMask: masked!.mask }),
+    mask: (labels, images) => roundTripMaskOf(deps, input, ids, labels, maxRoundTrip, stage, images),
   };
+}
+
+/** The output field of a masked stage (`leftOutLabels`), none without a mask. */
+export function leftOutOf(masked: LabelMask | undefined): Pick<TrainOutput, 'leftOutLabels'> {
+  return masked ? { leftOutLabels: masked.summary } : {};
+}
+
+/** The trainer option of a masked stage (`labelMask`), none without a mask. */
+export function labelMaskOf(masked: LabelMask | undefined): { labelMask?: boolean[][] } {
+  return masked ? { labelMask: masked.mask } : {};
 }
 
 async function roundTripMaskOf(
   deps: ActivityDeps, input: TrainSupervisedInput, ids: readonly string[], labels: ReadonlyMap<string, PointYX[]>, maxRoundTrip: number, stage: RoundTripStage,
-): Promise<{ mask: boolean[][]; summary: LeftOutLabels }> {
+  images: readonly GrayImage[] | undefined,
+): Promise<LabelMask> {
   if (!input.sslWeights) {
     throw ApplicationFailure.nonRetryable(`${stage.activity}: ${stage.field} is set but the input has no sslWeights to match the round trips with`, 'InvalidInput');
   }
@@ -76,7 +81,7 @@ async function roundTripMaskOf(
     const { mask, leftOut } = await roundTripMask({
       matcher, template, templateLandmarks, maxRoundTrip,
       labels: ids.map((id) => labels.get(id)!),
-      load: async (a, b) => stage.images?.slice(a, b) ?? reader.images(profile.inputSize, ids.slice(a, b)),
+      load: async (a, b) => images?.slice(a, b) ?? reader.images(profile.inputSize, ids.slice(a, b)),
       onProgress: (done, total) => {
         throwIfCancelled(ctx);
         ctx.heartbeat({ ...stage.heartbeat, step: 0, roundTrips: `${done}/${total}` });

@@ -11,7 +11,7 @@ import { DatasetReader } from '../infra/dataset/reader';
 import { createRefineTrainer, rescalePoint } from '../ml/refine';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
-import { roundTripFilter } from './round-trip-mask';
+import { labelMaskOf, leftOutOf, roundTripFilter } from './round-trip-mask';
 import { runTraining } from './training-loop';
 import { readPseudoLabels } from './train-supervised';
 
@@ -25,15 +25,8 @@ export function createTrainRefiner(deps: ActivityDeps) {
     const reader = new DatasetReader(store, datasetVersion);
     // The template trains with its true landmarks only.
     const ids = trainIds.filter((id) => id !== templateId);
-    const merged = await readPseudoLabels(store, input.pseudoLabels, ids);
     const fine = refine.inputSize;
-    const [images, [template], templateLandmarks] = await Promise.all([
-      reader.images(fine, ids, (done) => ctx.heartbeat({ stage: 'refine', step: 0, totalSteps: refine.steps, loading: done })),
-      reader.images(fine, [templateId]),
-      reader.workingLandmarks(templateId, fine),
-    ]);
-    const labels = ids.map((id) => merged.get(id)!.map((p) => rescalePoint(p, profile.inputSize, fine)));
-    const filter = roundTripFilter(deps, input, ids, merged, refine.maxRoundTrip ?? undefined, {
+    const filter = roundTripFilter(deps, input, ids, refine.maxRoundTrip ?? undefined, {
       activity: 'trainRefiner', field: 'profile.refine.maxRoundTrip', heartbeat: { stage: 'refine', totalSteps: refine.steps }, label: 'refinement',
     });
     return runTraining(deps, {
@@ -44,12 +37,24 @@ export function createTrainRefiner(deps: ActivityDeps) {
         pseudoLabels: input.pseudoLabels.map((r) => r.sha256),
         ...filter.fingerprint,
       },
-      ...filter.run,
       checkpointEvery: refine.checkpointEvery,
-      createTrainer: (checkpoint) =>
+      prepare: async () => {
+        const merged = await readPseudoLabels(store, input.pseudoLabels, ids);
+        const [images, [template], templateLandmarks] = await Promise.all([
+          reader.images(fine, ids, (done) => ctx.heartbeat({ stage: 'refine', step: 0, totalSteps: refine.steps, loading: done })),
+          reader.images(fine, [templateId]),
+          reader.workingLandmarks(templateId, fine),
+        ]);
+        const labels = ids.map((id) => merged.get(id)!.map((p) => rescalePoint(p, profile.inputSize, fine)));
+        // The round trips are matched on the working grid (profile.inputSize), not on these fine images.
+        const masked = await filter.mask(merged);
+        return { images, labels, template: template!, templateLandmarks, masked };
+      },
+      outputExtras: (d) => leftOutOf(d.masked),
+      createTrainer: (d, checkpoint) =>
         createRefineTrainer({
-          refine, images, labels, template: template!, templateLandmarks, seed,
-          ...filter.trainerOptions(), ...(checkpoint ? { checkpoint } : {}),
+          refine, images: d.images, labels: d.labels, template: d.template, templateLandmarks: d.templateLandmarks, seed,
+          ...labelMaskOf(d.masked), ...(checkpoint ? { checkpoint } : {}),
         }),
     });
   };

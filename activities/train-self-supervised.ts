@@ -17,10 +17,9 @@ import { runTraining } from './training-loop';
 export function createTrainSelfSupervised(deps: ActivityDeps) {
   return async function trainSelfSupervised(input: TrainSelfSupervisedInput): Promise<TrainOutput> {
     const { profile, seed, trainIds, runId, datasetVersion } = input;
-    const reader = new DatasetReader(retryingStore(deps.store), datasetVersion);
+    const store = retryingStore(deps.store);
+    const reader = new DatasetReader(store, datasetVersion);
     const ctx = Context.current();
-    const backboneWeights = input.backboneWeights ? decodeBackbone(await retryingStore(deps.store).get(input.backboneWeights.key, input.backboneWeights.sha256)) : undefined;
-    const images = await reader.images(profile.inputSize, trainIds, (done) => ctx.heartbeat({ stage: 'ssl', step: 0, totalSteps: profile.ssl.steps, loading: done }));
     return runTraining(deps, {
       kind: 'ssl',
       runId,
@@ -30,7 +29,12 @@ export function createTrainSelfSupervised(deps: ActivityDeps) {
       },
       checkpointEvery: profile.ssl.checkpointEvery,
       ...(input.continueFrom ? { continueFrom: input.continueFrom } : {}),
-      createTrainer: (checkpoint) => createSslTrainer({ profile, images, seed, ...(checkpoint ? { checkpoint } : {}), ...(backboneWeights ? { backboneWeights } : {}) }),
+      prepare: async () => ({
+        backboneWeights: input.backboneWeights ? decodeBackbone(await store.get(input.backboneWeights.key, input.backboneWeights.sha256)) : undefined,
+        images: await reader.images(profile.inputSize, trainIds, (done) => ctx.heartbeat({ stage: 'ssl', step: 0, totalSteps: profile.ssl.steps, loading: done })),
+      }),
+      createTrainer: (d, checkpoint) =>
+        createSslTrainer({ profile, images: d.images, seed, ...(checkpoint ? { checkpoint } : {}), ...(d.backboneWeights ? { backboneWeights: d.backboneWeights } : {}) }),
     });
   };
 }

@@ -14,7 +14,7 @@ import { createTplTrainer } from '../ml/tpl';
 import type { PointYX } from '../ml/types';
 import type { ActivityDeps } from './deps';
 import { retryingStore } from './failures';
-import { roundTripFilter } from './round-trip-mask';
+import { labelMaskOf, leftOutOf, roundTripFilter } from './round-trip-mask';
 import { runTraining } from './training-loop';
 
 /** The pseudo-label shards merged by image id; every one of `ids` must have its labels. */
@@ -35,18 +35,10 @@ export function createTrainSupervised(deps: ActivityDeps) {
     const ctx = Context.current();
     const store = retryingStore(deps.store);
     const reader = new DatasetReader(store, datasetVersion);
-    const merged = await readPseudoLabels(store, input.pseudoLabels, trainIds);
-    const [images, [template], templateLandmarks] = await Promise.all([
-      reader.images(profile.inputSize, trainIds, (done) => ctx.heartbeat({ stage: 'tpl', step: 0, totalSteps: profile.tpl.steps, loading: done })),
-      reader.images(profile.inputSize, [templateId]),
-      reader.workingLandmarks(templateId, profile.inputSize),
-    ]);
-    const pseudoLabels = trainIds.map((id) => merged.get(id)!);
-    const backboneWeights = input.backboneWeights ? decodeBackbone(await store.get(input.backboneWeights.key, input.backboneWeights.sha256)) : undefined;
     // trainIds include the template: its pseudo-label is filtered like the others; its true
     // landmarks train in every batch.
-    const filter = roundTripFilter(deps, input, trainIds, merged, profile.tpl.maxRoundTrip ?? undefined, {
-      activity: 'trainSupervised', field: 'profile.tpl.maxRoundTrip', heartbeat: { stage: 'tpl', totalSteps: profile.tpl.steps }, label: 'TPL', images,
+    const filter = roundTripFilter(deps, input, trainIds, profile.tpl.maxRoundTrip ?? undefined, {
+      activity: 'trainSupervised', field: 'profile.tpl.maxRoundTrip', heartbeat: { stage: 'tpl', totalSteps: profile.tpl.steps }, label: 'TPL',
     });
     return runTraining(deps, {
       kind: 'tpl',
@@ -57,12 +49,23 @@ export function createTrainSupervised(deps: ActivityDeps) {
         ...(input.backboneWeights ? { backboneWeights: input.backboneWeights.sha256 } : {}),
         ...filter.fingerprint,
       },
-      ...filter.run,
       checkpointEvery: profile.tpl.checkpointEvery,
-      createTrainer: (checkpoint) =>
+      prepare: async () => {
+        const merged = await readPseudoLabels(store, input.pseudoLabels, trainIds);
+        const [images, [template], templateLandmarks] = await Promise.all([
+          reader.images(profile.inputSize, trainIds, (done) => ctx.heartbeat({ stage: 'tpl', step: 0, totalSteps: profile.tpl.steps, loading: done })),
+          reader.images(profile.inputSize, [templateId]),
+          reader.workingLandmarks(templateId, profile.inputSize),
+        ]);
+        const backboneWeights = input.backboneWeights ? decodeBackbone(await store.get(input.backboneWeights.key, input.backboneWeights.sha256)) : undefined;
+        const masked = await filter.mask(merged, images);
+        return { images, pseudoLabels: trainIds.map((id) => merged.get(id)!), template: template!, templateLandmarks, backboneWeights, masked };
+      },
+      outputExtras: (d) => leftOutOf(d.masked),
+      createTrainer: (d, checkpoint) =>
         createTplTrainer({
-          profile, images, pseudoLabels, template: template!, templateLandmarks, seed, ...(checkpoint ? { checkpoint } : {}), ...(backboneWeights ? { backboneWeights } : {}),
-          ...filter.trainerOptions(),
+          profile, images: d.images, pseudoLabels: d.pseudoLabels, template: d.template, templateLandmarks: d.templateLandmarks, seed,
+          ...(checkpoint ? { checkpoint } : {}), ...(d.backboneWeights ? { backboneWeights: d.backboneWeights } : {}), ...labelMaskOf(d.masked),
         }),
     });
   };

@@ -1,9 +1,10 @@
 /**
- * The resumable training loop shared by `trainSelfSupervised` and `trainSupervised`:
- * completion marker → resume from the newest verified checkpoint (or, with none, from an earlier
- * run's checkpoint the stage cache named: SSL continuation) → train step by step with
- * heartbeats → checkpoint every `checkpointEvery` steps → export weights to a content-addressed
- * key → completion marker. No tensor math here: the Trainer (ml/) does it.
+ * The resumable training loop shared by `trainSelfSupervised`, `trainSupervised` and
+ * `trainRefiner`: completion marker → the stage's data (read only when it trains) → resume from
+ * the newest verified checkpoint (or, with none, from an earlier run's checkpoint the stage cache
+ * named: SSL continuation) → train step by step with heartbeats → checkpoint every
+ * `checkpointEvery` steps → export weights to a content-addressed key → completion marker. No
+ * tensor math here: the Trainer (ml/) does it.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Trainer } from '../ml/types';
@@ -20,23 +21,25 @@ import { ProgressReporter, type ProgressOptions } from './progress';
 import { runKeys, type TrainKind } from '../infra/storage/keys';
 import type { ArtifactRef, BackendRef, SslContinuation, TrainHeartbeat, TrainOutput } from '../contracts/types';
 
-export interface TrainingRun {
+/**
+ * One training stage. `D` is what training needs beyond the fingerprint (images, labels, masks):
+ * `prepare` reads it after the done-check, so a retry that finds the stage done reads nothing but
+ * the completion marker, and hands it to `createTrainer` and `outputExtras`.
+ */
+export interface TrainingRun<D = undefined> {
   kind: TrainKind;
   runId: string;
   /** Everything that determines the result (profile, seed, ids, dataset, upstream hashes). */
   fingerprintOf: unknown;
   checkpointEvery: number;
-  /** Builds a trainer, resuming from `checkpoint` when given; throws if the bytes do not fit. */
-  createTrainer(checkpoint?: Uint8Array): Promise<Trainer>;
+  /** Reads the stage's data (seconds to minutes: images, the round-trip mask); before any trainer is created. */
+  prepare?: () => Promise<D>;
+  /** Builds a trainer on `data`, resuming from `checkpoint` when given; throws if the bytes do not fit. */
+  createTrainer(data: D, checkpoint?: Uint8Array): Promise<Trainer>;
   /** An earlier run's checkpoint to start from when this run has none of its own (infra/cache/ssl-continuation.ts). */
   continueFrom?: SslContinuation;
-  /**
-   * Work only training needs (the round-trip mask: seconds of matching), run after the done-check
-   * so that a retry finding the stage done skips it; before any trainer is created.
-   */
-  prepare?: () => Promise<void>;
   /** Stage-specific fields of the output, kept in the done marker with the rest (read after training). */
-  outputExtras?: () => Pick<TrainOutput, 'leftOutLabels'>;
+  outputExtras?: (data: D) => Pick<TrainOutput, 'leftOutLabels'>;
 }
 
 export interface TrainingDeps {
@@ -58,7 +61,7 @@ async function readDone(store: ObjectStore, key: string): Promise<DoneMarker | u
   }
 }
 
-export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise<TrainOutput> {
+export async function runTraining<D = undefined>(deps: TrainingDeps, run: TrainingRun<D>): Promise<TrainOutput> {
   const ctx = Context.current();
   const { store } = deps;
   const { attempt } = ctx.info;
@@ -73,13 +76,13 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
     return done.output;
   }
 
-  await run.prepare?.();
+  const data = (await run.prepare?.()) as D;
   const ckpts = new CheckpointStore(store, run.runId, run.kind, fp, ctx.log);
   const hb = ctx.info.heartbeatDetails as TrainHeartbeat | undefined;
   let trainer: Trainer | undefined;
   const loaded = await ckpts.loadLatest(hb, async (c) => {
     try {
-      trainer = await run.createTrainer(c.bytes);
+      trainer = await run.createTrainer(data, c.bytes);
       return true;
     } catch (err) {
       ctx.log.warn('checkpoint rejected by the trainer', { error: (err as Error).message });
@@ -90,13 +93,13 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
   let continuedLossLog: Uint8Array | undefined;
   let continuedLoss = Number.NaN;
   if (!trainer && run.continueFrom) {
-    const earlier = await startFromEarlierRun(deps, ckpts, run);
+    const earlier = await startFromEarlierRun(deps, ckpts, run, data);
     if (earlier) {
       ({ trainer, lossLog: continuedLossLog, loss: continuedLoss } = earlier);
       continuedFrom = { runId: run.continueFrom.sourceRunId, step: run.continueFrom.step };
     }
   }
-  trainer ??= await run.createTrainer();
+  trainer ??= await run.createTrainer(data);
   const t: Trainer = trainer;
   const resumedFromStep = t.step;
   const lossLog = new LossLogRecorder(run.kind, t.totalSteps);
@@ -148,7 +151,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
     );
     const output: TrainOutput = {
       stage: run.kind, weights, lossLog: lossLogRef, ...(lastCheckpoint ? { lastCheckpoint } : {}), steps: t.step,
-      finalLoss: loss, resumedFromStep, ...(continuedFrom ? { continuedFrom } : {}), attempt, backend: deps.backend(), durationMs: Date.now() - started, ...run.outputExtras?.(),
+      finalLoss: loss, resumedFromStep, ...(continuedFrom ? { continuedFrom } : {}), attempt, backend: deps.backend(), durationMs: Date.now() - started, ...run.outputExtras?.(data),
     };
     const marker: DoneMarker = { fingerprint: fp, output };
     await withStorageRetry('put done marker', () => store.put(doneKey, enc.encode(JSON.stringify(marker)), { contentType: 'application/json' }));
@@ -164,7 +167,7 @@ export async function runTraining(deps: TrainingDeps, run: TrainingRun): Promise
  * that checkpoint's loss log; undefined when it was trained on another backend, or is gone or does
  * not load: the stage then trains from step 0, which gives the same weights, only later.
  */
-async function startFromEarlierRun(deps: TrainingDeps, ckpts: CheckpointStore, run: TrainingRun): Promise<{ trainer: Trainer; loss: number; lossLog?: Uint8Array } | undefined> {
+async function startFromEarlierRun<D>(deps: TrainingDeps, ckpts: CheckpointStore, run: TrainingRun<D>, data: D): Promise<{ trainer: Trainer; loss: number; lossLog?: Uint8Array } | undefined> {
   const c = run.continueFrom!;
   const { store } = deps;
   const log = Context.current().log;
@@ -181,7 +184,7 @@ async function startFromEarlierRun(deps: TrainingDeps, ckpts: CheckpointStore, r
       throw new Error(`manifest ${c.manifestKey} names another checkpoint`);
     }
     const bytes = await withStorageRetry(`get ${c.checkpoint.key}`, () => store.get(c.checkpoint.key, c.checkpoint.sha256));
-    const trainer = await run.createTrainer(bytes);
+    const trainer = await run.createTrainer(data, bytes);
     if (trainer.step !== c.step) {
       trainer.dispose();
       throw new Error(`the checkpoint is at step ${trainer.step}, its manifest says ${c.step}`);

@@ -68,10 +68,10 @@ describe.skipIf(!stack)('checkpointed training activity (fake trainer, real S3)'
   afterAll(() => stack?.cleanup());
 
   function run(runId: string, totalSteps: number, log?: number[], fingerprintOf: unknown = { v: 1 }): TrainingRun {
-    return { kind: 'ssl', runId, fingerprintOf, checkpointEvery: 5, createTrainer: async (c) => fakeTrainer(totalSteps, c, log) };
+    return { kind: 'ssl', runId, fingerprintOf, checkpointEvery: 5, createTrainer: async (_, c) => fakeTrainer(totalSteps, c, log) };
   }
 
-  async function attempt(r: TrainingRun, attemptNo: number, heartbeatDetails?: TrainHeartbeat, onBeat?: (d: TrainHeartbeat) => void): Promise<TrainOutput> {
+  async function attempt<D>(r: TrainingRun<D>, attemptNo: number, heartbeatDetails?: TrainHeartbeat, onBeat?: (d: TrainHeartbeat) => void): Promise<TrainOutput> {
     const env = new MockActivityEnvironment({ attempt: attemptNo, heartbeatDetails });
     if (onBeat) env.on('heartbeat', (d: TrainHeartbeat) => onBeat(d));
     return env.run(() => runTraining(deps, r));
@@ -93,7 +93,7 @@ describe.skipIf(!stack)('checkpointed training activity (fake trainer, real S3)'
     // Attempt 1 "crashes" after its checkpoint at step 10 (simulated by stopping at step 12).
     const crashed = fakeTrainer(12);
     let hb: TrainHeartbeat | undefined;
-    await attempt({ ...run('r-crash', 23), createTrainer: async (c) => (c ? fakeTrainer(23, c) : Object.assign(crashed, { totalSteps: 12 })) }, 1, undefined, (d) => {
+    await attempt({ ...run('r-crash', 23), createTrainer: async (_, c) => (c ? fakeTrainer(23, c) : Object.assign(crashed, { totalSteps: 12 })) }, 1, undefined, (d) => {
       if (d.checkpointKey) hb = d;
     }).catch(() => undefined);
     // Remove the completion of the 12-step pseudo-run so the retry trains on.
@@ -132,7 +132,7 @@ describe.skipIf(!stack)('checkpointed training activity (fake trainer, real S3)'
     const real = (c?: Uint8Array) => createSslTrainer({ profile, images, seed: 7, ...(c ? { checkpoint: c } : {}) });
     const realRun = (runId: string, crashAt = Infinity): TrainingRun => ({
       kind: 'ssl', runId, fingerprintOf: { real: 1 }, checkpointEvery: 4,
-      createTrainer: async (c) => {
+      createTrainer: async (_, c) => {
         const t = await real(c);
         // A crash: the attempt dies once the trainer reaches `crashAt` (after its step-8 checkpoint).
         return {
@@ -241,23 +241,24 @@ describe.skipIf(!stack)('checkpointed training activity (fake trainer, real S3)'
     expect(steps).toEqual([]);
   });
 
-  it('prepares (the round-trip mask) only when it trains: a retry after a lost completion skips it and returns the extras stored with the result', async () => {
+  it('prepares its data (images, the round-trip mask) only when it trains: a retry after a lost completion reads none and returns the extras stored with the result', async () => {
     let prepared = 0;
-    const extras = { leftOutLabels: { count: 3, of: 10, maxRoundTrip: 2 } };
-    const r = (): TrainingRun => ({
+    const data = { leftOutLabels: { count: 3, of: 10, maxRoundTrip: 2 } };
+    const r = (): TrainingRun<typeof data> => ({
       ...run('r-prepare', 9),
       prepare: async () => {
         prepared++;
+        return data;
       },
-      createTrainer: async (c) => {
-        expect(prepared).toBe(1);
+      createTrainer: async (d, c) => {
+        expect(d).toBe(data);
         return fakeTrainer(9, c);
       },
-      outputExtras: () => extras,
+      outputExtras: (d) => ({ leftOutLabels: d.leftOutLabels }),
     });
     const first = await attempt(r(), 1);
     expect(prepared).toBe(1);
-    expect(first.leftOutLabels).toEqual(extras.leftOutLabels);
+    expect(first.leftOutLabels).toEqual(data.leftOutLabels);
     const again = await attempt(r(), 2);
     expect(prepared).toBe(1);
     expect(again).toEqual(first);
