@@ -13,8 +13,9 @@
  * the reference's order: s·H/S as (s·H)/S, each axis term squared, then the root.
  *
  * Protocol B ("clean", docs/method.md#protocol-b): the prediction goes back to original pixels unrounded,
- * q = [p_y·H/S, p_x·W/S], and error = s·sqrt((q_y − m_y)² + (q_x − m_x)²), computed as
- * sqrt(((q_y − m_y)·s)² + ((q_x − m_x)·s)²).
+ * to the centre of the original pixels its grid cell stands for, q = [(p_y + ½)·H/S, (p_x + ½)·W/S]
+ * (`gridToOriginalXy`, also what `predict` exports), and error = s·sqrt((q_y − m_y)² + (q_x − m_x)²),
+ * computed as sqrt(((q_y − m_y)·s)² + ((q_x − m_x)·s)²).
  */
 import type { PointYX } from '../types';
 
@@ -59,9 +60,16 @@ export function protocolATruth(truth: PointYX, originalHeight: number, originalW
   ];
 }
 
-/** A working-grid prediction [y, x] in original pixels, [x, y] (protocol B's mapping, unrounded). */
+/**
+ * A working-grid prediction [y, x] in original pixels, [x, y] (protocol B's mapping and the exported
+ * landmarks, unrounded). Labels reach the grid as the cell that holds them, int(x·S/W)
+ * (infra/dataset/ground-truth.ts), so cell j stands for the original span [j·W/S, (j+1)·W/S) and a
+ * point predicted at j (or at j + f, refined: integer = cell centre, ml/refine rescalePoint) is
+ * mapped to that span's centre, (j + ½)·W/S. The bare j·W/S, the span's top-left corner, put every
+ * landmark half a cell up and left (0.50 × 0.63 mm at S = 192 on ISBI; docs/accuracy.md#cell-centre).
+ */
 export function gridToOriginalXy(p: PointYX, originalHeight: number, originalWidth: number, gridSize: number): [number, number] {
-  return [(p[1] * originalWidth) / gridSize, (p[0] * originalHeight) / gridSize];
+  return [((p[1] + 0.5) * originalWidth) / gridSize, ((p[0] + 0.5) * originalHeight) / gridSize];
 }
 
 function checkCase(c: LandmarkEvalCase, opts: RadialErrorOptions): number {

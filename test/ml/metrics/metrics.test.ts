@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  errorStats, evaluateBySplit, evaluateLandmarks, isbiTestSplits, meanOfDoctors, protocolATruth, radialErrorsMm,
+  errorStats, evaluateBySplit, evaluateLandmarks, gridToOriginalXy, isbiTestSplits, meanOfDoctors, protocolATruth, radialErrorsMm,
   type LandmarkEvalCase,
 } from '../../../ml/metrics';
 
@@ -24,23 +24,34 @@ describe('protocol A (paper, 384 grid)', () => {
 });
 
 describe('protocol B (clean, original pixels)', () => {
-  it('maps the prediction back unrounded and compares with the untruncated mean', () => {
+  it('maps the prediction back unrounded to the centre of its cell and compares with the untruncated mean', () => {
     const c: LandmarkEvalCase = { id: '151', predicted: [[164, 292]], truth: [[1029.5, 1473]], ...ISBI };
-    // (164·2400/384, 292·1935/384) = (1025, 1471.40625) → Δ = (−4.5, −1.59375) px.
-    expect(radialErrorsMm(c, { protocol: 'B', gridSize: 384 })[0]).toBeCloseTo(0.1 * Math.sqrt(20.25 + 2.5400390625), 12);
+    // (164.5·2400/384, 292.5·1935/384) = (1028.125, 1473.92578125) → Δ = (−1.375, 0.92578125) px.
+    expect(radialErrorsMm(c, { protocol: 'B', gridSize: 384 })[0]).toBeCloseTo(0.1 * Math.sqrt(1.890625 + 0.8570709228515625), 12);
+    // The cell's top-left corner (164·2400/384, 292·1935/384) would be 0.48 mm off instead of 0.17.
+    expect(gridToOriginalXy([164, 292], 2400, 1935, 384)).toEqual([1473.92578125, 1028.125]);
+  });
+
+  it('a landmark mapped onto the grid (int(x·S/W)) and back lands within half a cell of itself', () => {
+    // Cell j stands for [j·W/S, (j+1)·W/S): its centre is at most half a cell from any point in it.
+    for (const [x, W, S] of [[0, 1935, 192], [1934.5, 1935, 192], [1029.5, 2400, 64], [7, 40, 64]] as const) {
+      const j = Math.trunc((x * S) / W);
+      const [back] = gridToOriginalXy([0, j], 1, W, S);
+      expect(Math.abs(back - x)).toBeLessThanOrEqual((0.5 * W) / S);
+    }
   });
 
   it('uses the per-case spacing when given', () => {
-    const c: LandmarkEvalCase = { id: 'h1', predicted: [[10, 10]], truth: [[0, 0]], originalHeight: 100, originalWidth: 100, spacingMm: 0.5 };
-    // (10, 10) cells at S = 100 = (10, 10) px → 0.5·sqrt(200).
+    const c: LandmarkEvalCase = { id: 'h1', predicted: [[10, 10]], truth: [[0.5, 0.5]], originalHeight: 100, originalWidth: 100, spacingMm: 0.5 };
+    // (10, 10) cells at S = 100 = (10.5, 10.5) px → Δ (10, 10) px → 0.5·sqrt(200).
     expect(radialErrorsMm(c, { protocol: 'B', gridSize: 100, spacingMm: 0.1 })[0]).toBeCloseTo(0.5 * Math.sqrt(200), 12);
   });
 });
 
 describe('SDR counts errors STRICTLY below the radius', () => {
   it('an error of exactly 2.0 mm is not counted at 2 mm but is at 2.5 mm (protocol B)', () => {
-    // S = 100, H = W = 1000: cell 10 → 100 px; truth at 80 px → 20 px · 0.1 = 2.0 mm exactly.
-    const c: LandmarkEvalCase = { id: '151', predicted: [[10, 10]], truth: [[80, 100]], originalHeight: 1000, originalWidth: 1000 };
+    // S = 100, H = W = 1000: cell 10 → 105 px (its centre); truth at 85 px → 20 px · 0.1 = 2.0 mm exactly.
+    const c: LandmarkEvalCase = { id: '151', predicted: [[10, 10]], truth: [[85, 105]], originalHeight: 1000, originalWidth: 1000 };
     const r = evaluateLandmarks([c], { protocol: 'B', gridSize: 100 });
     expect(r.errors[0]![0]).toBe(2);
     expect(r.overall.sdr.map((s) => [s.radiusMm, s.percent])).toEqual([[2, 0], [2.5, 100], [3, 100], [4, 100]]);
@@ -83,10 +94,11 @@ describe('errorStats', () => {
 describe('evaluateLandmarks', () => {
   it('overall and per-landmark statistics over images', () => {
     const grid = { originalHeight: 1000, originalWidth: 1000 };
-    // S = 100 → 1 cell = 10 px = 1 mm (protocol B). Landmark 0 errors 1 and 3 mm; landmark 1: 0 and 5 mm.
+    // S = 100 → 1 cell = 10 px = 1 mm (protocol B); truth at cell 0's centre (5, 5) px. Landmark 0 errors 1 and 3 mm; landmark 1: 0 and 5 mm.
+    const c0: [number, number] = [5, 5];
     const cases: LandmarkEvalCase[] = [
-      { id: '151', predicted: [[1, 0], [0, 0]], truth: [[0, 0], [0, 0]], ...grid },
-      { id: '152', predicted: [[3, 0], [3, 4]], truth: [[0, 0], [0, 0]], ...grid },
+      { id: '151', predicted: [[1, 0], [0, 0]], truth: [c0, c0], ...grid },
+      { id: '152', predicted: [[3, 0], [3, 4]], truth: [c0, c0], ...grid },
     ];
     const r = evaluateLandmarks(cases, { protocol: 'B', gridSize: 100 });
     expect(r.errors).toEqual([[1, 0], [3, 5]]);
@@ -106,7 +118,7 @@ describe('evaluateLandmarks', () => {
 describe('evaluateBySplit', () => {
   it('reports Test1, Test2 and Test1+Test2 on the ids present, with covered and missing ids', () => {
     const grid = { originalHeight: 1000, originalWidth: 1000 };
-    const mk = (id: string, errCells: number): LandmarkEvalCase => ({ id, predicted: [[errCells, 0]], truth: [[0, 0]], ...grid });
+    const mk = (id: string, errCells: number): LandmarkEvalCase => ({ id, predicted: [[errCells, 0]], truth: [[5, 5]], ...grid });
     const cases = [mk('151', 1), mk('152', 3), mk('301', 5), mk('007', 0)];
     const r = evaluateBySplit(cases, isbiTestSplits(), { protocol: 'B', gridSize: 100 });
     const [t1, t2, both] = r.splits;

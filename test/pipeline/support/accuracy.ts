@@ -26,8 +26,8 @@ export interface GateGrid {
 /**
  * Mean radial error in mm over every landmark of every image.
  * 'A': truth truncated to whole original pixels, then to a grid cell; the cell distance is
- * scaled per axis to mm. 'B': the prediction is scaled back to original pixels unrounded and
- * compared with the untruncated truth.
+ * scaled per axis to mm. 'B': the prediction is scaled back to original pixels unrounded (to the
+ * centre of its cell: (p + ½)·W/S) and compared with the untruncated truth.
  */
 export function meanRadialErrorMm(images: readonly GateImage[], protocol: 'A' | 'B', { gridSize: S, spacingMm: s }: GateGrid): number {
   let sum = 0;
@@ -40,7 +40,7 @@ export function meanRadialErrorMm(images: readonly GateImage[], protocol: 'A' | 
       const [tx, ty] = img.truthMeanXy[i]!;
       const [dy, dx] = protocol === 'A'
         ? [(py - Math.floor((Math.floor(ty) * S) / img.heightPx)) * ky, (px - Math.floor((Math.floor(tx) * S) / img.widthPx)) * kx]
-        : [py * ky - ty, px * kx - tx];
+        : [(py + 0.5) * ky - ty, (px + 0.5) * kx - tx];
       sum += Math.hypot(dy, dx) * s;
       n++;
     });
