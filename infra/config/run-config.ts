@@ -328,7 +328,16 @@ export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEn
     if (eq <= 0) throw new InvalidConfigError(`--set ${assignment}: expected field.path=value`);
     setPath(raw, assignment.slice(0, eq), parseYaml(assignment.slice(eq + 1)));
   }
-  if (raw.dataset === undefined) raw.dataset = { dir: path.resolve(env[RUN_CONFIG_ENV.datasetDir] || DEFAULT_DATASET_DIR) };
+  if (raw.dataset === undefined) {
+    // The ISBI folder is the default site's only: a named site without a folder is one not added
+    // yet or a typo, and would otherwise train on ISBI and become that site's first champion.
+    if (raw.site !== undefined && raw.site !== 'default') {
+      throw new InvalidConfigError(
+        `config.site: site ${JSON.stringify(raw.site)} is not registered and no dataset was given: add it (cc2d site add ${String(raw.site)} --dir DIR --template ID) or name the data (--dataset DIR or --dataset-version ID)`,
+      );
+    }
+    raw.dataset = { dir: path.resolve(env[RUN_CONFIG_ENV.datasetDir] || DEFAULT_DATASET_DIR) };
+  }
   const ds = raw.dataset as Record<string, unknown>;
   if (ds && typeof ds === 'object') {
     for (const k of Object.keys(ds)) if (ds[k] === undefined) delete ds[k];

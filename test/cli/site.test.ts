@@ -57,9 +57,16 @@ describe.skipIf(!stack)('cc2d site', () => {
     const config = await loadRunConfig({ site: 'clinic-a', profile: 'smoke' }, {}, await registeredSiteDefaults(stack!.settings, 'clinic-a'));
     expect(config).toMatchObject({ site: 'clinic-a', templateId: '001', dataset: { dir: site.root, layout: 'site', pixelSpacingMm: 0.2 }, split: { testSplits: ['eval'] } });
     await expect(preflight(config, stack!.settings)).resolves.toBeDefined();
-    // Flags still win; an unregistered site keeps the plain defaults.
+    // Flags still win.
     expect((await loadRunConfig({ site: 'clinic-a', template: '002' }, {}, await registeredSiteDefaults(stack!.settings, 'clinic-a'))).templateId).toBe('002');
+    // An unregistered site contributes nothing, and without a dataset of its own it is an error, not
+    // a run on the ISBI default (which would become that site's first champion).
     expect(await registeredSiteDefaults(stack!.settings, 'elsewhere')).toEqual({});
+    await expect(loadRunConfig({ site: 'elsewhere', profile: 'smoke' }, {}, {})).rejects.toThrow(/config\.site: site "elsewhere" is not registered and no dataset was given/);
+    await expect(loadRunConfig({ profile: 'smoke' }, { CC2D_SITE: 'clinic-b' }, {})).rejects.toThrow(/site "clinic-b" is not registered/);
+    const typo = await cc2d(['run', '--site', 'clinic-aa', '--profile', 'smoke', '--workers', 'none']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/site "clinic-aa" is not registered and no dataset was given: add it \(cc2d site add clinic-aa --dir DIR --template ID\)/);
   });
 
   it('a site with only its template labelled passes preflight (no test labels needed)', async () => {
