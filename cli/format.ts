@@ -1,13 +1,14 @@
 /** Human-readable output of run results (the --json forms print the objects as they are). */
 import type { PipelineResult } from '../contracts/types';
 import { NO_METRICS_REASON, OUTLIER_RADIUS_MM, showsOutliers, type ErrorUnit } from '../ml/metrics';
+import { sdrByRadius } from '../infra/report/stats';
 
 /** One line per protocol × set of a stage's metrics (MRE ± SD and the SDRs), in `unit`. */
 export function formatStageMetrics(label: string, metrics: PipelineResult['metrics'], unit: ErrorUnit = 'mm'): string[] {
   const lines: string[] = [];
   for (const [protocol, sets] of Object.entries(metrics)) {
     for (const [set, m] of Object.entries(sets)) {
-      const sdr = Object.entries(m.sdr).sort(([a], [b]) => Number(a) - Number(b)).map(([k, v]) => `SDR<${k}${unit} ${v.toFixed(1)}%`).join('  ');
+      const sdr = sdrByRadius(m.sdr).map(([k, v]) => `SDR<${k}${unit} ${v.toFixed(1)}%`).join('  ');
       // Summaries stored before outliers existed have none.
       const outliers = showsOutliers(unit) && m.outlierPercent !== undefined ? `  >${OUTLIER_RADIUS_MM}mm ${m.outlierPercent.toFixed(1)}%` : '';
       lines.push(`  ${label.padEnd(11)} protocol ${protocol} ${set.padEnd(12)} n=${String(m.images).padEnd(4)} MRE ${m.mreMm.toFixed(3)} ± ${m.sdMm.toFixed(3)} ${unit}  ${sdr}${outliers}`);

@@ -4,7 +4,7 @@
  * and visibility, live workers. No pipeline logic: the workflow and activities own that.
  */
 import { randomBytes } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import proto from '@temporalio/proto';
 import { DatasetSplitSchema } from '../contracts/documents';
@@ -124,6 +124,20 @@ export async function queryProgress(handle: WorkflowHandle): Promise<PipelinePro
     return await handle.query(progressQuery);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The description of run `runId` (its latest execution); a UserError naming the run and the
+ * namespace when there is none, so the commands that look a run up in Temporal (status, eval,
+ * resume, cancel, rerun) print one line and exit 2 as compare and report do for an unpublished run.
+ */
+export async function describeRun(client: Client, runId: string): Promise<WorkflowExecutionDescription> {
+  try {
+    return await client.workflow.getHandle(runId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UserError(`run ${runId} not found in Temporal namespace ${client.options.namespace}`);
+    throw err;
   }
 }
 

@@ -10,6 +10,7 @@ import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { withClient } from '../../infra/temporal/connect';
+import { describeRun } from '../pipeline-client';
 
 export function register(program: Command): void {
   program
@@ -22,7 +23,7 @@ export function register(program: Command): void {
       const settings = loadStackSettings();
       await withClient(settings, async (client) => {
         const handle = client.workflow.getHandle(runId);
-        if ((await handle.describe()).status.name === 'RUNNING') await handle.cancel();
+        if ((await describeRun(client, runId)).status.name === 'RUNNING') await handle.cancel();
         if (!opts.wait) {
           console.log(`${runId}: cancellation requested`);
           return;

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { compareRuns, loadRunSnapshot, type ConfigChange, type Pair, type RunComparison, type RunHeader } from '../../infra/compare';
 import { loadStackSettings } from '../../infra/config/stack';
-import { splitLabel } from '../../infra/report/stats';
+import { sdrByRadius, splitLabel } from '../../infra/report/stats';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { formatMre } from '../format';
 
@@ -46,7 +46,7 @@ export function formatComparison(c: RunComparison): string {
   if (c.sets.length > 0) lines.push('metrics:');
   for (const s of c.sets) {
     const label = `${s.stage === 'final' ? 'final (TPL)' : 'SSL stage'} ${s.protocol} ${splitLabel(s.split)}`;
-    const sdr = Object.entries(s.sdr).map(([r, p]) => `SDR<${r} ${formatPair(p, 1)}`).join('  ');
+    const sdr = sdrByRadius(s.sdr).map(([r, p]) => `SDR<${r} ${formatPair(p, 1)}`).join('  ');
     lines.push(`  ${label.padEnd(26)} n=${num(s.images.a, 0)}/${num(s.images.b, 0)}  MRE ${formatPair(s.mre)}  SD ${formatPair(s.sd)}  ${sdr}`);
   }
   // Per landmark for the final model under protocol A (the headline protocol); --json has them all.

@@ -8,12 +8,14 @@ import type { PipelineResult } from '../../contracts/types';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
 import { PAPER_REFERENCE } from '../../infra/report/reference';
+import { sdrByRadius } from '../../infra/report/stats';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { withClient } from '../../infra/temporal/connect';
 import { initBackend } from '../../infra/tf-backend';
 import { backendRefOf } from '../../infra/backend-ref';
 import { codeVersion } from '../../workers/activity-deps';
 import { formatResult, formatStageMetrics } from '../format';
+import { describeRun } from '../pipeline-client';
 import { computeRunSslStage, runSslSource, storedSslStages, type StoredSslStage } from '../ssl-stage';
 
 export function register(program: Command): void {
@@ -29,8 +31,8 @@ export function register(program: Command): void {
       }
       const settings = loadStackSettings();
       await withClient(settings, async (client) => {
+        const desc = await describeRun(client, runId);
         const handle = client.workflow.getHandle(runId);
-        const desc = await handle.describe();
         if (desc.status.name !== 'COMPLETED') throw new UserError(`run ${runId} is ${desc.status.name}; eval needs a completed run`);
         const r = (await handle.result()) as PipelineResult;
         // Runs finished before the SSL stage was evaluated: show a stored `--compute-ssl` result, if any.
@@ -91,7 +93,7 @@ async function computeSslCommand(runId: string, json: boolean): Promise<void> {
     console.log([
       `run ${runId}: SSL stage (cascade matching only, CC2D-SSL); template ${doc.templateId}, dataset ${doc.datasetVersion}`,
       ...formatStageMetrics('SSL stage', doc.summary),
-      `  paper       CC2D-SSL, ${paper.testSet}, protocol A: MRE ${paper.mreMm.toFixed(2)} mm  ${Object.entries(paper.sdrPercent).map(([r, v]) => `SDR<${r}mm ${v.toFixed(2)}%`).join('  ')}`,
+      `  paper       CC2D-SSL, ${paper.testSet}, protocol A: MRE ${paper.mreMm.toFixed(2)} mm  ${sdrByRadius(paper.sdrPercent).map(([r, v]) => `SDR<${r}mm ${v.toFixed(2)}%`).join('  ')}`,
       `  stored      ${ref.key}`,
     ].join('\n'));
   } finally {

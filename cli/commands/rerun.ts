@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { parseRunConfig } from '../../infra/config/run-config';
 import { loadStackSettings } from '../../infra/config/stack';
 import { withClient } from '../../infra/temporal/connect';
-import { preflight, runInput, searchAttributesOf } from '../pipeline-client';
+import { describeRun, preflight, runInput, searchAttributesOf } from '../pipeline-client';
 import { runAndFollow, type FollowFlags } from '../run-follow';
 
 export function register(program: Command): void {
@@ -19,8 +19,8 @@ export function register(program: Command): void {
     .action(async (sourceId: string, flags: FollowFlags & { runId?: string; cache?: boolean }) => {
       const settings = loadStackSettings();
       await withClient(settings, async (client) => {
+        const desc = await describeRun(client, sourceId);
         const original = await runInput(client, sourceId);
-        const desc = await client.workflow.getHandle(sourceId).describe();
         const version = searchAttributesOf(desc as never).datasetVersion as string | undefined;
         const { dir: _dir, version: _v, ...datasetParams } = original.config.dataset;
         const config = parseRunConfig({

@@ -11,11 +11,11 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
 import { withClient } from '../../infra/temporal/connect';
-import { runInput } from '../pipeline-client';
+import { describeRun, runInput } from '../pipeline-client';
 import { followRun, prepareWorkers, printDetached, type FollowFlags } from '../run-follow';
 
 async function resumableRun(client: Client, runId: string) {
-  const desc = await client.workflow.getHandle(runId).describe();
+  const desc = await describeRun(client, runId);
   if (!['CANCELLED', 'FAILED', 'TIMED_OUT', 'TERMINATED'].includes(desc.status.name)) {
     throw new UserError(`run ${runId} is ${desc.status.name}; only a cancelled, failed, timed-out or terminated run can be resumed`);
   }

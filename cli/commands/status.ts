@@ -9,7 +9,7 @@ import { loadStackSettings } from '../../infra/config/stack';
 import { withClient } from '../../infra/temporal/connect';
 import { failureMessage } from '../../infra/temporal/payload-codec';
 import { formatResult } from '../format';
-import { livePollers, QUEUE_OF_ROLE, queryProgress, runInput, searchAttributesOf } from '../pipeline-client';
+import { describeRun, livePollers, QUEUE_OF_ROLE, queryProgress, runInput, searchAttributesOf } from '../pipeline-client';
 
 const { PendingActivityState } = proto.temporal.api.enums.v1;
 
@@ -25,8 +25,8 @@ export function register(program: Command): void {
     .option('--json', 'one JSON object')
     .action(async (runId: string, opts: { json?: boolean }) => {
       await withClient(loadStackSettings(), async (client) => {
+        const desc = await describeRun(client, runId);
         const handle = client.workflow.getHandle(runId);
-        const desc = await handle.describe();
         const attrs = searchAttributesOf(desc as never);
         const progress: PipelineProgress | undefined = desc.status.name === 'RUNNING' ? await queryProgress(handle) : undefined;
         const raw = desc.raw.pendingActivities ?? [];

@@ -5,7 +5,7 @@
  */
 import type { RunComparison, SdrCurves, SetComparison } from '../compare';
 import { escapeHtml as esc } from '../report/html';
-import { splitLabel } from '../report/stats';
+import { sdrByRadius, splitLabel } from '../report/stats';
 import { lineChart, type Marker, type Series } from '../report/svg';
 import { CSS } from './page';
 import type { RunRow } from './sources';
@@ -48,7 +48,7 @@ const stageName = (s: SetComparison['stage']): string => (s === 'final' ? 'final
 
 function metricsTable(c: RunComparison): string {
   if (c.sets.length === 0) return '<p class="muted">Neither run has metrics.</p>';
-  const radii = Object.keys(c.sets[0]!.sdr);
+  const radii = sdrByRadius(c.sets[0]!.sdr).map(([r]) => r);
   const head = `<tr><th rowspan="2">Stage</th><th rowspan="2">Protocol</th><th rowspan="2">Set</th><th rowspan="2" class="num">n A/B</th><th colspan="3">MRE</th><th colspan="3">SD</th>${radii.map((r) => `<th colspan="3">SDR &lt; ${esc(r)}</th>`).join('')}</tr>
 <tr>${['MRE', 'SD', ...radii].map(() => '<th class="num">A</th><th class="num">B</th><th class="num">Δ</th>').join('')}</tr>`;
   const rows = c.sets.map((s) => `<tr><td>${esc(stageName(s.stage))}</td><td>${esc(s.protocol)}</td><td>${esc(splitLabel(s.split))}</td><td class="num">${fmt(s.images.a, 0)}/${fmt(s.images.b, 0)}</td>${pairCells(s.mre, 3)}${pairCells(s.sd, 3)}${radii.map((r) => pairCells(s.sdr[r]!, 1, true)).join('')}</tr>`);

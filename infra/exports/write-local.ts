@@ -1,8 +1,10 @@
 /**
- * Writes a set of files under a folder so that no file is ever seen half-written: everything goes
- * to a temporary folder next to the target first; then a missing (or empty) target folder is
- * replaced by it in one rename, and an existing one gets each file by its own rename. A failure
- * before the renames leaves the target untouched (the temporary folder is removed).
+ * Writes local files so that none is ever seen half-written, creating missing parent folders.
+ * A set of files under a folder (`writeFilesAtomically`): everything goes to a temporary folder
+ * next to the target first; then a missing (or empty) target folder is replaced by it in one
+ * rename, and an existing one gets each file by its own rename. One file (`writeFileAtomically`):
+ * a temporary file next to it, then one rename. A failure before the renames leaves the target
+ * untouched (the temporary folder or file is removed).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
@@ -52,5 +54,17 @@ export async function writeFilesAtomically(dir: string, files: readonly LocalFil
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+export async function writeFileAtomically(file: string, bytes: Uint8Array): Promise<void> {
+  const target = path.resolve(file);
+  await mkdir(path.dirname(target), { recursive: true });
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, target);
+  } finally {
+    await rm(tmp, { force: true });
   }
 }

@@ -103,6 +103,15 @@ export function splitLabel(split: string): string {
 }
 
 /**
+ * The entries of an SDR record keyed by radius ("2", "2.5", ...) by increasing radius. Needed
+ * wherever such a record is shown: JavaScript lists integer keys first, so `Object.entries`
+ * gives 2, 3, 4, 2.5.
+ */
+export function sdrByRadius<T>(sdr: Readonly<Record<string, T>>): [string, T][] {
+  return Object.entries(sdr).sort(([a], [b]) => Number(a) - Number(b));
+}
+
+/**
  * The sets a report shows for one protocol: the given ones in the order Test1, Test2,
  * Test1+Test2, others; plus Test1+Test2 as the union of Test1 and Test2 when both are present
  * and it was not given.

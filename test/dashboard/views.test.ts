@@ -77,6 +77,7 @@ describe('dashboard compare view', () => {
     expect(r.body).toContain('config.seed');
     expect(r.body).toMatch(/<td class="mono small">2022<\/td><td class="mono small">7<\/td>/);
     expect(r.body).toContain('<td class="num better">+25.0</td>'); // SDR up: B better
+    expect([...r.body.matchAll(/<th colspan="3">SDR &lt; ([\d.]+)<\/th>/g)].map((m) => m[1])).toEqual(['2', '2.5', '3', '4']);
     expect(r.body).toContain('&lt;b&gt;Nasion&lt;/b&gt;');
     expect(r.body).not.toContain('<b>Nasion</b>');
     expect(r.body).toMatch(/<svg class="chart"[^>]*aria-label="SDR vs radius, protocol A, Test1"/);

@@ -59,6 +59,9 @@ describe('metrics side by side', () => {
     expect(s.mre).toEqual({ a: 2.5, b: 1.5, delta: -1 });
     expect(s.sdr['2']).toEqual({ a: 25, b: 50, delta: 25 });
     expect(s.sdr['4']).toEqual({ a: 75, b: 100, delta: 25 });
+    // The text lists the SDR columns by radius (Object.entries would put 2.5 after 4).
+    const line = formatComparison(c).split('\n').find((l) => l.trimStart().startsWith('final (TPL) A '))!;
+    expect([...line.matchAll(/SDR<([\d.]+)/g)].map((m) => m[1])).toEqual(['2', '2.5', '3', '4']);
     expect(s.landmarks).toEqual([
       { name: 'Sella', a: 1.5, b: 1.5, delta: 0 },
       { name: 'Nasion', a: 3.5, b: 1.5, delta: -2 },
