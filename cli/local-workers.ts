@@ -14,6 +14,7 @@
  * step would otherwise block this process's event loop, and with it workflow tasks, `progress`
  * queries and the progress bar. Peak memory is therefore that of two processes.
  */
+import os from 'node:os';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { activityRole } from '../infra/config/names';
@@ -58,7 +59,7 @@ export class LocalWorkers {
     const w = await hostSplit({
       roles: todo,
       settings: this.settings,
-      identityPrefix: `cc2d-run-${process.pid}`,
+      identityPrefix: `cc2d-run-${process.pid}@${os.hostname()}`,
       taskQueues: this.queues,
       allowCpu: true,
       logLevel: this.verbose ? 'INFO' : 'WARN',
