@@ -13,7 +13,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { canonicalInside, canonicalRoot, isSafeId } from './safe-path';
+import { canonicalInside, canonicalRoot, isSafeId, unsafeIdProblem } from './safe-path';
 import {
   DOCTOR_FOLDERS,
   IMAGE_EXTENSIONS,
@@ -110,7 +110,7 @@ export async function discoverLayout(datasetDir: string): Promise<Layout> {
         continue;
       }
       if (!isSafeId(f.stem)) {
-        problems.push(`${f.relPath}: unsafe image id ${JSON.stringify(f.stem)} (allowed: letters, digits, "_" and "-")`);
+        problems.push(`${f.relPath}: ${unsafeIdProblem(f.stem)}`);
         continue;
       }
       const prior = images.get(f.stem);
@@ -132,7 +132,7 @@ export async function discoverLayout(datasetDir: string): Promise<Layout> {
         continue;
       }
       if (!isSafeId(f.stem)) {
-        problems.push(`${f.relPath}: unsafe annotation id ${JSON.stringify(f.stem)} (allowed: letters, digits, "_" and "-")`);
+        problems.push(`${f.relPath}: ${unsafeIdProblem(f.stem, 'annotation')}`);
         continue;
       }
       labels[doctor].set(f.stem, f);

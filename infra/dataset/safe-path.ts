@@ -7,11 +7,19 @@ import { realpath, stat } from 'node:fs/promises';
 import { DatasetInvalidError } from '../errors';
 import path from 'node:path';
 
-/** Image/annotation ids (file stems): letters, digits, '_' and '-', starting with a letter or digit. */
-const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/**
+ * Image/annotation ids (file stems): letters, digits, '_', '-' and '.', starting with a letter or
+ * digit, not ending with '.', no '..', at most 64 characters (a DICOM UID fits).
+ */
+const SAFE_ID = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_-])?$/;
 
 export function isSafeId(stem: string): boolean {
-  return SAFE_ID.test(stem);
+  return SAFE_ID.test(stem) && !stem.includes('..');
+}
+
+/** The problem line for an id that is not safe (one wording for every reader). */
+export function unsafeIdProblem(id: string, what: 'image' | 'annotation' = 'image'): string {
+  return `unsafe ${what} id ${JSON.stringify(id)} (allowed: letters, digits, "_", "-" and "." inside, at most 64 characters)`;
 }
 
 /** A key segment such as a site name: lower-case slug, no dots-only, no separators or escapes. */

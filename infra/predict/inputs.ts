@@ -14,11 +14,12 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { PredictRequest } from '../../contracts/documents';
 import { UserError } from '../errors';
-import { isSafeId } from '../dataset/safe-path';
+import { isSafeId, unsafeIdProblem } from '../dataset/safe-path';
+import { imageFileKind } from '../dataset/site/image-file';
 import { DATASET_FILES, datasetPrefix } from '../dataset/published';
 import { DatasetReader } from '../dataset/reader';
 import { decodeSiteImage, type DecodedSiteImage } from '../dataset/site/image';
-import { checkFormat, sniffSiteFormat, SITE_IMAGE_EXTENSIONS } from '../dataset/site/raster';
+import { checkFormat } from '../dataset/site/raster';
 import { FileProblem, type SiteImageFormat } from '../dataset/site/types';
 import { makeWorkingPng } from '../dataset/working-image';
 import { readManifest } from '../storage/manifest';
@@ -44,7 +45,7 @@ async function imageFilesIn(dir: string): Promise<string[]> {
     const full = path.join(dir, name);
     const st = await stat(full);
     if (st.isDirectory()) out.push(...(await imageFilesIn(full)));
-    else if (st.isFile() && SITE_IMAGE_EXTENSIONS[path.extname(name).toLowerCase()] !== undefined) out.push(full);
+    else if (st.isFile() && (await imageFileKind(name, full)) !== undefined) out.push(full);
   }
   return out;
 }
@@ -78,15 +79,14 @@ export async function readLocalImages(files: readonly string[]): Promise<LocalIm
   const images: LocalImage[] = [];
   const seen = new Map<string, string>();
   for (const file of files) {
-    const ext = path.extname(file);
-    const id = path.basename(file, ext);
     try {
+      const kind = await imageFileKind(path.basename(file), file);
+      if (kind === undefined) throw new FileProblem(file, 'not a PNG, JPEG, BMP, TIFF or DICOM image');
+      const { id, format } = kind;
       const bytes = new Uint8Array(await readFile(file));
-      const format = SITE_IMAGE_EXTENSIONS[ext.toLowerCase()] ?? sniffSiteFormat(bytes);
-      if (format === undefined || format === null) throw new FileProblem(file, 'not a PNG, JPEG, BMP, TIFF or DICOM image');
       checkFormat(bytes, format, file);
       const decoded = await decodeSiteImage(bytes, format, file);
-      if (!isSafeId(id)) throw new FileProblem(file, `unsafe image id ${JSON.stringify(id)} (allowed: letters, digits, "_" and "-")`);
+      if (!isSafeId(id)) throw new FileProblem(file, unsafeIdProblem(id));
       const prior = seen.get(id);
       if (prior !== undefined) throw new FileProblem(file, `duplicate image id ${id} (also ${prior})`);
       seen.set(id, file);

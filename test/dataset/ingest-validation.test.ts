@@ -254,10 +254,10 @@ describe('ingestDataset rejects bad input in one report and writes nothing', () 
     const store = new RecordingMemoryStore();
     const problems = await expectInvalid(ingestDataset(store, { datasetDir: fx.root, sizes: [16] }));
     expect(problems.sort()).toEqual([
-      'AnnotationsByMD/400_senior/%2e%2e.txt: unsafe annotation id "%2e%2e" (allowed: letters, digits, "_" and "-")',
-      'RawImage/TrainingData/a b.png: unsafe image id "a b" (allowed: letters, digits, "_" and "-")',
-      'RawImage/TrainingData/x%2e%2e.png: unsafe image id "x%2e%2e" (allowed: letters, digits, "_" and "-")',
-      'RawImage/TrainingData/x..\\y.png: unsafe image id "x..\\\\y" (allowed: letters, digits, "_" and "-")',
+      'AnnotationsByMD/400_senior/%2e%2e.txt: unsafe annotation id "%2e%2e" (allowed: letters, digits, "_", "-" and "." inside, at most 64 characters)',
+      'RawImage/TrainingData/a b.png: unsafe image id "a b" (allowed: letters, digits, "_", "-" and "." inside, at most 64 characters)',
+      'RawImage/TrainingData/x%2e%2e.png: unsafe image id "x%2e%2e" (allowed: letters, digits, "_", "-" and "." inside, at most 64 characters)',
+      'RawImage/TrainingData/x..\\y.png: unsafe image id "x..\\\\y" (allowed: letters, digits, "_", "-" and "." inside, at most 64 characters)',
     ]);
     // Dot-files (e.g. macOS "._001.jpg" resource forks) are never opened: ignored with a warning.
     await rm(fx.dir('RawImage/TrainingData/x%2e%2e.png'));

@@ -20,17 +20,17 @@
  * hidden files are ignored, ids must be key-safe. Problems are collected, never thrown (except a
  * missing folder or invalid options).
  */
-import { open, readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidConfigError } from '../../errors';
 import { mapLimit } from '../concurrency';
 import { compareIds } from '../layout';
-import { canonicalInside, canonicalRoot, isSafeId } from '../safe-path';
+import { canonicalInside, canonicalRoot, isSafeId, unsafeIdProblem } from '../safe-path';
 import { MAX_IMAGES, MAX_INPUT_PIXELS } from '../types';
 import { parseDecimal, readCsvTable } from './csv';
 import { probeSiteImage } from './image';
+import { imageFileKind } from './image-file';
 import { landmarkFileKind, matchNames, outsideImage, parseLandmarkFile, type LandmarkFileFormat } from './landmark-files';
-import { SITE_IMAGE_EXTENSIONS, hasDicomMagic } from './raster';
 import { FileProblem, type NamedPoint, type SiteImageFormat, type SiteProblem, type Spacing } from './types';
 
 export const IMAGES_DIR = 'images';
@@ -145,15 +145,14 @@ export async function scanSiteFolder(dir: string, opts: ScanOptions = {}): Promi
   // Images.
   const byId = new Map<string, { relPath: string; path: string; format: SiteImageFormat }>();
   for (const f of (await walk(IMAGES_DIR)) ?? []) {
-    const ext = path.extname(f.name).toLowerCase();
-    const format = ext === '' ? ((await startsAsDicom(f.path)) ? 'dicom' : undefined) : SITE_IMAGE_EXTENSIONS[ext];
-    if (format === undefined) {
+    const kind = await imageFileKind(f.name, f.path);
+    if (kind === undefined) {
       warnings.push({ file: f.relPath, problem: 'not a PNG, JPEG, BMP, TIFF or DICOM image, ignored' });
       continue;
     }
-    const id = f.name.slice(0, f.name.length - ext.length);
+    const { id, format } = kind;
     if (!isSafeId(id)) {
-      problem(f.relPath, `unsafe image id ${JSON.stringify(id)} (allowed: letters, digits, "_" and "-")`);
+      problem(f.relPath, unsafeIdProblem(id));
       continue;
     }
     const prior = byId.get(id);
@@ -175,7 +174,7 @@ export async function scanSiteFolder(dir: string, opts: ScanOptions = {}): Promi
       continue;
     }
     if (!isSafeId(kind.id)) {
-      problem(f.relPath, `unsafe image id ${JSON.stringify(kind.id)} (allowed: letters, digits, "_" and "-")`);
+      problem(f.relPath, unsafeIdProblem(kind.id));
       continue;
     }
     const prior = labelFiles.get(kind.id);
@@ -283,18 +282,6 @@ export async function scanSiteFolder(dir: string, opts: ScanOptions = {}): Promi
 
 function validSpacing(mm: number): boolean {
   return Number.isFinite(mm) && mm > 0 && mm <= MAX_SPACING_MM;
-}
-
-async function startsAsDicom(file: string): Promise<boolean> {
-  const handle = await open(file, 'r').catch(() => undefined);
-  if (handle === undefined) return false;
-  try {
-    const head = new Uint8Array(132);
-    const { bytesRead } = await handle.read(head, 0, 132, 0);
-    return hasDicomMagic(head.subarray(0, bytesRead));
-  } finally {
-    await handle.close();
-  }
 }
 
 /** spacing.csv at the site root (optional): id -> mm. */

@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { DatasetInvalidError, InvalidConfigError } from '../../../infra/errors';
 import { toSlicerMarkups } from '../../../infra/dataset/site/landmark-files';
 import { scanSiteFolder } from '../../../infra/dataset/site/scan';
+import { isSafeId } from '../../../infra/dataset/safe-path';
 import type { NamedPoint, SiteProblem } from '../../../infra/dataset/site/types';
 import { encodeImage } from '../support/fixtures';
 import { buildDicom } from './support/dicom-fixture';
@@ -88,6 +89,29 @@ describe('scanSiteFolder', () => {
     });
     expect(scan.annotations.get('003')?.landmarks).toEqual(POINTS);
     expect(scan.warnings).toEqual([{ file: 'images/readme.md', problem: 'not a PNG, JPEG, BMP, TIFF or DICOM image, ignored' }]);
+  });
+
+  it('DICOM files named by their UID: with .dcm the id is the UID, without an extension the whole name (its last dot is no extension)', async () => {
+    const uid = '1.2.840.113619.2.55.3.604688119.868';
+    const root = await site({
+      'images/t.png': await encodeImage('png', W, H),
+      [`images/${uid}.dcm`]: dicom([0.1, 0.1]),
+      [`images/series/${uid}.7`]: dicom([0.1, 0.1]),
+      'images/notes.v2': 'not an image, and no DICOM magic',
+      'landmarks/t.csv': csv(POINTS),
+      [`landmarks/${uid}.csv`]: csv(POINTS),
+    });
+    const scan = await scanSiteFolder(root, { templateId: 't' });
+    expect(scan.problems).toEqual([]);
+    expect(scan.images.map((i) => [i.id, i.format, i.relPath])).toEqual([
+      [uid, 'dicom', `images/${uid}.dcm`],
+      [`${uid}.7`, 'dicom', `images/series/${uid}.7`],
+      ['t', 'png', 'images/t.png'],
+    ]);
+    expect([...scan.annotations.keys()].sort()).toEqual([uid, 't']);
+    expect(scan.warnings).toEqual([{ file: 'images/notes.v2', problem: 'not a PNG, JPEG, BMP, TIFF or DICOM image, ignored' }]);
+    // Dots stay inside an id: none leading, trailing or doubled.
+    for (const bad of ['.hidden', 'a.', 'a..b', `${'9'.repeat(65)}`]) expect(isSafeId(bad), bad).toBe(false);
   });
 
   it('takes any K >= 1 from the template: K = 1 and K = 30', async () => {
