@@ -1,6 +1,7 @@
 /**
  * The `cc2d` command line. Each command lives in cli/commands/<name>.ts and exports
- * `register(program)`; this file only wires them and turns errors into exit codes.
+ * `register(program)`; this file only wires them and turns errors into exit codes (and, with
+ * `--json`, into a last stdout line `{"error":{"type","message","exitCode"}}`).
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../infra/errors';
@@ -49,16 +50,22 @@ export async function buildProgram(): Promise<Command> {
 
 export async function main(argv: string[]): Promise<number> {
   const program = await buildProgram();
+  // With --json a script reads the last stdout line: a failure is one JSON object there too.
+  const json = argv.includes('--json');
+  const fail = (exitCode: number, type: string, message: string): number => {
+    if (json) process.stdout.write(`${JSON.stringify({ error: { type, message, exitCode } })}\n`);
+    return exitCode;
+  };
   try {
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : fail(err.exitCode, err.code, err.message);
     if (err instanceof UserError) {
       console.error(`cc2d: ${err.message}`);
-      return 2;
+      return fail(2, err.type, err.message);
     }
     console.error(`cc2d: ${(err as Error).stack ?? String(err)}`);
-    return 1;
+    return fail(1, (err as Error).name ?? 'Error', (err as Error).message ?? String(err));
   }
 }

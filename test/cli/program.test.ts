@@ -26,6 +26,28 @@ describe('cc2d program', () => {
   });
 });
 
+describe('cc2d --json on failure', () => {
+  it('ends stdout with one JSON error object (type, message, exit code), as a success ends with its result', async () => {
+    const cli = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'cc2d.mjs'), ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
+        let stdout = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.on('close', (code) => resolve({ code, stdout }));
+      });
+    // A config error (exit 2), found before any server is contacted.
+    const bad = await cli(['run', '--site', 'no-such-site-x', '--profile', 'smoke', '--json']);
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stdout.trim().split('\n').at(-1)!)).toEqual({
+      error: { type: 'InvalidConfig', message: expect.stringMatching(/site "no-such-site-x" is not registered/), exitCode: 2 },
+    });
+    // A usage error (commander's exit code) gives one too; without --json stdout stays empty.
+    const usage = await cli(['run', '--no-such-flag', '--json']);
+    expect(JSON.parse(usage.stdout.trim().split('\n').at(-1)!).error).toMatchObject({ type: 'commander.unknownOption', exitCode: 1 });
+    expect((await cli(['run', '--site', 'no-such-site-x', '--profile', 'smoke'])).stdout).toBe('');
+  }, 60_000);
+});
+
 describe('activity roles', () => {
   it('routes the GPU activities to the GPU queue and everything else to the CPU queue', () => {
     for (const name of GPU_ACTIVITIES) expect(activityRole(name)).toBe('gpu');
