@@ -88,10 +88,11 @@ export function diffJson(a: JsonValue | undefined, b: JsonValue | undefined, pat
 
 const finite = (v: number | undefined): number | null => (v !== undefined && Number.isFinite(v) ? v : null);
 
-export function pair(a: number | undefined, b: number | undefined): Pair {
+/** Both values and b − a; no delta when `comparable` is false (errors in mm against errors in px). */
+export function pair(a: number | undefined, b: number | undefined, comparable = true): Pair {
   const fa = finite(a);
   const fb = finite(b);
-  return { a: fa, b: fb, delta: fa !== null && fb !== null ? fb - fa : null };
+  return { a: fa, b: fb, delta: comparable && fa !== null && fb !== null ? fb - fa : null };
 }
 
 /** A stage's sets of one protocol, with the Test1+Test2 union the report shows. */
@@ -124,7 +125,10 @@ function namesOf(s: RunSnapshot, sets: SetErrors[]): string[] {
 const CURVE_MAX = 10;
 const CURVE_STEP = 0.1;
 
-function compareSet(stage: CompareStage, protocol: string, split: string, sa: SetErrors | undefined, sb: SetErrors | undefined, na: string[], nb: string[]): { set: SetComparison; curves: SdrCurves } {
+function compareSet(
+  stage: CompareStage, protocol: string, split: string, sa: SetErrors | undefined, sb: SetErrors | undefined, na: string[], nb: string[], sameUnit: boolean,
+): { set: SetComparison; curves: SdrCurves } {
+  const two = (x: number | undefined, y: number | undefined) => pair(x, y, sameUnit);
   const ea = sa ? allErrors(sa.images) : undefined;
   const eb = sb ? allErrors(sb.images) : undefined;
   const ma = ea ? summarizeErrors(ea) : undefined;
@@ -139,10 +143,10 @@ function compareSet(stage: CompareStage, protocol: string, split: string, sa: Se
     set: {
       stage, protocol, split,
       images: { a: sa ? sa.images.length : null, b: sb ? sb.images.length : null },
-      mre: pair(ma?.mreMm, mb?.mreMm),
-      sd: pair(ma?.sdMm, mb?.sdMm),
-      sdr: Object.fromEntries(SDR_RADII_MM.map((r) => [String(r), pair(ma?.sdr.get(r), mb?.sdr.get(r))])),
-      landmarks: names.map((name) => ({ name, ...pair(landmarkMre(sa, na, name), landmarkMre(sb, nb, name)) })),
+      mre: two(ma?.mreMm, mb?.mreMm),
+      sd: two(ma?.sdMm, mb?.sdMm),
+      sdr: Object.fromEntries(SDR_RADII_MM.map((r) => [String(r), two(ma?.sdr.get(r), mb?.sdr.get(r))])),
+      landmarks: names.map((name) => ({ name, ...two(landmarkMre(sa, na, name), landmarkMre(sb, nb, name)) })),
     },
     curves: {
       stage, protocol, split,
@@ -160,7 +164,8 @@ export function compareRuns(a: RunSnapshot, b: RunSnapshot): RunComparison {
   ];
   const notes: string[] = [];
   if (a.datasetVersion !== b.datasetVersion) notes.push('the runs used different dataset versions: their metrics are on different images or labels');
-  if (a.unit !== b.unit) notes.push(`run ${a.runId} reports errors in ${a.unit}, run ${b.runId} in ${b.unit}: deltas mix units`);
+  const sameUnit = a.unit === b.unit;
+  if (!sameUnit) notes.push(`run ${a.runId} reports errors in ${a.unit}, run ${b.runId} in ${b.unit}: no deltas (they would mix units)`);
   for (const s of [a, b]) if (s.noMetrics) notes.push(`run ${s.runId} has no metrics: ${s.noMetrics}`);
 
   const sets: SetComparison[] = [];
@@ -173,7 +178,7 @@ export function compareRuns(a: RunSnapshot, b: RunSnapshot): RunComparison {
       const na = namesOf(a, [...sa.values()]);
       const nb = namesOf(b, [...sb.values()]);
       for (const split of [...new Set([...sa.keys(), ...sb.keys()])]) {
-        const c = compareSet(stage, protocol, split, sa.get(split), sb.get(split), na, nb);
+        const c = compareSet(stage, protocol, split, sa.get(split), sb.get(split), na, nb, sameUnit);
         sets.push(c.set);
         curves.push(c.curves);
       }

@@ -75,6 +75,16 @@ describe('metrics side by side', () => {
     expect(curve.b![i]).toBe(100);
   });
 
+  it('gives no deltas between a run in mm and one in px, and says why', () => {
+    const c = compareRuns(snapshot(), snapshot({ runId: 'run-px', unit: 'px', finalA: [[10, 30], [20, 40]] }));
+    const s = c.sets[0]!;
+    expect(s.mre).toEqual({ a: 2.5, b: 25, delta: null });
+    expect(s.landmarks.every((l) => l.delta === null)).toBe(true);
+    expect(Object.values(s.sdr).every((p) => p.delta === null)).toBe(true);
+    expect(c.notes).toContain('run run-a reports errors in mm, run run-px in px: no deltas (they would mix units)');
+    expect(formatComparison(c)).not.toMatch(/\+22\.5/);
+  });
+
   it('keeps sets only one run has (null on the other side), the SSL stage, and matches landmarks by name', () => {
     const a = snapshot({ sslA: [[5, 5], [6, 6]] });
     const b = snapshot({ runId: 'run-b', landmarkNames: ['Nasion', 'Sella'], finalA: [[3, 1], [4, 2]], datasetVersion: 'e'.repeat(64) });
