@@ -13,7 +13,7 @@ import type { StackSettings } from '../infra/config/stack';
 import { UserError } from '../infra/errors';
 import { EXPORT_FILES, EXPORT_FORMATS, type ExportFormat } from '../infra/exports/predictions';
 import { writeFilesAtomically } from '../infra/exports/write-local';
-import { collectImageFiles, datasetImages, readLocalImages, workingImage, type RequestImage } from '../infra/predict/inputs';
+import { collectImageFiles, datasetImages, readLocalImages, readSpacingTable, workingImage, type ImageSpacing, type RequestImage } from '../infra/predict/inputs';
 import { championRunId, loadRunModel, refineSizeOf } from '../infra/predict/model';
 import { PREDICT_REQUEST_FILE, shardCountFor } from '../infra/predict/request';
 import { canonicalJson, sha256Hex } from '../infra/storage/hash';
@@ -36,6 +36,8 @@ export interface PredictOptions {
   flagBelow?: number;
   /** mm per pixel for images without their own (DICOM) spacing. */
   spacingMm?: number;
+  /** An `id,mm` file giving images their spacing (before the DICOM header and spacingMm). */
+  spacingCsv?: string;
   imagesPerShard?: number;
   heartbeatTimeoutSeconds?: number;
   workers: WorkersMode;
@@ -57,6 +59,7 @@ function checkOptions(o: PredictOptions): void {
   if (o.datasetVersion !== undefined && o.paths.length > 0) throw new UserError('predict: give image paths or --dataset-version, not both');
   if (o.flagBelow !== undefined && !(o.flagBelow >= 0 && o.flagBelow <= 1)) throw new UserError(`--flag-below: ${o.flagBelow} is not in [0, 1]`);
   if (o.spacingMm !== undefined && !(o.spacingMm > 0 && o.spacingMm <= 10)) throw new UserError(`--spacing: ${o.spacingMm} mm is not in (0, 10]`);
+  if (o.spacingCsv !== undefined && o.datasetVersion !== undefined) throw new UserError('--spacing-csv: only with image paths (a dataset version has its spacing)');
   if (o.imagesPerShard !== undefined && !(Number.isInteger(o.imagesPerShard) && o.imagesPerShard >= 1)) throw new UserError(`--shard-size: ${o.imagesPerShard} is not a positive integer`);
 }
 
@@ -65,6 +68,10 @@ export async function prepareRequest(store: ObjectStore, o: PredictOptions): Pro
   checkOptions(o);
   // Local images are read and checked before the model is even looked up: bad input fails fast.
   const local = o.datasetVersion === undefined ? await readLocalImages(await collectImageFiles(o.paths)) : undefined;
+  const spacing: ImageSpacing = {
+    ...(o.spacingCsv !== undefined && local ? { table: await readSpacingTable(o.spacingCsv, local) } : {}),
+    ...(o.spacingMm !== undefined ? { fixedMm: o.spacingMm } : {}),
+  };
   const runId = o.runId ?? (o.site !== undefined ? await championRunId(store, o.site) : undefined);
   if (runId === undefined) throw new UserError(o.site !== undefined ? `site ${o.site} has no champion model yet: give --run ID` : 'predict: which model? give --run ID (or --site S for its champion)');
   const { model, flagBelow: runFlagBelow } = await loadRunModel(store, runId);
@@ -80,7 +87,7 @@ export async function prepareRequest(store: ObjectStore, o: PredictOptions): Pro
     };
     images = [];
     for (const img of local) {
-      const { png, finePng, entry } = await workingImage(img, size, o.spacingMm, fineSize);
+      const { png, finePng, entry } = await workingImage(img, size, spacing, fineSize);
       images.push({ ...entry, working: await storeInput(png), ...(finePng ? { fine: await storeInput(finePng) } : {}) });
     }
   } else {

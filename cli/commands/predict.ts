@@ -19,6 +19,7 @@ interface PredictFlags {
   format: string;
   flagBelow?: string;
   spacing?: string;
+  spacingCsv?: string;
   shardSize?: string;
   workers: WorkersMode;
   json?: boolean;
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .option('--format <list>', 'exports to write: csv,json,mrk', 'csv,json,mrk')
     .option('--flag-below <x>', "flag landmarks whose confidence (0-1) is below this (default: the model run's config predict.flagBelow, 0.5 unless set)")
     .option('--spacing <mm>', 'pixel spacing of images without their own (DICOM), for the mm columns')
+    .option('--spacing-csv <file>', 'per-image pixel spacing, a CSV `id,mm` (as a site\'s spacing.csv); before the DICOM header and --spacing')
     .option('--shard-size <n>', 'images per GPU activity (default 64)')
     .option('--workers <mode>', 'auto: host workers for queues nobody polls | local: always | none', 'auto')
     .option('--json', 'print the result as one JSON line')
@@ -64,6 +66,7 @@ export function register(program: Command): void {
           ...(flags.out !== undefined ? { out: flags.out } : {}),
           ...(flagBelow !== undefined ? { flagBelow } : {}),
           ...(spacingMm !== undefined ? { spacingMm } : {}),
+          ...(flags.spacingCsv !== undefined ? { spacingCsv: flags.spacingCsv } : {}),
           ...(imagesPerShard !== undefined ? { imagesPerShard } : {}),
           ...(flags.verbose ? { verbose: true } : {}),
         }));

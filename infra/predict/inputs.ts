@@ -16,6 +16,7 @@ import type { PredictRequest } from '../../contracts/documents';
 import { UserError } from '../errors';
 import { isSafeId, unsafeIdProblem } from '../dataset/safe-path';
 import { imageFileKind } from '../dataset/site/image-file';
+import { parseSpacingCsv } from '../dataset/site/scan';
 import { DATASET_FILES, datasetPrefix } from '../dataset/published';
 import { DatasetReader } from '../dataset/reader';
 import { decodeSiteImage, type DecodedSiteImage } from '../dataset/site/image';
@@ -73,6 +74,30 @@ export async function collectImageFiles(paths: readonly string[]): Promise<strin
   return files;
 }
 
+/**
+ * The pixel spacing of local images, first found (as a site's): the `id,mm` table of
+ * `--spacing-csv`, the DICOM header, `--spacing`; else unknown (millimetre columns left empty).
+ */
+export interface ImageSpacing {
+  table?: ReadonlyMap<string, number>;
+  fixedMm?: number;
+}
+
+/** `--spacing-csv FILE` read against the request's image ids; every problem names the file and line. */
+export async function readSpacingTable(file: string, images: readonly LocalImage[]): Promise<Map<string, number>> {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(await readFile(file));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw problemsError('predict: --spacing-csv', [`${file}: ${code !== undefined ? `cannot read (${code})` : 'not UTF-8 text'}`]);
+  }
+  const problems: string[] = [];
+  const table = parseSpacingCsv(text, new Set(images.map((i) => i.id)), (p) => problems.push(`${file}: ${p}`));
+  if (problems.length > 0) throw problemsError('predict: --spacing-csv', problems);
+  return table;
+}
+
 /** Decodes every file (all problems reported together, each naming its file). */
 export async function readLocalImages(files: readonly string[]): Promise<LocalImage[]> {
   const problems: string[] = [];
@@ -106,12 +131,12 @@ export async function readLocalImages(files: readonly string[]): Promise<LocalIm
  * given `fineSize`, its PNG at the refinement input size (to be stored at `fine.key`).
  */
 export async function workingImage(
-  img: LocalImage, size: number, spacingMm: number | undefined, fineSize?: number,
+  img: LocalImage, size: number, spacing: ImageSpacing, fineSize?: number,
 ): Promise<{ png: Uint8Array; finePng?: Uint8Array; entry: Omit<RequestImage, 'working' | 'fine'> }> {
   const png = await makeWorkingPng(img.decoded, size);
   const finePng = fineSize !== undefined ? await makeWorkingPng(img.decoded, fineSize) : undefined;
-  const spacing = img.decoded.spacing?.mm ?? spacingMm ?? null;
-  return { png, ...(finePng ? { finePng } : {}), entry: { id: img.id, widthPx: img.decoded.width, heightPx: img.decoded.height, spacingMm: spacing } };
+  const mm = spacing.table?.get(img.id) ?? img.decoded.spacing?.mm ?? spacing.fixedMm ?? null;
+  return { png, ...(finePng ? { finePng } : {}), entry: { id: img.id, widthPx: img.decoded.width, heightPx: img.decoded.height, spacingMm: mm } };
 }
 
 /** The request images of a published dataset version (its working images at `size`, and at `fineSize` when given). */

@@ -286,27 +286,35 @@ function validSpacing(mm: number): boolean {
 
 /** spacing.csv at the site root (optional): id -> mm. */
 async function readSpacingCsv(root: string, imageIds: ReadonlySet<string>, problem: (file: string, text: string) => void): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
   const canon = await canonicalInside(root, path.join(root, SPACING_CSV));
   if (!canon.ok) {
     if (canon.reason !== 'dangling symlink or missing file') problem(SPACING_CSV, canon.reason);
-    return out;
+    return new Map();
   }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(await readFile(canon.path));
   } catch (err) {
     problem(SPACING_CSV, (err as NodeJS.ErrnoException).code !== undefined ? `cannot read (${(err as NodeJS.ErrnoException).code})` : 'not UTF-8 text');
-    return out;
+    return new Map();
   }
+  return parseSpacingCsv(text, imageIds, (p) => problem(SPACING_CSV, p));
+}
+
+/**
+ * An `id,mm` table (a site's spacing.csv, `predict --spacing-csv`): id -> mm. Every id must be one
+ * of `imageIds`, once, with a spacing in (0, MAX_SPACING_MM] mm; each problem names its line.
+ */
+export function parseSpacingCsv(text: string, imageIds: ReadonlySet<string>, problem: (text: string) => void): Map<string, number> {
+  const out = new Map<string, number>();
   const { rows, problems } = readCsvTable(text, ['id', 'mm']);
-  for (const p of problems) problem(SPACING_CSV, p);
+  for (const p of problems) problem(p);
   for (const { line, cells } of rows) {
     const [id, mmText] = cells as [string, string];
     const mm = parseDecimal(mmText);
-    if (mm === undefined || !validSpacing(mm)) problem(SPACING_CSV, `line ${line}: spacing ${JSON.stringify(mmText)} for ${id} is not a number in (0, ${MAX_SPACING_MM}] mm`);
-    else if (!imageIds.has(id)) problem(SPACING_CSV, `line ${line}: no image with id ${JSON.stringify(id)}`);
-    else if (out.has(id)) problem(SPACING_CSV, `line ${line}: second entry for ${id}`);
+    if (mm === undefined || !validSpacing(mm)) problem(`line ${line}: spacing ${JSON.stringify(mmText)} for ${id} is not a number in (0, ${MAX_SPACING_MM}] mm`);
+    else if (!imageIds.has(id)) problem(`line ${line}: no image with id ${JSON.stringify(id)}`);
+    else if (out.has(id)) problem(`line ${line}: second entry for ${id}`);
     else out.set(id, mm);
   }
   return out;
