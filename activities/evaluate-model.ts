@@ -122,7 +122,7 @@ export function createEvaluateModel(deps: ActivityDeps) {
       format: METRICS_FORMAT,
       gridSize: size,
       pixelSpacingMm: description.pixelSpacingMm,
-      ...(tpl ? { unit: tpl.unit } : { noMetrics: NO_METRICS_REASON }),
+      ...(tpl ? { unit: tpl.unit, protocolB: 'cell-centre' as const } : { noMetrics: NO_METRICS_REASON }),
       templateId: input.templateId,
       landmarkNames: labels.landmarkNames,
       // `protocols` and `errors` here are the final (TPL) model's; the SSL stage is `sslStage`.

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../infra/errors';
+import { REPORTED_FAILURE } from './reported-failure';
 
 type Registrar = (program: Command) => void;
 
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : fail(err.exitCode, err.code, err.message);
+    if (err instanceof CommanderError) return err.exitCode === 0 || err.code === REPORTED_FAILURE ? err.exitCode : fail(err.exitCode, err.code, err.message);
     if (err instanceof UserError) {
       console.error(`cc2d: ${err.message}`);
       return fail(2, err.type, err.message);

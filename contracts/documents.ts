@@ -315,7 +315,11 @@ export type ShapeModelDocument = z.infer<typeof ShapeModelDocumentSchema>;
 
 // ---- predictions (sites/<site>/predictions/<request sha>/) ------------------------------------------
 
-export const PREDICT_REQUEST_FORMAT = 'cc2d-predict-request-v1';
+/**
+ * v2 since the exported points are cell centres (ml/metrics gridToOriginalXy, 2026-12-03): a new
+ * request hash, so a v1 request's published files (cell corners) are not served again.
+ */
+export const PREDICT_REQUEST_FORMAT = 'cc2d-predict-request-v2';
 
 /**
  * `request.json` of a prediction request (written by `cc2d predict` before the workflow starts;
@@ -412,6 +416,11 @@ export const MetricsDocumentSchema = z.looseObject({
   unit: z.enum(['mm', 'px']).optional(),
   /** Set when nothing was scored (no labelled evaluation image); `protocols` and `errors` are empty then. */
   noMetrics: z.string().optional(),
+  /**
+   * Where protocol B puts a grid point in original pixels: the centre of its cell (ml/metrics
+   * gridToOriginalXy, since 2026-12-03); absent in older documents, which used the cell's corner.
+   */
+  protocolB: z.literal('cell-centre').optional(),
   templateId: z.string(),
   /** The dataset's landmark names, in point order (absent in documents from before sites). */
   landmarkNames: z.array(z.string()).optional(),

@@ -9,11 +9,12 @@
  * With --json the LAST line of stdout is one JSON object; a failed check's value is
  * "fail: <reason>". Exit code 1 when any check failed.
  */
-import { CommanderError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { loadStackSettings } from '../../infra/config/stack';
 import { checkDataset, checkS3, checkTemporal, isbiDir, withTimeout, type CheckResult } from '../../infra/stack/checks';
 import { scrubSecrets } from '../../infra/storage/s3-store';
 import { payloadEncryptionStatus } from '../../infra/temporal/payload-codec';
+import { reportedFailure } from '../reported-failure';
 
 export interface DoctorReport {
   ok: boolean;
@@ -114,6 +115,6 @@ export function register(program: Command): void {
         console.log(`${ok ? 'ok  ' : 'FAIL'} ${name.padEnd(8)} ${details[name]}`);
       }
       if (opts.json) console.log(JSON.stringify(report));
-      if (!report.ok) throw new CommanderError(1, 'cc2d.doctor.failed', 'doctor: some checks failed');
+      if (!report.ok) throw reportedFailure(1, 'doctor: some checks failed');
     });
 }

@@ -166,6 +166,10 @@ export function compareRuns(a: RunSnapshot, b: RunSnapshot): RunComparison {
   if (a.datasetVersion !== b.datasetVersion) notes.push('the runs used different dataset versions: their metrics are on different images or labels');
   const sameUnit = a.unit === b.unit;
   if (!sameUnit) notes.push(`run ${a.runId} reports errors in ${a.unit}, run ${b.runId} in ${b.unit}: no deltas (they would mix units)`);
+  if (a.protocolB !== b.protocolB) {
+    const corner = a.protocolB === 'corner' ? a : b;
+    notes.push(`protocol B: run ${corner.runId} was scored before grid points were mapped to the centre of their cell (docs/accuracy.md#cell-centre), so B deltas include that change (≈ 0.1-0.2 mm); protocol A compares`);
+  }
   for (const s of [a, b]) if (s.noMetrics) notes.push(`run ${s.runId} has no metrics: ${s.noMetrics}`);
 
   const sets: SetComparison[] = [];

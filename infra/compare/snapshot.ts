@@ -67,6 +67,8 @@ export interface RunSnapshot {
   /** The validated run config and the resolved profile, as the run stored them. */
   config: { config: JsonValue; profile: JsonValue };
   unit: ErrorUnit;
+  /** Protocol B's grid-to-original mapping: 'corner' in runs evaluated before 2026-12-03 (MetricsDocument.protocolB). */
+  protocolB: 'cell-centre' | 'corner';
   headline?: { mre: number; set?: string };
   /** Why the run has no metrics (no labelled evaluation image), when it has none. */
   noMetrics?: string;
@@ -92,6 +94,7 @@ export function snapshotOf(report: ComparableReport): RunSnapshot {
     templateId: lineage.templateId,
     config: { config: (lineage.config.config ?? null) as JsonValue, profile: (lineage.config.profile ?? null) as JsonValue },
     unit: evaluation.headline?.unit ?? detail?.unit ?? 'mm',
+    protocolB: detail?.protocolB ?? 'corner',
     ...(evaluation.headline ? { headline: { mre: evaluation.headline.mreMm, ...(evaluation.headline.set ? { set: evaluation.headline.set } : {}) } } : {}),
     ...(evaluation.noMetrics ? { noMetrics: evaluation.noMetrics } : {}),
     landmarkNames: report.dataset?.landmarkNames ?? detail?.landmarkNames ?? [],

@@ -301,6 +301,14 @@ export const DEFAULT_DATASET_DIR = '../shared/datasets/isbi2015_ceph';
  * then the file (if any), then env, then flags. With no dataset given anywhere, ISBI_DIR or
  * ../shared/datasets/isbi2015_ceph is used.
  */
+/** The site a run names, as loadRunConfig resolves it: --site, else CC2D_SITE, else the config file's `site`. */
+export async function namedSite(flags: Pick<RunConfigFlags, 'config' | 'site'>, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  if (flags.site !== undefined) return flags.site;
+  if (env[RUN_CONFIG_ENV.site]) return env[RUN_CONFIG_ENV.site];
+  const site = flags.config ? (await readConfigFile(flags.config)).site : undefined;
+  return typeof site === 'string' ? site : undefined;
+}
+
 export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEnv = process.env, base: Record<string, unknown> = {}): Promise<RunConfig> {
   const raw: Record<string, unknown> = { ...base, ...(flags.config ? await readConfigFile(flags.config) : {}) };
   const envSite = env[RUN_CONFIG_ENV.site];

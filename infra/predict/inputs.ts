@@ -20,7 +20,7 @@ import { parseSpacingCsv } from '../dataset/site/scan';
 import { DATASET_FILES, datasetPrefix } from '../dataset/published';
 import { DatasetReader } from '../dataset/reader';
 import { decodeSiteImage, type DecodedSiteImage } from '../dataset/site/image';
-import { checkFormat } from '../dataset/site/raster';
+import { checkFormat, sniffSiteFormat } from '../dataset/site/raster';
 import { FileProblem, type SiteImageFormat } from '../dataset/site/types';
 import { makeWorkingPng } from '../dataset/working-image';
 import { readManifest } from '../storage/manifest';
@@ -98,6 +98,11 @@ export async function readSpacingTable(file: string, images: readonly LocalImage
   return table;
 }
 
+function sniffedKind(file: string, bytes: Uint8Array): { id: string; format: SiteImageFormat } | undefined {
+  const format = sniffSiteFormat(bytes);
+  return format === null ? undefined : { id: path.basename(file, path.extname(file)), format };
+}
+
 /** Decodes every file (all problems reported together, each naming its file). */
 export async function readLocalImages(files: readonly string[]): Promise<LocalImage[]> {
   const problems: string[] = [];
@@ -105,10 +110,11 @@ export async function readLocalImages(files: readonly string[]): Promise<LocalIm
   const seen = new Map<string, string>();
   for (const file of files) {
     try {
-      const kind = await imageFileKind(path.basename(file), file);
+      const bytes = new Uint8Array(await readFile(file));
+      // A file named on the command line is an image by its content whatever its name ("scan.img").
+      const kind = (await imageFileKind(path.basename(file), file)) ?? sniffedKind(file, bytes);
       if (kind === undefined) throw new FileProblem(file, 'not a PNG, JPEG, BMP, TIFF or DICOM image');
       const { id, format } = kind;
-      const bytes = new Uint8Array(await readFile(file));
       checkFormat(bytes, format, file);
       const decoded = await decodeSiteImage(bytes, format, file);
       if (!isSafeId(id)) throw new FileProblem(file, unsafeIdProblem(id));

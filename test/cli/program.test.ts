@@ -46,6 +46,19 @@ describe('cc2d --json on failure', () => {
     expect(JSON.parse(usage.stdout.trim().split('\n').at(-1)!).error).toMatchObject({ type: 'commander.unknownOption', exitCode: 1 });
     expect((await cli(['run', '--site', 'no-such-site-x', '--profile', 'smoke'])).stdout).toBe('');
   }, 60_000);
+
+  it('doctor --json that fails still ends with its report, not an error line', async () => {
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'cc2d.mjs'), 'doctor', '--json', '--timeout', '2'], {
+      cwd: PROJECT_ROOT, env: { ...process.env, CC2D_TEMPORAL_ADDRESS: '127.0.0.1:1' }, stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(1);
+    const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(last).not.toHaveProperty('error');
+    expect(last).toMatchObject({ ok: false, temporal: expect.stringMatching(/^fail/) });
+  }, 60_000);
 });
 
 describe('activity roles', () => {

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { registeredSiteDefaults } from '../../cli/commands/site';
 import { preflight } from '../../cli/pipeline-client';
-import { loadRunConfig } from '../../infra/config/run-config';
+import { loadRunConfig, namedSite } from '../../infra/config/run-config';
 import { siteRecordKey } from '../../infra/sites/registry';
 import { makeFlatSite, makeSiteFolder, sitePoints, type SiteFolder } from '../dataset/site/support/site-fixture';
 import { requireStack } from '../support/stack';
@@ -64,6 +64,12 @@ describe.skipIf(!stack)('cc2d site', () => {
     expect(await registeredSiteDefaults(stack!.settings, 'elsewhere')).toEqual({});
     await expect(loadRunConfig({ site: 'elsewhere', profile: 'smoke' }, {}, {})).rejects.toThrow(/config\.site: site "elsewhere" is not registered and no dataset was given/);
     await expect(loadRunConfig({ profile: 'smoke' }, { CC2D_SITE: 'clinic-b' }, {})).rejects.toThrow(/site "clinic-b" is not registered/);
+    // A registered site named through CC2D_SITE (or a config file) supplies its folder as through --site.
+    const env = { CC2D_SITE: 'clinic-a' };
+    expect(await namedSite({}, env)).toBe('clinic-a');
+    expect(await namedSite({ site: 'other' }, env)).toBe('other');
+    const viaEnv = await loadRunConfig({ profile: 'smoke' }, env, await registeredSiteDefaults(stack!.settings, await namedSite({}, env)));
+    expect(viaEnv).toMatchObject({ site: 'clinic-a', templateId: '001', dataset: { dir: site.root, layout: 'site' } });
     const typo = await cc2d(['run', '--site', 'clinic-aa', '--profile', 'smoke', '--workers', 'none']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/site "clinic-aa" is not registered and no dataset was given: add it \(cc2d site add clinic-aa --dir DIR --template ID\)/);

@@ -31,7 +31,7 @@ function get(port: number, path: string, auth = true): Promise<{ status: number;
 
 function snapshot(runId: string, seed: number, errors: number[][]): RunSnapshot {
   return {
-    runId, datasetVersion: 'v'.repeat(64), templateId: '002', unit: 'mm', site: 'isbi', profile: 'smoke', landmarkNames: ['Sella', '<b>Nasion</b>'],
+    runId, datasetVersion: 'v'.repeat(64), templateId: '002', unit: 'mm', protocolB: 'cell-centre', site: 'isbi', profile: 'smoke', landmarkNames: ['Sella', '<b>Nasion</b>'],
     config: { config: { seed, site: 'isbi' }, profile: { name: 'smoke' } },
     headline: { mre: 2, set: 'test1' },
     errors: { final: [{ protocol: 'A', sets: { test1: errors.map((errorsMm, i) => ({ id: String(i), errorsMm })) } }] },

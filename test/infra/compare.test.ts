@@ -8,7 +8,7 @@ function snapshot(over: Partial<RunSnapshot> & { finalA?: number[][]; sslA?: num
   const finalA = over.finalA ?? [[1, 3], [2, 4]];
   const images = (rows: number[][]) => rows.map((errorsMm, i) => ({ id: `00${i + 1}`, errorsMm }));
   return {
-    runId: 'run-a', datasetVersion: 'd'.repeat(64), templateId: '002', unit: 'mm', landmarkNames: ['Sella', 'Nasion'],
+    runId: 'run-a', datasetVersion: 'd'.repeat(64), templateId: '002', unit: 'mm', protocolB: 'cell-centre', landmarkNames: ['Sella', 'Nasion'],
     config: { config: { seed: 2022, site: 'isbi', overrides: {} }, profile: { name: 'smoke', ssl: { steps: 12, lr: 0.001 } } },
     headline: { mre: 2.5, set: 'test1' },
     errors: {
@@ -85,6 +85,12 @@ describe('metrics side by side', () => {
     expect(formatComparison(c)).not.toMatch(/\+22\.5/);
   });
 
+  it('says when one run scored protocol B with the cell corners (before 2026-12-03) and the other with the centres', () => {
+    const c = compareRuns(snapshot({ runId: 'run-old', protocolB: 'corner' }), snapshot({ runId: 'run-new' }));
+    expect(c.notes).toEqual([expect.stringMatching(/^protocol B: run run-old was scored before grid points were mapped to the centre of their cell/)]);
+    expect(compareRuns(snapshot(), snapshot({ runId: 'run-b' })).notes).toEqual([]);
+  });
+
   it('keeps sets only one run has (null on the other side), the SSL stage, and matches landmarks by name', () => {
     const a = snapshot({ sslA: [[5, 5], [6, 6]] });
     const b = snapshot({ runId: 'run-b', landmarkNames: ['Nasion', 'Sella'], finalA: [[3, 1], [4, 2]], datasetVersion: 'e'.repeat(64) });
@@ -124,7 +130,7 @@ describe('snapshot of a stored report', () => {
       },
     });
     const s = snapshotOf(report);
-    expect(s).toMatchObject({ runId: 'r1', unit: 'px', headline: { mre: 3.5, set: 'eval' }, landmarkNames: ['P1'], config: { config: { seed: 1 } } });
+    expect(s).toMatchObject({ runId: 'r1', unit: 'px', protocolB: 'corner', headline: { mre: 3.5, set: 'eval' }, landmarkNames: ['P1'], config: { config: { seed: 1 } } });
     expect(s.errors.ssl![0]!.sets.eval![0]!.errorsMm).toEqual([4]);
     const none = snapshotOf(ComparableReportSchema.parse({
       format: 'cc2d-run-report-v1', runId: 'r2',

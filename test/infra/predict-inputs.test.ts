@@ -33,6 +33,16 @@ describe('predict inputs', () => {
     expect(images.map((i) => [i.id, i.format])).toEqual([['scan', 'png'], [uid, 'dicom']]);
   });
 
+  it('a file named on the command line is an image by its content, whatever its name', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cc2d-predict-named-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'scan.img');
+    await writeFile(file, await encodeImage('png', 40, 50));
+    expect((await readLocalImages(await collectImageFiles([file]))).map((i) => [i.id, i.format])).toEqual([['scan', 'png']]);
+    // In a folder only image names and DICOM magic count (a folder may hold anything).
+    expect(await collectImageFiles([dir]).catch((e: Error) => e.message)).toMatch(/no images in this folder/);
+  });
+
   it('spacing per image: the --spacing-csv table first, then the DICOM header, then --spacing; a bad table names its file and line', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'cc2d-predict-spacing-'));
     dirs.push(dir);
