@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'write the exports here (atomically)')
     .option('--format <list>', 'exports to write: csv,json,mrk', 'csv,json,mrk')
     .option('--flag-below <x>', "flag landmarks whose confidence (0-1) is below this (default: the model run's config predict.flagBelow, 0.5 unless set)")
-    .option('--spacing <mm>', 'pixel spacing of images without their own (DICOM), for the mm columns')
+    .option('--spacing <mm>', 'pixel spacing of images with no --spacing-csv entry and no DICOM spacing, for the mm columns')
     .option('--spacing-csv <file>', 'per-image pixel spacing, a CSV `id,mm` (as a site\'s spacing.csv); before the DICOM header and --spacing')
     .option('--shard-size <n>', 'images per GPU activity (default 64)')
     .option('--workers <mode>', 'auto: host workers for queues nobody polls | local: always | none', 'auto')

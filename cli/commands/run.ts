@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .option('-c, --config <file>', 'run config (YAML or JSON)')
     .option('--profile <name>', 'smoke | quick | cpu | paper')
     .option('--template <id>', 'template image id (a training image)')
-    .option('--dataset <dir>', 'dataset folder (ISBI 2015 layout or a site folder); default: the registered site\'s folder, else $ISBI_DIR or ../shared/datasets/isbi2015_ceph')
+    .option('--dataset <dir>', 'dataset folder (ISBI 2015 layout or a site folder); default: the registered site\'s folder; with no site named, $ISBI_DIR or ../shared/datasets/isbi2015_ceph (an unregistered site needs --dataset or --dataset-version)')
     .option('--dataset-version <id>', 'an already published dataset version instead of a folder')
     .option('--site <name>', 'site name (search attribute, schedules); a registered site (cc2d site add) supplies its folder, template and spacing')
     .option('--spacing <mm>', 'pixel spacing in mm (dataset.pixelSpacingMm)')
