@@ -138,8 +138,12 @@ export function parseSlicerMarkups(text: string, spacingMm: number): ParsedLandm
   return finish(landmarks, problems);
 }
 
-/** Slicer markups JSON for `points` (pixels) on an image of spacing `spacingMm`: the inverse of parseSlicerMarkups. */
-export function toSlicerMarkups(points: readonly NamedPoint[], spacingMm: number, coordinateSystem: SlicerCoordinateSystem = 'LPS'): object {
+/**
+ * Slicer markups JSON for `points` (pixels) on an image of spacing `spacingMm`: the inverse of
+ * parseSlicerMarkups. `roundMm` rounds each position (mm) as the caller's other exports do, so
+ * the same landmark carries the same millimetres in every file.
+ */
+export function toSlicerMarkups(points: readonly NamedPoint[], spacingMm: number, coordinateSystem: SlicerCoordinateSystem = 'LPS', roundMm: (mm: number) => number = (mm) => mm): object {
   const sign = coordinateSystem === 'RAS' ? -1 : 1;
   return {
     '@schema': 'https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/Resources/Schema/markups-schema-v1.0.3.json#',
@@ -151,7 +155,7 @@ export function toSlicerMarkups(points: readonly NamedPoint[], spacingMm: number
         controlPoints: points.map((p, i) => ({
           id: String(i + 1),
           label: p.name,
-          position: [sign * p.x * spacingMm, sign * p.y * spacingMm, 0],
+          position: [roundMm(sign * p.x * spacingMm), roundMm(sign * p.y * spacingMm), 0],
           positionStatus: 'defined',
         })),
       },

@@ -62,6 +62,16 @@ describe('prediction exports', () => {
     // No spacing: 1 mm per pixel (Slicer's own assumption).
     expect(parseSlicerMarkups(imageMarkupsJson(set.images[1]!), 1).landmarks[1]).toEqual({ name: 'Nasion, soft', x: 3, y: 4 });
   });
+
+  it('Slicer markups carry the CSV\'s millimetres digit for digit (not the rounded pixels times the spacing)', () => {
+    // 12.3456 px x 0.3 mm = 3.70368 mm: the CSV says 3.7037; 12.346 px (the rounded pixel) x 0.3 = 3.7038.
+    const img = { image: '003', widthPx: 100, heightPx: 100, spacingMm: 0.3, landmarks: [{ name: 'Sella', xPx: 12.3456, yPx: 7.77777, confidence: 1 }] };
+    const csv = parse(predictionsCsv({ ...set, images: [img] }), { columns: true }) as Array<Record<string, string>>;
+    const markups = JSON.parse(imageMarkupsJson(img)) as { markups: Array<{ controlPoints: Array<{ position: number[] }> }> };
+    const position = markups.markups[0]!.controlPoints[0]!.position;
+    expect(csv[0]).toMatchObject({ x_mm: '3.7037', y_mm: '2.3333' });
+    expect(position).toEqual([3.7037, 2.3333, 0]);
+  });
 });
 
 describe('writeFilesAtomically', () => {
