@@ -503,10 +503,15 @@ export const ChampionEntrySchema = z.looseObject({
 });
 export type ChampionEntry = z.infer<typeof ChampionEntrySchema>;
 
+/** A champion that `cc2d models rollback` demoted: its entry and when it stopped being champion. */
+export const RolledBackEntrySchema = ChampionEntrySchema.extend({ until: z.string() });
+export type RolledBackEntry = z.infer<typeof RolledBackEntrySchema>;
+
 /**
  * `sites/<site>/champion.json`: the current champion and the earlier ones (oldest first, what
- * `cc2d models rollback` restores). Replaced only by compare-and-swap on its ETag, so two runs
- * finishing together cannot both win; `revision` counts the replacements.
+ * `cc2d models rollback` restores), and the champions a rollback demoted (oldest first; absent in
+ * documents written before they were kept). Replaced only by compare-and-swap on its ETag, so two
+ * runs finishing together cannot both win; `revision` counts the replacements.
  */
 export const ChampionDocumentSchema = z.looseObject({
   format: z.literal(CHAMPION_FORMAT),
@@ -514,6 +519,7 @@ export const ChampionDocumentSchema = z.looseObject({
   revision: z.number().int().nonnegative(),
   champion: ChampionEntrySchema,
   history: z.array(ChampionEntrySchema),
+  rolledBack: z.array(RolledBackEntrySchema).optional(),
 });
 export type ChampionDocument = z.infer<typeof ChampionDocumentSchema>;
 

@@ -4,7 +4,7 @@
  * published run the champion by hand (bypassing the gate) and `rollback` restores the previous one.
  */
 import type { Command } from 'commander';
-import type { ChampionEntry } from '../../contracts/documents';
+import type { ChampionEntry, RolledBackEntry } from '../../contracts/documents';
 import { SiteSchema } from '../../infra/config/run-config';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
@@ -21,9 +21,10 @@ async function withStore<T>(body: (store: S3ObjectStore) => Promise<T>): Promise
   }
 }
 
-function describeEntry(e: ChampionEntry): string {
+function describeEntry(e: ChampionEntry | RolledBackEntry): string {
   const mre = e.mre !== undefined ? `MRE ${formatMre(e.mre, e.unit ?? 'mm')}` : 'no metrics';
-  return `${e.runId.padEnd(44)} ${mre.padEnd(16)} since ${e.since}  ${e.by}: ${e.reason}`;
+  const until = 'until' in e ? ` until ${e.until}` : '';
+  return `${e.runId.padEnd(44)} ${mre.padEnd(16)} since ${e.since}${until}  ${e.by}: ${e.reason}`;
 }
 
 function checkSite(site: string): string {
@@ -37,22 +38,26 @@ export function register(program: Command): void {
 
   models
     .command('list')
-    .description("The site's champion and the earlier ones (newest first)")
+    .description("The site's champion, the earlier ones a rollback would restore, and the ones rolled back (newest first)")
     .requiredOption('--site <site>', 'site name')
-    .option('--json', 'one JSON object: {site, champion, history} (null champion when none)')
+    .option('--json', 'one JSON object: {site, champion, revision, history, rolledBack} (null champion when none)')
     .action(async (opts: { site: string; json?: boolean }) => {
       const site = checkSite(opts.site);
       const doc = await withStore((store) => readChampion(store, site));
       if (opts.json) {
-        console.log(JSON.stringify({ site, champion: doc?.champion ?? null, revision: doc?.revision ?? null, history: doc ? [...doc.history].reverse() : [] }));
+        console.log(JSON.stringify({
+          site, champion: doc?.champion ?? null, revision: doc?.revision ?? null,
+          history: doc ? [...doc.history].reverse() : [], rolledBack: [...(doc?.rolledBack ?? [])].reverse(),
+        }));
         return;
       }
       if (!doc) {
         console.log(`site ${site} has no champion`);
         return;
       }
-      console.log(`champion  ${describeEntry(doc.champion)}`);
-      for (const e of [...doc.history].reverse()) console.log(`earlier   ${describeEntry(e)}`);
+      console.log(`champion    ${describeEntry(doc.champion)}`);
+      for (const e of [...doc.history].reverse()) console.log(`earlier     ${describeEntry(e)}`);
+      for (const e of [...(doc.rolledBack ?? [])].reverse()) console.log(`rolled back ${describeEntry(e)}`);
     });
 
   models

@@ -1,12 +1,16 @@
 /**
  * `cc2d runs list`: runs from Temporal visibility (typed search attributes, and the memo for an
  * MRE in pixels and the promotion gate's reason), newest first or sorted by MRE (mm before px).
- * Each JSON row has "runId".
+ * Each JSON row has "runId". The champion mark comes from the sites' champion documents, not
+ * from the gate's outcome: a champion promoted or restored by hand is marked too.
  */
 import type { Command } from 'commander';
 import { SEARCH_ATTRIBUTES as SA } from '../../infra/config/names';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
+import { championRunId } from '../../infra/models/champion';
+import type { ObjectStore } from '../../infra/storage/object-store';
+import { createS3Store } from '../../infra/storage/s3-store';
 import { withClient } from '../../infra/temporal/connect';
 import { headlineOf } from '../../infra/dashboard/sources';
 import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
@@ -26,6 +30,8 @@ export interface RunRow {
   /** The promotion gate's outcome (promoted | kept | skipped) and why; null before the gate ran. */
   promotion: string | null;
   promotionReason: string | null;
+  /** The run is its site's champion now (`models list`); null when the champion could not be read. */
+  champion: boolean | null;
   startTime: string;
   closeTime: string | null;
 }
@@ -63,6 +69,7 @@ export async function listRuns(opts: { site?: string; status?: string; sort?: st
         progress: num(SA.progress),
         promotion: str(SA.promotion),
         promotionReason: typeof (wf.memo as { promotionReason?: unknown } | undefined)?.promotionReason === 'string' ? (wf.memo as { promotionReason: string }).promotionReason : null,
+        champion: null,
         startTime: wf.startTime.toISOString(),
         closeTime: wf.closeTime?.toISOString() ?? null,
       });
@@ -73,6 +80,26 @@ export async function listRuns(opts: { site?: string; status?: string; sort?: st
   if (opts.sort === 'mre') rows.sort((x, y) => sortKey(x) - sortKey(y));
   else rows.sort((x, y) => (x.startTime < y.startTime ? 1 : -1));
   return opts.limit !== undefined ? rows.slice(0, opts.limit) : rows;
+}
+
+/**
+ * Marks each row whose run is its site's champion, one champion read per site. A site whose
+ * champion cannot be read leaves its rows at null and is named in the returned warnings.
+ */
+export async function markChampions(rows: RunRow[], store: ObjectStore): Promise<string[]> {
+  const warnings: string[] = [];
+  const champions = new Map<string, string | undefined | null>();
+  for (const site of new Set(rows.map((r) => r.site ?? 'default'))) {
+    champions.set(site, await championRunId(store, site).catch((err: unknown) => {
+      warnings.push(`site ${site}: its champion cannot be read (${(err as Error).message})`);
+      return null;
+    }));
+  }
+  for (const r of rows) {
+    const champion = champions.get(r.site ?? 'default');
+    r.champion = champion === null ? null : champion === r.runId;
+  }
+  return warnings;
 }
 
 export function register(program: Command): void {
@@ -90,6 +117,12 @@ export function register(program: Command): void {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit: expected a positive integer, got "${opts.limit}"`);
       const rows = await listRuns({ ...opts, limit });
+      const store = createS3Store(loadStackSettings());
+      try {
+        for (const w of await markChampions(rows, store)) console.error(`[cc2d] ${w}`);
+      } finally {
+        store.destroy();
+      }
       if (opts.json) {
         console.log(JSON.stringify(rows));
         return;
@@ -98,10 +131,12 @@ export function register(program: Command): void {
         console.log('no runs');
         return;
       }
+      if (rows.some((r) => r.champion)) console.log("* = the site's champion now (cc2d models list)");
       for (const r of rows) {
         const mre = r.mreMm !== null ? formatMre(r.mreMm, r.mreUnit).replace(' (no pixel spacing)', '') : r.status === 'completed' ? 'no metrics' : '-';
         const promotion = r.promotion !== null ? `  ${r.promotion}: ${r.promotionReason ?? ''}` : '';
-        console.log(`${r.runId.padEnd(44)} ${r.status.padEnd(10)} ${String(r.stage ?? '-').padEnd(13)} ${String(r.site ?? '-').padEnd(12)} ${String(r.profile ?? '-').padEnd(6)} MRE ${mre.padEnd(10)} ${r.startTime}${promotion}`);
+        const mark = r.champion ? '* ' : '  ';
+        console.log(`${mark}${r.runId.padEnd(44)} ${r.status.padEnd(10)} ${String(r.stage ?? '-').padEnd(13)} ${String(r.site ?? '-').padEnd(12)} ${String(r.profile ?? '-').padEnd(6)} MRE ${mre.padEnd(10)} ${r.startTime}${promotion}`);
       }
     });
 }

@@ -72,7 +72,10 @@ export async function swapChampion(
 
 function crowned(current: ChampionDocument | undefined, site: string, entry: ChampionEntry): ChampionDocument {
   const history = current ? [...current.history, current.champion].slice(-MAX_HISTORY) : [];
-  return { format: CHAMPION_FORMAT, site, revision: (current?.revision ?? -1) + 1, champion: entry, history };
+  return {
+    format: CHAMPION_FORMAT, site, revision: (current?.revision ?? -1) + 1, champion: entry, history,
+    ...(current?.rolledBack ? { rolledBack: current.rolledBack } : {}),
+  };
 }
 
 /** What the gate and the CLI need of a published run. */
@@ -206,8 +209,10 @@ export async function rollbackChampion(store: VersionedObjectStore, site: string
     return {
       ...current,
       revision: current.revision + 1,
-      // The demoted champion leaves the history: a second rollback goes further back, not forth.
+      // The demoted champion leaves the history (a second rollback goes further back, not forth)
+      // and is kept among the rolled-back ones, so `models list` still shows that it served.
       history: current.history.slice(0, -1),
+      rolledBack: [...(current.rolledBack ?? []), { ...current.champion, until: now.toISOString() }].slice(-MAX_HISTORY),
       champion: { ...previous, since: now.toISOString(), by: 'rollback', reason: `rolled back from ${from}` },
     };
   });

@@ -5,8 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildLineageManifest, publishExisting } from '../../activities/publish-run';
 import { METRICS_FORMAT } from '../../contracts/documents';
 import {
-  championRunId, promoteIfBetter, promoteManually, readChampion, rollbackChampion, swapChampion,
+  championKey, championRunId, promoteIfBetter, promoteManually, readChampion, rollbackChampion, swapChampion,
 } from '../../infra/models/champion';
+import { markChampions, type RunRow } from '../../cli/commands/runs';
 import { sha256Hex } from '../../infra/storage/hash';
 import { runKeys, runPrefix } from '../../infra/storage/keys';
 import { PreconditionFailedError } from '../../infra/storage/object-store';
@@ -102,14 +103,32 @@ describe.skipIf(!stack)('champion per site on the real S3 server', () => {
     expect(await promoteIfBetter(store, { runId: 'gate-2' })).toMatchObject({ outcome: 'promoted', reason: 'the run already is the champion' });
     expect((await readChampion(store, site))!.revision).toBe(1);
 
-    const back = await rollbackChampion(store, site);
+    const back = await rollbackChampion(store, site, new Date('2026-12-03T12:00:00Z'));
     expect(back).toMatchObject({ from: 'gate-2', to: { runId: 'gate-1', by: 'rollback' } });
     expect(await championRunId(store, site)).toBe('gate-1');
     await expect(rollbackChampion(store, site)).rejects.toThrow(/no predecessor/);
+    // The demoted champion is still on record: that it served, from when until when.
+    const afterRollback = (await readChampion(store, site))!;
+    expect(afterRollback.history).toEqual([]);
+    expect(afterRollback.rolledBack).toEqual([expect.objectContaining({ runId: 'gate-2', by: 'gate', mre: 4, until: '2026-12-03T12:00:00.000Z' })]);
 
     // By hand, bypassing the gate (a worse run); the gate then cannot compare with a run without metrics.
     await promoteManually(store, 'gate-none');
     expect(await championRunId(store, site)).toBe('gate-none');
+    // A new champion keeps the rolled-back record; `runs list` marks the champion promoted by hand.
+    expect((await readChampion(store, site))!.rolledBack?.map((e) => e.runId)).toEqual(['gate-2']);
+    const row = (runId: string, rowSite: string | null): RunRow => ({
+      runId, site: rowSite, status: 'completed', stage: null, profile: null, datasetVersion: null, mreMm: null, mreUnit: null,
+      progress: null, promotion: null, promotionReason: null, champion: null, startTime: '', closeTime: null,
+    });
+    const rows = [row('gate-none', site), row('gate-2', site), row('gate-1', site), row('gate-none', 'no-such-site')];
+    expect(await markChampions(rows, store)).toEqual([]);
+    expect(rows.map((r) => r.champion)).toEqual([true, false, false, false]);
+    // An unreadable champion document: unknown (null), with a warning naming the site, not a failed list.
+    await store.put(championKey('gate-broken'), utf8('{"format":'));
+    const broken = [row('gate-1', 'gate-broken')];
+    expect(await markChampions(broken, store)).toEqual([expect.stringMatching(/^site gate-broken: its champion cannot be read/)]);
+    expect(broken[0]!.champion).toBeNull();
     expect(await promoteIfBetter(store, { runId: 'gate-2' })).toMatchObject({ outcome: 'kept', reason: expect.stringMatching(/cannot be compared with: it has no metrics/) });
     await expect(promoteManually(store, 'never-published')).rejects.toThrow(/not published/);
   });

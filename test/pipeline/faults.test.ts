@@ -269,6 +269,8 @@ describe.skipIf(!h)('faults on a private real stack', () => {
     expect(await list.exit, list.err()).toBe(0);
     const rows = JSON.parse(list.out().trim().split('\n').at(-1)!) as Array<{ runId: string; mreMm: number; status: string }>;
     expect(rows.map((r) => r.runId)).toContain(last.runId);
-    expect(rows.find((r) => r.runId === last.runId)).toMatchObject({ status: 'completed' });
+    // The champion mark is read from the site's champion document (S3), which the gate wrote.
+    expect(last.promotion?.outcome).toBe('promoted');
+    expect(rows.find((r) => r.runId === last.runId)).toMatchObject({ status: 'completed', champion: true });
   }, 180_000);
 });
