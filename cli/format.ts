@@ -17,6 +17,11 @@ export function formatStageMetrics(label: string, metrics: PipelineResult['metri
   return lines;
 }
 
+/** A word for a suggested shell command: as it is when the shell leaves it alone, else single-quoted. */
+export function shellArg(value: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
 /** "2.345 mm", "12.3 px (no pixel spacing)" or "–" (no metrics). */
 export function formatMre(mre: number | null | undefined, unit: ErrorUnit | null | undefined, digits = 3): string {
   if (mre === undefined || mre === null || !Number.isFinite(mre)) return '–';

@@ -15,7 +15,7 @@ import { RunConfigSchema } from '../infra/config/run-config';
 import { type StackSettings } from '../infra/config/stack';
 import { DatasetReader } from '../infra/dataset/reader';
 import { UserError } from '../infra/errors';
-import { readSite } from '../infra/sites/registry';
+import { readSite, type StoredSite } from '../infra/sites/registry';
 import { sha256OfJson } from '../infra/storage/hash';
 import { type S3ObjectStore } from '../infra/storage/s3-store';
 import { withClient } from '../infra/temporal/connect';
@@ -42,9 +42,7 @@ export function positiveInt(value: string, what: string): number {
 }
 
 /** The workflow's input: the site's dataset version, its images, and where SSL weights come from. */
-async function suggestInput(store: S3ObjectStore, site: string, flags: SuggestFlags): Promise<SuggestTemplateInput> {
-  const stored = await readSite(store, site);
-  if (stored === undefined) throw new UserError(`site ${site} is not registered (cc2d site add ${site} --dir DIR)`);
+async function suggestInput(store: S3ObjectStore, site: string, flags: SuggestFlags, stored: StoredSite): Promise<SuggestTemplateInput> {
   const { datasetVersion } = stored.record;
   const defaults = RunConfigSchema.parse({ dataset: { version: datasetVersion } });
   const seed = flags.seed !== undefined ? positiveInt(flags.seed, '--seed') : defaults.seed;
@@ -80,9 +78,11 @@ async function startOrJoin(client: Client, input: SuggestTemplateInput, workflow
   }
 }
 
-/** Runs the workflow (hosting workers as `cc2d run` does) and returns its result. */
-export async function suggestTemplate(settings: StackSettings, store: S3ObjectStore, site: string, flags: SuggestFlags): Promise<SuggestTemplateResult> {
-  const input = await suggestInput(store, site, flags);
+/** Runs the workflow (hosting workers as `cc2d run` does) and returns its result, with the site's folder for the next command. */
+export async function suggestTemplate(settings: StackSettings, store: S3ObjectStore, site: string, flags: SuggestFlags): Promise<SuggestTemplateResult & { siteDir: string }> {
+  const stored = await readSite(store, site);
+  if (stored === undefined) throw new UserError(`site ${site} is not registered (cc2d site add ${site} --dir DIR)`);
+  const input = await suggestInput(store, site, flags, stored);
   // One workflow per (site images, profile, seed, weights): a repeated command joins or re-runs the same id.
   const key = sha256OfJson({ datasetVersion: input.datasetVersion, profile: input.profile, seed: input.seed, sslWeights: input.sslWeights?.sha256 ?? null });
   const workflowId = `cc2d-suggest-${site}-${key.slice(0, 16)}`;
@@ -101,7 +101,7 @@ export async function suggestTemplate(settings: StackSettings, store: S3ObjectSt
         await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
         if (!done) await local.check(handle).catch(() => undefined);
       }
-      return await result;
+      return { ...(await result), siteDir: stored.record.dir };
     } finally {
       await local.shutdown();
     }

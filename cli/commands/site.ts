@@ -24,6 +24,7 @@ import { ingestSite, type SiteIngestResult } from '../../infra/dataset/site/inge
 import { UserError } from '../../infra/errors';
 import { listSites, readSite, SITE_RECORD_FORMAT, writeSite } from '../../infra/sites/registry';
 import { createS3Store, type S3ObjectStore } from '../../infra/storage/s3-store';
+import { shellArg } from '../format';
 import { positiveInt, suggestTemplate, type SuggestFlags } from '../suggest-template-client';
 import { collectSize, DEFAULT_INGEST_SIZES, positiveNumber, progressPrinter } from './ingest';
 
@@ -58,7 +59,7 @@ export async function registeredSiteDefaults(settings: StackSettings, site: stri
   if (stored === undefined) return {};
   const { record } = stored;
   if (record.templateId === null) {
-    throw new UserError(`site ${site} has no template yet: label one image (cc2d site suggest-template ${site} says which), then cc2d site add ${site} --dir ${record.dir} --template ID`);
+    throw new UserError(`site ${site} has no template yet: label one image (cc2d site suggest-template ${site} says which), then cc2d site add ${site} --dir ${shellArg(record.dir)} --template ID`);
   }
   return {
     site,
@@ -70,10 +71,11 @@ export async function registeredSiteDefaults(settings: StackSettings, site: stri
 function describeRecord(r: SiteRecord): string {
   const spacing = r.spacing === 'unknown' ? 'spacing unknown (metrics in pixels)' : `spacing ${r.spacing}${r.spacingMm !== null ? ` ${r.spacingMm} mm` : ''}`;
   return [
-    `site ${r.site}: ${r.images} images, ${r.labelled} labelled (${r.templateId !== null ? `template ${r.templateId}` : 'no template yet: cc2d site suggest-template'}), ${r.landmarkNames.length} landmarks, ${spacing}`,
+    `site ${r.site}: ${r.images} images, ${r.labelled} labelled (${r.templateId !== null ? `template ${r.templateId}` : `no template yet: cc2d site suggest-template ${r.site}`}), ${r.landmarkNames.length} landmarks, ${spacing}`,
     `  folder ${r.dir}`,
     `  dataset version ${r.datasetVersion} (updated ${r.updatedAt})`,
-    `  landmarks: ${r.landmarkNames.join(', ')}`,
+    // A site registered before its template is labelled has no landmark set yet.
+    r.landmarkNames.length > 0 ? `  landmarks: ${r.landmarkNames.join(', ')}` : '  landmarks: none yet (they come from the template\'s landmark file)',
   ].join('\n');
 }
 
@@ -189,7 +191,7 @@ export function register(program: Command): void {
       console.log(`site ${name}: label image ${best.id} (best of ${result.images} by ${result.scoreName} score; SSL weights ${result.sslFrom === 'run' ? `of run ${result.sslSource}` : result.sslFrom === 'cache' ? `reused from run ${result.sslSource}` : 'trained now'})`);
       for (const e of shown) console.log(`  ${String(e.rank).padStart(3)}. ${e.id.padEnd(24)} ${Object.entries(e.scores).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ')}`);
       console.log(`  ranking: ${result.ranking.key}`);
-      console.log(`  next: label ${best.id}, then cc2d site add ${name} --dir DIR --template ${best.id}`);
+      console.log(`  next: label ${best.id}, then cc2d site add ${name} --dir ${shellArg(result.siteDir)} --template ${shellArg(best.id)}`);
       if (flags.json) {
         console.log(JSON.stringify({
           site: name, datasetVersion: result.datasetVersion, suggested: best.id, scoreName: result.scoreName, images: result.images,

@@ -65,11 +65,14 @@ describe.skipIf(!stack)('cc2d site suggest-template through the CLI', () => {
     const add = await cc2d(['site', 'add', site, '--dir', dir, '--size', '64', '--json']);
     expect(add.code, add.stderr).toBe(0);
     expect(lastJson(add.stdout)).toMatchObject({ site, images: 6, labelled: 0, landmarks: 0, templateId: null });
+    const shown = await cc2d(['site', 'show', site]);
+    expect(shown.stdout).toContain(`no template yet: cc2d site suggest-template ${site}`);
+    expect(shown.stdout).toContain('landmarks: none yet');
 
     const run = await cc2d(['run', '--site', site, '--profile', 'smoke', '--workers', 'none']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`cc2d site suggest-template ${site}`);
-    expect(run.stderr).toContain('--template ID');
+    expect(run.stderr).toContain(`cc2d site add ${site} --dir ${dir} --template ID`);
 
     const suggest = await cc2d(['site', 'suggest-template', site, '--profile', 'smoke', '--top', '3', '--workers', 'local', '--json', ...QUEUES]);
     expect(suggest.code, suggest.stderr).toBe(0);
@@ -78,7 +81,8 @@ describe.skipIf(!stack)('cc2d site suggest-template through the CLI', () => {
     expect(IDS).toContain(out.suggested);
     expect(out.top.map((e) => e.rank)).toEqual([1, 2, 3]);
     expect(out.top[0]!.id).toBe(out.suggested);
-    expect(suggest.stdout).toContain(`cc2d site add ${site} --dir DIR --template ${out.suggested}`);
+    // The next command, ready to paste: the site's own folder, not a placeholder.
+    expect(suggest.stdout).toContain(`cc2d site add ${site} --dir ${dir} --template ${out.suggested}`);
 
     const doc = await readJson(stack!.store, out.rankingKey, TemplateRankingSchema);
     expect(out.rankingKey).toMatch(new RegExp(`^sites/${site}/template-ranking/[0-9a-f]{64}\\.json$`));
