@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { stageBackboneWeights } from '../../infra/config/backbone-weights';
-import { loadRunConfig, namedSite, resolveRunProfile, type RunConfig, type RunConfigFlags } from '../../infra/config/run-config';
+import { loadRunConfig, resolveRunProfile, type RunConfig, type RunConfigFlags } from '../../infra/config/run-config';
 import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { UserError } from '../../infra/errors';
@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .action(async (flags: RunFlags) => {
       if (!['auto', 'local', 'none'].includes(flags.workers)) throw new UserError(`--workers: expected auto, local or none, got "${flags.workers}"`);
       const settings = loadStackSettings();
-      let config = await loadRunConfig(flags, process.env, await registeredSiteDefaults(settings, await namedSite(flags, process.env)));
+      let config = await loadRunConfig(flags, process.env, (site) => registeredSiteDefaults(settings, site));
       if (flags.backboneWeights !== undefined) config = await withBackboneWeights(config, flags.backboneWeights, settings);
       const input = await preflight(config, settings);
       await withClient(settings, (client) => runAndFollow(client, settings, input, flags));

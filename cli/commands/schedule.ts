@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import type { Client, ScheduleDescription, ScheduleHandle } from '@temporalio/client';
-import { loadRunConfig, namedSite, type PipelineInput, type RunConfigFlags } from '../../infra/config/run-config';
+import { loadRunConfig, type PipelineInput, type RunConfigFlags } from '../../infra/config/run-config';
 import { SEARCH_ATTRIBUTES as SA, WORKFLOW_TASK_QUEUE } from '../../infra/config/names';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
@@ -130,7 +130,7 @@ export function register(program: Command): void {
     .action(async (flags: CreateFlags) => {
       if ((flags.every === undefined) === (flags.cron === undefined)) throw new UserError('schedule create: give exactly one of --every or --cron');
       const settings = loadStackSettings();
-      const config = await loadRunConfig(flags, process.env, await registeredSiteDefaults(settings, await namedSite(flags, process.env)));
+      const config = await loadRunConfig(flags, process.env, (site) => registeredSiteDefaults(settings, site));
       if (config.dataset.dir === undefined) throw new UserError('schedule create: a site schedule needs dataset.dir (its image folder), not a fixed dataset version');
       const input = await preflight(config, settings);
       const scheduleId = scheduleIdOf(config.site);

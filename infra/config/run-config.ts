@@ -296,21 +296,20 @@ export const RUN_CONFIG_ENV = {
 
 export const DEFAULT_DATASET_DIR = '../shared/datasets/isbi2015_ceph';
 
+/** The layer below the config file: a registered site's folder, template, spacing; or a function of the site the run names. */
+export type RunConfigBase = Record<string, unknown> | ((site: string | undefined) => Promise<Record<string, unknown>>);
+
 /**
  * Builds and validates the run config: `base` (a registered site's folder, template, spacing),
- * then the file (if any), then env, then flags. With no dataset given anywhere, ISBI_DIR or
- * ../shared/datasets/isbi2015_ceph is used.
+ * then the file (if any), then env, then flags. Given as a function, `base` gets the site the run
+ * names (--site, else CC2D_SITE, else the config file's `site`), so a site named anywhere supplies
+ * its folder. With no dataset given anywhere, ISBI_DIR or ../shared/datasets/isbi2015_ceph is used.
  */
-/** The site a run names, as loadRunConfig resolves it: --site, else CC2D_SITE, else the config file's `site`. */
-export async function namedSite(flags: Pick<RunConfigFlags, 'config' | 'site'>, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  if (flags.site !== undefined) return flags.site;
-  if (env[RUN_CONFIG_ENV.site]) return env[RUN_CONFIG_ENV.site];
-  const site = flags.config ? (await readConfigFile(flags.config)).site : undefined;
-  return typeof site === 'string' ? site : undefined;
-}
-
-export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEnv = process.env, base: Record<string, unknown> = {}): Promise<RunConfig> {
-  const raw: Record<string, unknown> = { ...base, ...(flags.config ? await readConfigFile(flags.config) : {}) };
+export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEnv = process.env, base: RunConfigBase = {}): Promise<RunConfig> {
+  const file = flags.config ? await readConfigFile(flags.config) : {};
+  const fileSite = typeof file.site === 'string' ? file.site : undefined;
+  const site = flags.site ?? (env[RUN_CONFIG_ENV.site] || undefined) ?? fileSite;
+  const raw: Record<string, unknown> = { ...(typeof base === 'function' ? await base(site) : base), ...file };
   const envSite = env[RUN_CONFIG_ENV.site];
   const envProfile = env[RUN_CONFIG_ENV.profile];
   const envTemplate = env[RUN_CONFIG_ENV.template];

@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { PredictRequest } from '../../contracts/documents';
 import { UserError } from '../errors';
 import { isSafeId, unsafeIdProblem } from '../dataset/safe-path';
-import { imageFileKind } from '../dataset/site/image-file';
+import { imageFileKind, imageKindOf } from '../dataset/site/image-file';
 import { parseSpacingCsv } from '../dataset/site/scan';
 import { DATASET_FILES, datasetPrefix } from '../dataset/published';
 import { DatasetReader } from '../dataset/reader';
@@ -112,7 +112,7 @@ export async function readLocalImages(files: readonly string[]): Promise<LocalIm
     try {
       const bytes = new Uint8Array(await readFile(file));
       // A file named on the command line is an image by its content whatever its name ("scan.img").
-      const kind = (await imageFileKind(path.basename(file), file)) ?? sniffedKind(file, bytes);
+      const kind = imageKindOf(path.basename(file), bytes) ?? sniffedKind(file, bytes);
       if (kind === undefined) throw new FileProblem(file, 'not a PNG, JPEG, BMP, TIFF or DICOM image');
       const { id, format } = kind;
       checkFormat(bytes, format, file);

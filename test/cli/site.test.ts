@@ -3,10 +3,12 @@
  * prefix), and the run wiring: a registered site fills the run config and passes preflight with
  * only its template labelled. Skips locally without S3; fails under CI.
  */
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registeredSiteDefaults } from '../../cli/commands/site';
 import { preflight } from '../../cli/pipeline-client';
-import { loadRunConfig, namedSite } from '../../infra/config/run-config';
+import { loadRunConfig } from '../../infra/config/run-config';
 import { siteRecordKey } from '../../infra/sites/registry';
 import { makeFlatSite, makeSiteFolder, sitePoints, type SiteFolder } from '../dataset/site/support/site-fixture';
 import { requireStack } from '../support/stack';
@@ -66,10 +68,20 @@ describe.skipIf(!stack)('cc2d site', () => {
     await expect(loadRunConfig({ profile: 'smoke' }, { CC2D_SITE: 'clinic-b' }, {})).rejects.toThrow(/site "clinic-b" is not registered/);
     // A registered site named through CC2D_SITE (or a config file) supplies its folder as through --site.
     const env = { CC2D_SITE: 'clinic-a' };
-    expect(await namedSite({}, env)).toBe('clinic-a');
-    expect(await namedSite({ site: 'other' }, env)).toBe('other');
-    const viaEnv = await loadRunConfig({ profile: 'smoke' }, env, await registeredSiteDefaults(stack!.settings, await namedSite({}, env)));
+    const siteDefaults = (named: string | undefined) => registeredSiteDefaults(stack!.settings, named);
+    const viaEnv = await loadRunConfig({ profile: 'smoke' }, env, siteDefaults);
     expect(viaEnv).toMatchObject({ site: 'clinic-a', templateId: '001', dataset: { dir: site.root, layout: 'site' } });
+    const siteFile = path.join(site.root, '..', `site-${path.basename(site.root)}.yaml`);
+    await writeFile(siteFile, 'site: clinic-a\nprofile: smoke\n');
+    try {
+      expect(await loadRunConfig({ config: siteFile }, {}, siteDefaults)).toMatchObject({ site: 'clinic-a', dataset: { dir: site.root, layout: 'site' } });
+      // --site names the site over CC2D_SITE and the file: its defaults (none, unregistered) are the ones asked for.
+      const asked: Array<string | undefined> = [];
+      await expect(loadRunConfig({ config: siteFile, site: 'other' }, env, async (named) => (asked.push(named), {}))).rejects.toThrow(/site "other" is not registered/);
+      expect(asked).toEqual(['other']);
+    } finally {
+      await rm(siteFile, { force: true });
+    }
     const typo = await cc2d(['run', '--site', 'clinic-aa', '--profile', 'smoke', '--workers', 'none']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/site "clinic-aa" is not registered and no dataset was given: add it \(cc2d site add clinic-aa --dir DIR --template ID\)/);

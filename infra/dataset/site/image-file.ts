@@ -15,21 +15,30 @@ export interface ImageFileKind {
   id: string;
 }
 
-/** The image kind of file `name` at `file`, undefined for a file that is not an image. */
-export async function imageFileKind(name: string, file: string): Promise<ImageFileKind | undefined> {
+/** Bytes of a file's start that decide a name without a known extension: the DICOM preamble and magic. */
+const HEAD_BYTES = 132;
+
+/** The image kind of a file named `name` whose bytes (or first HEAD_BYTES of them) are `head`; undefined when not an image. */
+export function imageKindOf(name: string, head: Uint8Array): ImageFileKind | undefined {
   const ext = path.extname(name);
   const known = SITE_IMAGE_EXTENSIONS[ext.toLowerCase()];
   if (known !== undefined) return { format: known, id: name.slice(0, name.length - ext.length) };
-  return (await startsAsDicom(file)) ? { format: 'dicom', id: name } : undefined;
+  return hasDicomMagic(head) ? { format: 'dicom', id: name } : undefined;
 }
 
-async function startsAsDicom(file: string): Promise<boolean> {
+/** The image kind of file `name` at `file`, reading only its first bytes; undefined for a file that is not an image. */
+export async function imageFileKind(name: string, file: string): Promise<ImageFileKind | undefined> {
+  if (SITE_IMAGE_EXTENSIONS[path.extname(name).toLowerCase()] !== undefined) return imageKindOf(name, new Uint8Array(0));
+  return imageKindOf(name, await readHead(file));
+}
+
+async function readHead(file: string): Promise<Uint8Array> {
   const handle = await open(file, 'r').catch(() => undefined);
-  if (handle === undefined) return false;
+  if (handle === undefined) return new Uint8Array(0);
   try {
-    const head = new Uint8Array(132);
-    const { bytesRead } = await handle.read(head, 0, 132, 0);
-    return hasDicomMagic(head.subarray(0, bytesRead));
+    const head = new Uint8Array(HEAD_BYTES);
+    const { bytesRead } = await handle.read(head, 0, HEAD_BYTES, 0);
+    return head.subarray(0, bytesRead);
   } finally {
     await handle.close();
   }
