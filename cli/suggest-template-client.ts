@@ -11,7 +11,7 @@ import { RunSslWeightsReportSchema } from '../contracts/documents';
 import type { SuggestTemplateInput, SuggestTemplateResult } from '../contracts/types';
 import { readPublishedReport } from '../infra/compare/snapshot';
 import { SUGGEST_TEMPLATE_WORKFLOW_TYPE, WORKFLOW_TASK_QUEUE } from '../infra/config/names';
-import { RunConfigSchema } from '../infra/config/run-config';
+import { registerSiteHint, RunConfigSchema } from '../infra/config/run-config';
 import { type StackSettings } from '../infra/config/stack';
 import { DatasetReader } from '../infra/dataset/reader';
 import { UserError } from '../infra/errors';
@@ -81,7 +81,7 @@ async function startOrJoin(client: Client, input: SuggestTemplateInput, workflow
 /** Runs the workflow (hosting workers as `cc2d run` does) and returns its result, with the site's folder for the next command. */
 export async function suggestTemplate(settings: StackSettings, store: S3ObjectStore, site: string, flags: SuggestFlags): Promise<SuggestTemplateResult & { siteDir: string }> {
   const stored = await readSite(store, site);
-  if (stored === undefined) throw new UserError(`site ${site} is not registered (cc2d site add ${site} --dir DIR)`);
+  if (stored === undefined) throw new UserError(`site ${site} is not registered (${registerSiteHint(site)})`);
   const input = await suggestInput(store, site, flags, stored);
   // One workflow per (site images, profile, seed, weights): a repeated command joins or re-runs the same id.
   const key = sha256OfJson({ datasetVersion: input.datasetVersion, profile: input.profile, seed: input.seed, sslWeights: input.sslWeights?.sha256 ?? null });

@@ -8,8 +8,7 @@ import type { Command } from 'commander';
 import { SEARCH_ATTRIBUTES as SA } from '../../infra/config/names';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
-import { championRunId } from '../../infra/models/champion';
-import type { ObjectStore } from '../../infra/storage/object-store';
+import { markChampions } from '../../infra/models/champion';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { withClient } from '../../infra/temporal/connect';
 import { headlineOf } from '../../infra/dashboard/sources';
@@ -80,26 +79,6 @@ export async function listRuns(opts: { site?: string; status?: string; sort?: st
   if (opts.sort === 'mre') rows.sort((x, y) => sortKey(x) - sortKey(y));
   else rows.sort((x, y) => (x.startTime < y.startTime ? 1 : -1));
   return opts.limit !== undefined ? rows.slice(0, opts.limit) : rows;
-}
-
-/**
- * Marks each row whose run is its site's champion, one champion read per site. A site whose
- * champion cannot be read leaves its rows at null and is named in the returned warnings.
- */
-export async function markChampions(rows: RunRow[], store: ObjectStore): Promise<string[]> {
-  const warnings: string[] = [];
-  const champions = new Map<string, string | undefined | null>();
-  for (const site of new Set(rows.map((r) => r.site ?? 'default'))) {
-    champions.set(site, await championRunId(store, site).catch((err: unknown) => {
-      warnings.push(`site ${site}: its champion cannot be read (${(err as Error).message})`);
-      return null;
-    }));
-  }
-  for (const r of rows) {
-    const champion = champions.get(r.site ?? 'default');
-    r.champion = champion === null ? null : champion === r.runId;
-  }
-  return warnings;
 }
 
 export function register(program: Command): void {

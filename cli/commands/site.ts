@@ -18,7 +18,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { SiteRecord } from '../../contracts/documents';
-import { SITE_NAME_PATTERN, SITE_NAME_RULE } from '../../infra/config/run-config';
+import { registerSiteHint, SITE_NAME_PATTERN, SITE_NAME_RULE } from '../../infra/config/run-config';
 import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
 import { ingestSite, type SiteIngestResult } from '../../infra/dataset/site/ingest-site';
 import { UserError } from '../../infra/errors';
@@ -164,7 +164,7 @@ export function register(program: Command): void {
     .action(async (name: string, opts: { json?: boolean }) => {
       checkSiteName(name);
       const stored = await withStore(loadStackSettings(), (store) => readSite(store, name));
-      if (stored === undefined) throw new UserError(`site ${name} is not registered (cc2d site add ${name} --dir DIR --template ID)`);
+      if (stored === undefined) throw new UserError(`site ${name} is not registered (${registerSiteHint(name)})`);
       console.log(opts.json ? JSON.stringify(jsonLine(stored.record)) : describeRecord(stored.record));
     });
 

@@ -297,20 +297,24 @@ export const RUN_CONFIG_ENV = {
 export const DEFAULT_DATASET_DIR = '../shared/datasets/isbi2015_ceph';
 
 /** The layer below the config file: a registered site's folder, template, spacing; or a function of the site the run names. */
-export type RunConfigBase = Record<string, unknown> | ((site: string | undefined) => Promise<Record<string, unknown>>);
+export type RunConfigBase = (site: string | undefined) => Promise<Record<string, unknown>>;
+
+/** How to register a site, for every message about an unregistered one. */
+export function registerSiteHint(site: string): string {
+  return `cc2d site add ${site} --dir DIR --template ID`;
+}
 
 /**
  * Builds and validates the run config: `base` (a registered site's folder, template, spacing),
- * then the file (if any), then env, then flags. Given as a function, `base` gets the site the run
- * names (--site, else CC2D_SITE, else the config file's `site`), so a site named anywhere supplies
- * its folder. With no dataset given anywhere, ISBI_DIR or ../shared/datasets/isbi2015_ceph is used.
+ * then the file (if any), then env, then flags. `base` gets the site the run names (--site, else
+ * a non-empty CC2D_SITE, else the config file's `site`), so a site named anywhere supplies its
+ * folder. With no dataset given anywhere, ISBI_DIR or ../shared/datasets/isbi2015_ceph is used.
  */
-export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEnv = process.env, base: RunConfigBase = {}): Promise<RunConfig> {
+export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEnv = process.env, base: RunConfigBase = async () => ({})): Promise<RunConfig> {
   const file = flags.config ? await readConfigFile(flags.config) : {};
-  const fileSite = typeof file.site === 'string' ? file.site : undefined;
-  const site = flags.site ?? (env[RUN_CONFIG_ENV.site] || undefined) ?? fileSite;
-  const raw: Record<string, unknown> = { ...(typeof base === 'function' ? await base(site) : base), ...file };
   const envSite = env[RUN_CONFIG_ENV.site];
+  const site = flags.site ?? (envSite || undefined) ?? (typeof file.site === 'string' ? file.site : undefined);
+  const raw: Record<string, unknown> = { ...(await base(site)), ...file };
   const envProfile = env[RUN_CONFIG_ENV.profile];
   const envTemplate = env[RUN_CONFIG_ENV.template];
   const envSeed = env[RUN_CONFIG_ENV.seed];
@@ -340,7 +344,7 @@ export async function loadRunConfig(flags: RunConfigFlags, env: NodeJS.ProcessEn
     // yet or a typo, and would otherwise train on ISBI and become that site's first champion.
     if (raw.site !== undefined && raw.site !== 'default') {
       throw new InvalidConfigError(
-        `config.site: site ${JSON.stringify(raw.site)} is not registered and no dataset was given: add it (cc2d site add ${String(raw.site)} --dir DIR --template ID) or name the data (--dataset DIR or --dataset-version ID)`,
+        `config.site: site ${JSON.stringify(raw.site)} is not registered and no dataset was given: add it (${registerSiteHint(String(raw.site))}) or name the data (--dataset DIR or --dataset-version ID)`,
       );
     }
     raw.dataset = { dir: path.resolve(env[RUN_CONFIG_ENV.datasetDir] || DEFAULT_DATASET_DIR) };

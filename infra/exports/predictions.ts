@@ -125,9 +125,11 @@ export function predictionsJson(set: PredictionSet): string {
  * assumes for an image without spacing, so the points still land on the image there.
  */
 export function imageMarkupsJson(img: ImagePredictions): string {
-  // From the unrounded pixels, rounded in mm like the CSV's x_mm: the same digits in both files.
+  // From the unrounded pixels, rounded like the CSV's x_mm (or, without a spacing, its x_px, which
+  // the positions then are): the same digits in both files.
   const points = img.landmarks.map((p) => ({ name: p.name, x: p.xPx, y: p.yPx }));
-  return JSON.stringify(toSlicerMarkups(points, img.spacingMm ?? 1, 'LPS', (mm) => fixed(mm, MM_DECIMALS)), null, 2) + '\n';
+  const decimals = img.spacingMm === null ? PX_DECIMALS : MM_DECIMALS;
+  return JSON.stringify(toSlicerMarkups(points, img.spacingMm ?? 1, 'LPS', (v) => fixed(v, decimals)), null, 2) + '\n';
 }
 
 /** Relative paths of the exported files, shared by the S3 layout and the local `--out` folder. */

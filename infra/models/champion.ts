@@ -25,7 +25,7 @@ export function promotionKey(runId: string): string {
 }
 
 const MAX_SWAP_ATTEMPTS = 20;
-/** Earlier champions kept for rollback. */
+/** Earlier champions kept for rollback, and rolled-back champions kept on record: at most this many each. */
 const MAX_HISTORY = 100;
 
 export async function readChampion(store: ObjectStore, site: string): Promise<ChampionDocument | undefined> {
@@ -41,6 +41,30 @@ export async function readChampion(store: ObjectStore, site: string): Promise<Ch
 /** The run id of the site's champion, or undefined when the site has none. */
 export async function championRunId(store: ObjectStore, site: string): Promise<string | undefined> {
   return (await readChampion(store, site))?.champion.runId;
+}
+
+/**
+ * Marks each listed run that is its site's champion now (`champion`), reading each site's
+ * champion once, all sites at once. A run id listed twice (a resumed run keeps its workflow id)
+ * is marked on its first, newest row only; a row without a site is marked when its run is some
+ * listed site's champion, else left unknown (null), as are the rows of a site whose champion
+ * cannot be read, which is named in the returned warnings instead of failing the listing.
+ */
+export async function markChampions(rows: Array<{ runId: string; site: string | null; champion: boolean | null }>, store: ObjectStore): Promise<string[]> {
+  const sites = [...new Set(rows.flatMap((r) => (r.site !== null ? [r.site] : [])))];
+  const warnings: string[] = [];
+  const champions = new Map<string, string | undefined | null>(await Promise.all(sites.map(async (site) => [site, await championRunId(store, site).catch((err: unknown) => {
+    warnings.push(`site ${site}: its champion cannot be read (${(err as Error).message})`);
+    return null;
+  })] as const)));
+  const championIds = new Set([...champions.values()].filter((id): id is string => typeof id === 'string'));
+  const marked = new Set<string>();
+  for (const r of rows) {
+    const championId = r.site === null ? (championIds.has(r.runId) ? r.runId : null) : champions.get(r.site);
+    r.champion = championId === null ? null : championId === r.runId && !marked.has(r.runId);
+    if (r.champion) marked.add(r.runId);
+  }
+  return warnings;
 }
 
 /**
@@ -209,8 +233,9 @@ export async function rollbackChampion(store: VersionedObjectStore, site: string
     return {
       ...current,
       revision: current.revision + 1,
-      // The demoted champion leaves the history (a second rollback goes further back, not forth)
-      // and is kept among the rolled-back ones, so `models list` still shows that it served.
+      // The restored champion leaves the history (a second rollback goes further back, not forth);
+      // the demoted one is kept among the rolled-back ones, so `models list` still shows that it
+      // served. (A worker older than that list rebuilds the document without it when it crowns.)
       history: current.history.slice(0, -1),
       rolledBack: [...(current.rolledBack ?? []), { ...current.champion, until: now.toISOString() }].slice(-MAX_HISTORY),
       champion: { ...previous, since: now.toISOString(), by: 'rollback', reason: `rolled back from ${from}` },

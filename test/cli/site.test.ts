@@ -56,16 +56,16 @@ describe.skipIf(!stack)('cc2d site', () => {
     expect(unknown.stderr).toMatch(/site nobody is not registered/);
 
     // run --site: the record fills folder, layout, template and spacing; eval is the test split.
-    const config = await loadRunConfig({ site: 'clinic-a', profile: 'smoke' }, {}, await registeredSiteDefaults(stack!.settings, 'clinic-a'));
+    const config = await loadRunConfig({ site: 'clinic-a', profile: 'smoke' }, {}, (named) => registeredSiteDefaults(stack!.settings, named));
     expect(config).toMatchObject({ site: 'clinic-a', templateId: '001', dataset: { dir: site.root, layout: 'site', pixelSpacingMm: 0.2 }, split: { testSplits: ['eval'] } });
     await expect(preflight(config, stack!.settings)).resolves.toBeDefined();
     // Flags still win.
-    expect((await loadRunConfig({ site: 'clinic-a', template: '002' }, {}, await registeredSiteDefaults(stack!.settings, 'clinic-a'))).templateId).toBe('002');
+    expect((await loadRunConfig({ site: 'clinic-a', template: '002' }, {}, (named) => registeredSiteDefaults(stack!.settings, named))).templateId).toBe('002');
     // An unregistered site contributes nothing, and without a dataset of its own it is an error, not
     // a run on the ISBI default (which would become that site's first champion).
     expect(await registeredSiteDefaults(stack!.settings, 'elsewhere')).toEqual({});
-    await expect(loadRunConfig({ site: 'elsewhere', profile: 'smoke' }, {}, {})).rejects.toThrow(/config\.site: site "elsewhere" is not registered and no dataset was given/);
-    await expect(loadRunConfig({ profile: 'smoke' }, { CC2D_SITE: 'clinic-b' }, {})).rejects.toThrow(/site "clinic-b" is not registered/);
+    await expect(loadRunConfig({ site: 'elsewhere', profile: 'smoke' }, {})).rejects.toThrow(/config\.site: site "elsewhere" is not registered and no dataset was given/);
+    await expect(loadRunConfig({ profile: 'smoke' }, { CC2D_SITE: 'clinic-b' })).rejects.toThrow(/site "clinic-b" is not registered/);
     // A registered site named through CC2D_SITE (or a config file) supplies its folder as through --site.
     const env = { CC2D_SITE: 'clinic-a' };
     const siteDefaults = (named: string | undefined) => registeredSiteDefaults(stack!.settings, named);
@@ -79,6 +79,10 @@ describe.skipIf(!stack)('cc2d site', () => {
       const asked: Array<string | undefined> = [];
       await expect(loadRunConfig({ config: siteFile, site: 'other' }, env, async (named) => (asked.push(named), {}))).rejects.toThrow(/site "other" is not registered/);
       expect(asked).toEqual(['other']);
+      // CC2D_SITE over the file's site; an empty CC2D_SITE is unset, and the file's site is asked for.
+      await loadRunConfig({ config: siteFile }, { CC2D_SITE: 'from-env' }, async (named) => (asked.push(named), {})).catch(() => undefined);
+      await loadRunConfig({ config: siteFile }, { CC2D_SITE: '' }, async (named) => (asked.push(named), {})).catch(() => undefined);
+      expect(asked).toEqual(['other', 'from-env', 'clinic-a']);
     } finally {
       await rm(siteFile, { force: true });
     }

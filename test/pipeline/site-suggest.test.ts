@@ -18,6 +18,7 @@ import { TemplateRankingSchema } from '../../contracts/documents';
 import { readJson } from '../../infra/storage/read-json';
 import { cc2dCli } from '../dataset/support/cc2d-cli';
 import { requireStack } from '../support/stack';
+import { shellArg } from '../../cli/format';
 
 const stack = await requireStack('site-suggest', { s3: true, temporal: true });
 const folders: string[] = [];
@@ -41,7 +42,8 @@ function lastJson<T = Record<string, unknown>>(stdout: string): T {
  * with `shift`); `landmarks/<template>.csv` when given.
  */
 async function makeSite(template?: string, shift = 0): Promise<string> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'cc2d-site-suggest-'));
+  // A space in the folder: the commands the CLI prints must quote it.
+  const root = await mkdtemp(path.join(os.tmpdir(), 'cc2d site-suggest-'));
   folders.push(root);
   await mkdir(path.join(root, 'images'), { recursive: true });
   for (const [n, id] of IDS.entries()) {
@@ -72,7 +74,7 @@ describe.skipIf(!stack)('cc2d site suggest-template through the CLI', () => {
     const run = await cc2d(['run', '--site', site, '--profile', 'smoke', '--workers', 'none']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`cc2d site suggest-template ${site}`);
-    expect(run.stderr).toContain(`cc2d site add ${site} --dir ${dir} --template ID`);
+    expect(run.stderr).toContain(`cc2d site add ${site} --dir ${shellArg(dir)} --template ID`);
 
     const suggest = await cc2d(['site', 'suggest-template', site, '--profile', 'smoke', '--top', '3', '--workers', 'local', '--json', ...QUEUES]);
     expect(suggest.code, suggest.stderr).toBe(0);
@@ -82,7 +84,7 @@ describe.skipIf(!stack)('cc2d site suggest-template through the CLI', () => {
     expect(out.top.map((e) => e.rank)).toEqual([1, 2, 3]);
     expect(out.top[0]!.id).toBe(out.suggested);
     // The next command, ready to paste: the site's own folder, not a placeholder.
-    expect(suggest.stdout).toContain(`cc2d site add ${site} --dir ${dir} --template ${out.suggested}`);
+    expect(suggest.stdout).toContain(`cc2d site add ${site} --dir ${shellArg(dir)} --template ${out.suggested}`);
 
     const doc = await readJson(stack!.store, out.rankingKey, TemplateRankingSchema);
     expect(out.rankingKey).toMatch(new RegExp(`^sites/${site}/template-ranking/[0-9a-f]{64}\\.json$`));

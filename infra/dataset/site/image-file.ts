@@ -7,7 +7,7 @@
  */
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { hasDicomMagic, SITE_IMAGE_EXTENSIONS } from './raster';
+import { DICOM_HEAD_BYTES, hasDicomMagic, SITE_IMAGE_EXTENSIONS } from './raster';
 import type { SiteImageFormat } from './types';
 
 export interface ImageFileKind {
@@ -15,29 +15,29 @@ export interface ImageFileKind {
   id: string;
 }
 
-/** Bytes of a file's start that decide a name without a known extension: the DICOM preamble and magic. */
-const HEAD_BYTES = 132;
-
-/** The image kind of a file named `name` whose bytes (or first HEAD_BYTES of them) are `head`; undefined when not an image. */
-export function imageKindOf(name: string, head: Uint8Array): ImageFileKind | undefined {
+/** The format and id a known extension gives, else undefined. */
+function byExtension(name: string): ImageFileKind | undefined {
   const ext = path.extname(name);
-  const known = SITE_IMAGE_EXTENSIONS[ext.toLowerCase()];
-  if (known !== undefined) return { format: known, id: name.slice(0, name.length - ext.length) };
-  return hasDicomMagic(head) ? { format: 'dicom', id: name } : undefined;
+  const format = SITE_IMAGE_EXTENSIONS[ext.toLowerCase()];
+  return format !== undefined ? { format, id: name.slice(0, name.length - ext.length) } : undefined;
 }
 
-/** The image kind of file `name` at `file`, reading only its first bytes; undefined for a file that is not an image. */
+/** The image kind of a file named `name` whose bytes (or their first DICOM_HEAD_BYTES) are `head`; undefined when not an image. */
+export function imageKindOf(name: string, head: Uint8Array): ImageFileKind | undefined {
+  return byExtension(name) ?? (hasDicomMagic(head) ? { format: 'dicom', id: name } : undefined);
+}
+
+/** The image kind of file `name` at `file`, opening it only when its name does not decide; undefined for a file that is not an image. */
 export async function imageFileKind(name: string, file: string): Promise<ImageFileKind | undefined> {
-  if (SITE_IMAGE_EXTENSIONS[path.extname(name).toLowerCase()] !== undefined) return imageKindOf(name, new Uint8Array(0));
-  return imageKindOf(name, await readHead(file));
+  return byExtension(name) ?? imageKindOf(name, await readHead(file));
 }
 
 async function readHead(file: string): Promise<Uint8Array> {
   const handle = await open(file, 'r').catch(() => undefined);
   if (handle === undefined) return new Uint8Array(0);
   try {
-    const head = new Uint8Array(HEAD_BYTES);
-    const { bytesRead } = await handle.read(head, 0, HEAD_BYTES, 0);
+    const head = new Uint8Array(DICOM_HEAD_BYTES);
+    const { bytesRead } = await handle.read(head, 0, DICOM_HEAD_BYTES, 0);
     return head.subarray(0, bytesRead);
   } finally {
     await handle.close();

@@ -31,9 +31,12 @@ export const SITE_IMAGE_EXTENSIONS: Record<string, SiteImageFormat> = {
 
 const FORMAT_NAMES: Record<SiteImageFormat, string> = { png: 'PNG', jpeg: 'JPEG', bmp: 'BMP', tiff: 'TIFF', dicom: 'DICOM' };
 
+/** The bytes that hold the DICOM Part 10 magic: a 128-byte preamble, then "DICM". */
+export const DICOM_HEAD_BYTES = 132;
+
 /** True when the bytes carry the DICOM Part 10 magic "DICM" after the 128-byte preamble. */
 export function hasDicomMagic(bytes: Uint8Array): boolean {
-  return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+  return bytes.length >= DICOM_HEAD_BYTES && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
 }
 
 export function sniffSiteFormat(bytes: Uint8Array): SiteImageFormat | null {

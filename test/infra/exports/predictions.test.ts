@@ -71,6 +71,12 @@ describe('prediction exports', () => {
     const position = markups.markups[0]!.controlPoints[0]!.position;
     expect(csv[0]).toMatchObject({ x_mm: '3.7037', y_mm: '2.3333' });
     expect(position).toEqual([3.7037, 2.3333, 0]);
+    // Without a spacing the positions are the pixels (1 mm per pixel): the CSV's x_px digits.
+    const bare = { ...img, spacingMm: null };
+    const bareCsv = parse(predictionsCsv({ ...set, images: [bare] }), { columns: true }) as Array<Record<string, string>>;
+    expect(bareCsv[0]).toMatchObject({ x_px: '12.346', y_px: '7.778', x_mm: '' });
+    const bareMarkups = JSON.parse(imageMarkupsJson(bare)) as { markups: Array<{ controlPoints: Array<{ position: number[] }> }> };
+    expect(bareMarkups.markups[0]!.controlPoints[0]!.position).toEqual([12.346, 7.778, 0]);
   });
 });
 
