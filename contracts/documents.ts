@@ -99,6 +99,8 @@ export const ImageLabelsSchema = z
 export type ImageLabels = z.infer<typeof ImageLabelsSchema>;
 
 export const LANDMARK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 _().'+-]{0,63}$/;
+/** LANDMARK_NAME_PATTERN in words, for the messages that refuse a name. */
+export const LANDMARK_NAME_RULE = "1-64 characters of A-Z, a-z, 0-9, space and _ ( ) . ' + -, starting with a letter or digit (no commas, slashes or accented letters)";
 
 /** labels.json */
 export const DatasetLabelsSchema = z
@@ -107,7 +109,7 @@ export const DatasetLabelsSchema = z
     /** 0 only for a site version ingested before its template was chosen (images only). */
     landmarkCount: z.number().int().nonnegative(),
     /** K names, in the order of every point list (ISBI: the official 19; a site: the template's). */
-    landmarkNames: z.array(z.string().regex(LANDMARK_NAME_PATTERN, 'must be a landmark name')),
+    landmarkNames: z.array(z.string().regex(LANDMARK_NAME_PATTERN, `must be a landmark name: ${LANDMARK_NAME_RULE}`)),
     /** Ids in order (numeric for all-digit ids). */
     ids: z.array(z.string()),
     images: z.record(z.string(), ImageLabelsSchema),

@@ -33,9 +33,11 @@ export function readCsvTable(text: string, header: readonly string[]): { rows: C
   return { rows, problems };
 }
 
-const DECIMAL = /^[+-]?\d{1,9}(?:\.\d{1,12})?$/;
+// As many fraction digits as a float printer writes (the shortest repr of a double has up to 17
+// significant digits: 208.42635658914728).
+const DECIMAL = /^[+-]?\d{1,9}(?:\.\d{1,20})?$/;
 
-/** A plain decimal number ("12", "-3.5"); exponents, hex, NaN and empty strings are not. */
+/** A plain decimal number ("12", "-3.5", "208.42635658914728"); exponents, hex, NaN and empty strings are not. */
 export function parseDecimal(s: string): number | undefined {
   return DECIMAL.test(s) ? Number(s) : undefined;
 }

@@ -17,6 +17,7 @@
  * size are checked by `outsideImage` once the size is known.
  */
 import { z } from 'zod';
+import { LANDMARK_NAME_PATTERN, LANDMARK_NAME_RULE } from '../../../contracts/documents';
 import { MAX_ANNOTATION_BYTES, parseAnnotationText } from '../annotation';
 import { parseDecimal, readCsvTable } from './csv';
 import type { NamedPoint } from './types';
@@ -163,11 +164,11 @@ export function toSlicerMarkups(points: readonly NamedPoint[], spacingMm: number
   };
 }
 
-/** Names: non-empty, at most 64 characters, unique in the file. */
+/** Names: the dataset contract's landmark names (checked here so that `site add` refuses what every run would), unique in the file. */
 function finish(landmarks: NamedPoint[], problems: string[]): ParsedLandmarks {
   const seen = new Set<string>();
   for (const { name } of landmarks) {
-    if (name.trim() === '' || name.length > 64) problems.push(`landmark name ${JSON.stringify(name)} is empty or longer than 64 characters`);
+    if (!LANDMARK_NAME_PATTERN.test(name)) problems.push(`landmark name ${JSON.stringify(name)}: ${LANDMARK_NAME_RULE}`);
     else if (seen.has(name)) problems.push(`duplicate landmark name ${JSON.stringify(name)}`);
     seen.add(name);
   }

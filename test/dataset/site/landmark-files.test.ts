@@ -37,6 +37,13 @@ describe('landmark files', () => {
     expect(parseLandmarkCsv('name,x,y\nA,1').problems).toEqual(['line 2: 2 field(s), expected 3 (name,x,y)']);
     expect(parseLandmarkCsv('name,x,y\nA,abc,2').problems[0]).toMatch(/line 2: non-numeric coordinate in "abc,2" for landmark "A"/);
     expect(parseLandmarkCsv('name,x,y\nA,1e3,2').problems[0]).toMatch(/non-numeric/);
+    // A float as Python or JS prints it (17 significant digits) is a number.
+    expect(parseLandmarkCsv('name,x,y\nA,208.42635658914728,249').landmarks).toEqual([{ name: 'A', x: 208.42635658914728, y: 249 }]);
+    // Names the dataset contract refuses are refused here, naming the rule, not by every later run.
+    for (const bad of ['Gonion, left', 'Pogonion/soft', 'Nasión', ' Sella', 'x'.repeat(65)]) {
+      expect(parseLandmarkCsv(`name,x,y\n"${bad}",1,2`).problems[0]).toMatch(/^landmark name .*: 1-64 characters of A-Z/);
+    }
+    expect(parseLandmarkCsv("name,x,y\nGonion (left) - soft tissue's 2+,1,2").problems).toEqual([]);
     expect(parseLandmarkCsv('name,x,y\nA,1,2\nA,3,4').problems).toEqual(['duplicate landmark name "A"']);
     expect(parseLandmarkCsv('name,x,y\n').problems).toEqual(['no landmarks']);
   });
