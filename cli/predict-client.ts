@@ -11,8 +11,8 @@ import type { PredictInput, PredictResult } from '../contracts/types';
 import { PREDICT_WORKFLOW_TYPE, WORKFLOW_TASK_QUEUE } from '../infra/config/names';
 import type { StackSettings } from '../infra/config/stack';
 import { UserError } from '../infra/errors';
-import { EXPORT_FILES, EXPORT_FORMATS, type ExportFormat } from '../infra/exports/predictions';
-import { writeFilesAtomically } from '../infra/exports/write-local';
+import { EXPORT_FILES, EXPORT_FORMATS, isExportFile, type ExportFormat } from '../infra/exports/predictions';
+import { checkTargetFolder, writeFolderAtomically } from '../infra/exports/write-local';
 import { collectImageFiles, datasetImages, readLocalImages, readSpacingTable, workingImage, type ImageSpacing, type RequestImage } from '../infra/predict/inputs';
 import { championRunId, loadRunModel, refineSizeOf } from '../infra/predict/model';
 import { PREDICT_REQUEST_FILE, shardCountFor } from '../infra/predict/request';
@@ -145,6 +145,8 @@ export interface PredictOutcome {
 }
 
 export async function runPredict(client: Client, settings: StackSettings, store: ObjectStore, o: PredictOptions): Promise<PredictOutcome> {
+  // A bad --out is refused before any image is read or predicted.
+  if (o.out !== undefined) await checkTargetFolder(o.out, isExportFile, '--out');
   const { request, bytes, sha256 } = await prepareRequest(store, o);
   const prefix = siteKeys.predictions(request.site, sha256);
   let result: PredictResult;
@@ -179,7 +181,10 @@ export async function runPredict(client: Client, settings: StackSettings, store:
   return { result, written, flagBelow: request.flagBelow };
 }
 
-/** Writes the chosen exports of a published request under `out` (sha256-checked, atomically). */
+/**
+ * Writes the chosen exports of a published request as the folder `out` (sha256-checked): an
+ * earlier export there is replaced as a whole, so no file of another request or model stays.
+ */
 export async function downloadExports(store: ObjectStore, prefix: string, request: PredictRequest, formats: readonly ExportFormat[], out: string): Promise<string[]> {
   const manifest = await readManifest(store, prefix, { verify: 'none' });
   const rel = [
@@ -188,6 +193,6 @@ export async function downloadExports(store: ObjectStore, prefix: string, reques
     ...(formats.includes('mrk') ? request.images.map((img) => EXPORT_FILES.markups(img.id)) : []),
   ];
   const files = await Promise.all(rel.map(async (relPath) => ({ relPath, bytes: await readManifestFile(store, prefix, manifest, relPath) })));
-  await writeFilesAtomically(out, files);
+  await writeFolderAtomically(out, files, isExportFile, '--out');
   return rel;
 }

@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .option('--run <id>', 'the model: a completed run')
     .option('--site <name>', "the model: the site's champion (when --run is not given)")
     .option('--dataset-version <id>', 'predict the images of a published dataset version instead of paths')
-    .option('--out <dir>', 'write the exports here (atomically)')
+    .option('--out <dir>', 'write the exports as this folder: new, empty, or holding an earlier export, which is replaced as a whole (never a mix)')
     .option('--format <list>', 'exports to write: csv,json,mrk', 'csv,json,mrk')
     .option('--flag-below <x>', "flag landmarks whose confidence (0-1) is below this (default: the model run's config predict.flagBelow, 0.5 unless set)")
     .option('--spacing <mm>', 'pixel spacing of images with no --spacing-csv entry and no DICOM spacing, for the mm columns')

@@ -139,6 +139,11 @@ export const EXPORT_FILES = {
   markups: (image: string): string => `markups/${image}.mrk.json`,
 } as const;
 
+/** A file of an export folder (its '/'-separated path in it): what a new export may replace. */
+export function isExportFile(relPath: string): boolean {
+  return relPath === EXPORT_FILES.csv || relPath === EXPORT_FILES.json || /^markups\/[^/]+\.mrk\.json$/.test(relPath);
+}
+
 export type ExportFormat = 'csv' | 'json' | 'mrk';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'json', 'mrk'];
 

@@ -83,6 +83,12 @@ describe.skipIf(!h)('cc2d predict after a smoke run', () => {
     expect(second.result.requestSha256).toBe(first.result.requestSha256);
     expect(second.result.alreadyPublished).toBe(true);
     for (const f of first.written) expect(await readFile(path.join(out2, f))).toEqual(await readFile(path.join(out1, f)));
+
+    // Another request into the same folder replaces the earlier export as a whole: no markups of
+    // the first request stay beside the new CSV.
+    const third = await predict({ paths: [images[0]!], formats: ['csv'], out: out2 });
+    expect(third.written).toEqual(['predictions.csv']);
+    expect(await readdir(out2)).toEqual(['predictions.csv']);
   }, 300_000);
 
   it('bad inputs: exit-2 errors naming the file or dataset, nothing written locally or in S3', async () => {
@@ -97,6 +103,11 @@ describe.skipIf(!h)('cc2d predict after a smoke run', () => {
     const other = await publishSyntheticSite(H.deps.store, { landmarkNames: ['Apex'], unlabelled: 1, labelledEval: 0, spacingMm: 0.1, sizes: [64] });
     await expect(predict({ datasetVersion: other.datasetVersion, out })).rejects.toThrow(new RegExp(`dataset version ${other.datasetVersion}.*not the model's ${K}`));
     await expect(readdir(out)).rejects.toThrow(/ENOENT/);
+    // An --out that is a file, or a folder of other files, is refused before anything is predicted.
+    const file = path.join(tmp, 'build.js');
+    await writeFile(file, '');
+    await expect(predict({ paths: [images[0]!], out: file })).rejects.toThrow(/--out .*build\.js: a file, not a folder/);
+    await expect(predict({ paths: [images[0]!], out: bad })).rejects.toThrow(/--out .*bad: holds files that are not an earlier export \(broken\.png\)/);
     expect(await predictionObjects()).toEqual(before);
   }, 120_000);
 
