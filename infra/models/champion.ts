@@ -118,6 +118,9 @@ export async function readPublishedRun(store: ObjectStore, runId: string): Promi
   const prefix = runPrefix(runId);
   const manifest = await readManifest(store, prefix, { verify: 'none' });
   const meta = manifest.meta as Record<string, unknown>;
+  // Keys fold characters a key should not hold (runSegment: ':' → '_'): the folder of run
+  // "a:b" answers for "a_b" too, so the manifest's own run id decides.
+  if (typeof meta.runId === 'string' && meta.runId !== runId) throw new NotFoundError(`${prefix}/manifest.json (published for run ${meta.runId}, not ${runId})`);
   const site = typeof meta.site === 'string' ? meta.site : 'default';
   const unit: 'mm' | 'px' = meta.unit === 'px' ? 'px' : 'mm';
   const base: Omit<PublishedRun, 'scored'> = {
@@ -213,7 +216,7 @@ export async function promoteIfBetter(
 /** `cc2d models promote RUN`: makes a published run its site's champion, bypassing the gate. */
 export async function promoteManually(store: VersionedObjectStore, runId: string, now = new Date()): Promise<ChampionDocument> {
   const run = await readPublishedRun(store, runId).catch((err: unknown) => {
-    if (err instanceof NotFoundError) throw new UserError(`run ${runId} is not published (no ${runKeys.manifest(runId)}): only finished runs can be promoted`);
+    if (err instanceof NotFoundError) throw new UserError(`run ${runId} is not published (${err.key === runKeys.manifest(runId) ? `no ${err.key}` : err.key}): only finished runs can be promoted`);
     throw err;
   });
   const { document } = await swapChampion(store, run.site, async (current) =>

@@ -132,6 +132,12 @@ describe.skipIf(!stack)('champion per site on the real S3 server', () => {
     expect(broken[0]!.champion).toBeNull();
     expect(await promoteIfBetter(store, { runId: 'gate-2' })).toMatchObject({ outcome: 'kept', reason: expect.stringMatching(/cannot be compared with: it has no metrics/) });
     await expect(promoteManually(store, 'never-published')).rejects.toThrow(/not published/);
+    // Keys fold ':' into '_': the folder of run "gate:sched" is not run "gate_sched"'s.
+    await publishRun('gate:sched', site, { x: [1], y: [1] });
+    await expect(promoteManually(store, 'gate_sched')).rejects.toThrow(/run gate_sched is not published \(.*published for run gate:sched, not gate_sched\)/);
+    expect(await championRunId(store, site)).toBe('gate-none');
+    await promoteManually(store, 'gate:sched');
+    expect(await championRunId(store, site)).toBe('gate:sched');
   });
 
   it('the report stage decides before publishing: a candidate given by value is crowned, and a racing gate waits for its manifest', async () => {
