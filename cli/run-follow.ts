@@ -52,7 +52,8 @@ export async function follow(handle: WorkflowHandle, view: ProgressView, client:
   }
 }
 
-function describeFailure(err: unknown): string {
+/** Why a run did not complete: the failure's chain of causes, outermost first. */
+export function describeFailure(err: unknown): string {
   if (err instanceof WorkflowFailedError) {
     let cause: unknown = err.cause;
     const parts: string[] = [];

@@ -13,6 +13,7 @@ import { createS3Store } from '../../infra/storage/s3-store';
 import { withClient } from '../../infra/temporal/connect';
 import { headlineOf } from '../../infra/dashboard/sources';
 import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
+import type { PipelineProgress } from '../../contracts/types';
 import { formatMre } from '../format';
 
 export interface RunRow {
@@ -38,6 +39,9 @@ export interface RunRow {
 function quote(v: string): string {
   return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
+
+/** The values of the run status search attribute (PipelineProgress['status']). */
+const RUN_STATUSES: readonly string[] = ['running', 'completed', 'failed', 'cancelled'] satisfies ReadonlyArray<PipelineProgress['status']>;
 
 export function listQuery(opts: { site?: string; status?: string }): string {
   const clauses = [`WorkflowType = ${quote(PIPELINE_WORKFLOW_TYPE)}`];
@@ -93,6 +97,7 @@ export function register(program: Command): void {
     .option('--json', 'a JSON array of rows, each with "runId"')
     .action(async (opts: { site?: string; status?: string; sort: string; limit: string; json?: boolean }) => {
       if (!['start', 'mre'].includes(opts.sort)) throw new UserError(`--sort: expected start or mre, got "${opts.sort}"`);
+      if (opts.status !== undefined && !RUN_STATUSES.includes(opts.status)) throw new UserError(`--status: expected one of ${RUN_STATUSES.join(', ')}, got "${opts.status}"`);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit: expected a positive integer, got "${opts.limit}"`);
       const rows = await listRuns({ ...opts, limit });

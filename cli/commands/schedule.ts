@@ -6,7 +6,7 @@
  * at once (a GPU retrain can outlast its interval).
  */
 import type { Command } from 'commander';
-import type { Client, ScheduleDescription, ScheduleHandle } from '@temporalio/client';
+import { ScheduleNotFoundError, type Client, type ScheduleDescription, type ScheduleHandle } from '@temporalio/client';
 import { loadRunConfig, type PipelineInput, type RunConfigFlags } from '../../infra/config/run-config';
 import { SEARCH_ATTRIBUTES as SA, WORKFLOW_TASK_QUEUE } from '../../infra/config/names';
 import { loadStackSettings } from '../../infra/config/stack';
@@ -83,12 +83,27 @@ export async function createSiteSchedule(client: Client, input: PipelineInput, o
   });
 }
 
+/** The site's schedule, described; a UserError (exit 2) naming the fix when the site has none. */
+async function describeSiteSchedule(client: Client, site: string): Promise<{ handle: ScheduleHandle; description: ScheduleDescription }> {
+  const handle = client.schedule.getHandle(scheduleIdOf(site));
+  try {
+    return { handle, description: await handle.describe() };
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) throw new UserError(`site ${site} has no schedule (${scheduleIdOf(site)}); create one with cc2d schedule create --site ${site} --every 7d`);
+    throw err;
+  }
+}
+
 /**
- * Starts the site's scheduled run now, or skips it while one is running. The SDK's trigger()
- * defaults to ALLOW_ALL, which would start a second training of the site beside the first.
+ * Starts the site's scheduled run now, or skips it while one is running (the server decides, by
+ * the overlap policy SKIP; the SDK's trigger() defaults to ALLOW_ALL, which would start a second
+ * training of the site beside the first). Returns the runs that were running just before, which
+ * the server skips this trigger for.
  */
-export async function triggerSiteSchedule(client: Client, site: string): Promise<void> {
-  await client.schedule.getHandle(scheduleIdOf(site)).trigger('SKIP');
+export async function triggerSiteSchedule(client: Client, site: string): Promise<{ runningBefore: string[] }> {
+  const { handle, description } = await describeSiteSchedule(client, site);
+  await handle.trigger('SKIP');
+  return { runningBefore: description.info.runningActions.map((a) => a.workflow.workflowId) };
 }
 
 /**
@@ -97,7 +112,8 @@ export async function triggerSiteSchedule(client: Client, site: string): Promise
  * (SKIP) would drop all but the first.
  */
 export async function backfillSiteSchedule(client: Client, site: string, from: Date, to: Date): Promise<void> {
-  await client.schedule.getHandle(scheduleIdOf(site)).backfill({ start: from, end: to, overlap: 'BUFFER_ALL' });
+  const { handle } = await describeSiteSchedule(client, site);
+  await handle.backfill({ start: from, end: to, overlap: 'BUFFER_ALL' });
 }
 
 function parseDate(value: string, flag: string): Date {
@@ -142,7 +158,7 @@ export function register(program: Command): void {
         });
         const d = await handle.describe();
         if (flags.json) console.log(JSON.stringify(summary(d)));
-        else console.log(`created ${scheduleId}: next run ${d.info.nextActionTimes[0]?.toISOString() ?? '-'}`);
+        else console.log(`created ${scheduleId}: ${d.state.paused ? `paused: no run until it is unpaused (cc2d schedule trigger ${config.site} runs it once now)` : `next run ${d.info.nextActionTimes[0]?.toISOString() ?? '-'}`}`);
       }).catch((err: unknown) => {
         if ((err as Error).name === 'ScheduleAlreadyRunning') throw new UserError(`schedule ${scheduleId} already exists; delete it first`);
         throw err;
@@ -171,7 +187,8 @@ export function register(program: Command): void {
     .description("Delete a site's schedule (running runs continue)")
     .action(async (site: string) => {
       await withClient(loadStackSettings(), async (client) => {
-        await client.schedule.getHandle(scheduleIdOf(site)).delete();
+        const { handle } = await describeSiteSchedule(client, site);
+        await handle.delete();
         console.log(`deleted ${scheduleIdOf(site)}`);
       });
     });
@@ -181,8 +198,10 @@ export function register(program: Command): void {
     .description("Start the site's scheduled run now (skipped if one is running)")
     .action(async (site: string) => {
       await withClient(loadStackSettings(), async (client) => {
-        await triggerSiteSchedule(client, site);
-        console.log(`triggered ${scheduleIdOf(site)}`);
+        const { runningBefore } = await triggerSiteSchedule(client, site);
+        console.log(runningBefore.length > 0
+          ? `skipped: ${runningBefore.join(', ')} of ${scheduleIdOf(site)} is still running (overlap policy: skip)`
+          : `triggered ${scheduleIdOf(site)}`);
       });
     });
 

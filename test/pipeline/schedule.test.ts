@@ -8,6 +8,7 @@
 import type { ScheduleHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineResult } from '../../contracts/types';
+import { UserError } from '../../infra/errors';
 import { backfillSiteSchedule, createSiteSchedule, scheduleIdOf, triggerSiteSchedule } from '../../cli/commands/schedule';
 import { createHarness, type PipelineHarness } from './support/harness';
 
@@ -46,10 +47,15 @@ describe.skipIf(!h)('site schedule: overlap and backfill', () => {
     const described = await schedule.describe();
     expect(described.policies.overlap).toBe('SKIP');
     expect(described.state.paused).toBe(true);
+    // A site without a schedule: one clear user error (exit 2), not the SDK's not-found trace.
+    const none = `${H.site}-none`;
+    await expect(triggerSiteSchedule(H.client, none)).rejects.toThrow(new RegExp(`site ${none} has no schedule .*cc2d schedule create --site ${none}`));
+    await expect(backfillSiteSchedule(H.client, none, new Date(0), new Date(1))).rejects.toThrow(UserError);
 
-    await triggerSiteSchedule(H.client, H.site);
+    expect(await triggerSiteSchedule(H.client, H.site)).toEqual({ runningBefore: [] });
     const first = await eventually('the triggered run', async () => (await schedule.describe()).info.runningActions[0]?.workflow.workflowId, 30_000);
-    await triggerSiteSchedule(H.client, H.site);
+    // The CLI says the second trigger is skipped, and for which run.
+    expect(await triggerSiteSchedule(H.client, H.site)).toEqual({ runningBefore: [first] });
     const afterSecond = await eventually('the skipped trigger', async () => {
       const d = await schedule.describe();
       return d.info.numActionsSkippedOverlap >= 1 ? d : undefined;
