@@ -17,6 +17,11 @@ export function formatStageMetrics(label: string, metrics: PipelineResult['metri
   return lines;
 }
 
+/** "1 image", "3 images": a count and its noun (regular plural). */
+export function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 /** A word for a suggested shell command: as it is when the shell leaves it alone, else single-quoted. */
 export function shellArg(value: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;

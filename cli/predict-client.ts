@@ -22,6 +22,7 @@ import { readManifest, readManifestFile } from '../infra/storage/manifest';
 import type { ObjectStore } from '../infra/storage/object-store';
 import type { cc2dPredict } from '../workflows';
 import { progressQuery } from '../workflows/definitions';
+import { counted } from './format';
 import { LocalWorkers, type WorkersMode } from './local-workers';
 import { ProgressView } from './progress-view';
 
@@ -170,7 +171,7 @@ export async function runPredict(client: Client, settings: StackSettings, store:
     const view = new ProgressView(o.progress ?? true);
     try {
       const handle = await startOrJoin(client, input, `cc2d-predict-${request.site}-${sha256.slice(0, 16)}`, o.workflowTaskQueue ?? WORKFLOW_TASK_QUEUE);
-      process.stderr.write(`[cc2d] predicting ${request.images.length} images with run ${request.model.runId} (${input.shardCount} shard${input.shardCount > 1 ? 's' : ''}): ${handle.workflowId}\n`);
+      process.stderr.write(`[cc2d] predicting ${counted(request.images.length, 'image')} with run ${request.model.runId} (${counted(input.shardCount, 'shard')}): ${handle.workflowId}\n`);
       result = await follow(handle, view, local);
     } finally {
       view.stop();

@@ -9,6 +9,7 @@ import { SiteSchema } from '../../infra/config/run-config';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
 import { promoteManually, readChampion, rollbackChampion } from '../../infra/models/champion';
+import { readSite } from '../../infra/sites/registry';
 import { createS3Store, type S3ObjectStore } from '../../infra/storage/s3-store';
 import { formatMre } from '../format';
 
@@ -43,7 +44,7 @@ export function register(program: Command): void {
     .option('--json', 'one JSON object: {site, champion, revision, history, rolledBack} (null champion when none)')
     .action(async (opts: { site: string; json?: boolean }) => {
       const site = checkSite(opts.site);
-      const doc = await withStore((store) => readChampion(store, site));
+      const [doc, registered] = await withStore((store) => Promise.all([readChampion(store, site), readSite(store, site).then((r) => r !== undefined)]));
       if (opts.json) {
         console.log(JSON.stringify({
           site, champion: doc?.champion ?? null, revision: doc?.revision ?? null,
@@ -52,7 +53,8 @@ export function register(program: Command): void {
         return;
       }
       if (!doc) {
-        console.log(`site ${site} has no champion`);
+        // A typo of a site name would otherwise look like a site without a champion yet.
+        console.log(`site ${site} has no champion${registered ? '' : ' (nor is it a registered site: cc2d site list shows them)'}`);
         return;
       }
       console.log(`champion    ${describeEntry(doc.champion)}`);

@@ -9,6 +9,7 @@ import { UserError } from '../../infra/errors';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { withClient } from '../../infra/temporal/connect';
 import type { WorkersMode } from '../local-workers';
+import { counted } from '../format';
 import { parseFormats, runPredict } from '../predict-client';
 
 interface PredictFlags {
@@ -22,6 +23,8 @@ interface PredictFlags {
   spacingCsv?: string;
   shardSize?: string;
   workers: WorkersMode;
+  gpuQueue?: string;
+  cpuQueue?: string;
   json?: boolean;
   verbose?: boolean;
 }
@@ -47,6 +50,8 @@ export function register(program: Command): void {
     .option('--spacing-csv <file>', 'per-image pixel spacing, a CSV `id,mm` (as a site\'s spacing.csv); before the DICOM header and --spacing')
     .option('--shard-size <n>', 'images per GPU activity (default 64)')
     .option('--workers <mode>', 'auto: host workers for queues nobody polls | local: always | none', 'auto')
+    .option('--gpu-queue <name>', 'task queue of the prediction activities (default: the GPU queue; a site whose runs use dedicated queues names them here)')
+    .option('--cpu-queue <name>', 'task queue of the publishing activity (default: the CPU queue)')
     .option('--json', 'print the result as one JSON line')
     .option('--verbose', 'show SDK and activity logs')
     .action(async (paths: string[], flags: PredictFlags) => {
@@ -68,6 +73,9 @@ export function register(program: Command): void {
           ...(spacingMm !== undefined ? { spacingMm } : {}),
           ...(flags.spacingCsv !== undefined ? { spacingCsv: flags.spacingCsv } : {}),
           ...(imagesPerShard !== undefined ? { imagesPerShard } : {}),
+          ...(flags.gpuQueue !== undefined || flags.cpuQueue !== undefined
+            ? { taskQueues: { ...(flags.gpuQueue ? { gpu: flags.gpuQueue } : {}), ...(flags.cpuQueue ? { cpu: flags.cpuQueue } : {}) } }
+            : {}),
           ...(flags.verbose ? { verbose: true } : {}),
         }));
         const r = outcome.result;
@@ -76,9 +84,9 @@ export function register(program: Command): void {
           return;
         }
         console.log([
-          `${r.images} images, ${r.landmarks} landmarks, ${r.flagged} flagged low-confidence (below ${outcome.flagBelow})${r.alreadyPublished ? ' (an identical request was already published)' : ''}`,
+          `${counted(r.images, 'image')}, ${counted(r.landmarks, 'landmark')}, ${r.flagged} flagged low-confidence (below ${outcome.flagBelow})${r.alreadyPublished ? ' (an identical request was already published)' : ''}`,
           `  stored  ${r.prefix}/`,
-          ...(flags.out !== undefined ? [`  wrote   ${outcome.written.length} files to ${flags.out}`] : []),
+          ...(flags.out !== undefined ? [`  wrote   ${counted(outcome.written.length, 'file')} to ${flags.out}`] : []),
         ].join('\n'));
       } finally {
         store.destroy();

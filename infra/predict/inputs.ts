@@ -128,7 +128,7 @@ export async function readLocalImages(files: readonly string[]): Promise<LocalIm
       else throw err;
     }
   }
-  if (problems.length > 0) throw problemsError('predict: unreadable images', problems);
+  if (problems.length > 0) throw problemsError('predict: bad images (unreadable, unsafe or duplicate ids)', problems);
   return images;
 }
 

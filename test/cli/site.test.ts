@@ -54,6 +54,9 @@ describe.skipIf(!stack)('cc2d site', () => {
     const unknown = await cc2d(['site', 'show', 'nobody']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/site nobody is not registered/);
+    // models list tells a typo from a registered site without a champion yet.
+    expect((await cc2d(['models', 'list', '--site', 'nobody'])).stdout).toMatch(/site nobody has no champion \(nor is it a registered site/);
+    expect((await cc2d(['models', 'list', '--site', 'clinic-a'])).stdout.trim()).toBe('site clinic-a has no champion');
 
     // run --site: the record fills folder, layout, template and spacing; eval is the test split.
     const config = await loadRunConfig({ site: 'clinic-a', profile: 'smoke' }, {}, (named) => registeredSiteDefaults(stack!.settings, named));
