@@ -8,7 +8,8 @@
  *    template's, points inside the image).
  * 2. Every source file (images, annotation files, spacing.csv) is hashed; with the template,
  *    `--spacing`, the sizes and the format version it gives the version id. A published version
- *    is returned as reused, nothing written; so is one at the requested plus `reusableSizes`.
+ *    is returned as reused, nothing written; so is one at the requested plus `reusableSizes`,
+ *    which is preferred (it is the version `cc2d site add` recorded).
  * 3. Every image is decoded; ALL problems are collected and one DatasetInvalidError lists them
  *    ("file: problem"); nothing is written then.
  * 4. Splits: `train` = the unlabelled images + the template, `eval` = the other annotated images
@@ -139,7 +140,9 @@ export async function ingestSite(store: ObjectStore, options: SiteIngestOptions)
 
   if (problems.length === 0) {
     const wider = sortedSizes([...sizes, ...(options.reusableSizes ?? [])]);
-    for (const candidate of wider.length > sizes.length ? [sizes, wider] : [sizes]) {
+    // The version at every size first: the one `site add` published and recorded for the site,
+    // also when another run published the same folder at its own sizes only.
+    for (const candidate of wider.length > sizes.length ? [wider, sizes] : [sizes]) {
       const version = candidate === sizes ? datasetVersion : computeVersionId(sourceHashes, { sizes: candidate, site });
       if (!(await isPublished(store, datasetPrefix(version)))) continue;
       report({ phase: 'done', done: total, total });

@@ -84,6 +84,11 @@ describe.skipIf(!stack)('ingestSite', () => {
     // A run ingests at its profile's size only: the version published at every size serves it.
     const narrower = await ingestSite(store, { dir: site.root, templateId: '001', sizes: [32], reusableSizes: [64] });
     expect(narrower).toMatchObject({ datasetVersion: r.datasetVersion, sizes: [32, 64], reused: true, objectsWritten: 0 });
+    // Also when the folder was published at the run's size alone (another site's run on the same folder).
+    const alone = await ingestSite(store, { dir: site.root, templateId: '001', sizes: [32] });
+    expect(alone).toMatchObject({ reused: false, sizes: [32] });
+    expect(alone.datasetVersion).not.toBe(r.datasetVersion);
+    expect(await ingestSite(store, { dir: site.root, templateId: '001', sizes: [32], reusableSizes: [64] })).toMatchObject({ datasetVersion: r.datasetVersion, reused: true });
 
     await site.addPng('007');
     const grown = await ingestSite(store, { dir: site.root, templateId: '001', sizes: [32, 64] });
