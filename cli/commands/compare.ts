@@ -48,6 +48,8 @@ export function formatComparison(c: RunComparison): string {
     const label = `${s.stage === 'final' ? 'final (TPL)' : 'SSL stage'} ${s.protocol} ${splitLabel(s.split)}`;
     const sdr = sdrByRadius(s.sdr).map(([r, p]) => `SDR<${r} ${formatPair(p, 1)}`).join('  ');
     lines.push(`  ${label.padEnd(26)} n=${num(s.images.a, 0)}/${num(s.images.b, 0)}  MRE ${formatPair(s.mre)}  SD ${formatPair(s.sd)}  ${sdr}`);
+    // Different images (other dataset versions): the like-for-like figure, as the promotion gate sees it.
+    if (s.common) lines.push(`  ${''.padEnd(26)} on the ${s.common.images} image(s) both scored: MRE ${formatPair(s.common.mre)}`);
   }
   // Per landmark for the final model under protocol A (the headline protocol); --json has them all.
   for (const s of c.sets.filter((x) => x.stage === 'final' && x.protocol === 'A')) {

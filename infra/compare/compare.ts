@@ -39,6 +39,12 @@ export interface SetComparison {
   sdr: Record<string, Pair>;
   /** MRE per landmark, matched by name (by index when a run has no names). */
   landmarks: Array<{ name: string } & Pair>;
+  /**
+   * When the two runs scored different images in this set (other dataset versions): the MRE of
+   * each over the images both scored (by id), as the promotion gate compares them; absent when
+   * they scored the same images or none in common.
+   */
+  common?: { images: number; mre: Pair };
 }
 
 export interface SdrCurves {
@@ -139,6 +145,7 @@ function compareSet(
     return s && k >= 0 ? summarizeErrors(landmarkErrors(s.images, k)).mreMm : undefined;
   };
   const curve = (e: number[] | undefined) => (e ? sdrCurve(e, CURVE_MAX, CURVE_STEP).map((p) => p.sdr) : null);
+  const common = sa && sb ? commonImages(sa, sb, sameUnit) : undefined;
   return {
     set: {
       stage, protocol, split,
@@ -147,6 +154,7 @@ function compareSet(
       sd: two(ma?.sdMm, mb?.sdMm),
       sdr: Object.fromEntries(SDR_RADII_MM.map((r) => [String(r), two(ma?.sdr.get(r), mb?.sdr.get(r))])),
       landmarks: names.map((name) => ({ name, ...two(landmarkMre(sa, na, name), landmarkMre(sb, nb, name)) })),
+      ...(common ? { common } : {}),
     },
     curves: {
       stage, protocol, split,
@@ -154,6 +162,17 @@ function compareSet(
       a: curve(ea), b: curve(eb),
     },
   };
+}
+
+/** The MRE of both runs over the images both scored, when their image sets differ and share some. */
+function commonImages(sa: SetErrors, sb: SetErrors, sameUnit: boolean): SetComparison['common'] {
+  const ida = new Set(sa.images.map((i) => i.id));
+  const idb = new Set(sb.images.map((i) => i.id));
+  const shared = [...ida].filter((id) => idb.has(id));
+  if (shared.length === 0 || (shared.length === ida.size && shared.length === idb.size)) return undefined;
+  const keep = new Set(shared);
+  const mre = (s: SetErrors) => summarizeErrors(allErrors(s.images.filter((i) => keep.has(i.id)))).mreMm;
+  return { images: shared.length, mre: pair(mre(sa), mre(sb), sameUnit) };
 }
 
 /** Compares run `a` with run `b` (deltas are b − a). */

@@ -52,7 +52,9 @@ function metricsTable(c: RunComparison): string {
   const head = `<tr><th rowspan="2">Stage</th><th rowspan="2">Protocol</th><th rowspan="2">Set</th><th rowspan="2" class="num">n A/B</th><th colspan="3">MRE</th><th colspan="3">SD</th>${radii.map((r) => `<th colspan="3">SDR &lt; ${esc(r)}</th>`).join('')}</tr>
 <tr>${['MRE', 'SD', ...radii].map(() => '<th class="num">A</th><th class="num">B</th><th class="num">Δ</th>').join('')}</tr>`;
   const rows = c.sets.map((s) => `<tr><td>${esc(stageName(s.stage))}</td><td>${esc(s.protocol)}</td><td>${esc(splitLabel(s.split))}</td><td class="num">${fmt(s.images.a, 0)}/${fmt(s.images.b, 0)}</td>${pairCells(s.mre, 3)}${pairCells(s.sd, 3)}${radii.map((r) => pairCells(s.sdr[r]!, 1, true)).join('')}</tr>`);
-  return `<table class="metrics"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
+  // Runs that scored different images: the like-for-like MRE, as the promotion gate compares them.
+  const common = c.sets.filter((s) => s.common).map((s) => `<li>${esc(stageName(s.stage))}, protocol ${esc(s.protocol)}, ${esc(splitLabel(s.split))}: on the ${s.common!.images} image(s) both scored, MRE ${fmt(s.common!.mre.a, 3)} → ${fmt(s.common!.mre.b, 3)}${s.common!.mre.delta !== null ? ` (${s.common!.mre.delta > 0 ? '+' : s.common!.mre.delta < 0 ? '−' : ''}${Math.abs(s.common!.mre.delta).toFixed(3)})` : ''}</li>`);
+  return `<table class="metrics"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>${common.length > 0 ? `<ul class="common">${common.join('')}</ul>` : ''}`;
 }
 
 function landmarkTables(c: RunComparison): string {

@@ -1,6 +1,7 @@
 /** Comparing two runs (pure): config diff, metrics per stage/protocol/split/landmark with deltas, SDR curves. */
 import { describe, expect, it } from 'vitest';
 import { formatComparison } from '../../cli/commands/compare';
+import { renderComparePage } from '../../infra/dashboard/views';
 import { compareRuns, diffJson, snapshotOf, ComparableReportSchema, type RunSnapshot } from '../../infra/compare';
 import { sdrPercent } from '../../ml/metrics';
 
@@ -83,6 +84,19 @@ describe('metrics side by side', () => {
     expect(Object.values(s.sdr).every((p) => p.delta === null)).toBe(true);
     expect(c.notes).toContain('run run-a reports errors in mm, run run-px in px: no deltas (they would mix units)');
     expect(formatComparison(c)).not.toMatch(/\+22\.5/);
+  });
+
+  it('runs that scored different images also compare on the images both scored (as the promotion gate does)', () => {
+    // b scored a third image (a later dataset version of the site); images 001-002 are shared.
+    const c = compareRuns(snapshot(), snapshot({ runId: 'run-b', datasetVersion: 'e'.repeat(64), finalA: [[1, 1], [2, 2], [30, 30]] }));
+    const s = c.sets.find((x) => x.stage === 'final' && x.protocol === 'A')!;
+    expect(s.images).toEqual({ a: 2, b: 3 });
+    expect(s.mre.delta).toBeCloseTo(11 - 2.5, 9);
+    expect(s.common).toEqual({ images: 2, mre: { a: 2.5, b: 1.5, delta: -1 } });
+    expect(formatComparison(c)).toMatch(/on the 2 image\(s\) both scored: MRE 2\.500 → 1\.500 \(−1\.000\)/);
+    expect(renderComparePage(c)).toMatch(/on the 2 image\(s\) both scored, MRE 2\.500 → 1\.500 \(−1\.000\)/);
+    // The same images: nothing extra.
+    expect(compareRuns(snapshot(), snapshot({ runId: 'run-c' })).sets[0]!.common).toBeUndefined();
   });
 
   it('says when one run scored protocol B with the cell corners (before 2026-12-03) and the other with the centres', () => {
