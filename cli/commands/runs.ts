@@ -11,7 +11,7 @@ import { UserError } from '../../infra/errors';
 import { markChampions } from '../../infra/models/champion';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { withClient } from '../../infra/temporal/connect';
-import { headlineOf } from '../../infra/dashboard/sources';
+import { headlineOf, promotionReasonOf } from '../../infra/dashboard/sources';
 import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
 import type { PipelineProgress } from '../../contracts/types';
 import { formatMre } from '../format';
@@ -71,7 +71,7 @@ export async function listRuns(opts: { site?: string; status?: string; sort?: st
         mreUnit: headline?.unit ?? null,
         progress: num(SA.progress),
         promotion: str(SA.promotion),
-        promotionReason: typeof (wf.memo as { promotionReason?: unknown } | undefined)?.promotionReason === 'string' ? (wf.memo as { promotionReason: string }).promotionReason : null,
+        promotionReason: promotionReasonOf(wf) ?? null,
         champion: null,
         startTime: wf.startTime.toISOString(),
         closeTime: wf.closeTime?.toISOString() ?? null,

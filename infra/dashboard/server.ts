@@ -21,6 +21,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ChampionDocument } from '../../contracts/documents';
 import type { AddressInfo } from 'node:net';
 import type { PayloadCodec } from '@temporalio/common';
 import { scrubSecrets } from '../storage/s3-store';
@@ -301,14 +302,20 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
     const { rows, error } = await listRows();
     const siteRows = rows.filter((r) => r.site === site);
-    let champion: string | undefined;
+    let champion: ChampionDocument | undefined;
     try {
       champion = await options.sites?.champion(site);
     } catch (err) {
       log(`dashboard: reading the champion of ${site} failed: ${scrubSecrets(String((err as Error)?.message ?? err))}`);
     }
-    if (json) sendJson(res, 200, { site, champion: champion ?? null, runs: siteRows, ...(error ? { error } : {}) });
-    else send(res, 200, renderSitePage(site, siteRows, champion), 'text/html; charset=utf-8', { 'Content-Security-Policy': VIEW_CSP });
+    if (json) {
+      // `champion` stays the run id; the entries say since when, by what and why (as `cc2d models list --json`).
+      sendJson(res, 200, {
+        site, champion: champion?.champion.runId ?? null, championEntry: champion?.champion ?? null,
+        history: [...(champion?.history ?? [])].reverse(), rolledBack: [...(champion?.rolledBack ?? [])].reverse(),
+        runs: siteRows, ...(error ? { error } : {}),
+      });
+    } else send(res, 200, renderSitePage(site, siteRows, champion), 'text/html; charset=utf-8', { 'Content-Security-Policy': VIEW_CSP });
   }
 
   async function handleCodec(req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): Promise<void> {

@@ -4,6 +4,7 @@
  * the artifact store. Both are small interfaces so the server can be tested with fakes.
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import type { ChampionDocument } from '../../contracts/documents';
 import type { PipelineProgress } from '../../contracts/types';
 import { loadRunSnapshot, type RunSnapshot } from '../compare/snapshot';
 import { UserError } from '../errors';
@@ -31,6 +32,9 @@ export interface RunRow {
   /** Headline MRE in `mreUnit`; absent for runs without metrics (no labelled evaluation image). */
   mreMm?: number;
   mreUnit?: 'mm' | 'px';
+  /** The promotion gate's outcome (promoted | kept | skipped) and why (memo), as `cc2d runs list` shows them. */
+  promotion?: string;
+  promotionReason?: string;
   startTime: string;
   closeTime?: string;
   /** Live `progress` query result, for running runs that answered in time. */
@@ -57,7 +61,8 @@ export interface CompareSource {
 
 /** Per-site facts for the site view. */
 export interface SiteSource {
-  champion(site: string): Promise<string | undefined>;
+  /** The site's champion document (champion, earlier and rolled-back champions), or undefined when it has none. */
+  champion(site: string): Promise<ChampionDocument | undefined>;
 }
 
 /** Key of a run's HTML report (next to its JSON report). */
@@ -76,6 +81,12 @@ export function headlineOf(info: Pick<WorkflowExecutionInfo, 'memo' | 'typedSear
   return mm === undefined || mm === null ? undefined : { mre: mm, unit: 'mm' };
 }
 
+/** The promotion gate's reason for a run (the memo, written with the Cc2dPromotion search attribute); undefined before the gate ran. */
+export function promotionReasonOf(info: Pick<WorkflowExecutionInfo, 'memo'>): string | undefined {
+  const reason = (info.memo as { promotionReason?: unknown } | undefined)?.promotionReason;
+  return typeof reason === 'string' ? reason : undefined;
+}
+
 export function rowFromExecution(info: WorkflowExecutionInfo): RunRow {
   const sa = info.typedSearchAttributes;
   const opt = <T>(v: T | undefined, key: string): Record<string, T> => (v === undefined || v === null ? {} : { [key]: v });
@@ -90,6 +101,8 @@ export function rowFromExecution(info: WorkflowExecutionInfo): RunRow {
     ...opt(sa.get(SA.profile), 'profile'),
     ...opt(sa.get(SA.datasetVersion), 'datasetVersion'),
     ...(headline ? { mreMm: headline.mre, mreUnit: headline.unit } : {}),
+    ...opt(sa.get(SA.promotion), 'promotion'),
+    ...opt(promotionReasonOf(info), 'promotionReason'),
     startTime: info.startTime.toISOString(),
     ...(info.closeTime ? { closeTime: info.closeTime.toISOString() } : {}),
   };

@@ -3,6 +3,7 @@
  * field escaped): two runs side by side with their SDR curves overlaid, and a site's champion
  * with the MRE of its runs over time.
  */
+import type { ChampionDocument, ChampionEntry } from '../../contracts/documents';
 import type { RunComparison, SdrCurves, SetComparison } from '../compare';
 import { escapeHtml as esc } from '../report/html';
 import { sdrByRadius, splitLabel } from '../report/stats';
@@ -145,12 +146,19 @@ function mreChart(rows: readonly RunRow[], champion: string | undefined): string
   });
 }
 
-export function renderSitePage(site: string, rows: readonly RunRow[], champion: string | undefined): string {
+/** "since <time> · by gate: <reason>" of a champion entry. */
+function entryText(e: ChampionEntry): string {
+  return `since ${esc(e.since.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))} · ${esc(e.by)}: ${esc(e.reason)}`;
+}
+
+export function renderSitePage(site: string, rows: readonly RunRow[], document: ChampionDocument | undefined): string {
+  const champion = document?.champion.runId;
   const completed = mreSeries(rows);
   const previous = new Map(completed.map((r, i) => [r.runId, completed[i - 1]?.runId]));
   const championRow = rows.find((r) => r.runId === champion);
-  const champ = champion
-    ? `<p>Champion: <span class="mono">${reportLink(champion)}</span>${championRow?.mreMm !== undefined ? ` · MRE ${esc(championRow.mreMm.toFixed(3))} ${esc(championRow.mreUnit ?? 'mm')}` : ''}</p>`
+  const rolledBack = [...(document?.rolledBack ?? [])].reverse().map((e) => `<li><span class="mono">${esc(e.runId)}</span> ${entryText(e)} · until ${esc(e.until.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</li>`);
+  const champ = document && champion
+    ? `<p>Champion: <span class="mono">${reportLink(champion)}</span>${championRow?.mreMm !== undefined ? ` · MRE ${esc(championRow.mreMm.toFixed(3))} ${esc(championRow.mreUnit ?? 'mm')}` : ''} <span class="small">(${entryText(document.champion)})</span></p>${rolledBack.length > 0 ? `<p class="small">Rolled back:</p><ul class="small">${rolledBack.join('')}</ul>` : ''}`
     : '<p class="muted">No champion for this site yet.</p>';
   const tr = rows.map((r) => {
     const prev = previous.get(r.runId);

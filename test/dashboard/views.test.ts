@@ -53,7 +53,14 @@ const rows: RunRow[] = [
 const runs: RunSource = { listRuns: async () => rows, progress: async () => undefined };
 const reports: ReportSource = { getReport: async () => undefined };
 const compare: CompareSource = { snapshot: async (id) => snapshots[id] };
-const sites: SiteSource = { champion: async (site) => (site === 'isbi' ? 'run-b' : undefined) };
+// run-b is champion after a rollback that demoted run-c.
+const isbiChampion = {
+  format: 'cc2d-champion-v1' as const, site: 'isbi', revision: 2,
+  champion: { runId: 'run-b', since: '2026-12-03T10:00:00.000Z', by: 'rollback' as const, reason: 'rolled back from run-c' },
+  history: [],
+  rolledBack: [{ runId: 'run-c', since: '2026-12-03T09:00:00.000Z', by: 'gate' as const, reason: 'beats run-b', until: '2026-12-03T10:00:00.000Z' }],
+};
+const sites: SiteSource = { champion: async (site) => (site === 'isbi' ? isbiChampion : undefined) };
 
 let dash: Dashboard;
 beforeAll(async () => {
@@ -105,8 +112,13 @@ describe('dashboard site view', () => {
     expect(r.body).toContain('champion: run-b');
     expect(r.body).toContain('href="/compare?a=run-b&amp;b=run-a">vs champion</a>');
     expect(r.body).not.toContain('other-1');
-    const j = JSON.parse((await get(dash.port, '/api/sites/isbi')).body) as { champion: string; runs: RunRow[] };
+    // Since when, by what and why, and the champion a rollback demoted (page and JSON).
+    expect(r.body).toContain('since 2026-12-03 10:00:00Z · rollback: rolled back from run-c');
+    expect(r.body).toMatch(/Rolled back:.*run-c<\/span> since 2026-12-03 09:00:00Z · gate: beats run-b · until 2026-12-03 10:00:00Z/s);
+    const j = JSON.parse((await get(dash.port, '/api/sites/isbi')).body) as { champion: string; championEntry: { by: string }; rolledBack: Array<{ runId: string }>; runs: RunRow[] };
     expect(j.champion).toBe('run-b');
+    expect(j.championEntry.by).toBe('rollback');
+    expect(j.rolledBack.map((e) => e.runId)).toEqual(['run-c']);
     expect(j.runs.map((x) => x.runId)).toEqual(['run-b', 'run-a', 'run-c']);
     const none = await get(dash.port, '/sites/other');
     expect(none.body).toContain('No champion for this site yet.');
@@ -122,7 +134,7 @@ describe('dashboard site view', () => {
     const files: Record<string, string> = { 'sites/a/champion.json': JSON.stringify({ format: 'cc2d-champion-v1', site: 'a', revision: 0, champion: entry, history: [] }) };
     const store = { get: async (key: string) => { if (!(key in files)) throw new NotFoundError(key); return new TextEncoder().encode(files[key]); } } as unknown as ObjectStore;
     const source = createStoreSiteSource(store);
-    expect(await source.champion('a')).toBe('run-9');
+    expect((await source.champion('a'))?.champion).toMatchObject(entry);
     expect(await source.champion('d')).toBeUndefined();
     expect(await source.champion('../x')).toBeUndefined();
   });

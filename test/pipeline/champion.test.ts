@@ -14,6 +14,7 @@ import { PromotionDocumentSchema } from '../../contracts/documents';
 import type { PipelineResult } from '../../contracts/types';
 import { listRuns } from '../../cli/commands/runs';
 import { searchAttributesOf } from '../../cli/pipeline-client';
+import { createTemporalRunSource } from '../../infra/dashboard/sources';
 import { championRunId, promoteManually, promotionKey, readChampion, rollbackChampion } from '../../infra/models/champion';
 import { readJson } from '../../infra/storage/read-json';
 import { createHarness, type PipelineHarness } from './support/harness';
@@ -54,6 +55,10 @@ describe.skipIf(!h)('champion per site through the pipeline', () => {
       row = (await listRuns({ site: H.site })).find((x) => x.runId === loser.runId);
     }
     expect(row).toMatchObject({ promotion: 'kept', promotionReason: loser.promotion!.reason });
+    // The dashboard's runs (/api/runs) carry the same decision.
+    const dashboardRows = await createTemporalRunSource(H.client, { site: H.site }).listRuns(50);
+    expect(dashboardRows.find((x) => x.runId === loser.runId)).toMatchObject({ promotion: 'kept', promotionReason: loser.promotion!.reason });
+    expect(dashboardRows.find((x) => x.runId === winner.runId)).toMatchObject({ promotion: 'promoted' });
 
     await Worker.runReplayHistory({ workflowBundle: H.bundle }, await handles[0]!.fetchHistory(), results[0]!.runId);
     const fixture = proto.temporal.api.history.v1.History.decode(await readFile(new URL('../fixtures/histories/cc2d-pipeline-smoke.history.pb', import.meta.url)));
