@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { ScheduleNotFoundError, type Client, type ScheduleDescription, type ScheduleHandle } from '@temporalio/client';
 import { loadRunConfig, type PipelineInput, type RunConfigFlags } from '../../infra/config/run-config';
-import { SEARCH_ATTRIBUTES as SA, WORKFLOW_TASK_QUEUE } from '../../infra/config/names';
+import { SCHEDULE_PREFIX, scheduleIdOf, SEARCH_ATTRIBUTES as SA, WORKFLOW_TASK_QUEUE } from '../../infra/config/names';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
 import { withClient } from '../../infra/temporal/connect';
@@ -18,11 +18,7 @@ import { collect } from '../options';
 import { preflight } from '../pipeline-client';
 import { registeredSiteDefaults } from './site';
 
-export const SCHEDULE_PREFIX = 'cc2d-site-';
-
-export function scheduleIdOf(site: string): string {
-  return `${SCHEDULE_PREFIX}${site}`;
-}
+export { SCHEDULE_PREFIX, scheduleIdOf };
 
 interface CreateFlags extends RunConfigFlags {
   every?: string;

@@ -1,5 +1,5 @@
 /**
- * `cc2d site add|list|show|suggest-template`: onboard an image folder with ONE labelled image as a site.
+ * `cc2d site add|list|show|remove|suggest-template`: onboard an image folder with ONE labelled image as a site.
  *
  * `site add NAME --dir DIR [--template ID] [--spacing MM] [--size N]... [--json]` validates the whole
  * folder first (one report naming every file and problem, exit 2, nothing published), publishes a
@@ -22,7 +22,10 @@ import { registerSiteHint, SITE_NAME_PATTERN, SITE_NAME_RULE } from '../../infra
 import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
 import { ingestSite, type SiteIngestResult } from '../../infra/dataset/site/ingest-site';
 import { UserError } from '../../infra/errors';
-import { listSites, readSite, SITE_RECORD_FORMAT, writeSite } from '../../infra/sites/registry';
+import { listSites, readSite, removeSite, SITE_RECORD_FORMAT, writeSite } from '../../infra/sites/registry';
+import { scheduleIdOf } from '../../infra/config/names';
+import { withClient } from '../../infra/temporal/connect';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import { createS3Store, type S3ObjectStore } from '../../infra/storage/s3-store';
 import { shellArg } from '../format';
 import { positiveInt, suggestTemplate, type SuggestFlags } from '../suggest-template-client';
@@ -166,6 +169,23 @@ export function register(program: Command): void {
       const stored = await withStore(loadStackSettings(), (store) => readSite(store, name));
       if (stored === undefined) throw new UserError(`site ${name} is not registered (${registerSiteHint(name)})`);
       console.log(opts.json ? JSON.stringify(jsonLine(stored.record)) : describeRecord(stored.record));
+    });
+
+  site
+    .command('remove <name>')
+    .description("Retire a site: remove its record (its dataset versions, runs, champion and predictions stay); refused while it has a schedule")
+    .option('--json', 'one JSON object: the removed record')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      checkSiteName(name);
+      const settings = loadStackSettings();
+      // A schedule would go on starting runs of a site that no longer has a folder on record.
+      const scheduled = await withClient(settings, (client) => client.schedule.getHandle(scheduleIdOf(name)).describe().then(() => true, (err: unknown) => {
+        if (err instanceof ScheduleNotFoundError) return false;
+        throw err;
+      }));
+      if (scheduled) throw new UserError(`site ${name} has a schedule (${scheduleIdOf(name)}): delete it first (cc2d schedule delete ${name})`);
+      const record = await withStore(settings, (store) => removeSite(store, name));
+      console.log(opts.json ? JSON.stringify(jsonLine(record)) : `removed site ${name} (its record; dataset version ${record.datasetVersion}, runs, champion and predictions are kept)`);
     });
 
   site

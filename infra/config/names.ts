@@ -67,3 +67,10 @@ export const PIPELINE_WORKFLOW_TYPE = 'cc2dPipeline';
 export const PREDICT_WORKFLOW_TYPE = 'cc2dPredict';
 /** The template-suggestion workflow's type name (`cc2d site suggest-template`). */
 export const SUGGEST_TEMPLATE_WORKFLOW_TYPE = 'cc2dSuggestTemplate';
+
+/** Id prefix of the site schedules (`cc2d schedule create --site S` creates `cc2d-site-S`). */
+export const SCHEDULE_PREFIX = 'cc2d-site-';
+
+export function scheduleIdOf(site: string): string {
+  return `${SCHEDULE_PREFIX}${site}`;
+}

@@ -61,6 +61,18 @@ export async function writeSite(store: SiteStore, record: SiteRecord, previous: 
   }
 }
 
+/**
+ * Removes the site's record (`cc2d site remove`): the site leaves `site list` and `run --site`;
+ * its dataset versions, runs, champion and predictions stay (other records refer to them).
+ * Returns the record removed; a UserError when the site is not registered.
+ */
+export async function removeSite(store: SiteStore, site: string): Promise<SiteRecord> {
+  const stored = await readSite(store, site);
+  if (stored === undefined) throw new UserError(`site ${site} is not registered (cc2d site list shows the sites)`);
+  await store.delete([siteRecordKey(site)]);
+  return stored.record;
+}
+
 /** Every registered site, ordered by name. */
 export async function listSites(store: SiteStore): Promise<SiteRecord[]> {
   const keys = (await store.list(`${SITES_PREFIX}/`)).map((o) => o.key).filter((k) => /^sites\/[^/]+\/site\.json$/.test(k));

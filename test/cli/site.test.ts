@@ -94,6 +94,24 @@ describe.skipIf(!stack)('cc2d site', () => {
     expect(typo.stderr).toMatch(/site "clinic-aa" is not registered and no dataset was given: add it \(cc2d site add clinic-aa --dir DIR --template ID\)/);
   });
 
+  it('remove retires a site: out of list and show, its dataset version kept; an unknown site exits 2', async () => {
+    const site = await makeFlatSite(3, 1);
+    folders.push(site);
+    const added = await cc2d(['site', 'add', 'retired', '--dir', site.root, '--template', '001', '--size', '64', '--json']);
+    expect(added.code, added.stderr).toBe(0);
+    const version = String(lastJson(added.stdout).datasetVersion);
+    const removed = await cc2d(['site', 'remove', 'retired', '--json']);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(lastJson(removed.stdout)).toMatchObject({ site: 'retired', datasetVersion: version });
+    expect((await cc2d(['site', 'show', 'retired'])).code).toBe(2);
+    const listed = JSON.parse((await cc2d(['site', 'list', '--json'])).stdout.trim().split('\n').at(-1)!) as Array<{ site: string }>;
+    expect(listed.map((x) => x.site)).not.toContain('retired');
+    expect(await stack!.store.list(`datasets/${version}/`)).not.toEqual([]);
+    const again = await cc2d(['site', 'remove', 'retired']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/site retired is not registered/);
+  });
+
   it('a site with only its template labelled passes preflight (no test labels needed)', async () => {
     const site = await makeFlatSite(3, 1);
     folders.push(site);
