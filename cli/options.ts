@@ -4,3 +4,9 @@
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/** The task queues `--gpu-queue` / `--cpu-queue` name, or undefined when neither is given. */
+export function taskQueueFlags(flags: { gpuQueue?: string; cpuQueue?: string }): { gpu?: string; cpu?: string } | undefined {
+  if (!flags.gpuQueue && !flags.cpuQueue) return undefined;
+  return { ...(flags.gpuQueue ? { gpu: flags.gpuQueue } : {}), ...(flags.cpuQueue ? { cpu: flags.cpuQueue } : {}) };
+}

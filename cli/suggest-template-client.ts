@@ -22,6 +22,7 @@ import { withClient } from '../infra/temporal/connect';
 import { resolveProfile, type Profile } from '../ml/profiles';
 import type { cc2dSuggestTemplate } from '../workflows';
 import { LocalWorkers, type WorkersMode } from './local-workers';
+import { taskQueueFlags } from './options';
 
 export interface SuggestFlags {
   top: string;
@@ -51,7 +52,7 @@ async function suggestInput(store: S3ObjectStore, site: string, flags: SuggestFl
   const trainIds = split.train ?? [];
   if (labels.ids.length < 2) throw new UserError(`site ${site}: ${labels.ids.length} image(s); ranking needs at least 2`);
   const common = { site, datasetVersion, seed, trainIds, candidateIds: [...labels.ids], heartbeatTimeoutSeconds: defaults.heartbeatTimeoutSeconds,
-    ...(flags.gpuQueue !== undefined || flags.cpuQueue !== undefined ? { taskQueues: { ...(flags.gpuQueue ? { gpu: flags.gpuQueue } : {}), ...(flags.cpuQueue ? { cpu: flags.cpuQueue } : {}) } } : {}) };
+    ...(taskQueueFlags(flags) ? { taskQueues: taskQueueFlags(flags) } : {}) };
   if (flags.run !== undefined) {
     if (flags.profile !== undefined) throw new UserError('--profile: the profile is the run\'s when --run is given');
     const { report } = await readPublishedReport(store, flags.run, RunSslWeightsReportSchema, 'its SSL weights are read from completed runs only');

@@ -8,7 +8,7 @@ import { compareRuns, loadRunSnapshot, type ConfigChange, type Pair, type RunCom
 import { loadStackSettings } from '../../infra/config/stack';
 import { sdrByRadius, splitLabel } from '../../infra/report/stats';
 import { createS3Store } from '../../infra/storage/s3-store';
-import { formatMre } from '../format';
+import { counted, formatMre } from '../format';
 
 const show = (v: unknown): string => {
   if (v === undefined) return '(absent)';
@@ -49,7 +49,7 @@ export function formatComparison(c: RunComparison): string {
     const sdr = sdrByRadius(s.sdr).map(([r, p]) => `SDR<${r} ${formatPair(p, 1)}`).join('  ');
     lines.push(`  ${label.padEnd(26)} n=${num(s.images.a, 0)}/${num(s.images.b, 0)}  MRE ${formatPair(s.mre)}  SD ${formatPair(s.sd)}  ${sdr}`);
     // Different images (other dataset versions): the like-for-like figure, as the promotion gate sees it.
-    if (s.common) lines.push(`  ${''.padEnd(26)} on the ${s.common.images} image(s) both scored: MRE ${formatPair(s.common.mre)}`);
+    if (s.common) lines.push(`  ${''.padEnd(26)} on the ${counted(s.common.images, 'image')} both scored: MRE ${formatPair(s.common.mre)}`);
   }
   // Per landmark for the final model under protocol A (the headline protocol); --json has them all.
   for (const s of c.sets.filter((x) => x.stage === 'final' && x.protocol === 'A')) {

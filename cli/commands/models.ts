@@ -8,7 +8,7 @@ import type { ChampionEntry, RolledBackEntry } from '../../contracts/documents';
 import { SiteSchema } from '../../infra/config/run-config';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
-import { promoteManually, readChampion, rollbackChampion } from '../../infra/models/champion';
+import { championListing, promoteManually, readChampion, rollbackChampion } from '../../infra/models/champion';
 import { readSite } from '../../infra/sites/registry';
 import { createS3Store, type S3ObjectStore } from '../../infra/storage/s3-store';
 import { formatMre } from '../format';
@@ -46,10 +46,7 @@ export function register(program: Command): void {
       const site = checkSite(opts.site);
       const [doc, registered] = await withStore((store) => Promise.all([readChampion(store, site), readSite(store, site).then((r) => r !== undefined)]));
       if (opts.json) {
-        console.log(JSON.stringify({
-          site, champion: doc?.champion ?? null, revision: doc?.revision ?? null,
-          history: doc ? [...doc.history].reverse() : [], rolledBack: [...(doc?.rolledBack ?? [])].reverse(),
-        }));
+        console.log(JSON.stringify({ site, ...championListing(doc) }));
         return;
       }
       if (!doc) {
@@ -57,9 +54,10 @@ export function register(program: Command): void {
         console.log(`site ${site} has no champion${registered ? '' : ' (nor is it a registered site: cc2d site list shows them)'}`);
         return;
       }
+      const listing = championListing(doc);
       console.log(`champion    ${describeEntry(doc.champion)}`);
-      for (const e of [...doc.history].reverse()) console.log(`earlier     ${describeEntry(e)}`);
-      for (const e of [...(doc.rolledBack ?? [])].reverse()) console.log(`rolled back ${describeEntry(e)}`);
+      for (const e of listing.history) console.log(`earlier     ${describeEntry(e)}`);
+      for (const e of listing.rolledBack) console.log(`rolled back ${describeEntry(e)}`);
     });
 
   models

@@ -10,6 +10,7 @@ import { createS3Store } from '../../infra/storage/s3-store';
 import { withClient } from '../../infra/temporal/connect';
 import type { WorkersMode } from '../local-workers';
 import { counted } from '../format';
+import { taskQueueFlags } from '../options';
 import { parseFormats, runPredict } from '../predict-client';
 
 interface PredictFlags {
@@ -73,9 +74,7 @@ export function register(program: Command): void {
           ...(spacingMm !== undefined ? { spacingMm } : {}),
           ...(flags.spacingCsv !== undefined ? { spacingCsv: flags.spacingCsv } : {}),
           ...(imagesPerShard !== undefined ? { imagesPerShard } : {}),
-          ...(flags.gpuQueue !== undefined || flags.cpuQueue !== undefined
-            ? { taskQueues: { ...(flags.gpuQueue ? { gpu: flags.gpuQueue } : {}), ...(flags.cpuQueue ? { cpu: flags.cpuQueue } : {}) } }
-            : {}),
+          ...(taskQueueFlags(flags) ? { taskQueues: taskQueueFlags(flags) } : {}),
           ...(flags.verbose ? { verbose: true } : {}),
         }));
         const r = outcome.result;

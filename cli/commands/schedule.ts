@@ -18,7 +18,6 @@ import { collect } from '../options';
 import { preflight } from '../pipeline-client';
 import { registeredSiteDefaults } from './site';
 
-export { SCHEDULE_PREFIX, scheduleIdOf };
 
 interface CreateFlags extends RunConfigFlags {
   every?: string;

@@ -102,7 +102,7 @@ function jsonLine(record: SiteRecord, result?: SiteIngestResult): Record<string,
 }
 
 export function register(program: Command): void {
-  const site = program.command('site').description('Onboard an image folder with one labelled template as a site; list and show sites');
+  const site = program.command('site').description('Onboard an image folder with one labelled template as a site; list, show and remove sites');
 
   site
     .command('add <name>')

@@ -22,6 +22,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ChampionDocument } from '../../contracts/documents';
+import { championListing } from '../models/champion';
 import type { AddressInfo } from 'node:net';
 import type { PayloadCodec } from '@temporalio/common';
 import { scrubSecrets } from '../storage/s3-store';
@@ -309,12 +310,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       log(`dashboard: reading the champion of ${site} failed: ${scrubSecrets(String((err as Error)?.message ?? err))}`);
     }
     if (json) {
-      // `champion` stays the run id; the entries say since when, by what and why (as `cc2d models list --json`).
-      sendJson(res, 200, {
-        site, champion: champion?.champion.runId ?? null, championEntry: champion?.champion ?? null,
-        history: [...(champion?.history ?? [])].reverse(), rolledBack: [...(champion?.rolledBack ?? [])].reverse(),
-        runs: siteRows, ...(error ? { error } : {}),
-      });
+      // `champion` stays the run id it always was; `championEntry`, `revision`, `history` and
+      // `rolledBack` are `cc2d models list --json`'s `champion`, `revision`, `history`, `rolledBack`.
+      const { champion: championEntry, ...listing } = championListing(champion);
+      sendJson(res, 200, { site, champion: championEntry?.runId ?? null, championEntry, ...listing, runs: siteRows, ...(error ? { error } : {}) });
     } else send(res, 200, renderSitePage(site, siteRows, champion), 'text/html; charset=utf-8', { 'Content-Security-Policy': VIEW_CSP });
   }
 

@@ -139,9 +139,12 @@ export const EXPORT_FILES = {
   markups: (image: string): string => `markups/${image}.mrk.json`,
 } as const;
 
-/** A file of an export folder (its '/'-separated path in it): what a new export may replace. */
+/** An entry of an export folder (its '/'-separated path in it; a folder ends in '/'): what a new export may replace. */
 export function isExportFile(relPath: string): boolean {
-  return relPath === EXPORT_FILES.csv || relPath === EXPORT_FILES.json || /^markups\/[^/]+\.mrk\.json$/.test(relPath);
+  const markups = EXPORT_FILES.markups('');
+  const folder = markups.slice(0, markups.indexOf('/') + 1);
+  if (relPath === EXPORT_FILES.csv || relPath === EXPORT_FILES.json || relPath === folder) return true;
+  return relPath.startsWith(folder) && relPath.endsWith(markups.slice(folder.length)) && !relPath.slice(folder.length).includes('/');
 }
 
 export type ExportFormat = 'csv' | 'json' | 'mrk';

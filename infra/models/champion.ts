@@ -6,10 +6,10 @@
  * new champion, so two runs finishing together cannot both win.
  */
 import {
-  CHAMPION_FORMAT, ChampionDocumentSchema, MetricsDocumentSchema, type ChampionDocument, type ChampionEntry, type MetricsDocument,
+  CHAMPION_FORMAT, ChampionDocumentSchema, MetricsDocumentSchema, type ChampionDocument, type ChampionEntry, type MetricsDocument, type RolledBackEntry,
 } from '../../contracts/documents';
 import { UserError } from '../errors';
-import { readManifest, readManifestFile } from '../storage/manifest';
+import { checkRunId, readManifest, readManifestFile, RunIdMismatchError } from '../storage/manifest';
 import { NotFoundError, PreconditionFailedError, type ObjectStore, type VersionedObjectStore } from '../storage/object-store';
 import { parseJson } from '../storage/read-json';
 import { runKeys, runPrefix, siteKeys } from '../storage/keys';
@@ -27,6 +27,14 @@ export function promotionKey(runId: string): string {
 const MAX_SWAP_ATTEMPTS = 20;
 /** Earlier champions kept for rollback, and rolled-back champions kept on record: at most this many each. */
 const MAX_HISTORY = 100;
+
+/** A champion document as `models list --json` and the dashboard's site API show it: the lists newest first. */
+export function championListing(doc: ChampionDocument | undefined): { champion: ChampionEntry | null; revision: number | null; history: ChampionEntry[]; rolledBack: RolledBackEntry[] } {
+  return {
+    champion: doc?.champion ?? null, revision: doc?.revision ?? null,
+    history: [...(doc?.history ?? [])].reverse(), rolledBack: [...(doc?.rolledBack ?? [])].reverse(),
+  };
+}
 
 export async function readChampion(store: ObjectStore, site: string): Promise<ChampionDocument | undefined> {
   const key = championKey(site);
@@ -113,14 +121,11 @@ export interface PublishedRun {
   scored: ScoredRun | undefined;
 }
 
-/** Reads a published run's lineage and metrics; NotFoundError when the run is not published. */
+/** Reads a published run's lineage and metrics; NotFoundError when the run is not published, RunIdMismatchError when its folder holds another run. */
 export async function readPublishedRun(store: ObjectStore, runId: string): Promise<PublishedRun> {
   const prefix = runPrefix(runId);
-  const manifest = await readManifest(store, prefix, { verify: 'none' });
+  const manifest = checkRunId(await readManifest(store, prefix, { verify: 'none' }), runId, prefix);
   const meta = manifest.meta as Record<string, unknown>;
-  // Keys fold characters a key should not hold (runSegment: ':' → '_'): the folder of run
-  // "a:b" answers for "a_b" too, so the manifest's own run id decides.
-  if (typeof meta.runId === 'string' && meta.runId !== runId) throw new NotFoundError(`${prefix}/manifest.json (published for run ${meta.runId}, not ${runId})`);
   const site = typeof meta.site === 'string' ? meta.site : 'default';
   const unit: 'mm' | 'px' = meta.unit === 'px' ? 'px' : 'mm';
   const base: Omit<PublishedRun, 'scored'> = {
@@ -216,7 +221,8 @@ export async function promoteIfBetter(
 /** `cc2d models promote RUN`: makes a published run its site's champion, bypassing the gate. */
 export async function promoteManually(store: VersionedObjectStore, runId: string, now = new Date()): Promise<ChampionDocument> {
   const run = await readPublishedRun(store, runId).catch((err: unknown) => {
-    if (err instanceof NotFoundError) throw new UserError(`run ${runId} is not published (${err.key === runKeys.manifest(runId) ? `no ${err.key}` : err.key}): only finished runs can be promoted`);
+    if (err instanceof RunIdMismatchError) throw new UserError(`run ${runId} is not published (${err.message}): only finished runs can be promoted`);
+    if (err instanceof NotFoundError) throw new UserError(`run ${runId} is not published (no ${runKeys.manifest(runId)}): only finished runs can be promoted`);
     throw err;
   });
   const { document } = await swapChampion(store, run.site, async (current) =>

@@ -201,10 +201,30 @@ export async function isPublished(store: ObjectStore, prefix: string): Promise<b
  */
 export async function readRunManifest(store: ObjectStore, runId: string, purpose?: string): Promise<Manifest> {
   const prefix = runPrefix(runId);
+  const why = purpose ? `: ${purpose}` : '';
   try {
-    return await readManifest(store, prefix, { verify: 'none' });
+    return checkRunId(await readManifest(store, prefix, { verify: 'none' }), runId, prefix);
   } catch (err) {
-    if (err instanceof NotFoundError) throw new UserError(`run ${runId} is not published (no ${prefix}/manifest.json; is the run completed?)${purpose ? `: ${purpose}` : ''}`);
+    if (err instanceof RunIdMismatchError) throw new UserError(`run ${runId} is not published (${err.message})${why}`);
+    if (err instanceof NotFoundError) throw new UserError(`run ${runId} is not published (no ${prefix}/manifest.json; is the run completed?)${why}`);
     throw err;
   }
+}
+
+/** The folder of a run id holds another run's manifest (keys fold ':' into '_', runSegment). */
+export class RunIdMismatchError extends Error {
+  constructor(readonly runId: string, readonly publishedRunId: string, readonly prefix: string) {
+    super(`${prefix}/ holds run ${publishedRunId}, not ${runId}`);
+    this.name = 'RunIdMismatchError';
+  }
+}
+
+/**
+ * The manifest of `runId`'s folder, checked to be that run's: the folder of run "a:b" answers for
+ * "a_b" too, so the manifest's own run id decides (manifests without one are taken as they are).
+ */
+export function checkRunId(manifest: Manifest, runId: string, prefix = runPrefix(runId)): Manifest {
+  const published = (manifest.meta as { runId?: unknown } | undefined)?.runId;
+  if (typeof published === 'string' && published !== runId) throw new RunIdMismatchError(runId, published, prefix);
+  return manifest;
 }

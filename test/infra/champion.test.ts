@@ -10,6 +10,7 @@ import {
 import type { RunRow } from '../../cli/commands/runs';
 import { sha256Hex } from '../../infra/storage/hash';
 import { runKeys, runPrefix } from '../../infra/storage/keys';
+import { readRunManifest } from '../../infra/storage/manifest';
 import { PreconditionFailedError } from '../../infra/storage/object-store';
 import { SKIPPED, requireStack } from '../support/stack';
 
@@ -134,8 +135,11 @@ describe.skipIf(!stack)('champion per site on the real S3 server', () => {
     await expect(promoteManually(store, 'never-published')).rejects.toThrow(/not published/);
     // Keys fold ':' into '_': the folder of run "gate:sched" is not run "gate_sched"'s.
     await publishRun('gate:sched', site, { x: [1], y: [1] });
-    await expect(promoteManually(store, 'gate_sched')).rejects.toThrow(/run gate_sched is not published \(.*published for run gate:sched, not gate_sched\)/);
+    await expect(promoteManually(store, 'gate_sched')).rejects.toThrow(/run gate_sched is not published \(runs\/gate_sched\/ holds run gate:sched, not gate_sched\)/);
     expect(await championRunId(store, site)).toBe('gate-none');
+    // Every reader of a run's manifest (predict --run, compare, eval, report) checks the same way.
+    await expect(readRunManifest(store, 'gate_sched')).rejects.toThrow(/run gate_sched is not published \(runs\/gate_sched\/ holds run gate:sched/);
+    expect((await readRunManifest(store, 'gate:sched')).meta).toMatchObject({ runId: 'gate:sched' });
     await promoteManually(store, 'gate:sched');
     expect(await championRunId(store, site)).toBe('gate:sched');
   });

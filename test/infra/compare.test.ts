@@ -93,7 +93,7 @@ describe('metrics side by side', () => {
     expect(s.images).toEqual({ a: 2, b: 3 });
     expect(s.mre.delta).toBeCloseTo(11 - 2.5, 9);
     expect(s.common).toEqual({ images: 2, mre: { a: 2.5, b: 1.5, delta: -1 } });
-    expect(formatComparison(c)).toMatch(/on the 2 image\(s\) both scored: MRE 2\.500 → 1\.500 \(−1\.000\)/);
+    expect(formatComparison(c)).toMatch(/on the 2 images both scored: MRE 2\.500 → 1\.500 \(−1\.000\)/);
     expect(renderComparePage(c)).toMatch(/on the 2 image\(s\) both scored, MRE 2\.500 → 1\.500 \(−1\.000\)/);
     // The same images: nothing extra.
     expect(compareRuns(snapshot(), snapshot({ runId: 'run-c' })).sets[0]!.common).toBeUndefined();

@@ -9,7 +9,8 @@ import type { ScheduleHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineResult } from '../../contracts/types';
 import { UserError } from '../../infra/errors';
-import { backfillSiteSchedule, createSiteSchedule, scheduleIdOf, triggerSiteSchedule } from '../../cli/commands/schedule';
+import { backfillSiteSchedule, createSiteSchedule, triggerSiteSchedule } from '../../cli/commands/schedule';
+import { scheduleIdOf } from '../../infra/config/names';
 import { createHarness, type PipelineHarness } from './support/harness';
 
 const h = await createHarness('schedule');

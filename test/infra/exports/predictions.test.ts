@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -117,5 +117,15 @@ describe('writeFolderAtomically', () => {
     await expect(checkTargetFolder(file, owns, '--out')).rejects.toThrow(/--out .*build\.js: a file, not a folder/);
     expect((await readdir(dir)).sort()).toEqual(['build.js', 'out']);
     expect(await checkTargetFolder(path.join(dir, 'new'), owns, '--out')).toBe('empty');
+    // An empty folder of its own is not an export either (it would have been removed silently).
+    const withFolder = path.join(dir, 'with-folder');
+    await mkdir(path.join(withFolder, 'notes'), { recursive: true });
+    await expect(checkTargetFolder(withFolder, owns, '--out')).rejects.toThrow(/not an earlier export \(notes\/\)/);
+    // A symbolic link, the filesystem root, and a folder holding the working directory.
+    await symlink(out, path.join(dir, 'link'));
+    await expect(checkTargetFolder(path.join(dir, 'link'), owns, '--out')).rejects.toThrow(/a symbolic link/);
+    await expect(checkTargetFolder('/', owns, '--out')).rejects.toThrow(/the filesystem root/);
+    await expect(checkTargetFolder('.', owns, '--out')).rejects.toThrow(/holds the current directory/);
+    await expect(checkTargetFolder(path.dirname(process.cwd()), owns, '--out')).rejects.toThrow(/holds the current directory/);
   });
 });
