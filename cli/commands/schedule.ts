@@ -6,12 +6,13 @@
  * at once (a GPU retrain can outlast its interval).
  */
 import type { Command } from 'commander';
-import { ScheduleNotFoundError, type Client, type ScheduleDescription, type ScheduleHandle } from '@temporalio/client';
+import type { Client, ScheduleDescription, ScheduleHandle } from '@temporalio/client';
 import { loadRunConfig, type PipelineInput, type RunConfigFlags } from '../../infra/config/run-config';
 import { SCHEDULE_PREFIX, scheduleIdOf, SEARCH_ATTRIBUTES as SA, WORKFLOW_TASK_QUEUE } from '../../infra/config/names';
 import { loadStackSettings } from '../../infra/config/stack';
 import { UserError } from '../../infra/errors';
 import { withClient } from '../../infra/temporal/connect';
+import { findSiteSchedule } from '../../infra/temporal/site-schedule';
 import type { cc2dPipeline } from '../../workflows';
 import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
 import { collect } from '../options';
@@ -80,13 +81,9 @@ export async function createSiteSchedule(client: Client, input: PipelineInput, o
 
 /** The site's schedule, described; a UserError (exit 2) naming the fix when the site has none. */
 async function describeSiteSchedule(client: Client, site: string): Promise<{ handle: ScheduleHandle; description: ScheduleDescription }> {
-  const handle = client.schedule.getHandle(scheduleIdOf(site));
-  try {
-    return { handle, description: await handle.describe() };
-  } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new UserError(`site ${site} has no schedule (${scheduleIdOf(site)}); create one with cc2d schedule create --site ${site} --every 7d`);
-    throw err;
-  }
+  const found = await findSiteSchedule(client, site);
+  if (!found) throw new UserError(`site ${site} has no schedule (${scheduleIdOf(site)}); create one with cc2d schedule create --site ${site} --every 7d`);
+  return found;
 }
 
 /**

@@ -22,10 +22,11 @@ import { registerSiteHint, SITE_NAME_PATTERN, SITE_NAME_RULE } from '../../infra
 import { loadStackSettings, type StackSettings } from '../../infra/config/stack';
 import { ingestSite, type SiteIngestResult } from '../../infra/dataset/site/ingest-site';
 import { UserError } from '../../infra/errors';
-import { listSites, readSite, removeSite, SITE_RECORD_FORMAT, writeSite } from '../../infra/sites/registry';
+import { listSites, readSite, removeSite, SITE_RECORD_FORMAT, writeSite, type SiteStore } from '../../infra/sites/registry';
+import type { Client } from '@temporalio/client';
 import { scheduleIdOf } from '../../infra/config/names';
 import { withClient } from '../../infra/temporal/connect';
-import { ScheduleNotFoundError } from '@temporalio/client';
+import { findSiteSchedule } from '../../infra/temporal/site-schedule';
 import { createS3Store, type S3ObjectStore } from '../../infra/storage/s3-store';
 import { shellArg } from '../format';
 import { positiveInt, suggestTemplate, type SuggestFlags } from '../suggest-template-client';
@@ -69,6 +70,12 @@ export async function registeredSiteDefaults(settings: StackSettings, site: stri
     dataset: { dir: record.dir, layout: 'site', ...(record.spacingMm !== null ? { pixelSpacingMm: record.spacingMm } : {}) },
     templateId: record.templateId,
   };
+}
+
+/** `cc2d site remove`: the site's record goes, refused while the site has a schedule (it would go on starting runs of a site with no folder on record). */
+export async function retireSite(client: Client, store: SiteStore, name: string): Promise<SiteRecord> {
+  if ((await findSiteSchedule(client, name)) !== undefined) throw new UserError(`site ${name} has a schedule (${scheduleIdOf(name)}): delete it first (cc2d schedule delete ${name})`);
+  return removeSite(store, name);
 }
 
 function describeRecord(r: SiteRecord): string {
@@ -178,13 +185,7 @@ export function register(program: Command): void {
     .action(async (name: string, opts: { json?: boolean }) => {
       checkSiteName(name);
       const settings = loadStackSettings();
-      // A schedule would go on starting runs of a site that no longer has a folder on record.
-      const scheduled = await withClient(settings, (client) => client.schedule.getHandle(scheduleIdOf(name)).describe().then(() => true, (err: unknown) => {
-        if (err instanceof ScheduleNotFoundError) return false;
-        throw err;
-      }));
-      if (scheduled) throw new UserError(`site ${name} has a schedule (${scheduleIdOf(name)}): delete it first (cc2d schedule delete ${name})`);
-      const record = await withStore(settings, (store) => removeSite(store, name));
+      const record = await withClient(settings, (client) => withStore(settings, (store) => retireSite(client, store, name)));
       console.log(opts.json ? JSON.stringify(jsonLine(record)) : `removed site ${name} (its record; dataset version ${record.datasetVersion}, runs, champion and predictions are kept)`);
     });
 

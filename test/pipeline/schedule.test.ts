@@ -11,6 +11,7 @@ import type { PipelineResult } from '../../contracts/types';
 import { UserError } from '../../infra/errors';
 import { backfillSiteSchedule, createSiteSchedule, triggerSiteSchedule } from '../../cli/commands/schedule';
 import { scheduleIdOf } from '../../infra/config/names';
+import { retireSite } from '../../cli/commands/site';
 import { createHarness, type PipelineHarness } from './support/harness';
 
 const h = await createHarness('schedule');
@@ -52,6 +53,8 @@ describe.skipIf(!h)('site schedule: overlap and backfill', () => {
     const none = `${H.site}-none`;
     await expect(triggerSiteSchedule(H.client, none)).rejects.toThrow(new RegExp(`site ${none} has no schedule .*cc2d schedule create --site ${none}`));
     await expect(backfillSiteSchedule(H.client, none, new Date(0), new Date(1))).rejects.toThrow(UserError);
+    // A site with a schedule cannot be retired (the schedule would go on starting its runs).
+    await expect(retireSite(H.client, H.deps.store, H.site)).rejects.toThrow(new RegExp(`site ${H.site} has a schedule .*cc2d schedule delete ${H.site}`));
 
     expect(await triggerSiteSchedule(H.client, H.site)).toEqual({ runningBefore: [] });
     const first = await eventually('the triggered run', async () => (await schedule.describe()).info.runningActions[0]?.workflow.workflowId, 30_000);
