@@ -90,9 +90,14 @@ export async function startRun(
       workflowId: runId,
       args: [input],
       typedSearchAttributes: initialSearchAttributes(runId, input),
+      // A run id names one run for good: a new run under a finished run's id would write into
+      // its published folder (its report first) before failing at the manifest.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
     });
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`a run with id ${runId} already exists`);
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new UserError(`a run with id ${runId} already exists: give another --run-id (or none), or continue a cancelled or failed one with cc2d resume ${runId}`);
+    }
     throw err;
   }
 }

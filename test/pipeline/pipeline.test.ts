@@ -192,6 +192,11 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     expect(History.encode(history).finish().length).toBeLessThan(256 * 1024);
   }, 180_000);
 
+  it('a finished run\'s id is never reused: a new run under it is refused before it starts', async () => {
+    await expect(H.start(H.input(), first.runId)).rejects.toThrow(new RegExp(`a run with id ${first.runId} already exists: give another --run-id`));
+    expect((await H.client.workflow.getHandle(first.runId).describe()).status.name).toBe('COMPLETED');
+  });
+
   it('`eval --compute-ssl` recomputes the SSL stage of a finished run and stores it beside the published files', async () => {
     const manifestBefore = await H.deps.store.get(first.manifestKey);
     const { doc, ref, source } = await computeRunSslStage(H.deps.store, first.runId, { backend: H.deps.backend(), codeVersion: H.deps.codeVersion });
