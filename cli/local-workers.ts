@@ -107,6 +107,11 @@ export class LocalWorkers {
     if (roles.length > 0) await this.host(roles, `tasks on ${roles.map((r) => this.queueName(r)).join(', ')} wait unclaimed`);
   }
 
+  /** The queues this process hosts workers for now (role and queue name). */
+  hostedQueues(): Array<{ role: QueueRole; queue: string }> {
+    return [...this.hosted.keys()].map((role) => ({ role, queue: this.queueName(role) }));
+  }
+
   async shutdown(): Promise<void> {
     const all = new Set(this.hosted.values());
     for (const w of all) await w.shutdown();

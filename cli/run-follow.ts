@@ -10,7 +10,7 @@ import type { StackSettings } from '../infra/config/stack';
 import { ALL_ROLES } from '../workers/local';
 import { formatResult } from './format';
 import { LocalWorkers, type WorkersMode } from './local-workers';
-import { livePollers, missingRoles, newRunId, queryProgress, startRun } from './pipeline-client';
+import { livePollers, missingRoles, newRunId, QUEUE_OF_ROLE, queryProgress, startRun } from './pipeline-client';
 import { ProgressView } from './progress-view';
 
 /** The flags of every command that starts or resumes a run. */
@@ -84,16 +84,35 @@ function runQueues(input: PipelineInput): { gpu?: string; cpu?: string } {
 export async function followRun(client: Client, handle: WorkflowHandle, input: PipelineInput, flags: FollowFlags, local?: LocalWorkers): Promise<void> {
   const runId = handle.workflowId;
   const view = new ProgressView(!flags.json || process.stderr.isTTY === true);
+  // Ctrl-C detaches: the run goes on in Temporal, but workers this process hosts stop with it
+  // (their training checkpoints first), so the run then waits for another worker; say so, and exit.
+  let interrupted: () => void = () => undefined;
+  const interruption = new Promise<'interrupted'>((resolve) => {
+    interrupted = () => resolve('interrupted');
+  });
   const onSigint = (): void => {
     view.stop();
-    process.stderr.write(`\n[cc2d] detached from ${runId}; it continues in Temporal. Follow: npx cc2d status ${runId}; cancel: npx cc2d cancel ${runId}\n`);
+    const hosted = local?.hostedQueues() ?? [];
+    const waits = hosted.length > 0
+      ? ` The workers this command hosted stop now (${hosted.map((h) => h.queue).join(', ')}; training checkpoints first), so the run waits until a worker polls them: npx cc2d worker${hosted.some((h) => h.role === 'gpu') ? ' --allow-cpu' : ''}${hosted.filter((h) => h.role !== 'workflows' && h.queue !== QUEUE_OF_ROLE[h.role].name).map((h) => ` --${h.role}-queue ${h.queue}`).join('')}.`
+      : '';
+    process.stderr.write(`\n[cc2d] detached from ${runId}; it continues in Temporal.${waits} Follow: npx cc2d status ${runId}; cancel: npx cc2d cancel ${runId}\n`);
+    interrupted();
   };
   process.once('SIGINT', onSigint);
   try {
-    const result = await follow(handle, view, client, local, runQueues(input).gpu);
+    const outcome = await Promise.race([follow(handle, view, client, local, runQueues(input).gpu), interruption]);
     view.stop();
-    if (flags.json) console.log(JSON.stringify(result));
-    else console.log(formatResult(result));
+    if (outcome === 'interrupted') {
+      if (flags.json) console.log(JSON.stringify({ runId, status: 'running', detached: true }));
+      await local?.shutdown();
+      // The result's long poll and the progress loop would keep the process alive: leave now,
+      // once stdout has flushed (130: ended by SIGINT).
+      await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+      process.exit(130);
+    }
+    if (flags.json) console.log(JSON.stringify(outcome));
+    else console.log(formatResult(outcome));
   } catch (err) {
     view.stop();
     throw new RunFailedError(`run ${runId} did not complete: ${describeFailure(err)}`);

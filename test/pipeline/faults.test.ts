@@ -273,4 +273,27 @@ describe.skipIf(!h)('faults on a private real stack', () => {
     expect(last.promotion?.outcome).toBe('promoted');
     expect(rows.find((r) => r.runId === last.runId)).toMatchObject({ status: 'completed', champion: true });
   }, 180_000);
+
+  it('Ctrl-C while `cc2d run` follows a run it hosts workers for: says the run now waits for a worker, prints the detached line, exits 130', async () => {
+    const site = `${H.site}-int`.slice(0, 48);
+    const runId = H.runId('sigint');
+    const p = spawnCli([
+      'run', '--profile', 'smoke', '--dataset', H.dataset.root, '--template', H.dataset.train[1]!, '--site', site, '--run-id', runId,
+      '--set', 'overrides.ssl.steps=2000', '--json',
+    ], S.childEnv, { ownGroup: true });
+    const handle = H.client.workflow.getHandle(runId);
+    try {
+      // Until SSL has stepped: the hosted GPU worker is training.
+      for (let i = 0; i < 240 && !((await handle.query('progress').catch(() => undefined)) as { stage?: string; step?: number } | undefined)?.step; i++) await sleep(500);
+      // As a terminal's Ctrl-C: SIGINT to the whole process group (the CLI and its activity process).
+      kids.killGroup(p.child, 'SIGINT');
+      // It used to keep following (and printing) until a second Ctrl-C; the test's timeout bounds this wait.
+      expect(await p.exit, p.err()).toBe(130);
+      expect(JSON.parse(p.out().trim().split('\n').at(-1)!)).toEqual({ runId, status: 'running', detached: true });
+      expect(p.err()).toMatch(/detached from .*The workers this command hosted stop now .*so the run waits until a worker polls them: npx cc2d worker --allow-cpu/s);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+    } finally {
+      await handle.terminate('test cleanup: nobody polls its queues any more').catch(() => undefined);
+    }
+  }, 180_000);
 });
