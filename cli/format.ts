@@ -22,6 +22,14 @@ export function counted(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
+/**
+ * The command that starts a worker for `role` on `queue`: its default queue needs no flag, and a
+ * GPU worker gets --allow-cpu (without it a machine with no GPU refuses; with a GPU it is unused).
+ */
+export function workerCommand(role: 'gpu' | 'cpu', queue: string, defaultQueue: string): string {
+  return `npx cc2d worker --queues ${role}${role === 'gpu' ? ' --allow-cpu' : ''}${queue !== defaultQueue ? ` --${role}-queue ${shellArg(queue)}` : ''}`;
+}
+
 /** A word for a suggested shell command: as it is when the shell leaves it alone, else single-quoted. */
 export function shellArg(value: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
@@ -44,6 +52,14 @@ export function formatResult(r: PipelineResult): string {
   else if (r.mreMm !== undefined) lines.push(`  SSL stage   not in this run's result (finished before it was evaluated): npx cc2d eval ${r.runId} --compute-ssl`);
   if (r.pseudoLabelMetrics) lines.push(`  pseudo-labels on train (A): MRE ${r.pseudoLabelMetrics.mreMm.toFixed(3)} ${unit}`);
   lines.push(`  dataset ${r.datasetVersion}${r.datasetReused ? ' (reused)' : ''}`);
+  // Stages taken from the stage cache: the run trained none of them itself.
+  const reused = Object.entries(r.reusedFrom ?? {});
+  if (reused.length > 0) {
+    const bySource = new Map<string, string[]>();
+    for (const [stage, source] of reused) bySource.set(source, [...(bySource.get(source) ?? []), stage]);
+    lines.push(`  reused  ${[...bySource].map(([source, stages]) => `${stages.join(', ')} from run ${source}`).join('; ')} (stage cache; --no-cache trains them)`);
+  }
+  if (r.sslContinuedFrom) lines.push(`  SSL continued from run ${r.sslContinuedFrom.runId}'s step-${r.sslContinuedFrom.step} weights (stage cache)`);
   lines.push(`  report  ${r.reportKey}`);
   lines.push(`  lineage ${r.manifestKey}`);
   if (r.promotion) lines.push(`  champion of site ${r.promotion.site}: ${r.promotion.outcome} (${r.promotion.reason})`);

@@ -7,8 +7,9 @@ import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporal
 import type { PipelineResult } from '../contracts/types';
 import type { PipelineInput } from '../infra/config/run-config';
 import type { StackSettings } from '../infra/config/stack';
-import { ALL_ROLES } from '../workers/local';
-import { formatResult } from './format';
+import { ALL_ROLES, type QueueRole } from '../workers/local';
+import { GPU_TASK_QUEUE } from '../infra/config/names';
+import { formatResult, workerCommand } from './format';
 import { LocalWorkers, type WorkersMode } from './local-workers';
 import { livePollers, missingRoles, newRunId, QUEUE_OF_ROLE, queryProgress, startRun } from './pipeline-client';
 import { ProgressView } from './progress-view';
@@ -36,7 +37,7 @@ export async function follow(handle: WorkflowHandle, view: ProgressView, client:
         if (p.stage === 'ssl' || p.stage === 'tpl' || p.stage === 'refine' || p.stage === 'pseudo-labels') {
           // Never a silent hang when no GPU worker polls.
           if (Date.now() - lastWarn > 10_000 && p.step === 0 && (await livePollers(client, 'gpu', gpuQueue).catch(() => ['?'])).length === 0) {
-            note = 'waiting for a GPU worker (start one: npx cc2d worker --queues gpu)';
+            note = `waiting for a GPU worker (start one: ${workerCommand('gpu', gpuQueue ?? GPU_TASK_QUEUE, GPU_TASK_QUEUE)})`;
           }
         }
         view.update(p, note);
@@ -127,8 +128,13 @@ export async function prepareWorkers(client: Client, settings: StackSettings, in
   const queues = runQueues(input);
   const local = flags.detach ? undefined : new LocalWorkers(client, settings, flags.workers, flags.verbose ?? false, queues);
   if (local) await local.beforeStart();
-  else if ((await missingRoles(client, ALL_ROLES, queues)).length > 0) {
-    process.stderr.write('[cc2d] warning: some queues have no live worker; the run waits until `npx cc2d worker` runs\n');
+  else {
+    const missing = await missingRoles(client, ALL_ROLES, queues);
+    if (missing.length > 0) {
+      const name = (r: QueueRole): string => queues[r as 'gpu' | 'cpu'] ?? QUEUE_OF_ROLE[r].name;
+      const commands = missing.map((r) => (r === 'workflows' ? 'npx cc2d worker --queues workflows' : workerCommand(r, name(r), QUEUE_OF_ROLE[r].name)));
+      process.stderr.write(`[cc2d] warning: no live worker polls ${missing.map(name).join(', ')}; the run waits until one does: ${commands.join('; ')}\n`);
+    }
   }
   return local;
 }

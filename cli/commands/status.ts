@@ -8,7 +8,7 @@ import { etaText } from '../../infra/dashboard/eta';
 import { loadStackSettings } from '../../infra/config/stack';
 import { withClient } from '../../infra/temporal/connect';
 import { failureMessage } from '../../infra/temporal/payload-codec';
-import { formatResult } from '../format';
+import { formatResult, workerCommand } from '../format';
 import { describeFailure } from '../run-follow';
 import { describeRun, livePollers, QUEUE_OF_ROLE, queryProgress, runInput, searchAttributesOf } from '../pipeline-client';
 
@@ -39,7 +39,7 @@ export async function runStatus(client: Client, runId: string) {
         activity: name,
         state: stateName(a.state),
         attempt: a.attempt ?? 1,
-        ...(waiting ? { waitingFor: `a ${role.toUpperCase()} worker on ${queue ?? QUEUE_OF_ROLE[role].name}` } : {}),
+        ...(waiting ? { waitingFor: `a ${role.toUpperCase()} worker on ${queue ?? QUEUE_OF_ROLE[role].name}`, startWorker: workerCommand(role, queue ?? QUEUE_OF_ROLE[role].name, QUEUE_OF_ROLE[role].name) } : {}),
         ...(lastFailure ? { lastFailure } : {}),
         ...(a.lastWorkerIdentity ? { lastWorker: a.lastWorkerIdentity } : {}),
       };
@@ -72,7 +72,7 @@ export function register(program: Command): void {
         }
         for (const p of pending) {
           console.log(`  pending ${p.activity} (${p.state}) attempt ${p.attempt}${p.lastWorker ? ` on ${p.lastWorker}` : ''}${p.lastFailure ? ` (last failure: ${p.lastFailure})` : ''}`);
-          if (p.waitingFor) console.log(`    waiting for ${p.waitingFor}: start one with npx cc2d worker --queues ${p.waitingFor.includes('GPU') ? 'gpu' : 'cpu'}`);
+          if (p.waitingFor) console.log(`    waiting for ${p.waitingFor}: start one with ${p.startWorker}`);
         }
         if (failure !== undefined) console.log(`  failed: ${failure}`);
         if (result) console.log(formatResult(result));
