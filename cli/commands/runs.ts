@@ -11,7 +11,7 @@ import { UserError } from '../../infra/errors';
 import { markChampions } from '../../infra/models/champion';
 import { createS3Store } from '../../infra/storage/s3-store';
 import { withClient } from '../../infra/temporal/connect';
-import { headlineOf, promotionReasonOf } from '../../infra/dashboard/sources';
+import { headlineOf, latestExecutions, promotionReasonOf } from '../../infra/dashboard/sources';
 import { PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
 import type { PipelineProgress } from '../../contracts/types';
 import { formatMre } from '../format';
@@ -53,7 +53,9 @@ export function listQuery(opts: { site?: string; status?: string }): string {
 export async function listRuns(opts: { site?: string; status?: string; sort?: string; limit?: number }): Promise<RunRow[]> {
   const rows: RunRow[] = [];
   await withClient(loadStackSettings(), async (client) => {
-    for await (const wf of client.workflow.list({ query: listQuery(opts) })) {
+    // The status is filtered here, not in the query: a resumed run's earlier execution (cancelled,
+    // failed) must not stand for the run when its latest one has another status.
+    for await (const wf of client.workflow.list({ query: listQuery({ ...(opts.site !== undefined ? { site: opts.site } : {}) }) })) {
       const a = wf.typedSearchAttributes;
       const str = (k: (typeof SA)[keyof typeof SA]) => (a.get(k as never) as string | undefined) ?? null;
       const num = (k: (typeof SA)[keyof typeof SA]) => (a.get(k as never) as number | undefined) ?? null;
@@ -76,9 +78,13 @@ export async function listRuns(opts: { site?: string; status?: string; sort?: st
         startTime: wf.startTime.toISOString(),
         closeTime: wf.closeTime?.toISOString() ?? null,
       });
-      if (opts.sort !== 'mre' && opts.limit !== undefined && rows.length >= opts.limit) break;
+      // Twice the limit: room for the earlier executions of resumed runs, which are dropped below.
+      if (opts.sort !== 'mre' && opts.status === undefined && opts.limit !== undefined && rows.length >= 2 * opts.limit) break;
     }
   });
+  // A resumed run is listed once, as its latest execution (its status filter then applies to that one).
+  const latest = latestExecutions(rows).filter((r) => opts.status === undefined || r.status === opts.status);
+  rows.splice(0, rows.length, ...latest);
   const sortKey = (r: RunRow) => (r.mreMm === null ? Infinity : r.mreUnit === 'px' ? 1e12 + r.mreMm : r.mreMm);
   if (opts.sort === 'mre') rows.sort((x, y) => sortKey(x) - sortKey(y));
   else rows.sort((x, y) => (x.startTime < y.startTime ? 1 : -1));

@@ -87,6 +87,21 @@ export function promotionReasonOf(info: Pick<WorkflowExecutionInfo, 'memo'>): st
   return typeof reason === 'string' ? reason : undefined;
 }
 
+/**
+ * One row per run id: `cc2d resume` re-executes a run under its id (a reset), so visibility lists
+ * the cancelled or failed execution and its successor; the run is the successor, the one still
+ * running or, else, the one closed last. Keeps the rows' order otherwise.
+ */
+export function latestExecutions<R extends { runId: string; closeTime?: string | null }>(rows: readonly R[]): R[] {
+  const rank = (r: R): string => r.closeTime ?? '\uffff';
+  const best = new Map<string, R>();
+  for (const r of rows) {
+    const seen = best.get(r.runId);
+    if (seen === undefined || rank(r) > rank(seen)) best.set(r.runId, r);
+  }
+  return rows.filter((r) => best.get(r.runId) === r);
+}
+
 export function rowFromExecution(info: WorkflowExecutionInfo): RunRow {
   const sa = info.typedSearchAttributes;
   const opt = <T>(v: T | undefined, key: string): Record<string, T> => (v === undefined || v === null ? {} : { [key]: v });
@@ -159,6 +174,7 @@ export function createTemporalRunSource(client: Client, options: TemporalRunSour
         if (rows.length >= limit) break;
       }
       rows.sort((a, b) => (a.startTime < b.startTime ? 1 : a.startTime > b.startTime ? -1 : 0));
+      rows.splice(0, rows.length, ...latestExecutions(rows));
       // Live progress for running runs (a few at a time).
       const running = rows.filter((r) => r.status === 'running');
       for (let i = 0; i < running.length; i += 8) {

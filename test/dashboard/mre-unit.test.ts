@@ -3,7 +3,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { SEARCH_ATTRIBUTES as SA } from '../../infra/config/names';
 import { renderRow } from '../../infra/dashboard/page';
-import { headlineOf, type RunRow } from '../../infra/dashboard/sources';
+import { headlineOf, latestExecutions, type RunRow } from '../../infra/dashboard/sources';
 
 const row = (over: Partial<RunRow>): RunRow => ({ runId: 'r', status: 'completed', startTime: '2026-01-01T00:00:00.000Z', ...over });
 const mreCell = (html: string) => /<td class="num mre"([^>]*)>([^<]*)<\/td>/.exec(html)!;
@@ -24,5 +24,17 @@ describe('MRE unit', () => {
     const none = mreCell(renderRow(row({})));
     expect(none[2]).toBe('–');
     expect(none[1]).toContain('no metrics: no labelled evaluation images');
+  });
+});
+
+describe('latestExecutions', () => {
+  it('one row per run id: the running execution, else the one closed last (a resumed run and its earlier execution)', () => {
+    const rows = [
+      { runId: 'a', closeTime: '2026-12-03T10:00:00Z', status: 'completed' },
+      { runId: 'b', closeTime: null, status: 'running' },
+      { runId: 'a', closeTime: '2026-12-03T09:00:00Z', status: 'cancelled' },
+      { runId: 'b', closeTime: '2026-12-03T08:00:00Z', status: 'failed' },
+    ];
+    expect(latestExecutions(rows).map((r) => `${r.runId}:${r.status}`)).toEqual(['a:completed', 'b:running']);
   });
 });

@@ -334,6 +334,14 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     const report = JSON.parse(new TextDecoder().decode(await H.deps.store.get(r.reportKey))) as { stages: { ssl: { durationMs: number } } };
     expect(report.stages.ssl.durationMs).toBe(sslDone.output.durationMs); // the stored SSL result, not a retrain
     expect(searchAttributesOf((await H.client.workflow.getHandle(runId).describe()) as never)).toMatchObject({ status: 'completed', stage: 'done' });
+    // Listed once, as its latest execution: not also as the failed one, and not under --status failed.
+    let rows: Awaited<ReturnType<typeof listRuns>> = [];
+    for (let i = 0; i < 40; i++, await new Promise((r) => setTimeout(r, 500))) {
+      rows = (await listRuns({ site: H.site })).filter((x) => x.runId === runId);
+      if (rows.length === 1 && rows[0]!.status === 'completed') break;
+    }
+    expect(rows.map((x) => x.status)).toEqual(['completed']);
+    expect((await listRuns({ site: H.site, status: 'failed' })).map((x) => x.runId)).not.toContain(runId);
   }, 180_000);
 
   it('replays the recorded history of a real run, and the committed fixture history, without nondeterminism', async () => {
