@@ -50,6 +50,21 @@ export function protocolText(protocol: 'A' | 'B', gridSize: number): { name: str
 const SET_COLORS: Record<string, string> = { test1: '#1f77b4', test2: '#ff7f0e', 'test1+test2': '#2ca02c' };
 const OTHER_COLORS = ['#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
+
+/** Shown instead of the dataset folder in the HTML report (the JSON report and lineage keep it). */
+export const LOCAL_PATH_NOT_SHOWN = '(a folder on the machine that started the run: not shown; the dataset version names the data)';
+
+/**
+ * The run config as the shareable HTML report shows it: without the dataset folder's path, which
+ * at a hospital names its storage layout (and may hold patient or study names); the dataset
+ * version identifies the data instead.
+ */
+function withoutLocalPaths(config: unknown): unknown {
+  const c = structuredClone(config) as { config?: { dataset?: { dir?: unknown } } };
+  if (typeof c?.config?.dataset?.dir === 'string') c.config.dataset.dir = LOCAL_PATH_NOT_SHOWN;
+  return c;
+}
+
 function setColor(split: string, i: number): string {
   return SET_COLORS[split.toLowerCase()] ?? OTHER_COLORS[i % OTHER_COLORS.length]!;
 }
@@ -367,7 +382,7 @@ function lineageSection(data: RunReportData): string {
       : `<h3>Artifacts</h3><table class="metrics artifacts"><thead><tr><th>Artifact</th><th>Key</th><th class="num">Bytes</th><th>sha256</th></tr></thead><tbody>${l.artifacts
           .map((a) => `<tr><td>${esc(a.name)}</td><td class="mono">${esc(a.key)}</td><td class="num">${esc(a.size)}</td><td class="mono">${esc(a.sha256.slice(0, 16))}…</td></tr>`)
           .join('')}</tbody></table>`;
-  const config = l.config === undefined ? '' : `<details><summary>Run config and resolved profile</summary><pre>${esc(JSON.stringify(l.config, null, 2))}</pre></details>`;
+  const config = l.config === undefined ? '' : `<details><summary>Run config and resolved profile</summary><pre>${esc(JSON.stringify(withoutLocalPaths(l.config), null, 2))}</pre></details>`;
   return `<table class="kv">${kv}</table>${timings}${artifacts}${config}`;
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ISBI_LANDMARK_NAMES, parseRunReportInput, pickOverlayCases, renderRunReport, sdrCurve, summarizeErrors, type RunReportInput } from '../../infra/report';
 import { sdrPercent } from '../../ml/metrics';
-import { compressIds } from '../../infra/report/render';
+import { compressIds, LOCAL_PATH_NOT_SHOWN } from '../../infra/report/render';
 import { syntheticErrors, syntheticReportInput } from './fixture';
 
 /** Text of the <td> cells of the overall metrics table row for `protocol` + `set`. */
@@ -162,6 +162,16 @@ describe('renderRunReport', () => {
     expect(html).not.toContain('<script>alert(1)</script>');
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).not.toContain('<img src=x');
+  });
+
+  it('the shareable HTML shows no local dataset folder (a hospital path may name patients or studies); the rest of the config stays', async () => {
+    const base = await syntheticReportInput();
+    const config = { config: { dataset: { dir: '/data/st-marys/patient-folders/smith-john' }, seed: 2022 }, profile: { name: 'smoke' } };
+    const html = await renderRunReport({ ...base, lineage: { ...base.lineage, config } });
+    expect(html).not.toContain('smith-john');
+    expect(html).toContain(LOCAL_PATH_NOT_SHOWN);
+    expect(html).toContain('&quot;seed&quot;: 2022');
+    expect(config.config.dataset.dir).toBe('/data/st-marys/patient-folders/smith-john');
   });
 
   it('rejects malformed input naming the field', () => {
