@@ -23,7 +23,13 @@ export function register(program: Command): void {
       const settings = loadStackSettings();
       await withClient(settings, async (client) => {
         const handle = client.workflow.getHandle(runId);
-        if ((await describeRun(client, runId)).status.name === 'RUNNING') await handle.cancel();
+        const before = (await describeRun(client, runId)).status.name;
+        if (before === 'RUNNING') await handle.cancel();
+        // A run that had already closed is not cancelled now: say so (--purge still cleans it up).
+        else if (!opts.purge) {
+          console.log(`${runId}: already ${before.toLowerCase()}, nothing to cancel${before === 'COMPLETED' ? '' : ` (checkpoints kept: npx cc2d resume ${runId}; --purge deletes them)`}`);
+          return;
+        }
         if (!opts.wait) {
           console.log(`${runId}: cancellation requested`);
           return;

@@ -212,6 +212,10 @@ describe.skipIf(!h)('faults on a private real stack', () => {
 
     expect((await handle.describe()).status.name).toBe('CANCELLED');
     expect(searchAttributesOf((await handle.describe()) as never)).toMatchObject({ status: 'cancelled', runId });
+    // Cancelling it again cancels nothing, and says so.
+    const again = spawnCli(['cancel', runId], S.childEnv);
+    expect(await again.exit, again.err()).toBe(0);
+    expect(again.out()).toMatch(/already cancelled, nothing to cancel/);
     const kept = await checkpointSteps(H, runId, 'ssl');
     for (const step of before) expect(kept).toContain(step);
     expect(await isPublished(H.deps.store, runPrefix(runId))).toBe(false);
