@@ -11,6 +11,7 @@ import { DatasetSplitSchema } from '../contracts/documents';
 import type { PipelineProgress, PipelineResult } from '../contracts/types';
 import {
   buildPipelineInput,
+  DEFAULT_DATASET_DIR,
   checkConfigAgainstSplits,
   type DatasetSplits,
   type PipelineInput,
@@ -18,6 +19,7 @@ import {
 } from '../infra/config/run-config';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE, SEARCH_ATTRIBUTES as SA, WORKFLOW_TASK_QUEUE } from '../infra/config/names';
 import type { StackSettings } from '../infra/config/stack';
+import { stat } from 'node:fs/promises';
 import { detectDatasetLayout } from '../infra/dataset/detect-layout';
 import { discoverLayout } from '../infra/dataset/layout';
 import { siteSplits } from '../infra/dataset/site/ingest-site';
@@ -34,12 +36,18 @@ import type { QueueRole } from '../workers/local';
 /** The dataset's splits, from the folder layout or the published version's split.json. */
 export async function datasetSplits(config: RunConfig, settings: StackSettings): Promise<DatasetSplits> {
   if (config.dataset.dir !== undefined) {
-    if ((config.dataset.layout ?? (await detectDatasetLayout(config.dataset.dir))) === 'site') {
+    const layout = config.dataset.layout ?? (await detectDatasetLayout(config.dataset.dir));
+    // Say what the folder lacks, not that the template is missing from an empty split.
+    if (layout === undefined) {
+      const exists = await stat(config.dataset.dir).then((st) => st.isDirectory(), () => false);
+      throw new InvalidConfigError(`invalid run config:\n  - config.dataset.dir: ${config.dataset.dir} ${exists ? 'has neither images/ (a site folder) nor RawImage/ (the ISBI 2015 layout)' : 'is not a folder'} (from --dataset, the config file, ISBI_DIR or the default ${DEFAULT_DATASET_DIR})`);
+    }
+    if (layout === 'site') {
       return siteSplits(config.dataset.dir, config.templateId, config.dataset.pixelSpacingMm);
     }
-    const layout = await discoverLayout(config.dataset.dir);
+    const isbi = await discoverLayout(config.dataset.dir);
     const splits: DatasetSplits = {};
-    for (const e of layout.entries) (splits[e.split] ??= []).push(e.id);
+    for (const e of isbi.entries) (splits[e.split] ??= []).push(e.id);
     return splits;
   }
   const store = createS3Store(settings);

@@ -247,6 +247,9 @@ describe.skipIf(!h)('cc2dPipeline on the real stack', () => {
     expect(await bad({ set: ['overrides.ssl.steps=0'] })).toMatch(/config\.overrides\.ssl\.steps: /);
     expect(await bad({ set: ['temperature=0.1'] })).toMatch(/config: Unrecognized key.*temperature/);
     expect(await bad({ set: ['split.trainIds=[001, 003]'], template: '002' })).toMatch(/config\.templateId: "002" must be one of split\.trainIds/);
+    // A folder that is no dataset: what it lacks, not an empty split.
+    expect(await bad({ dataset: path.join(dataset, 'RawImage') })).toMatch(/config\.dataset\.dir: .*RawImage has neither images\/ \(a site folder\) nor RawImage\/ \(the ISBI 2015 layout\)/);
+    expect(await bad({ dataset: path.join(dataset, 'no-such-folder') })).toMatch(/config\.dataset\.dir: .*no-such-folder is not a folder \(from --dataset, the config file, ISBI_DIR/);
     const runs = await listRuns({ site: `${H.site}-bad` });
     expect(runs).toEqual([]);
   });
