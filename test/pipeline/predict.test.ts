@@ -107,7 +107,7 @@ describe.skipIf(!h)('cc2d predict after a smoke run', () => {
     const file = path.join(tmp, 'build.js');
     await writeFile(file, '');
     await expect(predict({ paths: [images[0]!], out: file })).rejects.toThrow(/--out .*build\.js: a file, not a folder/);
-    await expect(predict({ paths: [images[0]!], out: bad })).rejects.toThrow(/--out .*bad: holds files that are not an earlier export \(broken\.png\)/);
+    await expect(predict({ paths: [images[0]!], out: bad })).rejects.toThrow(/--out .*bad: holds files that are not an earlier export \(broken\.png, empty\/\)/);
     expect(await predictionObjects()).toEqual(before);
   }, 120_000);
 
