@@ -8,6 +8,11 @@ import { escapeHtml as esc } from '../report/html';
 import { etaText } from './eta';
 import { SITE_RE, type RunRow } from './sources';
 
+/** An ISO time as the dashboard shows it: "2026-12-03 10:00:00Z" (no 'T', no fraction). */
+export function utcText(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
 /** "2.34 mm", "12.30 px" (no pixel spacing) or "–" (no metrics). */
 const fmtMre = (v: number | undefined, unit: string | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(2)} ${unit === 'px' ? 'px' : 'mm'}`);
 
@@ -52,7 +57,7 @@ export function renderRow(r: RunRow): string {
 <td>${esc(r.profile ?? '–')}</td>
 <td class="num mre"${mreTitle(r)}>${esc(fmtMre(r.mreMm, r.mreUnit))}</td>
 <td class="mono small" title="${esc(r.datasetVersion ?? '')}">${esc(shortVersion(r.datasetVersion))}</td>
-<td class="small nowrap">${esc(r.startTime.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td>
+<td class="small nowrap">${esc(utcText(r.startTime))}</td>
 <td>${report}</td></tr>`;
 }
 

@@ -8,7 +8,7 @@ import type { RunComparison, SdrCurves, SetComparison } from '../compare';
 import { escapeHtml as esc } from '../report/html';
 import { sdrByRadius, splitLabel } from '../report/stats';
 import { lineChart, type Marker, type Series } from '../report/svg';
-import { CSS } from './page';
+import { CSS, utcText } from './page';
 import type { RunRow } from './sources';
 
 const EXTRA_CSS = `
@@ -38,7 +38,12 @@ const compareHref = (a: string, b: string): string => `/compare?a=${encodeURICom
 function deltaCell(delta: number | null, digits: number, higherIsBetter: boolean): string {
   if (delta === null) return '<td class="num">–</td>';
   const cls = delta === 0 ? '' : (delta > 0) === higherIsBetter ? ' better' : ' worse';
-  return `<td class="num${cls}">${delta > 0 ? '+' : delta < 0 ? '−' : ''}${Math.abs(delta).toFixed(digits)}</td>`;
+  return `<td class="num${cls}">${signedText(delta, digits)}</td>`;
+}
+
+/** "+0.123", "−0.123" or "0.000": a delta with its sign. */
+function signedText(delta: number, digits: number): string {
+  return `${delta > 0 ? '+' : delta < 0 ? '−' : ''}${Math.abs(delta).toFixed(digits)}`;
 }
 
 function pairCells(p: { a: number | null; b: number | null; delta: number | null }, digits: number, higherIsBetter = false): string {
@@ -54,7 +59,7 @@ function metricsTable(c: RunComparison): string {
 <tr>${['MRE', 'SD', ...radii].map(() => '<th class="num">A</th><th class="num">B</th><th class="num">Δ</th>').join('')}</tr>`;
   const rows = c.sets.map((s) => `<tr><td>${esc(stageName(s.stage))}</td><td>${esc(s.protocol)}</td><td>${esc(splitLabel(s.split))}</td><td class="num">${fmt(s.images.a, 0)}/${fmt(s.images.b, 0)}</td>${pairCells(s.mre, 3)}${pairCells(s.sd, 3)}${radii.map((r) => pairCells(s.sdr[r]!, 1, true)).join('')}</tr>`);
   // Runs that scored different images: the like-for-like MRE, as the promotion gate compares them.
-  const common = c.sets.filter((s) => s.common).map((s) => `<li>${esc(stageName(s.stage))}, protocol ${esc(s.protocol)}, ${esc(splitLabel(s.split))}: on the ${s.common!.images} image(s) both scored, MRE ${fmt(s.common!.mre.a, 3)} → ${fmt(s.common!.mre.b, 3)}${s.common!.mre.delta !== null ? ` (${s.common!.mre.delta > 0 ? '+' : s.common!.mre.delta < 0 ? '−' : ''}${Math.abs(s.common!.mre.delta).toFixed(3)})` : ''}</li>`);
+  const common = c.sets.filter((s) => s.common).map((s) => `<li>${esc(stageName(s.stage))}, protocol ${esc(s.protocol)}, ${esc(splitLabel(s.split))}: on the ${s.common!.images} image(s) both scored, MRE ${fmt(s.common!.mre.a, 3)} → ${fmt(s.common!.mre.b, 3)}${s.common!.mre.delta !== null ? ` (${signedText(s.common!.mre.delta, 3)})` : ''}</li>`);
   return `<table class="metrics"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>${common.length > 0 ? `<ul class="common">${common.join('')}</ul>` : ''}`;
 }
 
@@ -148,7 +153,7 @@ function mreChart(rows: readonly RunRow[], champion: string | undefined): string
 
 /** "since <time> · by gate: <reason>" of a champion entry. */
 function entryText(e: ChampionEntry): string {
-  return `since ${esc(e.since.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))} · ${esc(e.by)}: ${esc(e.reason)}`;
+  return `since ${esc(utcText(e.since))} · ${esc(e.by)}: ${esc(e.reason)}`;
 }
 
 export function renderSitePage(site: string, rows: readonly RunRow[], document: ChampionDocument | undefined): string {
@@ -156,7 +161,7 @@ export function renderSitePage(site: string, rows: readonly RunRow[], document: 
   const completed = mreSeries(rows);
   const previous = new Map(completed.map((r, i) => [r.runId, completed[i - 1]?.runId]));
   const championRow = rows.find((r) => r.runId === champion);
-  const rolledBack = [...(document?.rolledBack ?? [])].reverse().map((e) => `<li><span class="mono">${esc(e.runId)}</span> ${entryText(e)} · until ${esc(e.until.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</li>`);
+  const rolledBack = [...(document?.rolledBack ?? [])].reverse().map((e) => `<li><span class="mono">${esc(e.runId)}</span> ${entryText(e)} · until ${esc(utcText(e.until))}</li>`);
   const champ = document && champion
     ? `<p>Champion: <span class="mono">${reportLink(champion)}</span>${championRow?.mreMm !== undefined ? ` · MRE ${esc(championRow.mreMm.toFixed(3))} ${esc(championRow.mreUnit ?? 'mm')}` : ''} <span class="small">(${entryText(document.champion)})</span></p>${rolledBack.length > 0 ? `<p class="small">Rolled back:</p><ul class="small">${rolledBack.join('')}</ul>` : ''}`
     : '<p class="muted">No champion for this site yet.</p>';
@@ -165,7 +170,7 @@ export function renderSitePage(site: string, rows: readonly RunRow[], document: 
     const links = r.status === 'completed'
       ? [champion && champion !== r.runId ? `<a href="${compareHref(champion, r.runId)}">vs champion</a>` : '', prev ? `<a href="${compareHref(prev, r.runId)}">vs previous</a>` : ''].filter(Boolean).join(' · ')
       : '';
-    return `<tr><td class="mono">${r.status === 'completed' ? reportLink(r.runId) : esc(r.runId)}${r.runId === champion ? ' <b>(champion)</b>' : ''}</td><td><span class="status status-${esc(r.status)}">${esc(r.status)}</span></td><td>${esc(r.profile ?? '–')}</td><td class="num">${r.mreMm === undefined ? '–' : `${esc(r.mreMm.toFixed(3))} ${esc(r.mreUnit ?? 'mm')}`}</td><td class="small nowrap">${esc((r.closeTime ?? r.startTime).replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td><td class="small">${links || '<span class="muted">–</span>'}</td></tr>`;
+    return `<tr><td class="mono">${r.status === 'completed' ? reportLink(r.runId) : esc(r.runId)}${r.runId === champion ? ' <b>(champion)</b>' : ''}</td><td><span class="status status-${esc(r.status)}">${esc(r.status)}</span></td><td>${esc(r.profile ?? '–')}</td><td class="num">${r.mreMm === undefined ? '–' : `${esc(r.mreMm.toFixed(3))} ${esc(r.mreUnit ?? 'mm')}`}</td><td class="small nowrap">${esc(utcText(r.closeTime ?? r.startTime))}</td><td class="small">${links || '<span class="muted">–</span>'}</td></tr>`;
   });
   const body = `<section>${champ}</section>
 <section><h2>MRE over time</h2><div class="charts">${mreChart(rows, champion)}</div></section>
